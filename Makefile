@@ -1,0 +1,33 @@
+# molt - the two commands: `make demo` (the main job) and `make test` (all tests).
+# Both install what they need first (scripts/deps.sh is idempotent).
+# Other targets: `make build` (release build in build/release), `make bench`, `make clean`.
+
+JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE  ?= cmake
+
+.PHONY: all build test demo bench deps clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@$(CMAKE) -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@$(CMAKE) --build build/release -j$(JOBS)
+
+# Tests run on a sanitized build (ASan + UBSan).
+test: deps
+	@$(CMAKE) -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DMOLT_SANITIZE=ON >/dev/null
+	@$(CMAKE) --build build/test -j$(JOBS)
+	@cd build/test && ctest --output-on-failure -j$(JOBS)
+
+demo: build
+	@scripts/demo.sh build/release
+
+bench: build
+	@$(CMAKE) --build build/release --target bench -j$(JOBS)
+	@scripts/bench.sh build/release
+
+clean:
+	rm -rf build/release build/test

@@ -1,0 +1,65 @@
+/*
+ * molt/error.h - the one error type of the device library.
+ *
+ * Every public function of libmolt returns a molt_err_t. MOLT_OK is zero; every
+ * other value names one specific reason, so a caller (and a test) can tell *why*
+ * an image was refused, not only that it was. molt_err_str() gives a short,
+ * stable English phrase for logs and the CLI; it never allocates.
+ *
+ * The numeric values are part of the ABI: never renumber, only append.
+ */
+#ifndef MOLT_ERROR_H
+#define MOLT_ERROR_H
+
+typedef enum molt_err {
+    MOLT_OK = 0,
+
+    /* Caller and environment (not a verdict on the image). */
+    MOLT_E_ARG = 1,            /* bad argument from the caller */
+    MOLT_E_IO = 2,             /* the source could not be read */
+    MOLT_E_CRYPTO = 3,         /* crypto backend failed (not a bad signature) */
+    MOLT_E_BUFFER = 4,         /* caller's buffer too small */
+
+    /* Structure of the image (reason class "structure"). */
+    MOLT_E_TRUNCATED = 10,     /* shorter than the 32-byte header */
+    MOLT_E_MAGIC = 11,         /* header magic is not 0x96f3b83d */
+    MOLT_E_HDR_SIZE = 12,      /* ih_hdr_size below 32 */
+    MOLT_E_BOUNDS = 13,        /* header fields point past the end or wrap */
+    MOLT_E_TLV_INFO = 14,      /* TLV info header missing or with a bad magic */
+    MOLT_E_PROT_SIZE = 15,     /* ih_protect_tlv_size disagrees with the area */
+    MOLT_E_TLV_OVERRUN = 16,   /* a TLV or TLV area runs past its end */
+    MOLT_E_TLV_NOT_ALLOWED = 17, /* TLV type not allowed in the unprotected area */
+    MOLT_E_TLV_MISPLACED = 18, /* hash/key/signature TLV inside the protected area */
+    MOLT_E_TLV_LENGTH = 19,    /* a known TLV with the wrong length */
+    MOLT_E_TLV_DUPLICATE = 20, /* a TLV that may appear once appears twice */
+    MOLT_E_FLAGS = 21,         /* unsupported or contradictory header flags */
+
+    /* Integrity and authenticity (reason classes "hash", "signature", "key"). */
+    MOLT_E_HASH_MISSING = 30,  /* no hash TLV */
+    MOLT_E_HASH_ALG = 31,      /* hash algorithm not allowed by policy */
+    MOLT_E_HASH_MISMATCH = 32, /* computed hash differs from the hash TLV */
+    MOLT_E_NO_SIGNATURE = 33,  /* policy requires a signature; none present */
+    MOLT_E_SIG_NO_KEY = 34,    /* signature TLV not preceded by a key TLV */
+    MOLT_E_KEY_UNTRUSTED = 35, /* key TLV names no trusted key */
+    MOLT_E_SIG_INVALID = 36,   /* trusted key, but the signature does not verify */
+    MOLT_E_SIG_ALG = 37,       /* signature type not allowed, or wrong for the key */
+    MOLT_E_SIG_FORMAT = 38,    /* signature bytes malformed (e.g. bad DER) */
+    MOLT_E_KEY_FORMAT = 39,    /* a trusted key's DER cannot be parsed */
+
+    /* Encryption. */
+    MOLT_E_ENC_NO_KEY = 50,    /* encrypted image: no decryption key configured */
+    MOLT_E_ENC_TLV = 51,       /* encrypted flag without a key TLV, or wrong TLV size */
+
+    /* Policy. */
+    MOLT_E_ROLLBACK = 60,      /* security counter below the stored one */
+    MOLT_E_DOWNGRADE = 61,     /* version below the running one (optional policy) */
+    MOLT_E_TOO_LARGE = 62      /* image larger than the slot */
+} molt_err_t;
+
+/* Short fixed phrase for err ("signature does not verify"); never NULL. */
+const char *molt_err_str(molt_err_t err);
+
+/* Stable identifier of err ("SIG_INVALID"), used by tests and --json. */
+const char *molt_err_name(molt_err_t err);
+
+#endif

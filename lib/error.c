@@ -1,0 +1,67 @@
+/*
+ * error.c - names and phrases for molt_err_t (see molt/error.h).
+ */
+#include "molt/error.h"
+
+#include <stddef.h>
+
+typedef struct {
+    molt_err_t err;
+    const char *name;
+    const char *str;
+} err_entry_t;
+
+static const err_entry_t errors[] = {
+    {MOLT_OK, "OK", "ok"},
+    {MOLT_E_ARG, "ARG", "invalid argument"},
+    {MOLT_E_IO, "IO", "read error"},
+    {MOLT_E_CRYPTO, "CRYPTO", "crypto backend failure"},
+    {MOLT_E_BUFFER, "BUFFER", "buffer too small"},
+    {MOLT_E_TRUNCATED, "TRUNCATED", "shorter than an image header"},
+    {MOLT_E_MAGIC, "MAGIC", "bad image magic"},
+    {MOLT_E_HDR_SIZE, "HDR_SIZE", "header size below 32 bytes"},
+    {MOLT_E_BOUNDS, "BOUNDS", "header sizes point past the end of the image"},
+    {MOLT_E_TLV_INFO, "TLV_INFO", "TLV area missing or with a bad magic"},
+    {MOLT_E_PROT_SIZE, "PROT_SIZE", "protected TLV size disagrees with the header"},
+    {MOLT_E_TLV_OVERRUN, "TLV_OVERRUN", "TLV runs past the end of its area"},
+    {MOLT_E_TLV_NOT_ALLOWED, "TLV_NOT_ALLOWED", "TLV type not allowed outside the protected area"},
+    {MOLT_E_TLV_MISPLACED, "TLV_MISPLACED", "hash, key or signature TLV inside the protected area"},
+    {MOLT_E_TLV_LENGTH, "TLV_LENGTH", "TLV has the wrong length"},
+    {MOLT_E_TLV_DUPLICATE, "TLV_DUPLICATE", "TLV that may appear once appears twice"},
+    {MOLT_E_FLAGS, "FLAGS", "unsupported or contradictory header flags"},
+    {MOLT_E_HASH_MISSING, "HASH_MISSING", "no hash TLV"},
+    {MOLT_E_HASH_ALG, "HASH_ALG", "hash algorithm not allowed"},
+    {MOLT_E_HASH_MISMATCH, "HASH_MISMATCH", "hash does not match the image"},
+    {MOLT_E_NO_SIGNATURE, "NO_SIGNATURE", "no signature (a signature is required)"},
+    {MOLT_E_SIG_NO_KEY, "SIG_NO_KEY", "signature TLV not preceded by its key TLV"},
+    {MOLT_E_KEY_UNTRUSTED, "KEY_UNTRUSTED", "signed by a key that is not trusted"},
+    {MOLT_E_SIG_INVALID, "SIG_INVALID", "signature does not verify"},
+    {MOLT_E_SIG_ALG, "SIG_ALG", "signature algorithm not allowed for this key"},
+    {MOLT_E_SIG_FORMAT, "SIG_FORMAT", "malformed signature"},
+    {MOLT_E_KEY_FORMAT, "KEY_FORMAT", "trusted key cannot be parsed"},
+    {MOLT_E_ENC_NO_KEY, "ENC_NO_KEY", "encrypted image: no decryption key configured"},
+    {MOLT_E_ENC_TLV, "ENC_TLV", "encrypted image: key TLV missing or of the wrong size"},
+    {MOLT_E_ROLLBACK, "ROLLBACK", "security counter below the device's"},
+    {MOLT_E_DOWNGRADE, "DOWNGRADE", "version below the running image's"},
+    {MOLT_E_TOO_LARGE, "TOO_LARGE", "image larger than the slot"},
+};
+
+static const err_entry_t *lookup(molt_err_t err)
+{
+    for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+        if (errors[i].err == err)
+            return &errors[i];
+    return NULL;
+}
+
+const char *molt_err_str(molt_err_t err)
+{
+    const err_entry_t *e = lookup(err);
+    return e ? e->str : "unknown error";
+}
+
+const char *molt_err_name(molt_err_t err)
+{
+    const err_entry_t *e = lookup(err);
+    return e ? e->name : "UNKNOWN";
+}

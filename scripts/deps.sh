@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# deps.sh - install what molt's build and tests need, and build Mbed TLS 3.6 once.
+#
+# Idempotent: a second run changes nothing and takes a second or two.
+#   1. Debian binary packages (apt-get), only those not installed yet.
+#   2. Mbed TLS 3.6 from Debian's source archive (the trixie `mbedtls` source package;
+#      bookworm ships only 2.28). The archive URI is read from this machine's own apt
+#      configuration, never written here. It is unpacked and built into
+#      $MOLT_DEPS (default: build/deps) with a stamp file, so it is built once.
+#
+# Usage: scripts/deps.sh [--no-apt]     MOLT_DEPS=dir to choose where Mbed TLS goes.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+deps=${MOLT_DEPS:-$top/build/deps}
+mbedtls_series=3.6
+suite=trixie
+
+packages=(
+  build-essential cmake pkg-config ca-certificates bzip2 xz-utils python3
+  libssl-dev openssl libsodium-dev libjansson-dev
+  gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
+  clang
+  python3-cryptography
+)
+
+log() { printf 'deps: %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_packages() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && { log "Debian packages present"; return; }
+  log "installing: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The Debian archive URI this machine already uses (deb822 or one-line format).
+archive_uri() {
+  local f uri=""
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -r "$f" ] || continue
+    uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' "$f")
+    [ -n "$uri" ] && break
+  done
+  if [ -z "$uri" ]; then
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+      [ -r "$f" ] || continue
+      uri=$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' "$f")
+      [ -n "$uri" ] && break
+    done
+  fi
+  [ -n "$uri" ] || { log "no Debian archive URI in the apt configuration"; exit 1; }
+  printf '%s\n' "$uri"
+}
+
+fetch_mbedtls() {
+  local src="$deps/src"
+  if compgen -G "$src/mbedtls-$mbedtls_series.*/include/mbedtls/build_info.h" >/dev/null; then
+    return
+  fi
+  mkdir -p "$src" "$deps/apt/lists/partial"
+  local uri; uri=$(archive_uri)
+  echo "deb-src $uri $suite main" > "$deps/apt/sources.list"
+  local opts=(-o Dir::Etc::SourceList="$deps/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+              -o Dir::State::Lists="$deps/apt/lists" -o APT::Sandbox::User=root)
+  log "fetching the mbedtls source package ($suite)"
+  apt-get "${opts[@]}" update -qq
+  (cd "$src" && apt-get "${opts[@]}" source --download-only -qq mbedtls)
+  local tarball; tarball=$(ls "$src"/mbedtls_"$mbedtls_series".*.orig.tar.* 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$tarball" ] || { log "no mbedtls $mbedtls_series.x orig tarball in $suite"; exit 1; }
+  tar -C "$src" -xf "$tarball"
+}
+
+build_mbedtls() {
+  local srcdir; srcdir=$(ls -d "$deps"/src/mbedtls-"$mbedtls_series".* | sort -V | tail -n 1)
+  local prefix="$deps/mbedtls" stamp="$deps/mbedtls/.built-$(basename "$srcdir")"
+  [ -f "$stamp" ] && { log "Mbed TLS present ($(basename "$srcdir"))"; return; }
+  log "building $(basename "$srcdir") (once)"
+  cmake -S "$srcdir" -B "$deps/mbedtls-build" -DCMAKE_BUILD_TYPE=Release \
+        -DENABLE_TESTING=OFF -DENABLE_PROGRAMS=OFF -DMBEDTLS_FATAL_WARNINGS=OFF \
+        -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
+  cmake --build "$deps/mbedtls-build" -j"$(nproc)" >/dev/null
+  cmake --install "$deps/mbedtls-build" >/dev/null
+  touch "$stamp"
+}
+
+[ "${1:-}" = "--no-apt" ] || install_packages
+fetch_mbedtls
+build_mbedtls
+log "ok: Mbed TLS in $deps/mbedtls"
