@@ -20,7 +20,7 @@ packages=(
   build-essential cmake pkg-config ca-certificates bzip2 xz-utils python3
   libssl-dev openssl libsodium-dev libjansson-dev
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
-  clang
+  clang valgrind
   python3-cryptography
 )
 

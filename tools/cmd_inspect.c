@@ -102,7 +102,7 @@ static json_t *trailer_json(const uint8_t *img, size_t len, uint32_t image_end)
         return json_null();
     uint8_t ok = img[len - magic_area - align], done = img[len - magic_area - 2 * align];
     uint8_t info = img[len - magic_area - 3 * align];
-    return json_pack("{s:s,s:i,s:s,s:s,s:i,s:i}", "magic", "good", "max_align", (json_int_t)align, "image_ok",
+    return json_pack("{s:s,s:I,s:s,s:s,s:I,s:I}", "magic", "good", "max_align", (json_int_t)align, "image_ok",
                      flag_state(ok), "copy_done", flag_state(done), "swap_type",
                      (json_int_t)(info == 0xff ? 0 : (info & 0x0f)), "image_index",
                      (json_int_t)(info == 0xff ? 0 : (info >> 4)));
@@ -120,7 +120,7 @@ static json_t *tlvs_json(const molt_source_t *src, const molt_image_t *im, const
         if (t.prot != prot)
             continue;
         char *hex = hexdup(img + t.off, t.len);
-        json_array_append_new(arr, json_pack("{s:i,s:s,s:i,s:i,s:s}", "type", (json_int_t)t.type, "name",
+        json_array_append_new(arr, json_pack("{s:I,s:s,s:I,s:I,s:s}", "type", (json_int_t)t.type, "name",
                                              tlv_name(t.type), "offset", (json_int_t)t.off, "length",
                                              (json_int_t)t.len, "value", hex ? hex : ""));
         free(hex);
@@ -147,7 +147,7 @@ static json_t *describe(const char *path, const uint8_t *img, size_t len, molt_e
     const molt_image_t *im = &res.image;
     *perr = err;
 
-    json_t *j = json_pack("{s:s,s:i}", "file", path, "size", (json_int_t)len);
+    json_t *j = json_pack("{s:s,s:I}", "file", path, "size", (json_int_t)len);
     if (len >= MOLT_IMAGE_HEADER_SIZE && im->magic == MOLT_IMAGE_MAGIC) {
         char ver[48];
         json_t *flags = json_array();
@@ -156,7 +156,7 @@ static json_t *describe(const char *path, const uint8_t *img, size_t len, molt_e
                 json_array_append_new(flags, json_string(flag_names[i].name));
         cli_format_version(&im->version, ver, sizeof ver);
         json_object_set_new(j, "header",
-                            json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:o,s:s}", "magic", (json_int_t)im->magic,
+                            json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:s}", "magic", (json_int_t)im->magic,
                                       "load_addr", (json_int_t)im->load_addr, "hdr_size", (json_int_t)im->hdr_size,
                                       "protect_tlv_size", (json_int_t)im->prot_tlv_size, "img_size",
                                       (json_int_t)im->img_size, "flags", (json_int_t)im->flags, "flag_names",
@@ -172,7 +172,7 @@ static json_t *describe(const char *path, const uint8_t *img, size_t len, molt_e
     size_t keyid_len = 0;
     uint16_t key_type = 0;
     json_object_set_new(j, "layout",
-                        json_pack("{s:i,s:i,s:i,s:i}", "payload", (json_int_t)im->payload_off, "protected_tlvs",
+                        json_pack("{s:I,s:I,s:I,s:I}", "payload", (json_int_t)im->payload_off, "protected_tlvs",
                                   (json_int_t)im->prot_off, "unprotected_tlvs", (json_int_t)im->unprot_off, "end",
                                   (json_int_t)im->end));
     json_object_set_new(j, "security_counter", im->has_sec_cnt ? json_integer(im->sec_cnt) : json_null());

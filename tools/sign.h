@@ -91,6 +91,9 @@ typedef struct sign_opts {
 
 /* --- sign_crypto.c --- */
 
+/* What kind of key this is (SIGN_KEY_OTHER for anything molt cannot use). */
+enum sign_key_type sign_key_classify(EVP_PKEY *pkey);
+
 /* Load a signing key (must be private) and classify it. */
 bool sign_key_load(const char *path, sign_key_t *key);
 void sign_key_free(sign_key_t *key);

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# bench.sh BUILD_DIR - print molt's benchmark figures (never pass/fail on time).
+#   1. Instructions per image verification (callgrind, x86-64 host, minus the
+#      program's own start-up measured by a --baseline run), per algorithm.
+#   2. lib/ code size for Cortex-M33 (arm-none-eabi-gcc -Os, after --gc-sections
+#      of the verifier's entry point is not possible without a target, so this is
+#      the size of all lib/ objects before garbage collection).
+set -euo pipefail
+build=${1:?usage: scripts/bench.sh BUILD_DIR}
+top=$(cd "$(dirname "$0")/.." && pwd)
+vec=$top/tests/vectors/imgtool
+bin=$build/bench/bench_verify
+command -v valgrind >/dev/null || { echo "bench: valgrind is needed (scripts/deps.sh installs it)" >&2; exit 2; }
+
+instr() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | awk '/Collected/ { print $NF }'; }
+
+echo "== verification cost (x86-64 instructions, callgrind; one molt_verify call) =="
+printf '%-46s %-16s %8s %7s %14s\n' image algorithm bytes reads instructions
+while read -r img key alg; do
+  base=$(instr "$bin" --baseline "$vec/$img" "$vec/keys/$key.pub.der")
+  total=$(instr "$bin" "$vec/$img" "$vec/keys/$key.pub.der")
+  line=$("$bin" "$vec/$img" "$vec/keys/$key.pub.der")
+  size=$(sed -E 's/.*image ([0-9]+) bytes.*/\1/' <<<"$line"); reads=$(sed -E 's/.*, ([0-9]+) reads.*/\1/' <<<"$line")
+  printf '%-46s %-16s %8s %7s %14s\n' "$(basename "$img")" "$alg" "$size" "$reads" "$((total - base))"
+done <<'LIST'
+images/p02_ecdsa_p256.bin sign-ecdsa-p256 ecdsa-p256
+images/p07_ecdsa_p256_large_seccnt_auto.bin sign-ecdsa-p256 ecdsa-p256
+images/p19_ecdsa_p384_pad_align16.bin sign-ecdsa-p384 ecdsa-p384
+images/p08_ed25519.bin sign-ed25519 ed25519
+images/p10_ed25519_sha512.bin sign-ed25519 ed25519/sha512
+images/p11_ed25519_pure.bin sign-ed25519 ed25519-pure
+images/p17_rsa2048.bin sign-rsa-2048 rsa-2048-pss
+LIST
+
+echo
+echo "== lib/ code size, Cortex-M33 (arm-none-eabi-gcc -Os -mthumb), bytes =="
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/inc"; ln -s "$(pkg-config --variable=includedir libsodium)/sodium" "$work/inc/sodium"
+for f in "$top"/lib/*.c; do
+  arm-none-eabi-gcc -std=c11 -mcpu=cortex-m33 -mthumb -ffreestanding -Os -ffunction-sections -fdata-sections \
+    -I"$top/include" -I"$top/lib" -I"$top/build/deps/mbedtls/include" -I"$work/inc" -c "$f" -o "$work/$(basename "$f" .c).o"
+done
+arm-none-eabi-size "$work"/*.o | awk 'NR == 1 { printf "%-14s %6s %6s %6s\n", "object", "text", "data", "bss"; next }
+  { n = split($6, p, "/"); printf "%-14s %6d %6d %6d\n", p[n], $1, $2, $3; t += $1; d += $2; b += $3 }
+  END { printf "%-14s %6d %6d %6d   (crypto itself is Mbed TLS PSA + libsodium, not counted)\n", "total", t, d, b }'
