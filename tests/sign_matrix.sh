@@ -12,7 +12,8 @@
 # Then check that bad requests are refused with exit 2 and a one-line message.
 #
 # Environment: MOLT (the molt binary), VECTORS (tests/vectors/imgtool),
-# MOLT_SRC (repository root). Prints "sign matrix: N/N as expected".
+# MOLT_SRC (repository root); optional PYTHON (interpreter for refcheck.py).
+# Prints "sign matrix: N/N as expected" and exits non-zero on any failure.
 set -euo pipefail
 
 : "${MOLT:?MOLT must name the molt binary}"
@@ -22,7 +23,13 @@ set -euo pipefail
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-REFCHECK=(python3 "$MOLT_SRC/tests/refcheck.py")
+# refcheck.py needs python3 with python3-cryptography. PYTHON overrides; else
+# prefer the system interpreter (Debian's package), which also starts fastest.
+if [[ -z ${PYTHON:-} ]]; then
+    PYTHON=python3
+    if /usr/bin/python3 -c 'import cryptography' 2>/dev/null; then PYTHON=/usr/bin/python3; fi
+fi
+REFCHECK=("$PYTHON" "$MOLT_SRC/tests/refcheck.py")
 total=0
 good=0
 

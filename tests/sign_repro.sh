@@ -28,7 +28,10 @@ bad() { echo "FAIL: $*" >&2; fail=1; }
 
 # Little-endian integers and byte ranges of a file.
 u16() { local b; read -ra b < <(od -An -tu1 -j "$2" -N2 "$1"); echo $((b[0] | b[1] << 8)); }
-u32() { local b; read -ra b < <(od -An -tu1 -j "$2" -N4 "$1"); echo $((b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24)); }
+u32() {
+    local b; read -ra b < <(od -An -tu1 -j "$2" -N4 "$1")
+    echo $((b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24))
+}
 bytes() { tail -c +$(($2 + 1)) "$1" | head -c "$3"; }   # file offset length
 
 # Print "type offset length" for each unprotected TLV of an image.
@@ -85,7 +88,8 @@ same_but_signature() {   # got want pubkey.pem
     if [ "$size" -gt "$end_b" ]; then
         [ "$got_size" -eq "$size" ] || { echo "padded size $got_size, imgtool's is $size"; return 1; }
         tail_n=$((size - (end_a > end_b ? end_a : end_b)))
-        cmp -s <(tail -c "$tail_n" "$got") <(tail -c "$tail_n" "$want") || { echo "padding/trailer differs"; return 1; }
+        cmp -s <(tail -c "$tail_n" "$got") <(tail -c "$tail_n" "$want") ||
+            { echo "padding/trailer differs"; return 1; }
         # The few bytes before that (a shorter signature) must be erased padding.
         [ -z "$(bytes "$got" "$end_a" $((size - tail_n - end_a)) | tr -d '\377')" ] ||
             { echo "padding after the TLVs is not 0xff"; return 1; }
@@ -95,7 +99,8 @@ same_but_signature() {   # got want pubkey.pem
     read -r st so sl <<<"$sig_tlv"; read -r doff dlen <<<"$digest_tlv"
     bytes "$got" "$doff" "$dlen" >"$T/digest.bin"
     bytes "$got" "$so" "$sl" >"$T/sig.bin"
-    openssl_verify "$st" "$pub" "$T/digest.bin" "$T/sig.bin" || { echo "signature does not verify"; return 1; }
+    openssl_verify "$st" "$pub" "$T/digest.bin" "$T/sig.bin" ||
+        { echo "signature does not verify"; return 1; }
 }
 
 exact_total=0 exact_ok=0 layout_total=0 layout_ok=0
@@ -111,7 +116,11 @@ while IFS=$'\t' read -r file _ _ _ sig_key enc_key options payload _; do
     fi
     if [[ $sig_key == *ed25519* || $sig_key == - ]]; then
         exact_total=$((exact_total + 1))
-        if cmp -s "$got" "$VECTORS/$file"; then exact_ok=$((exact_ok + 1)); else bad "$file: not byte-identical"; fi
+        if cmp -s "$got" "$VECTORS/$file"; then
+            exact_ok=$((exact_ok + 1))
+        else
+            bad "$file: not byte-identical"
+        fi
     else
         layout_total=$((layout_total + 1))
         if why=$(same_but_signature "$got" "$VECTORS/$file" "$VECTORS/keys/$sig_key.pub.pem"); then

@@ -47,7 +47,8 @@ static EVP_PKEY *generate(const char *type)
 
 static bool is_key_type(const char *type)
 {
-    static const char *const types[] = {"ecdsa-p256", "ecdsa-p384", "ed25519", "x25519", "rsa-2048", "rsa-3072"};
+    static const char *const types[] = {"ecdsa-p256", "ecdsa-p384", "ed25519",
+                                        "x25519",     "rsa-2048",   "rsa-3072"};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (!strcmp(type, types[i]))
             return true;
@@ -115,7 +116,7 @@ static int keygen_run(const char *type, const char *path, bool force)
     size_t len = 0;
     bool ok = key && encode_pkcs8_pem(key, &pem, &len);
     if (!ok)
-        cli_error("%s: key generation failed: %s", type, ERR_reason_error_string(ERR_get_error()));
+        cli_error("%s: key generation failed: %s", type, sign_ossl_error());
     ok = ok && write_secret(path, pem, len, force);
     if (pem)
         OPENSSL_clear_free(pem, len);
@@ -151,7 +152,8 @@ int cmd_keygen(int argc, char **argv)
         if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f")) {
             force = true;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            puts("usage: molt keygen -t ecdsa-p256|ecdsa-p384|ed25519|x25519|rsa-2048|rsa-3072 -k KEY.pem [--force]");
+            puts("usage: molt keygen -t ecdsa-p256|ecdsa-p384|ed25519|x25519|rsa-2048|rsa-3072 "
+                 "-k KEY.pem [--force]");
             return 0;
         } else if (!strcmp(argv[i], "-p") || !strcmp(argv[i], "--password")) {
             return cli_error("%s: password-protected keys are not supported", argv[i]);
@@ -169,7 +171,8 @@ int cmd_keygen(int argc, char **argv)
     if (!type || !path)
         return cli_error("need -t TYPE and -k KEY.pem");
     if (!is_key_type(type))
-        return cli_error("-t %s: unknown key type (ecdsa-p256, ecdsa-p384, ed25519, x25519, rsa-2048, rsa-3072)", type);
+        return cli_error("-t %s: unknown key type (ecdsa-p256, ecdsa-p384, ed25519, x25519, "
+                         "rsa-2048, rsa-3072)", type);
     return keygen_run(type, path, force);
 }
 

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "version.h"
 #include "sign.h"
 
 #define ENCRYPTION_REFUSED "encryption is not supported yet (see docs/cli.md)"
@@ -156,49 +157,6 @@ static bool parse_int_opt(const char *opt, const char *s, uint64_t max, uint64_t
     return false;
 }
 
-/* One version component: "0" or a decimal without leading zeros. */
-static bool version_part(const char **p, uint64_t max, uint64_t *v, bool *range)
-{
-    const char *s = *p;
-    if (!isdigit((unsigned char)*s) || (s[0] == '0' && isdigit((unsigned char)s[1])))
-        return false;
-    uint64_t x = 0;
-    for (; isdigit((unsigned char)*s); s++) {
-        if (x <= UINT32_MAX)
-            x = x * 10 + (uint64_t)(*s - '0');
-    }
-    *range = *range || x > max;
-    *v = x;
-    *p = s;
-    return true;
-}
-
-/* imgtool's maj.min.rev+build (later parts optional), then the header's ranges. */
-static bool parse_version_str(const char *s, molt_version_t *ver, const char **why)
-{
-    uint64_t v[4] = {0};
-    static const uint64_t max[4] = {255, 255, 65535, UINT32_MAX};
-    bool range = false;
-    const char *p = s;
-    bool ok = version_part(&p, max[0], &v[0], &range);
-    for (int i = 1; ok && i < 4 && *p; i++) {
-        if (*p != (i == 3 ? '+' : '.'))
-            break;
-        p++;
-        ok = version_part(&p, max[i], &v[i], &range);
-    }
-    if (!ok || *p) {
-        *why = "not maj.min.rev+build";
-        return false;
-    }
-    if (range) {
-        *why = "out of range (at most 255.255.65535+4294967295)";
-        return false;
-    }
-    *ver = (molt_version_t){(uint8_t)v[0], (uint8_t)v[1], (uint16_t)v[2], (uint32_t)v[3]};
-    return true;
-}
-
 static const char *skip_space(const char *s)
 {
     while (isspace((unsigned char)*s))
@@ -226,7 +184,7 @@ static bool parse_one_dep(const char **s, sign_dep_t *d, const char **why)
     memcpy(ver, p, n);
     ver[n] = '\0';
     p = skip_space(p + n);
-    if (*p++ != ')' || !parse_version_str(ver, &d->version, why))
+    if (*p++ != ')' || !cli_parse_version(ver, &d->version, why))
         return false;
     if (id > 255) {
         *why = "image ID is at most 255";
@@ -386,31 +344,49 @@ static bool set_u32(const char *opt, const char *v, uint64_t min, uint64_t max, 
     return true;
 }
 
-static bool apply_layout(sign_args_t *a, enum opt_id id, const char *opt, char **v)
+/* Options with a number or a fixed set of values that shape the layout. */
+static bool apply_number(sign_args_t *a, enum opt_id id, const char *opt, const char *v)
 {
     static const char *const aligns[] = {"1", "2", "4", "8", "16", "32", NULL};
     static const char *const max_aligns[] = {"8", "16", "32", NULL};
     static const char *const erased[] = {"0", "0xff", NULL};
     sign_opts_t *o = &a->o;
     uint32_t x = 0;
-    bool ok = true;
     switch (id) {
-    case O_HDR: ok = set_u32(opt, v[0], MOLT_IMAGE_HEADER_SIZE, 0xffff, &x); o->hdr_size = (uint16_t)x; a->has_hdr = ok; break;
-    case O_SLOT: ok = set_u32(opt, v[0], 0, UINT32_MAX, &o->slot_size); a->has_slot = ok; break;
-    case O_ALIGN: ok = choice(opt, v[0], aligns); o->align = (unsigned)atoi(v[0]); break;
-    case O_MAX_ALIGN: ok = choice(opt, v[0], max_aligns); o->max_align = (unsigned)atoi(v[0]); a->has_max_align = true; break;
-    case O_MAX_SECTORS: ok = set_u32(opt, v[0], 0, 1u << 20, &x); o->max_sectors = x; break;
-    case O_LOAD_ADDR: ok = set_u32(opt, v[0], 0, UINT32_MAX, &o->load_addr); break;
-    case O_ROM_FIXED: ok = set_u32(opt, v[0], 0, UINT32_MAX, &o->rom_fixed); break;
-    case O_ERASED: ok = choice(opt, v[0], erased); o->erased = strcmp(v[0], "0") ? 0xff : 0; break;
-    case O_PAD_HEADER: o->pad_header = true; break;
-    case O_PAD: o->pad = true; break;
-    case O_CONFIRM: o->confirm = true; break;
-    case O_OVERWRITE: o->overwrite_only = true; break;
-    case O_NON_BOOTABLE: o->non_bootable = true; break;
+    case O_HDR:
+        a->has_hdr = set_u32(opt, v, MOLT_IMAGE_HEADER_SIZE, 0xffff, &x);
+        o->hdr_size = (uint16_t)x;
+        return a->has_hdr;
+    case O_SLOT:
+        return (a->has_slot = set_u32(opt, v, 0, UINT32_MAX, &o->slot_size));
+    case O_ALIGN:
+        o->align = (unsigned)atoi(v);
+        return choice(opt, v, aligns);
+    case O_MAX_ALIGN:
+        o->max_align = (unsigned)atoi(v);
+        a->has_max_align = true;
+        return choice(opt, v, max_aligns);
+    case O_MAX_SECTORS: return set_u32(opt, v, 0, 1u << 20, &o->max_sectors);
+    case O_LOAD_ADDR: return set_u32(opt, v, 0, UINT32_MAX, &o->load_addr);
+    case O_ROM_FIXED: return set_u32(opt, v, 0, UINT32_MAX, &o->rom_fixed);
+    case O_ERASED:
+        o->erased = strcmp(v, "0") ? 0xff : 0;
+        return choice(opt, v, erased);
     default: return false;
     }
-    return ok;
+}
+
+static bool apply_layout(sign_args_t *a, enum opt_id id, const char *opt, char **v)
+{
+    sign_opts_t *o = &a->o;
+    switch (id) {
+    case O_PAD_HEADER: o->pad_header = true; return true;
+    case O_PAD: o->pad = true; return true;
+    case O_CONFIRM: o->confirm = true; return true;
+    case O_OVERWRITE: o->overwrite_only = true; return true;
+    case O_NON_BOOTABLE: o->non_bootable = true; return true;
+    default: return apply_number(a, id, opt, v[0]);
+    }
 }
 
 static bool apply_content(sign_args_t *a, enum opt_id id, const char *opt, char **v)
@@ -527,7 +503,8 @@ static bool parse_argv(sign_args_t *a, int argc, char **argv)
         } else if (a->npos < 2) {
             a->pos[a->npos++] = arg;
         } else {
-            return cli_error("unexpected argument '%s' (usage: molt sign [options] IN OUT)", arg), false;
+            return cli_error("unexpected argument '%s' (usage: molt sign [options] IN OUT)", arg),
+                   false;
         }
     }
     return true;
@@ -563,7 +540,7 @@ static bool finish_values(sign_args_t *a)
 {
     sign_opts_t *o = &a->o;
     const char *why;
-    if (!parse_version_str(a->version, &o->version, &why))
+    if (!cli_parse_version(a->version, &o->version, &why))
         return cli_error("--version: '%s': %s", a->version, why), false;
     if (a->sec_cnt && !strcasecmp(a->sec_cnt, "auto")) {
         o->sec_cnt = ((uint32_t)o->version.major << 24) | ((uint32_t)o->version.minor << 16) |

@@ -52,6 +52,7 @@ int cmd_verify(int argc, char **argv)
     molt_policy_t pol;
     int c, rc = EXIT_USAGE;
     uint64_t v;
+    const char *why;
 
     molt_policy_default(&pol);
     optind = 1;
@@ -83,8 +84,8 @@ int cmd_verify(int argc, char **argv)
             pol.min_sec_cnt = (uint32_t)v;
             break;
         case 'm':
-            if (!cli_parse_version(optarg, &pol.min_version)) {
-                cli_error("--min-version: '%s' is not maj.min.rev+build", optarg);
+            if (!cli_parse_version(optarg, &pol.min_version, &why)) {
+                cli_error("--min-version: '%s': %s", optarg, why);
                 goto out;
             }
             pol.check_version = true;

@@ -75,7 +75,8 @@ typedef struct sign_opts {
     uint16_t hdr_size;
     bool pad_header;
     uint32_t slot_size; /* 0: no overflow check (imgtool's rule) */
-    unsigned align, max_align, max_sectors;
+    unsigned align, max_align;
+    uint32_t max_sectors;
     bool pad, confirm, overwrite_only, pure, pad_sig, non_bootable, full_pubkey;
     enum sign_sha sha;
     uint8_t erased;
@@ -90,6 +91,9 @@ typedef struct sign_opts {
 } sign_opts_t;
 
 /* --- sign_crypto.c --- */
+
+/* The reason of the last OpenSSL error (never NULL); clears the error queue. */
+const char *sign_ossl_error(void);
 
 /* What kind of key this is (SIGN_KEY_OTHER for anything molt cannot use). */
 enum sign_key_type sign_key_classify(EVP_PKEY *pkey);

@@ -40,6 +40,14 @@ enum sign_key_type sign_key_classify(EVP_PKEY *pkey)
     return SIGN_KEY_OTHER;
 }
 
+const char *sign_ossl_error(void)
+{
+    unsigned long e = ERR_get_error();
+    const char *reason = e ? ERR_reason_error_string(e) : NULL;
+    ERR_clear_error();
+    return reason ? reason : "unknown OpenSSL error";
+}
+
 const char *sign_key_type_name(enum sign_key_type type)
 {
     switch (type) {
@@ -197,10 +205,7 @@ bool sign_message(const sign_key_t *key, enum sign_sha alg, bool pad_sig, const 
     bool ok = key->type == SIGN_KEY_ED25519 ? sign_ed25519(key, msg, len, out, &n)
                                             : sign_with_pkey_ctx(key, alg, msg, len, out, &n);
     if (!ok) {
-        unsigned long e = ERR_get_error();
-        cli_error("%s: signing failed: %s", key->pkey ? sign_key_type_name(key->type) : "key",
-                  e ? ERR_reason_error_string(e) : "unknown OpenSSL error");
-        ERR_clear_error();
+        cli_error("%s key: signing failed: %s", sign_key_type_name(key->type), sign_ossl_error());
         return false;
     }
     sbuf_put(sig, out, n);

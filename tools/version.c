@@ -2,54 +2,52 @@
  * version.c - parse and print image versions (see version.h).
  */
 #include <ctype.h>
-#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "version.h"
 
-/* One decimal field of at most max; advances *s past it. */
-static bool field(const char **s, unsigned long long max, unsigned long long *out)
+/* One version component: "0" or a decimal without leading zeros. */
+static bool version_part(const char **p, uint64_t max, uint64_t *v, bool *range)
 {
-    if (!isdigit((unsigned char)**s))
+    const char *s = *p;
+    if (!isdigit((unsigned char)*s) || (s[0] == '0' && isdigit((unsigned char)s[1])))
         return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(*s, &end, 10);
-    if (errno || v > max || end - *s > 10)
-        return false;
-    *s = end;
-    *out = v;
+    uint64_t x = 0;
+    for (; isdigit((unsigned char)*s); s++) {
+        if (x <= UINT32_MAX)
+            x = x * 10 + (uint64_t)(*s - '0');
+    }
+    *range = *range || x > max;
+    *v = x;
+    *p = s;
     return true;
 }
 
-bool cli_parse_version(const char *s, molt_version_t *v)
+/* imgtool's maj.min.rev+build (later parts optional), then the header's ranges. */
+bool cli_parse_version(const char *s, molt_version_t *ver, const char **why)
 {
-    unsigned long long maj, min = 0, rev = 0, build = 0;
-    if (!s || !field(&s, 255, &maj))
-        return false;
-    if (*s == '.') {
-        s++;
-        if (!field(&s, 255, &min))
-            return false;
-        if (*s == '.') {
-            s++;
-            if (!field(&s, 65535, &rev))
-                return false;
-        }
+    uint64_t v[4] = {0};
+    static const uint64_t max[4] = {255, 255, 65535, UINT32_MAX};
+    bool range = false;
+    const char *p = s;
+    bool ok = version_part(&p, max[0], &v[0], &range);
+    for (int i = 1; ok && i < 4 && *p; i++) {
+        if (*p != (i == 3 ? '+' : '.'))
+            break;
+        p++;
+        ok = version_part(&p, max[i], &v[i], &range);
     }
-    if (*s == '+') {
-        s++;
-        if (!field(&s, 0xffffffffull, &build))
-            return false;
-    }
-    if (*s != '\0')
+    if (!ok || *p) {
+        *why = "not maj.min.rev+build";
         return false;
-    v->major = (uint8_t)maj;
-    v->minor = (uint8_t)min;
-    v->revision = (uint16_t)rev;
-    v->build = (uint32_t)build;
+    }
+    if (range) {
+        *why = "out of range (at most 255.255.65535+4294967295)";
+        return false;
+    }
+    *ver = (molt_version_t){(uint8_t)v[0], (uint8_t)v[1], (uint16_t)v[2], (uint32_t)v[3]};
     return true;
 }
 

@@ -9,9 +9,9 @@
 
 #include "molt/image.h"
 
-/* Parse "maj[.min[.rev]][+build]"; false if a part is missing, not a number,
- * or out of range (major, minor <= 255, rev <= 65535, build <= 2^32-1). */
-bool cli_parse_version(const char *s, molt_version_t *v);
+/* Parse imgtool's "maj[.min[.rev[+build]]]" (decimal, no leading zeros); false
+ * with *why set if malformed or out of range (255.255.65535+4294967295 at most). */
+bool cli_parse_version(const char *s, molt_version_t *ver, const char **why);
 
 /* "1.2.3+4" (the build part always shown, as imgtool does). */
 void cli_format_version(const molt_version_t *v, char *out, size_t cap);

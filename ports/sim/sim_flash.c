@@ -340,10 +340,12 @@ static void program_torn(sim_flash_t *f, uint32_t off, const uint8_t *src, size_
         unit_mark(f, u, true);
 }
 
+/* Whole KiB and the rest separately, so no product can overflow 64 bits. */
 static uint64_t erase_ns(const sim_flash_t *f, uint32_t size)
 {
-    return (uint64_t)f->timing.erase_us_per_sector * 1000u +
-           (uint64_t)f->timing.erase_us_per_kib * size * 1000u / 1024u;
+    uint64_t per_kib = (uint64_t)f->timing.erase_us_per_kib * 1000u;
+    return (uint64_t)f->timing.erase_us_per_sector * 1000u + per_kib * (size / 1024u) +
+           per_kib * (size % 1024u) / 1024u;
 }
 
 static void erase_full(sim_flash_t *f, const sim_flash_sector_t *s)
