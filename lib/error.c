@@ -44,6 +44,11 @@ static const err_entry_t errors[] = {
     {MOLT_E_ROLLBACK, "ROLLBACK", "security counter below the device's"},
     {MOLT_E_DOWNGRADE, "DOWNGRADE", "version below the running image's"},
     {MOLT_E_TOO_LARGE, "TOO_LARGE", "image larger than the slot"},
+    {MOLT_E_NO_IMAGE, "NO_IMAGE", "no verified image to run: secure state"},
+    {MOLT_E_FLASH, "FLASH", "flash write or erase failed"},
+    {MOLT_E_NV, "NV", "NV counter storage failed"},
+    {MOLT_E_LAYOUT, "LAYOUT", "flash layout unusable"},
+    {MOLT_E_STATE, "STATE", "not valid in the current state"},
 };
 
 static const err_entry_t *lookup(molt_err_t err)

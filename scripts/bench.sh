@@ -2,9 +2,8 @@
 # bench.sh BUILD_DIR - print molt's benchmark figures (never pass/fail on time).
 #   1. Instructions per image verification (callgrind, x86-64 host, minus the
 #      program's own start-up measured by a --baseline run), per algorithm.
-#   2. lib/ code size for Cortex-M33 (arm-none-eabi-gcc -Os, after --gc-sections
-#      of the verifier's entry point is not possible without a target, so this is
-#      the size of all lib/ objects before garbage collection).
+#   2. lib/ code size for Cortex-M33 (arm-none-eabi-gcc -Os), per object, before
+#      link-time garbage collection (so an upper bound for the verifier).
 set -euo pipefail
 build=${1:?usage: scripts/bench.sh BUILD_DIR}
 top=$(cd "$(dirname "$0")/.." && pwd)

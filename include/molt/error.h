@@ -53,7 +53,14 @@ typedef enum molt_err {
     /* Policy. */
     MOLT_E_ROLLBACK = 60,      /* security counter below the stored one */
     MOLT_E_DOWNGRADE = 61,     /* version below the running one (optional policy) */
-    MOLT_E_TOO_LARGE = 62      /* image larger than the slot */
+    MOLT_E_TOO_LARGE = 62,     /* image larger than the slot */
+
+    /* Boot, activation and storage. */
+    MOLT_E_NO_IMAGE = 70,      /* no verified image can run: secure state */
+    MOLT_E_FLASH = 71,         /* the flash refused or failed a write or erase */
+    MOLT_E_NV = 72,            /* NV counter storage failed or is corrupt */
+    MOLT_E_LAYOUT = 73,        /* flash geometry unusable (slots, status area too small) */
+    MOLT_E_STATE = 74          /* request not valid in the current state */
 } molt_err_t;
 
 /* Short fixed phrase for err ("signature does not verify"); never NULL. */

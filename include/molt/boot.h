@@ -1,0 +1,84 @@
+/*
+ * molt/boot.h - decide what runs at reset, and activate updates atomically.
+ *
+ * molt_boot_go() is the first thing the boot code calls. It resumes any
+ * activation a reset interrupted, acts on the application's request (MCUboot
+ * trailer semantics: "test" and "permanent" upgrades, confirmation), verifies
+ * the image that will run with molt_verify() (R-SECBOOT) against the trusted
+ * keys and the stored security counter, and returns which slot to execute. It
+ * never returns a slot holding unverified code: with no verified image it calls
+ * the port's no_image hook and returns MOLT_E_NO_IMAGE (secure state).
+ *
+ * Modes (molt_boot_cfg_t.mode):
+ *   SWAP      execute-in-place from PRIMARY; the new image is staged in
+ *             SECONDARY starting at its second sector (molt_boot_staging_offset);
+ *             activation swaps sector by sector with a progress journal in the
+ *             STATUS area; revertible. Cost: 2N + 4 sector erases for N sectors.
+ *   REMAP     A/B: either slot executes (memory remapping); no copying at all.
+ *   OVERWRITE copy SECONDARY over PRIMARY; not revertible.
+ * Trial: a "test" upgrade runs unconfirmed; a reset before molt_confirm()
+ * reverts. The security counter advances only for a confirmed image (or a
+ * permanent request), never for a trial. An image whose security counter is
+ * below the stored one is never activated or booted.
+ *
+ * Every flash write sequence is resumable: a power cut at any instant, inside
+ * any write or erase, leaves a state from which the next molt_boot_go() boots
+ * a verified image that is entirely the old or entirely the new one.
+ */
+#ifndef MOLT_BOOT_H
+#define MOLT_BOOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "molt/error.h"
+#include "molt/image.h"
+#include "molt/port.h"
+
+typedef enum molt_boot_mode {
+    MOLT_MODE_SWAP = 0,
+    MOLT_MODE_REMAP = 1,
+    MOLT_MODE_OVERWRITE = 2
+} molt_boot_mode_t;
+
+typedef struct molt_boot_cfg {
+    molt_boot_mode_t mode;
+    bool downgrade_prevention; /* also refuse a lower version than the running one */
+} molt_boot_cfg_t;
+
+/* What molt_boot_go() did, for logs and tests. */
+typedef enum molt_boot_action {
+    MOLT_ACT_NONE = 0,      /* booted the installed image */
+    MOLT_ACT_UPGRADE_TEST,  /* activated a new image for a trial */
+    MOLT_ACT_UPGRADE_PERM,  /* activated a new image permanently */
+    MOLT_ACT_REVERT,        /* trial not confirmed: previous image restored */
+    MOLT_ACT_REFUSED        /* staged image refused (reason in staged_err); old image kept */
+} molt_boot_action_t;
+
+typedef struct molt_boot_result {
+    uint8_t slot;              /* MOLT_AREA_PRIMARY or _SECONDARY: what to execute */
+    molt_image_t image;        /* its header facts (version, sec_cnt, sizes) */
+    bool trial;                /* running unconfirmed: molt_confirm() or revert */
+    uint32_t counter;          /* the stored security counter after this boot */
+    molt_boot_action_t action;
+    bool resumed;              /* an interrupted activation was completed */
+    molt_err_t staged_err;     /* why a staged image was refused, or MOLT_OK */
+} molt_boot_result_t;
+
+molt_err_t molt_boot_go(const molt_port_t *port, const molt_boot_cfg_t *cfg, molt_boot_result_t *res);
+
+/* Application side (MCUboot semantics, so MCUboot-style tools drive molt). */
+
+/* Offset in SECONDARY where a new image must be written (SWAP: one sector in). */
+uint32_t molt_boot_staging_offset(const molt_port_t *port, const molt_boot_cfg_t *cfg);
+
+/* Ask for the staged image to be activated at the next reset: a trial
+ * (permanent = false) or for good (permanent = true). Writes the staging
+ * slot's trailer (magic, image_ok, swap type). */
+molt_err_t molt_request_upgrade(const molt_port_t *port, const molt_boot_cfg_t *cfg, bool permanent);
+
+/* Confirm the running image (sets image_ok in its trailer). The security
+ * counter advances at the next molt_boot_go(). */
+molt_err_t molt_confirm(const molt_port_t *port, const molt_boot_cfg_t *cfg);
+
+#endif

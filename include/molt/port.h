@@ -1,0 +1,83 @@
+/*
+ * molt/port.h - the only door between libmolt and the hardware.
+ *
+ * A port fills one molt_port_t: three flash areas, monotonic NV counters, the
+ * trusted-key table, a random source and a secure-state hook. That is all the
+ * boot code and the update API ever touch. Reading this file should take five
+ * minutes; writing a port, an afternoon.
+ *
+ * Flash contract (every area):
+ *   - offsets are relative to the area; the area is a whole number of sectors;
+ *   - write(): off and len are multiples of write_align, and only into units
+ *     erased since their last write (write-once: ECC flash is fine);
+ *   - erase(): off and len cover whole sectors; afterwards every byte reads
+ *     erase_value;
+ *   - sector(): the sector containing off (its start and size), so non-uniform
+ *     layouts (e.g. 4 KiB and 128 KiB sectors) work;
+ *   - any error from write or erase ends the boot attempt: libmolt performs no
+ *     further flash operation and returns the error. That is also how a power
+ *     loss looks in the simulator, and why every flash write sequence in libmolt
+ *     must be resumable from whatever state a cut leaves.
+ * read() has the shape of molt_source_t.read, so an area can feed the verifier.
+ *
+ * NV counters: read, and advance to a value >= the current one; the port
+ * refuses to decrease (R-ROLLBACK, R-ASSETS) and must make an advance atomic
+ * under power loss. The application has no access to them.
+ */
+#ifndef MOLT_PORT_H
+#define MOLT_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "molt/error.h"
+#include "molt/verify.h"
+
+typedef struct molt_sector {
+    uint32_t off;  /* first byte, relative to the area */
+    uint32_t size; /* bytes */
+} molt_sector_t;
+
+typedef struct molt_area {
+    uint32_t size;        /* bytes, a whole number of sectors */
+    uint32_t write_align; /* power of two, 1..256 */
+    uint8_t erase_value;  /* 0xff or 0x00 */
+    molt_err_t (*read)(void *ctx, uint32_t off, void *buf, size_t len);
+    molt_err_t (*write)(void *ctx, uint32_t off, const void *buf, size_t len);
+    molt_err_t (*erase)(void *ctx, uint32_t off, uint32_t len);
+    molt_err_t (*sector)(void *ctx, uint32_t off, molt_sector_t *sec);
+    void *ctx;
+} molt_area_t;
+
+/* Area ids. Swap and overwrite modes: PRIMARY executes in place, SECONDARY
+ * stages. Remap (A/B) mode: both slots execute, SECONDARY is slot B. STATUS
+ * holds the activation progress journal (swap mode). */
+enum molt_area_id {
+    MOLT_AREA_PRIMARY = 0,
+    MOLT_AREA_SECONDARY = 1,
+    MOLT_AREA_STATUS = 2,
+    MOLT_AREA_COUNT = 3
+};
+
+/* NV counter ids. */
+#define MOLT_NV_SECURITY_COUNTER 0u /* the reliable index of image 0 */
+
+typedef struct molt_port {
+    molt_area_t area[MOLT_AREA_COUNT];
+
+    molt_err_t (*nv_read)(void *ctx, uint32_t id, uint32_t *value);
+    molt_err_t (*nv_advance)(void *ctx, uint32_t id, uint32_t value); /* value >= current */
+
+    molt_keyring_t keys; /* trusted signing keys, in immutable storage */
+
+    molt_err_t (*random)(void *ctx, void *buf, size_t len); /* may be NULL until encryption/attestation */
+
+    /* Called when no verified image can run: the device stays in a secure state
+     * (no code from the slots executes, no secret is touched); a port may start a
+     * recovery loader here. May be NULL. */
+    void (*no_image)(void *ctx, molt_err_t why);
+
+    void *ctx; /* passed to nv_*, random and no_image */
+} molt_port_t;
+
+#endif
