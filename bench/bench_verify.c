@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "molt/verify.h"
+#include "slurp.h"
 
 typedef struct {
     molt_mem_source_t mem;
@@ -30,24 +31,6 @@ static molt_err_t counting_read(void *ctx, uint32_t off, void *buf, size_t len)
     return MOLT_OK;
 }
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)n);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
 int main(int argc, char **argv)
 {
     int baseline = argc == 4 && !strcmp(argv[1], "--baseline");
@@ -56,7 +39,7 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t len, klen;
-    uint8_t *img = slurp(argv[1 + baseline], &len), *der = slurp(argv[2 + baseline], &klen);
+    uint8_t *img = slurp(NULL, argv[1 + baseline], &len), *der = slurp(NULL, argv[2 + baseline], &klen);
     if (!img || !der) {
         fprintf(stderr, "bench_verify: cannot read inputs\n");
         return 2;

@@ -13,26 +13,7 @@
 
 #include "check.h"
 #include "molt/verify.h"
-
-static uint8_t *slurp(const char *dir, const char *name, size_t *len)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)n);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
+#include "slurp.h"
 
 static molt_err_t run(const uint8_t *img, size_t len, const molt_keyring_t *ring)
 {

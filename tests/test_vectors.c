@@ -14,31 +14,12 @@
 
 #include "check.h"
 #include "molt/verify.h"
+#include "slurp.h"
 
 #define MAX_ROWS 256
 #define MAX_COLS 24
 
 static const char *trusted[] = {"sign-ecdsa-p256", "sign-ed25519", "sign-rsa-2048", "sign-ecdsa-p384"};
-
-static uint8_t *slurp(const char *dir, const char *name, size_t *len)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(n > 0 ? (size_t)n : 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
 
 /* Split a TSV line in place. */
 static int split(char *line, char **cols)
