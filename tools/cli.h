@@ -27,6 +27,7 @@ int cmd_getpub(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 
 /* The running subcommand's name, for messages. */
 extern const char *cli_cmd;

@@ -1,0 +1,276 @@
+/*
+ * swap.c - swap-offset activation and its progress journal (see swap.h).
+ *
+ * Power-fail reasoning, in one place (R-ATOMIC, R-FAILSAFE):
+ *  - header torn          -> CRC fails -> no swap in progress; no data moved yet.
+ *  - step torn            -> its unit is still erased -> step redone from scratch.
+ *  - unit torn            -> partly programmed -> done (its data was complete).
+ *  - finalize torn        -> the done unit is intact -> finalize redone.
+ *  - final STATUS erase torn: the header may survive with progress units half
+ *    erased, so the units cannot be trusted any more. The trailers tell instead:
+ *    finalize erased the SECONDARY trailer (which held the TEST/PERM request and
+ *    is never touched by a step), or wrote image_ok into the PRIMARY trailer
+ *    (which was unset throughout a revert). Then only the STATUS erase is redone.
+ */
+#include <string.h>
+
+#include "swap.h"
+#include "trailer.h"
+
+#define JOURNAL_MAGIC 0x4a4c4d4du /* "MMLJ" */
+#define JOURNAL_VERSION 1u
+#define HDR_BYTES 32u
+#define UNIT_BUF 256u
+
+static uint32_t crc32(const uint8_t *p, uint32_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (uint32_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+static uint32_t unit_size(const molt_area_t *st) { return molt_tr_align(st); }
+static uint32_t hdr_size(const molt_area_t *st) { return molt_roundup(HDR_BYTES, unit_size(st)); }
+static uint32_t unit_off(const molt_area_t *st, uint32_t k) { return hdr_size(st) + k * unit_size(st); }
+
+/* Every sector of a in [0, count * s) is exactly s bytes at i * s. */
+static molt_err_t check_uniform(const molt_area_t *a, uint32_t count, uint32_t s)
+{
+    molt_sector_t sec;
+    for (uint32_t i = 0; i < count; i++) {
+        molt_err_t err = a->sector(a->ctx, i * s, &sec);
+        if (err != MOLT_OK)
+            return err;
+        if (sec.off != i * s || sec.size != s)
+            return MOLT_E_LAYOUT;
+    }
+    return MOLT_OK;
+}
+
+static molt_err_t check_geometry(const molt_port_t *port, const molt_swap_plan_t *p)
+{
+    const molt_area_t *pa = &port->area[MOLT_AREA_PRIMARY], *sa = &port->area[MOLT_AREA_SECONDARY];
+    const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
+    molt_sector_t ptr, str;
+    molt_err_t err;
+
+    if ((err = molt_tr_sector(pa, &ptr)) != MOLT_OK || (err = molt_tr_sector(sa, &str)) != MOLT_OK)
+        return err;
+    /* Neither slot's trailer sector may be part of the swap. */
+    if ((uint64_t)p->n * p->sector_size > ptr.off || (uint64_t)(p->n + 1u) * p->sector_size > str.off)
+        return MOLT_E_TOO_LARGE;
+    if ((err = check_uniform(pa, p->n, p->sector_size)) != MOLT_OK ||
+        (err = check_uniform(sa, p->n + 1u, p->sector_size)) != MOLT_OK)
+        return err;
+    if (unit_size(st) > UNIT_BUF || (uint64_t)unit_off(st, 2u * p->n + 1u) > st->size)
+        return MOLT_E_LAYOUT;
+    return MOLT_OK;
+}
+
+molt_err_t molt_swap_plan(const molt_port_t *port, uint8_t type, uint32_t old_end, uint32_t new_end,
+                          molt_swap_plan_t *plan)
+{
+    const molt_area_t *sa = &port->area[MOLT_AREA_SECONDARY];
+    molt_sector_t s0;
+    uint32_t end = old_end > new_end ? old_end : new_end;
+    molt_err_t err = sa->sector(sa->ctx, 0, &s0);
+
+    if (err != MOLT_OK)
+        return err;
+    if (s0.size == 0u || end == 0u)
+        return MOLT_E_LAYOUT;
+    memset(plan, 0, sizeof *plan);
+    plan->type = type;
+    plan->sector_size = s0.size;
+    plan->n = (uint32_t)(((uint64_t)end + s0.size - 1u) / s0.size);
+    plan->old_end = old_end;
+    plan->new_end = new_end;
+    return check_geometry(port, plan);
+}
+
+static void encode_header(const molt_swap_plan_t *p, uint8_t h[HDR_BYTES])
+{
+    memset(h, 0, HDR_BYTES);
+    molt_put_le32(h, JOURNAL_MAGIC);
+    h[4] = JOURNAL_VERSION;
+    h[5] = p->type;
+    molt_put_le32(h + 8, p->n);
+    molt_put_le32(h + 12, p->sector_size);
+    molt_put_le32(h + 16, p->old_end);
+    molt_put_le32(h + 20, p->new_end);
+    molt_put_le32(h + 28, crc32(h, 28));
+}
+
+molt_err_t molt_swap_journal(const molt_port_t *port, bool *active, molt_swap_plan_t *plan)
+{
+    const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
+    uint8_t h[HDR_BYTES];
+    molt_err_t err;
+
+    *active = false;
+    if (st->size < HDR_BYTES)
+        return MOLT_E_LAYOUT;
+    if ((err = st->read(st->ctx, 0, h, HDR_BYTES)) != MOLT_OK)
+        return err;
+    if (molt_le32(h) != JOURNAL_MAGIC || h[4] != JOURNAL_VERSION || molt_le32(h + 28) != crc32(h, 28))
+        return MOLT_OK;
+    if (h[5] != MOLT_SWAP_TEST && h[5] != MOLT_SWAP_PERM && h[5] != MOLT_SWAP_REVERT)
+        return MOLT_OK;
+    memset(plan, 0, sizeof *plan);
+    plan->type = h[5];
+    plan->n = molt_le32(h + 8);
+    plan->sector_size = molt_le32(h + 12);
+    plan->old_end = molt_le32(h + 16);
+    plan->new_end = molt_le32(h + 20);
+    if (plan->n == 0u || plan->sector_size == 0u)
+        return MOLT_OK;
+    /* A valid header for a geometry we cannot run would be a bug or tampering. */
+    if ((err = check_geometry(port, plan)) != MOLT_OK)
+        return err;
+    *active = true;
+    return MOLT_OK;
+}
+
+/* Unit k: true if any byte is programmed (a torn unit counts as done). */
+static molt_err_t unit_done(const molt_area_t *st, uint32_t k, bool *done)
+{
+    uint8_t buf[UNIT_BUF];
+    uint32_t u = unit_size(st);
+    molt_err_t err = st->read(st->ctx, unit_off(st, k), buf, u);
+
+    *done = false;
+    if (err != MOLT_OK)
+        return err;
+    for (uint32_t i = 0; i < u; i++)
+        if (buf[i] != st->erase_value)
+            *done = true;
+    return MOLT_OK;
+}
+
+static molt_err_t unit_write(const molt_area_t *st, uint32_t k)
+{
+    uint8_t buf[UNIT_BUF];
+    uint32_t u = unit_size(st);
+
+    memset(buf, (uint8_t)~st->erase_value, u);
+    return st->write(st->ctx, unit_off(st, k), buf, u);
+}
+
+/* Erase dst sector di of area d, copy sector si of area s into it. */
+static molt_err_t move_sector(const molt_area_t *d, uint32_t di, const molt_area_t *s, uint32_t si, uint32_t size)
+{
+    molt_err_t err = d->erase(d->ctx, di * size, size);
+    return err ? err : molt_area_copy(d, di * size, s, si * size, size);
+}
+
+static molt_err_t run_step(const molt_port_t *port, const molt_swap_plan_t *p, uint32_t j)
+{
+    const molt_area_t *pa = &port->area[MOLT_AREA_PRIMARY], *sa = &port->area[MOLT_AREA_SECONDARY];
+    uint32_t s = p->sector_size;
+    bool first = (j & 1u) == 0u;
+
+    if (p->type != MOLT_SWAP_REVERT) {
+        uint32_t i = j / 2u;
+        return first ? move_sector(sa, i, pa, i, s) : move_sector(pa, i, sa, i + 1u, s);
+    }
+    uint32_t i = p->n - 1u - j / 2u;
+    return first ? move_sector(sa, i + 1u, pa, i, s) : move_sector(pa, i, sa, i, s);
+}
+
+/* Write the PRIMARY trailer for the new state, drop the request, drop the journal. */
+static molt_err_t finalize(const molt_port_t *port, const molt_swap_plan_t *p)
+{
+    const molt_area_t *pa = &port->area[MOLT_AREA_PRIMARY], *sa = &port->area[MOLT_AREA_SECONDARY];
+    const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
+    molt_err_t err;
+
+    if ((err = molt_tr_erase(pa)) != MOLT_OK)
+        return err;
+    /* PERM and a completed revert run confirmed; TEST runs as a trial (R-COMPLETE). */
+    if (p->type != MOLT_SWAP_TEST && (err = molt_tr_write_field(pa, MOLT_TR_IMAGE_OK, MOLT_FLAG_SET)) != MOLT_OK)
+        return err;
+    if ((err = molt_tr_write_field(pa, MOLT_TR_COPY_DONE, MOLT_FLAG_SET)) != MOLT_OK)
+        return err;
+    /* Magic last: the trailer reads as valid only once complete. */
+    if ((err = molt_tr_write_magic(pa)) != MOLT_OK)
+        return err;
+    if ((err = molt_tr_erase(sa)) != MOLT_OK)
+        return err;
+    return molt_area_erase_range(st, 0, st->size);
+}
+
+/* Run steps from `from` on, then the done unit and finalize. */
+static molt_err_t run_from(const molt_port_t *port, const molt_swap_plan_t *p, uint32_t from)
+{
+    const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
+    molt_err_t err;
+
+    for (uint32_t j = from; j < 2u * p->n; j++) {
+        if ((err = run_step(port, p, j)) != MOLT_OK || (err = unit_write(st, j)) != MOLT_OK)
+            return err;
+    }
+    if (from <= 2u * p->n && (err = unit_write(st, 2u * p->n)) != MOLT_OK)
+        return err;
+    return finalize(port, p);
+}
+
+molt_err_t molt_swap_run(const molt_port_t *port, const molt_swap_plan_t *plan)
+{
+    const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
+    uint8_t h[UNIT_BUF];
+    uint32_t hs = hdr_size(st);
+    molt_err_t err;
+
+    if ((err = check_geometry(port, plan)) != MOLT_OK)
+        return err;
+    if ((err = molt_area_erase_range(st, 0, st->size)) != MOLT_OK)
+        return err;
+    memset(h, st->erase_value, hs);
+    encode_header(plan, h);
+    if ((err = st->write(st->ctx, 0, h, hs)) != MOLT_OK)
+        return err;
+    return run_from(port, plan, 0);
+}
+
+/* Whether finalize already got past the point where the journal's units matter. */
+static molt_err_t finalized(const molt_port_t *port, const molt_swap_plan_t *p, bool *yes)
+{
+    molt_trailer_t t;
+    molt_err_t err;
+
+    if (p->type == MOLT_SWAP_REVERT) {
+        err = molt_tr_read(&port->area[MOLT_AREA_PRIMARY], &t);
+        *yes = t.magic_good && molt_tr_is_set(&t, t.image_ok) && molt_tr_is_set(&t, t.copy_done);
+    } else {
+        err = molt_tr_read(&port->area[MOLT_AREA_SECONDARY], &t);
+        *yes = !t.magic_good;
+    }
+    return err;
+}
+
+molt_err_t molt_swap_resume(const molt_port_t *port, const molt_swap_plan_t *plan)
+{
+    const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
+    bool yes, done = true;
+    uint32_t k;
+    molt_err_t err;
+
+    if ((err = finalized(port, plan, &yes)) != MOLT_OK)
+        return err;
+    if (yes)
+        return molt_area_erase_range(st, 0, st->size);
+    /* Units are written in order: the first erased one is the next step. */
+    for (k = 0; k <= 2u * plan->n; k++) {
+        if ((err = unit_done(st, k, &done)) != MOLT_OK)
+            return err;
+        if (!done)
+            break;
+    }
+    if (k > 2u * plan->n)
+        return finalize(port, plan);
+    return run_from(port, plan, k);
+}

@@ -1,0 +1,77 @@
+/*
+ * trailer.h - internal: flash-area helpers and the MCUboot image trailer.
+ *
+ * The trailer sits at the end of every slot area with MCUboot's semantics
+ * (mcuboot-notes 2.1): max_align M = max(8, write_align); the 16-byte magic is
+ * right-aligned in the last A = roundup(16, M) bytes; image_ok, copy_done and
+ * swap_info are one M-byte unit each below it (first byte = value, the rest
+ * erase value). The last sector of a slot is reserved for the trailer: no image
+ * byte may lie in it, so erasing it never touches code.
+ */
+#ifndef MOLT_LIB_TRAILER_H
+#define MOLT_LIB_TRAILER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "molt/image.h"
+#include "molt/port.h"
+
+#define MOLT_FLAG_SET 0x01u
+/* MCUboot swap types (swap_info low nibble). */
+#define MOLT_SWAP_NONE 1u
+#define MOLT_SWAP_TEST 2u
+#define MOLT_SWAP_PERM 3u
+#define MOLT_SWAP_REVERT 4u
+
+typedef enum molt_tr_field {
+    MOLT_TR_IMAGE_OK = 1,
+    MOLT_TR_COPY_DONE = 2,
+    MOLT_TR_SWAP_INFO = 3
+} molt_tr_field_t;
+
+/* A trailer as read: raw first bytes of each field plus the magic verdict. */
+typedef struct molt_trailer {
+    bool magic_good;
+    uint8_t image_ok;
+    uint8_t copy_done;
+    uint8_t swap_info;
+    uint8_t erased; /* the area's erase value, to tell "unset" */
+} molt_trailer_t;
+
+/* A molt_source_t over an area starting at base (ctx for molt_area_source_read). */
+typedef struct molt_area_src {
+    const molt_area_t *area;
+    uint32_t base;
+} molt_area_src_t;
+
+void molt_area_source(molt_source_t *src, molt_area_src_t *ctx, const molt_area_t *area, uint32_t base);
+
+/* Max alignment of an area's trailer fields: max(8, write_align). */
+uint32_t molt_tr_align(const molt_area_t *a);
+/* The area's last sector (the trailer sector). */
+molt_err_t molt_tr_sector(const molt_area_t *a, molt_sector_t *sec);
+molt_err_t molt_tr_erase(const molt_area_t *a);
+
+molt_err_t molt_tr_read(const molt_area_t *a, molt_trailer_t *t);
+/* Write the magic (one A-byte unit) / one field (one M-byte unit). The target
+ * unit must be erased (write-once). */
+molt_err_t molt_tr_write_magic(const molt_area_t *a);
+molt_err_t molt_tr_write_field(const molt_area_t *a, molt_tr_field_t f, uint8_t value);
+
+static inline bool molt_tr_is_set(const molt_trailer_t *t, uint8_t v) { (void)t; return v == MOLT_FLAG_SET; }
+static inline bool molt_tr_is_unset(const molt_trailer_t *t, uint8_t v) { return v == t->erased; }
+
+/* MCUboot's boot_swap_type table (notes 2.3, rows 1-3). */
+uint8_t molt_tr_swap_type(const molt_trailer_t *pri, const molt_trailer_t *sec);
+
+/* Erase every sector overlapping [off, off + len) of an area. */
+molt_err_t molt_area_erase_range(const molt_area_t *a, uint32_t off, uint32_t len);
+/* Copy len bytes (multiple of both areas' write_align) between erased areas;
+ * chunks that read as the erase value are skipped (the target is erased). */
+molt_err_t molt_area_copy(const molt_area_t *dst, uint32_t doff, const molt_area_t *src, uint32_t soff,
+                          uint32_t len);
+
+static inline uint32_t molt_roundup(uint32_t v, uint32_t a) { return (v + a - 1u) / a * a; }
+
+#endif

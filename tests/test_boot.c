@@ -1,0 +1,437 @@
+/*
+ * test_boot.c - functional test of the boot code (lib/boot, lib/swap,
+ * lib/counter) on the flash simulator with real signed vector images.
+ *
+ * Issue 3 "Done when": reset before confirm -> old image (bytes identical);
+ * confirm -> counter advanced; lower security counter never boots; both slots
+ * invalid -> secure state. Plus PERM, REMAP, OVERWRITE, the 2N + 4 erase cost
+ * and a torn-cut sweep over one update and one revert. The port is built here
+ * over sim_flash directly, so this test does not depend on ports/sim/sim_port.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "molt/boot.h"
+#include "sim_flash.h"
+#include "sim_nvcnt.h"
+
+#define SEC 4096u
+#define P_SECS 20u /* primary */
+#define S_SECS 21u /* secondary: one more (swap-offset staging) */
+#define ST_SECS 1u
+#define NV_FIRST (P_SECS + S_SECS + ST_SECS)
+
+typedef struct img { uint8_t *b; uint32_t n; } img_t;
+typedef struct actx { sim_flash_t *f; uint32_t base, size; } actx_t;
+
+typedef struct dev {
+    sim_flash_t f;
+    sim_nvcnt_t nv;
+    actx_t ax[MOLT_AREA_COUNT];
+    molt_port_t port;
+    int no_image_calls;
+} dev_t;
+
+static molt_key_t g_key;
+
+/* --- port over sim_flash ------------------------------------------------------ */
+
+static molt_err_t a_read(void *c, uint32_t off, void *buf, size_t len)
+{
+    actx_t *a = c;
+    if (off > a->size || len > a->size - off) return MOLT_E_IO;
+    return sim_flash_read(a->f, a->base + off, buf, len);
+}
+static molt_err_t a_write(void *c, uint32_t off, const void *buf, size_t len)
+{
+    actx_t *a = c;
+    if (off > a->size || len > a->size - off) return MOLT_E_FLASH;
+    return sim_flash_write(a->f, a->base + off, buf, len) == MOLT_OK ? MOLT_OK : MOLT_E_FLASH;
+}
+static molt_err_t a_erase(void *c, uint32_t off, uint32_t len)
+{
+    actx_t *a = c;
+    if (off > a->size || len > a->size - off) return MOLT_E_FLASH;
+    return sim_flash_erase(a->f, a->base + off, len) == MOLT_OK ? MOLT_OK : MOLT_E_FLASH;
+}
+static molt_err_t a_sector(void *c, uint32_t off, molt_sector_t *sec)
+{
+    actx_t *a = c;
+    sim_flash_sector_t s;
+    if (off >= a->size || sim_flash_sector_at(a->f, a->base + off, &s) != MOLT_OK) return MOLT_E_ARG;
+    sec->off = s.offset - a->base;
+    sec->size = s.size;
+    return MOLT_OK;
+}
+static molt_err_t nv_read(void *c, uint32_t id, uint32_t *v) { return sim_nvcnt_read(&((dev_t *)c)->nv, id, v); }
+static molt_err_t nv_adv(void *c, uint32_t id, uint32_t v) { return sim_nvcnt_advance(&((dev_t *)c)->nv, id, v); }
+static void on_no_image(void *c, molt_err_t why) { (void)why; ((dev_t *)c)->no_image_calls++; }
+
+static void dev_wire(dev_t *d)
+{
+    const uint32_t first[MOLT_AREA_COUNT] = {0, P_SECS, P_SECS + S_SECS};
+    const uint32_t count[MOLT_AREA_COUNT] = {P_SECS, S_SECS, ST_SECS};
+    memset(&d->port, 0, sizeof d->port);
+    for (unsigned k = 0; k < MOLT_AREA_COUNT; k++) {
+        d->ax[k] = (actx_t){&d->f, first[k] * SEC, count[k] * SEC};
+        d->port.area[k] = (molt_area_t){count[k] * SEC, 8, 0xff, a_read, a_write, a_erase, a_sector, &d->ax[k]};
+    }
+    d->port.nv_read = nv_read;
+    d->port.nv_advance = nv_adv;
+    d->port.keys = (molt_keyring_t){&g_key, 1};
+    d->port.no_image = on_no_image;
+    d->port.ctx = d;
+}
+
+static void dev_init(dev_t *d)
+{
+    sim_flash_geom_t g = {.regions = {{SEC, NV_FIRST + 2u}}, .nregions = 1, .write_align = 8, .erase_value = 0xff};
+    memset(d, 0, sizeof *d);
+    CHECK(sim_flash_init(&d->f, &g) == MOLT_OK, "init");
+    sim_flash_set_flags(&d->f, SIM_FLASH_F_WRITE_ONCE);
+    CHECK(sim_nvcnt_mount(&d->nv, &d->f, NV_FIRST) == MOLT_OK, "mount");
+    dev_wire(d);
+}
+
+/* Power back: flash keeps its contents, RAM (the counter cache) does not. */
+static void dev_reboot(dev_t *d)
+{
+    sim_flash_reboot(&d->f);
+    CHECK(sim_nvcnt_mount(&d->nv, &d->f, NV_FIRST) == MOLT_OK, "remount");
+}
+
+/* --- helpers ------------------------------------------------------------------- */
+
+static img_t load(const char *name)
+{
+    char path[512];
+    img_t im = {0, 0};
+    snprintf(path, sizeof path, "%s/%s", MOLT_VECTORS, name);
+    FILE *fp = fopen(path, "rb");
+    if (!fp) { CHECK(0, "open %s", path); return im; }
+    fseek(fp, 0, SEEK_END);
+    im.n = (uint32_t)ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    im.b = malloc(im.n + 8u);
+    CHECK(fread(im.b, 1, im.n, fp) == im.n, "read %s", path);
+    fclose(fp);
+    return im;
+}
+
+/* Erase the sectors under [off, off + n) of an area and write the image (the
+ * downloader's job, done here directly). */
+static void put(dev_t *d, unsigned area, uint32_t off, const img_t *im)
+{
+    uint32_t len = (im->n + 7u) & ~7u, base = d->ax[area].base + off;
+    uint8_t *buf = malloc(len);
+    memset(buf, 0xff, len);
+    memcpy(buf, im->b, im->n);
+    CHECK(sim_flash_erase(&d->f, base, (len + SEC - 1u) / SEC * SEC) == MOLT_OK, "erase for put");
+    CHECK(sim_flash_write(&d->f, base, buf, len) == MOLT_OK, "write for put");
+    free(buf);
+}
+
+static bool holds(dev_t *d, unsigned area, uint32_t off, const img_t *im)
+{
+    return memcmp(sim_flash_data(&d->f) + d->ax[area].base + off, im->b, im->n) == 0;
+}
+
+static uint8_t byte_at_end(dev_t *d, unsigned area, uint32_t back)
+{
+    return sim_flash_data(&d->f)[d->ax[area].base + d->ax[area].size - back];
+}
+
+static molt_err_t boot(dev_t *d, molt_boot_mode_t mode, molt_boot_result_t *r)
+{
+    molt_boot_cfg_t cfg = {mode, false};
+    return molt_boot_go(&d->port, &cfg, r);
+}
+static molt_err_t request(dev_t *d, molt_boot_mode_t mode, bool perm)
+{
+    molt_boot_cfg_t cfg = {mode, false};
+    return molt_request_upgrade(&d->port, &cfg, perm);
+}
+static molt_err_t confirm(dev_t *d, molt_boot_mode_t mode)
+{
+    molt_boot_cfg_t cfg = {mode, false};
+    return molt_confirm(&d->port, &cfg);
+}
+
+static uint32_t max_wear_delta(dev_t *d, const uint32_t *before)
+{
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < sim_flash_sector_count(&d->f); i++)
+        if (sim_flash_wear(&d->f, i) - before[i] > m) m = sim_flash_wear(&d->f, i) - before[i];
+    return m;
+}
+static void wear_snap(dev_t *d, uint32_t *w)
+{
+    for (uint32_t i = 0; i < sim_flash_sector_count(&d->f); i++) w[i] = sim_flash_wear(&d->f, i);
+}
+
+static img_t p02, p03, p07, p20, p24, p26, n01;
+
+/* --- SWAP ---------------------------------------------------------------------- */
+
+/* R-COMPLETE, R-FAILSAFE, R-ROLLBACK: trial, revert, confirm, refuse, PERM. */
+static void test_swap_flow(void)
+{
+    dev_t d;
+    molt_boot_result_t r;
+    uint32_t w[64];
+    dev_init(&d);
+    uint32_t stg = molt_boot_staging_offset(&d.port, &(molt_boot_cfg_t){MOLT_MODE_SWAP, false});
+    CHECK_EQ(stg, SEC);
+
+    put(&d, MOLT_AREA_PRIMARY, 0, &p24); /* factory 0.9.0, counter 1, no trailer */
+    CHECK_EQ(boot(&d, MOLT_MODE_SWAP, &r), MOLT_OK);
+    CHECK_EQ(r.slot, MOLT_AREA_PRIMARY);
+    CHECK_EQ(r.action, MOLT_ACT_NONE);
+    CHECK_EQ(r.trial, false);
+    CHECK_EQ(r.counter, 1);
+
+    /* Test upgrade to p03 (1.2.3+4, counter 5): runs as a trial, counter stays. */
+    put(&d, MOLT_AREA_SECONDARY, stg, &p03);
+    CHECK_EQ(request(&d, MOLT_MODE_SWAP, false), MOLT_OK);
+    sim_flash_stats_reset(&d.f);
+    wear_snap(&d, w);
+    CHECK_EQ(boot(&d, MOLT_MODE_SWAP, &r), MOLT_OK);
+    uint32_t n = 2; /* both images end inside their second sector */
+    CHECK_EQ(r.action, MOLT_ACT_UPGRADE_TEST);
+    CHECK_EQ(r.trial, true);
+    CHECK_EQ(r.image.version.major, 1);
+    CHECK_EQ(r.counter, 1);
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p03), "primary holds the new image");
+    CHECK_EQ(d.f.stats.erases, 2u * n + 4u);
+    CHECK(max_wear_delta(&d, w) <= 2u, "no sector erased more than twice");
+    printf("swap update N=%u: erases %llu (2N+4 = %u), max wear %u\n", n, (unsigned long long)d.f.stats.erases,
+           2u * n + 4u, max_wear_delta(&d, w));
+
+    /* Reset before confirm -> old image, bytes identical; counter unchanged. */
+    sim_flash_stats_reset(&d.f);
+    wear_snap(&d, w);
+    CHECK_EQ(boot(&d, MOLT_MODE_SWAP, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_REVERT);
+    CHECK_EQ(r.trial, false);
+    CHECK_EQ(r.counter, 1);
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p24), "revert restores the old image");
+    CHECK(holds(&d, MOLT_AREA_SECONDARY, stg, &p03), "new image back at the staging offset");
+    CHECK_EQ(d.f.stats.erases, 2u * n + 4u);
+    CHECK(max_wear_delta(&d, w) <= 2u, "revert: no sector erased more than twice");
+    printf("swap revert N=%u: erases %llu, max wear %u\n", n, (unsigned long long)d.f.stats.erases,
+           max_wear_delta(&d, w));
+    CHECK_EQ(boot(&d, MOLT_MODE_SWAP, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_NONE);
+
+    /* Again, and confirm: the counter advances at the next boot (R-ROLLBACK). */
+    CHECK_EQ(request(&d, MOLT_MODE_SWAP, false), MOLT_OK);
+    CHECK_EQ(boot(&d, MOLT_MODE_SWAP, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_UPGRADE_TEST);
+    CHECK_EQ(request(&d, MOLT_MODE_SWAP, false), MOLT_E_STATE); /* no new request during a trial */
+    CHECK_EQ(confirm(&d, MOLT_MODE_SWAP), MOLT_OK);
+    CHECK_EQ(boot(&d, MOLT_MODE_SWAP, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_NONE);
+    CHECK_EQ(r.trial, false);
+    CHECK_EQ(r.counter, 5);
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p03), "confirmed image stays");
+
+    /* Lower security counter: never activated, never booted. */
+    put(&d, MOLT_AREA_SECONDARY, stg, &p24);
+    CHECK_EQ(request(&d, MOLT_MODE_SWAP, true), MOLT_OK);
+    CHECK_EQ(boot(&d, MOLT_MODE_SWAP, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_REFUSED);
+    CHECK_EQ(r.staged_err, MOLT_E_ROLLBACK);
+    CHECK_EQ(r.counter, 5);
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p03), "old image kept");
+    CHECK_EQ(boot(&d, MOLT_MODE_SWAP, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_NONE); /* the request was cleared */
+
+    /* Permanent upgrade: confirmed at once, counter advanced in the same boot. */
+    put(&d, MOLT_AREA_SECONDARY, stg, &p20);
+    CHECK_EQ(request(&d, MOLT_MODE_SWAP, true), MOLT_OK);
+    CHECK_EQ(boot(&d, MOLT_MODE_SWAP, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_UPGRADE_PERM);
+    CHECK_EQ(r.trial, false);
+    CHECK_EQ(r.counter, 8);
+    CHECK_EQ(boot(&d, MOLT_MODE_SWAP, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_NONE);
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p20), "perm image stays");
+
+    /* A 17-sector image: the cost scales as 2N + 4. */
+    put(&d, MOLT_AREA_SECONDARY, stg, &p07);
+    CHECK_EQ(request(&d, MOLT_MODE_SWAP, false), MOLT_OK);
+    sim_flash_stats_reset(&d.f);
+    wear_snap(&d, w);
+    CHECK_EQ(boot(&d, MOLT_MODE_SWAP, &r), MOLT_OK);
+    n = (p07.n + SEC - 1u) / SEC;
+    CHECK_EQ(n, 17);
+    CHECK_EQ(r.action, MOLT_ACT_UPGRADE_TEST);
+    CHECK_EQ(d.f.stats.erases, 2u * n + 4u);
+    CHECK(max_wear_delta(&d, w) <= 2u, "N=17: max wear");
+    printf("swap update N=%u: erases %llu (2N+4 = %u), max wear %u\n", n, (unsigned long long)d.f.stats.erases,
+           2u * n + 4u, max_wear_delta(&d, w));
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p07), "large image in primary");
+    sim_flash_free(&d.f);
+}
+
+/* Both slots invalid -> secure state: hook called, nothing booted (R-SECBOOT). */
+static void test_no_image(void)
+{
+    dev_t d;
+    molt_boot_result_t r;
+    dev_init(&d);
+    CHECK_EQ(boot(&d, MOLT_MODE_SWAP, &r), MOLT_E_NO_IMAGE);
+    CHECK_EQ(d.no_image_calls, 1);
+    put(&d, MOLT_AREA_PRIMARY, 0, &n01); /* hash mismatch */
+    put(&d, MOLT_AREA_SECONDARY, SEC, &p26); /* untrusted key */
+    CHECK_EQ(request(&d, MOLT_MODE_SWAP, false), MOLT_OK);
+    CHECK_EQ(boot(&d, MOLT_MODE_SWAP, &r), MOLT_E_NO_IMAGE);
+    CHECK_EQ(d.no_image_calls, 2);
+    CHECK_EQ(r.staged_err, MOLT_E_KEY_UNTRUSTED);
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &n01), "invalid primary left as is");
+    put(&d, MOLT_AREA_SECONDARY, 0, &p26); /* REMAP: A corrupt, B untrusted */
+    CHECK_EQ(boot(&d, MOLT_MODE_REMAP, &r), MOLT_E_NO_IMAGE);
+    CHECK_EQ(d.no_image_calls, 3);
+    put(&d, MOLT_AREA_SECONDARY, 0, &p02); /* a valid image without trailer is the last resort */
+    CHECK_EQ(boot(&d, MOLT_MODE_REMAP, &r), MOLT_OK);
+    CHECK_EQ(r.slot, 1);
+    CHECK_EQ(d.no_image_calls, 3);
+    sim_flash_free(&d.f);
+}
+
+/* Cut (torn) at every operation of an update, then of a revert: the next boot
+ * boots entirely the old or the new image (R-ATOMIC, R-FAILSAFE). */
+static void sweep(bool revert)
+{
+    uint64_t total = 0;
+    int bad = 0, cuts = 0;
+    for (uint64_t at = 0;; at++) {
+        dev_t d;
+        molt_boot_result_t r;
+        dev_init(&d);
+        put(&d, MOLT_AREA_PRIMARY, 0, &p24);
+        boot(&d, MOLT_MODE_SWAP, &r); /* factory boot: counter 1 */
+        put(&d, MOLT_AREA_SECONDARY, SEC, &p03);
+        request(&d, MOLT_MODE_SWAP, false);
+        if (revert) boot(&d, MOLT_MODE_SWAP, &r);
+        uint64_t start = sim_flash_ops(&d.f);
+        sim_flash_arm_cut(&d.f, SIM_CUT_TORN, at, 0x5eed + at);
+        molt_err_t e = boot(&d, MOLT_MODE_SWAP, &r);
+        if (e == MOLT_OK) { total = sim_flash_ops(&d.f) - start; sim_flash_free(&d.f); break; }
+        cuts++;
+        dev_reboot(&d);
+        e = boot(&d, MOLT_MODE_SWAP, &r);
+        bool is_old = holds(&d, MOLT_AREA_PRIMARY, 0, revert ? &p03 : &p24);
+        bool is_new = holds(&d, MOLT_AREA_PRIMARY, 0, revert ? &p24 : &p03);
+        if (e != MOLT_OK || !(is_old || is_new) || r.counter != 1 || d.f.stats.violations) {
+            bad++;
+            fprintf(stderr, "cut at %llu: err %d old %d new %d counter %u\n", (unsigned long long)at, e, is_old,
+                    is_new, r.counter);
+        }
+        sim_flash_free(&d.f);
+    }
+    CHECK(cuts > 20, "sweep ran");
+    CHECK_EQ(bad, 0);
+    printf("%s sweep: %d torn cuts over %llu ops, bad %d\n", revert ? "revert" : "update", cuts,
+           (unsigned long long)total, bad);
+}
+
+/* --- REMAP and OVERWRITE ---------------------------------------------------- */
+
+static void test_remap(void)
+{
+    dev_t d;
+    molt_boot_result_t r;
+    dev_init(&d);
+    put(&d, MOLT_AREA_PRIMARY, 0, &p24);
+    CHECK_EQ(boot(&d, MOLT_MODE_REMAP, &r), MOLT_OK);
+    CHECK_EQ(r.slot, 0);
+    CHECK_EQ(r.counter, 1);
+
+    put(&d, MOLT_AREA_SECONDARY, 0, &p03);
+    CHECK_EQ(request(&d, MOLT_MODE_REMAP, false), MOLT_OK);
+    sim_flash_stats_reset(&d.f);
+    CHECK_EQ(boot(&d, MOLT_MODE_REMAP, &r), MOLT_OK);
+    CHECK_EQ(r.slot, 1);
+    CHECK_EQ(r.trial, true);
+    CHECK_EQ(r.action, MOLT_ACT_UPGRADE_TEST);
+    CHECK_EQ(r.counter, 1);
+    /* reset without confirm: rejected, slot A again */
+    CHECK_EQ(boot(&d, MOLT_MODE_REMAP, &r), MOLT_OK);
+    CHECK_EQ(r.slot, 0);
+    CHECK_EQ(r.action, MOLT_ACT_REVERT);
+    CHECK_EQ(byte_at_end(&d, MOLT_AREA_SECONDARY, 24), 0x00); /* image_ok = rejected */
+    CHECK_EQ(boot(&d, MOLT_MODE_REMAP, &r), MOLT_OK);
+    CHECK_EQ(r.slot, 0);
+    CHECK_EQ(r.action, MOLT_ACT_NONE);
+    CHECK_EQ(d.f.stats.erases, 0); /* remap: no erases at all */
+
+    /* new download into B, trial, confirm -> counter advanced */
+    CHECK(sim_flash_erase(&d.f, d.ax[1].base, d.ax[1].size) == MOLT_OK, "erase B");
+    put(&d, MOLT_AREA_SECONDARY, 0, &p20);
+    CHECK_EQ(request(&d, MOLT_MODE_REMAP, false), MOLT_OK);
+    CHECK_EQ(boot(&d, MOLT_MODE_REMAP, &r), MOLT_OK);
+    CHECK_EQ(r.slot, 1);
+    CHECK_EQ(r.trial, true);
+    CHECK_EQ(confirm(&d, MOLT_MODE_REMAP), MOLT_OK);
+    CHECK_EQ(boot(&d, MOLT_MODE_REMAP, &r), MOLT_OK);
+    CHECK_EQ(r.slot, 1);
+    CHECK_EQ(r.trial, false);
+    CHECK_EQ(r.counter, 8);
+
+    /* an image below the counter into A: refused, never boots */
+    CHECK(sim_flash_erase(&d.f, d.ax[0].base, d.ax[0].size) == MOLT_OK, "erase A");
+    put(&d, MOLT_AREA_PRIMARY, 0, &p03);
+    CHECK_EQ(request(&d, MOLT_MODE_REMAP, true), MOLT_OK);
+    CHECK_EQ(boot(&d, MOLT_MODE_REMAP, &r), MOLT_OK);
+    CHECK_EQ(r.slot, 1);
+    CHECK_EQ(r.counter, 8);
+    CHECK_EQ(r.action, MOLT_ACT_NONE); /* a PERM request below the counter fails verification */
+    sim_flash_free(&d.f);
+}
+
+static void test_overwrite(void)
+{
+    dev_t d;
+    molt_boot_result_t r;
+    dev_init(&d);
+    put(&d, MOLT_AREA_PRIMARY, 0, &p24);
+    CHECK_EQ(boot(&d, MOLT_MODE_OVERWRITE, &r), MOLT_OK);
+    CHECK_EQ(r.counter, 1);
+    put(&d, MOLT_AREA_SECONDARY, 0, &p03);
+    CHECK_EQ(request(&d, MOLT_MODE_OVERWRITE, false), MOLT_OK);
+    CHECK_EQ(boot(&d, MOLT_MODE_OVERWRITE, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_UPGRADE_PERM);
+    CHECK_EQ(r.counter, 5);
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p03), "copied");
+    CHECK_EQ(boot(&d, MOLT_MODE_OVERWRITE, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_NONE);
+    put(&d, MOLT_AREA_SECONDARY, 0, &p24);
+    CHECK_EQ(request(&d, MOLT_MODE_OVERWRITE, false), MOLT_OK);
+    CHECK_EQ(boot(&d, MOLT_MODE_OVERWRITE, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_REFUSED);
+    CHECK_EQ(r.staged_err, MOLT_E_ROLLBACK);
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p03), "kept");
+    sim_flash_free(&d.f);
+}
+
+int main(void)
+{
+    img_t key = load("keys/sign-ecdsa-p256.pub.der");
+    g_key = (molt_key_t){key.b, key.n};
+    p02 = load("images/p02_ecdsa_p256.bin");
+    p03 = load("images/p03_ecdsa_p256_seccnt.bin");
+    p07 = load("images/p07_ecdsa_p256_large_seccnt_auto.bin");
+    p20 = load("images/p20_ecdsa_p256_deps_bootrec_custom.bin");
+    p24 = load("images/p24_ecdsa_p256_rollback_low.bin");
+    p26 = load("images/p26_untrusted_ecdsa_p256.bin");
+    n01 = load("negative/n01_payload_bitflip_ecdsa.bin");
+    test_swap_flow();
+    test_no_image();
+    test_remap();
+    test_overwrite();
+    sweep(false);
+    sweep(true);
+    return check_done();
+}

@@ -1,0 +1,560 @@
+/*
+ * cmd_sim.c - `molt sim`: a simulated device in a file, driven like a real one.
+ *
+ *   molt sim create  -f DEV [--sector-size N] [--slot-sectors N] [--align A]
+ *                    [--erase-value 0xff|0x00] [--mode swap|remap|overwrite]
+ *   molt sim write   -f DEV --slot primary|secondary IMAGE
+ *   molt sim request -f DEV [--permanent]
+ *   molt sim confirm -f DEV
+ *   molt sim boot    -f DEV -k PUB [-k PUB ...]
+ *   molt sim state   -f DEV [-k PUB ...] [--json]
+ *   molt sim powerfail [--mode M] [--sectors N] [--sector-size S] [--align A]
+ *                    [--erase-value V] [--seeds K] [--torn|--clean] [--double-cuts M]
+ *                    [--vectors DIR | --old IMG --new IMG -k PUB]
+ *
+ * The device (ports/sim/sim_port: layout, mode, flash cells, wear) lives in
+ * DEV between commands. Everything device-side is libmolt's boot code over the
+ * simulator port. Exit 0: done; 1: refused (no verified image, a request not
+ * valid now, a power-fail failure); 2: usage or I/O error.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "keyring.h"
+#include "molt/boot.h"
+#include "sim_port.h"
+#include "sim_powerfail.h"
+#include "../lib/trailer.h" /* read-only trailer decoding, the boot code's own */
+
+typedef struct sim_opts {
+    const char *file, *slot, *vectors, *old_img, *new_img;
+    uint64_t sector_size, slot_sectors, align, erase_value, seeds, double_cuts;
+    int mode; /* -1: not given */
+    bool permanent, json, clean;
+    cli_keyring_t kr;
+    int nargs;
+    char **args;
+} sim_opts_t;
+
+static const char *const mode_names[] = {"swap", "remap", "overwrite"};
+static const char *const slot_names[] = {"primary", "secondary"};
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: molt sim create -f DEV [--sector-size N] [--slot-sectors N] [--align A]\n"
+            "                       [--erase-value 0xff|0x00] [--mode swap|remap|overwrite]\n"
+            "       molt sim write -f DEV --slot primary|secondary IMAGE\n"
+            "       molt sim request -f DEV [--permanent]\n"
+            "       molt sim confirm -f DEV\n"
+            "       molt sim boot -f DEV -k PUB [-k PUB ...]\n"
+            "       molt sim state -f DEV [-k PUB ...] [--json]\n"
+            "       molt sim powerfail [--mode M] [--sectors N] [--sector-size S] [--align A]\n"
+            "                       [--erase-value V] [--seeds K] [--torn|--clean] [--double-cuts M]\n"
+            "                       [--vectors DIR | --old IMAGE --new IMAGE -k PUB]\n");
+    return EXIT_USAGE;
+}
+
+static bool parse_num(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (!cli_parse_u64(s, max, out) || *out < min) {
+        cli_error("%s: '%s' is not a number in %llu..%llu", opt, s, (unsigned long long)min,
+                  (unsigned long long)max);
+        return false;
+    }
+    return true;
+}
+
+static bool parse_opts(int argc, char **argv, sim_opts_t *o)
+{
+    static const struct option opts[] = {
+        {"file", required_argument, NULL, 'f'},
+        {"key", required_argument, NULL, 'k'},
+        {"sector-size", required_argument, NULL, 'S'},
+        {"slot-sectors", required_argument, NULL, 'N'},
+        {"sectors", required_argument, NULL, 'N'},
+        {"align", required_argument, NULL, 'A'},
+        {"erase-value", required_argument, NULL, 'E'},
+        {"mode", required_argument, NULL, 'M'},
+        {"slot", required_argument, NULL, 's'},
+        {"permanent", no_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
+        {"seeds", required_argument, NULL, 'K'},
+        {"torn", no_argument, NULL, 't'},
+        {"clean", no_argument, NULL, 'c'},
+        {"double-cuts", required_argument, NULL, 'D'},
+        {"vectors", required_argument, NULL, 'V'},
+        {"old", required_argument, NULL, 'o'},
+        {"new", required_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    o->mode = -1;
+    o->sector_size = 1024;
+    o->slot_sectors = 8;
+    o->align = 8;
+    o->erase_value = 0xff;
+    o->seeds = 2;
+    o->double_cuts = 4;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:k:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': o->file = optarg; break;
+        case 'k':
+            if (!cli_keyring_add(&o->kr, optarg))
+                return false;
+            break;
+        case 'S':
+            if (!parse_num("--sector-size", optarg, 1, 1u << 24, &o->sector_size))
+                return false;
+            break;
+        case 'N':
+            if (!parse_num("--slot-sectors", optarg, 2, 1u << 16, &o->slot_sectors))
+                return false;
+            break;
+        case 'A':
+            if (!parse_num("--align", optarg, 1, 256, &o->align))
+                return false;
+            break;
+        case 'E':
+            if (!parse_num("--erase-value", optarg, 0, 0xff, &o->erase_value) ||
+                (o->erase_value != 0 && o->erase_value != 0xff)) {
+                cli_error("--erase-value: expected 0xff or 0x00, got '%s'", optarg);
+                return false;
+            }
+            break;
+        case 'M':
+            for (int m = 0; m < 3; m++)
+                if (!strcmp(optarg, mode_names[m]))
+                    o->mode = m;
+            if (o->mode < 0) {
+                cli_error("--mode: expected swap, remap or overwrite, got '%s'", optarg);
+                return false;
+            }
+            break;
+        case 's': o->slot = optarg; break;
+        case 'p': o->permanent = true; break;
+        case 'j': o->json = true; break;
+        case 'K':
+            if (!parse_num("--seeds", optarg, 1, 1000, &o->seeds))
+                return false;
+            break;
+        case 't': o->clean = false; break;
+        case 'c': o->clean = true; break;
+        case 'D':
+            if (!parse_num("--double-cuts", optarg, 0, 100000, &o->double_cuts))
+                return false;
+            break;
+        case 'V': o->vectors = optarg; break;
+        case 'o': o->old_img = optarg; break;
+        case 'n': o->new_img = optarg; break;
+        default: usage(); return false;
+        }
+    }
+    o->nargs = argc - optind;
+    o->args = argv + optind;
+    return true;
+}
+
+/* --- device file ---------------------------------------------------------- */
+
+static bool dev_load(sim_device_t *dev, const sim_opts_t *o)
+{
+    sim_res_t why;
+    if (o->file == NULL) {
+        cli_error("-f DEV is required");
+        return false;
+    }
+    if (sim_device_load(dev, o->file, &o->kr.ring, &why) != MOLT_OK) {
+        cli_error("%s: %s", o->file, sim_res_str(why));
+        return false;
+    }
+    return true;
+}
+
+static bool dev_save(sim_device_t *dev, const char *path)
+{
+    if (sim_device_save(dev, path) != MOLT_OK) {
+        cli_error("%s: cannot write the device file", path);
+        return false;
+    }
+    return true;
+}
+
+static molt_boot_cfg_t dev_cfg(const sim_device_t *dev)
+{
+    molt_boot_cfg_t cfg = {(molt_boot_mode_t)dev->layout.mode, false};
+    return cfg;
+}
+
+static void version_str(const molt_version_t *v, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%u.%u.%u+%u", v->major, v->minor, v->revision, (unsigned)v->build);
+}
+
+/* --- subcommands ------------------------------------------------------------ */
+
+static int sim_create(const sim_opts_t *o)
+{
+    sim_layout_t l;
+    sim_device_t dev;
+
+    if (o->file == NULL)
+        return cli_error("-f DEV is required");
+    if (sim_layout_uniform(&l, (uint32_t)o->sector_size, (uint32_t)o->slot_sectors, (uint32_t)o->align,
+                           (uint8_t)o->erase_value) != MOLT_OK)
+        return cli_error("unusable geometry: sector size must be a multiple of the alignment (a power of two)");
+    l.mode = (uint32_t)(o->mode < 0 ? MOLT_MODE_SWAP : o->mode);
+    if (sim_device_init(&dev, &l, NULL) != MOLT_OK)
+        return cli_error("cannot create the device");
+    bool ok = dev_save(&dev, o->file);
+    if (ok)
+        printf("%s: %s, %llu sectors x %llu bytes per slot, align %llu, erase 0x%02llx, %u bytes\n",
+               o->file, mode_names[l.mode], (unsigned long long)o->slot_sectors,
+               (unsigned long long)o->sector_size, (unsigned long long)o->align,
+               (unsigned long long)o->erase_value, sim_flash_size(&dev.flash));
+    sim_device_free(&dev);
+    return ok ? 0 : EXIT_USAGE;
+}
+
+static int sim_write(const sim_opts_t *o)
+{
+    sim_device_t dev;
+    uint8_t *img;
+    size_t len;
+    int slot = -1;
+
+    if (o->slot != NULL)
+        for (int s = 0; s < 2; s++)
+            if (!strcmp(o->slot, slot_names[s]))
+                slot = s;
+    if (slot < 0)
+        return cli_error("--slot primary|secondary is required");
+    if (o->nargs != 1)
+        return usage();
+    if (!cli_read_file(o->args[0], &img, &len))
+        return EXIT_USAGE;
+    if (!dev_load(&dev, o)) {
+        free(img);
+        return EXIT_USAGE;
+    }
+    molt_boot_cfg_t cfg = dev_cfg(&dev);
+    uint32_t off = slot == MOLT_AREA_SECONDARY ? molt_boot_staging_offset(&dev.port, &cfg) : 0;
+    molt_err_t e = len == 0 ? MOLT_E_ARG : sim_device_program(&dev, (uint32_t)slot, off, img, len);
+    int rc = 0;
+    if (e != MOLT_OK)
+        rc = cli_error("%s: cannot write to the %s slot at offset %u: %s", o->args[0], slot_names[slot], off,
+                       molt_err_str(e));
+    else if (!dev_save(&dev, o->file))
+        rc = EXIT_USAGE;
+    else
+        printf("%s: %zu bytes at %s+0x%x\n", o->file, len, slot_names[slot], off);
+    sim_device_free(&dev);
+    free(img);
+    return rc;
+}
+
+/* request / confirm */
+static int sim_app(const sim_opts_t *o, bool confirm)
+{
+    sim_device_t dev;
+    if (!dev_load(&dev, o))
+        return EXIT_USAGE;
+    molt_boot_cfg_t cfg = dev_cfg(&dev);
+    molt_err_t e = confirm ? molt_confirm(&dev.port, &cfg) : molt_request_upgrade(&dev.port, &cfg, o->permanent);
+    int rc = 0;
+    if (e != MOLT_OK) {
+        cli_error("%s: %s", o->file, molt_err_str(e));
+        rc = EXIT_INVALID;
+    } else if (!dev_save(&dev, o->file)) {
+        rc = EXIT_USAGE;
+    } else {
+        printf("%s: %s\n", o->file, confirm ? "confirmed" : o->permanent ? "permanent upgrade requested"
+                                                                      : "test upgrade requested");
+    }
+    sim_device_free(&dev);
+    return rc;
+}
+
+static const char *action_name(molt_boot_action_t a)
+{
+    switch (a) {
+    case MOLT_ACT_NONE: return "none";
+    case MOLT_ACT_UPGRADE_TEST: return "upgrade-test";
+    case MOLT_ACT_UPGRADE_PERM: return "upgrade-perm";
+    case MOLT_ACT_REVERT: return "revert";
+    case MOLT_ACT_REFUSED: return "refused";
+    }
+    return "?";
+}
+
+static json_t *boot_json(molt_err_t e, const molt_boot_result_t *r)
+{
+    char v[48];
+    if (e != MOLT_OK)
+        return json_pack("{s:s,s:s}", "error", molt_err_name(e), "reason", molt_err_str(e));
+    version_str(&r->image.version, v, sizeof v);
+    return json_pack("{s:s,s:s,s:I,s:b,s:I,s:s,s:b,s:s}", "slot", slot_names[r->slot], "version", v,
+                     "security_counter", (json_int_t)(r->image.has_sec_cnt ? r->image.sec_cnt : 0), "trial",
+                     r->trial, "stored_counter", (json_int_t)r->counter, "action", action_name(r->action),
+                     "resumed", r->resumed, "staged", molt_err_name(r->staged_err));
+}
+
+static void boot_print(molt_err_t e, const molt_boot_result_t *r, const char *prefix)
+{
+    char v[48];
+    if (e != MOLT_OK) {
+        printf("%s: no verified image (%s): secure state, nothing executed\n", prefix, molt_err_str(e));
+        return;
+    }
+    version_str(&r->image.version, v, sizeof v);
+    printf("%s: slot %s, version %s, %s, security counter %u, action %s%s", prefix, slot_names[r->slot], v,
+           r->trial ? "trial" : "confirmed", (unsigned)r->counter, action_name(r->action),
+           r->resumed ? " (resumed)" : "");
+    if (r->staged_err != MOLT_OK)
+        printf(", staged image refused: %s", molt_err_str(r->staged_err));
+    printf("\n");
+}
+
+static int sim_boot(const sim_opts_t *o)
+{
+    sim_device_t dev;
+    molt_boot_result_t r;
+
+    if (o->kr.ring.count == 0)
+        return cli_error("-k PUB is required");
+    if (!dev_load(&dev, o))
+        return EXIT_USAGE;
+    molt_boot_cfg_t cfg = dev_cfg(&dev);
+    memset(&r, 0, sizeof r);
+    molt_err_t e = molt_boot_go(&dev.port, &cfg, &r);
+    int rc = e == MOLT_OK ? 0 : e == MOLT_E_NO_IMAGE ? EXIT_INVALID : EXIT_USAGE;
+    boot_print(e, &r, "boot");
+    if (e != MOLT_OK && e != MOLT_E_NO_IMAGE)
+        cli_error("%s: %s", o->file, molt_err_str(e));
+    if (!dev_save(&dev, o->file))
+        rc = EXIT_USAGE;
+    sim_device_free(&dev);
+    return rc;
+}
+
+/* One slot: header facts (parsed, not verified) and trailer fields. */
+static json_t *slot_json(sim_device_t *dev, uint32_t id, uint32_t base)
+{
+    const molt_area_t *a = &dev->port.area[id];
+    molt_area_src_t ctx;
+    molt_source_t src;
+    molt_image_t img;
+    molt_trailer_t t;
+    char v[48];
+    json_t *j = json_object();
+
+    molt_area_source(&src, &ctx, a, base);
+    bool found = molt_image_parse(&src, &img) == MOLT_OK;
+    if (!found && base != 0) { /* SWAP: after an activation the previous image sits at 0 */
+        base = 0;
+        molt_area_source(&src, &ctx, a, base);
+        found = molt_image_parse(&src, &img) == MOLT_OK;
+    }
+    if (found) {
+        version_str(&img.version, v, sizeof v);
+        json_object_set_new(j, "image", json_pack("{s:I,s:s,s:I,s:I}", "offset", (json_int_t)base, "version", v,
+                                                  "security_counter",
+                                                  (json_int_t)(img.has_sec_cnt ? img.sec_cnt : 0), "size",
+                                                  (json_int_t)img.end));
+    } else {
+        json_object_set_new(j, "image", json_null());
+    }
+    if (molt_tr_read(a, &t) == MOLT_OK) {
+        json_object_set_new(
+            j, "trailer",
+            json_pack("{s:s,s:s,s:s,s:I}", "magic", t.magic_good ? "good" : "unset",
+                      "image_ok", t.image_ok == t.erased ? "unset" : t.image_ok == MOLT_FLAG_SET ? "set" : "bad",
+                      "copy_done", t.copy_done == t.erased ? "unset" : t.copy_done == MOLT_FLAG_SET ? "set" : "bad",
+                      "swap_type", (json_int_t)(t.swap_info == t.erased ? 0 : t.swap_info & 0x0f)));
+    }
+    return j;
+}
+
+static int sim_state(const sim_opts_t *o)
+{
+    sim_device_t dev;
+    if (!dev_load(&dev, o))
+        return EXIT_USAGE;
+    molt_boot_cfg_t cfg = dev_cfg(&dev);
+    uint32_t cnt = 0;
+    (void)dev.port.nv_read(dev.port.ctx, MOLT_NV_SECURITY_COUNTER, &cnt);
+    json_t *root = json_object();
+    json_object_set_new(root, "mode", json_string(mode_names[dev.layout.mode % 3]));
+    json_object_set_new(root, "security_counter", json_integer(cnt));
+    uint32_t staging = molt_boot_staging_offset(&dev.port, &cfg);
+    json_object_set_new(root, "primary", slot_json(&dev, MOLT_AREA_PRIMARY, 0));
+    json_object_set_new(root, "secondary", slot_json(&dev, MOLT_AREA_SECONDARY, staging));
+    uint64_t erases = 0;
+    uint32_t maxw = 0;
+    for (uint32_t i = 0; i < sim_flash_sector_count(&dev.flash); i++) {
+        uint32_t w = sim_flash_wear(&dev.flash, i);
+        erases += w;
+        maxw = w > maxw ? w : maxw;
+    }
+    json_object_set_new(root, "wear", json_pack("{s:I,s:I}", "erases", (json_int_t)erases, "max_per_sector",
+                                                (json_int_t)maxw));
+    molt_boot_result_t r;
+    memset(&r, 0, sizeof r);
+    molt_err_t e = MOLT_OK;
+    if (o->kr.ring.count > 0) {
+        /* what would boot: run the boot code on this in-memory copy, never saved */
+        e = molt_boot_go(&dev.port, &cfg, &r);
+        json_object_set_new(root, "would_boot", boot_json(e, &r));
+    }
+    if (o->json) {
+        char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (s)
+            printf("%s\n", s);
+        free(s);
+    } else {
+        printf("mode: %s, security counter: %u\n", mode_names[dev.layout.mode % 3], (unsigned)cnt);
+        for (uint32_t id = 0; id < 2; id++) {
+            json_t *sj = json_object_get(root, slot_names[id]), *im = json_object_get(sj, "image"),
+                   *tr = json_object_get(sj, "trailer");
+            printf("%s: ", slot_names[id]);
+            if (json_is_object(im))
+                printf("image %s at +0x%llx, security counter %lld, %lld bytes",
+                       json_string_value(json_object_get(im, "version")),
+                       (long long)json_integer_value(json_object_get(im, "offset")),
+                       (long long)json_integer_value(json_object_get(im, "security_counter")),
+                       (long long)json_integer_value(json_object_get(im, "size")));
+            else
+                printf("no image");
+            if (json_is_object(tr))
+                printf("; trailer magic %s, image_ok %s, copy_done %s, swap_type %lld",
+                       json_string_value(json_object_get(tr, "magic")),
+                       json_string_value(json_object_get(tr, "image_ok")),
+                       json_string_value(json_object_get(tr, "copy_done")),
+                       (long long)json_integer_value(json_object_get(tr, "swap_type")));
+            printf("\n");
+        }
+        printf("wear: %llu erases, at most %u per sector\n", (unsigned long long)erases, (unsigned)maxw);
+        if (o->kr.ring.count > 0)
+            boot_print(e, &r, "would boot");
+    }
+    json_decref(root);
+    sim_device_free(&dev);
+    return 0;
+}
+
+static int sim_powerfail(sim_opts_t *o)
+{
+    char path[4096], line[200];
+    const char *dir = o->vectors ? o->vectors : getenv("VECTORS") ? getenv("VECTORS") : "tests/vectors/imgtool";
+    uint8_t *old_img = NULL, *new_img = NULL;
+    size_t old_len = 0, new_len = 0;
+    int rc = EXIT_USAGE;
+    sim_pf_cfg_t cfg;
+    sim_pf_result_t res;
+
+    memset(&cfg, 0, sizeof cfg);
+    if ((o->old_img == NULL) != (o->new_img == NULL))
+        return cli_error("--old and --new go together");
+    if (o->old_img == NULL) {
+        snprintf(path, sizeof path, "%s/images/p03_ecdsa_p256_seccnt.bin", dir);
+        if (!cli_read_file(path, &old_img, &old_len))
+            goto out;
+        snprintf(path, sizeof path, "%s/images/p20_ecdsa_p256_deps_bootrec_custom.bin", dir);
+        if (!cli_read_file(path, &new_img, &new_len))
+            goto out;
+        if (o->kr.ring.count == 0) {
+            snprintf(path, sizeof path, "%s/keys/sign-ecdsa-p256.pub.der", dir);
+            if (!cli_keyring_add(&o->kr, path))
+                goto out;
+        }
+    } else {
+        if (!cli_read_file(o->old_img, &old_img, &old_len) || !cli_read_file(o->new_img, &new_img, &new_len))
+            goto out;
+        if (o->kr.ring.count == 0) {
+            cli_error("-k PUB is required with --old/--new");
+            goto out;
+        }
+    }
+    if (sim_layout_uniform(&cfg.layout, (uint32_t)o->sector_size, (uint32_t)o->slot_sectors,
+                           (uint32_t)o->align, (uint8_t)o->erase_value) != MOLT_OK) {
+        cli_error("unusable geometry: sector size must be a multiple of the alignment (a power of two)");
+        goto out;
+    }
+    cfg.mode = (molt_boot_mode_t)(o->mode < 0 ? MOLT_MODE_SWAP : o->mode);
+    cfg.old_img = old_img;
+    cfg.old_len = old_len;
+    cfg.new_img = new_img;
+    cfg.new_len = new_len;
+    cfg.keys = o->kr.ring;
+    cfg.seeds = (uint32_t)o->seeds;
+    cfg.clean = o->clean;
+    cfg.double_cuts = (uint32_t)o->double_cuts;
+    cfg.log = stderr;
+    printf("geometry: %s, %llu sectors x %llu bytes per slot, align %llu, erase 0x%02llx; "
+           "cuts: torn x %llu seeds%s, double cuts at %llu points per flow\n",
+           mode_names[cfg.mode], (unsigned long long)o->slot_sectors, (unsigned long long)o->sector_size,
+           (unsigned long long)o->align, (unsigned long long)o->erase_value, (unsigned long long)o->seeds,
+           o->clean ? " + clean" : "", (unsigned long long)o->double_cuts);
+    fflush(stdout);
+    molt_err_t e = sim_powerfail_run(&cfg, &res);
+    if (e != MOLT_OK) {
+        cli_error("the sweep could not run: %s", molt_err_str(e));
+        goto out;
+    }
+    for (int f = 0; f < 4; f++)
+        if (res.flow_ops[f] > 0)
+            printf("flow %-8s %llu flash operations\n", sim_powerfail_flow_name(f),
+                   (unsigned long long)res.flow_ops[f]);
+    if (res.lost || res.violations)
+        printf("confirmed images lost: %llu, NOR violations: %llu\n", (unsigned long long)res.lost,
+               (unsigned long long)res.violations);
+    sim_powerfail_line(&res, line, sizeof line);
+    printf("%s\n", line);
+    rc = sim_powerfail_ok(&res) ? 0 : EXIT_INVALID;
+out:
+    free(old_img);
+    free(new_img);
+    return rc;
+}
+
+int cmd_sim(int argc, char **argv)
+{
+    sim_opts_t o;
+    int rc;
+
+    memset(&o, 0, sizeof o);
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+        return usage();
+    const char *sub = argv[1];
+    if (!parse_opts(argc - 1, argv + 1, &o)) {
+        cli_keyring_free(&o.kr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(sub, "powerfail"))
+        rc = sim_powerfail(&o);
+    else if (o.nargs > 0 && strcmp(sub, "write") != 0)
+        rc = usage();
+    else if (!strcmp(sub, "create"))
+        rc = sim_create(&o);
+    else if (!strcmp(sub, "write"))
+        rc = sim_write(&o);
+    else if (!strcmp(sub, "request"))
+        rc = sim_app(&o, false);
+    else if (!strcmp(sub, "confirm"))
+        rc = sim_app(&o, true);
+    else if (!strcmp(sub, "boot"))
+        rc = sim_boot(&o);
+    else if (!strcmp(sub, "state"))
+        rc = sim_state(&o);
+    else
+        rc = cli_error("unknown subcommand '%s' (create, write, request, confirm, boot, state, powerfail)", sub);
+    cli_keyring_free(&o.kr);
+    return rc;
+}
