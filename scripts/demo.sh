@@ -18,7 +18,7 @@ run()  { printf '$ %s\n' "$*" | sed "s|$molt|molt|g"; "$@"; }
 rows=(); failures=0
 record() { # case expected got
   local verdict=ok; [ "$2" = "$3" ] || { verdict=UNEXPECTED; failures=$((failures + 1)); }
-  rows+=("$(printf '%-44s %-16s %-16s %s' "$1" "$2" "$3" "$verdict")")
+  rows+=("$(printf '%-44s %-32s %-32s %s' "$1" "$2" "$3" "$verdict")")
 }
 verdict() { # run molt verify, return ACCEPTED or the reason code
   local out rc; out=$("$molt" verify "$@" 2>&1); rc=$?
@@ -59,8 +59,38 @@ say "7. Attack: a truncated download"
 head -c 20000 app-v1.signed > short.signed
 record "truncated image" BOUNDS "$(verdict -k vendor.pub.pem short.signed)"
 
+say "8. A device (simulated NOR flash, swap mode) runs v1.0.0; the boot code verifies it at reset"
+boot() { "$molt" sim boot -f device.sim -k vendor.pub.pem 2>&1 | tee /dev/stderr | sed -nE 's/^boot: slot [a-z]+, version ([^,]+), ([a-z]+), security counter ([0-9]+), action ([a-z-]+).*/\1 \2 \4 cnt=\3/p'; }
+run "$molt" sim create -f device.sim --sector-size 4096 --slot-sectors 16 --align 8
+run "$molt" sim write -f device.sim --slot primary app-v1.signed
+record "device boots v1" "1.0.0+1 confirmed" "$(boot | cut -d' ' -f1-2)"
+
+say "9. v2.0.0 is staged and tried; its health check fails (no confirm) and a reset reverts it"
+head -c 28000 /dev/urandom > firmware-v2.bin
+run "$molt" sign -k vendor.pem -v 2.0.0 -s auto -H 0x200 --pad-header -S 0x10000 firmware-v2.bin app-v2.signed
+run "$molt" sim write -f device.sim --slot secondary app-v2.signed
+run "$molt" sim request -f device.sim
+record "v2 activated as a trial" "2.0.0+0 trial upgrade-test" "$(boot | cut -d' ' -f1-3)"
+record "reset without confirm: revert" "1.0.0+1 confirmed revert" "$(boot | cut -d' ' -f1-3)"
+
+say "10. Tried again, confirmed by the application: the security counter advances only now"
+run "$molt" sim request -f device.sim
+boot >/dev/null
+run "$molt" sim confirm -f device.sim
+record "v2 confirmed, counter advanced" "2.0.0+0 confirmed cnt=33554432" "$(boot | cut -d' ' -f1-2,4)"
+
+say "11. Rollback attempt on the device: the old, validly signed v0.9.0 is staged"
+run "$molt" sim write -f device.sim --slot secondary app-v0.signed
+run "$molt" sim request -f device.sim
+record "device refuses the rollback" "2.0.0+0 refused" "$(boot | cut -d' ' -f1,3)"
+
+say "12. Power cut inside every flash operation of update, revert and confirm (torn writes)"
+pf=$("$molt" sim powerfail --old app-v1.signed --new app-v2.signed -k vendor.pub.pem --sector-size 4096 --sectors 16 --seeds 1 --double-cuts 2 2>&1)
+printf '%s\n' "$pf"
+record "power-fail sweep" "bricked 0 mixed 0" "$(sed -nE 's/.*bricked: ([0-9]+), mixed: ([0-9]+).*/bricked \1 mixed \2/p' <<<"$pf")"
+
 say "Outcome"
-printf '%-44s %-16s %-16s %s\n' case expected got verdict
+printf '%-44s %-32s %-32s %s\n' case expected got verdict
 printf '%s\n' "${rows[@]}"
 if [ "$failures" -ne 0 ]; then echo "demo: $failures unexpected outcome(s)"; exit 1; fi
 echo "demo: every outcome as expected"
