@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# sim_cli.sh - `molt sim` drives the real boot code on a simulated device file.
+# R-SECBOOT, R-FAILSAFE, R-ROLLBACK through the CLI; exit codes and one-line errors.
+set -uo pipefail
+: "${MOLT:?}" "${VECTORS:?}"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+pass=0; fail=0
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+K=$VECTORS/keys/sign-ecdsa-p256.pub.pem; I=$VECTORS/images
+D=$work/dev.sim
+
+# boot_is "version state action": the boot line must say exactly that.
+boot_is() {
+  local out; out=$("$MOLT" sim boot -f "$D" -k "$K" 2>&1); local rc=$?
+  local got; got=$(sed -nE 's/^boot: slot [a-z]+, version ([^,]+), ([a-z]+), security counter ([0-9]+), action ([a-z-]+).*/\1 \2 \3 \4/p' <<<"$out")
+  [ $rc -eq 0 ] && [ "$got" = "$1" ] && ok || bad "boot: expected '$1', got '$got' (rc $rc: $out)"
+}
+step() { "$@" >"$work/out" 2>&1 && ok || bad "$* -> $(cat "$work/out")"; }
+
+step "$MOLT" sim create -f "$D" --sector-size 4096 --slot-sectors 8 --align 8
+step "$MOLT" sim write -f "$D" --slot primary "$I/p24_ecdsa_p256_rollback_low.bin"     # 0.9.0, counter 1
+boot_is "0.9.0+0 confirmed 1 none"
+step "$MOLT" sim write -f "$D" --slot secondary "$I/p03_ecdsa_p256_seccnt.bin"         # 1.2.3+4, counter 5
+step "$MOLT" sim request -f "$D"
+boot_is "1.2.3+4 trial 1 upgrade-test"
+boot_is "0.9.0+0 confirmed 1 revert"                      # reset before confirm
+step "$MOLT" sim request -f "$D"
+boot_is "1.2.3+4 trial 1 upgrade-test"
+step "$MOLT" sim confirm -f "$D"
+boot_is "1.2.3+4 confirmed 5 none"                        # counter advanced only now
+step "$MOLT" sim write -f "$D" --slot secondary "$I/p24_ecdsa_p256_rollback_low.bin"
+step "$MOLT" sim request -f "$D" --permanent
+boot_is "1.2.3+4 confirmed 5 refused"                     # lower counter never activates
+"$MOLT" sim state -f "$D" -k "$K" --json >"$work/state.json" 2>&1 && ok || bad "state --json"
+python3 -c "
+import json; j=json.load(open('$work/state.json'))
+assert 'primary' in json.dumps(j) and '1.2.3+4' in json.dumps(j), j" && ok || bad "state json content: $(head -c 300 "$work/state.json")"
+
+# A device with nothing valid: secure state, exit 1.
+step "$MOLT" sim create -f "$work/empty.sim" --sector-size 4096 --slot-sectors 8
+"$MOLT" sim boot -f "$work/empty.sim" -k "$K" >"$work/out" 2>&1; rc=$?
+[ $rc -eq 1 ] && ok || bad "empty device boot: rc $rc ($(cat "$work/out"))"
+
+# Errors: exit 2, one line, device file untouched.
+printf 'garbage' >"$work/bad.sim"
+"$MOLT" sim boot -f "$work/bad.sim" -k "$K" 2>"$work/err" >/dev/null; rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <"$work/err")" -eq 1 ] && ok || bad "corrupt device: rc $rc, $(cat "$work/err")"
+[ "$(cat "$work/bad.sim")" = garbage ] && ok || bad "corrupt device file was modified"
+cp "$D" "$work/before.sim"
+"$MOLT" sim write -f "$D" --slot secondary "$work/missing.bin" 2>"$work/err" >/dev/null; rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <"$work/err")" -eq 1 ] && ok || bad "missing image: rc $rc"
+cmp -s "$D" "$work/before.sim" && ok || bad "a failed write changed the device"
+"$MOLT" sim write -f "$D" --slot tertiary "$I/p03_ecdsa_p256_seccnt.bin" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "bad slot name"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
