@@ -5,7 +5,7 @@
  *  - header torn          -> CRC fails -> no swap in progress; no data moved yet.
  *  - step torn            -> its unit is still erased -> step redone from scratch.
  *  - unit torn            -> partly programmed -> done (its data was complete).
- *  - finalize torn        -> the done unit is intact -> finalize redone.
+ *  - finalize torn        -> the last step (no unit; source intact) and finalize redone.
  *  - final STATUS erase torn: the header may survive with progress units half
  *    erased, so the units cannot be trusted any more. The trailers tell instead:
  *    finalize erased the SECONDARY trailer (which held the TEST/PERM request and
@@ -17,10 +17,11 @@
 #include "swap.h"
 #include "trailer.h"
 
-#define JOURNAL_MAGIC 0x4a4c4d4du /* "MMLJ" */
-#define JOURNAL_VERSION 1u
-#define HDR_BYTES 32u
+#define JOURNAL_MAGIC 0x4du /* 'M' */
+#define JOURNAL_VERSION 2u
+#define HDR_BYTES 8u /* magic, version << 4 | type, N (le16), CRC-32 of those 4 bytes (le32) */
 #define UNIT_BUF 256u
+#define MAX_SECTORS 0xffffu
 
 static uint32_t crc32(const uint8_t *p, uint32_t n)
 {
@@ -33,9 +34,11 @@ static uint32_t crc32(const uint8_t *p, uint32_t n)
     return ~c;
 }
 
+/* Journal layout: the header fills the first write unit (max(8, align) bytes);
+ * unit k (k = 0 .. 2N-2) follows at (k + 1) units. The last step has no unit:
+ * its source is never destroyed, so it is always safe to redo (see swap.h). */
 static uint32_t unit_size(const molt_area_t *st) { return molt_tr_align(st); }
-static uint32_t hdr_size(const molt_area_t *st) { return molt_roundup(HDR_BYTES, unit_size(st)); }
-static uint32_t unit_off(const molt_area_t *st, uint32_t k) { return hdr_size(st) + k * unit_size(st); }
+static uint32_t unit_off(const molt_area_t *st, uint32_t k) { return (k + 1u) * unit_size(st); }
 
 /* Every sector of a in [0, count * s) is exactly s bytes at i * s. */
 static molt_err_t check_uniform(const molt_area_t *a, uint32_t count, uint32_t s)
@@ -66,7 +69,9 @@ static molt_err_t check_geometry(const molt_port_t *port, const molt_swap_plan_t
     if ((err = check_uniform(pa, p->n, p->sector_size)) != MOLT_OK ||
         (err = check_uniform(sa, p->n + 1u, p->sector_size)) != MOLT_OK)
         return err;
-    if (unit_size(st) > UNIT_BUF || (uint64_t)unit_off(st, 2u * p->n + 1u) > st->size)
+    /* Header + 2N - 1 step units. */
+    if (p->n > MAX_SECTORS || unit_size(st) < HDR_BYTES || unit_size(st) > UNIT_BUF ||
+        (uint64_t)unit_size(st) * 2u * p->n > st->size)
         return MOLT_E_LAYOUT;
     return MOLT_OK;
 }
@@ -86,23 +91,20 @@ molt_err_t molt_swap_plan(const molt_port_t *port, uint8_t type, uint32_t old_en
     memset(plan, 0, sizeof *plan);
     plan->type = type;
     plan->sector_size = s0.size;
-    plan->n = (uint32_t)(((uint64_t)end + s0.size - 1u) / s0.size);
-    plan->old_end = old_end;
-    plan->new_end = new_end;
+    uint64_t n = ((uint64_t)end + s0.size - 1u) / s0.size;
+    if (n > MAX_SECTORS)
+        return MOLT_E_TOO_LARGE;
+    plan->n = (uint32_t)n;
     return check_geometry(port, plan);
 }
 
 static void encode_header(const molt_swap_plan_t *p, uint8_t h[HDR_BYTES])
 {
-    memset(h, 0, HDR_BYTES);
-    molt_put_le32(h, JOURNAL_MAGIC);
-    h[4] = JOURNAL_VERSION;
-    h[5] = p->type;
-    molt_put_le32(h + 8, p->n);
-    molt_put_le32(h + 12, p->sector_size);
-    molt_put_le32(h + 16, p->old_end);
-    molt_put_le32(h + 20, p->new_end);
-    molt_put_le32(h + 28, crc32(h, 28));
+    h[0] = JOURNAL_MAGIC;
+    h[1] = (uint8_t)(JOURNAL_VERSION << 4 | p->type);
+    h[2] = (uint8_t)p->n;
+    h[3] = (uint8_t)(p->n >> 8);
+    molt_put_le32(h + 4, crc32(h, 4));
 }
 
 molt_err_t molt_swap_journal(const molt_port_t *port, bool *active, molt_swap_plan_t *plan)
@@ -116,16 +118,19 @@ molt_err_t molt_swap_journal(const molt_port_t *port, bool *active, molt_swap_pl
         return MOLT_E_LAYOUT;
     if ((err = st->read(st->ctx, 0, h, HDR_BYTES)) != MOLT_OK)
         return err;
-    if (molt_le32(h) != JOURNAL_MAGIC || h[4] != JOURNAL_VERSION || molt_le32(h + 28) != crc32(h, 28))
+    if (h[0] != JOURNAL_MAGIC || h[1] >> 4 != JOURNAL_VERSION || molt_le32(h + 4) != crc32(h, 4))
         return MOLT_OK;
-    if (h[5] != MOLT_SWAP_TEST && h[5] != MOLT_SWAP_PERM && h[5] != MOLT_SWAP_REVERT)
+    uint8_t type = h[1] & 0x0fu;
+    if (type != MOLT_SWAP_TEST && type != MOLT_SWAP_PERM && type != MOLT_SWAP_REVERT)
         return MOLT_OK;
+    molt_sector_t s0;
+    const molt_area_t *sa = &port->area[MOLT_AREA_SECONDARY];
+    if ((err = sa->sector(sa->ctx, 0, &s0)) != MOLT_OK)
+        return err;
     memset(plan, 0, sizeof *plan);
-    plan->type = h[5];
-    plan->n = molt_le32(h + 8);
-    plan->sector_size = molt_le32(h + 12);
-    plan->old_end = molt_le32(h + 16);
-    plan->new_end = molt_le32(h + 20);
+    plan->type = type;
+    plan->n = (uint32_t)h[2] | (uint32_t)h[3] << 8;
+    plan->sector_size = s0.size;
     if (plan->n == 0u || plan->sector_size == 0u)
         return MOLT_OK;
     /* A valid header for a geometry we cannot run would be a bug or tampering. */
@@ -203,18 +208,18 @@ static molt_err_t finalize(const molt_port_t *port, const molt_swap_plan_t *p)
     return molt_area_erase_range(st, 0, st->size);
 }
 
-/* Run steps from `from` on, then the done unit and finalize. */
+/* Run steps from `from` on (journalling all but the last), then finalize. */
 static molt_err_t run_from(const molt_port_t *port, const molt_swap_plan_t *p, uint32_t from)
 {
     const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
     molt_err_t err;
 
     for (uint32_t j = from; j < 2u * p->n; j++) {
-        if ((err = run_step(port, p, j)) != MOLT_OK || (err = unit_write(st, j)) != MOLT_OK)
+        if ((err = run_step(port, p, j)) != MOLT_OK)
+            return err;
+        if (j + 1u < 2u * p->n && (err = unit_write(st, j)) != MOLT_OK)
             return err;
     }
-    if (from <= 2u * p->n && (err = unit_write(st, 2u * p->n)) != MOLT_OK)
-        return err;
     return finalize(port, p);
 }
 
@@ -222,7 +227,7 @@ molt_err_t molt_swap_run(const molt_port_t *port, const molt_swap_plan_t *plan)
 {
     const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
     uint8_t h[UNIT_BUF];
-    uint32_t hs = hdr_size(st);
+    uint32_t hs = unit_size(st);
     molt_err_t err;
 
     if ((err = check_geometry(port, plan)) != MOLT_OK)
@@ -263,14 +268,14 @@ molt_err_t molt_swap_resume(const molt_port_t *port, const molt_swap_plan_t *pla
         return err;
     if (yes)
         return molt_area_erase_range(st, 0, st->size);
-    /* Units are written in order: the first erased one is the next step. */
-    for (k = 0; k <= 2u * plan->n; k++) {
+    /* Units are written in order: the first erased one is the next step. With
+     * every unit written, the last step (which has none) is redone; its source
+     * is intact, so that is the same as having run it once. */
+    for (k = 0; k + 1u < 2u * plan->n; k++) {
         if ((err = unit_done(st, k, &done)) != MOLT_OK)
             return err;
         if (!done)
             break;
     }
-    if (k > 2u * plan->n)
-        return finalize(port, plan);
     return run_from(port, plan, k);
 }

@@ -2,7 +2,9 @@
 # bench.sh BUILD_DIR - print molt's benchmark figures (never pass/fail on time).
 #   1. Instructions per image verification (callgrind, x86-64 host, minus the
 #      program's own start-up measured by a --baseline run), per algorithm.
-#   2. lib/ code size for Cortex-M33 (arm-none-eabi-gcc -Os), per object, before
+#   2. Flash cost of one activation per boot mode (bench_activation over the
+#      NOR flash simulator) for N = 8, 64 and 256 sectors of 4 KiB.
+#   3. lib/ code size for Cortex-M33 (arm-none-eabi-gcc -Os), per object, before
 #      link-time garbage collection (so an upper bound for the verifier).
 set -euo pipefail
 build=${1:?usage: scripts/bench.sh BUILD_DIR}
@@ -32,8 +34,23 @@ images/p17_rsa2048.bin sign-rsa-2048 rsa-2048-pss
 LIST
 
 echo
-echo "== lib/ code size, Cortex-M33 (arm-none-eabi-gcc -Os -mthumb), bytes =="
+echo "== activation cost (flash operations per update and per revert; simulated NOR flash) =="
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+key=$vec/keys/sign-ecdsa-p256
+pairs=()
+for n in 8 64 256; do
+  # Payloads that fill N sectors with the header and TLVs; random so no sector is blank.
+  for v in 1 2; do
+    head -c $((n * 4096 - 1024)) /dev/urandom >"$work/p$n-$v.raw"
+    "$build/bin/molt" sign -k "$key.pem" -v "$v.0.0" -s "$v" -H 0x200 --pad-header --align 8 \
+      -S $(((n + 2) * 4096)) "$work/p$n-$v.raw" "$work/p$n-$v.bin" >/dev/null
+  done
+  pairs+=("$work/p$n-1.bin" "$work/p$n-2.bin")
+done
+"$build/bench/bench_activation" "$key.pub.der" "${pairs[@]}"
+
+echo
+echo "== lib/ code size, Cortex-M33 (arm-none-eabi-gcc -Os -mthumb), bytes =="
 mkdir -p "$work/inc"; ln -s "$(pkg-config --variable=includedir libsodium)/sodium" "$work/inc/sodium"
 for f in "$top"/lib/*.c; do
   arm-none-eabi-gcc -std=c11 -mcpu=cortex-m33 -mthumb -ffreestanding -Os -ffunction-sections -fdata-sections \

@@ -14,6 +14,8 @@
 #include "check.h"
 #include "molt/boot.h"
 #include "sim_flash.h"
+#include "swap.h"
+#include "trailer.h"
 #include "sim_nvcnt.h"
 
 #define SEC 4096u
@@ -416,6 +418,34 @@ static void test_overwrite(void)
     sim_flash_free(&d.f);
 }
 
+/* The journal is exactly 2N write units (a header unit + one per step but the
+ * last): with 8-byte units one 4 KiB STATUS sector holds N = 256. The capacity
+ * check is the STATUS area's size; shrink it to find the boundary exactly. */
+static void test_journal_capacity(void)
+{
+    dev_t d;
+    molt_swap_plan_t plan;
+    dev_init(&d);
+    const uint32_t n = 17u, end = n * SEC - 100u;
+    d.port.area[MOLT_AREA_STATUS].size = 2u * n * 8u;
+    CHECK_EQ(molt_swap_plan(&d.port, MOLT_SWAP_TEST, end - 1000u, end, &plan), MOLT_OK);
+    CHECK_EQ(plan.n, n);
+    CHECK_EQ(plan.sector_size, SEC);
+    d.port.area[MOLT_AREA_STATUS].size = 2u * n * 8u - 1u;
+    CHECK_EQ(molt_swap_plan(&d.port, MOLT_SWAP_TEST, end - 1000u, end, &plan), MOLT_E_LAYOUT);
+    /* 16-byte write units double it. */
+    d.port.area[MOLT_AREA_STATUS].write_align = 16u;
+    d.port.area[MOLT_AREA_STATUS].size = 2u * n * 16u;
+    CHECK_EQ(molt_swap_plan(&d.port, MOLT_SWAP_TEST, end - 1000u, end, &plan), MOLT_OK);
+    d.port.area[MOLT_AREA_STATUS].size = 2u * n * 16u - 1u;
+    CHECK_EQ(molt_swap_plan(&d.port, MOLT_SWAP_TEST, end - 1000u, end, &plan), MOLT_E_LAYOUT);
+    /* An image reaching the PRIMARY trailer sector cannot be swapped. */
+    d.port.area[MOLT_AREA_STATUS].write_align = 8u;
+    d.port.area[MOLT_AREA_STATUS].size = SEC;
+    CHECK_EQ(molt_swap_plan(&d.port, MOLT_SWAP_TEST, 0u, (P_SECS - 1u) * SEC + 1u, &plan), MOLT_E_TOO_LARGE);
+    sim_flash_free(&d.f);
+}
+
 int main(void)
 {
     img_t key = load("keys/sign-ecdsa-p256.pub.der");
@@ -431,6 +461,7 @@ int main(void)
     test_no_image();
     test_remap();
     test_overwrite();
+    test_journal_capacity();
     sweep(false);
     sweep(true);
     return check_done();
