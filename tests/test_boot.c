@@ -418,6 +418,46 @@ static void test_overwrite(void)
     sim_flash_free(&d.f);
 }
 
+/* Optional downgrade prevention (R-ROLLBACK, R-DEPLOY-VERSION): with the
+ * policy on, a staged image whose version is below the running one is refused
+ * with DOWNGRADE even when its security counter would allow it, and nothing
+ * moves; with the policy off the same request activates (the counter alone
+ * decides). p02 is 1.2.3+4 without a counter (stored counter stays 0); p24 is
+ * 0.9.0 with counter 1, so the counter allows it and only the version refuses. */
+static void test_downgrade(void)
+{
+    for (int on = 0; on <= 1; on++) {
+        dev_t d;
+        molt_boot_result_t r;
+        molt_boot_cfg_t cfg = {MOLT_MODE_SWAP, on != 0};
+        dev_init(&d);
+        uint32_t stg = molt_boot_staging_offset(&d.port, &cfg);
+        put(&d, MOLT_AREA_PRIMARY, 0, &p02);
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        CHECK_EQ(r.counter, 0);
+        put(&d, MOLT_AREA_SECONDARY, stg, &p24);
+        CHECK_EQ(molt_request_upgrade(&d.port, &cfg, false), MOLT_OK);
+        sim_flash_stats_reset(&d.f);
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        if (on) {
+            CHECK_EQ(r.action, MOLT_ACT_REFUSED);
+            CHECK_EQ(r.staged_err, MOLT_E_DOWNGRADE);
+            CHECK_EQ(r.image.version.major, 1);
+            CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p02), "downgrade refused: primary untouched");
+            CHECK_EQ(d.f.stats.erases, 2); /* the staged trailer and header sector: the request is gone */
+            CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+            CHECK_EQ(r.action, MOLT_ACT_NONE);
+            CHECK_EQ(r.staged_err, MOLT_OK); /* the refused request is gone, not retried */
+        } else {
+            CHECK_EQ(r.action, MOLT_ACT_UPGRADE_TEST);
+            CHECK_EQ(r.image.version.major, 0);
+            CHECK_EQ(r.image.version.minor, 9);
+            CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p24), "without the policy the lower version runs as a trial");
+        }
+        sim_flash_free(&d.f);
+    }
+}
+
 /* The journal is exactly 2N write units (a header unit + one per step but the
  * last): with 8-byte units one 4 KiB STATUS sector holds N = 256. The capacity
  * check is the STATUS area's size; shrink it to find the boundary exactly. */
@@ -462,6 +502,7 @@ int main(void)
     test_remap();
     test_overwrite();
     test_journal_capacity();
+    test_downgrade();
     sweep(false);
     sweep(true);
     return check_done();
