@@ -9,6 +9,7 @@
  * over the Sig_structure ["Signature1", protected, h'', payload] by the IAK,
  * then the claims: nonce equal to --nonce, the profile, instance id
  * 0x01 || SHA-256(IAK point) (and the kid, if present, equal to that hash),
+ * (the unprotected header may hold the kid and nothing else),
  * implementation id, lifecycle, client id, boot seed, one or more software
  * components with their measurement value and signer id, no duplicate claim.
  * Exit 0: valid (claims printed); 1: refused, one line with the reason;
@@ -449,8 +450,9 @@ static bool verify_token(const uint8_t *tok, size_t len, const uint8_t pub[65], 
         refuse(v, "protected header: critical parameters are not supported");
         goto out;
     }
-    if (!cbor_isa_map(it[1]) || !cbor_map_is_definite(it[1])) {
-        refuse(v, "unprotected header is not a map");
+    if (!cbor_isa_map(it[1]) || !cbor_map_is_definite(it[1]) || cbor_map_size(it[1]) > 1 ||
+        (cbor_map_size(it[1]) == 1 && map_get(it[1], 4) == NULL)) {
+        refuse(v, "unprotected header is not empty or {4: kid}");
         goto out;
     }
     if (!is_bstr(it[2])) {

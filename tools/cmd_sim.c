@@ -479,7 +479,7 @@ static int sim_state(const sim_opts_t *o)
 static int sim_attest(const sim_opts_t *o)
 {
     sim_device_t dev;
-    uint8_t nonce[64], tok[MOLT_ATTEST_TOKEN_MAX];
+    uint8_t nonce[256], tok[MOLT_ATTEST_TOKEN_MAX]; /* any length: the device judges it */
     size_t nonce_len = 0, len = 0;
     int rc = 0;
 
