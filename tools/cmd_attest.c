@@ -7,11 +7,11 @@
  * libmolt's encoder (R-ATTEST): CBOR tag 18 (COSE_Sign1), a 4-element array,
  * a protected header {1: -7} (ES256, no crit), a 64-byte raw r || s signature
  * over the Sig_structure ["Signature1", protected, h'', payload] by the IAK,
- * then the claims: nonce equal to --nonce, the profile, instance id
- * 0x01 || SHA-256(IAK point) (and the kid, if present, equal to that hash),
- * (the unprotected header may hold the kid and nothing else),
- * implementation id, lifecycle, client id, boot seed, one or more software
- * components with their measurement value and signer id, no duplicate claim.
+ * an unprotected header empty or holding only the kid, which must then be
+ * SHA-256(IAK point); then the claims: nonce equal to --nonce, the profile,
+ * instance id 0x01 || SHA-256(IAK point), implementation id, lifecycle,
+ * client id, boot seed, one or more software components with their
+ * measurement value and signer id, no duplicate claim.
  * Exit 0: valid (claims printed); 1: refused, one line with the reason;
  * 2: usage or I/O error.
  */
