@@ -490,7 +490,7 @@ static int sim_attest(const sim_opts_t *o)
     if (!dev_load(&dev, o))
         return EXIT_USAGE;
     if (!dev.ks.has_iak) {
-        rc = cli_error("%s: no attestation key (device file from before attestation: create it again)", o->file);
+        cli_error("%s: no attestation key (device file from before attestation: create it again)", o->file);
         rc = EXIT_INVALID;
     } else if (dev.ks.boot_slot < 0) {
         cli_error("%s: the device has not booted since its last reset (molt sim boot first)", o->file);
