@@ -353,7 +353,7 @@ static void check_token(void)
           "IAK private key found in flash");
 
     /* Save and load keep the key; another device has another key. */
-    char path[] = "/tmp/test_attest_XXXXXX";
+    char path[] = "test_attest_dev_XXXXXX"; /* in the test's working directory */
     int fd = mkstemp(path);
     CHECK(fd >= 0, "mkstemp");
     if (fd >= 0) {
