@@ -49,6 +49,10 @@ static const err_entry_t errors[] = {
     {MOLT_E_NV, "NV", "NV counter storage failed"},
     {MOLT_E_LAYOUT, "LAYOUT", "flash layout unusable"},
     {MOLT_E_STATE, "STATE", "not valid in the current state"},
+    {MOLT_E_ATTEST_CHALLENGE, "ATTEST_CHALLENGE", "attestation challenge is not 32, 48 or 64 bytes"},
+    {MOLT_E_ATTEST_KEY, "ATTEST_KEY", "no attestation key in this port"},
+    {MOLT_E_ATTEST_NO_MEASUREMENT, "ATTEST_NO_MEASUREMENT", "no valid image to report in the token"},
+    {MOLT_E_ATTEST_SIGN, "ATTEST_SIGN", "the attestation key store failed to sign"},
 };
 
 static const err_entry_t *lookup(molt_err_t err)

@@ -59,3 +59,8 @@ done
 arm-none-eabi-size "$work"/*.o | awk 'NR == 1 { printf "%-14s %6s %6s %6s\n", "object", "text", "data", "bss"; next }
   { n = split($6, p, "/"); printf "%-14s %6d %6d %6d\n", p[n], $1, $2, $3; t += $1; d += $2; b += $3 }
   END { printf "%-14s %6d %6d %6d   (crypto itself is Mbed TLS PSA + libsodium, not counted)\n", "total", t, d, b }'
+
+echo
+echo "== attestation token (size; host time per token: signature vs. measuring + encoding) =="
+"$build/bench/bench_attest" "$vec/keys/sign-ecdsa-p256.pub.der" "$vec/images/p24_ecdsa_p256_rollback_low.bin" \
+  "$vec/images/p03_ecdsa_p256_seccnt.bin"

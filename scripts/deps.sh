@@ -18,10 +18,10 @@ suite=trixie
 
 packages=(
   build-essential cmake pkg-config ca-certificates bzip2 xz-utils python3
-  libssl-dev openssl libsodium-dev libjansson-dev
+  libssl-dev openssl libsodium-dev libjansson-dev libcbor-dev
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
   clang valgrind
-  python3-cryptography
+  python3-cryptography python3-cbor2
 )
 
 log() { printf 'deps: %s\n' "$*" >&2; }

@@ -28,6 +28,7 @@ int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_attest(int argc, char **argv);
 
 /* The running subcommand's name, for messages. */
 extern const char *cli_cmd;
@@ -51,6 +52,12 @@ EVP_PKEY *cli_load_key(const char *path, bool *is_private);
 /* The public key's bytes as MCUboot hashes them: SPKI DER for EC/Ed25519/X25519,
  * PKCS#1 RSAPublicKey DER for RSA. *der is OpenSSL-allocated: OPENSSL_free() it. */
 bool cli_pubkey_der(EVP_PKEY *key, uint8_t **der, size_t *len);
+
+/* Parse hex (even length, at most cap bytes) into out; *len bytes. */
+bool cli_parse_hex(const char *s, uint8_t *out, size_t cap, size_t *len);
+
+/* Write a raw P-256 point (0x04 || X || Y) as a PEM public key ("-": stdout). */
+bool cli_write_p256_pem(const uint8_t pub[65], const char *path);
 
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void cli_hex(const uint8_t *in, size_t len, char *out);

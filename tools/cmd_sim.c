@@ -8,6 +8,8 @@
  *   molt sim confirm -f DEV
  *   molt sim boot    -f DEV -k PUB [-k PUB ...]
  *   molt sim state   -f DEV [-k PUB ...] [--json]
+ *   molt sim attest  -f DEV -k PUB [-k PUB ...] --nonce HEX [--client-id N] [-o TOKEN]
+ *   molt sim iak     -f DEV [-o PUB.pem]
  *   molt sim powerfail [--mode M] [--sectors N] [--sector-size S] [--align A]
  *                    [--erase-value V] [--seeds K] [--torn|--clean] [--double-cuts M]
  *                    [--vectors DIR | --old IMG --new IMG -k PUB]
@@ -26,13 +28,15 @@
 
 #include "cli.h"
 #include "keyring.h"
+#include "molt/attest.h"
 #include "molt/boot.h"
 #include "sim_port.h"
 #include "sim_powerfail.h"
 #include "../lib/trailer.h" /* read-only trailer decoding, the boot code's own */
 
 typedef struct sim_opts {
-    const char *file, *slot, *vectors, *old_img, *new_img;
+    const char *file, *slot, *vectors, *old_img, *new_img, *nonce, *out;
+    int64_t client_id;
     uint64_t sector_size, slot_sectors, align, erase_value, seeds, double_cuts;
     int mode; /* -1: not given */
     bool permanent, json, clean;
@@ -54,6 +58,8 @@ static int usage(void)
             "       molt sim confirm -f DEV\n"
             "       molt sim boot -f DEV -k PUB [-k PUB ...]\n"
             "       molt sim state -f DEV [-k PUB ...] [--json]\n"
+            "       molt sim attest -f DEV -k PUB [-k PUB ...] --nonce HEX [--client-id N] [-o TOKEN]\n"
+            "       molt sim iak -f DEV [-o PUB.pem]\n"
             "       molt sim powerfail [--mode M] [--sectors N] [--sector-size S] [--align A]\n"
             "                       [--erase-value V] [--seeds K] [--torn|--clean] [--double-cuts M]\n"
             "                       [--vectors DIR | --old IMAGE --new IMAGE -k PUB]\n");
@@ -89,8 +95,11 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
         {"clean", no_argument, NULL, 'c'},
         {"double-cuts", required_argument, NULL, 'D'},
         {"vectors", required_argument, NULL, 'V'},
-        {"old", required_argument, NULL, 'o'},
+        {"old", required_argument, NULL, 'L'},
         {"new", required_argument, NULL, 'n'},
+        {"nonce", required_argument, NULL, 'X'},
+        {"client-id", required_argument, NULL, 'C'},
+        {"output", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -102,8 +111,9 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
     o->erase_value = 0xff;
     o->seeds = 2;
     o->double_cuts = 4;
+    o->client_id = -1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:k:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:k:o:", opts, NULL)) != -1) {
         switch (c) {
         case 'f': o->file = optarg; break;
         case 'k':
@@ -152,8 +162,20 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
                 return false;
             break;
         case 'V': o->vectors = optarg; break;
-        case 'o': o->old_img = optarg; break;
+        case 'L': o->old_img = optarg; break;
         case 'n': o->new_img = optarg; break;
+        case 'X': o->nonce = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'C': {
+            char *end = NULL;
+            long long v = strtoll(optarg, &end, 0);
+            if (end == optarg || *end != '\0' || v < INT32_MIN || v > INT32_MAX || v == 0) {
+                cli_error("--client-id: expected a non-zero 32-bit integer, got '%s'", optarg);
+                return false;
+            }
+            o->client_id = v;
+            break;
+        }
         default: usage(); return false;
         }
     }
@@ -333,7 +355,10 @@ static int sim_boot(const sim_opts_t *o)
         return EXIT_USAGE;
     molt_boot_cfg_t cfg = dev_cfg(&dev);
     memset(&r, 0, sizeof r);
+    (void)sim_device_new_boot(&dev); /* a reset: fresh boot seed, no boot record */
     molt_err_t e = molt_boot_go(&dev.port, &cfg, &r);
+    if (e == MOLT_OK)
+        sim_device_set_boot_slot(&dev, r.slot);
     int rc = e == MOLT_OK ? 0 : e == MOLT_E_NO_IMAGE ? EXIT_INVALID : EXIT_USAGE;
     boot_print(e, &r, "boot");
     if (e != MOLT_OK && e != MOLT_E_NO_IMAGE)
@@ -449,6 +474,68 @@ static int sim_state(const sim_opts_t *o)
     return 0;
 }
 
+/* The application asks for an attestation token (R-ATTEST). The device must
+ * have booted (`molt sim boot`): the token reports the slot that boot chose. */
+static int sim_attest(const sim_opts_t *o)
+{
+    sim_device_t dev;
+    uint8_t nonce[256], tok[MOLT_ATTEST_TOKEN_MAX]; /* any length: the device judges it */
+    size_t nonce_len = 0, len = 0;
+    int rc = 0;
+
+    if (o->nonce == NULL || !cli_parse_hex(o->nonce, nonce, sizeof nonce, &nonce_len))
+        return cli_error("--nonce HEX is required (the challenge, 32, 48 or 64 bytes in hex)");
+    if (o->kr.ring.count == 0)
+        return cli_error("-k PUB is required (the device's trusted signing keys)");
+    if (!dev_load(&dev, o))
+        return EXIT_USAGE;
+    if (!dev.ks.has_iak) {
+        cli_error("%s: no attestation key (device file from before attestation: create it again)", o->file);
+        rc = EXIT_INVALID;
+    } else if (dev.ks.boot_slot < 0) {
+        cli_error("%s: the device has not booted since its last reset (molt sim boot first)", o->file);
+        rc = EXIT_INVALID;
+    } else {
+        molt_attest_req_t req = {nonce, nonce_len, (int32_t)o->client_id, (uint8_t)dev.ks.boot_slot, dev_cfg(&dev)};
+        molt_err_t e = molt_attest_get_token(&dev.port, &req, tok, sizeof tok, &len);
+        if (e != MOLT_OK) {
+            cli_error("%s: %s", o->file, molt_err_str(e));
+            rc = EXIT_INVALID;
+        } else if (o->out != NULL) {
+            if (!cli_write_file(o->out, tok, len))
+                rc = EXIT_USAGE;
+            else if (strcmp(o->out, "-") != 0)
+                printf("%s: %zu-byte token\n", o->out, len);
+        } else {
+            char *hex = malloc(2 * len + 1);
+            if (hex == NULL) {
+                rc = cli_error("out of memory");
+            } else {
+                cli_hex(tok, len, hex);
+                printf("%s\n", hex);
+                free(hex);
+            }
+        }
+    }
+    sim_device_free(&dev);
+    return rc;
+}
+
+/* The device's IAK public key (what the deployer registers). */
+static int sim_iak(const sim_opts_t *o)
+{
+    sim_device_t dev;
+    int rc = 0;
+    if (!dev_load(&dev, o))
+        return EXIT_USAGE;
+    if (!dev.ks.has_iak)
+        rc = cli_error("%s: no attestation key (device file from before attestation: create it again)", o->file);
+    else if (!cli_write_p256_pem(dev.ks.iak_pub, o->out ? o->out : "-"))
+        rc = EXIT_USAGE;
+    sim_device_free(&dev);
+    return rc;
+}
+
 static int sim_powerfail(sim_opts_t *o)
 {
     char path[4096], line[200];
@@ -553,8 +640,13 @@ int cmd_sim(int argc, char **argv)
         rc = sim_boot(&o);
     else if (!strcmp(sub, "state"))
         rc = sim_state(&o);
+    else if (!strcmp(sub, "attest"))
+        rc = sim_attest(&o);
+    else if (!strcmp(sub, "iak"))
+        rc = sim_iak(&o);
     else
-        rc = cli_error("unknown subcommand '%s' (create, write, request, confirm, boot, state, powerfail)", sub);
+        rc = cli_error("unknown subcommand '%s' (create, write, request, confirm, boot, state, powerfail, attest, iak)",
+                       sub);
     cli_keyring_free(&o.kr);
     return rc;
 }

@@ -20,7 +20,8 @@ static const struct {
     {"sign", cmd_sign, "sign an image (imgtool's options): [options] IN OUT"},
     {"verify", cmd_verify, "verify an image as a device would: -k PUB [-k PUB...] IMAGE"},
     {"inspect", cmd_inspect, "show an image's header and TLVs: IMAGE [--json]"},
-    {"sim", cmd_sim, "simulated device: create|write|request|confirm|boot|state|powerfail"},
+    {"sim", cmd_sim, "simulated device: create|write|request|confirm|boot|state|powerfail|attest|iak"},
+    {"attest", cmd_attest, "check a device's attestation token: verify --iak PUB --nonce HEX TOKEN"},
 };
 
 static void usage(FILE *f)

@@ -60,7 +60,13 @@ typedef enum molt_err {
     MOLT_E_FLASH = 71,         /* the flash refused or failed a write or erase */
     MOLT_E_NV = 72,            /* NV counter storage failed or is corrupt */
     MOLT_E_LAYOUT = 73,        /* flash geometry unusable (slots, status area too small) */
-    MOLT_E_STATE = 74          /* request not valid in the current state */
+    MOLT_E_STATE = 74,         /* request not valid in the current state */
+
+    /* Attestation (molt/attest.h). */
+    MOLT_E_ATTEST_CHALLENGE = 90, /* challenge is not 32, 48 or 64 bytes */
+    MOLT_E_ATTEST_KEY = 91,    /* the port has no attestation key or identity */
+    MOLT_E_ATTEST_NO_MEASUREMENT = 92, /* no slot holds a valid image to report */
+    MOLT_E_ATTEST_SIGN = 93    /* the port's key store failed to sign */
 } molt_err_t;
 
 /* Short fixed phrase for err ("signature does not verify"); never NULL. */

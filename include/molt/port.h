@@ -23,6 +23,15 @@
  * NV counters: read, and advance to a value >= the current one; the port
  * refuses to decrease (R-ROLLBACK, R-ASSETS) and must make an advance atomic
  * under power loss. The application has no access to them.
+ *
+ * Attestation (optional; molt/attest.h, R-ATTEST, R-ASSETS): the port holds the
+ * Initial Attestation Key (IAK, ECDSA P-256) in its key store -- a PSA built-in
+ * key, a secure element, a secure-world partition -- and offers only
+ * attest_sign(): ECDSA over a SHA-256 digest libmolt computed, returned as raw
+ * r || s. Neither libmolt nor the application can read the private key. The
+ * port also publishes the IAK's public key (the instance id is derived from
+ * it), a 32-byte implementation id, the PSA security lifecycle state and a boot
+ * seed drawn fresh at every reset. Leave attest_sign NULL for no attestation.
  */
 #ifndef MOLT_PORT_H
 #define MOLT_PORT_H
@@ -78,6 +87,13 @@ typedef struct molt_port {
     void (*no_image)(void *ctx, molt_err_t why);
 
     void *ctx; /* passed to nv_*, random and no_image */
+
+    /* --- attestation (appended; all NULL/0: no attestation) --- */
+    molt_err_t (*attest_sign)(void *ctx, const uint8_t digest[32], uint8_t sig[64]); /* raw r || s; ctx */
+    const uint8_t *attest_pub;       /* IAK public key, 65 bytes: 0x04 || X || Y */
+    const uint8_t *attest_impl_id;   /* implementation id, 32 bytes (names the boot code + port) */
+    const uint8_t *attest_boot_seed; /* 32 bytes, random, drawn at this reset */
+    uint32_t attest_lifecycle;       /* PSA security lifecycle, e.g. 0x3000 = secured */
 } molt_port_t;
 
 #endif

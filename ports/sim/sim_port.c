@@ -3,10 +3,15 @@
  * flash simulator, standard layouts, and device files (see sim_port.h).
  *
  * Device file (little-endian), so `molt sim` can keep a device between commands:
- *   0  magic "MOLTSIMD"     8  version 1      12 mode
+ *   0  magic "MOLTSIMD"     8  version 2      12 mode
  *   16 first[4]             32 count[4]       48 length of the flash file
  *   52 CRC-32 of bytes 0..51
  *   56 a complete sim_flash_save() file (its own CRC covers it)
+ *   then (version 2) the key store, KS_SIZE bytes:
+ *   0  magic "MOLTKEYS"     8  flags (bit 0: IAK present)   12 boot slot (int32, -1 none)
+ *   16 IAK private scalar (32)   48 IAK public point (65)   113 zero (3)
+ *   116 boot seed (32)      148 CRC-32 of bytes 0..147
+ * Version 1 files (no key store) still load, without an IAK.
  */
 #include "sim_port.h"
 
@@ -15,9 +20,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <psa/crypto.h>
+
+#include "molt/attest.h"
+
 #define DEV_MAGIC   "MOLTSIMD"
-#define DEV_VERSION 1u
+#define DEV_VERSION 2u
+#define DEV_VERSION_NO_KEYS 1u
 #define DEV_HDR     56u
+#define KS_MAGIC    "MOLTKEYS"
+#define KS_SIZE     152u
 
 /* --- layouts --------------------------------------------------------------- */
 
@@ -260,6 +272,100 @@ static void dev_no_image(void *ctx, molt_err_t why)
     dev->no_image_why = why;
 }
 
+/* --- key store: IAK, boot seed, boot record (R-ATTEST, R-ASSETS) ----------- */
+
+#define IAK_ALG PSA_ALG_ECDSA(PSA_ALG_SHA_256)
+
+static molt_err_t ks_init_psa(void)
+{
+    return psa_crypto_init() == PSA_SUCCESS ? MOLT_OK : MOLT_E_CRYPTO;
+}
+
+/* The signing door libmolt gets: the private scalar is imported into a
+ * volatile PSA key for one signature and destroyed. */
+static molt_err_t dev_attest_sign(void *ctx, const uint8_t digest[32], uint8_t sig[64])
+{
+    sim_device_t *dev = ctx;
+    psa_key_attributes_t at = PSA_KEY_ATTRIBUTES_INIT;
+    psa_key_id_t key = 0;
+    size_t n = 0;
+    psa_status_t st;
+
+    if (!dev->ks.has_iak || ks_init_psa() != MOLT_OK)
+        return MOLT_E_CRYPTO;
+    psa_set_key_type(&at, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1));
+    psa_set_key_bits(&at, 256);
+    psa_set_key_usage_flags(&at, PSA_KEY_USAGE_SIGN_HASH);
+    psa_set_key_algorithm(&at, IAK_ALG);
+    if (psa_import_key(&at, dev->ks.iak_priv, sizeof dev->ks.iak_priv, &key) != PSA_SUCCESS)
+        return MOLT_E_CRYPTO;
+    st = psa_sign_hash(key, IAK_ALG, digest, 32, sig, 64, &n);
+    psa_destroy_key(key);
+    return st == PSA_SUCCESS && n == 64 ? MOLT_OK : MOLT_E_CRYPTO;
+}
+
+/* Point the port's attestation members at the key store (or clear them). */
+static void wire_attest(sim_device_t *dev)
+{
+    molt_port_t *p = &dev->port;
+    bool on = dev->ks.has_iak;
+    p->attest_sign = on ? dev_attest_sign : NULL;
+    p->attest_pub = on ? dev->ks.iak_pub : NULL;
+    p->attest_impl_id = on ? dev->ks.impl_id : NULL;
+    p->attest_boot_seed = on ? dev->ks.boot_seed : NULL;
+    p->attest_lifecycle = MOLT_LIFECYCLE_SECURED;
+}
+
+static molt_err_t ks_impl_id(sim_device_t *dev)
+{
+    static const char name[] = "molt sim port";
+    size_t n = 0;
+    if (ks_init_psa() != MOLT_OK ||
+        psa_hash_compute(PSA_ALG_SHA_256, (const uint8_t *)name, sizeof name - 1u, dev->ks.impl_id,
+                         sizeof dev->ks.impl_id, &n) != PSA_SUCCESS)
+        return MOLT_E_CRYPTO;
+    return MOLT_OK;
+}
+
+/* Provision a fresh IAK for this device. */
+static molt_err_t ks_provision(sim_device_t *dev)
+{
+    psa_key_attributes_t at = PSA_KEY_ATTRIBUTES_INIT;
+    psa_key_id_t key = 0;
+    size_t n = 0, m = 0;
+    molt_err_t e = MOLT_E_CRYPTO;
+
+    if (ks_init_psa() != MOLT_OK)
+        return MOLT_E_CRYPTO;
+    psa_set_key_type(&at, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1));
+    psa_set_key_bits(&at, 256);
+    psa_set_key_usage_flags(&at, PSA_KEY_USAGE_SIGN_HASH | PSA_KEY_USAGE_EXPORT);
+    psa_set_key_algorithm(&at, IAK_ALG);
+    if (psa_generate_key(&at, &key) != PSA_SUCCESS)
+        return MOLT_E_CRYPTO;
+    if (psa_export_key(key, dev->ks.iak_priv, sizeof dev->ks.iak_priv, &n) == PSA_SUCCESS && n == 32 &&
+        psa_export_public_key(key, dev->ks.iak_pub, sizeof dev->ks.iak_pub, &m) == PSA_SUCCESS && m == 65) {
+        dev->ks.has_iak = true;
+        e = MOLT_OK;
+    }
+    psa_destroy_key(key);
+    return e;
+}
+
+molt_err_t sim_device_new_boot(sim_device_t *dev)
+{
+    dev->ks.boot_slot = -1;
+    if (ks_init_psa() != MOLT_OK ||
+        psa_generate_random(dev->ks.boot_seed, sizeof dev->ks.boot_seed) != PSA_SUCCESS)
+        return MOLT_E_CRYPTO;
+    return MOLT_OK;
+}
+
+void sim_device_set_boot_slot(sim_device_t *dev, uint32_t slot)
+{
+    dev->ks.boot_slot = slot < 2u ? (int32_t)slot : -1;
+}
+
 /* --- device ---------------------------------------------------------------- */
 
 uint32_t sim_device_area_base(const sim_device_t *dev, uint32_t id)
@@ -299,6 +405,9 @@ static molt_err_t attach(sim_device_t *dev, const molt_keyring_t *keys)
     p->no_image = dev_no_image;
     p->ctx = dev;
     dev->rng = 0x6d6f6c74u;
+    if (ks_impl_id(dev) != MOLT_OK)
+        return MOLT_E_CRYPTO;
+    wire_attest(dev);
     return sim_device_remount(dev);
 }
 
@@ -312,7 +421,8 @@ molt_err_t sim_device_init(sim_device_t *dev, const sim_layout_t *l, const molt_
     dev->layout = *l;
     if ((e = sim_flash_init(&dev->flash, &l->geom)) != MOLT_OK)
         return e;
-    if ((e = attach(dev, keys)) != MOLT_OK)
+    if ((e = ks_provision(dev)) != MOLT_OK || (e = sim_device_new_boot(dev)) != MOLT_OK ||
+        (e = attach(dev, keys)) != MOLT_OK)
         sim_device_free(dev);
     return e;
 }
@@ -333,6 +443,8 @@ molt_err_t sim_device_remount(sim_device_t *dev)
 molt_err_t sim_device_reboot(sim_device_t *dev)
 {
     sim_flash_reboot(&dev->flash);
+    if (sim_device_new_boot(dev) != MOLT_OK)
+        return MOLT_E_CRYPTO;
     return sim_device_remount(dev);
 }
 
@@ -351,6 +463,8 @@ molt_err_t sim_device_copy(sim_device_t *dst, const sim_device_t *src)
     memcpy(d->programmed, s->programmed, ((size_t)(s->size / s->geom.write_align) + 7u) / 8u);
     d->flags = s->flags;
     memcpy(dst->nv_advanced, src->nv_advanced, sizeof dst->nv_advanced);
+    dst->ks = src->ks; /* the same device: the same IAK */
+    wire_attest(dst);
     dst->no_image_calls = 0;
     dst->no_image_why = MOLT_OK;
     return sim_device_reboot(dst);
@@ -449,15 +563,31 @@ molt_err_t sim_device_save(const sim_device_t *dev, const char *path)
     uint8_t hdr[DEV_HDR], *flash = NULL;
     size_t flen = 0;
     molt_err_t e = MOLT_E_IO;
+    uint8_t ks[KS_SIZE];
 
+    memset(ks, 0, sizeof ks);
+    memcpy(ks, KS_MAGIC, 8);
+    put32(ks + 8, dev->ks.has_iak ? 1u : 0u);
+    put32(ks + 12, (uint32_t)dev->ks.boot_slot);
+    memcpy(ks + 16, dev->ks.iak_priv, 32);
+    memcpy(ks + 48, dev->ks.iak_pub, 65);
+    memcpy(ks + 116, dev->ks.boot_seed, 32);
+    put32(ks + 148, sim_crc32(0, ks, 148));
     if (fpath == NULL || tmp == NULL)
         goto out;
     if (sim_flash_save(&dev->flash, fpath) != MOLT_OK)
         goto out;
     flash = slurp(fpath, &flen);
     remove(fpath);
-    if (flash == NULL || flen > UINT32_MAX)
+    if (flash == NULL || flen > UINT32_MAX - KS_SIZE)
         goto out;
+    {
+        uint8_t *all = realloc(flash, flen + KS_SIZE);
+        if (all == NULL)
+            goto out;
+        flash = all;
+        memcpy(flash + flen, ks, KS_SIZE);
+    }
     memcpy(hdr, DEV_MAGIC, 8);
     put32(hdr + 8, DEV_VERSION);
     put32(hdr + 12, dev->layout.mode);
@@ -467,7 +597,7 @@ molt_err_t sim_device_save(const sim_device_t *dev, const char *path)
     }
     put32(hdr + 48, (uint32_t)flen);
     put32(hdr + 52, sim_crc32(0, hdr, 52));
-    if (spill(tmp, hdr, sizeof hdr, flash, flen) && rename(tmp, path) == 0)
+    if (spill(tmp, hdr, sizeof hdr, flash, flen + KS_SIZE) && rename(tmp, path) == 0)
         e = MOLT_OK;
     else
         remove(tmp);
@@ -494,16 +624,33 @@ molt_err_t sim_device_load(sim_device_t *dev, const char *path, const molt_keyri
     if ((buf = slurp(path, &len)) == NULL)
         return MOLT_E_IO;
     *why = SIM_E_FORMAT;
-    if (len < DEV_HDR || memcmp(buf, DEV_MAGIC, 8) != 0 || get32(buf + 8) != DEV_VERSION ||
-        get32(buf + 52) != sim_crc32(0, buf, 52) || get32(buf + 48) != len - DEV_HDR)
+    if (len < DEV_HDR || memcmp(buf, DEV_MAGIC, 8) != 0 || get32(buf + 52) != sim_crc32(0, buf, 52))
         goto out;
+    uint32_t version = get32(buf + 8);
+    size_t kslen = version == DEV_VERSION ? KS_SIZE : 0;
+    if ((version != DEV_VERSION && version != DEV_VERSION_NO_KEYS) || len - DEV_HDR < kslen ||
+        get32(buf + 48) != len - DEV_HDR - kslen)
+        goto out;
+    const uint8_t *ks = buf + len - kslen;
+    dev->ks.boot_slot = -1;
+    if (kslen != 0) {
+        if (memcmp(ks, KS_MAGIC, 8) != 0 || get32(ks + 148) != sim_crc32(0, ks, 148) || get32(ks + 8) > 1u)
+            goto out;
+        dev->ks.has_iak = get32(ks + 8) == 1u;
+        dev->ks.boot_slot = (int32_t)get32(ks + 12);
+        memcpy(dev->ks.iak_priv, ks + 16, 32);
+        memcpy(dev->ks.iak_pub, ks + 48, 65);
+        memcpy(dev->ks.boot_seed, ks + 116, 32);
+        if (dev->ks.boot_slot < -1 || dev->ks.boot_slot > 1 || (dev->ks.has_iak && dev->ks.iak_pub[0] != 0x04))
+            goto out;
+    }
     dev->layout.mode = get32(buf + 12);
     for (uint32_t p = 0; p < SIM_PART_COUNT; p++) {
         dev->layout.first[p] = get32(buf + 16 + 4 * p);
         dev->layout.count[p] = get32(buf + 32 + 4 * p);
     }
     *why = SIM_E_FILE;
-    if ((fpath = path_plus(path, ".flash")) == NULL || !spill(fpath, buf + DEV_HDR, len - DEV_HDR, NULL, 0))
+    if ((fpath = path_plus(path, ".flash")) == NULL || !spill(fpath, buf + DEV_HDR, len - DEV_HDR - kslen, NULL, 0))
         goto out;
     e = sim_flash_load(&dev->flash, fpath, NULL, why);
     remove(fpath);

@@ -15,6 +15,13 @@
  * After sim_flash_reboot() call sim_device_reboot() (or sim_device_remount()):
  * the NV counter handle is RAM and does not survive a cut. nv_read/nv_advance
  * also remount by themselves when they find the handle unmounted.
+ *
+ * Key store (R-ATTEST, R-ASSETS): every device gets its own Initial Attestation
+ * Key (ECDSA P-256) at sim_device_init(), kept in sim_keystore_t -- not in any
+ * of the molt flash areas, so nothing that reads or writes the slots, STATUS or
+ * NV sectors can reach it. The port offers libmolt attest_sign() (PSA Crypto
+ * psa_sign_hash) and the public key only. A fresh 32-byte boot seed is drawn
+ * at every sim_device_reboot() and sim_device_new_boot().
  */
 #ifndef MOLT_SIM_PORT_H
 #define MOLT_SIM_PORT_H
@@ -58,6 +65,16 @@ molt_err_t sim_layout_check(const sim_layout_t *l);
 
 typedef struct sim_device sim_device_t;
 
+/* The simulated secure key store and boot record: outside the flash areas. */
+typedef struct sim_keystore {
+    bool has_iak;           /* false for device files from before attestation */
+    uint8_t iak_priv[32];   /* the IAK's private scalar: only attest_sign uses it */
+    uint8_t iak_pub[65];    /* 0x04 || X || Y */
+    uint8_t impl_id[32];    /* SHA-256("molt sim port"), the same on every sim device */
+    uint8_t boot_seed[32];  /* drawn at each boot */
+    int32_t boot_slot;      /* slot the last boot ran (molt_boot_result_t.slot), -1 none */
+} sim_keystore_t;
+
 typedef struct sim_area_ctx {
     sim_device_t *dev;
     uint32_t base; /* device offset of the area */
@@ -76,6 +93,7 @@ struct sim_device {
     molt_err_t no_image_why;
     /* highest value passed to a successful nv_advance of each counter */
     uint32_t nv_advanced[SIM_NVCNT_COUNTERS];
+    sim_keystore_t ks;          /* IAK and boot record; saved with the device */
 };
 
 /* A fresh device (all erased) with layout l; keys may be NULL (no trusted keys). */
@@ -91,6 +109,13 @@ molt_err_t sim_device_remount(sim_device_t *dev);
  * and wear; dst is rebooted and remounted. For snapshots in power-fail sweeps. */
 molt_err_t sim_device_copy(sim_device_t *dst, const sim_device_t *src);
 
+/* A reset as seen by attestation: a fresh boot seed, no boot record yet.
+ * (sim_device_reboot() does this too.) MOLT_E_CRYPTO if no random source. */
+molt_err_t sim_device_new_boot(sim_device_t *dev);
+
+/* Record which slot the boot code chose (for the attestation token). */
+void sim_device_set_boot_slot(sim_device_t *dev, uint32_t slot);
+
 /* Host-side programming (what a debugger or an update client does): erase every
  * sector of area id overlapping [off, off + len), then write data there, padded
  * with the erase value to the write alignment. off must be aligned. */
@@ -100,9 +125,11 @@ molt_err_t sim_device_program(sim_device_t *dev, uint32_t id, uint32_t off, cons
 /* Device offset of area-relative offset off of area id (no checks). */
 uint32_t sim_device_area_base(const sim_device_t *dev, uint32_t id);
 
-/* Save the layout and the flash (sim_flash_save's format, embedded) to path,
- * atomically. Load: init dev from such a file; *why (may be NULL) gets the
- * simulator's reason (SIM_E_FILE, SIM_E_FORMAT, SIM_E_GEOMETRY). */
+/* Save the layout, the flash (sim_flash_save's format, embedded) and the key
+ * store to path, atomically. Load: init dev from such a file; *why (may be
+ * NULL) gets the simulator's reason (SIM_E_FILE, SIM_E_FORMAT, SIM_E_GEOMETRY).
+ * Files of format 1 (before attestation) load, without an IAK: attestation on
+ * such a device fails with MOLT_E_ATTEST_KEY. */
 molt_err_t sim_device_save(const sim_device_t *dev, const char *path);
 molt_err_t sim_device_load(sim_device_t *dev, const char *path, const molt_keyring_t *keys,
                            sim_res_t *why);
