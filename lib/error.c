@@ -49,6 +49,10 @@ static const err_entry_t errors[] = {
     {MOLT_E_NV, "NV", "NV counter storage failed"},
     {MOLT_E_LAYOUT, "LAYOUT", "flash layout unusable"},
     {MOLT_E_STATE, "STATE", "not valid in the current state"},
+    {MOLT_E_FWU_CANCELLED, "FWU_CANCELLED", "download cancelled"},
+    {MOLT_E_FWU_REVERTED, "FWU_REVERTED", "trial not accepted: previous image restored"},
+    {MOLT_E_FWU_RECORD, "FWU_RECORD", "update record damaged by a power cut"},
+    {MOLT_E_FWU_INCOMPLETE, "FWU_INCOMPLETE", "image not completely written"},
 };
 
 static const err_entry_t *lookup(molt_err_t err)

@@ -60,7 +60,13 @@ typedef enum molt_err {
     MOLT_E_FLASH = 71,         /* the flash refused or failed a write or erase */
     MOLT_E_NV = 72,            /* NV counter storage failed or is corrupt */
     MOLT_E_LAYOUT = 73,        /* flash geometry unusable (slots, status area too small) */
-    MOLT_E_STATE = 74          /* request not valid in the current state */
+    MOLT_E_STATE = 74,         /* request not valid in the current state */
+
+    /* Firmware update API (include/molt/fwu.h). */
+    MOLT_E_FWU_CANCELLED = 80, /* download cancelled by the application */
+    MOLT_E_FWU_REVERTED = 81,  /* trial not accepted before a reset: previous image restored */
+    MOLT_E_FWU_RECORD = 82,    /* progress record damaged by a power cut: reason lost */
+    MOLT_E_FWU_INCOMPLETE = 83 /* finish before the declared image was completely written */
 } molt_err_t;
 
 /* Short fixed phrase for err ("signature does not verify"); never NULL. */
