@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "counter.h"
+#include "crypto.h"
 #include "molt/fwu.h"
 #include "molt/verify.h"
 #include "trailer.h"
@@ -48,6 +49,21 @@
 #define MAGIC_SZ 16u
 
 static molt_fwu_t *g_fwu; /* the instance psa_fwu_* act on (molt_fwu_bind) */
+
+_Static_assert(sizeof(molt_hash_ctx_t) <= sizeof(((molt_fwu_comp_t *)0)->hash_ctx),
+               "MOLT_FWU_HASH_CTX_WORDS too small for this PSA Crypto build");
+
+/* The streaming hash: SHA-256 of [0, unprotected TLV info) as it is written, so
+ * finish need not read the image again (MCUboot's usual hash; an image with a
+ * SHA-384/512 hash TLV, or a stream broken by a reset, is re-read). */
+static molt_hash_ctx_t *hctx(molt_fwu_comp_t *c) { return (molt_hash_ctx_t *)(void *)c->hash_ctx; }
+
+static void stop_hash(molt_fwu_comp_t *c)
+{
+    if (c->hashing)
+        molt_hash_abort(hctx(c));
+    c->hashing = false;
+}
 
 static uint32_t crc32(const uint8_t *p, uint32_t n)
 {
@@ -228,6 +244,7 @@ static molt_err_t to_failed(molt_fwu_comp_t *c, psa_status_t why)
     c->error = why;
     c->img_clean = false;
     c->pend_len = 0;
+    stop_hash(c);
     return write_failed(c, why);
 }
 
@@ -484,6 +501,8 @@ psa_status_t molt_fwu_start(molt_fwu_t *fwu, psa_fwu_component_t id, const void 
     c->written = c->programmed = c->declared = c->unprot_off = 0;
     c->hdr_known = false;
     c->pend_len = 0;
+    stop_hash(c);
+    c->hashing = molt_crypto_init() == MOLT_OK && molt_hash_start(hctx(c), MOLT_HASH_SHA256) == MOLT_OK;
     return PSA_SUCCESS;
 }
 
@@ -560,7 +579,13 @@ psa_status_t molt_fwu_write(molt_fwu_t *fwu, psa_fwu_component_t id, size_t imag
     if (err != MOLT_OK) {
         c->state = PSA_FWU_FAILED; /* the flash failed: RAM only, the record says WRITING */
         c->error = (psa_status_t)err;
+        stop_hash(c);
         return molt_fwu_status(err);
+    }
+    if (c->hashing) {
+        uint32_t feed_end = hk && unprot < end ? unprot : end;
+        if (c->written < feed_end && molt_hash_update(hctx(c), b, feed_end - c->written) != MOLT_OK)
+            stop_hash(c);
     }
     c->written = end;
     return PSA_SUCCESS;
@@ -574,6 +599,8 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
     molt_policy_t pol;
     molt_verify_result_t vr;
     molt_image_t cur;
+    uint8_t digest[MOLT_HASH_MAX_SIZE];
+    size_t dlen = 0;
     uint32_t nv;
     molt_err_t err;
 
@@ -583,6 +610,9 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
         return PSA_ERROR_BAD_STATE;
     if (c->declared == 0u || c->written != c->declared)
         return molt_fwu_status(MOLT_E_FWU_INCOMPLETE); /* resume first; nothing changes */
+    if (c->hashing && molt_hash_finish(hctx(c), digest, sizeof digest, &dlen) != MOLT_OK)
+        dlen = 0;
+    c->hashing = false;
     if (c->pend_len > 0u) {
         memset(c->pend + c->pend_len, sec_area(c)->erase_value, c->unit - c->pend_len);
         err = program(c, c->pend, c->unit);
@@ -594,7 +624,9 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
         }
     }
     /* The staged bytes, exactly the declared image, judged like the boot code
-     * judges an upload (R-AUTH, R-ROLLBACK). This reads the image once. */
+     * judges an upload (R-AUTH, R-ROLLBACK). With the streamed digest only the
+     * header and TLVs are read; otherwise (a reset broke the stream, a
+     * SHA-384/512 image, pure Ed25519) the image is read once more. */
     molt_area_source(&src, &ctx, sec_area(c), c->stg);
     src.size = c->declared;
     molt_policy_default(&pol);
@@ -606,6 +638,10 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
     }
     pol.check_sec_cnt = true;
     pol.min_sec_cnt = nv;
+    if (dlen == molt_hash_size(MOLT_HASH_SHA256)) {
+        pol.digest = digest;
+        pol.digest_alg = MOLT_HASH_SHA256;
+    }
     molt_area_source(&psrc, &pctx, &c->port->area[MOLT_AREA_PRIMARY], 0);
     if (c->cfg.downgrade_prevention && molt_image_parse(&psrc, &cur) == MOLT_OK) {
         pol.check_version = true;

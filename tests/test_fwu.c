@@ -32,9 +32,9 @@
 
 typedef struct img { uint8_t *b; size_t n; } img_t;
 
-static molt_key_t g_key;
-static molt_keyring_t g_keys = {&g_key, 1};
-static img_t p01, p03, p07, p20, p24, p26, n01, n10, n11, n27, n28;
+static molt_key_t g_key[2]; /* ECDSA P-256 and Ed25519 signers are trusted */
+static molt_keyring_t g_keys = {g_key, 2};
+static img_t p02, p08, p10, p11, p01, p03, p07, p20, p24, p26, n01, n10, n11, n27, n28;
 static const molt_boot_cfg_t g_cfg = {MOLT_MODE_SWAP, false};
 
 typedef struct dut {
@@ -364,7 +364,11 @@ static void test_resume_flow(uint64_t seed, bool cut)
     /* A write not at the resume offset is refused. */
     CHECK_EQ(psa_fwu_write(0, i.impl.written + 8u, p03.b + i.impl.written + 8u, 16), PSA_ERROR_INVALID_ARGUMENT);
     CHECK_EQ(write_range(&p03, i.impl.written, p03.n), PSA_SUCCESS);
+    /* The reset broke the streamed hash: finish reads the hashed region again. */
+    sim_flash_stats_reset(&u->d.flash);
     CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS);
+    uint64_t reread = u->d.flash.stats.bytes_read;
+    CHECK(reread >= 512u + 4113u + 12u, "finish after a reset re-reads (%llu bytes)", (unsigned long long)reread);
     CHECK_EQ(state_of(), PSA_FWU_CANDIDATE);
     CHECK(staged_exact(u, &p03), "staged image exact");
     CHECK_EQ(psa_fwu_install(), PSA_SUCCESS_REBOOT);
@@ -392,15 +396,21 @@ static void test_resume_flow(uint64_t seed, bool cut)
     /* The next update (p20, counter 8) on the cleaned staging area. */
     CHECK_EQ(psa_fwu_start(0, NULL, 0), PSA_SUCCESS);
     CHECK_EQ(write_range(&p20, 0, p20.n), PSA_SUCCESS);
+    /* An unbroken stream: finish reads the header and TLVs, not the payload. */
+    sim_flash_stats_reset(&u->d.flash);
     CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS);
+    uint64_t streamed = u->d.flash.stats.bytes_read;
+    CHECK(streamed < 512u + 1000u, "finish with the streamed hash read %llu bytes", (unsigned long long)streamed);
     CHECK_EQ(psa_fwu_install(), PSA_SUCCESS_REBOOT);
     dut_boot(u);
     CHECK_EQ(psa_fwu_accept(), PSA_SUCCESS);
     CHECK_EQ(counter(u), 8);
     CHECK(primary_exact(u, &p20), "second update exact");
     CHECK_EQ(u->d.flash.stats.violations, 0);
-    printf("resume flow seed %llu%s: resumed at %u of %zu sent, counter 1 -> 5 -> 8\n", (unsigned long long)seed,
-           cut ? " (torn cut)" : "", resumed, sent);
+    printf("resume flow seed %llu%s: resumed at %u of %zu sent, counter 1 -> 5 -> 8; finish read %llu bytes "
+           "after the reset, %llu with the streamed hash\n",
+           (unsigned long long)seed, cut ? " (torn cut)" : "", resumed, sent, (unsigned long long)reread,
+           (unsigned long long)streamed);
     dut_free(u);
 }
 
@@ -524,6 +534,25 @@ static void refused_at_write(const char *what, const img_t *im, size_t at, psa_s
     printf("%s: refused at the write covering offset %zu, status %d, reason %s\n", what, at, (int)s,
            molt_err_name(why));
     dut_free(u);
+}
+
+/* Other signature schemes go through the same finish: SHA-256 digests use the
+ * streamed hash, SHA-512 and pure Ed25519 read the image again (R-AUTH). */
+static void test_schemes(void)
+{
+    const img_t *ims[] = {&p08, &p10, &p11};
+    const char *names[] = {"Ed25519/SHA-256 (p08)", "Ed25519/SHA-512 (p10)", "pure Ed25519 (p11)"};
+    for (int k = 0; k < 3; k++) {
+        dut_t *u = dut_new(&p02); /* no security counter: neither has the new image */
+        CHECK_EQ(download(ims[k]), PSA_SUCCESS);
+        sim_flash_stats_reset(&u->d.flash);
+        CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS);
+        CHECK_EQ(state_of(), PSA_FWU_CANDIDATE);
+        CHECK(staged_exact(u, ims[k]), "%s staged exactly", names[k]);
+        printf("%s: accepted at finish, %llu bytes read\n", names[k],
+               (unsigned long long)u->d.flash.stats.bytes_read);
+        dut_free(u);
+    }
 }
 
 static void test_refusals(void)
@@ -662,8 +691,13 @@ static void test_multi(void)
 
 int main(void)
 {
-    img_t key = load("keys/sign-ecdsa-p256.pub.der");
-    g_key = (molt_key_t){key.b, key.n};
+    img_t key = load("keys/sign-ecdsa-p256.pub.der"), ked = load("keys/sign-ed25519.pub.der");
+    g_key[0] = (molt_key_t){key.b, key.n};
+    g_key[1] = (molt_key_t){ked.b, ked.n};
+    p02 = load("images/p02_ecdsa_p256.bin");
+    p08 = load("images/p08_ed25519.bin");
+    p10 = load("images/p10_ed25519_sha512.bin");
+    p11 = load("images/p11_ed25519_pure.bin");
     p01 = load("images/p01_unsigned_sha256.bin");
     p03 = load("images/p03_ecdsa_p256_seccnt.bin");
     p07 = load("images/p07_ecdsa_p256_large_seccnt_auto.bin");
@@ -684,6 +718,7 @@ int main(void)
     test_powerfail(SIM_CUT_TORN);
     test_powerfail(SIM_CUT_BEFORE);
     test_refusals();
+    test_schemes();
     test_multi();
     return check_done();
 }

@@ -50,6 +50,9 @@
 #define MOLT_FWU_MAX_COMPONENTS 4u
 #endif
 #define MOLT_FWU_UNIT_MAX 256u /* the largest write unit (port write_align max) */
+#ifndef MOLT_FWU_HASH_CTX_WORDS
+#define MOLT_FWU_HASH_CTX_WORDS 40u /* room for a PSA hash operation (checked in lib/fwu.c) */
+#endif
 
 /* One component (treat as opaque; public for static allocation). */
 typedef struct molt_fwu_comp {
@@ -78,6 +81,8 @@ typedef struct molt_fwu_comp {
     uint8_t hdr[32];        /* the image header as written */
     uint8_t info[4];        /* the unprotected TLV info as written */
     uint32_t pend_len;      /* bytes of a partial write unit kept in RAM */
+    bool hashing;           /* SHA-256 of [0, unprot_off) streamed since offset 0 */
+    uint64_t hash_ctx[MOLT_FWU_HASH_CTX_WORDS]; /* the streaming hash (opaque) */
     uint8_t pend[MOLT_FWU_UNIT_MAX];
 } molt_fwu_comp_t;
 
