@@ -25,6 +25,7 @@
 #include "psa/update.h"
 #include "sim_port.h"
 #include "slurp.h"
+#include "trailer.h"
 
 #define SEC 1024u
 #define SLOT_SECS 16u
@@ -45,6 +46,8 @@ typedef struct dut {
 } dut_t;
 
 static uint64_t g_rng;
+static uint32_t g_align = 8;   /* flash write unit of the devices made next */
+static uint8_t g_erase = 0xff; /* and their erase value */
 static uint32_t rnd(uint32_t n) /* xorshift64*, seeded per test */
 {
     g_rng ^= g_rng >> 12;
@@ -77,7 +80,7 @@ static dut_t *dut_new(const img_t *fi)
 {
     dut_t *u = calloc(1, sizeof *u);
     sim_layout_t l;
-    CHECK_EQ(sim_layout_uniform(&l, SEC, SLOT_SECS, 8, 0xff), MOLT_OK);
+    CHECK_EQ(sim_layout_uniform(&l, SEC, SLOT_SECS, g_align, g_erase), MOLT_OK);
     CHECK_EQ(sim_device_init(&u->d, &l, &g_keys), MOLT_OK);
     sim_flash_set_flags(&u->d.flash, SIM_FLASH_F_WRITE_ONCE);
     CHECK_EQ(sim_device_program(&u->d, MOLT_AREA_PRIMARY, 0, fi->b, fi->n), MOLT_OK);
@@ -356,7 +359,7 @@ static void test_resume_flow(uint64_t seed, bool cut)
     CHECK_EQ(u->r.action, MOLT_ACT_NONE);
     i = info_of();
     CHECK_EQ(i.state, PSA_FWU_WRITING);
-    CHECK(i.impl.written <= sent && i.impl.written % SEC == 0 && i.impl.written + SEC + 8u > sent,
+    CHECK(i.impl.written <= sent && i.impl.written % SEC == 0 && i.impl.written + SEC + 256u > sent,
           "resume at %u after %zu sent", i.impl.written, sent);
     CHECK_EQ(i.impl.image_size, 0); /* the TLV info (offset 4637) is not written yet */
     CHECK(memcmp(area(u, MOLT_AREA_SECONDARY) + SEC, p03.b, i.impl.written) == 0, "checkpointed bytes are exact");
@@ -407,9 +410,9 @@ static void test_resume_flow(uint64_t seed, bool cut)
     CHECK_EQ(counter(u), 8);
     CHECK(primary_exact(u, &p20), "second update exact");
     CHECK_EQ(u->d.flash.stats.violations, 0);
-    printf("resume flow seed %llu%s: resumed at %u of %zu sent, counter 1 -> 5 -> 8; finish read %llu bytes "
+    printf("resume flow (write unit %u, erase 0x%02x) seed %llu%s: resumed at %u of %zu sent, counter 1 -> 5 -> 8; finish read %llu bytes "
            "after the reset, %llu with the streamed hash\n",
-           (unsigned long long)seed, cut ? " (torn cut)" : "", resumed, sent, (unsigned long long)reread,
+           g_align, g_erase, (unsigned long long)seed, cut ? " (torn cut)" : "", resumed, sent, (unsigned long long)reread,
            (unsigned long long)streamed);
     dut_free(u);
 }
@@ -417,15 +420,15 @@ static void test_resume_flow(uint64_t seed, bool cut)
 /* R-BACKGROUND, R-AUTH: cut power inside every flash operation of start, the
  * writes, finish and install; reboot; whatever query then says, continuing
  * from there ends with exactly the signed image running as a trial. */
-static void test_powerfail(sim_cut_t mode)
+static void test_powerfail(sim_cut_t mode, uint64_t seeds)
 {
     uint64_t total = 0;
     int cuts = 0, bad = 0, seen[8] = {0};
-    for (uint64_t k = 0;; k++) {
+    for (uint64_t k = 0, seed = 0;; seed = (seed + 1) % seeds, k += seed == 0) {
         dut_t *u = dut_new(&p24);
         g_rng = 77; /* the same chunking every run */
         uint64_t start = sim_flash_ops(&u->d.flash);
-        sim_flash_arm_cut(&u->d.flash, mode, k, 0x5eed + k);
+        sim_flash_arm_cut(&u->d.flash, mode, k, 0x5eed + k * 131 + seed);
         psa_status_t s = psa_fwu_start(0, NULL, 0);
         if (s == PSA_SUCCESS)
             s = write_range(&p03, 0, p03.n);
@@ -476,10 +479,102 @@ static void test_powerfail(sim_cut_t mode)
     }
     CHECK(cuts > 20, "power-fail sweep ran (%d cuts)", cuts);
     CHECK_EQ(bad, 0);
-    printf("download power-fail (%s): %d cuts over %llu flash ops, bad %d; after the cut: READY %d, WRITING %d, "
+    printf("download power-fail (unit %u, erase 0x%02x, %s, %llu seed%s): %d cuts over %llu flash ops, bad %d; after the cut: READY %d, WRITING %d, "
            "CANDIDATE %d, TRIAL %d\n",
-           mode == SIM_CUT_TORN ? "torn" : "clean", cuts, (unsigned long long)total, bad, seen[PSA_FWU_READY],
+           g_align, g_erase, mode == SIM_CUT_TORN ? "torn" : "clean", (unsigned long long)seeds, seeds > 1 ? "s" : "", cuts,
+           (unsigned long long)total, bad, seen[PSA_FWU_READY],
            seen[PSA_FWU_WRITING], seen[PSA_FWU_CANDIDATE], seen[PSA_FWU_TRIAL]);
+}
+
+
+/* R-BACKGROUND, R-ATOMIC: power cut (torn, then clean) at every flash operation of
+ * the calls after the download: accept, reject (from STAGED and from TRIAL),
+ * cancel and clean. After the cut and a reboot the device runs exactly the old
+ * or exactly the new image, the state is one the call could have left (before
+ * or after it), and finishing the job from there works. */
+enum op { OP_ACCEPT, OP_REJECT_STAGED, OP_REJECT_TRIAL, OP_CANCEL, OP_CLEAN_FAILED, OP_CLEAN_UPDATED, OP_N };
+static const char *opname[OP_N] = {"accept", "reject(STAGED)", "reject(TRIAL)", "cancel", "clean(FAILED)",
+                                   "clean(UPDATED)"};
+
+static psa_status_t run_op(enum op o)
+{
+    switch (o) {
+    case OP_ACCEPT: return psa_fwu_accept();
+    case OP_REJECT_STAGED:
+    case OP_REJECT_TRIAL: return psa_fwu_reject(REJECT_ERR);
+    case OP_CANCEL: return psa_fwu_cancel(0);
+    default: return psa_fwu_clean(0);
+    }
+}
+
+static bool settled(dut_t *u, enum op o, uint8_t st)
+{
+    bool old_img = primary_exact(u, &p24) && counter(u) == 1, new_img = primary_exact(u, &p03);
+    switch (o) {
+    case OP_ACCEPT: /* not confirmed -> reverted; confirmed -> UPDATED, or READY if the head was lost */
+        return (st == PSA_FWU_FAILED && old_img) ||
+               ((st == PSA_FWU_UPDATED || st == PSA_FWU_READY) && new_img && counter(u) == 5 && !u->r.trial);
+    case OP_REJECT_STAGED: /* the request ran before the reject landed, or the image is gone */
+        return (st == PSA_FWU_TRIAL && new_img && u->r.trial) ||
+               ((st == PSA_FWU_FAILED || st == PSA_FWU_READY) && old_img);
+    case OP_REJECT_TRIAL: return st == PSA_FWU_FAILED && old_img;
+    case OP_CANCEL: return (st == PSA_FWU_WRITING || st == PSA_FWU_FAILED) && old_img;
+    case OP_CLEAN_FAILED: return (st == PSA_FWU_FAILED || st == PSA_FWU_READY) && old_img;
+    default: return (st == PSA_FWU_UPDATED || st == PSA_FWU_READY) && new_img && counter(u) == 5;
+    }
+}
+
+static void reach_op(dut_t *u, enum op o)
+{
+    static const uint8_t from[OP_N] = {PSA_FWU_TRIAL, PSA_FWU_STAGED, PSA_FWU_TRIAL, PSA_FWU_WRITING,
+                                       PSA_FWU_FAILED, PSA_FWU_UPDATED};
+    reach(u, from[o]);
+}
+
+static void test_powerfail_ops(void)
+{
+    for (int o = 0; o < OP_N; o++) {
+        for (int m = 0; m < 2; m++) {
+            sim_cut_t mode = m == 0 ? SIM_CUT_TORN : SIM_CUT_BEFORE;
+            int cuts = 0, bad = 0;
+            uint64_t total = 0;
+            for (uint64_t k = 0;; k++) {
+                dut_t *u = dut_new(&p24);
+                reach_op(u, (enum op)o);
+                uint64_t start = sim_flash_ops(&u->d.flash);
+                sim_flash_arm_cut(&u->d.flash, mode, k, 0xc0ffee + k);
+                psa_status_t s = run_op((enum op)o);
+                if (sim_flash_powered(&u->d.flash)) {
+                    total = sim_flash_ops(&u->d.flash) - start;
+                    CHECK(s == PSA_SUCCESS || s == PSA_SUCCESS_REBOOT, "%s uncut: %d", opname[o], (int)s);
+                    dut_free(u);
+                    break;
+                }
+                cuts++;
+                sim_flash_disarm(&u->d.flash);
+                dut_boot(u);
+                uint8_t st = state_of();
+                bool ok = u->boot_err == MOLT_OK && settled(u, (enum op)o, st);
+                /* Finish the job from there: clean what can be cleaned. */
+                if (ok && (st == PSA_FWU_FAILED || st == PSA_FWU_UPDATED)) {
+                    ok = psa_fwu_clean(0) == PSA_SUCCESS && state_of() == PSA_FWU_READY;
+                    for (uint32_t b = 0; ok && b < SLOT_SECS * SEC; b++)
+                        ok = area(u, MOLT_AREA_SECONDARY)[b] == 0xff;
+                }
+                ok = ok && u->d.flash.stats.violations == 0;
+                if (!ok) {
+                    bad++;
+                    fprintf(stderr, "%s cut at op %llu (%s): boot %d, state %s\n", opname[o], (unsigned long long)k,
+                            m == 0 ? "torn" : "clean", u->boot_err, sname(st));
+                }
+                dut_free(u);
+            }
+            CHECK(cuts > 0, "%s: no cut", opname[o]);
+            CHECK_EQ(bad, 0);
+            printf("%s power-fail (%s): %d cuts over %llu flash ops, bad %d\n", opname[o], m == 0 ? "torn" : "clean",
+                   cuts, (unsigned long long)total, bad);
+        }
+    }
 }
 
 /* Download im whole (chunks of 512); returns the first failing status. */
@@ -609,6 +704,14 @@ static void test_refusals(void)
     CHECK_EQ(psa_fwu_query(0, NULL), PSA_ERROR_INVALID_ARGUMENT);
     CHECK_EQ(psa_fwu_start(1, NULL, 0), PSA_ERROR_DOES_NOT_EXIST);
     dut_free(u);
+    /* Only SWAP mode has a revertible trial: other modes are refused. */
+    u = dut_new(&p24);
+    molt_fwu_t f2;
+    molt_boot_cfg_t remap = {MOLT_MODE_REMAP, false}, over = {MOLT_MODE_OVERWRITE, false};
+    CHECK_EQ(molt_fwu_init(&f2, &u->d.port, &remap, NULL), MOLT_E_ARG);
+    CHECK_EQ(molt_fwu_init(&f2, &u->d.port, &over, NULL), MOLT_E_ARG);
+    CHECK_EQ(molt_fwu_init(&f2, NULL, &g_cfg, NULL), MOLT_E_ARG);
+    dut_free(u);
     /* Unbound, the global functions refuse. */
     CHECK_EQ(psa_fwu_query(0, &i0), PSA_ERROR_DOES_NOT_EXIST);
     CHECK_EQ(psa_fwu_start(0, NULL, 0), PSA_ERROR_BAD_STATE);
@@ -658,6 +761,18 @@ static void test_multi(void)
         CHECK_EQ(psa_fwu_start(0, NULL, 0), PSA_SUCCESS);
         CHECK_EQ(write_range(&p03, 0, p03.n), PSA_SUCCESS);
         CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS);
+        /* All or nothing: component 1's request cannot be written (its flash
+         * fails), so component 0's request is taken back. */
+        sim_flash_arm_cut(&b->d.flash, SIM_CUT_BEFORE, 0, 1);
+        CHECK_EQ(psa_fwu_install(), PSA_ERROR_STORAGE_FAILURE);
+        molt_trailer_t t;
+        CHECK_EQ(molt_tr_read(&a->d.port.area[MOLT_AREA_SECONDARY], &t), MOLT_OK);
+        CHECK(!t.magic_good, "component 0's request taken back");
+        for (psa_fwu_component_t c = 0; c < 2; c++) {
+            CHECK_EQ(psa_fwu_query(c, &i), PSA_SUCCESS);
+            CHECK_EQ(i.state, PSA_FWU_CANDIDATE);
+        }
+        CHECK_EQ(sim_device_reboot(&b->d), MOLT_OK); /* b's flash works again */
         CHECK_EQ(psa_fwu_install(), PSA_SUCCESS_REBOOT);
         for (psa_fwu_component_t c = 0; c < 2; c++) {
             CHECK_EQ(psa_fwu_query(c, &i), PSA_SUCCESS);
@@ -715,8 +830,17 @@ int main(void)
     test_resume_flow(1, false);
     test_resume_flow(2, false);
     test_resume_flow(3, true);
-    test_powerfail(SIM_CUT_TORN);
-    test_powerfail(SIM_CUT_BEFORE);
+    test_powerfail(SIM_CUT_TORN, 4);
+    test_powerfail(SIM_CUT_BEFORE, 1);
+    test_powerfail_ops();
+    /* 32-byte write units, erase value 0x00: the record and the checks do not
+     * depend on 8-byte units or on 0xFF. */
+    g_align = 32;
+    g_erase = 0x00;
+    test_resume_flow(4, true);
+    test_powerfail(SIM_CUT_TORN, 2);
+    g_align = 8;
+    g_erase = 0xff;
     test_refusals();
     test_schemes();
     test_multi();
