@@ -334,7 +334,11 @@ static molt_err_t resume(molt_fwu_comp_t *c, uint32_t ckpts)
         (err = check_header(c, c->hdr, &c->unprot_off)) != MOLT_OK)
         return err;
     c->hdr_known = true;
-    if (c->unprot_off + MOLT_TLV_INFO_SIZE <= c->written) {
+    if (c->unprot_off < c->written && c->written < c->unprot_off + MOLT_TLV_INFO_SIZE) {
+        /* The checkpoint splits the TLV info: its first bytes come from flash. */
+        if ((err = a->read(a->ctx, c->stg + c->unprot_off, c->info, c->written - c->unprot_off)) != MOLT_OK)
+            return err;
+    } else if (c->unprot_off + MOLT_TLV_INFO_SIZE <= c->written) {
         if ((err = a->read(a->ctx, c->stg + c->unprot_off, c->info, sizeof c->info)) != MOLT_OK ||
             (err = check_info(c, c->info, c->unprot_off, &c->declared)) != MOLT_OK)
             return err;

@@ -417,6 +417,37 @@ static void test_resume_flow(uint64_t seed, bool cut)
     dut_free(u);
 }
 
+
+/* A checkpoint that splits the unprotected TLV info (sectors of 1160 bytes: the
+ * 4th checkpoint, 4640, falls inside p03's TLV info at 4637..4640): after the
+ * reset the first info bytes come back from flash and the check still holds. */
+static void test_resume_split_info(void)
+{
+    dut_t *u = calloc(1, sizeof *u);
+    sim_layout_t l;
+    CHECK_EQ(sim_layout_uniform(&l, 1160, SLOT_SECS, 8, 0xff), MOLT_OK);
+    CHECK_EQ(sim_device_init(&u->d, &l, &g_keys), MOLT_OK);
+    sim_flash_set_flags(&u->d.flash, SIM_FLASH_F_WRITE_ONCE);
+    CHECK_EQ(sim_device_program(&u->d, MOLT_AREA_PRIMARY, 0, p24.b, p24.n), MOLT_OK);
+    dut_boot(u);
+    CHECK_EQ(psa_fwu_start(0, NULL, 0), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_write(0, 0, p03.b, 1000), PSA_SUCCESS);
+    for (size_t off = 1000; off < 4500; off += 500)
+        CHECK_EQ(psa_fwu_write(0, off, p03.b + off, 500), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_write(0, 4500, p03.b + 4500, 200), PSA_SUCCESS); /* to 4700 */
+    dut_boot(u);
+    psa_fwu_component_info_t i = info_of();
+    CHECK_EQ(i.state, PSA_FWU_WRITING);
+    CHECK_EQ(i.impl.written, 4640);
+    CHECK_EQ(i.impl.image_size, 0); /* the info is not complete in flash */
+    CHECK_EQ(psa_fwu_write(0, 4640, p03.b + 4640, p03.n - 4640), PSA_SUCCESS);
+    CHECK_EQ(info_of().impl.image_size, p03.n);
+    CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS);
+    CHECK(memcmp(area(u, MOLT_AREA_SECONDARY) + 1160, p03.b, p03.n) == 0, "exact after a split-info resume");
+    printf("resume with the TLV info split by the checkpoint: resumed at %u, finish ok\n", i.impl.written);
+    dut_free(u);
+}
+
 /* R-BACKGROUND, R-AUTH: cut power inside every flash operation of start, the
  * writes, finish and install; reboot; whatever query then says, continuing
  * from there ends with exactly the signed image running as a trial. */
@@ -830,6 +861,7 @@ int main(void)
     test_resume_flow(1, false);
     test_resume_flow(2, false);
     test_resume_flow(3, true);
+    test_resume_split_info();
     test_powerfail(SIM_CUT_TORN, 4);
     test_powerfail(SIM_CUT_BEFORE, 1);
     test_powerfail_ops();
