@@ -342,8 +342,13 @@ static molt_err_t resume(molt_fwu_comp_t *c, uint32_t ckpts)
         if ((err = a->read(a->ctx, c->stg + c->unprot_off, c->info, sizeof c->info)) != MOLT_OK ||
             (err = check_info(c, c->info, c->unprot_off, &c->declared)) != MOLT_OK)
             return err;
-        if (c->declared < c->written)
-            return MOLT_E_FWU_RECORD;
+        /* finish pads the last unit, which may complete a checkpoint past the
+         * declared end: the image is then entirely in flash. */
+        if (c->declared < c->written) {
+            if (c->written - c->declared >= c->unit)
+                return MOLT_E_FWU_RECORD;
+            c->written = c->declared;
+        }
     }
     return MOLT_OK;
 }

@@ -138,6 +138,11 @@ static psa_status_t write_range(const img_t *im, size_t from, size_t to)
     return PSA_SUCCESS;
 }
 
+static bool staged_exact_at(dut_t *u, uint32_t stg, const img_t *im)
+{
+    return memcmp(area(u, MOLT_AREA_SECONDARY) + stg, im->b, im->n) == 0;
+}
+
 static bool staged_exact(dut_t *u, const img_t *im)
 {
     return memcmp(area(u, MOLT_AREA_SECONDARY) + SEC, im->b, im->n) == 0;
@@ -445,6 +450,35 @@ static void test_resume_split_info(void)
     CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS);
     CHECK(memcmp(area(u, MOLT_AREA_SECONDARY) + 1160, p03.b, p03.n) == 0, "exact after a split-info resume");
     printf("resume with the TLV info split by the checkpoint: resumed at %u, finish ok\n", i.impl.written);
+    dut_free(u);
+}
+
+
+/* finish pads the last write unit; when that completes a checkpoint past the
+ * declared end (sectors of 4792 = roundup(4788, 8) bytes) and the power fails
+ * before the CANDIDATE unit, the resume point is the declared end itself. */
+static void test_resume_padded_end(void)
+{
+    dut_t *u = calloc(1, sizeof *u);
+    sim_layout_t l;
+    CHECK_EQ(sim_layout_uniform(&l, 4792, 4, 8, 0xff), MOLT_OK);
+    CHECK_EQ(sim_device_init(&u->d, &l, &g_keys), MOLT_OK);
+    sim_flash_set_flags(&u->d.flash, SIM_FLASH_F_WRITE_ONCE);
+    CHECK_EQ(sim_device_program(&u->d, MOLT_AREA_PRIMARY, 0, p24.b, p24.n), MOLT_OK);
+    dut_boot(u);
+    CHECK_EQ(psa_fwu_start(0, NULL, 0), PSA_SUCCESS);
+    CHECK_EQ(write_range(&p03, 0, p03.n), PSA_SUCCESS);
+    sim_flash_arm_cut(&u->d.flash, SIM_CUT_BEFORE, 2, 1); /* pad unit, checkpoint, then the cut */
+    CHECK_EQ(psa_fwu_finish(0), PSA_ERROR_STORAGE_FAILURE);
+    dut_boot(u);
+    psa_fwu_component_info_t i = info_of();
+    CHECK_EQ(i.state, PSA_FWU_WRITING);
+    CHECK_EQ(i.impl.written, p03.n);
+    CHECK_EQ(i.impl.image_size, p03.n);
+    CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS);
+    CHECK(staged_exact_at(u, 4792, &p03), "exact");
+    printf("power cut after the padded last unit completed a checkpoint: resumed at %u = the image size\n",
+           i.impl.written);
     dut_free(u);
 }
 
@@ -862,6 +896,7 @@ int main(void)
     test_resume_flow(2, false);
     test_resume_flow(3, true);
     test_resume_split_info();
+    test_resume_padded_end();
     test_powerfail(SIM_CUT_TORN, 4);
     test_powerfail(SIM_CUT_BEFORE, 1);
     test_powerfail_ops();
