@@ -482,75 +482,135 @@ static void test_resume_padded_end(void)
     dut_free(u);
 }
 
+/* The download flow (start, random chunks, finish, install) with a cut armed
+ * at operation k. True when the cut fired (the flow did not complete). */
+static bool cut_download(dut_t *u, sim_cut_t mode, uint64_t k, uint64_t seed, uint64_t *ops)
+{
+    g_rng = 77; /* the same chunking every run */
+    uint64_t start = sim_flash_ops(&u->d.flash);
+    sim_flash_arm_cut(&u->d.flash, mode, k, seed);
+    psa_status_t s = psa_fwu_start(0, NULL, 0);
+    if (s == PSA_SUCCESS)
+        s = write_range(&p03, 0, p03.n);
+    if (s == PSA_SUCCESS)
+        s = psa_fwu_finish(0);
+    if (s == PSA_SUCCESS)
+        s = psa_fwu_install();
+    *ops = sim_flash_ops(&u->d.flash) - start;
+    if (s == PSA_SUCCESS_REBOOT && sim_flash_powered(&u->d.flash))
+        return false;
+    sim_flash_disarm(&u->d.flash);
+    return true;
+}
+
+/* After a reset: check what query reports and continue the download up to
+ * install. 1: installed; 2: already running the new image as a trial (the cut
+ * came after the request was complete enough); 0: a check failed; -1: a power
+ * cut stopped it. */
+static int continue_download(dut_t *u, int seen[8])
+{
+    psa_fwu_component_info_t i = info_of();
+    psa_status_t s = PSA_SUCCESS;
+    if (u->boot_err != MOLT_OK || i.state >= 8)
+        return 0;
+    if (seen != NULL)
+        seen[i.state]++;
+    if (i.state == PSA_FWU_TRIAL)
+        return primary_exact(u, &p03) ? 2 : 0; /* the request had been written */
+    if (i.state == PSA_FWU_READY) {
+        if ((s = psa_fwu_start(0, NULL, 0)) != PSA_SUCCESS)
+            return sim_flash_powered(&u->d.flash) ? 0 : -1;
+        i.state = PSA_FWU_WRITING;
+        i.impl.written = 0;
+    }
+    if (i.state == PSA_FWU_WRITING) {
+        /* The resume point is a checkpoint (or the declared end) and every byte
+         * before it is exactly the signed image's. */
+        if (!(i.impl.written % SEC == 0 || i.impl.written == p03.n) || i.impl.written > p03.n ||
+            memcmp(area(u, MOLT_AREA_SECONDARY) + SEC, p03.b, i.impl.written) != 0)
+            return 0;
+        if ((s = write_range(&p03, i.impl.written, p03.n)) == PSA_SUCCESS)
+            s = psa_fwu_finish(0);
+        if (s != PSA_SUCCESS)
+            return sim_flash_powered(&u->d.flash) ? 0 : -1;
+        i.state = PSA_FWU_CANDIDATE;
+    }
+    if (i.state != PSA_FWU_CANDIDATE || !staged_exact(u, &p03))
+        return 0;
+    if ((s = psa_fwu_install()) != PSA_SUCCESS_REBOOT)
+        return sim_flash_powered(&u->d.flash) ? 0 : -1;
+    return 1;
+}
+
+/* The reboot after install: the new image runs as a trial, exactly the signed
+ * one, and accept advances the counter. */
+static bool ends_in_trial(dut_t *u, int r)
+{
+    if (r == 1)
+        dut_boot(u);
+    return state_of() == PSA_FWU_TRIAL && u->r.trial && primary_exact(u, &p03) && counter(u) == 1 &&
+           psa_fwu_accept() == PSA_SUCCESS && counter(u) == 5 && u->d.flash.stats.violations == 0;
+}
+
 /* R-BACKGROUND, R-AUTH: cut power inside every flash operation of start, the
- * writes, finish and install; reboot; whatever query then says, continuing
- * from there ends with exactly the signed image running as a trial. */
+ * writes, finish and install (several torn seeds, or clean); reboot; whatever
+ * query then says, continuing from there ends with exactly the signed image
+ * running as a trial. For every third first cut, the continuation is cut
+ * again at each of its operations (double cuts). */
 static void test_powerfail(sim_cut_t mode, uint64_t seeds)
 {
-    uint64_t total = 0;
-    int cuts = 0, bad = 0, seen[8] = {0};
+    uint64_t total = 0, ops;
+    int cuts = 0, cuts2 = 0, bad = 0, seen[8] = {0};
     for (uint64_t k = 0, seed = 0;; seed = (seed + 1) % seeds, k += seed == 0) {
         dut_t *u = dut_new(&p24);
-        g_rng = 77; /* the same chunking every run */
-        uint64_t start = sim_flash_ops(&u->d.flash);
-        sim_flash_arm_cut(&u->d.flash, mode, k, 0x5eed + k * 131 + seed);
-        psa_status_t s = psa_fwu_start(0, NULL, 0);
-        if (s == PSA_SUCCESS)
-            s = write_range(&p03, 0, p03.n);
-        if (s == PSA_SUCCESS)
-            s = psa_fwu_finish(0);
-        if (s == PSA_SUCCESS)
-            s = psa_fwu_install();
-        if (s == PSA_SUCCESS_REBOOT && sim_flash_powered(&u->d.flash)) {
-            total = sim_flash_ops(&u->d.flash) - start;
+        if (!cut_download(u, mode, k, 0x5eed + k * 131 + seed, &ops)) {
+            total = ops;
             dut_free(u);
             break;
         }
         cuts++;
-        sim_flash_disarm(&u->d.flash);
         dut_boot(u);
-        psa_fwu_component_info_t i = info_of();
-        bool ok = u->boot_err == MOLT_OK && i.state < 8;
-        if (i.state < 8)
-            seen[i.state]++;
-        /* Continue from whatever state the device reports. */
-        if (i.state == PSA_FWU_READY) {
-            ok = ok && psa_fwu_start(0, NULL, 0) == PSA_SUCCESS;
-            i.state = PSA_FWU_WRITING;
-            i.impl.written = 0;
-        }
-        if (i.state == PSA_FWU_WRITING) {
-            ok = ok && i.impl.written % SEC == 0 && i.impl.written <= p03.n &&
-                 memcmp(area(u, MOLT_AREA_SECONDARY) + SEC, p03.b, i.impl.written) == 0;
-            ok = ok && write_range(&p03, i.impl.written, p03.n) == PSA_SUCCESS;
-            ok = ok && psa_fwu_finish(0) == PSA_SUCCESS;
-            i.state = PSA_FWU_CANDIDATE;
-        }
-        if (i.state == PSA_FWU_CANDIDATE) {
-            ok = ok && staged_exact(u, &p03) && psa_fwu_install() == PSA_SUCCESS_REBOOT;
-            dut_boot(u);
-            i.state = state_of();
-        }
-        /* TRIAL: the new image runs, and it is exactly the signed one. */
-        ok = ok && i.state == PSA_FWU_TRIAL && u->r.trial && primary_exact(u, &p03) && counter(u) == 1;
-        ok = ok && psa_fwu_accept() == PSA_SUCCESS && counter(u) == 5;
-        ok = ok && u->d.flash.stats.violations == 0;
-        if (!ok) {
+        int r = continue_download(u, seen);
+        if (r < 1 || !ends_in_trial(u, r)) {
             bad++;
-            fprintf(stderr, "cut at op %llu: boot %d, state after cut %s\n", (unsigned long long)k, u->boot_err,
-                    sname(i.state));
+            fprintf(stderr, "cut at op %llu seed %llu: boot %d, continue %d\n", (unsigned long long)k,
+                    (unsigned long long)seed, u->boot_err, r);
         }
         dut_free(u);
+        if (seed != 0 || k % 3 != 0)
+            continue;
+        for (uint64_t j = 0;; j++) { /* the second cut, inside the continuation */
+            u = dut_new(&p24);
+            cut_download(u, mode, k, 0x5eed + k * 131, &ops);
+            dut_boot(u);
+            sim_flash_arm_cut(&u->d.flash, SIM_CUT_TORN, j, 0xd0d0 + j);
+            r = continue_download(u, NULL);
+            bool fired = !sim_flash_powered(&u->d.flash);
+            sim_flash_disarm(&u->d.flash);
+            if (r == -1 || fired) {
+                cuts2++;
+                dut_boot(u);
+                r = continue_download(u, NULL);
+            }
+            if (r < 1 || !ends_in_trial(u, r)) {
+                bad++;
+                fprintf(stderr, "cut at op %llu, then at op %llu of the resume: continue %d\n",
+                        (unsigned long long)k, (unsigned long long)j, r);
+            }
+            dut_free(u);
+            if (!fired)
+                break;
+        }
     }
     CHECK(cuts > 20, "power-fail sweep ran (%d cuts)", cuts);
+    CHECK(cuts2 > 20, "double cuts ran (%d)", cuts2);
     CHECK_EQ(bad, 0);
-    printf("download power-fail (unit %u, erase 0x%02x, %s, %llu seed%s): %d cuts over %llu flash ops, bad %d; after the cut: READY %d, WRITING %d, "
-           "CANDIDATE %d, TRIAL %d\n",
-           g_align, g_erase, mode == SIM_CUT_TORN ? "torn" : "clean", (unsigned long long)seeds, seeds > 1 ? "s" : "", cuts,
-           (unsigned long long)total, bad, seen[PSA_FWU_READY],
+    printf("download power-fail (unit %u, erase 0x%02x, %s, %llu seed%s): %d cuts over %llu flash ops + %d second "
+           "cuts while resuming, bad %d; after the first cut: READY %d, WRITING %d, CANDIDATE %d, TRIAL %d\n",
+           g_align, g_erase, mode == SIM_CUT_TORN ? "torn" : "clean", (unsigned long long)seeds,
+           seeds > 1 ? "s" : "", cuts, (unsigned long long)total, cuts2, bad, seen[PSA_FWU_READY],
            seen[PSA_FWU_WRITING], seen[PSA_FWU_CANDIDATE], seen[PSA_FWU_TRIAL]);
 }
-
 
 /* R-BACKGROUND, R-ATOMIC: power cut (torn, then clean) at every flash operation of
  * the calls after the download: accept, reject (from STAGED and from TRIAL),
