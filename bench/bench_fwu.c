@@ -44,9 +44,9 @@ static int run(const uint8_t *img, size_t n, const molt_keyring_t *keys, size_t 
     memset(&r, 0, sizeof r);
     if (molt_fwu_init(&fwu, &d.port, &cfg, &r) != MOLT_OK)
         return -1;
-    if (clean) { /* as after a previous update: UPDATED -> clean -> READY */
-        fwu.comp[0].state = PSA_FWU_UPDATED;
-        if (molt_fwu_clean(&fwu, 0) != PSA_SUCCESS)
+    if (clean) { /* a cleaned slot, as after clean() of a previous update */
+        if (molt_fwu_start(&fwu, 0, NULL, 0) != PSA_SUCCESS || molt_fwu_cancel(&fwu, 0) != PSA_SUCCESS ||
+            molt_fwu_clean(&fwu, 0) != PSA_SUCCESS)
             return -1;
     }
     sim_flash_stats_reset(&d.flash);
@@ -82,7 +82,8 @@ static int run(const uint8_t *img, size_t n, const molt_keyring_t *keys, size_t 
 int main(int argc, char **argv)
 {
     size_t n = 0, kn = 0;
-    uint8_t *img = argc > 1 ? slurp(NULL, argv[1], &n) : slurp(MOLT_VECTORS, "images/p07_ecdsa_p256_large_seccnt_auto.bin", &n);
+    uint8_t *img = argc > 1 ? slurp(NULL, argv[1], &n)
+                            : slurp(MOLT_VECTORS, "images/p07_ecdsa_p256_large_seccnt_auto.bin", &n);
     uint8_t *key = argc > 2 ? slurp(NULL, argv[2], &kn) : slurp(MOLT_VECTORS, "keys/sign-ecdsa-p256.pub.der", &kn);
     if (img == NULL || key == NULL) {
         fprintf(stderr, "bench_fwu: cannot read the image or the key\n");

@@ -415,10 +415,10 @@ static void test_resume_flow(uint64_t seed, bool cut)
     CHECK_EQ(counter(u), 8);
     CHECK(primary_exact(u, &p20), "second update exact");
     CHECK_EQ(u->d.flash.stats.violations, 0);
-    printf("resume flow (write unit %u, erase 0x%02x) seed %llu%s: resumed at %u of %zu sent, counter 1 -> 5 -> 8; finish read %llu bytes "
-           "after the reset, %llu with the streamed hash\n",
-           g_align, g_erase, (unsigned long long)seed, cut ? " (torn cut)" : "", resumed, sent, (unsigned long long)reread,
-           (unsigned long long)streamed);
+    printf("resume flow (write unit %u, erase 0x%02x) seed %llu%s: resumed at %u of %zu sent, counter 1 -> 5 -> 8; "
+           "finish read %llu bytes after the reset, %llu with the streamed hash\n",
+           g_align, g_erase, (unsigned long long)seed, cut ? " (torn cut)" : "", resumed, sent,
+           (unsigned long long)reread, (unsigned long long)streamed);
     dut_free(u);
 }
 
