@@ -30,9 +30,13 @@
  */
 #include <string.h>
 
+/* psa/update.h first, <psa/crypto.h> (through crypto.h) after it: the two
+ * define psa_status_t and the common status codes compatibly in either order
+ * (tests/test_fwu.c includes them the other way round). */
+#include "molt/fwu.h"
+
 #include "counter.h"
 #include "crypto.h"
-#include "molt/fwu.h"
 #include "molt/verify.h"
 #include "trailer.h"
 
