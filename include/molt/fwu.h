@@ -32,8 +32,15 @@
  * max_size), the unprotected TLV info when it arrives (magic; the declared
  * total size). Writes past the declared size are refused
  * (PSA_ERROR_INVALID_ARGUMENT, nothing changes). finish runs molt_verify()
- * over the staged bytes with the stored security counter as the floor.
- * info.error holds a molt_err_t for failures found by molt.
+ * over the staged bytes with the stored security counter as the floor, using
+ * the SHA-256 streamed while writing when the image's hash TLV is SHA-256 and
+ * no reset broke the stream (otherwise it reads the image once more):
+ * INVALID_SIGNATURE (bad, unsigned, untrusted), NOT_PERMITTED (rollback,
+ * downgrade), then FAILED. info.error holds a molt_err_t (positive) for
+ * failures found by molt - FWU_CANCELLED after cancel, FWU_REVERTED after a
+ * reset in TRIAL or REJECTED - or the value given to psa_fwu_reject().
+ *
+ * The security counter advances at accept (and is never advanced for a trial).
  */
 #ifndef MOLT_FWU_H
 #define MOLT_FWU_H
@@ -92,7 +99,7 @@ typedef struct molt_fwu {
     void *reboot_ctx;
 } molt_fwu_t;
 
-/* Set up fwu with component 0 on port/cfg. boot is this boot's result from
+/* Set up fwu with component 0 on port/cfg (clears fwu, the reboot hook too). boot is this boot's result from
  * molt_boot_go() (the boot code hands it to the application, as MCUboot's
  * shared data does); it tells a revert (-> FAILED, MOLT_E_FWU_REVERTED) or a
  * refused staged image (-> FAILED, staged_err). May be NULL. Reads flash only.
