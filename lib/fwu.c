@@ -24,7 +24,7 @@
  * gives the reason MOLT_E_FWU_RECORD. A unit that reads fully erased counts as
  * not written and is written again (it is fit to program). Image sectors are
  * erased when the download enters them (unless clean() erased them in this
- * session), so a sector a cut left half-written or half-erased is never
+ * since the last reset), so a sector a cut left half-written or half-erased is never
  * programmed over. The record never lies ahead of the flash contents, so a
  * resume from the last checkpoint rebuilds exactly the signed image.
  */

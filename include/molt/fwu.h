@@ -83,8 +83,8 @@ typedef struct molt_fwu_comp {
     uint32_t declared;      /* image size once known, else 0 */
     uint32_t unprot_off;    /* unprotected TLV info offset once the header is known */
     bool hdr_known;
-    bool img_clean;         /* staging sectors erased by clean() in this session */
-    bool rec_clean;         /* record sector erased by clean() in this session */
+    bool img_clean;         /* staging sectors erased by clean() since the last reset */
+    bool rec_clean;         /* record sector erased by clean() since the last reset */
     uint8_t hdr[32];        /* the image header as written */
     uint8_t info[4];        /* the unprotected TLV info as written */
     uint32_t pend_len;      /* bytes of a partial write unit kept in RAM */
