@@ -23,9 +23,9 @@
  * since what it vouches for was complete; a torn FAILED unit whose CRC fails
  * gives the reason MOLT_E_FWU_RECORD. A unit that reads fully erased counts as
  * not written and is written again (it is fit to program). Image sectors are
- * erased when the download enters them (unless clean() erased them in this
- * since the last reset), so a sector a cut left half-written or half-erased is never
- * programmed over. The record never lies ahead of the flash contents, so a
+ * erased when the download enters them (unless clean() erased them since
+ * the last reset), so a sector a cut left half-written or half-erased is
+ * never programmed over. The record never lies ahead of the flash contents, so a
  * resume from the last checkpoint rebuilds exactly the signed image.
  */
 #include <string.h>
