@@ -4,7 +4,8 @@
 #      program's own start-up measured by a --baseline run), per algorithm.
 #   2. Flash cost of one activation per boot mode (bench_activation over the
 #      NOR flash simulator) for N = 8, 64 and 256 sectors of 4 KiB.
-#   3. lib/ code size for Cortex-M33 (arm-none-eabi-gcc -Os), per object, before
+#   3. Flash cost of a download through the PSA Firmware Update API (bench_fwu).
+#   4. lib/ code size for Cortex-M33 (arm-none-eabi-gcc -Os), per object, before
 #      link-time garbage collection (so an upper bound for the verifier).
 set -euo pipefail
 build=${1:?usage: scripts/bench.sh BUILD_DIR}
@@ -48,6 +49,10 @@ for n in 8 64 256; do
   pairs+=("$work/p$n-1.bin" "$work/p$n-2.bin")
 done
 "$build/bench/bench_activation" "$key.pub.der" "${pairs[@]}"
+
+echo
+echo "== download cost through the PSA Firmware Update API (simulated NOR flash) =="
+"$build/bench/bench_fwu"
 
 echo
 echo "== lib/ code size, Cortex-M33 (arm-none-eabi-gcc -Os -mthumb), bytes =="

@@ -62,6 +62,11 @@ typedef enum molt_err {
     MOLT_E_LAYOUT = 73,        /* flash geometry unusable (slots, status area too small) */
     MOLT_E_STATE = 74,         /* request not valid in the current state */
 
+    /* Firmware update API (include/molt/fwu.h). */
+    MOLT_E_FWU_CANCELLED = 80, /* download cancelled by the application */
+    MOLT_E_FWU_REVERTED = 81,  /* trial not accepted before a reset: previous image restored */
+    MOLT_E_FWU_RECORD = 82,    /* progress record damaged by a power cut: reason lost */
+    MOLT_E_FWU_INCOMPLETE = 83, /* finish before the declared image was completely written */
     /* Attestation (molt/attest.h). */
     MOLT_E_ATTEST_CHALLENGE = 90, /* challenge is not 32, 48 or 64 bytes */
     MOLT_E_ATTEST_KEY = 91,    /* the port has no attestation key or identity */

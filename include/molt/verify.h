@@ -77,6 +77,13 @@ typedef struct molt_policy {
     uint32_t min_sec_cnt;
     bool check_version;      /* refuse version < min_version (downgrade prevention) */
     molt_version_t min_version;
+    /* Optional (update API): the digest of the hashed region [0, unprotected
+     * TLV info), computed by the caller over the bytes as it wrote them. When
+     * digest_alg is the hash TLV's algorithm it stands in for reading and
+     * hashing the region again; everything else is checked as usual. NULL
+     * (the default): the region is read and hashed here. */
+    const uint8_t *digest;
+    uint32_t digest_alg;     /* MOLT_HASH_* of digest */
 } molt_policy_t;
 
 /* Default: signature required, every supported algorithm, upload role, no

@@ -1,0 +1,135 @@
+/*
+ * molt/fwu.h - the PSA Firmware Update API over molt's boot code.
+ *
+ * Every psa_fwu_* function of <psa/update.h> has a molt_fwu_* twin taking an
+ * explicit context (molt_fwu_t). The global psa_fwu_* functions act on the one
+ * instance bound with molt_fwu_bind() (a single static pointer in lib/fwu.c:
+ * the only static state of the library); unbound, they return
+ * PSA_ERROR_BAD_STATE (query: PSA_ERROR_DOES_NOT_EXIST). No heap, no stdio.
+ *
+ * Variant: reboot needed (install -> STAGED, PSA_SUCCESS_REBOOT), trial
+ * supported (TRIAL/REJECTED, accept), non-volatile staging. SWAP mode only
+ * (molt_boot_cfg_t.mode == MOLT_MODE_SWAP): the image is staged in SECONDARY
+ * at molt_boot_staging_offset(); install writes MCUboot's "test" request
+ * (molt_request_upgrade), the boot code activates it as a trial, accept
+ * confirms it (molt_confirm) and advances the security counter at once.
+ *
+ * Components: component 0 is the port given to molt_fwu_init(); more may be
+ * added with molt_fwu_add() (each its own port: its own slots and counter).
+ * install, accept and reject act on every component in the right state; a
+ * component in a blocking state makes the whole call fail with nothing done.
+ *
+ * Persistent progress record (R-BACKGROUND; docs/design.md "Firmware update"):
+ * it lives in SECONDARY's trailer sector below MCUboot's trailer fields, in
+ * write units of max(8, write_align) bytes: a head unit (magic, kind, CRC),
+ * a FAILED unit (reason + CRC), a CANDIDATE unit, then one unit per completed
+ * checkpoint of `checkpoint` bytes. Writes must be sequential: image_offset
+ * must equal info.impl.written. After a reset, query tells the last
+ * checkpoint; resume from there.
+ *
+ * Checks (R-AUTH, R-ROLLBACK, verify early): the header at the write that
+ * completes its 32 bytes (magic, header size, declared size against
+ * max_size), the unprotected TLV info when it arrives (magic; the declared
+ * total size). Writes past the declared size are refused
+ * (PSA_ERROR_INVALID_ARGUMENT, nothing changes). finish runs molt_verify()
+ * over the staged bytes with the stored security counter as the floor, using
+ * the SHA-256 streamed while writing when the image's hash TLV is SHA-256 and
+ * no reset broke the stream (otherwise it reads the image once more):
+ * INVALID_SIGNATURE (bad, unsigned, untrusted), NOT_PERMITTED (rollback,
+ * downgrade), then FAILED. info.error holds a molt_err_t (positive) for
+ * failures found by molt - FWU_CANCELLED after cancel, FWU_REVERTED after a
+ * reset in TRIAL or REJECTED - or the value given to psa_fwu_reject().
+ *
+ * The security counter advances at accept (and is never advanced for a trial).
+ */
+#ifndef MOLT_FWU_H
+#define MOLT_FWU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "molt/boot.h"
+#include "molt/error.h"
+#include "molt/port.h"
+#include "psa/update.h"
+
+#ifndef MOLT_FWU_MAX_COMPONENTS
+#define MOLT_FWU_MAX_COMPONENTS 4u
+#endif
+#define MOLT_FWU_UNIT_MAX 256u /* the largest write unit (port write_align max) */
+#ifndef MOLT_FWU_HASH_CTX_WORDS
+#define MOLT_FWU_HASH_CTX_WORDS 40u /* room for a PSA hash operation (checked in lib/fwu.c) */
+#endif
+
+/* One component (treat as opaque; public for static allocation). */
+typedef struct molt_fwu_comp {
+    bool used;
+    uint8_t id;
+    const molt_port_t *port;
+    molt_boot_cfg_t cfg;
+    uint8_t state;          /* PSA_FWU_* */
+    psa_status_t error;     /* FAILED / REJECTED reason */
+    /* geometry */
+    uint32_t stg;           /* staging offset in SECONDARY */
+    uint32_t max_size;      /* largest image */
+    uint32_t sector;        /* staging sector size */
+    uint32_t unit;          /* record / program unit: max(8, write_align) */
+    uint32_t rec_off;       /* record region in SECONDARY (trailer sector start) */
+    uint32_t rec_units;     /* capacity in units */
+    uint32_t chunk;         /* checkpoint size, bytes (whole sectors) */
+    /* download */
+    uint32_t written;       /* bytes accepted (flash + pend) */
+    uint32_t programmed;    /* bytes in flash (multiple of unit) */
+    uint32_t declared;      /* image size once known, else 0 */
+    uint32_t unprot_off;    /* unprotected TLV info offset once the header is known */
+    bool hdr_known;
+    bool img_clean;         /* staging sectors erased by clean() since the last reset */
+    bool rec_clean;         /* record sector erased by clean() since the last reset */
+    uint8_t hdr[32];        /* the image header as written */
+    uint8_t info[4];        /* the unprotected TLV info as written */
+    uint32_t pend_len;      /* bytes of a partial write unit kept in RAM */
+    bool hashing;           /* SHA-256 of [0, unprot_off) streamed since offset 0 */
+    uint64_t hash_ctx[MOLT_FWU_HASH_CTX_WORDS]; /* the streaming hash (opaque) */
+    uint8_t pend[MOLT_FWU_UNIT_MAX];
+} molt_fwu_comp_t;
+
+typedef struct molt_fwu {
+    molt_fwu_comp_t comp[MOLT_FWU_MAX_COMPONENTS];
+    void (*reboot)(void *ctx); /* psa_fwu_request_reboot(); NULL: NOT_SUPPORTED */
+    void *reboot_ctx;
+} molt_fwu_t;
+
+/* Set up fwu with component 0 on port/cfg (clears fwu, the reboot hook too). boot is this boot's result from
+ * molt_boot_go() (the boot code hands it to the application, as MCUboot's
+ * shared data does); it tells a revert (-> FAILED, MOLT_E_FWU_REVERTED) or a
+ * refused staged image (-> FAILED, staged_err). May be NULL. Reads flash only.
+ * MOLT_E_ARG (not SWAP mode, bad port), MOLT_E_LAYOUT (no room for the record). */
+molt_err_t molt_fwu_init(molt_fwu_t *fwu, const molt_port_t *port, const molt_boot_cfg_t *cfg,
+                         const molt_boot_result_t *boot);
+/* Add component id (a separate port: its own slots, counter and boot result). */
+molt_err_t molt_fwu_add(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_port_t *port,
+                        const molt_boot_cfg_t *cfg, const molt_boot_result_t *boot);
+/* Hook for psa_fwu_request_reboot() (may not return). */
+void molt_fwu_set_reboot(molt_fwu_t *fwu, void (*reboot)(void *ctx), void *ctx);
+
+/* The instance the global psa_fwu_* functions use (NULL unbinds). */
+void molt_fwu_bind(molt_fwu_t *fwu);
+
+psa_status_t molt_fwu_query(molt_fwu_t *fwu, psa_fwu_component_t c, psa_fwu_component_info_t *info);
+psa_status_t molt_fwu_start(molt_fwu_t *fwu, psa_fwu_component_t c, const void *manifest, size_t manifest_size);
+psa_status_t molt_fwu_write(molt_fwu_t *fwu, psa_fwu_component_t c, size_t image_offset, const void *block,
+                            size_t block_size);
+psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t c);
+psa_status_t molt_fwu_cancel(molt_fwu_t *fwu, psa_fwu_component_t c);
+psa_status_t molt_fwu_clean(molt_fwu_t *fwu, psa_fwu_component_t c);
+psa_status_t molt_fwu_install(molt_fwu_t *fwu);
+psa_status_t molt_fwu_request_reboot(molt_fwu_t *fwu);
+psa_status_t molt_fwu_reject(molt_fwu_t *fwu, psa_status_t error);
+psa_status_t molt_fwu_accept(molt_fwu_t *fwu);
+
+/* The PSA status a molt_err_t maps to (verification: INVALID_SIGNATURE;
+ * ROLLBACK/DOWNGRADE: NOT_PERMITTED; TOO_LARGE: INSUFFICIENT_STORAGE; flash:
+ * STORAGE_FAILURE; ...). */
+psa_status_t molt_fwu_status(molt_err_t err);
+
+#endif
