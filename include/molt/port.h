@@ -77,7 +77,15 @@ typedef struct molt_port {
      * recovery loader here. May be NULL. */
     void (*no_image)(void *ctx, molt_err_t why);
 
-    void *ctx; /* passed to nv_*, random and no_image */
+    void *ctx; /* passed to nv_*, random, no_image and enc_ecdh */
+
+    /* The device's encryption key store (R-CONF, R-ASSETS; molt/enc.h): ECDH of
+     * the device's private key with peer_pub for the key-TLV type tlv_type
+     * (MOLT_TLV_ENC_EC256: 65-byte P-256 point; MOLT_TLV_ENC_X25519/_SHA512: 32
+     * bytes). Writes the 32-byte shared secret; the private key never leaves the
+     * key store. MOLT_E_ENC_ALG: no key for that curve; MOLT_E_ENC_UNWRAP: invalid
+     * peer point. NULL: the device takes no encrypted images. */
+    molt_err_t (*enc_ecdh)(void *ctx, uint16_t tlv_type, const uint8_t *peer_pub, size_t len, uint8_t shared[32]);
 } molt_port_t;
 
 #endif
