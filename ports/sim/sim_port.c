@@ -9,6 +9,7 @@
  *   56 a complete sim_flash_save() file (its own CRC covers it)
  */
 #include "sim_port.h"
+#include "sim_keystore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +266,18 @@ static void dev_no_image(void *ctx, molt_err_t why)
 uint32_t sim_device_area_base(const sim_device_t *dev, uint32_t id)
 {
     return id < MOLT_AREA_COUNT ? dev->actx[id].base : 0;
+}
+
+static molt_err_t dev_enc_ecdh(void *ctx, uint16_t tlv_type, const uint8_t *peer, size_t len, uint8_t shared[32])
+{
+    sim_device_t *dev = ctx;
+    return dev->key_store ? sim_keystore_ecdh(dev->key_store, tlv_type, peer, len, shared) : MOLT_E_ENC_NO_KEY;
+}
+
+void sim_device_set_keystore(sim_device_t *dev, void *key_store)
+{
+    dev->key_store = key_store;
+    dev->port.enc_ecdh = key_store ? dev_enc_ecdh : NULL;
 }
 
 /* Wire the port to an initialised flash and a checked layout. */

@@ -76,7 +76,14 @@ struct sim_device {
     molt_err_t no_image_why;
     /* highest value passed to a successful nv_advance of each counter */
     uint32_t nv_advanced[SIM_NVCNT_COUNTERS];
+    /* the device's encryption key store (a sim_keystore_t), or NULL: see
+     * sim_device_set_keystore */
+    void *key_store;
 };
+
+/* Give the device an encryption key store (sim_keystore.h; it must outlive the
+ * device): port.enc_ecdh then performs the ECDH with its keys. NULL removes it. */
+void sim_device_set_keystore(sim_device_t *dev, void *key_store);
 
 /* A fresh device (all erased) with layout l; keys may be NULL (no trusted keys). */
 molt_err_t sim_device_init(sim_device_t *dev, const sim_layout_t *l, const molt_keyring_t *keys);
