@@ -18,6 +18,35 @@
 
 #define SLOT_COUNT 2u
 
+/* The device's decryption for the image in src: the key store, and the envelope
+ * the port holds for this image's hash, if any (R-ONEPKG). digest receives the
+ * hash TLV value (needed to open an envelope). */
+static void port_decrypt(const molt_port_t *port, const molt_source_t *src, molt_decrypt_t *dec, uint8_t digest[64],
+                         size_t *dlen)
+{
+    molt_image_t img;
+    molt_tlv_iter_t it;
+    molt_tlv_t t;
+    bool more;
+
+    *dec = (molt_decrypt_t){port->enc_ecdh, port->ctx, NULL, 0};
+    *dlen = 0;
+    if (port->enc_envelope == NULL || molt_image_parse(src, &img) != MOLT_OK)
+        return;
+    molt_tlv_iter_init(&it, src, &img);
+    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more) {
+        if (!t.prot && t.type >= MOLT_TLV_SHA256 && t.type <= MOLT_TLV_SHA512 && t.len <= 64 &&
+            molt_tlv_read(src, &t, digest, 64) == MOLT_OK) {
+            *dlen = t.len;
+            break;
+        }
+    }
+    if (*dlen > 0 && port->enc_envelope(port->ctx, digest, *dlen, &dec->envelope, &dec->envelope_len) != MOLT_OK) {
+        dec->envelope = NULL;
+        dec->envelope_len = 0;
+    }
+}
+
 /* Verify the image at base of area id; it must end before the trailer sector. */
 static molt_err_t verify_at(const molt_port_t *port, unsigned id, uint32_t base, molt_role_t role, uint32_t min_cnt,
                             const molt_version_t *min_ver, molt_image_t *img)
@@ -30,8 +59,11 @@ static molt_err_t verify_at(const molt_port_t *port, unsigned id, uint32_t base,
     molt_sector_t tr;
     molt_err_t err;
 
-    molt_decrypt_t dec = {port->enc_ecdh, port->ctx, NULL, 0};
+    molt_decrypt_t dec;
+    uint8_t digest[64];
+    size_t dlen;
     molt_area_source(&src, &ctx, a, base);
+    port_decrypt(port, &src, &dec, digest, &dlen);
     molt_policy_default(&pol);
     pol.role = role;
     /* An encrypted upload is decrypted while it is hashed, through the port's key store (R-CONF). */
@@ -155,9 +187,9 @@ static molt_err_t crypt_side(const molt_port_t *port, const molt_swap_plan_t *pl
     molt_swap_view_t v;
     molt_source_t src;
     molt_image_t img;
-    molt_decrypt_t dec = {port->enc_ecdh, port->ctx, NULL, 0};
-    uint8_t key[MOLT_ENC_KEY_MAX];
-    size_t klen = 0;
+    molt_decrypt_t dec;
+    uint8_t key[MOLT_ENC_KEY_MAX], digest[64];
+    size_t klen = 0, dlen;
     molt_err_t err;
 
     *use = NULL;
@@ -166,7 +198,8 @@ static molt_err_t crypt_side(const molt_port_t *port, const molt_swap_plan_t *pl
     molt_swap_view_source(&src, &v, port, plan, k, out);
     if (molt_image_parse(&src, &img) != MOLT_OK || !(img.flags & MOLT_IMAGE_F_ENCRYPTED))
         return MOLT_OK; /* nothing there (e.g. no previous image), or plaintext */
-    err = molt_enc_content_key(&src, &img, &dec, NULL, 0, key, &klen);
+    port_decrypt(port, &src, &dec, digest, &dlen);
+    err = molt_enc_content_key(&src, &img, &dec, digest, dlen, key, &klen);
     if (err == MOLT_OK)
         err = molt_ctr_start(ctr, key, klen);
     molt_wipe(key, sizeof key);
@@ -278,18 +311,19 @@ static molt_err_t boot_swap(const molt_port_t *port, const molt_boot_cfg_t *cfg,
 static molt_err_t overwrite_copy(const molt_port_t *port, const molt_image_t *img, uint32_t len)
 {
     const molt_area_t *pa = &port->area[MOLT_AREA_PRIMARY], *sa = &port->area[MOLT_AREA_SECONDARY];
-    molt_decrypt_t dec = {port->enc_ecdh, port->ctx, NULL, 0};
+    molt_decrypt_t dec;
     molt_area_src_t ctx;
     molt_source_t src;
     molt_ctr_t ctr = {0};
-    uint8_t key[MOLT_ENC_KEY_MAX];
-    size_t klen = 0;
+    uint8_t key[MOLT_ENC_KEY_MAX], digest[64];
+    size_t klen = 0, dlen;
     molt_err_t err;
 
     if (port->enc_ecdh == NULL || !(img->flags & MOLT_IMAGE_F_ENCRYPTED))
         return molt_area_copy(pa, 0, sa, 0, len);
     molt_area_source(&src, &ctx, sa, 0);
-    err = molt_enc_content_key(&src, img, &dec, NULL, 0, key, &klen);
+    port_decrypt(port, &src, &dec, digest, &dlen);
+    err = molt_enc_content_key(&src, img, &dec, digest, dlen, key, &klen);
     if (err == MOLT_OK)
         err = molt_ctr_start(&ctr, key, klen);
     molt_wipe(key, sizeof key);

@@ -22,6 +22,7 @@
 #include "check.h"
 #include "molt/enc.h"
 #include "molt/verify.h"
+#include "envelope.h"
 #include "pem.h"
 #include "sim_keystore.h"
 #include "slurp.h"
@@ -175,88 +176,6 @@ static void check_vector(const char *file, const char *payload, const char *key_
     free(pl);
 }
 
-/* ---- envelopes, built here from the documented format ---- */
-
-/* Envelope for device pub (exported public key of a key-store key) carrying key. */
-static size_t make_envelope(uint16_t scheme, uint32_t device_key, const uint8_t *key, size_t klen, uint16_t hash_tlv,
-                            const uint8_t *digest, size_t dlen, uint8_t *env)
-{
-    psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
-    psa_key_id_t eph = 0;
-    uint8_t dev_pub[65], shared[32], okm[64], info[16 + 8 + 64];
-    size_t publen = 0, elen = 0, olen = 0, p = 0;
-    bool ec = scheme == MOLT_TLV_ENC_EC256;
-    if (psa_export_public_key((psa_key_id_t)device_key, dev_pub, sizeof dev_pub, &publen) != PSA_SUCCESS)
-        return 0;
-    psa_set_key_type(&a, ec ? PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1)
-                            : PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_MONTGOMERY));
-    psa_set_key_bits(&a, ec ? 256 : 255);
-    psa_set_key_usage_flags(&a, PSA_KEY_USAGE_DERIVE);
-    psa_set_key_algorithm(&a, PSA_ALG_ECDH);
-    if (psa_generate_key(&a, &eph) != PSA_SUCCESS)
-        return 0;
-    memcpy(env, "MENV", 4);
-    env[4] = 1;
-    env[5] = (uint8_t)scheme;
-    env[6] = (uint8_t)klen;
-    env[7] = (uint8_t)hash_tlv;
-    p = 8;
-    memcpy(env + p, digest, dlen);
-    p += dlen;
-    psa_export_public_key(eph, env + p, 65, &elen);
-    p += elen;
-    psa_status_t st = psa_raw_key_agreement(PSA_ALG_ECDH, eph, dev_pub, publen, shared, 32, &olen);
-    psa_destroy_key(eph);
-    if (st != PSA_SUCCESS)
-        return 0;
-    memcpy(info, "molt-envelope-v1", 16);
-    memcpy(info + 16, env, 8 + dlen);
-    psa_key_derivation_operation_t op = PSA_KEY_DERIVATION_OPERATION_INIT;
-    psa_key_derivation_setup(&op, PSA_ALG_HKDF(PSA_ALG_SHA_256));
-    psa_key_derivation_input_bytes(&op, PSA_KEY_DERIVATION_INPUT_SECRET, shared, 32);
-    psa_key_derivation_input_bytes(&op, PSA_KEY_DERIVATION_INPUT_INFO, info, 16 + 8 + dlen);
-    st = psa_key_derivation_output_bytes(&op, okm, klen + 32);
-    psa_key_derivation_abort(&op);
-    if (st != PSA_SUCCESS)
-        return 0;
-    /* enc key = AES-CTR(KEK, counter 0) = key XOR AES-ECB(KEK, 0) (and block 1 for AES-256) */
-    psa_key_attributes_t ka = PSA_KEY_ATTRIBUTES_INIT;
-    psa_key_id_t kek = 0;
-    uint8_t blocks[32] = {0}, ks[32];
-    blocks[31] = 1;
-    psa_set_key_type(&ka, PSA_KEY_TYPE_AES);
-    psa_set_key_bits(&ka, klen * 8);
-    psa_set_key_usage_flags(&ka, PSA_KEY_USAGE_ENCRYPT);
-    psa_set_key_algorithm(&ka, PSA_ALG_ECB_NO_PADDING);
-    psa_import_key(&ka, okm, klen, &kek);
-    psa_cipher_encrypt(kek, PSA_ALG_ECB_NO_PADDING, blocks, 32, ks, 32, &olen);
-    psa_destroy_key(kek);
-    for (size_t i = 0; i < klen; i++)
-        env[p + i] = key[i] ^ ks[i];
-    p += klen;
-    psa_key_attributes_t ma = PSA_KEY_ATTRIBUTES_INIT;
-    psa_key_id_t mk = 0;
-    psa_set_key_type(&ma, PSA_KEY_TYPE_HMAC);
-    psa_set_key_usage_flags(&ma, PSA_KEY_USAGE_SIGN_MESSAGE);
-    psa_set_key_algorithm(&ma, PSA_ALG_HMAC(PSA_ALG_SHA_256));
-    psa_import_key(&ma, okm + klen, 32, &mk);
-    st = psa_mac_compute(mk, PSA_ALG_HMAC(PSA_ALG_SHA_256), env, p, env + p, 32, &olen);
-    psa_destroy_key(mk);
-    return st == PSA_SUCCESS ? p + 32 : 0;
-}
-
-static uint32_t fresh_key(bool ec)
-{
-    psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
-    psa_key_id_t id = 0;
-    psa_set_key_type(&a, ec ? PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1)
-                            : PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_MONTGOMERY));
-    psa_set_key_bits(&a, ec ? 256 : 255);
-    psa_set_key_usage_flags(&a, PSA_KEY_USAGE_DERIVE);
-    psa_set_key_algorithm(&a, PSA_ALG_ECDH);
-    return psa_generate_key(&a, &id) == PSA_SUCCESS ? id : 0;
-}
-
 static void test_envelopes(const molt_decrypt_t *dev_a_fleet)
 {
     (void)dev_a_fleet;
@@ -281,7 +200,10 @@ static void test_envelopes(const molt_decrypt_t *dev_a_fleet)
     CHECK_EQ(content_key(img13, len13, &fdec_ec, k13, &k13len, d13, &d13len), MOLT_OK);
 
     /* Two devices whose keys are NOT the one the image's key TLV was made for. */
-    sim_keystore_t a = {0, fresh_key(false)}, b = {0, fresh_key(false)}, aec = {fresh_key(true), 0};
+    sim_keystore_t a = {0}, b = {0}, aec = {0};
+    a.x25519 = fresh_key(false);
+    b.x25519 = fresh_key(false);
+    aec.p256 = fresh_key(true);
     CHECK(a.x25519 && b.x25519 && aec.p256, "fresh device keys");
     molt_decrypt_t deva = {sim_keystore_ecdh, &a, NULL, 0}, devb = {sim_keystore_ecdh, &b, NULL, 0};
     molt_decrypt_t devaec = {sim_keystore_ecdh, &aec, NULL, 0};
@@ -444,7 +366,9 @@ int main(void)
     uint8_t *p02 = slurp(dir, "images/p02_ecdsa_p256.bin", &len2);
     CHECK(p12 && p15 && p02, "vectors");
     if (p12 && p15 && p02) {
-        sim_keystore_t only_ec = {ks.p256, 0}, other = {0, fresh_key(false)};
+        sim_keystore_t only_ec = {0}, other = {0};
+        only_ec.p256 = ks.p256;
+        other.x25519 = fresh_key(false);
         molt_decrypt_t d1 = {sim_keystore_ecdh, &only_ec, NULL, 0}, d2 = {sim_keystore_ecdh, &other, NULL, 0};
         molt_decrypt_t none = {NULL, NULL, NULL, 0};
         CHECK_EQ(verify_img(p12, len, &d1, MOLT_ROLE_UPLOAD, NULL), MOLT_E_ENC_ALG);

@@ -9,6 +9,10 @@
  * original ciphertext. OVERWRITE decrypts into PRIMARY and leaves the ciphertext
  * staged. A device without a key store refuses the staged image (ENC_NO_KEY) and
  * keeps running the old one; REMAP (execute in place) refuses encrypted images.
+ * R-ONEPKG, R-CHANNEL: a device whose key is in neither image's key TLV runs the
+ * same activation and revert (p13 -> p12) from its per-device envelopes (found by
+ * the port by image hash); without its envelope, or with another device's, the staged image
+ * is refused with the exact reason.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +20,7 @@
 #include "check.h"
 #include "molt/boot.h"
 #include "molt/enc.h"
+#include "envelope.h"
 #include "pem.h"
 #include "sim_keystore.h"
 #include "sim_port.h"
@@ -61,6 +66,27 @@ static uint8_t *installed(const uint8_t *img, size_t len, sim_keystore_t *ks)
     }
     molt_ctr_end(&c);
     return out;
+}
+
+/* The image's hash TLV value (32 bytes for these SHA-256 images) and content key. */
+static size_t facts(const uint8_t *img, size_t len, sim_keystore_t *ks, uint8_t digest[64], uint8_t key[32])
+{
+    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0};
+    molt_source_t src;
+    molt_mem_source_t mem;
+    molt_image_t im;
+    molt_tlv_iter_t it;
+    molt_tlv_t t;
+    bool more;
+    size_t klen = 0;
+    molt_source_from_mem(&src, &mem, img, (uint32_t)len);
+    if (molt_image_parse(&src, &im) != MOLT_OK)
+        return 0;
+    molt_tlv_iter_init(&it, &src, &im);
+    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more)
+        if (t.type == MOLT_TLV_SHA256)
+            molt_tlv_read(&src, &t, digest, 64);
+    return molt_enc_content_key(&src, &im, &dec, NULL, 0, key, &klen) == MOLT_OK ? klen : 0;
 }
 
 static bool holds(sim_device_t *dev, uint32_t area, uint32_t off, const uint8_t *img, size_t len)
@@ -154,6 +180,70 @@ int main(void)
     CHECK_EQ(r.staged_err, MOLT_E_HASH_MISMATCH);
     CHECK_EQ(r.slot, MOLT_AREA_PRIMARY);
     sim_device_free(&dev);
+
+    /* Envelopes: device E's key is in neither image's key TLV. New image p12
+     * (p13 and p14 are the same plaintext image, so they share their hash). */
+    size_t l12 = 0;
+    uint8_t *p12 = slurp(dir, "images/p12_ed25519_enc_x25519_aes128.bin", &l12);
+    uint8_t *i12 = p12 ? installed(p12, l12, &ks) : NULL;
+    CHECK(i12 != NULL, "p12");
+    if (i12) {
+        uint8_t d13[64], d14[64], c13[32], c14[32], e13[MOLT_ENV_MAX], e14[MOLT_ENV_MAX], eother[MOLT_ENV_MAX];
+        size_t n13 = facts(p13, l13, &ks, d13, c13), n14 = facts(p12, l12, &ks, d14, c14);
+        sim_keystore_t ke = {0}, kother = {0};
+        ke.x25519 = fresh_key(false);
+        kother.x25519 = fresh_key(false);
+        size_t el13 = make_envelope(MOLT_TLV_ENC_X25519, ke.x25519, c13, n13, MOLT_TLV_SHA256, d13, 32, e13);
+        size_t el14 = make_envelope(MOLT_TLV_ENC_X25519, ke.x25519, c14, n14, MOLT_TLV_SHA256, d14, 32, e14);
+        size_t elo = make_envelope(MOLT_TLV_ENC_X25519, kother.x25519, c14, n14, MOLT_TLV_SHA256, d14, 32, eother);
+        CHECK(n13 == 32 && n14 == 16 && el13 && el14 && elo, "envelopes built");
+        CHECK_EQ(sim_keystore_add_envelope(&ke, e13, el13), MOLT_OK);
+
+        /* only p13's envelope: p12 cannot be opened by this device */
+        CHECK_EQ(sim_device_init(&dev, &l, &keys), MOLT_OK);
+        sim_device_set_keystore(&dev, &ke);
+        CHECK_EQ(sim_device_program(&dev, MOLT_AREA_PRIMARY, 0, i13, l13), MOLT_OK);
+        CHECK_EQ(molt_boot_go(&dev.port, &cfg, &r), MOLT_OK);
+        CHECK_EQ(molt_confirm(&dev.port, &cfg), MOLT_OK);
+        CHECK_EQ(sim_device_program(&dev, MOLT_AREA_SECONDARY, off, p12, l12), MOLT_OK);
+        CHECK_EQ(molt_request_upgrade(&dev.port, &cfg, false), MOLT_OK);
+        CHECK_EQ(molt_boot_go(&dev.port, &cfg, &r), MOLT_OK);
+        CHECK_EQ(r.action, MOLT_ACT_REFUSED);
+        CHECK_EQ(r.staged_err, MOLT_E_ENC_UNWRAP);
+        /* another device's envelope for p12: refused */
+        CHECK_EQ(sim_keystore_add_envelope(&ke, eother, elo), MOLT_OK);
+        CHECK_EQ(sim_device_program(&dev, MOLT_AREA_SECONDARY, off, p12, l12), MOLT_OK);
+        CHECK_EQ(molt_request_upgrade(&dev.port, &cfg, false), MOLT_OK);
+        CHECK_EQ(molt_boot_go(&dev.port, &cfg, &r), MOLT_OK);
+        CHECK_EQ(r.action, MOLT_ACT_REFUSED);
+        CHECK_EQ(r.staged_err, MOLT_E_ENV_AUTH);
+        sim_device_free(&dev);
+
+        /* its own envelopes: activation and revert, exact slot contents */
+        ke.nenv = 0;
+        CHECK_EQ(sim_keystore_add_envelope(&ke, e13, el13), MOLT_OK);
+        CHECK_EQ(sim_keystore_add_envelope(&ke, e14, el14), MOLT_OK);
+        CHECK_EQ(sim_device_init(&dev, &l, &keys), MOLT_OK);
+        sim_device_set_keystore(&dev, &ke);
+        CHECK_EQ(sim_device_program(&dev, MOLT_AREA_PRIMARY, 0, i13, l13), MOLT_OK);
+        CHECK_EQ(molt_boot_go(&dev.port, &cfg, &r), MOLT_OK);
+        CHECK_EQ(molt_confirm(&dev.port, &cfg), MOLT_OK);
+        CHECK_EQ(sim_device_program(&dev, MOLT_AREA_SECONDARY, off, p12, l12), MOLT_OK);
+        CHECK_EQ(molt_request_upgrade(&dev.port, &cfg, false), MOLT_OK);
+        CHECK_EQ(molt_boot_go(&dev.port, &cfg, &r), MOLT_OK);
+        CHECK_EQ(r.action, MOLT_ACT_UPGRADE_TEST);
+        CHECK(holds(&dev, MOLT_AREA_PRIMARY, 0, i12, l12), "envelope device: PRIMARY holds p12's plaintext");
+        CHECK(holds(&dev, MOLT_AREA_SECONDARY, 0, p13, l13), "envelope device: SECONDARY holds p13's ciphertext");
+        CHECK_EQ(molt_boot_go(&dev.port, &cfg, &r), MOLT_OK);
+        CHECK_EQ(r.action, MOLT_ACT_REVERT);
+        CHECK(holds(&dev, MOLT_AREA_PRIMARY, 0, i13, l13), "envelope device: reverted to p13's plaintext");
+        CHECK(holds(&dev, MOLT_AREA_SECONDARY, off, p12, l12), "envelope device: p12's ciphertext staged again");
+        sim_device_free(&dev);
+        sim_keystore_free(&ke);
+        sim_keystore_free(&kother);
+    }
+    free(i12);
+    free(p12);
 
     sim_keystore_free(&ks);
     free(i13);

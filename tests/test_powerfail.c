@@ -1,7 +1,7 @@
 /*
  * test_powerfail.c - the CI-sized power-fail proof (ports/sim/sim_powerfail):
  * every flash operation of update, revert, confirm and permanent activation
- * cut (torn, two seeds; clean cuts too), rebooted and recovered, a sample cut
+ * cut (torn, four seeds; clean cuts too), rebooted and recovered, a sample cut
  * again during recovery; in SWAP, REMAP and OVERWRITE modes. Must report
  * bricked 0, mixed 0, counter violations 0, and a non-zero number of cuts.
  * Images: vectors p03 (v1.2.3+4, counter 5) -> p20 (v1.5.0+2, counter 8).
@@ -10,13 +10,16 @@
  * (X25519, AES-256), and the --clear factory image p22 (P-256) -> p14, which is
  * re-encrypted on its way to staging. Besides the checks above: no 16-byte block
  * of either plaintext payload ever appears in SECONDARY or STATUS, after any cut
- * or any boot ("plaintext in staging: 0").
+ * or any boot ("plaintext in staging: 0"). R-ONEPKG: once more with a device
+ * whose key is in neither image's key TLV, using its per-device envelopes
+ * (p13 -> p12).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "envelope.h"
 #include "molt/enc.h"
 #include "pem.h"
 #include "sim_keystore.h"
@@ -43,6 +46,7 @@ static uint8_t *load(const char *name, size_t *len)
 }
 
 static void *g_key_store;
+static uint32_t g_seeds = 4;
 static const uint8_t *g_old_plain, *g_new_plain;
 
 static void sweep(const char *what, molt_boot_mode_t mode, const sim_layout_t *l, const uint8_t *o,
@@ -60,7 +64,7 @@ static void sweep(const char *what, molt_boot_mode_t mode, const sim_layout_t *l
     cfg.new_img = n;
     cfg.new_len = nlen;
     cfg.keys = *keys;
-    cfg.seeds = 4;
+    cfg.seeds = g_seeds;
     cfg.clean = clean;
     cfg.double_cuts = 8;
     cfg.log = stderr;
@@ -124,6 +128,29 @@ static uint8_t *installed(const uint8_t *img, size_t len, sim_keystore_t *ks)
     return out;
 }
 
+/* An envelope of img's content key (recovered with ks) for device key dev_key. */
+static size_t envelope_for(const uint8_t *img, size_t len, sim_keystore_t *ks, uint32_t dev_key, uint8_t *env,
+                           uint8_t key[32])
+{
+    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0};
+    molt_source_t src;
+    molt_mem_source_t mem;
+    molt_image_t im;
+    molt_tlv_iter_t it;
+    molt_tlv_t t;
+    bool more;
+    uint8_t digest[64];
+    size_t klen = 0, dlen = 0;
+    molt_source_from_mem(&src, &mem, img, (uint32_t)len);
+    if (molt_image_parse(&src, &im) != MOLT_OK || molt_enc_content_key(&src, &im, &dec, NULL, 0, key, &klen) != MOLT_OK)
+        return 0;
+    molt_tlv_iter_init(&it, &src, &im);
+    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more)
+        if (t.type == MOLT_TLV_SHA256 && molt_tlv_read(&src, &t, digest, 64) == MOLT_OK)
+            dlen = t.len;
+    return dlen ? make_envelope(MOLT_TLV_ENC_X25519, dev_key, key, klen, MOLT_TLV_SHA256, digest, dlen, env) : 0;
+}
+
 static void encrypted_sweeps(void)
 {
     size_t l13 = 0, l14 = 0, l22 = 0, lk1 = 0, lk2 = 0;
@@ -141,6 +168,7 @@ static void encrypted_sweeps(void)
         molt_keyring_t keys = {kk, 2};
         sim_layout_t l;
         g_key_store = &ks;
+        g_seeds = 2; /* two torn seeds per operation (plus clean cuts where asked) */
         CHECK_EQ(sim_layout_uniform(&l, 1024, 8, 8, 0xFF), MOLT_OK);
         g_old_plain = i13;
         g_new_plain = i14;
@@ -152,8 +180,32 @@ static void encrypted_sweeps(void)
         CHECK_EQ(sim_layout_uniform(&l, 2048, 5, 32, 0x00), MOLT_OK);
         g_old_plain = i13;
         sweep("encrypted swap 5x2KiB align 32 erase 0x00", MOLT_MODE_SWAP, &l, p13, l13, p14, l14, &keys, false);
+        /* a device that only has envelopes (its key is in no key TLV) */
+        size_t l12 = 0;
+        uint8_t *p12 = load("images/p12_ed25519_enc_x25519_aes128.bin", &l12);
+        uint8_t *i12 = p12 ? installed(p12, l12, &ks) : NULL;
+        CHECK(i12 != NULL, "p12");
+        if (i12) {
+            uint8_t e13[MOLT_ENV_MAX], e12[MOLT_ENV_MAX], key[32];
+            sim_keystore_t ke = {0};
+            ke.x25519 = fresh_key(false);
+            size_t el13 = envelope_for(p13, l13, &ks, ke.x25519, e13, key);
+            size_t el12 = envelope_for(p12, l12, &ks, ke.x25519, e12, key);
+            CHECK(el13 && el12 && sim_keystore_add_envelope(&ke, e13, el13) == MOLT_OK &&
+                      sim_keystore_add_envelope(&ke, e12, el12) == MOLT_OK,
+                  "envelopes");
+            g_key_store = &ke;
+            g_old_plain = i13;
+            g_new_plain = i12;
+            CHECK_EQ(sim_layout_uniform(&l, 1024, 8, 8, 0xFF), MOLT_OK);
+            sweep("envelope device swap 8x1KiB align 8", MOLT_MODE_SWAP, &l, p13, l13, p12, l12, &keys, false);
+            sim_keystore_free(&ke);
+        }
+        free(i12);
+        free(p12);
         g_key_store = NULL;
         g_old_plain = g_new_plain = NULL;
+        g_seeds = 4;
     }
     sim_keystore_free(&ks);
     free(i13);

@@ -86,6 +86,14 @@ typedef struct molt_port {
      * key store. MOLT_E_ENC_ALG: no key for that curve; MOLT_E_ENC_UNWRAP: invalid
      * peer point. NULL: the device takes no encrypted images. */
     molt_err_t (*enc_ecdh)(void *ctx, uint16_t tlv_type, const uint8_t *peer_pub, size_t len, uint8_t shared[32]);
+
+    /* Per-device key envelopes (R-ONEPKG; docs/encryption.md): the envelope the
+     * device received for the image whose hash TLV value is digest, if it has
+     * one. MOLT_OK with *env pointing at port-owned bytes (valid until the next
+     * call), or MOLT_E_ENC_NO_KEY when there is none: the image's key TLV is then
+     * used. The port keeps the envelopes of both slots' images while a revert is
+     * possible. NULL: no envelopes. */
+    molt_err_t (*enc_envelope)(void *ctx, const uint8_t *digest, size_t len, const uint8_t **env, size_t *env_len);
 } molt_port_t;
 
 #endif

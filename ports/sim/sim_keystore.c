@@ -71,6 +71,28 @@ molt_err_t sim_keystore_ecdh(void *ctx, uint16_t tlv_type, const uint8_t *peer_p
                                                                                                   : MOLT_E_CRYPTO;
 }
 
+molt_err_t sim_keystore_add_envelope(sim_keystore_t *ks, const uint8_t *env, size_t len)
+{
+    if (ks->nenv >= SIM_KEYSTORE_ENVELOPES)
+        return MOLT_E_BUFFER;
+    ks->env[ks->nenv] = env;
+    ks->env_len[ks->nenv++] = len;
+    return MOLT_OK;
+}
+
+molt_err_t sim_keystore_envelope(void *ctx, const uint8_t *digest, size_t len, const uint8_t **env, size_t *env_len)
+{
+    const sim_keystore_t *ks = ctx;
+    for (unsigned i = 0; i < ks->nenv; i++) {
+        if (ks->env_len[i] >= 8 + len && !memcmp(ks->env[i] + 8, digest, len)) {
+            *env = ks->env[i];
+            *env_len = ks->env_len[i];
+            return MOLT_OK;
+        }
+    }
+    return MOLT_E_ENC_NO_KEY;
+}
+
 void sim_keystore_free(sim_keystore_t *ks)
 {
     if (ks->p256)

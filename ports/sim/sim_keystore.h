@@ -15,9 +15,15 @@
 
 #include "molt/error.h"
 
+#define SIM_KEYSTORE_ENVELOPES 4
+
 typedef struct sim_keystore {
     uint32_t p256;   /* PSA key id, 0: none */
     uint32_t x25519; /* PSA key id, 0: none */
+    /* envelopes the device received (the caller's memory), found by image hash */
+    const uint8_t *env[SIM_KEYSTORE_ENVELOPES];
+    size_t env_len[SIM_KEYSTORE_ENVELOPES];
+    unsigned nenv;
 } sim_keystore_t;
 
 /* Add a private key given as PKCS#8 DER (P-256 or X25519, as imgtool and
@@ -26,6 +32,13 @@ molt_err_t sim_keystore_add_pkcs8(sim_keystore_t *ks, const uint8_t *der, size_t
 
 /* ECDH with the key for tlv_type's curve (ctx: a sim_keystore_t). */
 molt_err_t sim_keystore_ecdh(void *ctx, uint16_t tlv_type, const uint8_t *peer_pub, size_t len, uint8_t shared[32]);
+
+/* Keep an envelope (not copied; it must outlive the key store). MOLT_E_BUFFER when full. */
+molt_err_t sim_keystore_add_envelope(sim_keystore_t *ks, const uint8_t *env, size_t len);
+
+/* molt_port_t.enc_envelope over the kept envelopes (ctx: a sim_keystore_t): the
+ * one whose bound digest (bytes 8.. of the envelope) equals digest. */
+molt_err_t sim_keystore_envelope(void *ctx, const uint8_t *digest, size_t len, const uint8_t **env, size_t *env_len);
 
 /* Destroy the keys. */
 void sim_keystore_free(sim_keystore_t *ks);

@@ -82,7 +82,8 @@ struct sim_device {
 };
 
 /* Give the device an encryption key store (sim_keystore.h; it must outlive the
- * device): port.enc_ecdh then performs the ECDH with its keys. NULL removes it. */
+ * device): port.enc_ecdh then performs the ECDH with its keys, and
+ * port.enc_envelope finds the envelopes kept in it. NULL removes it. */
 void sim_device_set_keystore(sim_device_t *dev, void *key_store);
 
 /* A fresh device (all erased) with layout l; keys may be NULL (no trusted keys). */
