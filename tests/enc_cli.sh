@@ -191,5 +191,21 @@ expect 2 "usage: molt envelope make" "$MOLT" envelope make --content-key "$work/
 # the package was never touched: the same bytes for every device
 [ "$(sha256sum < "$work/pkg.bin")" = "$sha_before" ] && ok || bad "package bytes changed"
 
+# --- 6. the power-fail command with encrypted updates (R-CONF): no plaintext in staging
+expect 0 "" "$MOLT" sim powerfail --encrypted --vectors "$V" --seeds 1 --double-cuts 1
+grep -q "bricked: 0, mixed: 0, counter violations: 0, plaintext in staging: 0 (" "$work/out" && ok || bad "sim powerfail --encrypted: $(cat "$work/out")"
+expect 0 "" "$MOLT" sim powerfail --encrypted --vectors "$V" --mode overwrite --seeds 1 --double-cuts 1
+grep -q "plaintext in staging: 0 (" "$work/out" && ok || bad "overwrite: $(cat "$work/out")"
+# images made by molt sign -E, old one encrypted too
+expect 0 "" "$MOLT" sign -k "$K/sign-ed25519.pem" -v 1.0.0 -s 1 -H 0x200 --pad-header -S 0x2000 -E "$K/enc-x25519.pub.pem" \
+  "$V/payloads/payload_A_1000.bin" "$work/v1.bin"
+expect 0 "" "$MOLT" sign -k "$K/sign-ed25519.pem" -v 1.1.0 -s 2 -H 0x200 --pad-header -S 0x2000 -E "$K/enc-x25519.pub.pem" \
+  --encrypt-keylen 256 "$V/payloads/payload_A_1000.bin" "$work/v2.bin"
+expect 0 "" "$MOLT" sim powerfail --old "$work/v1.bin" --new "$work/v2.bin" -k "$ED" --enc-key "$EX" --seeds 1 --double-cuts 1
+grep -q "encrypted: old image encrypted, new image encrypted" "$work/out" && grep -q "plaintext in staging: 0 (" "$work/out" \
+  && ok || bad "sim powerfail molt-made: $(cat "$work/out")"
+expect 2 "--encrypted uses the vectors" "$MOLT" sim powerfail --encrypted --enc-key "$EX"
+expect 2 "cannot decrypt the images with this key" "$MOLT" sim powerfail --old "$work/v1.bin" --new "$work/v2.bin" -k "$ED" --enc-key "$EP"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
