@@ -77,7 +77,7 @@ typedef struct molt_port {
      * recovery loader here. May be NULL. */
     void (*no_image)(void *ctx, molt_err_t why);
 
-    void *ctx; /* passed to nv_*, random, no_image and enc_ecdh */
+    void *ctx; /* passed to nv_*, random, no_image, enc_ecdh and enc_envelope */
 
     /* The device's encryption key store (R-CONF, R-ASSETS; molt/enc.h): ECDH of
      * the device's private key with peer_pub for the key-TLV type tlv_type
