@@ -2,8 +2,9 @@
  * molt/port.h - the only door between libmolt and the hardware.
  *
  * A port fills one molt_port_t: three flash areas, monotonic NV counters, the
- * trusted-key table, a random source and a secure-state hook. That is all the
- * boot code and the update API ever touch. Reading this file should take five
+ * trusted-key table, a random source, a secure-state hook and, for encrypted
+ * images, its key store (ECDH, key envelopes). That is all the boot code and the
+ * update API ever touch. Reading this file should take five
  * minutes; writing a port, an afternoon.
  *
  * Flash contract (every area):
