@@ -9,12 +9,43 @@
 #include <string.h>
 
 #include "counter.h"
+#include "crypto.h"
 #include "molt/boot.h"
+#include "molt/enc.h"
 #include "molt/verify.h"
 #include "swap.h"
 #include "trailer.h"
 
 #define SLOT_COUNT 2u
+
+/* The device's decryption for the image in src: the key store, and the envelope
+ * the port holds for this image's hash, if any (R-ONEPKG). digest receives the
+ * hash TLV value (needed to open an envelope). */
+static void port_decrypt(const molt_port_t *port, const molt_source_t *src, molt_decrypt_t *dec, uint8_t digest[64],
+                         size_t *dlen)
+{
+    molt_image_t img;
+    molt_tlv_iter_t it;
+    molt_tlv_t t;
+    bool more;
+
+    *dec = (molt_decrypt_t){port->enc_ecdh, port->ctx, NULL, 0};
+    *dlen = 0;
+    if (port->enc_envelope == NULL || molt_image_parse(src, &img) != MOLT_OK)
+        return;
+    molt_tlv_iter_init(&it, src, &img);
+    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more) {
+        if (!t.prot && t.type >= MOLT_TLV_SHA256 && t.type <= MOLT_TLV_SHA512 && t.len <= 64 &&
+            molt_tlv_read(src, &t, digest, 64) == MOLT_OK) {
+            *dlen = t.len;
+            break;
+        }
+    }
+    if (*dlen > 0 && port->enc_envelope(port->ctx, digest, *dlen, &dec->envelope, &dec->envelope_len) != MOLT_OK) {
+        dec->envelope = NULL;
+        dec->envelope_len = 0;
+    }
+}
 
 /* Verify the image at base of area id; it must end before the trailer sector. */
 static molt_err_t verify_at(const molt_port_t *port, unsigned id, uint32_t base, molt_role_t role, uint32_t min_cnt,
@@ -28,9 +59,16 @@ static molt_err_t verify_at(const molt_port_t *port, unsigned id, uint32_t base,
     molt_sector_t tr;
     molt_err_t err;
 
+    molt_decrypt_t dec;
+    uint8_t digest[64];
+    size_t dlen;
     molt_area_source(&src, &ctx, a, base);
+    port_decrypt(port, &src, &dec, digest, &dlen);
     molt_policy_default(&pol);
     pol.role = role;
+    /* An encrypted upload is decrypted while it is hashed, through the port's key store (R-CONF). */
+    if (port->enc_ecdh != NULL)
+        pol.dec = &dec;
     pol.check_sec_cnt = true;
     pol.min_sec_cnt = min_cnt;
     if (min_ver != NULL) {
@@ -126,6 +164,64 @@ static molt_err_t check_staged(const molt_port_t *port, const molt_boot_cfg_t *c
     return verify_at(port, MOLT_AREA_SECONDARY, off, MOLT_ROLE_UPLOAD, nv, min_ver, img);
 }
 
+/* --- encrypted activation (R-CONF) -------------------------------------------
+ * Content keys are never stored: they are re-derived from the key TLVs through
+ * the port's key store, reading each image where the journal says it is. */
+typedef struct crypt_state {
+    molt_ctr_t out, in;
+    molt_swap_crypt_t cx;
+} crypt_state_t;
+
+static void crypt_end(crypt_state_t *cs)
+{
+    molt_ctr_end(&cs->out);
+    molt_ctr_end(&cs->in);
+}
+
+/* The keystream for one side, or none when that image is not encrypted. A
+ * flagged image whose key cannot be recovered cannot move without plaintext
+ * reaching the staging slot (or ciphertext the execution slot): refused. */
+static molt_err_t crypt_side(const molt_port_t *port, const molt_swap_plan_t *plan, uint32_t k, bool out,
+                             molt_ctr_t *ctr, molt_ctr_t **use, uint32_t *start, uint32_t *end)
+{
+    molt_swap_view_t v;
+    molt_source_t src;
+    molt_image_t img;
+    molt_decrypt_t dec;
+    uint8_t key[MOLT_ENC_KEY_MAX], digest[64];
+    size_t klen = 0, dlen;
+    molt_err_t err;
+
+    *use = NULL;
+    if (port->enc_ecdh == NULL)
+        return MOLT_OK; /* a device without decryption moves images as they are */
+    molt_swap_view_source(&src, &v, port, plan, k, out);
+    if (molt_image_parse(&src, &img) != MOLT_OK || !(img.flags & MOLT_IMAGE_F_ENCRYPTED))
+        return MOLT_OK; /* nothing there (e.g. no previous image), or plaintext */
+    port_decrypt(port, &src, &dec, digest, &dlen);
+    err = molt_enc_content_key(&src, &img, &dec, digest, dlen, key, &klen);
+    if (err == MOLT_OK)
+        err = molt_ctr_start(ctr, key, klen);
+    molt_wipe(key, sizeof key);
+    if (err != MOLT_OK)
+        return err;
+    *use = ctr;
+    *start = img.payload_off;
+    *end = img.prot_off;
+    return MOLT_OK;
+}
+
+static molt_err_t crypt_setup(const molt_port_t *port, const molt_swap_plan_t *plan, uint32_t k, crypt_state_t *cs)
+{
+    memset(cs, 0, sizeof *cs);
+    molt_err_t err = crypt_side(port, plan, k, true, &cs->out, &cs->cx.out, &cs->cx.out_start, &cs->cx.out_end);
+    if (err == MOLT_OK)
+        err = crypt_side(port, plan, k, false, &cs->in, &cs->cx.in, &cs->cx.in_start, &cs->cx.in_end);
+    if (err != MOLT_OK)
+        crypt_end(cs);
+    return err;
+}
+
 static molt_err_t swap_upgrade(const molt_port_t *port, const molt_boot_cfg_t *cfg, uint8_t type, uint32_t nv,
                                molt_boot_result_t *res)
 {
@@ -134,13 +230,18 @@ static molt_err_t swap_upgrade(const molt_port_t *port, const molt_boot_cfg_t *c
     molt_swap_plan_t plan;
     molt_err_t err = check_staged(port, cfg, off, nv, &img);
 
+    crypt_state_t cs;
     if (err == MOLT_OK)
         err = molt_swap_plan(port, type, parse_at(port, MOLT_AREA_PRIMARY, 0, &old) == MOLT_OK ? old.end : 0u,
                              img.end, &plan);
+    if (err == MOLT_OK)
+        err = crypt_setup(port, &plan, 0, &cs);
     if (err != MOLT_OK)
         return refuse_staged(port, off, err, res);
     res->action = type == MOLT_SWAP_PERM ? MOLT_ACT_UPGRADE_PERM : MOLT_ACT_UPGRADE_TEST;
-    return molt_swap_run(port, &plan);
+    err = molt_swap_run(port, &plan, &cs.cx);
+    crypt_end(&cs);
+    return err;
 }
 
 /* A trial was not confirmed: restore the previous image from SECONDARY offset 0.
@@ -150,16 +251,22 @@ static molt_err_t swap_revert(const molt_port_t *port, uint32_t nv, molt_boot_re
 {
     molt_image_t old, cur;
     molt_swap_plan_t plan;
-    molt_err_t err = verify_at(port, MOLT_AREA_SECONDARY, 0, MOLT_ROLE_INSTALLED, nv, NULL, &old);
+    crypt_state_t cs;
+    /* The previous image went back to staging re-encrypted if it was encrypted:
+     * judged as an upload then (decrypted while hashed). */
+    molt_err_t err = verify_at(port, MOLT_AREA_SECONDARY, 0, port->enc_ecdh ? MOLT_ROLE_UPLOAD : MOLT_ROLE_INSTALLED,
+                               nv, NULL, &old);
 
     if (err != MOLT_OK)
         return MOLT_OK;
     err = molt_swap_plan(port, MOLT_SWAP_REVERT, parse_at(port, MOLT_AREA_PRIMARY, 0, &cur) == MOLT_OK ? cur.end : 0u,
                          old.end, &plan);
-    if (err != MOLT_OK)
+    if (err != MOLT_OK || crypt_setup(port, &plan, 0, &cs) != MOLT_OK)
         return MOLT_OK;
     res->action = MOLT_ACT_REVERT;
-    return molt_swap_run(port, &plan);
+    err = molt_swap_run(port, &plan, &cs.cx);
+    crypt_end(&cs);
+    return err;
 }
 
 static molt_boot_action_t action_of(uint8_t type)
@@ -178,9 +285,14 @@ static molt_err_t boot_swap(const molt_port_t *port, const molt_boot_cfg_t *cfg,
     if (err != MOLT_OK)
         return err;
     if (active) {
+        crypt_state_t cs;
+        uint32_t k;
         res->resumed = true;
         res->action = action_of(plan.type);
-        err = molt_swap_resume(port, &plan);
+        if ((err = molt_swap_progress(port, &plan, &k)) != MOLT_OK || (err = crypt_setup(port, &plan, k, &cs)) != MOLT_OK)
+            return err;
+        err = molt_swap_resume(port, &plan, &cs.cx);
+        crypt_end(&cs);
     } else {
         if ((err = molt_tr_read(&port->area[MOLT_AREA_PRIMARY], &pt)) != MOLT_OK ||
             (err = molt_tr_read(&port->area[MOLT_AREA_SECONDARY], &st)) != MOLT_OK)
@@ -192,6 +304,33 @@ static molt_err_t boot_swap(const molt_port_t *port, const molt_boot_cfg_t *cfg,
             err = swap_revert(port, nv, res);
     }
     return err != MOLT_OK ? err : boot_primary(port, nv, res);
+}
+
+/* Copy the staged image into PRIMARY, decrypting an encrypted payload on the way
+ * (the staging slot keeps the ciphertext; R-CONF). */
+static molt_err_t overwrite_copy(const molt_port_t *port, const molt_image_t *img, uint32_t len)
+{
+    const molt_area_t *pa = &port->area[MOLT_AREA_PRIMARY], *sa = &port->area[MOLT_AREA_SECONDARY];
+    molt_decrypt_t dec;
+    molt_area_src_t ctx;
+    molt_source_t src;
+    molt_ctr_t ctr = {0};
+    uint8_t key[MOLT_ENC_KEY_MAX], digest[64];
+    size_t klen = 0, dlen;
+    molt_err_t err;
+
+    if (port->enc_ecdh == NULL || !(img->flags & MOLT_IMAGE_F_ENCRYPTED))
+        return molt_area_copy(pa, 0, sa, 0, len);
+    molt_area_source(&src, &ctx, sa, 0);
+    port_decrypt(port, &src, &dec, digest, &dlen);
+    err = molt_enc_content_key(&src, img, &dec, digest, dlen, key, &klen);
+    if (err == MOLT_OK)
+        err = molt_ctr_start(&ctr, key, klen);
+    molt_wipe(key, sizeof key);
+    if (err == MOLT_OK)
+        err = molt_area_copy_ctr(pa, 0, sa, 0, len, &ctr, 0, img->payload_off, img->prot_off);
+    molt_ctr_end(&ctr);
+    return err;
 }
 
 /* OVERWRITE: copy a requested, verified SECONDARY over PRIMARY. Not revertible:
@@ -222,7 +361,7 @@ static molt_err_t boot_overwrite(const molt_port_t *port, const molt_boot_cfg_t 
         uint32_t len = molt_roundup(img.end, align);
         res->action = MOLT_ACT_UPGRADE_PERM;
         if ((err = molt_area_erase_range(pa, 0, img.end)) != MOLT_OK || (err = molt_tr_erase(pa)) != MOLT_OK ||
-            (err = molt_area_copy(pa, 0, sa, 0, len)) != MOLT_OK ||
+            (err = overwrite_copy(port, &img, len)) != MOLT_OK ||
             (err = molt_tr_write_field(pa, MOLT_TR_IMAGE_OK, MOLT_FLAG_SET)) != MOLT_OK ||
             (err = molt_tr_write_field(pa, MOLT_TR_COPY_DONE, MOLT_FLAG_SET)) != MOLT_OK ||
             (err = molt_tr_write_magic(pa)) != MOLT_OK)

@@ -14,6 +14,7 @@
  */
 #include <string.h>
 
+#include "crypto.h"
 #include "swap.h"
 #include "trailer.h"
 
@@ -165,25 +166,113 @@ static molt_err_t unit_write(const molt_area_t *st, uint32_t k)
     return st->write(st->ctx, unit_off(st, k), buf, u);
 }
 
-/* Erase dst sector di of area d, copy sector si of area s into it. */
-static molt_err_t move_sector(const molt_area_t *d, uint32_t di, const molt_area_t *s, uint32_t si, uint32_t size)
+molt_err_t molt_area_copy_ctr(const molt_area_t *dst, uint32_t doff, const molt_area_t *src, uint32_t soff,
+                              uint32_t len, molt_ctr_t *ctr, uint32_t ioff, uint32_t start, uint32_t end)
 {
-    molt_err_t err = d->erase(d->ctx, di * size, size);
-    return err ? err : molt_area_copy(d, di * size, s, si * size, size);
+    uint8_t buf[UNIT_BUF];
+    molt_err_t err = MOLT_OK;
+
+    if (ctr == NULL || start >= end)
+        return molt_area_copy(dst, doff, src, soff, len);
+    while (len > 0u && err == MOLT_OK) {
+        uint32_t n = len < UNIT_BUF ? len : UNIT_BUF;
+        bool any = false;
+        if ((err = src->read(src->ctx, soff, buf, n)) != MOLT_OK)
+            break;
+        if (ioff + n > start && ioff < end) {
+            uint32_t a = ioff > start ? ioff : start, b = ioff + n < end ? ioff + n : end;
+            err = molt_ctr_xor(ctr, a - start, buf + (a - ioff), b - a);
+        }
+        for (uint32_t i = 0; i < n; i++)
+            any |= buf[i] != dst->erase_value;
+        /* The target is erased: an all-erased chunk needs no programming. */
+        if (err == MOLT_OK && any)
+            err = dst->write(dst->ctx, doff, buf, n);
+        doff += n;
+        soff += n;
+        ioff += n;
+        len -= n;
+    }
+    molt_wipe(buf, sizeof buf); /* may hold plaintext */
+    return err;
 }
 
-static molt_err_t run_step(const molt_port_t *port, const molt_swap_plan_t *p, uint32_t j)
+/* Erase dst sector di of area d, copy sector si of area s into it, transforming
+ * the payload bytes of the moving image (its image offset is pi * size). */
+static molt_err_t move_sector(const molt_area_t *d, uint32_t di, const molt_area_t *s, uint32_t si, uint32_t size,
+                              uint32_t pi, molt_ctr_t *ctr, uint32_t start, uint32_t end)
+{
+    molt_err_t err = d->erase(d->ctx, di * size, size);
+    return err ? err : molt_area_copy_ctr(d, di * size, s, si * size, size, ctr, pi * size, start, end);
+}
+
+static molt_err_t run_step(const molt_port_t *port, const molt_swap_plan_t *p, uint32_t j, const molt_swap_crypt_t *cx)
 {
     const molt_area_t *pa = &port->area[MOLT_AREA_PRIMARY], *sa = &port->area[MOLT_AREA_SECONDARY];
     uint32_t s = p->sector_size;
     bool first = (j & 1u) == 0u;
+    molt_ctr_t *oc = cx ? cx->out : NULL, *ic = cx ? cx->in : NULL;
+    uint32_t os = cx ? cx->out_start : 0, oe = cx ? cx->out_end : 0, is = cx ? cx->in_start : 0,
+             ie = cx ? cx->in_end : 0;
 
+    /* (a) moves the leaving image's sector i out of PRIMARY, (b) the entering one's in. */
     if (p->type != MOLT_SWAP_REVERT) {
         uint32_t i = j / 2u;
-        return first ? move_sector(sa, i, pa, i, s) : move_sector(pa, i, sa, i + 1u, s);
+        return first ? move_sector(sa, i, pa, i, s, i, oc, os, oe) : move_sector(pa, i, sa, i + 1u, s, i, ic, is, ie);
     }
     uint32_t i = p->n - 1u - j / 2u;
-    return first ? move_sector(sa, i + 1u, pa, i, s) : move_sector(pa, i, sa, i, s);
+    return first ? move_sector(sa, i + 1u, pa, i, s, i, oc, os, oe) : move_sector(pa, i, sa, i, s, i, ic, is, ie);
+}
+
+/* ---- where an image's sector is after k steps (see swap.h) ---- */
+
+static molt_err_t view_read(void *ctx, uint32_t off, void *buf, size_t len)
+{
+    const molt_swap_view_t *v = ctx;
+    const molt_area_t *pa = &v->port->area[MOLT_AREA_PRIMARY], *sa = &v->port->area[MOLT_AREA_SECONDARY];
+    uint32_t s = v->plan.sector_size, n = v->plan.n;
+    uint8_t *out = buf;
+
+    while (len > 0u) {
+        uint32_t q = off / s, in_sec = off % s;
+        size_t m = s - in_sec < len ? s - in_sec : len;
+        bool done;
+        const molt_area_t *a;
+        uint32_t sec;
+        if (q >= n)
+            return MOLT_E_BOUNDS;
+        if (v->plan.type != MOLT_SWAP_REVERT) {
+            /* upgrade: out sector q goes P[q] -> S[q] at step 2q; in sector q S[q+1] -> P[q] at 2q+1 */
+            done = v->k > (v->out ? 2u * q : 2u * q + 1u);
+            if (v->out) { a = done ? sa : pa; sec = q; }
+            else { a = done ? pa : sa; sec = done ? q : q + 1u; }
+        } else {
+            /* revert: out sector q P[q] -> S[q+1] at 2(n-1-q); in sector q S[q] -> P[q] at 2(n-1-q)+1 */
+            uint32_t j = 2u * (n - 1u - q) + (v->out ? 0u : 1u);
+            done = v->k > j;
+            if (v->out) { a = done ? sa : pa; sec = done ? q + 1u : q; }
+            else { a = done ? pa : sa; sec = q; }
+        }
+        molt_err_t err = a->read(a->ctx, sec * s + in_sec, out, m);
+        if (err != MOLT_OK)
+            return err;
+        out += m;
+        off += (uint32_t)m;
+        len -= m;
+    }
+    return MOLT_OK;
+}
+
+void molt_swap_view_source(molt_source_t *src, molt_swap_view_t *v, const molt_port_t *port,
+                           const molt_swap_plan_t *plan, uint32_t k, bool out)
+{
+    v->port = port;
+    v->plan = *plan;
+    v->k = k;
+    v->out = out;
+    src->read = view_read;
+    src->ctx = v;
+    src->size = plan->n * plan->sector_size;
 }
 
 /* Write the PRIMARY trailer for the new state, drop the request, drop the journal. */
@@ -209,13 +298,14 @@ static molt_err_t finalize(const molt_port_t *port, const molt_swap_plan_t *p)
 }
 
 /* Run steps from `from` on (journalling all but the last), then finalize. */
-static molt_err_t run_from(const molt_port_t *port, const molt_swap_plan_t *p, uint32_t from)
+static molt_err_t run_from(const molt_port_t *port, const molt_swap_plan_t *p, uint32_t from,
+                           const molt_swap_crypt_t *cx)
 {
     const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
     molt_err_t err;
 
     for (uint32_t j = from; j < 2u * p->n; j++) {
-        if ((err = run_step(port, p, j)) != MOLT_OK)
+        if ((err = run_step(port, p, j, cx)) != MOLT_OK)
             return err;
         if (j + 1u < 2u * p->n && (err = unit_write(st, j)) != MOLT_OK)
             return err;
@@ -223,7 +313,7 @@ static molt_err_t run_from(const molt_port_t *port, const molt_swap_plan_t *p, u
     return finalize(port, p);
 }
 
-molt_err_t molt_swap_run(const molt_port_t *port, const molt_swap_plan_t *plan)
+molt_err_t molt_swap_run(const molt_port_t *port, const molt_swap_plan_t *plan, const molt_swap_crypt_t *cx)
 {
     const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
     uint8_t h[UNIT_BUF];
@@ -238,7 +328,7 @@ molt_err_t molt_swap_run(const molt_port_t *port, const molt_swap_plan_t *plan)
     encode_header(plan, h);
     if ((err = st->write(st->ctx, 0, h, hs)) != MOLT_OK)
         return err;
-    return run_from(port, plan, 0);
+    return run_from(port, plan, 0, cx);
 }
 
 /* Whether finalize already got past the point where the journal's units matter. */
@@ -257,10 +347,28 @@ static molt_err_t finalized(const molt_port_t *port, const molt_swap_plan_t *p, 
     return err;
 }
 
-molt_err_t molt_swap_resume(const molt_port_t *port, const molt_swap_plan_t *plan)
+molt_err_t molt_swap_progress(const molt_port_t *port, const molt_swap_plan_t *plan, uint32_t *k)
 {
     const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
-    bool yes, done = true;
+    bool done = true;
+    molt_err_t err;
+
+    /* Units are written in order: the first erased one is the next step. With
+     * every unit written, the last step (which has none) is next: its source is
+     * intact, so redoing it is the same as having run it once. */
+    for (*k = 0; *k + 1u < 2u * plan->n; (*k)++) {
+        if ((err = unit_done(st, *k, &done)) != MOLT_OK)
+            return err;
+        if (!done)
+            break;
+    }
+    return MOLT_OK;
+}
+
+molt_err_t molt_swap_resume(const molt_port_t *port, const molt_swap_plan_t *plan, const molt_swap_crypt_t *cx)
+{
+    const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
+    bool yes;
     uint32_t k;
     molt_err_t err;
 
@@ -268,14 +376,7 @@ molt_err_t molt_swap_resume(const molt_port_t *port, const molt_swap_plan_t *pla
         return err;
     if (yes)
         return molt_area_erase_range(st, 0, st->size);
-    /* Units are written in order: the first erased one is the next step. With
-     * every unit written, the last step (which has none) is redone; its source
-     * is intact, so that is the same as having run it once. */
-    for (k = 0; k + 1u < 2u * plan->n; k++) {
-        if ((err = unit_done(st, k, &done)) != MOLT_OK)
-            return err;
-        if (!done)
-            break;
-    }
-    return run_from(port, plan, k);
+    if ((err = molt_swap_progress(port, plan, &k)) != MOLT_OK)
+        return err;
+    return run_from(port, plan, k, cx);
 }

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "molt/enc.h"
 #include "molt/port.h"
 
 typedef struct molt_swap_plan {
@@ -32,6 +33,38 @@ typedef struct molt_swap_plan {
     uint32_t n;           /* sectors swapped */
     uint32_t sector_size; /* of the swapped sectors (all equal) */
 } molt_swap_plan_t;
+
+/* Encrypted images (R-CONF): the payloads are transformed while they move. AES-CTR
+ * is a XOR at fixed payload positions, so a step redone from its intact source
+ * writes the same bytes. out: the image leaving PRIMARY (re-encrypted on its way
+ * to SECONDARY), in: the image entering PRIMARY (decrypted). A NULL ctr moves that
+ * image as it is. Ranges are payload [start, end) in image offsets, which are the
+ * PRIMARY offsets of the moving sectors. */
+typedef struct molt_swap_crypt {
+    molt_ctr_t *out, *in;
+    uint32_t out_start, out_end, in_start, in_end;
+} molt_swap_crypt_t;
+
+/* Copy len bytes from src at soff to dst at doff (dst erased), XORing with
+ * ctr's keystream the bytes whose image offset (ioff + i) lies in [start, end). */
+molt_err_t molt_area_copy_ctr(const molt_area_t *dst, uint32_t doff, const molt_area_t *src, uint32_t soff,
+                              uint32_t len, molt_ctr_t *ctr, uint32_t ioff, uint32_t start, uint32_t end);
+
+/* The number of steps the journal shows done (the next step to run). */
+molt_err_t molt_swap_progress(const molt_port_t *port, const molt_swap_plan_t *plan, uint32_t *k);
+
+/* A source over the image leaving PRIMARY (out = true) or entering it, reading
+ * each sector where it is after k steps (a step's source is intact until a later
+ * step, so the not-yet-done side is always readable). For the key TLVs at resume:
+ * content keys are re-derived, never stored in flash. */
+typedef struct molt_swap_view {
+    const molt_port_t *port;
+    molt_swap_plan_t plan;
+    uint32_t k;
+    bool out;
+} molt_swap_view_t;
+void molt_swap_view_source(molt_source_t *src, molt_swap_view_t *v, const molt_port_t *port,
+                           const molt_swap_plan_t *plan, uint32_t k, bool out);
 
 /* Check the geometry and fill plan for a new activation covering both images
  * (old_end: end of the image leaving PRIMARY; new_end: of the one entering);
@@ -43,9 +76,9 @@ molt_err_t molt_swap_plan(const molt_port_t *port, uint8_t type, uint32_t old_en
 molt_err_t molt_swap_journal(const molt_port_t *port, bool *active, molt_swap_plan_t *plan);
 
 /* Start an activation: erase STATUS, write the header, run every step, finalize. */
-molt_err_t molt_swap_run(const molt_port_t *port, const molt_swap_plan_t *plan);
+molt_err_t molt_swap_run(const molt_port_t *port, const molt_swap_plan_t *plan, const molt_swap_crypt_t *cx);
 
 /* Finish an activation a reset interrupted (plan from molt_swap_journal). */
-molt_err_t molt_swap_resume(const molt_port_t *port, const molt_swap_plan_t *plan);
+molt_err_t molt_swap_resume(const molt_port_t *port, const molt_swap_plan_t *plan, const molt_swap_crypt_t *cx);
 
 #endif

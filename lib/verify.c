@@ -63,19 +63,6 @@ static bool is_enc_tlv(uint16_t type)
     return type >= MOLT_TLV_ENC_RSA2048 && type <= MOLT_TLV_ENC_X25519_SHA512;
 }
 
-/* Expected length of an encrypted-key TLV for an AES key of key_len bytes. */
-static size_t enc_tlv_len(uint16_t type, size_t key_len)
-{
-    switch (type) {
-    case MOLT_TLV_ENC_RSA2048: return 256;
-    case MOLT_TLV_ENC_KW: return key_len + 8;
-    case MOLT_TLV_ENC_EC256: return 65 + 32 + key_len;
-    case MOLT_TLV_ENC_X25519: return 32 + 32 + key_len;
-    case MOLT_TLV_ENC_X25519_SHA512: return 32 + 64 + key_len;
-    default: return 0;
-    }
-}
-
 molt_err_t molt_key_hash(const molt_key_t *key, uint32_t alg, uint8_t *out, size_t *out_len)
 {
     molt_hash_ctx_t h;
@@ -149,52 +136,69 @@ static molt_err_t check_flags(const molt_image_t *img, const tlv_summary_t *s, c
     if (enc == MOLT_IMAGE_F_ENCRYPTED)
         return MOLT_E_FLAGS; /* both AES-128 and AES-256 */
     if (enc == 0)
-        return MOLT_OK;
-    size_t key_len = enc == MOLT_IMAGE_F_ENCRYPTED_AES128 ? 16 : 32;
-    if (!s->have_enc || s->enc.len != enc_tlv_len(s->enc.type, key_len))
+        return pol->require_encryption ? MOLT_E_ENC_REQUIRED : MOLT_OK;
+    size_t key_len = molt_enc_key_len(img->flags);
+    if (!s->have_enc || s->enc.len != molt_enc_tlv_len(s->enc.type, key_len))
         return MOLT_E_ENC_TLV;
-    /* An upload's payload is ciphertext: it must be decrypted before hashing,
-     * and this build has no decryption key. Installed images (and --clear
-     * factory images) are hashed as stored. */
-    if (pol->role == MOLT_ROLE_UPLOAD)
+    /* An upload's payload is ciphertext: it is decrypted before hashing, which
+     * needs the device's decryption key. Installed images (and --clear factory
+     * images) are hashed as stored. */
+    if (pol->role == MOLT_ROLE_UPLOAD && pol->dec == NULL)
         return MOLT_E_ENC_NO_KEY;
     return MOLT_OK;
 }
 
-/* Feed [0, end) of src to a hash and, if pure is non-NULL, to PureEdDSA. */
+/* The payload's decryption while it is hashed: ctr over [start, end) of the source. */
+typedef struct {
+    molt_ctr_t *ctr; /* NULL: hashed as stored */
+    uint32_t start, end;
+} decrypt_view_t;
+
+/* Feed [0, end) of src to a hash and, if pure is non-NULL, to PureEdDSA; the part
+ * of it inside dv's payload is decrypted first (it never leaves this buffer). */
 static molt_err_t hash_region(const molt_source_t *src, uint32_t end, molt_hash_ctx_t *h,
-                              molt_ed25519_stream_t *pure)
+                              molt_ed25519_stream_t *pure, const decrypt_view_t *dv)
 {
     uint8_t buf[CHUNK];
     for (uint32_t off = 0; off < end;) {
         size_t n = end - off < CHUNK ? end - off : CHUNK;
         molt_err_t err = src->read(src->ctx, off, buf, n);
+        if (err == MOLT_OK && dv && dv->ctr && off + n > dv->start && off < dv->end) {
+            uint32_t a = off > dv->start ? off : dv->start;
+            uint32_t b = off + (uint32_t)n < dv->end ? off + (uint32_t)n : dv->end;
+            err = molt_ctr_xor(dv->ctr, a - dv->start, buf + (a - off), b - a);
+        }
         if (err == MOLT_OK && h)
             err = molt_hash_update(h, buf, n);
         if (err == MOLT_OK && pure)
             err = molt_ed25519_stream_update(pure, buf, n);
-        if (err != MOLT_OK)
+        if (err != MOLT_OK) {
+            molt_wipe(buf, sizeof buf);
             return err;
+        }
         off += (uint32_t)n;
     }
+    molt_wipe(buf, sizeof buf);
     return MOLT_OK;
 }
 
 static molt_err_t compute_hash(const molt_source_t *src, const molt_image_t *img, const molt_policy_t *pol,
-                               molt_verify_result_t *r)
+                               molt_verify_result_t *r, const decrypt_view_t *dv)
 {
     molt_hash_ctx_t h;
     molt_err_t err;
 
-    if (pol->digest != NULL && pol->digest_alg == r->hash_alg) {
-        /* Hashed by the caller as it wrote the region (molt/fwu.h). */
+    if (pol->digest != NULL && pol->digest_alg == r->hash_alg && !r->decrypted) {
+        /* Hashed by the caller as it wrote the region (molt/fwu.h). Never for an
+         * encrypted upload: the caller hashed ciphertext, the hash TLV covers
+         * the plaintext. */
         r->hash_len = molt_hash_size(r->hash_alg);
         memcpy(r->hash, pol->digest, r->hash_len);
         return MOLT_OK;
     }
     if ((err = molt_hash_start(&h, r->hash_alg)) != MOLT_OK)
         return err;
-    if ((err = hash_region(src, img->unprot_off, &h, NULL)) != MOLT_OK) {
+    if ((err = hash_region(src, img->unprot_off, &h, NULL, dv)) != MOLT_OK) {
         molt_hash_abort(&h);
         return err;
     }
@@ -262,7 +266,7 @@ static uint32_t sig_alg_for(uint16_t type, molt_key_type_t key, uint32_t hash_al
 
 static molt_err_t check_signature(const molt_source_t *src, const molt_image_t *img, const molt_tlv_t *t,
                                   const molt_key_t *key, const molt_policy_t *pol, bool pure,
-                                  molt_verify_result_t *r)
+                                  molt_verify_result_t *r, const decrypt_view_t *dv)
 {
     uint8_t sig[SIG_MAX];
     molt_pubkey_t pk;
@@ -282,7 +286,7 @@ static molt_err_t check_signature(const molt_source_t *src, const molt_image_t *
         if (t->len != 64)
             return MOLT_E_TLV_LENGTH;
         if ((err = molt_ed25519_stream_start(&s, sig, pk.pub)) != MOLT_OK ||
-            (err = hash_region(src, img->unprot_off, NULL, &s)) != MOLT_OK)
+            (err = hash_region(src, img->unprot_off, NULL, &s, dv)) != MOLT_OK)
             return err;
         err = molt_ed25519_stream_finish(&s, sig, pk.pub);
     } else {
@@ -296,7 +300,7 @@ static molt_err_t check_signature(const molt_source_t *src, const molt_image_t *
 /* Pass 2: every signature follows its key TLV; every trusted one must verify. */
 static molt_err_t check_signatures(const molt_source_t *src, const molt_image_t *img, const molt_keyring_t *keys,
                                    const molt_policy_t *pol, bool pure, molt_verify_result_t *r,
-                                   unsigned *accept, bool *saw_untrusted)
+                                   const decrypt_view_t *dv, unsigned *accept, bool *saw_untrusted)
 {
     molt_tlv_iter_t it;
     molt_tlv_t t;
@@ -317,7 +321,7 @@ static molt_err_t check_signatures(const molt_source_t *src, const molt_image_t 
             if (pending == KEY_UNTRUSTED) {
                 *saw_untrusted = true;
             } else {
-                if ((err = check_signature(src, img, &t, &keys->keys[pending], pol, pure, r)) != MOLT_OK)
+                if ((err = check_signature(src, img, &t, &keys->keys[pending], pol, pure, r, dv)) != MOLT_OK)
                     return err;
                 r->key_index = pending;
                 r->signed_ok = true;
@@ -339,9 +343,29 @@ static molt_err_t check_policy(const molt_image_t *img, const molt_policy_t *pol
     return MOLT_OK;
 }
 
-static molt_err_t verify(const molt_source_t *src, const molt_keyring_t *keys, const molt_policy_t *pol,
-                         molt_verify_result_t *r)
+/* An encrypted upload: recover the content key (key TLV through the key store,
+ * or the envelope bound to digest) and open the keystream over the payload. */
+static molt_err_t open_payload(const molt_source_t *src, const molt_image_t *img, const molt_policy_t *pol,
+                               const uint8_t *digest, size_t digest_len, molt_ctr_t *ctr, decrypt_view_t *dv)
 {
+    uint8_t key[MOLT_ENC_KEY_MAX];
+    size_t key_len = 0;
+    molt_err_t err = molt_enc_content_key(src, img, pol->dec, digest, digest_len, key, &key_len);
+    if (err == MOLT_OK)
+        err = molt_ctr_start(ctr, key, key_len);
+    molt_wipe(key, sizeof key);
+    if (err != MOLT_OK)
+        return err;
+    dv->ctr = ctr;
+    dv->start = img->payload_off;
+    dv->end = img->prot_off;
+    return MOLT_OK;
+}
+
+static molt_err_t verify(const molt_source_t *src, const molt_keyring_t *keys, const molt_policy_t *pol,
+                         molt_verify_result_t *r, molt_ctr_t *ctr)
+{
+    decrypt_view_t dv = {NULL, 0, 0};
     tlv_summary_t s;
     uint8_t want[MOLT_HASH_MAX_SIZE];
     unsigned accept = 0;
@@ -363,13 +387,18 @@ static molt_err_t verify(const molt_source_t *src, const molt_keyring_t *keys, c
         return MOLT_E_TLV_LENGTH;
     if ((err = molt_tlv_read(src, &s.hash, want, sizeof want)) != MOLT_OK)
         return err;
-    if ((err = compute_hash(src, &r->image, pol, r)) != MOLT_OK)
+    if (pol->role == MOLT_ROLE_UPLOAD && (r->image.flags & MOLT_IMAGE_F_ENCRYPTED)) {
+        if ((err = open_payload(src, &r->image, pol, want, s.hash.len, ctr, &dv)) != MOLT_OK)
+            return err;
+        r->decrypted = true;
+    }
+    if ((err = compute_hash(src, &r->image, pol, r, &dv)) != MOLT_OK)
         return err;
     if (!molt_ct_equal(want, r->hash, r->hash_len))
         return MOLT_E_HASH_MISMATCH;
 
     if (pol->require_signature) {
-        err = check_signatures(src, &r->image, keys, pol, s.pure, r, &accept, &saw_untrusted);
+        err = check_signatures(src, &r->image, keys, pol, s.pure, r, &dv, &accept, &saw_untrusted);
         if (err != MOLT_OK)
             return err;
         if (!r->signed_ok)
@@ -400,7 +429,9 @@ molt_err_t molt_verify(const molt_source_t *src, const molt_keyring_t *keys, con
     r->key_index = KEY_NONE;
     if ((err = molt_crypto_init()) != MOLT_OK)
         return err;
-    err = verify(src, keys, pol, r);
+    molt_ctr_t ctr = {0};
+    err = verify(src, keys, pol, r, &ctr);
+    molt_ctr_end(&ctr);
     if (err != MOLT_OK)
         r->signed_ok = false;
     return err;

@@ -29,6 +29,8 @@ int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_attest(int argc, char **argv);
+int cmd_decrypt(int argc, char **argv);
+int cmd_envelope(int argc, char **argv);
 
 /* The running subcommand's name, for messages. */
 extern const char *cli_cmd;
@@ -42,6 +44,10 @@ bool cli_read_file(const char *path, uint8_t **buf, size_t *len);
 
 /* Write a file atomically (temp file + rename); prints the reason on failure. */
 bool cli_write_file(const char *path, const uint8_t *buf, size_t len);
+
+/* Write a secret file with mode 0600 (temp file, then link; with force, rename
+ * over an existing file). Prints the reason on failure. */
+bool cli_write_secret(const char *path, const uint8_t *buf, size_t len, bool force);
 
 /* Parse an unsigned integer (decimal or 0x hex) within [0, max]. */
 bool cli_parse_u64(const char *s, uint64_t max, uint64_t *out);

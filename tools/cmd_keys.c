@@ -83,7 +83,7 @@ static bool write_all(int fd, const uint8_t *buf, size_t len)
 
 /* Write a secret file with mode 0600: temp file, then link() (fails if path
  * exists) or, with --force, rename() over it. */
-static bool write_secret(const char *path, const uint8_t *buf, size_t len, bool force)
+bool cli_write_secret(const char *path, const uint8_t *buf, size_t len, bool force)
 {
     char tmp[4096];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= sizeof tmp)
@@ -117,7 +117,7 @@ static int keygen_run(const char *type, const char *path, bool force)
     bool ok = key && encode_pkcs8_pem(key, &pem, &len);
     if (!ok)
         cli_error("%s: key generation failed: %s", type, sign_ossl_error());
-    ok = ok && write_secret(path, pem, len, force);
+    ok = ok && cli_write_secret(path, pem, len, force);
     if (pem)
         OPENSSL_clear_free(pem, len);
     EVP_PKEY_free(key);

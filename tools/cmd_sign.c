@@ -5,7 +5,9 @@
  * by changing the program name; the output is byte-identical to imgtool's
  * except for the randomized ECDSA/RSA signature bytes. This file parses and
  * validates the options; sign_image.c builds the image, sign_crypto.c signs.
- * Anything imgtool can do that molt cannot (encryption, Intel HEX, big endian,
+ * Encryption (-E) is imgtool's: ECIES-P256 or ECIES-X25519 key TLV, AES-CTR
+ * payload, hash and signature over the plaintext (enc_tool.c). Anything imgtool
+ * can do that molt cannot (RSA-OAEP key transport, Intel HEX, big endian,
  * compression, external signatures) is refused with one line, exit 2.
  */
 #include <ctype.h>
@@ -14,11 +16,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/rand.h>
+
 #include "cli.h"
+#include "enc_tool.h"
 #include "version.h"
 #include "sign.h"
-
-#define ENCRYPTION_REFUSED "encryption is not supported yet (see docs/cli.md)"
 
 static const char usage_text[] =
     "usage: molt sign [options] IN OUT    (imgtool sign's options)\n"
@@ -49,15 +52,20 @@ static const char usage_text[] =
     "      --non-bootable         set the NON_BOOTABLE flag\n"
     "  -R, --erased-val 0|0xff    erased flash value (default 0xff)\n"
     "  -e, --endian little        big endian is not supported\n"
-    "Not supported yet: -E/--encrypt, --encrypt-keylen, --hmac-sha, -c/--clear,\n"
-    "--save-enctlv, -x/--hex-addr, Intel HEX files, --compression, --fix-sig, --sig-out,\n"
-    "--vector-to-sign.\n";
+    "  -E, --encrypt PUB          encrypt for this device key (ecdsa-p256: ENC_EC256, x25519: ENC_X25519)\n"
+    "      --encrypt-keylen 128|256  AES key size (default 128)\n"
+    "      --hmac-sha auto|256|512   ECIES hash (512: ENC_X25519_SHA512, x25519 only)\n"
+    "  -c, --clear                flag and key TLV, but the payload left in plaintext (factory image)\n"
+    "      --save-content-key FILE   keep the AES content key (mode 0600) for key envelopes\n"
+    "Not supported yet: RSA-OAEP encryption keys, --save-enctlv, -x/--hex-addr, Intel HEX\n"
+    "files, --compression, --fix-sig, --sig-out, --vector-to-sign.\n";
 
 enum opt_id {
     O_KEY, O_VERSION, O_SECCNT, O_HDR, O_SLOT, O_PAD_HEADER, O_PAD, O_CONFIRM, O_OVERWRITE,
     O_ALIGN, O_MAX_ALIGN, O_MAX_SECTORS, O_PUBKEY_FMT, O_SHA, O_PURE, O_PAD_SIG, O_DEPS,
     O_BOOT_RECORD, O_CUSTOM, O_CUSTOM_FILE, O_VID, O_CID, O_LOAD_ADDR, O_ROM_FIXED,
-    O_NON_BOOTABLE, O_ERASED, O_ENDIAN, O_HEX_ADDR, O_ENCRYPT, O_COMPRESSION, O_UNSUPPORTED, O_HELP
+    O_NON_BOOTABLE, O_ERASED, O_ENDIAN, O_HEX_ADDR, O_ENCRYPT, O_ENC_KEYLEN, O_HMAC_SHA, O_CLEAR, O_SAVE_KEY,
+    O_COMPRESSION, O_UNSUPPORTED, O_HELP
 };
 
 static const struct option_def {
@@ -95,10 +103,11 @@ static const struct option_def {
     {"endian", 'e', 1, O_ENDIAN},
     {"hex-addr", 'x', 1, O_HEX_ADDR},
     {"encrypt", 'E', 1, O_ENCRYPT},
-    {"encrypt-keylen", 0, 1, O_ENCRYPT},
-    {"hmac-sha", 0, 1, O_ENCRYPT},
-    {"clear", 'c', 0, O_ENCRYPT},
-    {"save-enctlv", 0, 0, O_ENCRYPT},
+    {"encrypt-keylen", 0, 1, O_ENC_KEYLEN},
+    {"hmac-sha", 0, 1, O_HMAC_SHA},
+    {"clear", 'c', 0, O_CLEAR},
+    {"save-content-key", 0, 1, O_SAVE_KEY},
+    {"save-enctlv", 0, 0, O_UNSUPPORTED},
     {"compression", 0, 1, O_COMPRESSION},
     {"fix-sig", 0, 1, O_UNSUPPORTED},
     {"fix-sig-pubkey", 0, 1, O_UNSUPPORTED},
@@ -112,6 +121,7 @@ typedef struct sign_args {
     sign_opts_t o;
     const char *version, *sec_cnt, *vid, *cid;
     bool has_hdr, has_slot, has_max_align, help;
+    bool has_keylen, has_hmac;
     const char *pos[2];
     size_t npos;
 } sign_args_t;
@@ -415,7 +425,6 @@ static bool apply_content(sign_args_t *a, enum opt_id id, const char *opt, char 
 static bool apply_refusal(enum opt_id id, const char *opt, char **v)
 {
     switch (id) {
-    case O_ENCRYPT: return cli_error(ENCRYPTION_REFUSED), false;
     case O_HEX_ADDR: return cli_error("%s: Intel HEX output is not supported", opt), false;
     case O_UNSUPPORTED: return cli_error("%s is not supported", opt), false;
     case O_ENDIAN:
@@ -432,11 +441,34 @@ static bool apply_refusal(enum opt_id id, const char *opt, char **v)
     }
 }
 
+static bool apply_encryption(sign_args_t *a, enum opt_id id, const char *opt, char **v)
+{
+    static const char *const keylens[] = {"128", "256", NULL};
+    static const char *const hmacs[] = {"auto", "256", "512", NULL};
+    sign_opts_t *o = &a->o;
+    switch (id) {
+    case O_ENCRYPT: o->enc_path = v[0]; return true;
+    case O_ENC_KEYLEN:
+        a->has_keylen = true;
+        o->enc_key_len = strcmp(v[0], "256") ? 16 : 32;
+        return choice(opt, v[0], keylens);
+    case O_HMAC_SHA:
+        a->has_hmac = true;
+        o->hmac512 = !strcmp(v[0], "512");
+        return choice(opt, v[0], hmacs);
+    case O_CLEAR: o->clear = true; return true;
+    case O_SAVE_KEY: o->save_key_path = v[0]; return true;
+    default: return false;
+    }
+}
+
 static bool apply(sign_args_t *a, const struct option_def *d, const char *opt, char **v)
 {
     switch (d->id) {
     case O_HELP: a->help = true; return true;
-    case O_ENCRYPT: case O_HEX_ADDR: case O_UNSUPPORTED: case O_ENDIAN: case O_COMPRESSION:
+    case O_ENCRYPT: case O_ENC_KEYLEN: case O_HMAC_SHA: case O_CLEAR: case O_SAVE_KEY:
+        return apply_encryption(a, d->id, opt, v);
+    case O_HEX_ADDR: case O_UNSUPPORTED: case O_ENDIAN: case O_COMPRESSION:
         return apply_refusal(d->id, opt, v);
     case O_KEY: case O_VERSION: case O_SECCNT: case O_VID: case O_CID: case O_BOOT_RECORD:
     case O_PURE: case O_PAD_SIG: case O_DEPS: case O_CUSTOM: case O_CUSTOM_FILE:
@@ -557,6 +589,8 @@ static bool finish_values(sign_args_t *a)
         return cli_error("--boot-record: '%s' is too long (at most 12 characters)", o->boot_record), false;
     if (o->load_addr && o->rom_fixed)
         return cli_error("--load-addr and --rom-fixed cannot be used together"), false;
+    if (!o->enc_path && (a->has_keylen || a->has_hmac || o->clear || o->save_key_path))
+        return cli_error("--encrypt-keylen, --hmac-sha, --clear and --save-content-key need -E/--encrypt"), false;
     return resolve_uuids(a);
 }
 
@@ -582,7 +616,26 @@ static void free_opts(sign_opts_t *o)
 
 /* ---- signing ---- */
 
-static int sign_run(const sign_opts_t *o)
+/* -E: a fresh content key from OpenSSL's CSPRNG, wrapped for the device key. */
+static bool prepare_encryption(sign_opts_t *o)
+{
+    enc_key_t k;
+    if (!o->enc_path)
+        return true;
+    if (!enc_key_load(o->enc_path, false, &k))
+        return false;
+    bool ok = true;
+    if (o->hmac512 && !k.x25519)
+        ok = (cli_error("--hmac-sha 512: only with an x25519 encryption key (ENC_EC256 is HMAC-SHA256)"), false);
+    ok = ok && (RAND_priv_bytes(o->content_key, (int)o->enc_key_len) == 1 ||
+                (cli_error("no randomness for the content key: %s", sign_ossl_error()), false));
+    ok = ok && enc_wrap_tlv(&k, o->hmac512, o->content_key, o->enc_key_len, &o->enc_tlv_type, o->enc_tlv,
+                            &o->enc_tlv_len);
+    enc_key_free(&k);
+    return ok;
+}
+
+static int sign_run(sign_opts_t *o)
 {
     sign_key_t key = {0};
     enum sign_sha alg;
@@ -590,10 +643,12 @@ static int sign_run(const sign_opts_t *o)
     size_t in_len = 0;
     sbuf_t img = {0};
     bool ok = (!o->key_path || sign_key_load(o->key_path, &key)) &&
-              sign_pick_sha(o->key_path ? &key : NULL, o->sha, o->pure, &alg) &&
+              sign_pick_sha(o->key_path ? &key : NULL, o->sha, o->pure, &alg) && prepare_encryption(o) &&
               cli_read_file(o->in_path, &in, &in_len) &&
               sign_build_image(o, o->key_path ? &key : NULL, alg, in, in_len, &img) &&
+              (!o->save_key_path || cli_write_secret(o->save_key_path, o->content_key, o->enc_key_len, true)) &&
               cli_write_file(o->out_path, img.p, img.len);
+    OPENSSL_cleanse(o->content_key, sizeof o->content_key);
     sign_key_free(&key);
     free(in);
     sbuf_free(&img);
@@ -606,6 +661,7 @@ int cmd_sign(int argc, char **argv)
     a.o.align = 1;
     a.o.max_sectors = 128;
     a.o.erased = 0xff;
+    a.o.enc_key_len = 16;
     bool ok = parse_argv(&a, argc, argv);
     if (ok && a.help) {
         fputs(usage_text, stdout);

@@ -13,6 +13,10 @@
  *   molt sim powerfail [--mode M] [--sectors N] [--sector-size S] [--align A]
  *                    [--erase-value V] [--seeds K] [--torn|--clean] [--double-cuts M]
  *                    [--vectors DIR | --old IMG --new IMG -k PUB]
+ *                    [--encrypted | --enc-key ENC_PRIV]
+ *   (--encrypted: imgtool's encrypted p13 -> p14 with the device key enc-x25519;
+ *    --enc-key: the device's decryption key for --old/--new encrypted images.
+ *    Both add the check that no plaintext ever rests in staging.)
  *
  * The device (ports/sim/sim_port: layout, mode, flash cells, wear) lives in
  * DEV between commands. Everything device-side is libmolt's boot code over the
@@ -25,18 +29,23 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
 
 #include "cli.h"
 #include "keyring.h"
 #include "molt/attest.h"
 #include "molt/boot.h"
+#include "molt/enc.h"
+#include "sim_keystore.h"
 #include "sim_port.h"
 #include "sim_powerfail.h"
 #include "../lib/trailer.h" /* read-only trailer decoding, the boot code's own */
 
 typedef struct sim_opts {
-    const char *file, *slot, *vectors, *old_img, *new_img, *nonce, *out;
+    const char *file, *slot, *vectors, *old_img, *new_img, *nonce, *out, *enc_key;
     int64_t client_id;
+    bool encrypted;
     uint64_t sector_size, slot_sectors, align, erase_value, seeds, double_cuts;
     int mode; /* -1: not given */
     bool permanent, json, clean;
@@ -62,7 +71,8 @@ static int usage(void)
             "       molt sim iak -f DEV [-o PUB.pem]\n"
             "       molt sim powerfail [--mode M] [--sectors N] [--sector-size S] [--align A]\n"
             "                       [--erase-value V] [--seeds K] [--torn|--clean] [--double-cuts M]\n"
-            "                       [--vectors DIR | --old IMAGE --new IMAGE -k PUB]\n");
+            "                       [--vectors DIR | --old IMAGE --new IMAGE -k PUB]\n"
+            "                       [--encrypted | --enc-key ENC_PRIV]\n");
     return EXIT_USAGE;
 }
 
@@ -100,6 +110,8 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
         {"nonce", required_argument, NULL, 'X'},
         {"client-id", required_argument, NULL, 'C'},
         {"output", required_argument, NULL, 'o'},
+        {"enc-key", required_argument, NULL, 'Y'},
+        {"encrypted", no_argument, NULL, 'e'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -176,6 +188,8 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
             o->client_id = v;
             break;
         }
+        case 'Y': o->enc_key = optarg; break;
+        case 'e': o->encrypted = true; break;
         default: usage(); return false;
         }
     }
@@ -536,20 +550,95 @@ static int sim_iak(const sim_opts_t *o)
     return rc;
 }
 
+/* The device's key store from a private key file (P-256 or X25519). */
+static bool load_keystore(const char *path, sim_keystore_t *ks)
+{
+    bool priv = false;
+    EVP_PKEY *k = cli_load_key(path, &priv);
+    if (k == NULL)
+        return false;
+    PKCS8_PRIV_KEY_INFO *p8 = priv ? EVP_PKEY2PKCS8(k) : NULL;
+    unsigned char *der = NULL;
+    int n = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1;
+    bool ok = n > 0 && sim_keystore_add_pkcs8(ks, der, (size_t)n) == MOLT_OK;
+    if (!ok)
+        cli_error("%s: not a P-256 or X25519 private key", path);
+    if (der)
+        OPENSSL_clear_free(der, (size_t)n);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    EVP_PKEY_free(k);
+    return ok;
+}
+
+/* What PRIMARY holds once img is installed: its payload decrypted (NULL if it
+ * is not encrypted, or on error with *err set). */
+static uint8_t *installed_form(const uint8_t *img, size_t len, sim_keystore_t *ks, molt_err_t *err)
+{
+    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0};
+    molt_source_t src;
+    molt_mem_source_t mem;
+    molt_image_t im;
+    molt_ctr_t c = {0};
+    uint8_t key[MOLT_ENC_KEY_MAX];
+    size_t klen = 0;
+
+    *err = MOLT_OK;
+    molt_source_from_mem(&src, &mem, img, (uint32_t)len);
+    if (molt_image_parse(&src, &im) != MOLT_OK || !(im.flags & MOLT_IMAGE_F_ENCRYPTED))
+        return NULL;
+    uint8_t *out = malloc(len);
+    if (out == NULL) {
+        *err = MOLT_E_IO;
+        return NULL;
+    }
+    memcpy(out, img, len);
+    *err = molt_enc_content_key(&src, &im, &dec, NULL, 0, key, &klen);
+    if (*err == MOLT_OK)
+        *err = molt_ctr_start(&c, key, klen);
+    OPENSSL_cleanse(key, sizeof key);
+    if (*err == MOLT_OK)
+        *err = molt_ctr_xor(&c, 0, out + im.payload_off, im.img_size);
+    molt_ctr_end(&c);
+    if (*err != MOLT_OK) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 static int sim_powerfail(sim_opts_t *o)
 {
     char path[4096], line[200];
     const char *dir = o->vectors ? o->vectors : getenv("VECTORS") ? getenv("VECTORS") : "tests/vectors/imgtool";
-    uint8_t *old_img = NULL, *new_img = NULL;
+    uint8_t *old_img = NULL, *new_img = NULL, *old_plain = NULL, *new_plain = NULL;
     size_t old_len = 0, new_len = 0;
     int rc = EXIT_USAGE;
     sim_pf_cfg_t cfg;
     sim_pf_result_t res;
+    sim_keystore_t ks;
+    char enc_path[4096];
 
     memset(&cfg, 0, sizeof cfg);
+    memset(&ks, 0, sizeof ks);
     if ((o->old_img == NULL) != (o->new_img == NULL))
         return cli_error("--old and --new go together");
-    if (o->old_img == NULL) {
+    if (o->encrypted && (o->old_img != NULL || o->enc_key != NULL))
+        return cli_error("--encrypted uses the vectors' encrypted images and key: not with --old/--new or --enc-key");
+    if (o->encrypted) {
+        snprintf(path, sizeof path, "%s/images/p13_ed25519_enc_x25519_aes256.bin", dir);
+        if (!cli_read_file(path, &old_img, &old_len))
+            goto out;
+        snprintf(path, sizeof path, "%s/images/p14_ed25519_enc_x25519_hmacsha512_aes256.bin", dir);
+        if (!cli_read_file(path, &new_img, &new_len))
+            goto out;
+        if (o->kr.ring.count == 0) {
+            snprintf(path, sizeof path, "%s/keys/sign-ed25519.pub.der", dir);
+            if (!cli_keyring_add(&o->kr, path))
+                goto out;
+        }
+        snprintf(enc_path, sizeof enc_path, "%s/keys/enc-x25519.pem", dir);
+        o->enc_key = enc_path;
+    } else if (o->old_img == NULL) {
         snprintf(path, sizeof path, "%s/images/p03_ecdsa_p256_seccnt.bin", dir);
         if (!cli_read_file(path, &old_img, &old_len))
             goto out;
@@ -569,6 +658,21 @@ static int sim_powerfail(sim_opts_t *o)
             goto out;
         }
     }
+    if (o->enc_key != NULL) {
+        molt_err_t why;
+        if (!load_keystore(o->enc_key, &ks))
+            goto out;
+        old_plain = installed_form(old_img, old_len, &ks, &why);
+        if (why == MOLT_OK)
+            new_plain = installed_form(new_img, new_len, &ks, &why);
+        if (why != MOLT_OK) {
+            cli_error("%s: cannot decrypt the images with this key: %s", o->enc_key, molt_err_str(why));
+            goto out;
+        }
+        cfg.key_store = &ks;
+        cfg.old_plain = old_plain;
+        cfg.new_plain = new_plain;
+    }
     if (sim_layout_uniform(&cfg.layout, (uint32_t)o->sector_size, (uint32_t)o->slot_sectors,
                            (uint32_t)o->align, (uint8_t)o->erase_value) != MOLT_OK) {
         cli_error("unusable geometry: sector size must be a multiple of the alignment (a power of two)");
@@ -584,6 +688,9 @@ static int sim_powerfail(sim_opts_t *o)
     cfg.clean = o->clean;
     cfg.double_cuts = (uint32_t)o->double_cuts;
     cfg.log = stderr;
+    if (cfg.key_store)
+        printf("encrypted: old image %s, new image %s; the device decrypts with %s\n",
+               old_plain ? "encrypted" : "plaintext", new_plain ? "encrypted" : "plaintext", o->enc_key);
     printf("geometry: %s, %llu sectors x %llu bytes per slot, align %llu, erase 0x%02llx; "
            "cuts: torn x %llu seeds%s, double cuts at %llu points per flow\n",
            mode_names[cfg.mode], (unsigned long long)o->slot_sectors, (unsigned long long)o->sector_size,
@@ -606,8 +713,11 @@ static int sim_powerfail(sim_opts_t *o)
     printf("%s\n", line);
     rc = sim_powerfail_ok(&res) ? 0 : EXIT_INVALID;
 out:
+    sim_keystore_free(&ks);
     free(old_img);
     free(new_img);
+    free(old_plain);
+    free(new_plain);
     return rc;
 }
 

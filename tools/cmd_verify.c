@@ -2,7 +2,11 @@
  * cmd_verify.c - `molt verify`: judge an image exactly as a device would.
  *
  *   molt verify -k PUB [-k PUB ...] [--hash-only] [--role upload|installed]
- *               [--min-security-counter N] [--min-version V] IMAGE
+ *               [--min-security-counter N] [--min-version V]
+ *               [--enc-key ENC_PRIV [--envelope ENV]] [--require-encryption] IMAGE
+ *
+ * --enc-key plays the device's key store: lib/ asks it for the ECDH and decrypts
+ * the payload itself, exactly as on a device.
  *
  * Exit 0: valid (one line on stdout). Exit 1: invalid, the reason on stderr.
  * Exit 2: usage or I/O error. All judgement is libmolt's molt_verify().
@@ -13,6 +17,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "enc_tool.h"
 #include "keyring.h"
 #include "molt/verify.h"
 #include "version.h"
@@ -33,7 +38,8 @@ static const char *sig_name(uint32_t alg)
 static int usage(void)
 {
     fprintf(stderr, "usage: molt verify -k PUB [-k PUB ...] [--hash-only] [--role upload|installed]\n"
-                    "                   [--min-security-counter N] [--min-version V] IMAGE\n");
+                    "                   [--min-security-counter N] [--min-version V]\n"
+                    "                   [--enc-key ENC_PRIV [--envelope ENV]] [--require-encryption] IMAGE\n");
     return EXIT_USAGE;
 }
 
@@ -45,10 +51,18 @@ int cmd_verify(int argc, char **argv)
         {"role", required_argument, NULL, 'r'},
         {"min-security-counter", required_argument, NULL, 'c'},
         {"min-version", required_argument, NULL, 'm'},
+        {"enc-key", required_argument, NULL, 'E'},
+        {"envelope", required_argument, NULL, 'n'},
+        {"require-encryption", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     cli_keyring_t kr = {0};
+    enc_key_t ek = {0};
+    molt_decrypt_t dec = {enc_host_ecdh, &ek, NULL, 0};
+    uint8_t *env = NULL, *img = NULL;
+    size_t env_len = 0;
+    const char *env_path = NULL;
     molt_policy_t pol;
     int c, rc = EXIT_USAGE;
     uint64_t v;
@@ -90,10 +104,35 @@ int cmd_verify(int argc, char **argv)
             }
             pol.check_version = true;
             break;
+        case 'E':
+            if (ek.pkey) {
+                cli_error("--enc-key: given twice");
+                goto out;
+            }
+            if (!enc_key_load(optarg, true, &ek))
+                goto out;
+            pol.dec = &dec;
+            break;
+        case 'n':
+            env_path = optarg;
+            break;
+        case 'R':
+            pol.require_encryption = true;
+            break;
         default:
             rc = usage();
             goto out;
         }
+    }
+    if (env_path && !ek.pkey) {
+        cli_error("--envelope needs --enc-key (the device key the envelope was made for)");
+        goto out;
+    }
+    if (env_path) {
+        if (!cli_read_file(env_path, &env, &env_len))
+            goto out;
+        dec.envelope = env;
+        dec.envelope_len = env_len;
     }
     if (optind != argc - 1) {
         rc = usage();
@@ -104,13 +143,11 @@ int cmd_verify(int argc, char **argv)
         goto out;
     }
     const char *path = argv[optind];
-    uint8_t *img;
     size_t len;
     if (!cli_read_file(path, &img, &len))
         goto out;
     if (len > UINT32_MAX) {
         cli_error("%s: larger than 4 GiB", path);
-        free(img);
         goto out;
     }
     molt_source_t src;
@@ -131,11 +168,15 @@ int cmd_verify(int argc, char **argv)
             printf(", %s signature by %s", sig_name(res.sig_alg), kr.paths[res.key_index]);
         else
             printf(", hash only (no signature checked)");
+        if (res.decrypted)
+            printf(", decrypted (%s)", env_path ? "key from the envelope" : "key from the key TLV");
         printf("\n");
         rc = EXIT_VALID;
     }
-    free(img);
 out:
+    free(img);
+    free(env);
+    enc_key_free(&ek);
     cli_keyring_free(&kr);
     return rc;
 }

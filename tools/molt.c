@@ -18,8 +18,10 @@ static const struct {
     {"keygen", cmd_keygen, "generate a key pair: -t TYPE -k KEY.pem"},
     {"getpub", cmd_getpub, "print a public key: -k KEY.pem [-e pem|raw|c]"},
     {"sign", cmd_sign, "sign an image (imgtool's options): [options] IN OUT"},
-    {"verify", cmd_verify, "verify an image as a device would: -k PUB [-k PUB...] IMAGE"},
+    {"verify", cmd_verify, "verify an image as a device would: -k PUB [-k PUB...] [--enc-key K] IMAGE"},
     {"inspect", cmd_inspect, "show an image's header and TLVs: IMAGE [--json]"},
+    {"decrypt", cmd_decrypt, "decrypt an encrypted image as a device would: -k ENC_PRIV IN OUT"},
+    {"envelope", cmd_envelope, "per-device key envelope: make --content-key K --device PUB --image IMG -o OUT"},
     {"sim", cmd_sim, "simulated device: create|write|request|confirm|boot|state|powerfail|attest|iak"},
     {"attest", cmd_attest, "check a device's attestation token: verify --iak PUB --nonce HEX TOKEN"},
 };

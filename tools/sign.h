@@ -88,6 +88,15 @@ typedef struct sign_opts {
     size_t ncustom;
     bool has_vid, has_cid;
     uint8_t vid[16], cid[16];
+    /* Encryption (-E): what was asked ... */
+    const char *enc_path, *save_key_path;
+    size_t enc_key_len; /* 16 (default) or 32 */
+    bool hmac512, clear;
+    /* ... and what sign_run prepared: the content key and its wrapped form. */
+    uint8_t content_key[32];
+    uint16_t enc_tlv_type;
+    uint8_t enc_tlv[65 + 64 + 32];
+    size_t enc_tlv_len;
 } sign_opts_t;
 
 /* --- sign_crypto.c --- */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "enc_tool.h"
 #include "sign.h"
 
 /* ---- byte buffer ---- */
@@ -216,6 +217,8 @@ static uint32_t header_flags(const sign_opts_t *o)
         flags |= MOLT_IMAGE_F_ROM_FIXED;
     if (o->non_bootable)
         flags |= MOLT_IMAGE_F_NON_BOOTABLE;
+    if (o->enc_path)
+        flags |= o->enc_key_len == 32 ? MOLT_IMAGE_F_ENCRYPTED_AES256 : MOLT_IMAGE_F_ENCRYPTED_AES128;
     return flags;
 }
 
@@ -255,6 +258,9 @@ static bool header_and_payload(const sign_opts_t *o, const uint8_t *in, size_t i
         }
     }
     sbuf_put(img, in, in_len);
+    /* imgtool zero-pads (header area + payload) to a multiple of 16 when encrypting. */
+    if (o->enc_path && img->len % 16)
+        sbuf_fill(img, 0, 16 - img->len % 16);
     if (img->len - o->hdr_size > UINT32_MAX) {
         cli_error("%s: payload larger than 4 GiB", o->in_path);
         return false;
@@ -287,6 +293,8 @@ static bool unprotected_area(const sign_opts_t *o, const sign_key_t *key, enum s
         tlv_put(&e, sign_sig_tlv(key), sig.p, sig.len);
         e.oom |= sig.oom;
     }
+    if (o->enc_path)
+        tlv_put(&e, o->enc_tlv_type, o->enc_tlv, o->enc_tlv_len); /* last, as imgtool */
     ok = ok && !e.oom && tlv_area_finish(&e, MOLT_TLV_INFO_MAGIC, out, "unprotected", o->in_path);
     sbuf_free(&e);
     sbuf_free(&sig);
@@ -304,7 +312,9 @@ static uint64_t trailer_size(const sign_opts_t *o)
     uint64_t magic = align_up(16, o->max_align);
     if (o->overwrite_only)
         return 2ull * o->max_align + magic;
-    return (uint64_t)o->max_sectors * 3 * o->align + 4ull * o->max_align + magic;
+    /* Two key slots when encrypting, sized for 16-byte keys whatever the AES size (imgtool). */
+    uint64_t keys = o->enc_path ? 2 * align_up(16, o->max_align) : 0;
+    return (uint64_t)o->max_sectors * 3 * o->align + keys + 4ull * o->max_align + magic;
 }
 
 static void trailer_magic(const sign_opts_t *o, uint8_t m[16])
@@ -359,7 +369,13 @@ bool sign_build_image(const sign_opts_t *o, const sign_key_t *key, enum sign_sha
         write_header(out->p, o, (uint32_t)(out->len - o->hdr_size), (uint16_t)prot.len);
         sbuf_put(out, prot.p, prot.len);
         /* The hashed region is out itself; it is only read before the area is appended. */
+        size_t hashed_len = out->len;
         ok = !out->oom && unprotected_area(o, key, alg, out->p, out->len, out);
+        /* Hashed and signed over the plaintext; now the payload alone is
+         * encrypted in place (not with --clear, the factory image). */
+        if (ok && o->enc_path && !o->clear)
+            ok = enc_aes_ctr(o->content_key, o->enc_key_len, out->p + o->hdr_size,
+                             hashed_len - prot.len - o->hdr_size);
     }
     sbuf_free(&prot);
     ok = ok && !out->oom && check_slot(o, out->len);

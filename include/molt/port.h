@@ -2,8 +2,9 @@
  * molt/port.h - the only door between libmolt and the hardware.
  *
  * A port fills one molt_port_t: three flash areas, monotonic NV counters, the
- * trusted-key table, a random source and a secure-state hook. That is all the
- * boot code and the update API ever touch. Reading this file should take five
+ * trusted-key table, a random source, a secure-state hook and, for encrypted
+ * images, its key store (ECDH, key envelopes). That is all the boot code and the
+ * update API ever touch. Reading this file should take five
  * minutes; writing a port, an afternoon.
  *
  * Flash contract (every area):
@@ -86,7 +87,23 @@ typedef struct molt_port {
      * recovery loader here. May be NULL. */
     void (*no_image)(void *ctx, molt_err_t why);
 
-    void *ctx; /* passed to nv_*, random and no_image */
+    void *ctx; /* passed to nv_*, random, no_image, enc_*, attest_sign */
+
+    /* The device's encryption key store (R-CONF, R-ASSETS; molt/enc.h): ECDH of
+     * the device's private key with peer_pub for the key-TLV type tlv_type
+     * (MOLT_TLV_ENC_EC256: 65-byte P-256 point; MOLT_TLV_ENC_X25519/_SHA512: 32
+     * bytes). Writes the 32-byte shared secret; the private key never leaves the
+     * key store. MOLT_E_ENC_ALG: no key for that curve; MOLT_E_ENC_UNWRAP: invalid
+     * peer point. NULL: the device takes no encrypted images. */
+    molt_err_t (*enc_ecdh)(void *ctx, uint16_t tlv_type, const uint8_t *peer_pub, size_t len, uint8_t shared[32]);
+
+    /* Per-device key envelopes (R-ONEPKG; docs/encryption.md): the envelope the
+     * device received for the image whose hash TLV value is digest, if it has
+     * one. MOLT_OK with *env pointing at port-owned bytes (valid until the next
+     * call), or MOLT_E_ENC_NO_KEY when there is none: the image's key TLV is then
+     * used. The port keeps the envelopes of both slots' images while a revert is
+     * possible. NULL: no envelopes. */
+    molt_err_t (*enc_envelope)(void *ctx, const uint8_t *digest, size_t len, const uint8_t **env, size_t *env_len);
 
     /* --- attestation (appended; all NULL/0: no attestation) --- */
     molt_err_t (*attest_sign)(void *ctx, const uint8_t digest[32], uint8_t sig[64]); /* raw r || s; ctx */

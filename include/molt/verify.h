@@ -8,7 +8,9 @@
  * What it checks, in order (first failure wins, with its own molt_err_t):
  *   1. structure (molt_image_parse: bounds, TLV areas, unprotected allow-list);
  *   2. header flags (no PIC/compression; at most one AES flag; encrypted images
- *      need a key TLV and, when handled as an upload, a decryption key);
+ *      need a key TLV and, when handled as an upload, a decryption key: the
+ *      content key is unwrapped through the port's key store, or taken from a
+ *      per-device envelope, and the payload is decrypted as it is hashed);
  *   3. exactly one hash TLV of an allowed algorithm; the computed hash over
  *      header + payload + protected TLVs must equal it;
  *   4. every signature TLV follows a KEYHASH/PUBKEY TLV that names a trusted key
@@ -32,6 +34,7 @@
 #include <stdint.h>
 
 #include "molt/error.h"
+#include "molt/enc.h"
 #include "molt/image.h"
 
 /* Hash algorithms (bit values for policy masks). */
@@ -84,6 +87,12 @@ typedef struct molt_policy {
      * (the default): the region is read and hashed here. */
     const uint8_t *digest;
     uint32_t digest_alg;     /* MOLT_HASH_* of digest */
+    /* Encryption (R-CONF, molt/enc.h). dec: the device's decryption capability;
+     * with it an encrypted upload is decrypted before hashing (the hash covers the
+     * plaintext); without it an encrypted upload is ENC_NO_KEY. require_encryption
+     * (PSA_FWU_FLAG_ENCRYPTION): an unencrypted image is ENC_REQUIRED. */
+    const molt_decrypt_t *dec;
+    bool require_encryption;
 } molt_policy_t;
 
 /* Default: signature required, every supported algorithm, upload role, no
@@ -98,6 +107,7 @@ typedef struct molt_verify_result {
     uint32_t sig_alg;                   /* MOLT_SIG_* that verified, 0 if none */
     int key_index;                      /* index in the keyring of the signer, -1 if none */
     bool signed_ok;                     /* a trusted signature verified */
+    bool decrypted;                     /* the payload was decrypted before hashing */
 } molt_verify_result_t;
 
 /* Verify the image in src against keys and pol. Returns MOLT_OK only if the image

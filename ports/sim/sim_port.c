@@ -14,6 +14,7 @@
  * Version 1 files (no key store) still load, without an IAK.
  */
 #include "sim_port.h"
+#include "sim_keystore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,6 +372,25 @@ void sim_device_set_boot_slot(sim_device_t *dev, uint32_t slot)
 uint32_t sim_device_area_base(const sim_device_t *dev, uint32_t id)
 {
     return id < MOLT_AREA_COUNT ? dev->actx[id].base : 0;
+}
+
+static molt_err_t dev_enc_ecdh(void *ctx, uint16_t tlv_type, const uint8_t *peer, size_t len, uint8_t shared[32])
+{
+    sim_device_t *dev = ctx;
+    return dev->key_store ? sim_keystore_ecdh(dev->key_store, tlv_type, peer, len, shared) : MOLT_E_ENC_NO_KEY;
+}
+
+static molt_err_t dev_enc_envelope(void *ctx, const uint8_t *digest, size_t len, const uint8_t **env, size_t *env_len)
+{
+    sim_device_t *dev = ctx;
+    return dev->key_store ? sim_keystore_envelope(dev->key_store, digest, len, env, env_len) : MOLT_E_ENC_NO_KEY;
+}
+
+void sim_device_set_keystore(sim_device_t *dev, void *key_store)
+{
+    dev->key_store = key_store;
+    dev->port.enc_ecdh = key_store ? dev_enc_ecdh : NULL;
+    dev->port.enc_envelope = key_store ? dev_enc_envelope : NULL;
 }
 
 /* Wire the port to an initialised flash and a checked layout. */

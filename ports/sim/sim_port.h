@@ -17,7 +17,7 @@
  * also remount by themselves when they find the handle unmounted.
  *
  * Key store (R-ATTEST, R-ASSETS): every device gets its own Initial Attestation
- * Key (ECDSA P-256) at sim_device_init(), kept in sim_keystore_t -- not in any
+ * Key (ECDSA P-256) at sim_device_init(), kept in sim_attest_store_t -- not in any
  * of the molt flash areas, so nothing that reads or writes the slots, STATUS or
  * NV sectors can reach it. The port offers libmolt attest_sign() (PSA Crypto
  * psa_sign_hash) and the public key only. A fresh 32-byte boot seed is drawn
@@ -65,15 +65,16 @@ molt_err_t sim_layout_check(const sim_layout_t *l);
 
 typedef struct sim_device sim_device_t;
 
-/* The simulated secure key store and boot record: outside the flash areas. */
-typedef struct sim_keystore {
+/* The simulated attestation key store and boot record: outside the flash areas
+ * (the encryption key store is sim_keystore.h's sim_keystore_t). */
+typedef struct sim_attest_store {
     bool has_iak;           /* false for device files from before attestation */
     uint8_t iak_priv[32];   /* the IAK's private scalar: only attest_sign uses it */
     uint8_t iak_pub[65];    /* 0x04 || X || Y */
     uint8_t impl_id[32];    /* SHA-256("molt sim port"), the same on every sim device */
     uint8_t boot_seed[32];  /* drawn at each boot */
     int32_t boot_slot;      /* slot the last boot ran (molt_boot_result_t.slot), -1 none */
-} sim_keystore_t;
+} sim_attest_store_t;
 
 typedef struct sim_area_ctx {
     sim_device_t *dev;
@@ -93,8 +94,16 @@ struct sim_device {
     molt_err_t no_image_why;
     /* highest value passed to a successful nv_advance of each counter */
     uint32_t nv_advanced[SIM_NVCNT_COUNTERS];
-    sim_keystore_t ks;          /* IAK and boot record; saved with the device */
+    sim_attest_store_t ks;          /* IAK and boot record; saved with the device */
+    /* the device's encryption key store (a sim_keystore_t), or NULL: see
+     * sim_device_set_keystore */
+    void *key_store;
 };
+
+/* Give the device an encryption key store (sim_keystore.h; it must outlive the
+ * device): port.enc_ecdh then performs the ECDH with its keys, and
+ * port.enc_envelope finds the envelopes kept in it. NULL removes it. */
+void sim_device_set_keystore(sim_device_t *dev, void *key_store);
 
 /* A fresh device (all erased) with layout l; keys may be NULL (no trusted keys). */
 molt_err_t sim_device_init(sim_device_t *dev, const sim_layout_t *l, const molt_keyring_t *keys);

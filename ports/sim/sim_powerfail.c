@@ -15,7 +15,58 @@ typedef struct pf {
     molt_boot_cfg_t bcfg;
     uint32_t old_sc, new_sc;
     uint64_t violations_seen;
+    const uint8_t *old_inst, *new_inst; /* installed forms */
+    uint8_t *blocks;                    /* sorted 16-byte plaintext blocks of encrypted images */
+    size_t nblocks;
 } pf_t;
+
+static void logf_(const pf_t *pf, const char *a, uint64_t k, uint64_t s, const char *what, long long x);
+
+static int cmp16(const void *a, const void *b) { return memcmp(a, b, 16); }
+
+/* Collect the 16-byte blocks of an encrypted image's plaintext payload (its
+ * installed form), skipping uniform blocks (padding), which prove nothing. */
+static void add_blocks(pf_t *pf, const uint8_t *img, const uint8_t *plain, size_t len)
+{
+    molt_source_t src;
+    molt_mem_source_t mem;
+    molt_image_t im;
+    if (plain == NULL || len > UINT32_MAX)
+        return;
+    molt_source_from_mem(&src, &mem, img, (uint32_t)len);
+    if (molt_image_parse(&src, &im) != MOLT_OK || !(im.flags & MOLT_IMAGE_F_ENCRYPTED))
+        return;
+    for (uint32_t o = im.payload_off; o + 16u <= im.prot_off; o += 16u) {
+        bool uniform = true;
+        for (int i = 1; i < 16; i++)
+            uniform &= plain[o + i] == plain[o];
+        if (!uniform)
+            memcpy(pf->blocks + 16 * pf->nblocks++, plain + o, 16);
+    }
+}
+
+/* Any plaintext block anywhere in SECONDARY or STATUS (at any 16-byte boundary
+ * of the area, and at any byte for STATUS)? */
+static void scan_staging(pf_t *pf, sim_device_t *dev, int f, uint64_t k, uint64_t seed)
+{
+    static const uint32_t areas[2] = {MOLT_AREA_SECONDARY, MOLT_AREA_STATUS};
+    if (pf->nblocks == 0)
+        return;
+    pf->res->scans++;
+    for (int a = 0; a < 2; a++) {
+        const uint8_t *base = sim_flash_data(&dev->flash) + sim_device_area_base(dev, areas[a]);
+        uint32_t size = dev->port.area[areas[a]].size, step = areas[a] == MOLT_AREA_STATUS ? 1u : 16u;
+        for (uint32_t o = 0; o + 16u <= size; o += step) {
+            if (bsearch(base + o, pf->blocks, pf->nblocks, 16, cmp16) != NULL) {
+                pf->res->plaintext++;
+                logf_(pf, flow_name[f], k, seed, areas[a] == MOLT_AREA_STATUS ? "plaintext in STATUS at"
+                                                                             : "plaintext in SECONDARY at",
+                      (long long)o);
+                return;
+            }
+        }
+    }
+}
 
 /* One failure line: "flow: cut at K (seed S): what (x)". */
 static void logf_(const pf_t *pf, const char *a, uint64_t k, uint64_t s, const char *what, long long x)
@@ -65,7 +116,7 @@ static molt_err_t build_start(pf_t *pf, sim_device_t *dev, int f)
     molt_boot_result_t r;
     molt_err_t e;
 
-    if ((e = sim_device_program(dev, MOLT_AREA_PRIMARY, 0, c->old_img, c->old_len)) != MOLT_OK ||
+    if ((e = sim_device_program(dev, MOLT_AREA_PRIMARY, 0, pf->old_inst, c->old_len)) != MOLT_OK ||
         (e = molt_boot_go(p, &pf->bcfg, &r)) != MOLT_OK ||
         (e = molt_confirm(p, &pf->bcfg)) != MOLT_OK || (e = molt_boot_go(p, &pf->bcfg, &r)) != MOLT_OK)
         return e;
@@ -96,8 +147,9 @@ static void check_final(pf_t *pf, sim_device_t *dev, int f, molt_err_t rc, const
         return;
     }
     uint32_t off = r->slot == MOLT_AREA_SECONDARY ? molt_boot_staging_offset(&dev->port, &pf->bcfg) : 0;
-    bool is_old = slot_holds(dev, r->slot, off, c->old_img, c->old_len);
-    bool is_new = slot_holds(dev, r->slot, off, c->new_img, c->new_len);
+    bool is_old = slot_holds(dev, r->slot, off, pf->old_inst, c->old_len);
+    bool is_new = slot_holds(dev, r->slot, off, pf->new_inst, c->new_len);
+    scan_staging(pf, dev, f, k, seed);
     if (!is_old && !is_new) {
         res->mixed++;
         logf_(pf, flow_name[f], k, seed, "mixed image in slot", (long long)r->slot);
@@ -130,6 +182,7 @@ static bool cut_boot(pf_t *pf, sim_device_t *dev, sim_cut_t kind, uint64_t k, ui
     if (fired)
         pf->res->cuts++;
     (void)sim_device_reboot(dev);
+    scan_staging(pf, dev, f, k, seed); /* the state a cut left: no plaintext at rest */
     *c_after = counter_of(dev);
     if (*c_after == UINT32_MAX || *c_after < c_floor) {
         pf->res->counter++;
@@ -171,7 +224,7 @@ static molt_err_t run_flow(pf_t *pf, int f, const sim_device_t *fresh, sim_devic
     /* The uncut flow must do what it is for, or the sweep proves nothing. */
     uint32_t soff = r.slot == MOLT_AREA_SECONDARY ? molt_boot_staging_offset(&work->port, &pf->bcfg) : 0;
     bool want_new = f != 1;
-    if (!slot_holds(work, r.slot, soff, want_new ? c->new_img : c->old_img,
+    if (!slot_holds(work, r.slot, soff, want_new ? pf->new_inst : pf->old_inst,
                     want_new ? c->new_len : c->old_len)) {
         if (c->log)
             fprintf(c->log, "%s: the uncut boot does not run the %s image (action %d, staged: %s)\n",
@@ -231,15 +284,28 @@ molt_err_t sim_powerfail_run(const sim_pf_cfg_t *cfg, sim_pf_result_t *res)
     pf.cfg = cfg;
     pf.res = res;
     pf.bcfg.mode = cfg->mode;
+    pf.old_inst = cfg->old_plain ? cfg->old_plain : cfg->old_img;
+    pf.new_inst = cfg->new_plain ? cfg->new_plain : cfg->new_img;
+    pf.blocks = malloc((cfg->old_len + cfg->new_len) / 16 + 1 > 0 ? ((cfg->old_len + cfg->new_len) / 16 + 1) * 16 : 16);
+    if (pf.blocks == NULL) {
+        free(dev);
+        return MOLT_E_IO;
+    }
+    add_blocks(&pf, cfg->old_img, cfg->old_plain, cfg->old_len);
+    add_blocks(&pf, cfg->new_img, cfg->new_plain, cfg->new_len);
+    qsort(pf.blocks, pf.nblocks, 16, cmp16);
     if (cfg->seeds == 0 || (e = img_counter(cfg->old_img, cfg->old_len, &pf.old_sc)) != MOLT_OK ||
         (e = img_counter(cfg->new_img, cfg->new_len, &pf.new_sc)) != MOLT_OK) {
         free(dev);
+        free(pf.blocks);
         return MOLT_E_ARG;
     }
     int n = 0;
-    for (; n < 4; n++)
+    for (; n < 4; n++) {
         if ((e = sim_device_init(&dev[n], &cfg->layout, &cfg->keys)) != MOLT_OK)
             goto out;
+        sim_device_set_keystore(&dev[n], cfg->key_store);
+    }
     uint32_t flows = cfg->flows ? cfg->flows : SIM_PF_ALL;
     if (cfg->mode == MOLT_MODE_OVERWRITE)
         flows &= ~SIM_PF_REVERT;
@@ -255,6 +321,7 @@ out:
         sim_device_free(&dev[i]);
     }
     free(dev);
+    free(pf.blocks);
     return e;
 }
 
@@ -263,12 +330,15 @@ const char *sim_powerfail_flow_name(int f) { return f >= 0 && f < 4 ? flow_name[
 bool sim_powerfail_ok(const sim_pf_result_t *res)
 {
     return res->cuts > 0 && res->bricked == 0 && res->mixed == 0 && res->counter == 0 &&
-           res->lost == 0 && res->violations == 0;
+           res->lost == 0 && res->violations == 0 && res->plaintext == 0;
 }
 
 void sim_powerfail_line(const sim_pf_result_t *res, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "power cuts injected: %llu, bricked: %llu, mixed: %llu, counter violations: %llu",
-             (unsigned long long)res->cuts, (unsigned long long)res->bricked,
-             (unsigned long long)res->mixed, (unsigned long long)res->counter);
+    int n = snprintf(buf, cap, "power cuts injected: %llu, bricked: %llu, mixed: %llu, counter violations: %llu",
+                     (unsigned long long)res->cuts, (unsigned long long)res->bricked,
+                     (unsigned long long)res->mixed, (unsigned long long)res->counter);
+    if (res->scans > 0 && n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, ", plaintext in staging: %llu (%llu scans)",
+                 (unsigned long long)res->plaintext, (unsigned long long)res->scans);
 }

@@ -24,7 +24,10 @@
  *            exceeds the new image's; confirm flow: not advanced to the new one;
  *   lost     a confirmed image was lost: revert flow must end on the old image,
  *            confirm flow on the new one, confirmed;
- *   violations  NOR / write-once violations seen by the simulator.
+ *   violations  NOR / write-once violations seen by the simulator;
+ *   plaintext   (encrypted images, R-CONF) a 16-byte block of an encrypted
+ *            image's plaintext payload found anywhere in SECONDARY or STATUS,
+ *            after any cut or any boot.
  */
 #ifndef MOLT_SIM_POWERFAIL_H
 #define MOLT_SIM_POWERFAIL_H
@@ -56,12 +59,19 @@ typedef struct sim_pf_cfg {
     bool clean;           /* also cut *before* each operation */
     uint32_t double_cuts; /* first-cut indices per flow whose recovery is cut again */
     FILE *log;            /* failures and per-flow figures; may be NULL */
+    /* Encrypted images: the device's key store (a sim_keystore_t, NULL: none),
+     * and the installed (decrypted) form of each image, which PRIMARY holds when
+     * it runs (NULL: the image itself). old_plain is what is programmed. */
+    void *key_store;
+    const uint8_t *old_plain, *new_plain;
 } sim_pf_cfg_t;
 
 typedef struct sim_pf_result {
     uint64_t cuts;        /* power cuts that fired */
     uint64_t runs;        /* final boots checked */
     uint64_t bricked, mixed, counter, lost, violations;
+    uint64_t plaintext;   /* states with plaintext of an encrypted image in staging */
+    uint64_t scans;       /* staging scans made (0 without encrypted images) */
     uint64_t flow_ops[4]; /* T of each flow (0: not run) */
 } sim_pf_result_t;
 
@@ -75,7 +85,8 @@ const char *sim_powerfail_flow_name(int f);
 /* True when every failure count in res is zero and at least one cut fired. */
 bool sim_powerfail_ok(const sim_pf_result_t *res);
 
-/* "power cuts injected: N, bricked: B, mixed: M, counter violations: C" (no newline). */
+/* "power cuts injected: N, bricked: B, mixed: M, counter violations: C" (no newline);
+ * with encrypted images also ", plaintext in staging: P (S scans)". */
 void sim_powerfail_line(const sim_pf_result_t *res, char *buf, size_t cap);
 
 #endif

@@ -1,0 +1,48 @@
+/*
+ * enc_tool.h - the host side of image encryption (OpenSSL 3): ECIES wrapping of
+ * a content key exactly as imgtool does, per-device envelopes, and a host
+ * "key store" (a private key file) for `molt verify --enc-key` and
+ * `molt decrypt`. Formats: include/molt/enc.h and docs/encryption.md.
+ *
+ * This is an implementation independent of lib/enc.c (OpenSSL's HKDF, HMAC and
+ * AES-CTR), so every image the CLI makes and lib/ opens crosses two codes.
+ */
+#ifndef MOLT_TOOLS_ENC_TOOL_H
+#define MOLT_TOOLS_ENC_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "molt/enc.h"
+
+/* A device encryption public key (-E) or private key (--enc-key). */
+typedef struct enc_key {
+    EVP_PKEY *pkey;
+    bool x25519;   /* else P-256 */
+    bool is_private;
+} enc_key_t;
+
+/* Load a P-256 or X25519 key (PEM/DER, public or private); one-line error on failure.
+ * RSA keys are refused: molt's devices do not take RSA-OAEP key transport. */
+bool enc_key_load(const char *path, bool need_private, enc_key_t *k);
+void enc_key_free(enc_key_t *k);
+
+/* Key TLV (type *type into tlv, *tlv_len bytes) wrapping key for k, as imgtool:
+ * ENC_EC256 for P-256, ENC_X25519 or with sha512 ENC_X25519_SHA512. */
+bool enc_wrap_tlv(const enc_key_t *k, bool sha512, const uint8_t *key, size_t key_len, uint16_t *type,
+                  uint8_t *tlv, size_t *tlv_len);
+
+/* An envelope for device k carrying key, bound to the image's hash TLV. */
+bool enc_make_envelope(const enc_key_t *k, const uint8_t *key, size_t key_len, uint16_t hash_tlv,
+                       const uint8_t *digest, size_t digest_len, uint8_t *env, size_t *env_len);
+
+/* molt_decrypt_t.ecdh over a private enc_key_t (ctx). */
+molt_err_t enc_host_ecdh(void *ctx, uint16_t scheme, const uint8_t *peer, size_t len, uint8_t shared[32]);
+
+/* AES-CTR (counter 0 at offset 0) in place, OpenSSL. */
+bool enc_aes_ctr(const uint8_t *key, size_t key_len, uint8_t *buf, size_t len);
+
+#endif
