@@ -156,8 +156,9 @@ static int tokens_create(req_t *r)
            role, now) == DB_OK &&
          audit(r->srv, r->actor, "token.create", name, NULL, NULL, role) == DB_OK;
     if (!tx_end(r->srv, ok)) {
+        ret = exists ? http_error(r, 409, "token %s exists", name) : db_fail(r);
         json_decref(j);
-        return exists ? http_error(r, 409, "token %s exists", name) : db_fail(r);
+        return ret;
     }
     ret = http_json(r, 201, json_pack("{s:s,s:s,s:s}", "name", name, "role", role, "token", token));
     json_decref(j);
@@ -200,8 +201,9 @@ static int signers_create(req_t *r)
     ok = st == DB_OK && audit(r->srv, r->actor, "signer.create", name, NULL, NULL, type) == DB_OK;
     free(hex);
     if (!tx_end(r->srv, ok)) {
+        ret = st == DB_CONSTRAINT ? http_error(r, 409, "signer %s exists", name) : db_fail(r);
         json_decref(j);
-        return st == DB_CONSTRAINT ? http_error(r, 409, "signer %s exists", name) : db_fail(r);
+        return ret;
     }
     ret = http_json(r, 201, json_pack("{s:s,s:s}", "name", name, "type", type));
     json_decref(j);
@@ -792,7 +794,7 @@ int mgmt_dispatch(req_t *r)
                        ? list(r, "SELECT name, key_type, pem, created FROM signers ORDER BY name", cols, NULL)
                        : ret;
     } else if (strcmp(what, "classes") == 0 && r->nseg == 3) {
-        static const char *const cols[] = {"name", "signer"};
+        static const char *const cols[] = {"class", "signer"};
         if (post)
             return need(r, ROLE_ADMIN, &ret) ? classes_create(r) : ret;
         if (get)
