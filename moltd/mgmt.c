@@ -633,7 +633,7 @@ static int campaigns_create(req_t *r)
         size_t s = 0;
         while (s + 1 < ns && (long)i >= ((long)n * pct[s] + 99) / 100)
             s++;
-        char step[8];
+        char step[24];
         snprintf(step, sizeof step, "%zu", s);
         ok = Q(srv, NULL,
                "INSERT INTO actions (campaign_id, device_id, step, state, version_before, updated)"
