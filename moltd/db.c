@@ -14,14 +14,16 @@
 
 db_t *db_open(const char *url, char *why, size_t whylen)
 {
-    if (strncmp(url, "sqlite:", 7) == 0)
-        return db_sqlite_open(url + 7, why, whylen);
-    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
-        snprintf(why, whylen, "the PostgreSQL backend is not built yet (use sqlite:PATH)");
+    if (!url[0] || strcmp(url, "sqlite:") == 0) {
+        snprintf(why, whylen, "--db: empty database path");
         return NULL;
     }
+    if (strncmp(url, "sqlite:", 7) == 0)
+        return db_sqlite_open(url + 7, why, whylen);
+    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+        return db_pg_open(url, why, whylen);
     if (strstr(url, "://")) {
-        snprintf(why, whylen, "%s: unknown database scheme (want sqlite:PATH)", url);
+        snprintf(why, whylen, "%s: unknown database scheme (want sqlite:PATH or postgresql://...)", url);
         return NULL;
     }
     return db_sqlite_open(url, why, whylen);

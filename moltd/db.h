@@ -4,7 +4,7 @@
  * Everything above this line (store.c, the API handlers) speaks portable SQL with
  * numbered text parameters ($1, $2, ...) and reads every value back as text, so a
  * backend only has to run a statement and hand back rows. SQLite (db_sqlite.c) is
- * the default; a PostgreSQL driver (libpq, PQexecParams) fits the same table.
+ * the default; PostgreSQL (db_pg.c, libpq) implements the same table.
  * Dialect differences are confined to the few strings in db_driver_t (the
  * auto-increment primary key, append-only triggers).
  */
@@ -47,10 +47,11 @@ struct db {
     char err[256];             /* last error message */
 };
 
-/* Open by URL: "sqlite:PATH" (or a bare path); "postgresql://..." when built in.
+/* Open by URL: "sqlite:PATH" (or a bare path), or "postgresql://..." (libpq).
  * On failure returns NULL and writes a one-line reason to why. */
 db_t *db_open(const char *url, char *why, size_t whylen);
 db_t *db_sqlite_open(const char *path, char *why, size_t whylen);
+db_t *db_pg_open(const char *url, char *why, size_t whylen);
 
 void db_rows_free(db_rows_t *r);
 static inline const char *db_cell(const db_rows_t *r, size_t row, size_t col)

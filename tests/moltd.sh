@@ -7,6 +7,7 @@
 # R-DEPLOY-VERSION (version and security counter strictly increase per class),
 # R-NOTIFY (the campaign's message is served before the update and recorded),
 # R-ONEPKG (one content-addressed package serves every device of its class).
+# With MOLTD_TEST_DB=postgresql://... (tests/moltd_pg.sh) the same test runs on PostgreSQL.
 set -uo pipefail
 : "${MOLT:?}" "${MOLTD:?}" "${VECTORS:?}"
 work=$(mktemp -d)
@@ -23,10 +24,15 @@ K=$VECTORS/keys; PL=$VECTORS/payloads
 ADMIN=admin-token-0123456789abcdef
 printf '%s\n' "$ADMIN" > "$work/admin.token"
 DB=$work/moltd.sqlite; ART=$work/artifacts
+DBURL=${MOLTD_TEST_DB:-sqlite:$DB}
+case $DBURL in
+  postgresql://*) backend=postgresql; sql() { psql -X -q -tA "$DBURL" -c "$1"; } ;;
+  *)              backend=sqlite;     sql() { sqlite3 "$DB" "$1"; } ;;
+esac
 
 start() {  # start [extra options]: moltd on an ephemeral port; sets pid, port, U, D
   : > "$work/log"
-  "$MOLTD" --db "sqlite:$DB" --port 0 --artifact-dir "$ART" --admin-token-file "$work/admin.token" \
+  "$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$ART" --admin-token-file "$work/admin.token" \
            --poll-sleep 30 --max-json 8192 --max-package 262144 "$@" >"$work/log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do grep -q listening "$work/log" && break; sleep 0.05; done
@@ -49,15 +55,17 @@ audit_count() { curl -s -H "Authorization: $A" "$U/audit" | jq length; }
 # --- options: one-line errors, exit 2
 "$MOLTD" --db "sqlite:$DB" --port 0 >/dev/null 2>"$work/err"; eq "$?" 2 "no admin token exit"
 grep -qx "moltd: a bootstrap admin token of at least 16 characters is required (--admin-token-file FILE or MOLTD_ADMIN_TOKEN)" "$work/err" && ok || bad "no token msg: $(cat "$work/err")"
-MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --db postgresql://localhost/molt --port 0 >/dev/null 2>"$work/err"; eq "$?" 2 "postgresql exit"
-grep -qx "moltd: the PostgreSQL backend is not built yet (use sqlite:PATH)" "$work/err" && ok || bad "pg msg: $(cat "$work/err")"
+MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --db postgresql://molt@127.0.0.1:1/molt --port 0 >/dev/null 2>"$work/err"; eq "$?" 2 "postgresql down exit"
+grep -q '^moltd: postgresql: connection to server at "127.0.0.1", port 1 failed' "$work/err" && [ "$(wc -l < "$work/err")" -eq 1 ] && ok || bad "pg msg: $(cat "$work/err")"
+MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --db mysql://x --port 0 >/dev/null 2>"$work/err"; eq "$?" 2 "unknown scheme exit"
+grep -qx "moltd: mysql://x: unknown database scheme (want sqlite:PATH or postgresql://...)" "$work/err" && ok || bad "scheme msg: $(cat "$work/err")"
 MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --port 70000 >/dev/null 2>"$work/err"; eq "$?" 2 "bad port exit"
 grep -qx "moltd: 70000: bad value for --port" "$work/err" && ok || bad "port msg: $(cat "$work/err")"
 
 start
-grep -q "(sqlite database, schema 1)" "$work/log" && ok || bad "start line: $(cat "$work/log")"
-eq "$(sqlite3 "$DB" 'PRAGMA journal_mode')" wal "WAL mode"
-eq "$(sqlite3 "$DB" 'SELECT version FROM schema_version')" 1 "schema_version"
+grep -q "($backend database, schema 1)" "$work/log" && ok || bad "start line: $(cat "$work/log")"
+[ $backend = sqlite ] && eq "$(sql 'PRAGMA journal_mode')" wal "WAL mode"
+eq "$(sql 'SELECT version FROM schema_version')" 1 "schema_version"
 
 # --- authentication and roles
 call 401 GET "$U/devices" ""
@@ -89,7 +97,7 @@ call 400 POST "$U/classes" "$A" -d '{"name":"other","signers":["nobody"]}'
 call 409 POST "$U/classes" "$A" -d '{"name":"sensor","signers":["vendor"]}'
 call 200 GET "$U/classes" "$VIEW"; eq "$(js 'map(.class + ":" + .signer) | join(",")')" "gateway-box:backup,sensor:backup,sensor:vendor" "classes"
 eq "$(audit_count)" 7 "audit: only successful changes recorded"
-eq "$(sqlite3 "$DB" 'SELECT COUNT(*) FROM device_classes')" 2 "no half-made class"
+eq "$(sql 'SELECT COUNT(*) FROM device_classes')" 2 "no half-made class"
 
 # --- packages: verified on upload with the class's signers (lib/ molt_verify)
 sign() { "$MOLT" sign -k "$K/$1" -v "$2" -s "$3" -H 0x200 --pad-header -S 0x80000 "$4" "$work/$5" >/dev/null || bad "sign $5"; }
@@ -143,8 +151,9 @@ call 400 POST "$U/devices" "$OPS" -d "$(dev dev9 nosuch)"
 call 400 POST "$U/devices" "$OPS" -d '{"id":"dev9","class":"sensor","attestation_key":"nope"}'
 call 400 POST "$U/devices" "$OPS" -d '{"id":"../etc","class":"sensor","attestation_key":"nope"}'
 call 403 POST "$U/devices" "$VIEW" -d "$(dev dev9 sensor)"
-sqlite3 "$DB" .dump | grep -q "${TOK[dev1]}" && bad "a device token is stored in clear" || ok
-eq "$(sqlite3 "$DB" 'SELECT COUNT(*) FROM devices')" 6 "devices"
+{ sql "SELECT * FROM devices"; sql "SELECT * FROM api_tokens"; } > "$work/dump"
+[ -s "$work/dump" ] && ! grep -q "${TOK[dev1]}" "$work/dump" && ! grep -q "${OPS#Bearer }" "$work/dump" && ok || bad "a token is stored in clear"
+eq "$(sql 'SELECT COUNT(*) FROM devices')" 6 "devices"
 
 # --- the device API: authentication
 T() { echo "TargetToken ${TOK[$1]}"; }
@@ -227,11 +236,11 @@ call 400 POST "$FB" "$(T dev1)" -d '{"id":7,"status":{"execution":"closed","resu
 call 401 POST "$FB" "$(T dev2)" -d '{"status":{"execution":"closed","result":{"finished":"success"}}}'
 call 404 POST "$D/dev2/deploymentBase/1/feedback" "$(T dev2)" -d '{"status":{"execution":"closed","result":{"finished":"success"}}}'
 eq "$(audit_count)" "$na" "refused feedback leaves no record"
-eq "$(sqlite3 "$DB" 'SELECT state FROM actions WHERE id = 1')" assigned "refused feedback leaves the action"
+eq "$(sql 'SELECT state FROM actions WHERE id = 1')" assigned "refused feedback leaves the action"
 legacy() { jq -n --argjson id "$1" --arg e "$2" --arg f "$3" --arg d "$4" \
   '{id:$id,time:"20261122T080000",status:{result:{finished:$f},execution:$e,details:[$d]}}'; }
 call 200 POST "$FB" "$(T dev1)" -d "$(legacy 1 proceeding none 'Installing Update Chunk Artifacts.')"
-eq "$(sqlite3 "$DB" 'SELECT state FROM actions WHERE id = 1')" running "proceeding"
+eq "$(sql 'SELECT state FROM actions WHERE id = 1')" running "proceeding"
 call 200 POST "$FB" "$(T dev1)" -d "$(legacy 1 closed success 'Update Installed.')"
 call 410 POST "$FB" "$(T dev1)" -d "$(legacy 1 closed success 'again')"
 call 200 GET "$U/devices/dev1" "$VIEW"
@@ -244,7 +253,7 @@ call 200 GET "$D/dev1" "$(T dev1)"; eq "$(js '._links | keys | join(",")')" "con
 # Step 2: dev2 succeeds (current fields), dev3 fails -> 1 of 4 > 20 %: paused.
 cur() { jq -n --arg e "$1" --arg f "$2" '{timestamp:1795334400000,status:{execution:$e,result:{finished:$f,progress:{cnt:1,of:1}},code:200,details:["x"]}}'; }
 for d in dev2 dev3; do call 200 GET "$D/$d" "$(T $d)"; call 200 GET "$(js ._links.deploymentBase.href)" "$(T $d)"; done
-A2=$(sqlite3 "$DB" "SELECT id FROM actions WHERE device_id = 'dev2'"); A3=$(sqlite3 "$DB" "SELECT id FROM actions WHERE device_id = 'dev3'")
+A2=$(sql "SELECT id FROM actions WHERE device_id = 'dev2'"); A3=$(sql "SELECT id FROM actions WHERE device_id = 'dev3'")
 call 200 POST "$D/dev2/deploymentBase/$A2/feedback" "$(T dev2)" -d "$(cur closed success)"
 call 200 POST "$D/dev3/deploymentBase/$A3/feedback" "$(T dev3)" -d "$(cur closed failure)"
 call 200 GET "$U/campaigns/1" "$VIEW"
@@ -253,7 +262,7 @@ eq "$(js '.actions | to_entries | map("\(.key)=\(.value)") | join(",")')" "assig
 call 200 GET "$D/dev4" "$(T dev4)"; eq "$(js '._links.deploymentBase // "none"')" none "paused: dev4 not started"
 call 409 POST "$U/campaigns/1/pause" "$OPS"
 call 200 POST "$U/campaigns/1/resume" "$OPS"; eq "$(js .state)" running "resumed"
-call 200 GET "$D/dev4" "$(T dev4)"; A4=$(sqlite3 "$DB" "SELECT id FROM actions WHERE device_id = 'dev4'")
+call 200 GET "$D/dev4" "$(T dev4)"; A4=$(sql "SELECT id FROM actions WHERE device_id = 'dev4'")
 eq "$(js ._links.deploymentBase.href | sed 's/?.*//')" "$D/dev4/deploymentBase/$A4" "dev4 offered after resume"
 call 200 GET "$(js ._links.deploymentBase.href)" "$(T dev4)"
 call 200 POST "$D/dev4/deploymentBase/$A4/feedback" "$(T dev4)" -d "$(cur downloaded none)"
@@ -265,7 +274,7 @@ kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
 start
 eq "$(curl -s -H "Authorization: $A" "$U/audit" | sha256sum)" "$before_audit" "audit after kill -9"
 eq "$(curl -s -H "Authorization: $A" "$U/devices" | jq -c 'map(del(.last_seen))' | sha256sum)" "$before_devs" "devices after kill -9"
-eq "$(sqlite3 "$DB" "SELECT state FROM actions WHERE id = $A4")" downloaded "dev4's action after kill -9"
+eq "$(sql "SELECT state FROM actions WHERE id = $A4")" downloaded "dev4's action after kill -9"
 call 200 POST "$D/dev4/deploymentBase/$A4/feedback" "$(T dev4)" -d "$(cur closed success)"
 call 200 GET "$U/campaigns/1" "$VIEW"; eq "$(js .state)" finished "campaign finished"
 call 200 GET "$U/devices" "$VIEW"
@@ -275,8 +284,8 @@ call 409 POST "$U/campaigns/1/resume" "$OPS"
 # --- R-ONEPKG and cancel: one package for the whole class; a started device is asked to stop.
 call 201 POST "$U/campaigns" "$OPS" -d '{"name":"v1.1","package":3,"failure_threshold":100}'
 eq "$(js .targets)" 5 "every sensor targeted"
-eq "$(sqlite3 "$DB" 'SELECT COUNT(DISTINCT c.package_id) FROM actions a JOIN campaigns c ON c.id = a.campaign_id WHERE c.id = 2')" 1 "one package"
-call 200 GET "$D/dev1" "$(T dev1)"; B1=$(sqlite3 "$DB" "SELECT id FROM actions WHERE device_id = 'dev1' AND campaign_id = 2")
+eq "$(sql 'SELECT COUNT(DISTINCT c.package_id) FROM actions a JOIN campaigns c ON c.id = a.campaign_id WHERE c.id = 2')" 1 "one package"
+call 200 GET "$D/dev1" "$(T dev1)"; B1=$(sql "SELECT id FROM actions WHERE device_id = 'dev1' AND campaign_id = 2")
 call 200 GET "$(js ._links.deploymentBase.href)" "$(T dev1)"; eq "$(js .deployment.chunks[0].version)" 1.1.0+0 "campaign 2 serves 1.1.0"
 call 200 POST "$D/dev1/deploymentBase/$B1/feedback" "$(T dev1)" -d "$(cur proceeding none)"
 call 404 GET "$D/dev1/cancelAction/$B1" "$(T dev1)"
@@ -290,8 +299,8 @@ call 410 POST "$D/dev1/cancelAction/$B1/feedback" "$(T dev1)" -d '{"status":{"ex
 call 200 GET "$U/campaigns/2" "$VIEW"; eq "$(js '.actions | to_entries | map("\(.key)=\(.value)") | join(",")')" "cancelled=5" "all cancelled"
 
 # --- the audit log is append-only, in the database itself
-sqlite3 "$DB" "UPDATE audit SET actor = 'x' WHERE id = 1" 2>"$work/err"; [ $? -ne 0 ] && grep -q append-only "$work/err" && ok || bad "audit update refused"
-sqlite3 "$DB" "DELETE FROM audit" 2>"$work/err"; [ $? -ne 0 ] && ok || bad "audit delete refused"
+sql "UPDATE audit SET actor = 'x' WHERE id = 1" 2>"$work/err"; [ $? -ne 0 ] && grep -q append-only "$work/err" && ok || bad "audit update refused"
+sql "DELETE FROM audit" 2>"$work/err"; [ $? -ne 0 ] && grep -q append-only "$work/err" && ok || bad "audit delete refused"
 call 200 GET "$U/audit" "$VIEW"
 eq "$(js 'map(.what) | group_by(.) | map("\(.[0])=\(length)") | join(",")')" \
    "campaign.cancel=1,campaign.create=2,campaign.finish=1,campaign.pause=1,campaign.resume=1,campaign.step=1,class.create=2,device.provision=6,notify.served=5,package.upload=3,signer.create=2,token.create=3,update.cancelled=1,update.downloaded=1,update.failure=1,update.running=2,update.success=3" "audit summary"
