@@ -6,6 +6,7 @@
 #      NOR flash simulator) for N = 8, 64 and 256 sectors of 4 KiB.
 #   3. lib/ code size for Cortex-M33 (arm-none-eabi-gcc -Os), per object, before
 #      link-time garbage collection (so an upper bound for the verifier).
+#   4. moltd's DDI poll throughput on SQLite and PostgreSQL (scripts/bench-moltd.sh).
 set -euo pipefail
 build=${1:?usage: scripts/bench.sh BUILD_DIR}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,3 +60,8 @@ done
 arm-none-eabi-size "$work"/*.o | awk 'NR == 1 { printf "%-14s %6s %6s %6s\n", "object", "text", "data", "bss"; next }
   { n = split($6, p, "/"); printf "%-14s %6d %6d %6d\n", p[n], $1, $2, $3; t += $1; d += $2; b += $3 }
   END { printf "%-14s %6d %6d %6d   (crypto itself is Mbed TLS PSA + libsodium, not counted)\n", "total", t, d, b }'
+
+echo
+"$top/scripts/bench-moltd.sh" "$build" sqlite
+echo
+"$top/scripts/bench-moltd.sh" "$build" postgresql
