@@ -132,6 +132,8 @@ sign sign-ecdsa-p256.pem 1.2.0 16777217 "$PL/payload_B_4113.bin" v12_samecnt.bin
 up 409 sensor "$OPS" v12_samecnt.bin; eq "$(js .error)" "security counter is not above the latest of this class" "R-DEPLOY-VERSION counter"
 up 400 nosuch "$OPS" v2.bin
 up 413 sensor "$OPS" huge.bin
+call 413 POST "$U/packages?class=sensor" "$OPS" --data-binary "@$work/huge.bin" -H 'Transfer-Encoding: chunked'  # no length: counted while read
+call 401 POST "$U/packages?class=sensor" "" --data-binary "@$work/huge.bin"    # refused before the body is read
 call 400 POST "$U/packages?class=sensor" "$OPS" --data-binary ''
 eq "$(ls -A "$ART" | grep -c '^\.upload')" 0 "no upload left behind"
 eq "$(ls "$ART" | wc -l)" 3 "three packages stored"
