@@ -28,10 +28,11 @@ static db_status_t pg_exec(db_t *db, const char *sql, int n, const char *const *
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        bool integrity = state && strncmp(state, "23", 2) == 0; /* class 23: integrity constraint */
         snprintf(db->err, sizeof db->err, "postgresql: %s", PQerrorMessage(d->c));
         db->err[strcspn(db->err, "\n")] = '\0';
         PQclear(res);
-        return state && strncmp(state, "23", 2) == 0 ? DB_CONSTRAINT : DB_ERROR; /* class 23: integrity */
+        return integrity ? DB_CONSTRAINT : DB_ERROR;
     }
     if (out && st == PGRES_TUPLES_OK) {
         size_t rows = (size_t)PQntuples(res), cols = (size_t)PQnfields(res);
