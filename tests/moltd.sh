@@ -307,7 +307,19 @@ call 200 GET "$U/audit" "$VIEW"
 eq "$(js 'map(.what) | group_by(.) | map("\(.[0])=\(length)") | join(",")')" \
    "campaign.cancel=1,campaign.create=2,campaign.finish=1,campaign.pause=1,campaign.resume=1,campaign.step=1,class.create=2,device.provision=6,notify.served=5,package.upload=3,signer.create=2,token.create=3,update.cancelled=1,update.downloaded=1,update.failure=1,update.running=2,update.success=3" "audit summary"
 
-# --- SIGTERM stops cleanly; downloads redirect to a mirror with --artifact-base-url
+# --- a scheduled campaign offers nothing before its start; many devices poll at once
+call 201 POST "$U/campaigns" "$OPS" -d "{\"name\":\"later\",\"package\":3,\"start_at\":$(( $(date +%s) * 1000 + 3600000 ))}"
+eq "$(js .targets)" 5 "scheduled campaign targets"
+polls=()
+for d in dev1 dev2 dev3 dev4 dev5; do
+  for i in 1 2 3 4; do curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: $(T $d)" "$D/$d" >> "$work/codes" & polls+=($!); done
+done
+wait "${polls[@]}"   # not moltd
+eq "$(sort "$work/codes" | uniq -c | awk '{print $1 "x" $2}')" "20x200" "20 concurrent polls"
+call 200 GET "$D/dev2" "$(T dev2)"; eq "$(js '._links.deploymentBase // "none"')" none "not before start_at"
+call 200 POST "$U/campaigns/3/cancel" "$OPS"
+
+
 kill "$pid"; wait "$pid"; eq "$?" 0 "SIGTERM exit"; pid=
 grep -qx "moltd: stopped" "$work/log" && ok || bad "stopped line"
 start --artifact-base-url http://mirror.invalid/molt
@@ -315,6 +327,13 @@ DL=$D/dev1/softwaremodules/1/artifacts/sensor-1.0.0_1.bin
 curl -s -o /dev/null -D "$work/h4" -w '%{http_code}' -H "Authorization: $(T dev1)" "$DL" > "$work/code"
 eq "$(cat "$work/code")" 302 "redirect"
 grep -qi "^location: http://mirror.invalid/molt/$SHA1" "$work/h4" && ok || bad "location: $(cat "$work/h4")"
+
+# --- versioned schema: a database newer than this moltd is refused, and nothing is touched
+kill "$pid"; wait "$pid"; pid=
+sql "UPDATE schema_version SET version = 99"
+MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$ART" >/dev/null 2>"$work/err"; eq "$?" 2 "newer schema exit"
+grep -qx "moltd: schema migration failed: schema version 99 is newer than this moltd (1)" "$work/err" && ok || bad "schema msg: $(cat "$work/err")"
+eq "$(sql 'SELECT version FROM schema_version')" 99 "schema left alone"
 
 echo "moltd: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
