@@ -108,12 +108,14 @@ int main(int argc, char **argv)
     sha256_hex(tok, strlen(tok), srv.admin_hash);
     memset(tok, 0, sizeof tok);
 
-    if (mkdir(srv.artifact_dir, 0750) != 0 && errno != EEXIST)
-        return die("%s: %s", srv.artifact_dir, strerror(errno));
     char why[512];
     srv.db = db_open(db_url, why, sizeof why);
     if (!srv.db)
         return die("%s", why);
+    if (mkdir(srv.artifact_dir, 0750) != 0 && errno != EEXIST) {
+        srv.db->drv->close(srv.db);
+        return die("%s: %s", srv.artifact_dir, strerror(errno));
+    }
     int ver = db_migrate(srv.db);
     if (ver < 0) {
         die("schema migration failed: %s", srv.db->err);

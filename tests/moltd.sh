@@ -54,13 +54,13 @@ js() { jq -r "$1" "$work/body"; }
 audit_count() { curl -s -H "Authorization: $A" "$U/audit" | jq length; }
 
 # --- options: one-line errors, exit 2
-"$MOLTD" --db "sqlite:$DB" --port 0 >/dev/null 2>"$work/err"; eq "$?" 2 "no admin token exit"
+"$MOLTD" --db "sqlite:$DB" --port 0 --artifact-dir "$ART" >/dev/null 2>"$work/err"; eq "$?" 2 "no admin token exit"
 grep -qx "moltd: a bootstrap admin token of at least 16 characters is required (--admin-token-file FILE or MOLTD_ADMIN_TOKEN)" "$work/err" && ok || bad "no token msg: $(cat "$work/err")"
-MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --db postgresql://molt@127.0.0.1:1/molt --port 0 >/dev/null 2>"$work/err"; eq "$?" 2 "postgresql down exit"
+MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --db postgresql://molt@127.0.0.1:1/molt --port 0 --artifact-dir "$ART" >/dev/null 2>"$work/err"; eq "$?" 2 "postgresql down exit"
 grep -q '^moltd: postgresql: connection to server at "127.0.0.1", port 1 failed' "$work/err" && [ "$(wc -l < "$work/err")" -eq 1 ] && ok || bad "pg msg: $(cat "$work/err")"
-MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --db mysql://x --port 0 >/dev/null 2>"$work/err"; eq "$?" 2 "unknown scheme exit"
+MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --db mysql://x --port 0 --artifact-dir "$ART" >/dev/null 2>"$work/err"; eq "$?" 2 "unknown scheme exit"
 grep -qx "moltd: mysql://x: unknown database scheme (want sqlite:PATH or postgresql://...)" "$work/err" && ok || bad "scheme msg: $(cat "$work/err")"
-MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --port 70000 >/dev/null 2>"$work/err"; eq "$?" 2 "bad port exit"
+MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --port 70000 --artifact-dir "$ART" >/dev/null 2>"$work/err"; eq "$?" 2 "bad port exit"
 grep -qx "moltd: 70000: bad value for --port" "$work/err" && ok || bad "port msg: $(cat "$work/err")"
 
 start
