@@ -1,5 +1,5 @@
 /*
- * db.c - backend selection, shared helpers and the versioned schema of moltd.
+ * db.c - backend selection, shared utilities and the versioned schema of moltd.
  *
  * Migrations are ordered SQL steps. schema_version holds the number of the last
  * step applied; each step runs in its own transaction together with the update

@@ -1,5 +1,5 @@
 /*
- * moltd.h - the deployer service: shared state, request context and helpers.
+ * moltd.h - the deployer service: shared state, request context and utilities.
  *
  * Layout: main.c (options, start-up), http.c (libmicrohttpd glue, routing,
  * authentication, body limits), mgmt.c (management API), ddi.c (device API in
