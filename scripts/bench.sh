@@ -7,6 +7,7 @@
 #   3. Flash cost of a download through the PSA Firmware Update API (bench_fwu).
 #   4. lib/ code size for Cortex-M33 (arm-none-eabi-gcc -Os), per object, before
 #      link-time garbage collection (so an upper bound for the verifier).
+#   4. moltd's DDI poll throughput on SQLite and PostgreSQL (scripts/bench-moltd.sh).
 set -euo pipefail
 build=${1:?usage: scripts/bench.sh BUILD_DIR}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,3 +70,8 @@ echo
 echo "== attestation token (size; host time per token: signature vs. measuring + encoding) =="
 "$build/bench/bench_attest" "$vec/keys/sign-ecdsa-p256.pub.der" "$vec/images/p24_ecdsa_p256_rollback_low.bin" \
   "$vec/images/p03_ecdsa_p256_seccnt.bin"
+
+echo
+"$top/scripts/bench-moltd.sh" "$build" sqlite
+echo
+"$top/scripts/bench-moltd.sh" "$build" postgresql

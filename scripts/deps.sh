@@ -22,6 +22,7 @@ packages=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
   clang valgrind
   python3-cryptography python3-cbor2
+  libmicrohttpd-dev libsqlite3-dev sqlite3 libpq-dev postgresql curl jq
 )
 
 log() { printf 'deps: %s\n' "$*" >&2; }

@@ -1,0 +1,186 @@
+/*
+ * db.c - backend selection, shared utilities and the versioned schema of moltd.
+ *
+ * Migrations are ordered SQL steps. schema_version holds the number of the last
+ * step applied; each step runs in its own transaction together with the update
+ * of schema_version, so a crash mid-migration leaves the previous version intact.
+ * Steps are never edited once released: a change is a new step at the end.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+
+db_t *db_open(const char *url, char *why, size_t whylen)
+{
+    if (!url[0] || strcmp(url, "sqlite:") == 0) {
+        snprintf(why, whylen, "--db: empty database path");
+        return NULL;
+    }
+    if (strncmp(url, "sqlite:", 7) == 0)
+        return db_sqlite_open(url + 7, why, whylen);
+    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
+        return db_pg_open(url, why, whylen);
+    if (strstr(url, "://")) {
+        snprintf(why, whylen, "%s: unknown database scheme (want sqlite:PATH or postgresql://...)", url);
+        return NULL;
+    }
+    return db_sqlite_open(url, why, whylen);
+}
+
+void db_rows_free(db_rows_t *r)
+{
+    if (!r->cell)
+        return;
+    for (size_t i = 0; i < r->nrows * r->ncols; i++)
+        free(r->cell[i]);
+    free(r->cell);
+    memset(r, 0, sizeof *r);
+}
+
+db_status_t db_exec(db_t *db, const char *sql, int n, const char *const *params, db_rows_t *out)
+{
+    return db->drv->exec(db, sql, n, params, out);
+}
+
+/* --- migrations ------------------------------------------------------------ */
+
+/* "@SERIAL@" is the driver's auto-increment primary key; statements end with ";\n". */
+typedef struct step {
+    const char *sql;
+    const char *append_only_table; /* made append-only after the step's SQL, or NULL */
+} step_t;
+
+static const step_t steps[] = {
+    /* 1: the first schema */
+    {"CREATE TABLE api_tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL,"
+     " role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer', 'gateway')), created BIGINT NOT NULL);\n"
+     "CREATE TABLE signers (name TEXT PRIMARY KEY, pem TEXT NOT NULL, der_hex TEXT NOT NULL,"
+     " key_type TEXT NOT NULL, created BIGINT NOT NULL);\n"
+     "CREATE TABLE device_classes (name TEXT PRIMARY KEY, created BIGINT NOT NULL);\n"
+     "CREATE TABLE class_signers (class TEXT NOT NULL REFERENCES device_classes(name),"
+     " signer TEXT NOT NULL REFERENCES signers(name), PRIMARY KEY (class, signer));\n"
+     "CREATE TABLE packages (id @SERIAL@, sha256 TEXT NOT NULL UNIQUE, sha1 TEXT NOT NULL, md5 TEXT NOT NULL,"
+     " size BIGINT NOT NULL, class TEXT NOT NULL REFERENCES device_classes(name), version TEXT NOT NULL,"
+     " version_key TEXT NOT NULL, security_counter BIGINT NOT NULL, filename TEXT NOT NULL, signer TEXT NOT NULL,"
+     " uploaded_by TEXT NOT NULL, created BIGINT NOT NULL, UNIQUE (class, version_key));\n"
+     "CREATE TABLE devices (id TEXT PRIMARY KEY, class TEXT NOT NULL REFERENCES device_classes(name),"
+     " attest_key TEXT NOT NULL, enc_key TEXT, token_hash TEXT NOT NULL, version TEXT, attested_version TEXT,"
+     " attributes TEXT NOT NULL DEFAULT '{}', config_wanted INTEGER NOT NULL DEFAULT 1, last_seen BIGINT,"
+     " created BIGINT NOT NULL);\n"
+     "CREATE TABLE campaigns (id @SERIAL@, name TEXT NOT NULL, package_id BIGINT NOT NULL REFERENCES packages(id),"
+     " filter TEXT NOT NULL, steps TEXT NOT NULL, step INTEGER NOT NULL, failure_threshold INTEGER NOT NULL,"
+     " message TEXT NOT NULL, start_at BIGINT NOT NULL, state TEXT NOT NULL, state_reason TEXT,"
+     " created_by TEXT NOT NULL, created BIGINT NOT NULL);\n"
+     "CREATE TABLE actions (id @SERIAL@, campaign_id BIGINT NOT NULL REFERENCES campaigns(id),"
+     " device_id TEXT NOT NULL REFERENCES devices(id), step INTEGER NOT NULL, state TEXT NOT NULL,"
+     " version_before TEXT, notified BIGINT, detail TEXT, updated BIGINT NOT NULL);\n"
+     "CREATE INDEX actions_device ON actions (device_id, state);\n"
+     "CREATE INDEX actions_campaign ON actions (campaign_id, step, state);\n"
+     "CREATE TABLE audit (id @SERIAL@, at BIGINT NOT NULL, actor TEXT NOT NULL, what TEXT NOT NULL,"
+     " object TEXT NOT NULL, version_before TEXT, version_after TEXT, detail TEXT);\n",
+     "audit"},
+};
+
+int db_schema_latest(void)
+{
+    return (int)(sizeof steps / sizeof *steps);
+}
+
+/* Replace every occurrence of tok in s by rep (malloc'd result). */
+static char *replace_all(const char *s, const char *tok, const char *rep)
+{
+    size_t n = 0, tl = strlen(tok), rl = strlen(rep);
+    for (const char *p = strstr(s, tok); p; p = strstr(p + tl, tok))
+        n++;
+    char *out = malloc(strlen(s) + n * rl + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = s;;) {
+        const char *q = strstr(p, tok);
+        if (!q) {
+            strcpy(o, p);
+            break;
+        }
+        memcpy(o, p, (size_t)(q - p));
+        o += q - p;
+        memcpy(o, rep, rl);
+        o += rl;
+        p = q + tl;
+    }
+    return out;
+}
+
+/* Run each ";\n"-terminated statement of script. */
+static db_status_t run_script(db_t *db, const char *script)
+{
+    char *copy = strdup(script);
+    if (!copy)
+        return DB_ERROR;
+    db_status_t st = DB_OK;
+    for (char *p = copy; *p && st == DB_OK;) {
+        char *end = strstr(p, ";\n");
+        if (end)
+            *end = '\0';
+        if (strspn(p, " \n") != strlen(p))
+            st = db_exec(db, p, 0, NULL, NULL);
+        if (!end)
+            break;
+        p = end + 2;
+    }
+    free(copy);
+    return st;
+}
+
+static int current_version(db_t *db)
+{
+    if (db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", 0, NULL, NULL) != DB_OK)
+        return -1;
+    db_rows_t r;
+    if (db_exec(db, "SELECT version FROM schema_version", 0, NULL, &r) != DB_OK)
+        return -1;
+    int v = r.nrows ? atoi(db_cell(&r, 0, 0)) : 0;
+    bool empty = r.nrows == 0;
+    db_rows_free(&r);
+    if (empty && db_exec(db, "INSERT INTO schema_version (version) VALUES (0)", 0, NULL, NULL) != DB_OK)
+        return -1;
+    return v;
+}
+
+int db_migrate(db_t *db)
+{
+    int v = current_version(db);
+    if (v < 0)
+        return -1;
+    if (v > db_schema_latest()) {
+        snprintf(db->err, sizeof db->err, "schema version %d is newer than this moltd (%d)", v, db_schema_latest());
+        return -1;
+    }
+    for (; v < db_schema_latest(); v++) {
+        const step_t *s = &steps[v];
+        char *sql = replace_all(s->sql, "@SERIAL@", db->drv->serial_pk);
+        char *ao = s->append_only_table && db->drv->append_only
+                       ? replace_all(db->drv->append_only, "%s", s->append_only_table)
+                       : NULL;
+        char num[16];
+        snprintf(num, sizeof num, "%d", v + 1);
+        const char *p[] = {num};
+        db_status_t st = sql ? db->drv->begin(db) : DB_ERROR;
+        if (st == DB_OK)
+            st = run_script(db, sql);
+        if (st == DB_OK && ao)
+            st = run_script(db, ao);
+        if (st == DB_OK)
+            st = db_exec(db, "UPDATE schema_version SET version = $1", 1, p, NULL);
+        if (st == DB_OK)
+            st = db->drv->commit(db);
+        else
+            db->drv->rollback(db);
+        free(sql);
+        free(ao);
+        if (st != DB_OK)
+            return -1;
+    }
+    return v;
+}

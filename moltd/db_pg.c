@@ -1,0 +1,104 @@
+/*
+ * db_pg.c - the PostgreSQL backend of db.h (libpq), for fleets beyond one machine.
+ *
+ * Same portable SQL as SQLite: PQexecParams with text parameters ($1..$n, types
+ * inferred by the server), every value read back as text. A committed
+ * transaction is durable by PostgreSQL's own WAL. One connection, serialised by
+ * moltd's lock like the SQLite backend.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+
+typedef struct db_pg {
+    db_t base;
+    PGconn *c;
+} db_pg_t;
+
+static db_status_t pg_exec(db_t *db, const char *sql, int n, const char *const *params, db_rows_t *out)
+{
+    db_pg_t *d = (db_pg_t *)db;
+    if (out)
+        memset(out, 0, sizeof *out);
+    PGresult *res = PQexecParams(d->c, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        bool integrity = state && strncmp(state, "23", 2) == 0; /* class 23: integrity constraint */
+        snprintf(db->err, sizeof db->err, "postgresql: %s", PQerrorMessage(d->c));
+        db->err[strcspn(db->err, "\n")] = '\0';
+        PQclear(res);
+        return integrity ? DB_CONSTRAINT : DB_ERROR;
+    }
+    if (out && st == PGRES_TUPLES_OK) {
+        size_t rows = (size_t)PQntuples(res), cols = (size_t)PQnfields(res);
+        out->nrows = rows;
+        out->ncols = cols;
+        out->cell = rows && cols ? calloc(rows * cols, sizeof *out->cell) : NULL;
+        if (rows && cols && !out->cell) {
+            PQclear(res);
+            memset(out, 0, sizeof *out);
+            snprintf(db->err, sizeof db->err, "postgresql: out of memory");
+            return DB_ERROR;
+        }
+        for (size_t r = 0; r < rows; r++)
+            for (size_t c = 0; c < cols; c++)
+                if (!PQgetisnull(res, (int)r, (int)c))
+                    out->cell[r * cols + c] = strdup(PQgetvalue(res, (int)r, (int)c));
+    }
+    PQclear(res);
+    return DB_OK;
+}
+
+static db_status_t simple(db_t *db, const char *sql) { return pg_exec(db, sql, 0, NULL, NULL); }
+static db_status_t pg_begin(db_t *db) { return simple(db, "BEGIN"); }
+static db_status_t pg_commit(db_t *db) { return simple(db, "COMMIT"); }
+static db_status_t pg_rollback(db_t *db) { return simple(db, "ROLLBACK"); }
+
+static void pg_close(db_t *db)
+{
+    db_pg_t *d = (db_pg_t *)db;
+    PQfinish(d->c);
+    free(d);
+}
+
+static const db_driver_t pg_driver = {
+    .name = "postgresql",
+    .serial_pk = "BIGSERIAL PRIMARY KEY",
+    .append_only = "CREATE FUNCTION %s_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+                   " 'BEGIN RAISE EXCEPTION ''append-only''; END';\n"
+                   "CREATE TRIGGER %s_no_change BEFORE UPDATE OR DELETE ON %s"
+                   " FOR EACH ROW EXECUTE FUNCTION %s_append_only();\n",
+    .exec = pg_exec,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .close = pg_close,
+};
+
+db_t *db_pg_open(const char *url, char *why, size_t whylen)
+{
+    db_pg_t *d = calloc(1, sizeof *d);
+    if (!d) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    d->base.drv = &pg_driver;
+    d->c = PQconnectdb(url);
+    if (PQstatus(d->c) != CONNECTION_OK) {
+        snprintf(why, whylen, "postgresql: %s", PQerrorMessage(d->c));
+        why[strcspn(why, "\n")] = '\0';
+        pg_close(&d->base);
+        return NULL;
+    }
+    if (simple(&d->base, "SET client_min_messages = warning") != DB_OK) {
+        snprintf(why, whylen, "%s", d->base.err);
+        pg_close(&d->base);
+        return NULL;
+    }
+    return &d->base;
+}

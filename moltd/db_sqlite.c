@@ -1,0 +1,145 @@
+/*
+ * db_sqlite.c - the SQLite backend of db.h (the default: one file, zero set-up).
+ *
+ * The database runs in WAL mode with synchronous=FULL: a transaction is on disk
+ * when COMMIT returns, so a kill -9 (or a power cut) of moltd loses nothing that
+ * was committed. Parameters are bound by name ("$1", "$2", ...), so the portable
+ * SQL of store.c runs unchanged here and on PostgreSQL.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "db.h"
+
+typedef struct db_sqlite {
+    db_t base;
+    sqlite3 *h;
+} db_sqlite_t;
+
+static db_status_t fail(db_sqlite_t *d, int rc)
+{
+    snprintf(d->base.err, sizeof d->base.err, "sqlite: %s", sqlite3_errmsg(d->h));
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? DB_CONSTRAINT : DB_ERROR;
+}
+
+static db_status_t sq_exec(db_t *db, const char *sql, int n, const char *const *params, db_rows_t *out)
+{
+    db_sqlite_t *d = (db_sqlite_t *)db;
+    sqlite3_stmt *st = NULL;
+    if (out)
+        memset(out, 0, sizeof *out);
+    int rc = sqlite3_prepare_v2(d->h, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(d, rc);
+    for (int i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "$%d", i + 1);
+        int idx = sqlite3_bind_parameter_index(st, name);
+        if (idx == 0)
+            continue; /* a parameter this statement does not use */
+        rc = params[i] ? sqlite3_bind_text(st, idx, params[i], -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, idx);
+        if (rc != SQLITE_OK) {
+            sqlite3_finalize(st);
+            return fail(d, rc);
+        }
+    }
+    size_t ncols = (size_t)sqlite3_column_count(st), cap = 0;
+    db_rows_t rows = {0, ncols, NULL};
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!out)
+            continue;
+        if ((rows.nrows + 1) * ncols > cap) {
+            cap = cap ? cap * 2 : 16 * (ncols ? ncols : 1);
+            while (cap < (rows.nrows + 1) * ncols)
+                cap *= 2;
+            char **c = realloc(rows.cell, cap * sizeof *c);
+            if (!c) {
+                db_rows_free(&rows);
+                sqlite3_finalize(st);
+                snprintf(d->base.err, sizeof d->base.err, "sqlite: out of memory");
+                return DB_ERROR;
+            }
+            rows.cell = c;
+        }
+        for (size_t i = 0; i < ncols; i++) {
+            const unsigned char *t = sqlite3_column_text(st, (int)i);
+            rows.cell[rows.nrows * ncols + i] = t ? strdup((const char *)t) : NULL;
+        }
+        rows.nrows++;
+    }
+    if (rc != SQLITE_DONE) {
+        db_status_t s = fail(d, rc);
+        db_rows_free(&rows);
+        sqlite3_finalize(st);
+        return s;
+    }
+    sqlite3_finalize(st);
+    if (out)
+        *out = rows;
+    return DB_OK;
+}
+
+static db_status_t simple(db_t *db, const char *sql)
+{
+    return sq_exec(db, sql, 0, NULL, NULL);
+}
+static db_status_t sq_begin(db_t *db) { return simple(db, "BEGIN IMMEDIATE"); }
+static db_status_t sq_commit(db_t *db) { return simple(db, "COMMIT"); }
+static db_status_t sq_rollback(db_t *db) { return simple(db, "ROLLBACK"); }
+
+static void sq_close(db_t *db)
+{
+    db_sqlite_t *d = (db_sqlite_t *)db;
+    sqlite3_close(d->h);
+    free(d);
+}
+
+static const db_driver_t sqlite_driver = {
+    .name = "sqlite",
+    .serial_pk = "INTEGER PRIMARY KEY AUTOINCREMENT",
+    .append_only = "CREATE TRIGGER %s_no_update BEFORE UPDATE ON %s BEGIN SELECT RAISE(ABORT, 'append-only'); END;\n"
+                   "CREATE TRIGGER %s_no_delete BEFORE DELETE ON %s BEGIN SELECT RAISE(ABORT, 'append-only'); END;\n",
+    .exec = sq_exec,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .close = sq_close,
+};
+
+db_t *db_sqlite_open(const char *path, char *why, size_t whylen)
+{
+    db_sqlite_t *d = calloc(1, sizeof *d);
+    if (!d) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    d->base.drv = &sqlite_driver;
+    if (sqlite3_open_v2(path, &d->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+        SQLITE_OK) {
+        snprintf(why, whylen, "%s: %s", path, d->h ? sqlite3_errmsg(d->h) : "cannot open");
+        sqlite3_close(d->h);
+        free(d);
+        return NULL;
+    }
+    sqlite3_busy_timeout(d->h, 5000);
+    const char *pragmas[] = {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"};
+    for (size_t i = 0; i < sizeof pragmas / sizeof *pragmas; i++) {
+        db_rows_t r;
+        if (sq_exec(&d->base, pragmas[i], 0, NULL, &r) != DB_OK) {
+            snprintf(why, whylen, "%s: %s", path, d->base.err);
+            sq_close(&d->base);
+            return NULL;
+        }
+        bool wal_refused = i == 0 && (!db_cell(&r, 0, 0) || strcmp(db_cell(&r, 0, 0), "wal") != 0);
+        db_rows_free(&r);
+        if (wal_refused) {
+            snprintf(why, whylen, "%s: the file system refuses WAL mode", path);
+            sq_close(&d->base);
+            return NULL;
+        }
+    }
+    return &d->base;
+}

@@ -1,0 +1,598 @@
+/*
+ * ddi.c - the device API in the shape of Eclipse hawkBit's Direct Device
+ * Integration API (/{tenant}/controller/v1/{controllerId}/...), so existing
+ * hawkBit clients (SWUpdate's suricatta) can talk to moltd, and the downloads.
+ *
+ * One signed package serves every device of its class (R-ONEPKG): the deployment
+ * names the same content-addressed artifact for all of them, and only the small
+ * per-device action (and, later, key envelopes) is device-specific. The user
+ * message of a campaign (R-NOTIFY) is served in the deployment before the update,
+ * and its first delivery to each device is recorded in the audit log.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "moltd.h"
+
+#define OPEN_STATES "('assigned', 'running', 'downloaded', 'cancelling')"
+
+int ddi_auth(req_t *r, bool *refused)
+{
+    moltd_t *srv = r->srv;
+    *refused = true;
+    if (strcmp(r->seg[0], srv->tenant) != 0)
+        return http_error(r, 404, "no tenant %s", r->seg[0]);
+    const char *dev = r->seg[3];
+    if (!valid_name(dev, 64))
+        return http_error(r, 404, "no such controller");
+    const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    bool target = h && strncmp(h, "TargetToken ", 12) == 0, gw = h && strncmp(h, "GatewayToken ", 13) == 0;
+    if (!target && !gw)
+        return http_error(r, 401, "Authorization: TargetToken or GatewayToken is required");
+    const char *tok = h + (target ? 12 : 13);
+    char hash[65];
+    sha256_hex(tok, strlen(tok), hash);
+    db_rows_t d, g = {0};
+    srv_lock(srv);
+    db_status_t st = Q(srv, &d, "SELECT token_hash FROM devices WHERE id = $1", dev);
+    if (st == DB_OK && gw)
+        st = Q(srv, &g, "SELECT name FROM api_tokens WHERE hash = $1 AND role = 'gateway'", hash);
+    srv_unlock(srv);
+    if (st != DB_OK)
+        return http_error(r, 500, "database: %s", srv->db->err);
+    bool known = d.nrows > 0;
+    bool ok = target ? known && CRYPTO_memcmp(db_cell(&d, 0, 0), hash, 64) == 0 : g.nrows > 0;
+    if (ok && gw)
+        snprintf(r->actor, sizeof r->actor, "gateway:%s", db_cell(&g, 0, 0));
+    db_rows_free(&d);
+    db_rows_free(&g);
+    /* A wrong target token and an unknown device look the same (401): no probing. */
+    if (!ok)
+        return http_error(r, 401, "bad %s", target ? "target token" : "gateway token");
+    if (!known)
+        return http_error(r, 404, "no controller %s", dev);
+    if (!gw)
+        snprintf(r->actor, sizeof r->actor, "device:%s", dev);
+    snprintf(r->device, sizeof r->device, "%s", dev);
+    *refused = false;
+    return MHD_YES;
+}
+
+/* "http://host/{tenant}/controller/v1/{id}" */
+static void base_url(req_t *r, char *out, size_t cap)
+{
+    const char *host = http_header(r, MHD_HTTP_HEADER_HOST);
+    snprintf(out, cap, "http://%s/%s/controller/v1/%s", host && valid_name(host, 253) ? host
+                                                        : host && strspn(host, "0123456789.:[]abcdefABCDEF-") ==
+                                                                      strlen(host) && strlen(host) < 100
+                                                            ? host
+                                                            : "localhost",
+             r->srv->tenant, r->device);
+}
+
+static json_t *href(const char *a, const char *b, const char *c, const char *d)
+{
+    char u[2200];
+    snprintf(u, sizeof u, "%s%s%s%s", a, b ? b : "", c ? c : "", d ? d : "");
+    return json_pack("{s:s}", "href", u);
+}
+
+/* The open action of the device that may be shown now, if any. */
+typedef struct open_action {
+    char id[24], state[16];
+    bool found;
+} open_action_t;
+
+static db_status_t find_open(moltd_t *srv, const char *dev, open_action_t *a)
+{
+    db_rows_t rows;
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms());
+    /* Started actions continue whatever the campaign does; an unstarted one is
+     * offered only while its campaign runs, its step is released and its time has come. */
+    db_status_t st = Q(srv, &rows,
+                       "SELECT a.id, a.state FROM actions a JOIN campaigns c ON c.id = a.campaign_id"
+                       " WHERE a.device_id = $1 AND (a.state IN ('running', 'downloaded', 'cancelling')"
+                       " OR (a.state = 'assigned' AND c.state = 'running' AND a.step <= c.step AND c.start_at <= $2))"
+                       " ORDER BY a.id LIMIT 1",
+                       dev, now);
+    a->found = st == DB_OK && rows.nrows > 0;
+    if (a->found) {
+        snprintf(a->id, sizeof a->id, "%s", db_cell(&rows, 0, 0));
+        snprintf(a->state, sizeof a->state, "%s", db_cell(&rows, 0, 1));
+    }
+    db_rows_free(&rows);
+    return st;
+}
+
+static int poll_base(req_t *r)
+{
+    moltd_t *srv = r->srv;
+    open_action_t a;
+    db_rows_t d;
+    char now[24], stale[24];
+    long long t = now_ms();
+    snprintf(now, sizeof now, "%lld", t);
+    snprintf(stale, sizeof stale, "%lld", t - 10000);
+    srv_lock(srv);
+    db_status_t st = find_open(srv, r->device, &a);
+    if (st == DB_OK)
+        st = Q(srv, &d, "SELECT config_wanted FROM devices WHERE id = $1", r->device);
+    /* last_seen is kept to 10 s: a poll is not a write each time. */
+    if (st == DB_OK)
+        st = Q(srv, NULL, "UPDATE devices SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $3)",
+               r->device, now, stale);
+    srv_unlock(srv);
+    if (st != DB_OK)
+        return http_error(r, 500, "database: %s", srv->db->err);
+    bool cfg = d.nrows && strcmp(db_cell(&d, 0, 0), "0") != 0;
+    db_rows_free(&d);
+    char base[512], sleep[16];
+    base_url(r, base, sizeof base);
+    unsigned s = srv->poll_sleep > 86399 ? 86399 : srv->poll_sleep;
+    snprintf(sleep, sizeof sleep, "%02u:%02u:%02u", s / 3600, s / 60 % 60, s % 60);
+    json_t *links = json_object();
+    if (a.found && strcmp(a.state, "cancelling") == 0)
+        json_object_set_new(links, "cancelAction", href(base, "/cancelAction/", a.id, NULL));
+    else if (a.found) {
+        char c[65], key[64], path[160];
+        snprintf(key, sizeof key, "%s:%s", a.id, a.state);
+        sha256_hex(key, strlen(key), c);
+        c[8] = '\0';
+        snprintf(path, sizeof path, "/deploymentBase/%s?c=%s", a.id, c);
+        json_object_set_new(links, "deploymentBase", href(base, path, NULL, NULL));
+    }
+    if (cfg)
+        json_object_set_new(links, "configData", href(base, "/configData", NULL, NULL));
+    return http_json(r, 200, json_pack("{s:{s:{s:s}},s:o}", "config", "polling", "sleep", sleep, "_links", links));
+}
+
+#define ACT_SELECT                                                                                          \
+    "SELECT a.id, a.state, a.notified, a.version_before, c.id, c.message, p.id, p.version, p.sha256,"      \
+    " p.sha1, p.md5, p.size, p.filename, p.class, p.security_counter FROM actions a"                      \
+    " JOIN campaigns c ON c.id = a.campaign_id JOIN packages p ON p.id = c.package_id"                    \
+    " WHERE a.id = $1 AND a.device_id = $2"
+
+static int deployment_base(req_t *r, const char *aid)
+{
+    moltd_t *srv = r->srv;
+    db_rows_t a;
+    if (!tx_begin(srv))
+        return http_error(r, 500, "database: %s", srv->db->err);
+    bool ok = Q(srv, &a, ACT_SELECT, aid, r->device) == DB_OK;
+    if (ok && a.nrows == 0) {
+        tx_end(srv, false);
+        db_rows_free(&a);
+        return http_error(r, 404, "no action %s for %s", aid, r->device);
+    }
+    /* R-NOTIFY: the campaign's message travels with the deployment, before any
+     * download; its first delivery to this device is recorded. */
+    if (ok && !db_cell(&a, 0, 2)) {
+        char now[24];
+        snprintf(now, sizeof now, "%lld", (long long)now_ms());
+        ok = Q(srv, NULL, "UPDATE actions SET notified = $2 WHERE id = $1", aid, now) == DB_OK &&
+             audit(srv, r->actor, "notify.served", r->device, db_cell(&a, 0, 3), db_cell(&a, 0, 7),
+                   db_cell(&a, 0, 5)) == DB_OK;
+    }
+    if (!tx_end(srv, ok)) {
+        db_rows_free(&a);
+        return http_error(r, 500, "database: %s", srv->db->err);
+    }
+    char base[512], dl[1024];
+    base_url(r, base, sizeof base);
+    snprintf(dl, sizeof dl, "%s/softwaremodules/%s/artifacts/%s", base, db_cell(&a, 0, 6), db_cell(&a, 0, 12));
+    json_t *links = json_pack("{s:{s:s},s:{s:s},s:o,s:o}", "download", "href", dl, "download-http", "href", dl,
+                              "md5sum", href(dl, ".MD5SUM", NULL, NULL), "md5sum-http",
+                              href(dl, ".MD5SUM", NULL, NULL));
+    json_t *art = json_pack("{s:s,s:{s:s,s:s,s:s},s:I,s:o}", "filename", db_cell(&a, 0, 12), "hashes", "sha1",
+                            db_cell(&a, 0, 9), "md5", db_cell(&a, 0, 10), "sha256", db_cell(&a, 0, 8), "size",
+                            (json_int_t)strtoll(db_cell(&a, 0, 11), NULL, 10), "_links", links);
+    json_t *meta = json_pack("[{s:s,s:s},{s:s,s:s}]", "key", "molt.message", "value", db_cell(&a, 0, 5), "key",
+                             "molt.security_counter", "value", db_cell(&a, 0, 14));
+    json_t *chunk = json_pack("{s:s,s:s,s:s,s:o,s:[o]}", "part", "os", "version", db_cell(&a, 0, 7), "name",
+                              db_cell(&a, 0, 13), "metadata", meta, "artifacts", art);
+    json_t *out = json_pack("{s:s,s:{s:s,s:s,s:[o]}}", "id", aid, "deployment", "download", "forced", "update",
+                            "forced", "chunks", chunk);
+    db_rows_free(&a);
+    return http_json(r, 200, out);
+}
+
+/* A feedback body, current (timestamp) or legacy (id, time) fields; returns the
+ * execution and finished values, or replies 400. */
+static json_t *feedback_body(req_t *r, const char *aid, const char **exec, const char **fin, int *ret)
+{
+    static const char *const execs[] = {"closed", "proceeding", "canceled", "scheduled", "rejected",
+                                        "resumed", "downloaded", "download"};
+    json_t *j = http_body_json(r, ret);
+    if (!j)
+        return NULL;
+    json_t *status = json_object_get(j, "status"), *id = json_object_get(j, "id");
+    json_t *result = status ? json_object_get(status, "result") : NULL;
+    *exec = status ? json_string_value(json_object_get(status, "execution")) : NULL;
+    *fin = result ? json_string_value(json_object_get(result, "finished")) : NULL;
+    bool known = false;
+    for (size_t i = 0; *exec && i < sizeof execs / sizeof *execs; i++)
+        known = known || strcmp(*exec, execs[i]) == 0;
+    char idbuf[32] = "";
+    if (json_is_integer(id))
+        snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(id));
+    else if (json_is_string(id))
+        snprintf(idbuf, sizeof idbuf, "%s", json_string_value(id));
+    const char *bad = !json_is_object(status)  ? "status: an object is required"
+                      : !known                 ? "status.execution: closed, proceeding, canceled, scheduled, rejected, "
+                                                 "resumed, downloaded or download"
+                      : !json_is_object(result) || !*fin ||
+                              (strcmp(*fin, "success") && strcmp(*fin, "failure") && strcmp(*fin, "none"))
+                          ? "status.result.finished: success, failure or none"
+                      : id && strcmp(idbuf, aid) != 0 ? "id: does not name this action"
+                                                      : NULL;
+    if (bad) {
+        json_decref(j);
+        *ret = http_error(r, 400, "%s", bad);
+        return NULL;
+    }
+    return j;
+}
+
+static void details(json_t *j, char *out, size_t cap)
+{
+    json_t *d = json_object_get(json_object_get(j, "status"), "details");
+    size_t i;
+    json_t *v;
+    out[0] = '\0';
+    json_array_foreach(d, i, v)
+    {
+        if (json_is_string(v))
+            snprintf(out + strlen(out), cap - strlen(out), "%s%s", out[0] ? "; " : "", json_string_value(v));
+    }
+}
+
+static int deployment_feedback(req_t *r, const char *aid)
+{
+    moltd_t *srv = r->srv;
+    const char *exec, *fin;
+    int ret;
+    json_t *j = feedback_body(r, aid, &exec, &fin, &ret);
+    if (!j)
+        return ret;
+    char det[1024], now[24];
+    details(j, det, sizeof det);
+    snprintf(now, sizeof now, "%lld", (long long)now_ms());
+    db_rows_t a;
+    if (!tx_begin(srv)) {
+        json_decref(j);
+        return http_error(r, 500, "database: %s", srv->db->err);
+    }
+    bool ok = Q(srv, &a, ACT_SELECT, aid, r->device) == DB_OK;
+    if (!ok || a.nrows == 0) {
+        tx_end(srv, false);
+        if (ok)
+            db_rows_free(&a);
+        json_decref(j);
+        return ok ? http_error(r, 404, "no action %s for %s", aid, r->device) : http_error(r, 500, "database");
+    }
+    const char *state = db_cell(&a, 0, 1), *before = db_cell(&a, 0, 3), *ver = db_cell(&a, 0, 7);
+    if (strcmp(state, "success") == 0 || strcmp(state, "failure") == 0 || strcmp(state, "cancelled") == 0) {
+        tx_end(srv, false);
+        ret = http_error(r, 410, "action %s is closed (%s)", aid, state);
+        db_rows_free(&a);
+        json_decref(j);
+        return ret;
+    }
+    const char *to = state, *what = NULL;
+    bool closes = false;
+    if (strcmp(exec, "closed") == 0) {
+        closes = true;
+        to = strcmp(fin, "failure") == 0 ? "failure" : "success";
+        what = strcmp(to, "success") == 0 ? "update.success" : "update.failure";
+    } else if (strcmp(exec, "canceled") == 0) {
+        closes = true;
+        to = "cancelled";
+        what = "update.cancelled";
+    } else if (strcmp(exec, "downloaded") == 0) {
+        to = "downloaded";
+    } else if (strcmp(exec, "rejected") == 0) {
+        what = "update.rejected"; /* hawkBit: a warning, the action stays open */
+    } else if (strcmp(state, "cancelling") != 0) {
+        to = "running";
+    }
+    if (!what && strcmp(to, state) != 0)
+        what = strcmp(to, "running") == 0 ? "update.running" : "update.downloaded";
+    ok = Q(srv, NULL, "UPDATE actions SET state = $2, detail = $3, updated = $4 WHERE id = $1", aid, to,
+           det[0] ? det : NULL, now) == DB_OK;
+    if (ok && strcmp(to, "success") == 0)
+        ok = Q(srv, NULL, "UPDATE devices SET version = $2, config_wanted = 1 WHERE id = $1", r->device, ver) == DB_OK;
+    /* The audit record: who, what, when, the version before and after. */
+    if (ok && what)
+        ok = audit(srv, r->actor, what, r->device, before, strcmp(to, "success") == 0 ? ver : before,
+                   det[0] ? det : NULL) == DB_OK;
+    if (ok && closes)
+        ok = campaign_evaluate(srv, db_cell(&a, 0, 4), strcmp(to, "failure") == 0) == DB_OK;
+    db_rows_free(&a);
+    json_decref(j);
+    if (!tx_end(srv, ok))
+        return http_error(r, 500, "database: %s", srv->db->err);
+    return http_reply(r, 200, NULL, "", 0);
+}
+
+static int cancel_action(req_t *r, const char *aid, bool feedback)
+{
+    moltd_t *srv = r->srv;
+    const char *exec = NULL, *fin = NULL;
+    int ret;
+    json_t *j = NULL;
+    if (feedback && !(j = feedback_body(r, aid, &exec, &fin, &ret)))
+        return ret;
+    db_rows_t a;
+    if (!tx_begin(srv)) {
+        json_decref(j);
+        return http_error(r, 500, "database: %s", srv->db->err);
+    }
+    bool ok = Q(srv, &a, ACT_SELECT, aid, r->device) == DB_OK;
+    bool cancelling = ok && a.nrows && strcmp(db_cell(&a, 0, 1), "cancelling") == 0;
+    if (!cancelling) {
+        tx_end(srv, false);
+        ret = !ok ? http_error(r, 500, "database")
+              : a.nrows == 0 || !feedback ? http_error(r, 404, "no cancel request %s for %s", aid, r->device)
+                                          : http_error(r, 410, "action %s is not being cancelled", aid);
+        if (ok)
+            db_rows_free(&a);
+        json_decref(j);
+        return ret;
+    }
+    if (!feedback) {
+        tx_end(srv, true);
+        db_rows_free(&a);
+        return http_json(r, 200, json_pack("{s:s,s:{s:s}}", "id", aid, "cancelAction", "stopId", aid));
+    }
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms());
+    /* closed: the device stopped; rejected: it cannot stop, the update goes on. */
+    const char *to = strcmp(exec, "closed") == 0 || strcmp(exec, "canceled") == 0 ? "cancelled"
+                     : strcmp(exec, "rejected") == 0                            ? "running"
+                                                                                : NULL;
+    if (to) {
+        ok = Q(srv, NULL, "UPDATE actions SET state = $2, updated = $3 WHERE id = $1", aid, to, now) == DB_OK &&
+             audit(srv, r->actor, strcmp(to, "cancelled") == 0 ? "update.cancelled" : "cancel.rejected", r->device,
+                   db_cell(&a, 0, 3), db_cell(&a, 0, 3), NULL) == DB_OK;
+        if (ok && strcmp(to, "cancelled") == 0)
+            ok = campaign_evaluate(srv, db_cell(&a, 0, 4), false) == DB_OK;
+    }
+    db_rows_free(&a);
+    json_decref(j);
+    if (!tx_end(srv, ok))
+        return http_error(r, 500, "database: %s", srv->db->err);
+    return http_reply(r, 200, NULL, "", 0);
+}
+
+static int config_data(req_t *r)
+{
+    moltd_t *srv = r->srv;
+    int ret;
+    json_t *j = http_body_json(r, &ret);
+    if (!j)
+        return ret;
+    json_t *data = json_object_get(j, "data");
+    const char *mode = json_object_get(j, "mode") ? json_string_value(json_object_get(j, "mode")) : "merge";
+    bool strings = json_is_object(data) && json_object_size(data) <= 256;
+    const char *k;
+    json_t *v;
+    json_object_foreach(data, k, v) strings = strings && json_is_string(v) && strlen(k) <= 128 &&
+                                              strlen(json_string_value(v)) <= 1024;
+    if (!strings || !mode || (strcmp(mode, "merge") && strcmp(mode, "replace") && strcmp(mode, "remove"))) {
+        json_decref(j);
+        return http_error(r, 400, "want {\"mode\": merge|replace|remove, \"data\": {\"key\": \"string\", ...}}");
+    }
+    db_rows_t d;
+    if (!tx_begin(srv)) {
+        json_decref(j);
+        return http_error(r, 500, "database: %s", srv->db->err);
+    }
+    bool ok = Q(srv, &d, "SELECT attributes FROM devices WHERE id = $1", r->device) == DB_OK && d.nrows;
+    json_error_t e;
+    json_t *attrs = ok ? json_loads(db_cell(&d, 0, 0), 0, &e) : NULL;
+    if (ok)
+        db_rows_free(&d);
+    if (!attrs)
+        attrs = json_object();
+    if (strcmp(mode, "replace") == 0)
+        json_object_clear(attrs);
+    json_object_foreach(data, k, v)
+    {
+        if (strcmp(mode, "remove") == 0)
+            json_object_del(attrs, k);
+        else
+            json_object_set(attrs, k, v);
+    }
+    char *s = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);
+    ok = ok && s && Q(srv, NULL, "UPDATE devices SET attributes = $2, config_wanted = 0 WHERE id = $1", r->device, s) == DB_OK;
+    free(s);
+    json_decref(attrs);
+    json_decref(j);
+    if (!tx_end(srv, ok))
+        return http_error(r, 500, "database: %s", srv->db->err);
+    return http_reply(r, 200, NULL, "", 0);
+}
+
+/* --- downloads ---------------------------------------------------------------- */
+
+/* Parse a single "bytes=a-b" / "bytes=a-" / "bytes=-n" range against size.
+ * Returns 1 satisfiable (off, len set), 0 absent or not understood (serve all),
+ * -1 unsatisfiable (416). Several ranges are served as the whole file. */
+static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
+{
+    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        return 0;
+    const char *p = h + 6;
+    char *end;
+    if (*p == '-') {
+        if (p[1] < '0' || p[1] > '9')
+            return 0;
+        uint64_t n = strtoull(p + 1, &end, 10);
+        if (*end)
+            return 0;
+        if (n == 0 || size == 0)
+            return -1;
+        *len = n > size ? size : n;
+        *off = size - *len;
+        return 1;
+    }
+    if (*p < '0' || *p > '9')
+        return 0;
+    uint64_t a = strtoull(p, &end, 10), b;
+    if (*end != '-')
+        return 0;
+    if (end[1] == '\0')
+        b = size ? size - 1 : 0;
+    else {
+        if (end[1] < '0' || end[1] > '9')
+            return 0;
+        b = strtoull(end + 1, &end, 10);
+        if (*end || b < a)
+            return 0;
+    }
+    if (a >= size)
+        return -1;
+    if (b >= size)
+        b = size - 1;
+    *off = a;
+    *len = b - a + 1;
+    return 1;
+}
+
+static bool etag_matches(const char *h, const char *etag)
+{
+    if (!h)
+        return false;
+    if (strcmp(h, "*") == 0)
+        return true;
+    return strstr(h, etag) != NULL; /* a list of quoted tags; ours is a full quoted sha256 */
+}
+
+static int download(req_t *r, const char *pkgid, const char *fname)
+{
+    moltd_t *srv = r->srv;
+    db_rows_t p;
+    srv_lock(srv);
+    db_status_t st = Q(srv, &p,
+                       "SELECT p.sha256, p.md5, p.size, p.filename FROM packages p JOIN devices d ON d.class = p.class"
+                       " WHERE p.id = $1 AND d.id = $2",
+                       pkgid, r->device);
+    srv_unlock(srv);
+    if (st != DB_OK)
+        return http_error(r, 500, "database: %s", srv->db->err);
+    size_t fl = strlen(fname), name_len = p.nrows ? strlen(db_cell(&p, 0, 3)) : 0;
+    bool md5 = p.nrows && fl == name_len + 7 && strcmp(fname + name_len, ".MD5SUM") == 0 &&
+               strncmp(fname, db_cell(&p, 0, 3), name_len) == 0;
+    if (p.nrows == 0 || (!md5 && strcmp(fname, db_cell(&p, 0, 3)) != 0)) {
+        db_rows_free(&p);
+        return http_error(r, 404, "no artifact %s/%s for %s", pkgid, fname, r->device);
+    }
+    char sha[65], etag[80], path[4200];
+    snprintf(sha, sizeof sha, "%s", db_cell(&p, 0, 0));
+    snprintf(etag, sizeof etag, "\"%s\"", sha);
+    uint64_t size = strtoull(db_cell(&p, 0, 2), NULL, 10);
+    if (md5) {
+        char line[256];
+        int n = snprintf(line, sizeof line, "%s  %s\n", db_cell(&p, 0, 1), db_cell(&p, 0, 3));
+        db_rows_free(&p);
+        return http_reply(r, 200, "text/plain", line, (size_t)n);
+    }
+    db_rows_free(&p);
+    if (srv->artifact_base_url) {
+        /* The package is signed end to end: the mirror or CDN need not be trusted. */
+        char loc[4200];
+        snprintf(loc, sizeof loc, "%s/%s", srv->artifact_base_url, sha);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+        int ret = MHD_queue_response(r->conn, 302, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    if (etag_matches(http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag)) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+        int ret = MHD_queue_response(r->conn, 304, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    snprintf(path, sizeof path, "%s/%s", srv->artifact_dir, sha);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat stt;
+    if (fd < 0 || fstat(fd, &stt) != 0 || (uint64_t)stt.st_size != size) {
+        if (fd >= 0)
+            close(fd);
+        return http_error(r, 500, "artifact %s is missing or damaged in the store", sha);
+    }
+    uint64_t off = 0, len = size;
+    const char *ifr = http_header(r, "If-Range");
+    int rg = parse_range(http_header(r, MHD_HTTP_HEADER_RANGE), size, &off, &len);
+    if (rg != 0 && ifr && strcmp(ifr, etag) != 0) { /* the client's copy is another version: send it all */
+        rg = 0;
+        off = 0;
+        len = size;
+    }
+    if (rg < 0) {
+        close(fd);
+        char cr[64];
+        snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        int ret = MHD_queue_response(r->conn, 416, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, off); /* owns fd */
+    if (!resp) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    if (rg > 0) {
+        char cr[96];
+        snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off, off + len - 1, size);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    }
+    int ret = MHD_queue_response(r->conn, rg > 0 ? 206 : 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+int ddi_dispatch(req_t *r)
+{
+    const char *m = r->method;
+    bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0, put = strcmp(m, "PUT") == 0;
+    int n = r->nseg - 4; /* segments under the controller base */
+    const char *s1 = n >= 1 ? r->seg[4] : "", *s2 = n >= 2 ? r->seg[5] : NULL, *s3 = n >= 3 ? r->seg[6] : NULL;
+    if (n == 0)
+        return get ? poll_base(r) : http_error(r, 405, "method %s not allowed here", m);
+    bool num = s2 && strspn(s2, "0123456789") == strlen(s2) && strlen(s2) < 19;
+    if (strcmp(s1, "deploymentBase") == 0 && num && n == 2)
+        return get ? deployment_base(r, s2) : http_error(r, 405, "method %s not allowed here", m);
+    if (strcmp(s1, "deploymentBase") == 0 && num && n == 3 && strcmp(s3, "feedback") == 0)
+        return post ? deployment_feedback(r, s2) : http_error(r, 405, "method %s not allowed here", m);
+    if (strcmp(s1, "cancelAction") == 0 && num && n == 2)
+        return get ? cancel_action(r, s2, false) : http_error(r, 405, "method %s not allowed here", m);
+    if (strcmp(s1, "cancelAction") == 0 && num && n == 3 && strcmp(s3, "feedback") == 0)
+        return post ? cancel_action(r, s2, true) : http_error(r, 405, "method %s not allowed here", m);
+    if (strcmp(s1, "configData") == 0 && n == 1)
+        return put ? config_data(r) : http_error(r, 405, "method %s not allowed here", m);
+    if (strcmp(s1, "softwaremodules") == 0 && num && n == 4 && strcmp(s3, "artifacts") == 0)
+        return get ? download(r, s2, r->seg[7]) : http_error(r, 405, "method %s not allowed here", m);
+    /* Parts of the DDI API and molt's own extensions that later work brings. */
+    if (strcmp(s1, "installedBase") == 0 || strcmp(s1, "confirmationBase") == 0)
+        return http_error(r, 501, "%s is not implemented yet", s1);
+    if (strcmp(s1, "molt") == 0 && s2 && (strcmp(s2, "attestation") == 0 || strcmp(s2, "keyEnvelope") == 0))
+        return http_error(r, 501, "molt/%s is not implemented yet (attestation and encryption issues)", s2);
+    return http_error(r, 404, "no such resource");
+}

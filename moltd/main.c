@@ -1,0 +1,151 @@
+/*
+ * main.c - moltd: options, start-up and shutdown. See docs/moltd.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "moltd.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: moltd [options]\n"
+            "  --db URL                 sqlite:PATH (default sqlite:moltd.db); postgresql://... is reserved\n"
+            "  --listen ADDR            IPv4 address to bind (default 127.0.0.1: loopback only)\n"
+            "  --port N                 TCP port (default 8080; 0 picks a free one)\n"
+            "  --artifact-dir DIR       content-addressed package store (default ./artifacts)\n"
+            "  --artifact-base-url URL  answer downloads with 302 to URL/<sha256> (a static server or CDN)\n"
+            "  --admin-token-file FILE  the bootstrap admin token (else $MOLTD_ADMIN_TOKEN)\n"
+            "  --tenant NAME            DDI tenant (default DEFAULT)\n"
+            "  --poll-sleep SECONDS     config.polling.sleep served to devices (default 300)\n"
+            "  --max-json BYTES         body limit of JSON requests (default 65536)\n"
+            "  --max-package BYTES      body limit of package uploads (default 67108864)\n"
+            "  --threads N              HTTP worker threads (default 4)\n");
+}
+
+#include <stdarg.h>
+__attribute__((format(printf, 1, 2))) static int die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "moltd: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
+static bool parse_num(const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || errno || v > max || s[0] == '-')
+        return false;
+    *out = v;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    const char *db_url = "sqlite:moltd.db", *listen = "127.0.0.1", *tokfile = NULL;
+    unsigned long long port = 8080, sleep_s = 300, max_json = 65536, max_pkg = 64ull << 20, threads = 4;
+    moltd_t srv = {.artifact_dir = "artifacts", .tenant = "DEFAULT"};
+    enum { O_DB = 256, O_LISTEN, O_PORT, O_ADIR, O_AURL, O_TOK, O_TENANT, O_SLEEP, O_MJ, O_MP, O_THR };
+    static const struct option opts[] = {
+        {"db", required_argument, 0, O_DB},           {"listen", required_argument, 0, O_LISTEN},
+        {"port", required_argument, 0, O_PORT},       {"artifact-dir", required_argument, 0, O_ADIR},
+        {"artifact-base-url", required_argument, 0, O_AURL}, {"admin-token-file", required_argument, 0, O_TOK},
+        {"tenant", required_argument, 0, O_TENANT},   {"poll-sleep", required_argument, 0, O_SLEEP},
+        {"max-json", required_argument, 0, O_MJ},     {"max-package", required_argument, 0, O_MP},
+        {"threads", required_argument, 0, O_THR},     {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        bool ok = true;
+        switch (c) {
+        case O_DB: db_url = optarg; break;
+        case O_LISTEN: listen = optarg; break;
+        case O_PORT: ok = parse_num(optarg, 65535, &port); break;
+        case O_ADIR: srv.artifact_dir = optarg; break;
+        case O_AURL: srv.artifact_base_url = optarg; break;
+        case O_TOK: tokfile = optarg; break;
+        case O_TENANT: srv.tenant = optarg; ok = valid_name(optarg, 64); break;
+        case O_SLEEP: ok = parse_num(optarg, 86399, &sleep_s) && sleep_s > 0; break;
+        case O_MJ: ok = parse_num(optarg, 1ull << 30, &max_json) && max_json >= 1024; break;
+        case O_MP: ok = parse_num(optarg, 1ull << 32, &max_pkg) && max_pkg >= 1024; break;
+        case O_THR: ok = parse_num(optarg, 64, &threads) && threads > 0; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (!ok)
+            return die("%s: bad value for --%s", optarg, opts[c - O_DB].name);
+    }
+    if (optind != argc)
+        return die("unexpected argument %s", argv[optind]);
+
+    /* The bootstrap admin token: a file (first line) or the environment; only its hash is kept. */
+    char tok[256] = "";
+    if (tokfile) {
+        FILE *f = fopen(tokfile, "r");
+        if (!f)
+            return die("%s: %s", tokfile, strerror(errno));
+        if (!fgets(tok, sizeof tok, f))
+            tok[0] = '\0';
+        fclose(f);
+        tok[strcspn(tok, "\r\n")] = '\0';
+    } else if (getenv("MOLTD_ADMIN_TOKEN")) {
+        snprintf(tok, sizeof tok, "%s", getenv("MOLTD_ADMIN_TOKEN"));
+    }
+    if (strlen(tok) < 16)
+        return die("a bootstrap admin token of at least 16 characters is required"
+                   " (--admin-token-file FILE or MOLTD_ADMIN_TOKEN)");
+    sha256_hex(tok, strlen(tok), srv.admin_hash);
+    memset(tok, 0, sizeof tok);
+
+    char why[512];
+    srv.db = db_open(db_url, why, sizeof why);
+    if (!srv.db)
+        return die("%s", why);
+    if (mkdir(srv.artifact_dir, 0750) != 0 && errno != EEXIST) {
+        srv.db->drv->close(srv.db);
+        return die("%s: %s", srv.artifact_dir, strerror(errno));
+    }
+    int ver = db_migrate(srv.db);
+    if (ver < 0) {
+        die("schema migration failed: %s", srv.db->err);
+        srv.db->drv->close(srv.db);
+        return 2;
+    }
+    pthread_mutex_init(&srv.lock, NULL);
+    srv.poll_sleep = (unsigned)sleep_s;
+    srv.max_json = (size_t)max_json;
+    srv.max_package = (size_t)max_pkg;
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* worker threads inherit the mask */
+    signal(SIGPIPE, SIG_IGN);
+    struct MHD_Daemon *d = http_start(&srv, listen, (uint16_t)port, (unsigned)threads);
+    if (!d) {
+        srv.db->drv->close(srv.db);
+        return die("cannot listen on %s port %llu (in use, or not an IPv4 address)", listen, port);
+    }
+    printf("moltd: listening on http://%s:%u (%s database, schema %d)\n", listen, http_port(d), srv.db->drv->name,
+           ver);
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    MHD_stop_daemon(d);
+    srv.db->drv->close(srv.db);
+    pthread_mutex_destroy(&srv.lock);
+    printf("moltd: stopped\n");
+    return 0;
+}

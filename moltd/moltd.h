@@ -1,0 +1,128 @@
+/*
+ * moltd.h - the deployer service: shared state, request context and utilities.
+ *
+ * Layout: main.c (options, start-up), http.c (libmicrohttpd glue, routing,
+ * authentication, body limits), mgmt.c (management API), ddi.c (device API in
+ * the hawkBit DDI shape, downloads), pkg.c (package verification and hashes),
+ * db*.c (the storage interface and its backends). docs/moltd.md is the reference.
+ */
+#ifndef MOLTD_H
+#define MOLTD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "db.h"
+
+typedef enum role {
+    ROLE_NONE = 0,
+    ROLE_VIEWER = 1,
+    ROLE_OPERATOR = 2,
+    ROLE_ADMIN = 3
+} role_t;
+
+typedef struct moltd {
+    db_t *db;
+    pthread_mutex_t lock;         /* one writer at a time; also serialises lib/ crypto */
+    const char *artifact_dir;     /* content-addressed store: <dir>/<sha256> */
+    const char *artifact_base_url;/* downloads redirect to <url>/<sha256> when set */
+    const char *tenant;           /* the DDI tenant (hawkBit's default is DEFAULT) */
+    char admin_hash[65];          /* SHA-256 of the bootstrap admin token, hex */
+    unsigned poll_sleep;          /* seconds, served as config.polling.sleep */
+    size_t max_json;              /* body limit of JSON requests */
+    size_t max_package;           /* body limit of package uploads */
+} moltd_t;
+
+/* One HTTP request, from its headers to its completion. */
+typedef struct req {
+    moltd_t *srv;
+    struct MHD_Connection *conn;
+    const char *method;
+    char *url;                    /* copy, split into seg[] */
+    char *seg[12];
+    int nseg;
+    /* body */
+    bool to_file;                 /* package upload: streamed to tmp_path */
+    char *body;
+    size_t body_len, body_cap;
+    int fd;
+    char tmp_path[4096];
+    bool too_large;
+    bool answered;                /* a response was queued before the body was read */
+    /* who is asking */
+    role_t role;                  /* management API */
+    char actor[160];              /* for the audit log: "token:NAME", "admin", "device:ID" */
+    char device[72];              /* DDI: the authenticated controller id */
+    bool gateway;                 /* DDI: authenticated by the tenant's gateway token */
+} req_t;
+
+/* --- http.c ---------------------------------------------------------------- */
+int http_reply(req_t *r, unsigned status, const char *type, const void *body, size_t len);
+int http_json(req_t *r, unsigned status, json_t *j);  /* steals j */
+int http_error(req_t *r, unsigned status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *http_header(req_t *r, const char *name);
+const char *http_arg(req_t *r, const char *name);
+/* Parse the request body as a JSON object; on failure replies 400 and returns NULL. */
+json_t *http_body_json(req_t *r, int *ret);
+struct MHD_Daemon *http_start(moltd_t *srv, const char *addr, uint16_t port, unsigned threads);
+uint16_t http_port(struct MHD_Daemon *d);
+
+/* --- mgmt.c / ddi.c -------------------------------------------------------- */
+/* Authenticate from headers alone (before any body is read). Returns 0 when the
+ * request may go on, or an MHD result after queueing the refusal. */
+int mgmt_auth(req_t *r, bool *refused);
+int mgmt_dispatch(req_t *r);
+int ddi_auth(req_t *r, bool *refused);
+int ddi_dispatch(req_t *r);
+
+/* --- pkg.c ----------------------------------------------------------------- */
+typedef struct pkg_info {
+    char sha256[65], sha1[41], md5[33];
+    uint64_t size;
+    char version[48];             /* "1.2.3+4" */
+    char version_key[48];         /* sortable: "001.002.00003.0000000004" */
+    uint32_t sec_cnt;
+    int signer;                   /* index into the keys given */
+    char why[200];                /* refusal reason */
+    const char *why_name;         /* refusal reason id (molt_err_name) */
+} pkg_info_t;
+/* Hash and verify the file at path against der keys. Returns 0 valid, 1 refused
+ * (why/why_name set), -1 I/O error (why set). */
+int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len, size_t nkeys, pkg_info_t *info);
+/* Parse a PEM public (or private) key; writes its DER as lib/ wants it (malloc'd)
+ * and a type name. Returns false if it is not a key. */
+bool pkg_parse_pem(const char *pem, uint8_t **der, size_t *der_len, const char **type);
+
+/* --- util ------------------------------------------------------------------ */
+void sha256_hex(const void *data, size_t len, char out[65]);
+bool random_token(char *out, size_t len);  /* len alphanumeric chars + NUL */
+int64_t now_ms(void);
+/* Hex string <-> bytes (malloc'd). */
+void hex_encode(const uint8_t *in, size_t len, char *out);
+uint8_t *hex_decode(const char *hex, size_t *len);
+/* Append an audit record (inside the caller's transaction). */
+db_status_t audit(moltd_t *srv, const char *actor, const char *what, const char *object, const char *before,
+                  const char *after, const char *detail);
+/* Transactions around srv->lock: every database access holds the lock (one
+ * connection, one writer); tx_end commits when ok, else rolls back. */
+void srv_lock(moltd_t *srv);
+void srv_unlock(moltd_t *srv);
+bool tx_begin(moltd_t *srv);
+bool tx_end(moltd_t *srv, bool ok);
+/* After an action closes, or on resume: pause on too many failures (when
+ * count_failures), advance the rollout step when the released steps are done,
+ * finish the campaign after the last one. Inside the caller's transaction. */
+db_status_t campaign_evaluate(moltd_t *srv, const char *campaign_id, bool count_failures);
+bool valid_name(const char *s, size_t max);   /* [A-Za-z0-9._-], 1..max chars */
+/* Run sql with the given text parameters. */
+#define Q(srv, out, sql, ...)                                                                                  \
+    db_exec((srv)->db, (sql), (int)(sizeof((const char *[]){NULL, __VA_ARGS__}) / sizeof(const char *)) - 1, \
+            ((const char *[]){NULL, __VA_ARGS__}) + 1, (out))
+#define Q0(srv, out, sql) db_exec((srv)->db, (sql), 0, NULL, (out))
+
+#endif

@@ -1,0 +1,196 @@
+/*
+ * pkg.c - a package on upload: hashes (OpenSSL EVP) and the verdict of lib/'s
+ * molt_verify() with the device class's registered signer keys, so moltd accepts
+ * exactly what a device of that class would (R-AUTH on the deployer's side).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/decoder.h>
+#include <openssl/encoder.h>
+
+#include "molt/verify.h"
+#include "moltd.h"
+
+void hex_encode(const uint8_t *in, size_t len, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = d[in[i] >> 4];
+        out[2 * i + 1] = d[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+uint8_t *hex_decode(const char *hex, size_t *len)
+{
+    size_t n = strlen(hex);
+    if (n % 2)
+        return NULL;
+    uint8_t *out = malloc(n / 2 + 1);
+    for (size_t i = 0; out && i < n / 2; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            free(out);
+            return NULL;
+        }
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    *len = n / 2;
+    return out;
+}
+
+void sha256_hex(const void *data, size_t len, char out[65])
+{
+    uint8_t md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    hex_encode(md, 32, out);
+}
+
+bool random_token(char *out, size_t len)
+{
+    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    uint8_t b[256];
+    if (len > sizeof b || RAND_bytes(b, (int)len) != 1)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        out[i] = alnum[b[i] % 62]; /* 256 = 4*62 + 8: a bias below 2 %, irrelevant at 190 bits */
+    out[len] = '\0';
+    return true;
+}
+
+int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool pkg_parse_pem(const char *pem, uint8_t **der, size_t *der_len, const char **type)
+{
+    EVP_PKEY *key = NULL;
+    for (int sel = 0; sel < 2 && !key; sel++) {
+        OSSL_DECODER_CTX *dctx = OSSL_DECODER_CTX_new_for_pkey(
+            &key, "PEM", NULL, NULL, sel == 0 ? EVP_PKEY_PUBLIC_KEY : EVP_PKEY_KEYPAIR, NULL, NULL);
+        if (!dctx)
+            continue;
+        const unsigned char *p = (const unsigned char *)pem;
+        size_t left = strlen(pem);
+        if (!OSSL_DECODER_from_data(dctx, &p, &left))
+            key = NULL;
+        OSSL_DECODER_CTX_free(dctx);
+    }
+    ERR_clear_error();
+    if (!key)
+        return false;
+    unsigned char *out = NULL;
+    size_t olen = 0;
+    bool ok;
+    if (EVP_PKEY_is_a(key, "RSA")) {
+        /* PKCS#1 RSAPublicKey, as imgtool and MCUboot use for RSA. */
+        OSSL_ENCODER_CTX *e = OSSL_ENCODER_CTX_new_for_pkey(key, EVP_PKEY_PUBLIC_KEY, "DER", "type-specific", NULL);
+        ok = e && OSSL_ENCODER_to_data(e, &out, &olen);
+        OSSL_ENCODER_CTX_free(e);
+        *type = EVP_PKEY_get_bits(key) == 2048 ? "rsa-2048" : EVP_PKEY_get_bits(key) == 3072 ? "rsa-3072" : "rsa";
+    } else {
+        int n = i2d_PUBKEY(key, &out);
+        ok = n > 0;
+        olen = ok ? (size_t)n : 0;
+        *type = EVP_PKEY_is_a(key, "ED25519") ? "ed25519"
+                : EVP_PKEY_is_a(key, "X25519") ? "x25519"
+                : EVP_PKEY_is_a(key, "EC")     ? (EVP_PKEY_get_bits(key) == 256   ? "ecdsa-p256"
+                                                  : EVP_PKEY_get_bits(key) == 384 ? "ecdsa-p384"
+                                                                                  : "ec")
+                                               : "other";
+    }
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    if (!ok)
+        return false;
+    *der = malloc(olen);
+    if (*der)
+        memcpy(*der, out, olen);
+    *der_len = olen;
+    OPENSSL_free(out);
+    return *der != NULL;
+}
+
+static void digest_hex(const EVP_MD *md, const void *data, size_t len, char *out)
+{
+    uint8_t buf[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(data, len, buf, &n, md, NULL);
+    hex_encode(buf, n, out);
+}
+
+int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len, size_t nkeys, pkg_info_t *info)
+{
+    memset(info, 0, sizeof *info);
+    info->signer = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(info->why, sizeof info->why, "cannot read the upload");
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    info->size = (uint64_t)st.st_size;
+    if (st.st_size == 0 || (uint64_t)st.st_size > UINT32_MAX) {
+        close(fd);
+        snprintf(info->why, sizeof info->why, "%s", st.st_size == 0 ? "empty package" : "package larger than 4 GiB");
+        info->why_name = st.st_size == 0 ? "TRUNCATED" : "TOO_LARGE";
+        return 1;
+    }
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) {
+        snprintf(info->why, sizeof info->why, "cannot map the upload");
+        return -1;
+    }
+    digest_hex(EVP_sha256(), map, (size_t)st.st_size, info->sha256);
+    digest_hex(EVP_sha1(), map, (size_t)st.st_size, info->sha1);
+    digest_hex(EVP_md5(), map, (size_t)st.st_size, info->md5);
+
+    molt_key_t keys[16];
+    size_t n = nkeys < 16 ? nkeys : 16;
+    for (size_t i = 0; i < n; i++)
+        keys[i] = (molt_key_t){der[i], der_len[i]};
+    molt_keyring_t ring = {keys, n};
+    molt_policy_t pol;
+    molt_policy_default(&pol);
+    molt_source_t src;
+    molt_mem_source_t mem;
+    molt_source_from_mem(&src, &mem, map, (uint32_t)st.st_size);
+    molt_verify_result_t res;
+    molt_err_t err = molt_verify(&src, &ring, &pol, &res);
+    munmap(map, (size_t)st.st_size);
+    if (err != MOLT_OK) {
+        snprintf(info->why, sizeof info->why, "%s", molt_err_str(err));
+        info->why_name = molt_err_name(err);
+        return 1;
+    }
+    const molt_version_t *v = &res.image.version;
+    snprintf(info->version, sizeof info->version, "%u.%u.%u+%u", v->major, v->minor, v->revision, v->build);
+    snprintf(info->version_key, sizeof info->version_key, "%03u.%03u.%05u.%010u", v->major, v->minor, v->revision,
+             v->build);
+    info->sec_cnt = res.image.has_sec_cnt ? res.image.sec_cnt : 0;
+    info->signer = res.key_index;
+    return 0;
+}
