@@ -36,6 +36,7 @@
 #include "molt/fwu.h"
 
 #include "counter.h"
+#include "crc32.h"
 #include "crypto.h"
 #include "molt/verify.h"
 #include "trailer.h"
@@ -67,17 +68,6 @@ static void stop_hash(molt_fwu_comp_t *c)
     if (c->hashing)
         molt_hash_abort(hctx(c));
     c->hashing = false;
-}
-
-static uint32_t crc32(const uint8_t *p, uint32_t n)
-{
-    uint32_t c = 0xffffffffu;
-    for (uint32_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-    }
-    return ~c;
 }
 
 psa_status_t molt_fwu_status(molt_err_t err)
@@ -146,7 +136,7 @@ static molt_err_t unit_write(const molt_fwu_comp_t *c, uint32_t k, const uint8_t
 static molt_err_t write_head(const molt_fwu_comp_t *c, uint8_t kind)
 {
     uint8_t h[8] = {HEAD_MAGIC, (uint8_t)(REC_VERSION << 4 | kind), 0, 0, 0, 0, 0, 0};
-    molt_put_le32(h + 4, crc32(h, 4));
+    molt_put_le32(h + 4, molt_crc32(h, 4));
     return unit_write(c, REC_HEAD, h, sizeof h);
 }
 
@@ -154,7 +144,7 @@ static molt_err_t write_failed(const molt_fwu_comp_t *c, psa_status_t why)
 {
     uint8_t u[8] = {FAILED_MAGIC, 0, 0, 0, 0, 0, 0, 0};
     molt_put_le32(u + 1, (uint32_t)why);
-    uint32_t crc = crc32(u, 5);
+    uint32_t crc = molt_crc32(u, 5);
     u[5] = (uint8_t)crc;
     u[6] = (uint8_t)(crc >> 8);
     u[7] = (uint8_t)(crc >> 16);
@@ -179,14 +169,14 @@ static molt_err_t rec_read(const molt_fwu_comp_t *c, rec_t *r)
     memset(r, 0, sizeof *r);
     if ((err = unit_read(c, REC_HEAD, u)) != MOLT_OK)
         return err;
-    if (u[0] != HEAD_MAGIC || u[1] >> 4 != REC_VERSION || molt_le32(u + 4) != crc32(u, 4))
+    if (u[0] != HEAD_MAGIC || u[1] >> 4 != REC_VERSION || molt_le32(u + 4) != molt_crc32(u, 4))
         return MOLT_OK;
     r->head = true;
     r->kind = u[1] & 0x0fu;
     if ((err = unit_read(c, REC_FAILED, u)) != MOLT_OK)
         return err;
     if (!blank(u, c->unit, ev)) {
-        uint32_t crc = crc32(u, 5) & 0xffffffu;
+        uint32_t crc = molt_crc32(u, 5) & 0xffffffu;
         r->failed = true;
         r->error = (u[0] == FAILED_MAGIC && crc == ((uint32_t)u[5] | (uint32_t)u[6] << 8 | (uint32_t)u[7] << 16))
                        ? (psa_status_t)molt_le32(u + 1)

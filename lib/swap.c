@@ -14,6 +14,7 @@
  */
 #include <string.h>
 
+#include "crc32.h"
 #include "crypto.h"
 #include "swap.h"
 #include "trailer.h"
@@ -23,17 +24,6 @@
 #define HDR_BYTES 8u /* magic, version << 4 | type, N (le16), CRC-32 of those 4 bytes (le32) */
 #define UNIT_BUF 256u
 #define MAX_SECTORS 0xffffu
-
-static uint32_t crc32(const uint8_t *p, uint32_t n)
-{
-    uint32_t c = 0xffffffffu;
-    for (uint32_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
 
 /* Journal layout: the header fills the first write unit (max(8, align) bytes);
  * unit k (k = 0 .. 2N-2) follows at (k + 1) units. The last step has no unit:
@@ -105,7 +95,7 @@ static void encode_header(const molt_swap_plan_t *p, uint8_t h[HDR_BYTES])
     h[1] = (uint8_t)(JOURNAL_VERSION << 4 | p->type);
     h[2] = (uint8_t)p->n;
     h[3] = (uint8_t)(p->n >> 8);
-    molt_put_le32(h + 4, crc32(h, 4));
+    molt_put_le32(h + 4, molt_crc32(h, 4));
 }
 
 molt_err_t molt_swap_journal(const molt_port_t *port, bool *active, molt_swap_plan_t *plan)
@@ -119,7 +109,7 @@ molt_err_t molt_swap_journal(const molt_port_t *port, bool *active, molt_swap_pl
         return MOLT_E_LAYOUT;
     if ((err = st->read(st->ctx, 0, h, HDR_BYTES)) != MOLT_OK)
         return err;
-    if (h[0] != JOURNAL_MAGIC || h[1] >> 4 != JOURNAL_VERSION || molt_le32(h + 4) != crc32(h, 4))
+    if (h[0] != JOURNAL_MAGIC || h[1] >> 4 != JOURNAL_VERSION || molt_le32(h + 4) != molt_crc32(h, 4))
         return MOLT_OK;
     uint8_t type = h[1] & 0x0fu;
     if (type != MOLT_SWAP_TEST && type != MOLT_SWAP_PERM && type != MOLT_SWAP_REVERT)
