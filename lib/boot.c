@@ -19,7 +19,10 @@
 
 #define SLOT_COUNT 2u
 
-bool molt_port_can_decrypt(const molt_port_t *port) { return port->enc_ecdh != NULL; }
+bool molt_port_can_decrypt(const molt_port_t *port)
+{
+    return port->enc_ecdh != NULL || port->enc_rsa_unwrap != NULL;
+}
 
 /* keystore.h: the key store, and the envelope the port holds for this image. */
 void molt_port_decrypt(const molt_port_t *port, const molt_source_t *src, molt_decrypt_t *dec, uint8_t digest[64],
@@ -30,7 +33,7 @@ void molt_port_decrypt(const molt_port_t *port, const molt_source_t *src, molt_d
     molt_tlv_t t;
     bool more;
 
-    *dec = (molt_decrypt_t){port->enc_ecdh, port->ctx, NULL, 0};
+    *dec = (molt_decrypt_t){port->enc_ecdh, port->ctx, NULL, 0, port->enc_rsa_unwrap};
     *dlen = 0;
     if (port->enc_envelope == NULL || molt_image_parse(src, &img) != MOLT_OK)
         return;

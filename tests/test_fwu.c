@@ -42,8 +42,8 @@
 
 typedef struct img { uint8_t *b; size_t n; } img_t;
 
-static molt_key_t g_key[2]; /* ECDSA P-256 and Ed25519 signers are trusted */
-static molt_keyring_t g_keys = {g_key, 2};
+static molt_key_t g_key[3]; /* ECDSA P-256, Ed25519 and RSA-2048 signers are trusted */
+static molt_keyring_t g_keys = {g_key, 3};
 static img_t p02, p08, p10, p11, p01, p03, p07, p20, p24, p26, n01, n10, n11, n27, n28;
 static const molt_boot_cfg_t g_cfg = {MOLT_MODE_SWAP, false};
 
@@ -967,7 +967,7 @@ static bool ks_add_pem(sim_keystore_t *ks, const char *name)
  * content key, computed here with lib/enc.c's primitives and the key store. */
 static img_t plain_of(const img_t *im, sim_keystore_t *ks, uint8_t digest[32], uint8_t key[32], size_t *klen)
 {
-    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0};
+    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0, sim_keystore_rsa_unwrap};
     molt_mem_source_t mem;
     molt_source_t src;
     molt_image_t h;
@@ -1137,6 +1137,42 @@ static void test_encrypted(void)
     printf("envelope device: p12 through FWU, TRIAL, UPDATED, counter 4\n");
     dut_free(u);
 
+    /* RSA-OAEP key transport (ENC_RSA2048, p18): a device whose key store holds
+     * only an RSA-2048 key (the port's enc_rsa_unwrap) takes p18 over p17 with
+     * the flag set; a device with only ECC keys refuses it with the exact status. */
+    sim_keystore_t kr = {0};
+    img_t p17 = load("images/p17_rsa2048.bin"), p18 = load("images/p18_rsa2048_enc_rsa2048.bin");
+    uint8_t d18[32], k18[32];
+    size_t n18 = 0;
+    CHECK(ks_add_pem(&kr, "keys/enc-rsa-2048.pem"), "device RSA key");
+    img_t i18 = plain_of(&p18, &kr, d18, k18, &n18);
+    CHECK_EQ(n18, 16u);
+    g_ks = &ks; /* X25519 and nothing else */
+    finish_is("X25519-only device, p18 (RSA-OAEP)", &p17, &p18, PSA_ERROR_INVALID_ARGUMENT, MOLT_E_ENC_ALG);
+    g_ks = &kr;
+    u = dut_new(&p17);
+    CHECK_EQ(info_of().flags, PSA_FWU_FLAG_ENCRYPTION);
+    CHECK_EQ(download(&p18), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS);
+    CHECK(staged_exact(u, &p18), "staging holds p18's ciphertext");
+    CHECK_EQ(psa_fwu_install(), PSA_SUCCESS_REBOOT);
+    dut_boot(u);
+    CHECK_EQ(state_of(), PSA_FWU_TRIAL);
+    CHECK(primary_exact(u, &i18), "RSA device: PRIMARY holds p18's plaintext");
+    CHECK(memcmp(area(u, MOLT_AREA_SECONDARY), p17.b, p17.n) == 0, "RSA device: SECONDARY holds p17");
+    CHECK(!plaintext_in_secondary(u, &i18, 0x200, 0x200 + 4113), "RSA device: no plaintext of p18 in SECONDARY");
+    dut_boot(u); /* not accepted: reverts, p18's ciphertext staged again */
+    CHECK_EQ(state_of(), PSA_FWU_FAILED);
+    CHECK(primary_exact(u, &p17), "RSA device: reverted to p17");
+    CHECK(staged_exact(u, &p18), "RSA device: p18's ciphertext back in staging");
+    CHECK_EQ(u->d.flash.stats.violations, 0);
+    printf("RSA-OAEP device: p18 over p17 through FWU, TRIAL with plaintext, revert restores the ciphertext\n");
+    dut_free(u);
+    sim_keystore_free(&kr);
+    free(i18.b);
+    free(p17.b);
+    free(p18.b);
+
     /* Configuration: only ENCRYPTION may be set, and only where images can be decrypted. */
     g_flags = 0;
     g_ks = NULL;
@@ -1169,6 +1205,8 @@ int main(void)
     img_t key = load("keys/sign-ecdsa-p256.pub.der"), ked = load("keys/sign-ed25519.pub.der");
     g_key[0] = (molt_key_t){key.b, key.n};
     g_key[1] = (molt_key_t){ked.b, ked.n};
+    img_t krsa = load("keys/sign-rsa-2048.pub.der");
+    g_key[2] = (molt_key_t){krsa.b, krsa.n};
     p02 = load("images/p02_ecdsa_p256.bin");
     p08 = load("images/p08_ed25519.bin");
     p10 = load("images/p10_ed25519_sha512.bin");

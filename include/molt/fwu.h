@@ -118,7 +118,7 @@ molt_err_t molt_fwu_add(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_port
 /* Component flags (reported in psa_fwu_component_info_t.flags), configured
  * after molt_fwu_init()/molt_fwu_add() at every boot. Only
  * PSA_FWU_FLAG_ENCRYPTION may be set, and only on a port that can decrypt
- * (molt_port_t.enc_ecdh): finish then refuses an unencrypted image
+ * (molt_port_t.enc_ecdh or enc_rsa_unwrap): finish then refuses an unencrypted image
  * (PSA_ERROR_NOT_PERMITTED, info.error MOLT_E_ENC_REQUIRED). MOLT_E_ARG: no
  * such component, another flag, or a port without a key store. */
 molt_err_t molt_fwu_set_flags(molt_fwu_t *fwu, psa_fwu_component_t id, uint32_t flags);
