@@ -3,9 +3,9 @@
  *
  * A port fills one molt_port_t: three flash areas, monotonic NV counters, the
  * trusted-key table, a random source, a secure-state hook and, for encrypted
- * images, its key store (ECDH, key envelopes, RSA-OAEP unwrap). That is all the boot code and the
- * update API ever touch. Reading this file should take five
- * minutes; writing a port, an afternoon.
+ * images, its key store (ECDH, key envelopes, RSA-OAEP unwrap). That is all
+ * the boot code and the update API ever touch. Reading this file should take
+ * five minutes; writing a port, an afternoon.
  *
  * Flash contract (every area):
  *   - offsets are relative to the area; the area is a whole number of sectors;

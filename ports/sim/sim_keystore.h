@@ -5,8 +5,9 @@
  * RSA-2048) as PSA volatile keys whose only permitted use is key agreement
  * (ECDH) or RSA-OAEP-SHA-256 decryption: they cannot be exported, so libmolt
  * (and anything else) sees shared secrets and content keys, never the keys
- * (R-ASSETS). sim_keystore_rsa_unwrap has the shape of molt_port_t.enc_rsa_unwrap. sim_keystore_ecdh has the shape of molt_port_t.enc_ecdh and
- * molt_decrypt_t.ecdh, with the key store as its context.
+ * (R-ASSETS). sim_keystore_ecdh has the shape of molt_port_t.enc_ecdh and
+ * molt_decrypt_t.ecdh, sim_keystore_rsa_unwrap that of molt_port_t.enc_rsa_unwrap
+ * and molt_decrypt_t.rsa_unwrap, with the key store as their context.
  */
 #ifndef MOLT_SIM_KEYSTORE_H
 #define MOLT_SIM_KEYSTORE_H
