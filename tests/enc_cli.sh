@@ -213,6 +213,11 @@ expect 0 "" "$MOLT" sign -k "$K/sign-ed25519.pem" -v 1.1.0 -s 2 -H 0x200 --pad-h
 expect 0 "" "$MOLT" sim powerfail --old "$work/v1.bin" --new "$work/v2.bin" -k "$ED" --enc-key "$EX" --seeds 1 --double-cuts 1
 grep -q "encrypted: old image encrypted, new image encrypted" "$work/out" && grep -q "plaintext in staging: 0 (" "$work/out" \
   && ok || bad "sim powerfail molt-made: $(cat "$work/out")"
+# RSA-OAEP: imgtool's p17 -> p18 on a device whose key store holds the RSA-2048 key
+expect 0 "" "$MOLT" sim powerfail --old "$V/images/p17_rsa2048.bin" --new "$V/images/p18_rsa2048_enc_rsa2048.bin" \
+  -k "$RSA" --enc-key "$ER" --seeds 1 --double-cuts 1
+grep -q "bricked: 0, mixed: 0, counter violations: 0, plaintext in staging: 0 (" "$work/out" \
+  && ok || bad "sim powerfail RSA-OAEP: $(cat "$work/out")"
 expect 2 "--encrypted uses the vectors" "$MOLT" sim powerfail --encrypted --enc-key "$EX"
 expect 2 "cannot decrypt the images with this key" "$MOLT" sim powerfail --old "$work/v1.bin" --new "$work/v2.bin" -k "$ED" --enc-key "$EP"
 
