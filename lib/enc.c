@@ -4,7 +4,8 @@
  *
  * Crypto is PSA (HKDF, HMAC, AES-ECB for the CTR keystream); the ECDH and the
  * RSA-OAEP decryption themselves are the port's key store's (molt_decrypt_t.ecdh,
- * .rsa_unwrap), so the device's private key never reaches this code. Every secret on the stack is wiped before returning.
+ * .rsa_unwrap), so the device's private key never reaches this code. Every
+ * secret on the stack is wiped before returning.
  */
 #include <string.h>
 
