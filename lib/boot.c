@@ -10,6 +10,7 @@
 
 #include "counter.h"
 #include "crypto.h"
+#include "keystore.h"
 #include "molt/boot.h"
 #include "molt/enc.h"
 #include "molt/verify.h"
@@ -18,18 +19,21 @@
 
 #define SLOT_COUNT 2u
 
-/* The device's decryption for the image in src: the key store, and the envelope
- * the port holds for this image's hash, if any (R-ONEPKG). digest receives the
- * hash TLV value (needed to open an envelope). */
-static void port_decrypt(const molt_port_t *port, const molt_source_t *src, molt_decrypt_t *dec, uint8_t digest[64],
-                         size_t *dlen)
+bool molt_port_can_decrypt(const molt_port_t *port)
+{
+    return port->enc_ecdh != NULL || port->enc_rsa_unwrap != NULL;
+}
+
+/* keystore.h: the key store, and the envelope the port holds for this image. */
+void molt_port_decrypt(const molt_port_t *port, const molt_source_t *src, molt_decrypt_t *dec, uint8_t digest[64],
+                       size_t *dlen)
 {
     molt_image_t img;
     molt_tlv_iter_t it;
     molt_tlv_t t;
     bool more;
 
-    *dec = (molt_decrypt_t){port->enc_ecdh, port->ctx, NULL, 0};
+    *dec = (molt_decrypt_t){port->enc_ecdh, port->ctx, NULL, 0, port->enc_rsa_unwrap};
     *dlen = 0;
     if (port->enc_envelope == NULL || molt_image_parse(src, &img) != MOLT_OK)
         return;
@@ -63,11 +67,11 @@ static molt_err_t verify_at(const molt_port_t *port, unsigned id, uint32_t base,
     uint8_t digest[64];
     size_t dlen;
     molt_area_source(&src, &ctx, a, base);
-    port_decrypt(port, &src, &dec, digest, &dlen);
+    molt_port_decrypt(port, &src, &dec, digest, &dlen);
     molt_policy_default(&pol);
     pol.role = role;
     /* An encrypted upload is decrypted while it is hashed, through the port's key store (R-CONF). */
-    if (port->enc_ecdh != NULL)
+    if (molt_port_can_decrypt(port))
         pol.dec = &dec;
     pol.check_sec_cnt = true;
     pol.min_sec_cnt = min_cnt;
@@ -193,12 +197,12 @@ static molt_err_t crypt_side(const molt_port_t *port, const molt_swap_plan_t *pl
     molt_err_t err;
 
     *use = NULL;
-    if (port->enc_ecdh == NULL)
+    if (!molt_port_can_decrypt(port))
         return MOLT_OK; /* a device without decryption moves images as they are */
     molt_swap_view_source(&src, &v, port, plan, k, out);
     if (molt_image_parse(&src, &img) != MOLT_OK || !(img.flags & MOLT_IMAGE_F_ENCRYPTED))
         return MOLT_OK; /* nothing there (e.g. no previous image), or plaintext */
-    port_decrypt(port, &src, &dec, digest, &dlen);
+    molt_port_decrypt(port, &src, &dec, digest, &dlen);
     err = molt_enc_content_key(&src, &img, &dec, digest, dlen, key, &klen);
     if (err == MOLT_OK)
         err = molt_ctr_start(ctr, key, klen);
@@ -254,8 +258,8 @@ static molt_err_t swap_revert(const molt_port_t *port, uint32_t nv, molt_boot_re
     crypt_state_t cs;
     /* The previous image went back to staging re-encrypted if it was encrypted:
      * judged as an upload then (decrypted while hashed). */
-    molt_err_t err = verify_at(port, MOLT_AREA_SECONDARY, 0, port->enc_ecdh ? MOLT_ROLE_UPLOAD : MOLT_ROLE_INSTALLED,
-                               nv, NULL, &old);
+    molt_err_t err = verify_at(port, MOLT_AREA_SECONDARY, 0,
+                               molt_port_can_decrypt(port) ? MOLT_ROLE_UPLOAD : MOLT_ROLE_INSTALLED, nv, NULL, &old);
 
     if (err != MOLT_OK)
         return MOLT_OK;
@@ -319,10 +323,10 @@ static molt_err_t overwrite_copy(const molt_port_t *port, const molt_image_t *im
     size_t klen = 0, dlen;
     molt_err_t err;
 
-    if (port->enc_ecdh == NULL || !(img->flags & MOLT_IMAGE_F_ENCRYPTED))
+    if (!molt_port_can_decrypt(port) || !(img->flags & MOLT_IMAGE_F_ENCRYPTED))
         return molt_area_copy(pa, 0, sa, 0, len);
     molt_area_source(&src, &ctx, sa, 0);
-    port_decrypt(port, &src, &dec, digest, &dlen);
+    molt_port_decrypt(port, &src, &dec, digest, &dlen);
     err = molt_enc_content_key(&src, img, &dec, digest, dlen, key, &klen);
     if (err == MOLT_OK)
         err = molt_ctr_start(&ctr, key, klen);

@@ -1,10 +1,11 @@
 /*
- * enc.c - encrypted images (molt/enc.h): ECIES key unwrap as imgtool makes it,
+ * enc.c - encrypted images (molt/enc.h): ECIES and RSA-OAEP key unwrap as imgtool makes it,
  * AES-CTR at any payload offset, and per-device envelopes.
  *
- * Crypto is PSA (HKDF, HMAC, AES-ECB for the CTR keystream); the ECDH itself is
- * the port's key store's (molt_decrypt_t.ecdh), so the device's private key never
- * reaches this code. Every secret on the stack is wiped before returning.
+ * Crypto is PSA (HKDF, HMAC, AES-ECB for the CTR keystream); the ECDH and the
+ * RSA-OAEP decryption themselves are the port's key store's (molt_decrypt_t.ecdh,
+ * .rsa_unwrap), so the device's private key never reaches this code. Every
+ * secret on the stack is wiped before returning.
  */
 #include <string.h>
 
@@ -171,7 +172,7 @@ static molt_err_t key_agree(const molt_decrypt_t *dec, uint16_t scheme, const ui
                             uint8_t shared[32])
 {
     if (!dec || !dec->ecdh)
-        return MOLT_E_ENC_NO_KEY;
+        return dec && dec->rsa_unwrap ? MOLT_E_ENC_ALG : MOLT_E_ENC_NO_KEY;
     molt_err_t err = dec->ecdh(dec->ctx, scheme, peer, len, shared);
     if (err == MOLT_OK && all_zero(shared, 32))
         err = MOLT_E_ENC_UNWRAP;
@@ -205,6 +206,26 @@ static molt_err_t open_wrapped(uint16_t hash_tlv, const uint8_t shared[32], cons
     return err;
 }
 
+/* RSA-OAEP: the whole private-key operation is the key store's; libmolt only
+ * checks that what comes back has the image's key length. */
+static molt_err_t rsa_unwrap(const molt_decrypt_t *dec, const uint8_t *tlv, size_t tlv_len, size_t key_len,
+                             uint8_t key[MOLT_ENC_KEY_MAX])
+{
+    size_t got = 0;
+    molt_err_t err;
+
+    if ((key_len != 16 && key_len != 32) || tlv_len != molt_enc_tlv_len(MOLT_TLV_ENC_RSA2048, key_len))
+        return MOLT_E_ENC_TLV;
+    if (!dec || !dec->rsa_unwrap)
+        return dec && dec->ecdh ? MOLT_E_ENC_ALG : MOLT_E_ENC_NO_KEY;
+    err = dec->rsa_unwrap(dec->ctx, tlv, tlv_len, key, MOLT_ENC_KEY_MAX, &got);
+    if (err == MOLT_OK && got != key_len)
+        err = MOLT_E_ENC_UNWRAP; /* decrypts, but not to a key of this image's size */
+    if (err != MOLT_OK)
+        molt_wipe(key, MOLT_ENC_KEY_MAX);
+    return err;
+}
+
 molt_err_t molt_enc_unwrap(const molt_decrypt_t *dec, uint16_t type, const uint8_t *tlv, size_t tlv_len,
                            size_t key_len, uint8_t key[MOLT_ENC_KEY_MAX])
 {
@@ -214,6 +235,7 @@ molt_err_t molt_enc_unwrap(const molt_decrypt_t *dec, uint16_t type, const uint8
     molt_err_t err;
 
     switch (type) {
+    case MOLT_TLV_ENC_RSA2048: return rsa_unwrap(dec, tlv, tlv_len, key_len, key);
     case MOLT_TLV_ENC_EC256: eph = 65; tag = 32; h = MOLT_TLV_SHA256; break;
     case MOLT_TLV_ENC_X25519: eph = 32; tag = 32; h = MOLT_TLV_SHA256; break;
     case MOLT_TLV_ENC_X25519_SHA512: eph = 32; tag = 64; h = MOLT_TLV_SHA512; break;
@@ -290,7 +312,7 @@ molt_err_t molt_enc_content_key(const molt_source_t *src, const molt_image_t *im
                                 const uint8_t *digest, size_t digest_len, uint8_t key[MOLT_ENC_KEY_MAX],
                                 size_t *key_len)
 {
-    uint8_t v[65 + 64 + MOLT_ENC_KEY_MAX];
+    uint8_t v[256]; /* the largest key TLV: RSA-OAEP-2048 */
     molt_tlv_iter_t it;
     molt_tlv_t t, enc = {0}, hash = {0};
     bool more, have_enc = false, have_hash = false;
@@ -331,8 +353,8 @@ molt_err_t molt_enc_content_key(const molt_source_t *src, const molt_image_t *im
     }
     if (!have_enc || enc.len != molt_enc_tlv_len(enc.type, klen))
         return MOLT_E_ENC_TLV;
-    if (enc.type != MOLT_TLV_ENC_EC256 && enc.type != MOLT_TLV_ENC_X25519 && enc.type != MOLT_TLV_ENC_X25519_SHA512)
-        return MOLT_E_ENC_ALG;
+    if (enc.type == MOLT_TLV_ENC_KW)
+        return MOLT_E_ENC_ALG; /* AES key wrap with a shared device KEK: not supported */
     if ((err = molt_tlv_read(src, &enc, v, sizeof v)) != MOLT_OK)
         return err;
     err = molt_enc_unwrap(dec, enc.type, v, enc.len, klen, key);

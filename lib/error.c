@@ -42,7 +42,7 @@ static const err_entry_t errors[] = {
     {MOLT_E_ENC_NO_KEY, "ENC_NO_KEY", "encrypted image: no decryption key configured"},
     {MOLT_E_ENC_TLV, "ENC_TLV", "encrypted image: key TLV missing or of the wrong size"},
     {MOLT_E_ENC_UNWRAP, "ENC_UNWRAP", "encrypted image: content key does not unwrap with this device's key"},
-    {MOLT_E_ENC_ALG, "ENC_ALG", "encrypted image: key-encryption scheme not supported by this device"},
+    {MOLT_E_ENC_ALG, "ENC_ALG", "encrypted image: the device has no key for its key-encryption scheme"},
     {MOLT_E_ENV_FORMAT, "ENV_FORMAT", "key envelope malformed"},
     {MOLT_E_ENV_IMAGE, "ENV_IMAGE", "key envelope made for another image"},
     {MOLT_E_ENV_AUTH, "ENV_AUTH", "key envelope does not open with this device's key"},

@@ -38,6 +38,7 @@
 #include "counter.h"
 #include "crc32.h"
 #include "crypto.h"
+#include "keystore.h"
 #include "molt/verify.h"
 #include "trailer.h"
 
@@ -75,7 +76,8 @@ psa_status_t molt_fwu_status(molt_err_t err)
     switch (err) {
     case MOLT_OK: return PSA_SUCCESS;
     case MOLT_E_ROLLBACK:
-    case MOLT_E_DOWNGRADE: return PSA_ERROR_NOT_PERMITTED;
+    case MOLT_E_DOWNGRADE:
+    case MOLT_E_ENC_REQUIRED: return PSA_ERROR_NOT_PERMITTED; /* policy, not a forgery */
     case MOLT_E_TOO_LARGE: return PSA_ERROR_INSUFFICIENT_STORAGE;
     case MOLT_E_IO:
     case MOLT_E_FLASH:
@@ -85,6 +87,7 @@ psa_status_t molt_fwu_status(molt_err_t err)
     case MOLT_E_FWU_INCOMPLETE:
     case MOLT_E_FLAGS:
     case MOLT_E_ENC_NO_KEY:
+    case MOLT_E_ENC_ALG: /* encrypted for a key this device does not have */
     case MOLT_E_ENC_TLV: return PSA_ERROR_INVALID_ARGUMENT;
     case MOLT_E_STATE: return PSA_ERROR_BAD_STATE;
     case MOLT_E_CRYPTO: return PSA_ERROR_GENERIC_ERROR;
@@ -445,6 +448,18 @@ void molt_fwu_set_reboot(molt_fwu_t *fwu, void (*reboot)(void *ctx), void *ctx)
     }
 }
 
+molt_err_t molt_fwu_set_flags(molt_fwu_t *fwu, psa_fwu_component_t id, uint32_t flags)
+{
+    molt_fwu_comp_t *c = find(fwu, id);
+
+    if (c == NULL || (flags & ~(uint32_t)PSA_FWU_FLAG_ENCRYPTION) != 0u)
+        return MOLT_E_ARG; /* staging is non-volatile: VOLATILE_STAGING cannot be set */
+    if ((flags & PSA_FWU_FLAG_ENCRYPTION) && !molt_port_can_decrypt(c->port))
+        return MOLT_E_ARG; /* it could never take an image */
+    c->flags = flags;
+    return MOLT_OK;
+}
+
 void molt_fwu_bind(molt_fwu_t *fwu) { g_fwu = fwu; }
 
 /* --- per-component calls ---------------------------------------------------------- */
@@ -472,7 +487,7 @@ psa_status_t molt_fwu_query(molt_fwu_t *fwu, psa_fwu_component_t id, psa_fwu_com
         info->version.build = img.version.build;
     }
     info->max_size = c->max_size;
-    info->flags = 0; /* non-volatile staging, no encryption */
+    info->flags = c->flags; /* non-volatile staging; PSA_FWU_FLAG_ENCRYPTION if configured */
     info->location = 0;
     if (c->state == PSA_FWU_WRITING)
         info->impl.written = c->written;
@@ -602,8 +617,9 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
     molt_policy_t pol;
     molt_verify_result_t vr;
     molt_image_t cur;
-    uint8_t digest[MOLT_HASH_MAX_SIZE];
-    size_t dlen = 0;
+    molt_decrypt_t dec;
+    uint8_t digest[MOLT_HASH_MAX_SIZE], edigest[64];
+    size_t dlen = 0, edlen;
     uint32_t nv;
     molt_err_t err;
 
@@ -641,6 +657,15 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
     }
     pol.check_sec_cnt = true;
     pol.min_sec_cnt = nv;
+    /* An encrypted upload is decrypted while it is hashed, through the port's
+     * key store (and its envelope for this image), exactly as the boot code
+     * will judge it (R-CONF). The streamed digest covers the ciphertext: the
+     * verifier ignores it then and reads the image once more. */
+    if (molt_port_can_decrypt(c->port)) {
+        molt_port_decrypt(c->port, &src, &dec, edigest, &edlen);
+        pol.dec = &dec;
+    }
+    pol.require_encryption = (c->flags & PSA_FWU_FLAG_ENCRYPTION) != 0u;
     if (dlen == molt_hash_size(MOLT_HASH_SHA256)) {
         pol.digest = digest;
         pol.digest_alg = MOLT_HASH_SHA256;

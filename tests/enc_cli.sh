@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # enc_cli.sh - encrypted images and key envelopes through the CLI (docs/encryption.md).
 #
-# R-CONF: imgtool's encrypted vectors verify and decrypt exactly through lib/
+# R-CONF: imgtool's encrypted vectors (ECIES and RSA-OAEP) verify and decrypt exactly through lib/
 #   (molt verify --enc-key, molt decrypt), negatives get their exact reasons;
 #   images made by `molt sign -E` (every scheme, key size and HMAC hash, two
 #   signers) are accepted by lib/ AND by an independent Python checker
@@ -33,17 +33,17 @@ expect() {
 
 V=$VECTORS; K=$V/keys
 ED=$K/sign-ed25519.pub.pem; P256=$K/sign-ecdsa-p256.pub.pem; RSA=$K/sign-rsa-2048.pub.pem
-EX=$K/enc-x25519.pem; EP=$K/enc-ecdsa-p256.pem
+EX=$K/enc-x25519.pem; EP=$K/enc-ecdsa-p256.pem; ER=$K/enc-rsa-2048.pem
 PY="python3 $MOLT_SRC/tests/envcheck.py"
 REF="python3 $MOLT_SRC/tests/refcheck.py"
 col() { awk -F'\t' -v f="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i } $1 == f { print $k }' "$V/MANIFEST.tsv"; }
 
 # --- 1. imgtool's encrypted vectors through lib/ (molt verify / decrypt)
 for f in p12_ed25519_enc_x25519_aes128 p13_ed25519_enc_x25519_aes256 p14_ed25519_enc_x25519_hmacsha512_aes256 \
-         p15_ecdsa_p256_enc_ec256_aes128_pad p16_ecdsa_p256_enc_ec256_aes256; do
+         p15_ecdsa_p256_enc_ec256_aes128_pad p16_ecdsa_p256_enc_ec256_aes256 p18_rsa2048_enc_rsa2048; do
   img=$V/images/$f.bin
-  case $f in *x25519*) key=$EX ;; *) key=$EP ;; esac
-  expect 0 "" "$MOLT" verify -k "$ED" -k "$P256" --enc-key "$key" "$img"
+  case $f in *x25519*) key=$EX ;; *rsa2048*) key=$ER ;; *) key=$EP ;; esac
+  expect 0 "" "$MOLT" verify -k "$ED" -k "$P256" -k "$RSA" --enc-key "$key" "$img"
   grep -q "decrypted (key from the key TLV)" "$work/out" && ok || bad "$f: $(cat "$work/out")"
   expect 0 "" "$MOLT" decrypt -k "$key" --payload "$img" "$work/$f.plain"
   pl=$V/payloads/$(col "images/$f.bin" payload)
@@ -55,7 +55,7 @@ for f in p12_ed25519_enc_x25519_aes128 p13_ed25519_enc_x25519_aes256 p14_ed25519
   [ "$got" = "OK key=$(col "images/$f.bin" aes_content_key)" ] && ok || bad "$f: envcheck: $got"
   # the decrypted image verifies as installed (plaintext, like --clear)
   expect 0 "" "$MOLT" decrypt -k "$key" "$img" "$work/$f.dec"
-  expect 0 "" "$MOLT" verify -k "$ED" -k "$P256" --role installed "$work/$f.dec"
+  expect 0 "" "$MOLT" verify -k "$ED" -k "$P256" -k "$RSA" --role installed "$work/$f.dec"
 done
 expect 1 "[ENC_NO_KEY]" "$MOLT" verify -k "$ED" "$V/images/p12_ed25519_enc_x25519_aes128.bin"
 expect 1 "[ENC_UNWRAP]" "$MOLT" verify -k "$ED" --enc-key "$EX" "$V/negative/n31_enc_x25519_tag_bitflip.bin"
@@ -64,6 +64,10 @@ expect 1 "[ENC_UNWRAP]" "$MOLT" verify -k "$P256" --enc-key "$EP" "$V/negative/n
 expect 1 "[ENC_TLV]" "$MOLT" verify -k "$ED" --enc-key "$EX" "$V/negative/n34_enc_flag_aes256_on_aes128_image.bin"
 expect 1 "[ENC_TLV]" "$MOLT" verify -k "$P256" --enc-key "$EP" "$V/negative/n04_header_flag_encrypted_set.bin"
 expect 1 "[ENC_ALG]" "$MOLT" verify -k "$RSA" --enc-key "$EP" "$V/images/p18_rsa2048_enc_rsa2048.bin"
+expect 1 "[ENC_ALG]" "$MOLT" verify -k "$ED" --enc-key "$ER" "$V/images/p12_ed25519_enc_x25519_aes128.bin"
+# RSA-OAEP with another RSA key: OAEP refuses it
+"$MOLT" keygen -t rsa-2048 -k "$work/other-rsa.pem" >/dev/null 2>&1
+expect 1 "[ENC_UNWRAP]" "$MOLT" verify -k "$RSA" --enc-key "$work/other-rsa.pem" "$V/images/p18_rsa2048_enc_rsa2048.bin"
 expect 1 "[ENC_ALG]" "$MOLT" verify -k "$ED" --enc-key "$EP" "$V/images/p12_ed25519_enc_x25519_aes128.bin"
 # --clear (p22): plaintext payload; a valid installed image, refused as an upload
 expect 0 "" "$MOLT" verify -k "$P256" --role installed "$V/images/p22_ecdsa_p256_enc_ec256_clear.bin"
@@ -78,7 +82,7 @@ expect 0 "" "$MOLT" verify -k "$ED" --enc-key "$EX" --require-encryption "$V/ima
 B=$V/payloads/payload_B_4113.bin
 for signer in sign-ed25519 sign-ecdsa-p256; do
   for combo in "x25519 128 256 0x33" "x25519 256 256 0x33" "x25519 128 512 0x34" "x25519 256 512 0x34" \
-               "ecdsa-p256 128 256 0x32" "ecdsa-p256 256 256 0x32"; do
+               "ecdsa-p256 128 256 0x32" "ecdsa-p256 256 256 0x32" "rsa-2048 128 256 0x30" "rsa-2048 256 256 0x30"; do
     set -- $combo; enc=$1 kl=$2 h=$3 tlv=$4
     out=$work/m-$signer-$enc-$kl-$h.bin ck=$work/ck-$signer-$enc-$kl-$h
     expect 0 "" "$MOLT" sign -k "$K/$signer.pem" -v 1.2.3+4 -s 9 -H 0x200 --pad-header -S 0x20000 \
@@ -132,8 +136,11 @@ cmp -s <(tail -c +513 "$work/clear.bin" | head -c 1000) "$V/payloads/payload_A_1
 # --- 4. sign and decrypt errors: one line, exit 2
 expect 2 "--hmac-sha 512: only with an x25519 encryption key" "$MOLT" sign -v 1.0.0 -H 0x200 --pad-header -S 0x20000 \
   -E "$K/enc-ecdsa-p256.pub.pem" --hmac-sha 512 "$B" "$work/x"
-expect 2 "RSA-OAEP key transport is not supported" "$MOLT" sign -v 1.0.0 -H 0x200 --pad-header -S 0x20000 \
-  -E "$K/enc-rsa-2048.pub.pem" "$B" "$work/x"
+"$MOLT" keygen -t rsa-3072 -k "$work/r3.pem" >/dev/null 2>&1 && "$MOLT" getpub -k "$work/r3.pem" -e pem >"$work/r3.pub.pem"
+expect 2 "ENC_RSA2048 takes RSA-2048 keys only" "$MOLT" sign -v 1.0.0 -H 0x200 --pad-header -S 0x20000 \
+  -E "$work/r3.pub.pem" "$B" "$work/x"
+expect 2 "--hmac-sha 512: only with an x25519 encryption key" "$MOLT" sign -v 1.0.0 -H 0x200 --pad-header -S 0x20000 \
+  -E "$K/enc-rsa-2048.pub.pem" --hmac-sha 512 "$B" "$work/x"
 expect 2 "need -E/--encrypt" "$MOLT" sign -v 1.0.0 -H 0x200 --pad-header -S 0x20000 --clear "$B" "$work/x"
 expect 2 "not one of the allowed values" "$MOLT" sign -v 1.0.0 -H 0x200 --pad-header -S 0x20000 \
   -E "$K/enc-x25519.pub.pem" --encrypt-keylen 192 "$B" "$work/x"
@@ -188,6 +195,8 @@ expect 2 "the content key's size does not match" "$MOLT" envelope make --content
 expect 2 "not an encrypted image" "$MOLT" envelope make --content-key "$work/pkg.key" --device "$work/dev-a.pub" \
   --image "$V/images/p02_ecdsa_p256.bin" -o "$work/x"
 expect 2 "usage: molt envelope make" "$MOLT" envelope make --content-key "$work/pkg.key"
+expect 2 "envelopes are ECC-only" "$MOLT" envelope make --content-key "$work/pkg.key" --device "$K/enc-rsa-2048.pub.pem" \
+  --image "$work/pkg.bin" -o "$work/x"
 # the package was never touched: the same bytes for every device
 [ "$(sha256sum < "$work/pkg.bin")" = "$sha_before" ] && ok || bad "package bytes changed"
 
@@ -204,6 +213,11 @@ expect 0 "" "$MOLT" sign -k "$K/sign-ed25519.pem" -v 1.1.0 -s 2 -H 0x200 --pad-h
 expect 0 "" "$MOLT" sim powerfail --old "$work/v1.bin" --new "$work/v2.bin" -k "$ED" --enc-key "$EX" --seeds 1 --double-cuts 1
 grep -q "encrypted: old image encrypted, new image encrypted" "$work/out" && grep -q "plaintext in staging: 0 (" "$work/out" \
   && ok || bad "sim powerfail molt-made: $(cat "$work/out")"
+# RSA-OAEP: imgtool's p17 -> p18 on a device whose key store holds the RSA-2048 key
+expect 0 "" "$MOLT" sim powerfail --old "$V/images/p17_rsa2048.bin" --new "$V/images/p18_rsa2048_enc_rsa2048.bin" \
+  -k "$RSA" --enc-key "$ER" --seeds 1 --double-cuts 1
+grep -q "bricked: 0, mixed: 0, counter violations: 0, plaintext in staging: 0 (" "$work/out" \
+  && ok || bad "sim powerfail RSA-OAEP: $(cat "$work/out")"
 expect 2 "--encrypted uses the vectors" "$MOLT" sim powerfail --encrypted --enc-key "$EX"
 expect 2 "cannot decrypt the images with this key" "$MOLT" sim powerfail --old "$work/v1.bin" --new "$work/v2.bin" -k "$ED" --enc-key "$EP"
 

@@ -2,12 +2,13 @@
  * test_enc.c - encrypted images and per-device key envelopes in lib/ (molt/enc.h).
  *
  * R-CONF: every imgtool-encrypted vector (ECIES-P256, ECIES-X25519 with
- * HMAC-SHA256 and -SHA512, AES-128 and AES-256) verifies as an upload through a
- * device key store, its recovered content key equals MANIFEST.tsv's, and its
+ * HMAC-SHA256 and -SHA512, RSA-OAEP-2048, AES-128 and AES-256) verifies as an
+ * upload through a device key store, its recovered content key equals MANIFEST.tsv's, and its
  * decrypted payload equals the payload that was signed (zero-padded to 16).
  * Wrong or missing device keys, every bit flip of the key TLV, unsupported
  * schemes and plaintext-where-encryption-is-required get their exact reasons.
- * R-ASSETS: the device keys live in a PSA key store that refuses export.
+ * R-ASSETS: the device keys (RSA-2048 included) live in a PSA key store that
+ * refuses export; the RSA private-key operation is the key store's.
  * R-ONEPKG, R-CHANNEL: an envelope (built here from the format in
  * docs/encryption.md, independently of the CLI) opens on its device only, for
  * its image only, and lets a device whose key is not in the image's key TLV use
@@ -190,13 +191,13 @@ static void test_envelopes(const molt_decrypt_t *dev_a_fleet)
         free(img13);
         return;
     }
-    molt_decrypt_t fdec = {sim_keystore_ecdh, &fleet, NULL, 0};
+    molt_decrypt_t fdec = {sim_keystore_ecdh, &fleet, NULL, 0, sim_keystore_rsa_unwrap};
     CHECK_EQ(content_key(img, len, &fdec, key, &klen, digest, &dlen), MOLT_OK);
     uint8_t k13[32];
     size_t k13len = 0;
     sim_keystore_t fleet_ec = {0};
     CHECK(keystore_add_pem(&fleet_ec, "keys/enc-ecdsa-p256.pem"), "p256 key");
-    molt_decrypt_t fdec_ec = {sim_keystore_ecdh, &fleet_ec, NULL, 0};
+    molt_decrypt_t fdec_ec = {sim_keystore_ecdh, &fleet_ec, NULL, 0, sim_keystore_rsa_unwrap};
     CHECK_EQ(content_key(img13, len13, &fdec_ec, k13, &k13len, d13, &d13len), MOLT_OK);
 
     /* Two devices whose keys are NOT the one the image's key TLV was made for. */
@@ -205,8 +206,8 @@ static void test_envelopes(const molt_decrypt_t *dev_a_fleet)
     b.x25519 = fresh_key(false);
     aec.p256 = fresh_key(true);
     CHECK(a.x25519 && b.x25519 && aec.p256, "fresh device keys");
-    molt_decrypt_t deva = {sim_keystore_ecdh, &a, NULL, 0}, devb = {sim_keystore_ecdh, &b, NULL, 0};
-    molt_decrypt_t devaec = {sim_keystore_ecdh, &aec, NULL, 0};
+    molt_decrypt_t deva = {sim_keystore_ecdh, &a, NULL, 0, sim_keystore_rsa_unwrap}, devb = {sim_keystore_ecdh, &b, NULL, 0, sim_keystore_rsa_unwrap};
+    molt_decrypt_t devaec = {sim_keystore_ecdh, &aec, NULL, 0, sim_keystore_rsa_unwrap};
 
     /* Without an envelope, neither device can use the package. */
     CHECK_EQ(verify_img(img, len, &deva, MOLT_ROLE_UPLOAD, NULL), MOLT_E_ENC_UNWRAP);
@@ -288,6 +289,89 @@ static void test_envelopes(const molt_decrypt_t *dev_a_fleet)
     free(img13);
 }
 
+/* RSA-OAEP (ENC_RSA2048, p18): keys of the wrong kind, another RSA key, no key
+ * store, and bit flips of the wrapped key, each with its exact reason. */
+static void test_rsa(const sim_keystore_t *ks)
+{
+    size_t len = 0;
+    uint8_t *p18 = slurp(dir, "images/p18_rsa2048_enc_rsa2048.bin", &len);
+    size_t len12 = 0;
+    uint8_t *p12 = slurp(dir, "images/p12_ed25519_enc_x25519_aes128.bin", &len12);
+    CHECK(p18 && p12, "p18, p12");
+    if (!p18 || !p12) {
+        free(p18);
+        free(p12);
+        return;
+    }
+    sim_keystore_t only_ecc = {0}, only_rsa = {0}, other = {0};
+    only_ecc.x25519 = ks->x25519;
+    only_ecc.p256 = ks->p256;
+    only_rsa.rsa = ks->rsa;
+    psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
+    psa_key_id_t id = 0;
+    psa_set_key_type(&a, PSA_KEY_TYPE_RSA_KEY_PAIR);
+    psa_set_key_bits(&a, 2048);
+    psa_set_key_usage_flags(&a, PSA_KEY_USAGE_DECRYPT);
+    psa_set_key_algorithm(&a, PSA_ALG_RSA_OAEP(PSA_ALG_SHA_256));
+    CHECK_EQ(psa_generate_key(&a, &id), PSA_SUCCESS);
+    other.rsa = id;
+    molt_decrypt_t full = {sim_keystore_ecdh, (void *)ks, NULL, 0, sim_keystore_rsa_unwrap};
+    molt_decrypt_t d_ecc = {sim_keystore_ecdh, &only_ecc, NULL, 0, sim_keystore_rsa_unwrap};
+    molt_decrypt_t d_rsa = {sim_keystore_ecdh, &only_rsa, NULL, 0, sim_keystore_rsa_unwrap};
+    molt_decrypt_t d_other = {sim_keystore_ecdh, &other, NULL, 0, sim_keystore_rsa_unwrap};
+    molt_decrypt_t ecdh_only = {sim_keystore_ecdh, (void *)ks, NULL, 0, NULL};
+    molt_decrypt_t rsa_only = {NULL, (void *)ks, NULL, 0, sim_keystore_rsa_unwrap};
+    molt_decrypt_t none = {NULL, NULL, NULL, 0, NULL};
+
+    CHECK_EQ(verify_img(p18, len, &full, MOLT_ROLE_UPLOAD, NULL), MOLT_OK);
+    CHECK_EQ(verify_img(p18, len, &d_rsa, MOLT_ROLE_UPLOAD, NULL), MOLT_OK);
+    CHECK_EQ(verify_img(p18, len, &rsa_only, MOLT_ROLE_UPLOAD, NULL), MOLT_OK);
+    CHECK_EQ(verify_img(p18, len, &d_ecc, MOLT_ROLE_UPLOAD, NULL), MOLT_E_ENC_ALG);     /* store has no RSA key */
+    CHECK_EQ(verify_img(p18, len, &ecdh_only, MOLT_ROLE_UPLOAD, NULL), MOLT_E_ENC_ALG); /* port has no RSA hook */
+    CHECK_EQ(verify_img(p18, len, &d_other, MOLT_ROLE_UPLOAD, NULL), MOLT_E_ENC_UNWRAP);
+    CHECK_EQ(verify_img(p18, len, &none, MOLT_ROLE_UPLOAD, NULL), MOLT_E_ENC_NO_KEY);
+    /* and the other way round: an RSA-only device and an ECIES image */
+    CHECK_EQ(verify_img(p12, len12, &d_rsa, MOLT_ROLE_UPLOAD, NULL), MOLT_E_ENC_ALG);
+    CHECK_EQ(verify_img(p12, len12, &rsa_only, MOLT_ROLE_UPLOAD, NULL), MOLT_E_ENC_ALG);
+
+    /* One bit flip in each byte of the 256-byte OAEP block (bit = byte mod 8):
+     * OAEP's integrity check refuses every one. */
+    molt_source_t src;
+    molt_mem_source_t mem;
+    molt_image_t im;
+    molt_tlv_iter_t it;
+    molt_tlv_t t;
+    bool more;
+    uint32_t toff = 0, tlen = 0;
+    molt_source_from_mem(&src, &mem, p18, (uint32_t)len);
+    CHECK_EQ(molt_image_parse(&src, &im), MOLT_OK);
+    molt_tlv_iter_init(&it, &src, &im);
+    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more)
+        if (t.type == MOLT_TLV_ENC_RSA2048) {
+            toff = t.off;
+            tlen = t.len;
+        }
+    CHECK(toff != 0 && tlen == 256, "ENC_RSA2048 TLV of 256 bytes");
+    int flips = 0, unwrap = 0;
+    for (uint32_t i = 0; toff && i < tlen; i++) {
+        uint8_t m = (uint8_t)(1u << (i % 8));
+        p18[toff + i] ^= m;
+        molt_err_t err = verify_img(p18, len, &full, MOLT_ROLE_UPLOAD, NULL);
+        p18[toff + i] ^= m;
+        flips++;
+        unwrap += err == MOLT_E_ENC_UNWRAP;
+        if (err != MOLT_E_ENC_UNWRAP)
+            fprintf(stderr, "RSA key TLV flip byte %u: %s\n", i, molt_err_name(err));
+    }
+    CHECK_EQ(unwrap, flips);
+    CHECK_EQ(flips, 256);
+    printf("RSA-OAEP: p18 with the RSA key OK; ECC-only ENC_ALG, another RSA key ENC_UNWRAP, none ENC_NO_KEY; "
+           "wrapped-key bit flips ENC_UNWRAP %d/%d\n", unwrap, flips);
+    sim_keystore_free(&other);
+    free(p18);
+    free(p12);
+}
+
 int main(void)
 {
     static const char *trusted[] = {"sign-ecdsa-p256", "sign-ed25519", "sign-rsa-2048", "sign-ecdsa-p384"};
@@ -305,20 +389,28 @@ int main(void)
     }
     ring = (molt_keyring_t){keys, 4};
 
-    /* The device: both ECIES keys in a key store that refuses export (R-ASSETS). */
+    /* The device: both ECIES keys and the RSA-OAEP key in a key store that
+     * refuses export (R-ASSETS). */
     sim_keystore_t ks = {0};
     CHECK(keystore_add_pem(&ks, "keys/enc-x25519.pem"), "load enc-x25519");
     CHECK(keystore_add_pem(&ks, "keys/enc-ecdsa-p256.pem"), "load enc-ecdsa-p256");
+    CHECK(keystore_add_pem(&ks, "keys/enc-rsa-2048.pem"), "load enc-rsa-2048");
     {
-        uint8_t out[64];
+        uint8_t out[2048];
         size_t olen = 0;
         CHECK(psa_export_key((psa_key_id_t)ks.x25519, out, sizeof out, &olen) == PSA_ERROR_NOT_PERMITTED &&
-                  psa_export_key((psa_key_id_t)ks.p256, out, sizeof out, &olen) == PSA_ERROR_NOT_PERMITTED,
+                  psa_export_key((psa_key_id_t)ks.p256, out, sizeof out, &olen) == PSA_ERROR_NOT_PERMITTED &&
+                  psa_export_key((psa_key_id_t)ks.rsa, out, sizeof out, &olen) == PSA_ERROR_NOT_PERMITTED,
               "device private keys must not be exportable");
+        /* The RSA key store key is for OAEP decryption only: no PKCS#1 v1.5, no signing. */
+        uint8_t ct[256] = {0}, pt[256];
+        CHECK(psa_asymmetric_decrypt((psa_key_id_t)ks.rsa, PSA_ALG_RSA_PKCS1V15_CRYPT, ct, sizeof ct, NULL, 0, pt,
+                                     sizeof pt, &olen) == PSA_ERROR_NOT_PERMITTED,
+              "the RSA key is bound to RSA-OAEP-SHA-256");
     }
-    molt_decrypt_t dec = {sim_keystore_ecdh, &ks, NULL, 0};
+    molt_decrypt_t dec = {sim_keystore_ecdh, &ks, NULL, 0, sim_keystore_rsa_unwrap};
 
-    /* Every encrypted positive of MANIFEST (except --clear and RSA-OAEP, below). */
+    /* Every encrypted positive of MANIFEST (except --clear), RSA-OAEP included. */
     snprintf(name, sizeof name, "%s/MANIFEST.tsv", dir);
     FILE *f = fopen(name, "r");
     CHECK(f != NULL, "MANIFEST.tsv");
@@ -334,27 +426,22 @@ int main(void)
         if (!strcmp(h[i], "aes_content_key")) ci_key = i;
         if (!strcmp(h[i], "slot_role")) ci_role = i;
     }
-    int ecies = 0;
+    int ecies = 0, rsa = 0;
     while (fgets(line, sizeof line, f)) {
         int n = split(line, c);
         if (n <= ci_key || ci_file < 0 || ci_cat < 0 || ci_enc < 0 || ci_pl < 0 || ci_role < 0)
             continue;
         if (strcmp(c[ci_cat], "positive") || !strcmp(c[ci_enc], "-") || strstr(c[ci_role], "primary only"))
             continue;
-        if (!strcmp(c[ci_enc], "enc-rsa-2048")) {
-            /* RSA-OAEP key transport is not supported by molt's devices: refused by name. */
-            size_t len = 0;
-            uint8_t *img = slurp(dir, c[ci_file], &len);
-            CHECK(img && verify_img(img, len, &dec, MOLT_ROLE_UPLOAD, NULL) == MOLT_E_ENC_ALG, "%s: ENC_ALG",
-                  c[ci_file]);
-            free(img);
-            continue;
-        }
-        ecies++;
+        if (!strcmp(c[ci_enc], "enc-rsa-2048"))
+            rsa++;
+        else
+            ecies++;
         check_vector(c[ci_file], c[ci_pl], c[ci_key], &dec);
     }
     fclose(f);
     CHECK_EQ(ecies, 5);
+    CHECK_EQ(rsa, 1);
     printf("encrypted vectors decrypted exactly: %d (content key, payload, hash, signature)\n", n_vectors);
 
     /* Device keys of the wrong curve, or the wrong key of the right curve. */
@@ -369,8 +456,8 @@ int main(void)
         sim_keystore_t only_ec = {0}, other = {0};
         only_ec.p256 = ks.p256;
         other.x25519 = fresh_key(false);
-        molt_decrypt_t d1 = {sim_keystore_ecdh, &only_ec, NULL, 0}, d2 = {sim_keystore_ecdh, &other, NULL, 0};
-        molt_decrypt_t none = {NULL, NULL, NULL, 0};
+        molt_decrypt_t d1 = {sim_keystore_ecdh, &only_ec, NULL, 0, sim_keystore_rsa_unwrap}, d2 = {sim_keystore_ecdh, &other, NULL, 0, sim_keystore_rsa_unwrap};
+        molt_decrypt_t none = {NULL, NULL, NULL, 0, NULL};
         CHECK_EQ(verify_img(p12, len, &d1, MOLT_ROLE_UPLOAD, NULL), MOLT_E_ENC_ALG);
         CHECK_EQ(verify_img(p12, len, &d2, MOLT_ROLE_UPLOAD, NULL), MOLT_E_ENC_UNWRAP);
         CHECK_EQ(verify_img(p12, len, &none, MOLT_ROLE_UPLOAD, NULL), MOLT_E_ENC_NO_KEY);
@@ -428,6 +515,7 @@ int main(void)
     free(p15);
     free(p02);
 
+    test_rsa(&ks);
     test_envelopes(&dec);
     sim_keystore_free(&ks);
     for (int i = 0; i < 4; i++)

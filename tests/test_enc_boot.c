@@ -47,7 +47,7 @@ static bool add_pem(sim_keystore_t *ks, const char *name)
 
 static uint8_t *installed(const uint8_t *img, size_t len, sim_keystore_t *ks)
 {
-    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0};
+    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0, sim_keystore_rsa_unwrap};
     molt_source_t src;
     molt_mem_source_t mem;
     molt_image_t im;
@@ -71,7 +71,7 @@ static uint8_t *installed(const uint8_t *img, size_t len, sim_keystore_t *ks)
 /* The image's hash TLV value (32 bytes for these SHA-256 images) and content key. */
 static size_t facts(const uint8_t *img, size_t len, sim_keystore_t *ks, uint8_t digest[64], uint8_t key[32])
 {
-    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0};
+    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0, sim_keystore_rsa_unwrap};
     molt_source_t src;
     molt_mem_source_t mem;
     molt_image_t im;

@@ -12,7 +12,12 @@
  *    stages anything but the exact signed image (R-BACKGROUND, R-AUTH);
  *  - tampered, unsigned, untrusted, rollback and oversized images refused at
  *    the right call with the right status (R-AUTH, R-ROLLBACK);
- *  - two components installed, rejected and accepted all together.
+ *  - two components installed, rejected and accepted all together;
+ *  - encrypted images (R-CONF, R-ASSETS): finish decrypts through the device's
+ *    key store (or its per-device envelope, R-ONEPKG) as the boot code does,
+ *    the trial runs plaintext while the staging slot only ever holds
+ *    ciphertext; PSA_FWU_FLAG_ENCRYPTION refuses unencrypted images; devices
+ *    without the key refuse with the exact status.
  * <psa/crypto.h> is included before <psa/update.h>: both define psa_status_t.
  */
 #include <psa/crypto.h>
@@ -21,8 +26,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "envelope.h"
+#include "molt/enc.h"
 #include "molt/fwu.h"
+#include "pem.h"
 #include "psa/update.h"
+#include "sim_keystore.h"
 #include "sim_port.h"
 #include "slurp.h"
 #include "trailer.h"
@@ -33,8 +42,8 @@
 
 typedef struct img { uint8_t *b; size_t n; } img_t;
 
-static molt_key_t g_key[2]; /* ECDSA P-256 and Ed25519 signers are trusted */
-static molt_keyring_t g_keys = {g_key, 2};
+static molt_key_t g_key[3]; /* ECDSA P-256, Ed25519 and RSA-2048 signers are trusted */
+static molt_keyring_t g_keys = {g_key, 3};
 static img_t p02, p08, p10, p11, p01, p03, p07, p20, p24, p26, n01, n10, n11, n27, n28;
 static const molt_boot_cfg_t g_cfg = {MOLT_MODE_SWAP, false};
 
@@ -48,6 +57,8 @@ typedef struct dut {
 static uint64_t g_rng;
 static uint32_t g_align = 8;   /* flash write unit of the devices made next */
 static uint8_t g_erase = 0xff; /* and their erase value */
+static sim_keystore_t *g_ks;   /* and their encryption key store (NULL: none) */
+static uint32_t g_flags;       /* component 0's flags, set at every boot */
 static uint32_t rnd(uint32_t n) /* xorshift64*, seeded per test */
 {
     g_rng ^= g_rng >> 12;
@@ -72,6 +83,8 @@ static void dut_boot(dut_t *u)
     u->boot_err = molt_boot_go(&u->d.port, &g_cfg, &u->r);
     CHECK_EQ(u->boot_err, MOLT_OK);
     CHECK_EQ(molt_fwu_init(&u->f, &u->d.port, &g_cfg, &u->r), MOLT_OK);
+    if (g_flags != 0u)
+        CHECK_EQ(molt_fwu_set_flags(&u->f, 0, g_flags), MOLT_OK);
     molt_fwu_bind(&u->f);
 }
 
@@ -82,6 +95,8 @@ static dut_t *dut_new(const img_t *fi)
     sim_layout_t l;
     CHECK_EQ(sim_layout_uniform(&l, SEC, SLOT_SECS, g_align, g_erase), MOLT_OK);
     CHECK_EQ(sim_device_init(&u->d, &l, &g_keys), MOLT_OK);
+    if (g_ks != NULL)
+        sim_device_set_keystore(&u->d, g_ks);
     sim_flash_set_flags(&u->d.flash, SIM_FLASH_F_WRITE_ONCE);
     CHECK_EQ(sim_device_program(&u->d, MOLT_AREA_PRIMARY, 0, fi->b, fi->n), MOLT_OK);
     dut_boot(u);
@@ -929,11 +944,269 @@ static void test_multi(void)
     dut_free(b);
 }
 
+/* --- encrypted images (issue 5 point 4) ----------------------------------------------- */
+
+static bool ks_add_pem(sim_keystore_t *ks, const char *name)
+{
+    img_t pem = load(name);
+    size_t dlen = 0;
+    char *z = pem.b ? realloc(pem.b, pem.n + 1) : NULL;
+    if (z == NULL) {
+        free(pem.b);
+        return false;
+    }
+    z[pem.n] = '\0';
+    uint8_t *der = pem_to_der(z, &dlen);
+    bool ok = der != NULL && sim_keystore_add_pkcs8(ks, der, dlen) == MOLT_OK;
+    free(der);
+    free(z);
+    return ok;
+}
+
+/* The installed (plaintext) form of an encrypted image, its hash TLV value and
+ * content key, computed here with lib/enc.c's primitives and the key store. */
+static img_t plain_of(const img_t *im, sim_keystore_t *ks, uint8_t digest[32], uint8_t key[32], size_t *klen)
+{
+    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0, sim_keystore_rsa_unwrap};
+    molt_mem_source_t mem;
+    molt_source_t src;
+    molt_image_t h;
+    molt_tlv_iter_t it;
+    molt_tlv_t t;
+    molt_ctr_t c;
+    bool more;
+    img_t out = {malloc(im->n), im->n};
+    CHECK(out.b != NULL, "plain_of");
+    if (out.b == NULL)
+        return out;
+    memcpy(out.b, im->b, im->n);
+    molt_source_from_mem(&src, &mem, im->b, (uint32_t)im->n);
+    CHECK_EQ(molt_image_parse(&src, &h), MOLT_OK);
+    molt_tlv_iter_init(&it, &src, &h);
+    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more)
+        if (!t.prot && t.type == MOLT_TLV_SHA256)
+            CHECK_EQ(molt_tlv_read(&src, &t, digest, 32), MOLT_OK);
+    CHECK_EQ(molt_enc_content_key(&src, &h, &dec, NULL, 0, key, klen), MOLT_OK);
+    CHECK_EQ(molt_ctr_start(&c, key, *klen), MOLT_OK);
+    CHECK_EQ(molt_ctr_xor(&c, 0, out.b + h.payload_off, h.img_size), MOLT_OK);
+    molt_ctr_end(&c);
+    return out;
+}
+
+/* Does SECONDARY contain any 32-byte run of the plaintext payload [from, to) of pl? */
+static bool plaintext_in_secondary(dut_t *u, const img_t *pl, size_t from, size_t to)
+{
+    const uint8_t *a = area(u, MOLT_AREA_SECONDARY);
+    size_t n = SLOT_SECS * SEC;
+    for (size_t p = from; p + 32 <= to; p += 32)
+        for (size_t k = 0; k + 32 <= n; k++)
+            if (a[k] == pl->b[p] && memcmp(a + k, pl->b + p, 32) == 0)
+                return true;
+    return false;
+}
+
+/* Download im and finish: status want, state and reason (0: CANDIDATE). */
+static void finish_is(const char *what, const img_t *fi, const img_t *im, psa_status_t want, molt_err_t why)
+{
+    dut_t *u = dut_new(fi);
+    CHECK_EQ(download(im), PSA_SUCCESS);
+    psa_status_t s = psa_fwu_finish(0);
+    psa_fwu_component_info_t i = info_of();
+    uint8_t st = want == PSA_SUCCESS ? PSA_FWU_CANDIDATE : PSA_FWU_FAILED;
+    CHECK(s == want && i.state == st && (want == PSA_SUCCESS || i.error == (psa_status_t)why),
+          "%s: finish %d state %s error %d, expected %d %s %d", what, (int)s, sname(i.state), (int)i.error, (int)want,
+          sname(st), (int)why);
+    CHECK_EQ(i.flags, g_flags);
+    CHECK(staged_exact(u, im), "%s: staging holds the downloaded bytes", what);
+    printf("%s: finish %d (%s)\n", what, (int)s, want == PSA_SUCCESS ? "CANDIDATE" : molt_err_name(why));
+    dut_free(u);
+}
+
+static void test_encrypted(void)
+{
+    sim_keystore_t ks = {0}, kp = {0}, kw = {0}, ke = {0};
+    img_t p13 = load("images/p13_ed25519_enc_x25519_aes256.bin");
+    img_t p14 = load("images/p14_ed25519_enc_x25519_hmacsha512_aes256.bin");
+    img_t p12 = load("images/p12_ed25519_enc_x25519_aes128.bin");
+    uint8_t d13[32], d14[32], d12[32], k13[32], k14[32], k12[32];
+    size_t n13 = 0, n14 = 0, n12 = 0;
+    CHECK(ks_add_pem(&ks, "keys/enc-x25519.pem"), "device X25519 key");
+    CHECK(ks_add_pem(&kp, "keys/enc-ecdsa-p256.pem"), "device P-256 key");
+    if (check_failed)
+        return;
+    img_t i13 = plain_of(&p13, &ks, d13, k13, &n13), i14 = plain_of(&p14, &ks, d14, k14, &n14);
+    img_t i12 = plain_of(&p12, &ks, d12, k12, &n12);
+    CHECK(n13 == 32 && n14 == 32 && n12 == 16, "content key sizes");
+    CHECK(memcmp(i14.b, p14.b, p14.n) != 0, "p14's plaintext differs from its ciphertext");
+
+    /* R-CONF: an encrypted download on a component that requires encryption:
+     * finish -> install -> reboot -> TRIAL with p14's plaintext in PRIMARY, p13
+     * re-encrypted (= its ciphertext) in SECONDARY; accept -> UPDATED. */
+    g_ks = &ks;
+    g_flags = PSA_FWU_FLAG_ENCRYPTION;
+    dut_t *u = dut_new(&i13);
+    psa_fwu_component_info_t i = info_of();
+    CHECK_EQ(i.flags, PSA_FWU_FLAG_ENCRYPTION);
+    CHECK_EQ(download(&p14), PSA_SUCCESS);
+    sim_flash_stats_reset(&u->d.flash);
+    CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS);
+    CHECK_EQ(state_of(), PSA_FWU_CANDIDATE);
+    /* the streamed digest covers ciphertext: finish read the image again */
+    CHECK(u->d.flash.stats.bytes_read >= p14.n, "finish re-read the encrypted image (%llu bytes)",
+          (unsigned long long)u->d.flash.stats.bytes_read);
+    CHECK(staged_exact(u, &p14), "staging holds p14's ciphertext");
+    CHECK(!plaintext_in_secondary(u, &i14, 0x200, 0x200 + 1000), "no plaintext in SECONDARY after finish");
+    CHECK_EQ(psa_fwu_install(), PSA_SUCCESS_REBOOT);
+    CHECK_EQ(state_of(), PSA_FWU_STAGED);
+    dut_boot(u);
+    CHECK_EQ(u->r.action, MOLT_ACT_UPGRADE_TEST);
+    i = info_of();
+    CHECK_EQ(i.state, PSA_FWU_TRIAL);
+    CHECK_EQ(i.flags, PSA_FWU_FLAG_ENCRYPTION);
+    CHECK(primary_exact(u, &i14), "TRIAL: PRIMARY holds p14's plaintext");
+    CHECK(memcmp(area(u, MOLT_AREA_SECONDARY), p13.b, p13.n) == 0, "TRIAL: SECONDARY holds p13's ciphertext");
+    CHECK(!plaintext_in_secondary(u, &i14, 0x200, 0x200 + 1000), "no plaintext of p14 in SECONDARY");
+    CHECK(!plaintext_in_secondary(u, &i13, 0x200, 0x200 + 1000), "no plaintext of p13 in SECONDARY");
+    CHECK_EQ(psa_fwu_accept(), PSA_SUCCESS);
+    CHECK_EQ(state_of(), PSA_FWU_UPDATED);
+    dut_boot(u);
+    CHECK_EQ(state_of(), PSA_FWU_UPDATED);
+    CHECK(primary_exact(u, &i14), "UPDATED: p14's plaintext runs");
+    CHECK_EQ(u->d.flash.stats.violations, 0);
+    printf("encrypted p14 over p13: finish, install, TRIAL (plaintext in PRIMARY, ciphertext in SECONDARY), "
+           "accept, UPDATED\n");
+    dut_free(u);
+
+    /* The flag: unencrypted images are refused (a policy refusal: NOT_PERMITTED),
+     * encrypted ones accepted; without the flag the same unencrypted image passes. */
+    finish_is("flag set, unencrypted p08", &i13, &p08, PSA_ERROR_NOT_PERMITTED, MOLT_E_ENC_REQUIRED);
+    finish_is("flag set, encrypted p13", &i13, &p13, PSA_SUCCESS, MOLT_OK);
+    finish_is("flag set, encrypted p12 (AES-128)", &i13, &p12, PSA_SUCCESS, MOLT_OK);
+    g_flags = 0;
+    finish_is("flag clear, unencrypted p08", &i13, &p08, PSA_SUCCESS, MOLT_OK);
+    finish_is("flag clear, encrypted p14", &i13, &p14, PSA_SUCCESS, MOLT_OK);
+
+    /* Devices without the key refuse with the exact status, staging untouched
+     * but for the ciphertext itself. */
+    g_ks = NULL; /* no key store at all */
+    finish_is("no key store, p14", &i13, &p14, PSA_ERROR_INVALID_ARGUMENT, MOLT_E_ENC_NO_KEY);
+    g_ks = &kp; /* a key store with a P-256 key only: no X25519 key */
+    finish_is("P-256 key only, p14 (X25519)", &i13, &p14, PSA_ERROR_INVALID_ARGUMENT, MOLT_E_ENC_ALG);
+    kw.x25519 = fresh_key(false); /* another device's X25519 key: the tag does not verify */
+    g_ks = &kw;
+    finish_is("another X25519 key, p14", &i13, &p14, PSA_ERROR_INVALID_SIGNATURE, MOLT_E_ENC_UNWRAP);
+
+    /* R-ONEPKG: a device whose key is in no key TLV takes p12 through FWU with
+     * its own envelope (found by image hash); another device's envelope is
+     * refused. */
+    uint8_t env[MOLT_ENV_MAX], e13[MOLT_ENV_MAX], eo[MOLT_ENV_MAX];
+    ke.x25519 = fresh_key(false);
+    size_t el = make_envelope(MOLT_TLV_ENC_X25519, ke.x25519, k12, n12, MOLT_TLV_SHA256, d12, 32, env);
+    size_t el13 = make_envelope(MOLT_TLV_ENC_X25519, ke.x25519, k13, n13, MOLT_TLV_SHA256, d13, 32, e13);
+    size_t elo = make_envelope(MOLT_TLV_ENC_X25519, kw.x25519, k12, n12, MOLT_TLV_SHA256, d12, 32, eo);
+    CHECK(el > 0 && el13 > 0 && elo > 0, "envelopes");
+    CHECK_EQ(sim_keystore_add_envelope(&ke, eo, elo), MOLT_OK);
+    g_ks = &ke;
+    g_flags = PSA_FWU_FLAG_ENCRYPTION;
+    finish_is("envelope of another device, p12", &i13, &p12, PSA_ERROR_INVALID_SIGNATURE, MOLT_E_ENV_AUTH);
+    ke.nenv = 0;
+    CHECK_EQ(sim_keystore_add_envelope(&ke, env, el), MOLT_OK);
+    u = dut_new(&i13);
+    /* without the running image's envelope the swap could not re-encrypt p13:
+     * the boot code refuses the staged image */
+    CHECK_EQ(download(&p12), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_install(), PSA_SUCCESS_REBOOT);
+    dut_boot(u);
+    i = info_of();
+    CHECK(i.state == PSA_FWU_FAILED && i.error == (psa_status_t)MOLT_E_ENC_UNWRAP,
+          "no envelope for the running image: state %s error %d", sname(i.state), (int)i.error);
+    CHECK(primary_exact(u, &i13), "the running image is kept");
+    CHECK_EQ(psa_fwu_clean(0), PSA_SUCCESS);
+    /* with both envelopes (the port keeps both slots' while a revert is possible) */
+    CHECK_EQ(sim_keystore_add_envelope(&ke, e13, el13), MOLT_OK);
+    CHECK_EQ(download(&p12), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_install(), PSA_SUCCESS_REBOOT);
+    dut_boot(u);
+    CHECK_EQ(state_of(), PSA_FWU_TRIAL);
+    CHECK(primary_exact(u, &i12), "envelope device: PRIMARY holds p12's plaintext");
+    CHECK_EQ(psa_fwu_accept(), PSA_SUCCESS);
+    CHECK_EQ(state_of(), PSA_FWU_UPDATED);
+    CHECK_EQ(counter(u), 4); /* p12's security counter */
+    printf("envelope device: p12 through FWU, TRIAL, UPDATED, counter 4\n");
+    dut_free(u);
+
+    /* RSA-OAEP key transport (ENC_RSA2048, p18): a device whose key store holds
+     * only an RSA-2048 key (the port's enc_rsa_unwrap) takes p18 over p17 with
+     * the flag set; a device with only ECC keys refuses it with the exact status. */
+    sim_keystore_t kr = {0};
+    img_t p17 = load("images/p17_rsa2048.bin"), p18 = load("images/p18_rsa2048_enc_rsa2048.bin");
+    uint8_t d18[32], k18[32];
+    size_t n18 = 0;
+    CHECK(ks_add_pem(&kr, "keys/enc-rsa-2048.pem"), "device RSA key");
+    img_t i18 = plain_of(&p18, &kr, d18, k18, &n18);
+    CHECK_EQ(n18, 16u);
+    g_ks = &ks; /* X25519 and nothing else */
+    finish_is("X25519-only device, p18 (RSA-OAEP)", &p17, &p18, PSA_ERROR_INVALID_ARGUMENT, MOLT_E_ENC_ALG);
+    g_ks = &kr;
+    u = dut_new(&p17);
+    CHECK_EQ(info_of().flags, PSA_FWU_FLAG_ENCRYPTION);
+    CHECK_EQ(download(&p18), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS);
+    CHECK(staged_exact(u, &p18), "staging holds p18's ciphertext");
+    CHECK_EQ(psa_fwu_install(), PSA_SUCCESS_REBOOT);
+    dut_boot(u);
+    CHECK_EQ(state_of(), PSA_FWU_TRIAL);
+    CHECK(primary_exact(u, &i18), "RSA device: PRIMARY holds p18's plaintext");
+    CHECK(memcmp(area(u, MOLT_AREA_SECONDARY), p17.b, p17.n) == 0, "RSA device: SECONDARY holds p17");
+    CHECK(!plaintext_in_secondary(u, &i18, 0x200, 0x200 + 4113), "RSA device: no plaintext of p18 in SECONDARY");
+    dut_boot(u); /* not accepted: reverts, p18's ciphertext staged again */
+    CHECK_EQ(state_of(), PSA_FWU_FAILED);
+    CHECK(primary_exact(u, &p17), "RSA device: reverted to p17");
+    CHECK(staged_exact(u, &p18), "RSA device: p18's ciphertext back in staging");
+    CHECK_EQ(u->d.flash.stats.violations, 0);
+    printf("RSA-OAEP device: p18 over p17 through FWU, TRIAL with plaintext, revert restores the ciphertext\n");
+    dut_free(u);
+    sim_keystore_free(&kr);
+    free(i18.b);
+    free(p17.b);
+    free(p18.b);
+
+    /* Configuration: only ENCRYPTION may be set, and only where images can be decrypted. */
+    g_flags = 0;
+    g_ks = NULL;
+    u = dut_new(&p24);
+    CHECK_EQ(molt_fwu_set_flags(&u->f, 0, PSA_FWU_FLAG_ENCRYPTION), MOLT_E_ARG);
+    sim_device_set_keystore(&u->d, &ks);
+    CHECK_EQ(molt_fwu_set_flags(&u->f, 0, PSA_FWU_FLAG_VOLATILE_STAGING), MOLT_E_ARG);
+    CHECK_EQ(molt_fwu_set_flags(&u->f, 1, PSA_FWU_FLAG_ENCRYPTION), MOLT_E_ARG);
+    CHECK_EQ(info_of().flags, 0u);
+    CHECK_EQ(molt_fwu_set_flags(&u->f, 0, PSA_FWU_FLAG_ENCRYPTION), MOLT_OK);
+    CHECK_EQ(info_of().flags, PSA_FWU_FLAG_ENCRYPTION);
+    CHECK_EQ(molt_fwu_set_flags(&u->f, 0, 0), MOLT_OK);
+    CHECK_EQ(info_of().flags, 0u);
+    dut_free(u);
+
+    sim_keystore_free(&ks);
+    sim_keystore_free(&kp);
+    sim_keystore_free(&kw);
+    sim_keystore_free(&ke);
+    free(i12.b);
+    free(i13.b);
+    free(i14.b);
+    free(p12.b);
+    free(p13.b);
+    free(p14.b);
+}
+
 int main(void)
 {
     img_t key = load("keys/sign-ecdsa-p256.pub.der"), ked = load("keys/sign-ed25519.pub.der");
     g_key[0] = (molt_key_t){key.b, key.n};
     g_key[1] = (molt_key_t){ked.b, ked.n};
+    img_t krsa = load("keys/sign-rsa-2048.pub.der");
+    g_key[2] = (molt_key_t){krsa.b, krsa.n};
     p02 = load("images/p02_ecdsa_p256.bin");
     p08 = load("images/p08_ed25519.bin");
     p10 = load("images/p10_ed25519_sha512.bin");
@@ -971,5 +1244,6 @@ int main(void)
     test_refusals();
     test_schemes();
     test_multi();
+    test_encrypted();
     return check_done();
 }

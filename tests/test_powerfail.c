@@ -106,7 +106,7 @@ static bool add_pem(sim_keystore_t *ks, const char *name)
 /* The installed (plaintext) form of an encrypted image: its payload decrypted. */
 static uint8_t *installed(const uint8_t *img, size_t len, sim_keystore_t *ks)
 {
-    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0};
+    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0, sim_keystore_rsa_unwrap};
     molt_source_t src;
     molt_mem_source_t mem;
     molt_image_t im;
@@ -132,7 +132,7 @@ static uint8_t *installed(const uint8_t *img, size_t len, sim_keystore_t *ks)
 static size_t envelope_for(const uint8_t *img, size_t len, sim_keystore_t *ks, uint32_t dev_key, uint8_t *env,
                            uint8_t key[32])
 {
-    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0};
+    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0, sim_keystore_rsa_unwrap};
     molt_source_t src;
     molt_mem_source_t mem;
     molt_image_t im;

@@ -55,7 +55,7 @@ int cmd_decrypt(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     enc_key_t ek = {0};
-    molt_decrypt_t dec = {enc_host_ecdh, &ek, NULL, 0};
+    molt_decrypt_t dec = {enc_host_ecdh, &ek, NULL, 0, enc_host_rsa_unwrap};
     const char *key_path = NULL, *env_path = NULL;
     bool payload_only = false;
     uint8_t *img = NULL, *env = NULL;

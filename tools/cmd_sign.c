@@ -5,9 +5,9 @@
  * by changing the program name; the output is byte-identical to imgtool's
  * except for the randomized ECDSA/RSA signature bytes. This file parses and
  * validates the options; sign_image.c builds the image, sign_crypto.c signs.
- * Encryption (-E) is imgtool's: ECIES-P256 or ECIES-X25519 key TLV, AES-CTR
- * payload, hash and signature over the plaintext (enc_tool.c). Anything imgtool
- * can do that molt cannot (RSA-OAEP key transport, Intel HEX, big endian,
+ * Encryption (-E) is imgtool's: ECIES-P256, ECIES-X25519 or RSA-OAEP-2048 key
+ * TLV, AES-CTR payload, hash and signature over the plaintext (enc_tool.c).
+ * Anything imgtool can do that molt cannot (AES key wrap, Intel HEX, big endian,
  * compression, external signatures) is refused with one line, exit 2.
  */
 #include <ctype.h>
@@ -52,12 +52,13 @@ static const char usage_text[] =
     "      --non-bootable         set the NON_BOOTABLE flag\n"
     "  -R, --erased-val 0|0xff    erased flash value (default 0xff)\n"
     "  -e, --endian little        big endian is not supported\n"
-    "  -E, --encrypt PUB          encrypt for this device key (ecdsa-p256: ENC_EC256, x25519: ENC_X25519)\n"
+    "  -E, --encrypt PUB          encrypt for this device key (ecdsa-p256: ENC_EC256, x25519: ENC_X25519,\n"
+    "                             rsa-2048: ENC_RSA2048, RSA-OAEP-SHA-256)\n"
     "      --encrypt-keylen 128|256  AES key size (default 128)\n"
     "      --hmac-sha auto|256|512   ECIES hash (512: ENC_X25519_SHA512, x25519 only)\n"
     "  -c, --clear                flag and key TLV, but the payload left in plaintext (factory image)\n"
     "      --save-content-key FILE   keep the AES content key (mode 0600) for key envelopes\n"
-    "Not supported yet: RSA-OAEP encryption keys, --save-enctlv, -x/--hex-addr, Intel HEX\n"
+    "Not supported yet: --save-enctlv, -x/--hex-addr, Intel HEX\n"
     "files, --compression, --fix-sig, --sig-out, --vector-to-sign.\n";
 
 enum opt_id {

@@ -574,7 +574,7 @@ static bool load_keystore(const char *path, sim_keystore_t *ks)
  * is not encrypted, or on error with *err set). */
 static uint8_t *installed_form(const uint8_t *img, size_t len, sim_keystore_t *ks, molt_err_t *err)
 {
-    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0};
+    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0, sim_keystore_rsa_unwrap};
     molt_source_t src;
     molt_mem_source_t mem;
     molt_image_t im;

@@ -59,7 +59,7 @@ int cmd_verify(int argc, char **argv)
     };
     cli_keyring_t kr = {0};
     enc_key_t ek = {0};
-    molt_decrypt_t dec = {enc_host_ecdh, &ek, NULL, 0};
+    molt_decrypt_t dec = {enc_host_ecdh, &ek, NULL, 0, enc_host_rsa_unwrap};
     uint8_t *env = NULL, *img = NULL;
     size_t env_len = 0;
     const char *env_path = NULL;

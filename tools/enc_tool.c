@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
+#include <openssl/rsa.h>
 
 #include "cli.h"
 #include "enc_tool.h"
@@ -24,10 +25,10 @@ bool enc_key_load(const char *path, bool need_private, enc_key_t *k)
         return false;
     enum sign_key_type t = sign_key_classify(k->pkey);
     const char *why = NULL;
-    if (t == SIGN_KEY_RSA_2048 || t == SIGN_KEY_RSA_3072)
-        why = "RSA-OAEP key transport is not supported (use an ecdsa-p256 or x25519 encryption key)";
-    else if (t != SIGN_KEY_ECDSA_P256 && t != SIGN_KEY_X25519)
-        why = "not an encryption key (want ecdsa-p256 or x25519)";
+    if (t == SIGN_KEY_RSA_3072)
+        why = "ENC_RSA2048 takes RSA-2048 keys only (or use an ecdsa-p256 or x25519 encryption key)";
+    else if (t != SIGN_KEY_ECDSA_P256 && t != SIGN_KEY_X25519 && t != SIGN_KEY_RSA_2048)
+        why = "not an encryption key (want ecdsa-p256, x25519 or rsa-2048)";
     else if (need_private && !k->is_private)
         why = "a public key cannot decrypt: give the device's private encryption key";
     if (why) {
@@ -36,6 +37,7 @@ bool enc_key_load(const char *path, bool need_private, enc_key_t *k)
         return false;
     }
     k->x25519 = t == SIGN_KEY_X25519;
+    k->rsa = t == SIGN_KEY_RSA_2048;
     return true;
 }
 
@@ -108,9 +110,62 @@ static bool ephemeral_agree(const enc_key_t *k, uint8_t *eph_pub, size_t *eph_le
     return ok;
 }
 
+/* RSA-OAEP with SHA-256 for the hash and MGF1, empty label (imgtool's ENC_RSA2048). */
+static EVP_PKEY_CTX *oaep_ctx(EVP_PKEY *pkey, bool encrypt)
+{
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    bool ok = c && (encrypt ? EVP_PKEY_encrypt_init(c) : EVP_PKEY_decrypt_init(c)) == 1 &&
+              EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) == 1 &&
+              EVP_PKEY_CTX_set_rsa_oaep_md(c, EVP_sha256()) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(c, EVP_sha256()) == 1;
+    if (!ok) {
+        EVP_PKEY_CTX_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static bool rsa_wrap(const enc_key_t *k, const uint8_t *key, size_t key_len, uint16_t *type, uint8_t *tlv,
+                     size_t *tlv_len)
+{
+    EVP_PKEY_CTX *c = oaep_ctx(k->pkey, true);
+    size_t out = 256;
+    bool ok = c && EVP_PKEY_encrypt(c, tlv, &out, key, key_len) == 1 && out == 256;
+    EVP_PKEY_CTX_free(c);
+    if (!ok)
+        return cli_error("cannot wrap the content key (RSA-OAEP): %s", sign_ossl_error()), false;
+    *type = MOLT_TLV_ENC_RSA2048;
+    *tlv_len = out;
+    return true;
+}
+
+molt_err_t enc_host_rsa_unwrap(void *ctx, const uint8_t *wrapped, size_t len, uint8_t *key, size_t key_max,
+                               size_t *key_len)
+{
+    const enc_key_t *k = ctx;
+    uint8_t out[256];
+    size_t n = sizeof out;
+    *key_len = 0;
+    if (!k->rsa)
+        return MOLT_E_ENC_ALG;
+    EVP_PKEY_CTX *c = oaep_ctx(k->pkey, false);
+    bool ok = c && EVP_PKEY_decrypt(c, out, &n, wrapped, len) == 1;
+    EVP_PKEY_CTX_free(c);
+    ERR_clear_error();
+    if (ok && n > key_max)
+        ok = false;
+    if (ok) {
+        memcpy(key, out, n);
+        *key_len = n;
+    }
+    OPENSSL_cleanse(out, sizeof out);
+    return ok ? MOLT_OK : MOLT_E_ENC_UNWRAP;
+}
+
 bool enc_wrap_tlv(const enc_key_t *k, bool sha512, const uint8_t *key, size_t key_len, uint16_t *type,
                   uint8_t *tlv, size_t *tlv_len)
 {
+    if (k->rsa)
+        return rsa_wrap(k, key, key_len, type, tlv, tlv_len);
     uint8_t shared[32], okm[32 + 64];
     size_t eph_len = 0, tag_len = sha512 ? 64 : 32;
     const char *md = sha512 ? "SHA512" : "SHA256";
@@ -132,6 +187,8 @@ bool enc_wrap_tlv(const enc_key_t *k, bool sha512, const uint8_t *key, size_t ke
 bool enc_make_envelope(const enc_key_t *k, const uint8_t *key, size_t key_len, uint16_t hash_tlv,
                        const uint8_t *digest, size_t digest_len, uint8_t *env, size_t *env_len)
 {
+    if (k->rsa)
+        return cli_error("envelopes are ECC-only: give the device's ecdsa-p256 or x25519 key"), false;
     uint8_t shared[32], okm[32 + 32], info[16 + MOLT_ENV_HDR + 64];
     size_t eph_len = 0, p = MOLT_ENV_HDR + digest_len;
     memcpy(env, "MENV", 4);
@@ -161,7 +218,7 @@ molt_err_t enc_host_ecdh(void *ctx, uint16_t scheme, const uint8_t *peer, size_t
 {
     const enc_key_t *k = ctx;
     bool want_x = scheme == MOLT_TLV_ENC_X25519 || scheme == MOLT_TLV_ENC_X25519_SHA512;
-    if (scheme != MOLT_TLV_ENC_EC256 && !want_x)
+    if ((scheme != MOLT_TLV_ENC_EC256 && !want_x) || k->rsa)
         return MOLT_E_ENC_ALG;
     if (want_x != k->x25519)
         return MOLT_E_ENC_ALG;

@@ -21,26 +21,33 @@
 /* A device encryption public key (-E) or private key (--enc-key). */
 typedef struct enc_key {
     EVP_PKEY *pkey;
-    bool x25519;   /* else P-256 */
+    bool x25519;   /* else P-256 (or RSA) */
+    bool rsa;      /* RSA-2048: ENC_RSA2048, RSA-OAEP-SHA-256 */
     bool is_private;
 } enc_key_t;
 
-/* Load a P-256 or X25519 key (PEM/DER, public or private); one-line error on failure.
- * RSA keys are refused: molt's devices do not take RSA-OAEP key transport. */
+/* Load a P-256, X25519 or RSA-2048 key (PEM/DER, public or private); one-line
+ * error on failure. */
 bool enc_key_load(const char *path, bool need_private, enc_key_t *k);
 void enc_key_free(enc_key_t *k);
 
-/* Key TLV (type *type into tlv, *tlv_len bytes) wrapping key for k, as imgtool:
- * ENC_EC256 for P-256, ENC_X25519 or with sha512 ENC_X25519_SHA512. */
+/* Key TLV (type *type into tlv, *tlv_len bytes; tlv holds 256) wrapping key for
+ * k, as imgtool: ENC_EC256 for P-256, ENC_X25519 or with sha512
+ * ENC_X25519_SHA512, ENC_RSA2048 (OAEP, SHA-256, MGF1-SHA-256) for RSA-2048. */
 bool enc_wrap_tlv(const enc_key_t *k, bool sha512, const uint8_t *key, size_t key_len, uint16_t *type,
                   uint8_t *tlv, size_t *tlv_len);
 
-/* An envelope for device k carrying key, bound to the image's hash TLV. */
+/* An envelope for device k (P-256 or X25519; envelopes are ECC-only) carrying
+ * key, bound to the image's hash TLV. */
 bool enc_make_envelope(const enc_key_t *k, const uint8_t *key, size_t key_len, uint16_t hash_tlv,
                        const uint8_t *digest, size_t digest_len, uint8_t *env, size_t *env_len);
 
 /* molt_decrypt_t.ecdh over a private enc_key_t (ctx). */
 molt_err_t enc_host_ecdh(void *ctx, uint16_t scheme, const uint8_t *peer, size_t len, uint8_t shared[32]);
+
+/* molt_decrypt_t.rsa_unwrap over a private RSA enc_key_t (ctx), OpenSSL's OAEP. */
+molt_err_t enc_host_rsa_unwrap(void *ctx, const uint8_t *wrapped, size_t len, uint8_t *key, size_t key_max,
+                               size_t *key_len);
 
 /* AES-CTR (counter 0 at offset 0) in place, OpenSSL. */
 bool enc_aes_ctr(const uint8_t *key, size_t key_len, uint8_t *buf, size_t len);

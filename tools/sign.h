@@ -95,7 +95,7 @@ typedef struct sign_opts {
     /* ... and what sign_run prepared: the content key and its wrapped form. */
     uint8_t content_key[32];
     uint16_t enc_tlv_type;
-    uint8_t enc_tlv[65 + 64 + 32];
+    uint8_t enc_tlv[256]; /* the largest key TLV: RSA-OAEP-2048 */
     size_t enc_tlv_len;
 } sign_opts_t;
 

@@ -6,6 +6,7 @@
  * block index from the first payload byte); the header and every TLV stay in
  * plaintext; the hash and signature cover the PLAINTEXT. The content key travels
  * in an unprotected key TLV, wrapped for the device's encryption key:
+ *   ENC_RSA2048 (0x30)       RSA-OAEP-2048 (SHA-256, MGF1-SHA-256): 256 bytes
  *   ENC_EC256 (0x32)         ECIES-P256:   eph point(65) | tag(32) | enc key
  *   ENC_X25519 (0x33)        ECIES-X25519: eph key(32)   | tag(32) | enc key
  *   ENC_X25519_SHA512 (0x34) the same with SHA-512:  eph(32) | tag(64) | enc key
@@ -15,7 +16,9 @@
  *
  * The device's private key never enters libmolt (R-ASSETS): the port's key store
  * performs the ECDH (molt_decrypt_t.ecdh, fed from molt_port_t.enc_ecdh) and
- * hands back only the 32-byte shared secret, which libmolt wipes after use.
+ * hands back only the 32-byte shared secret, which libmolt wipes after use; for
+ * RSA-OAEP it performs the whole private-key decryption (molt_decrypt_t.rsa_unwrap,
+ * from molt_port_t.enc_rsa_unwrap) and hands back the content key.
  *
  * Envelopes (R-ONEPKG, R-CHANNEL; docs/encryption.md): the same ciphertext for a
  * whole fleet, and per device a small envelope carrying the content key under an
@@ -50,6 +53,12 @@ typedef struct molt_decrypt {
     /* Optional per-device envelope (molt_envelope_open); NULL: use the key TLV. */
     const uint8_t *envelope;
     size_t envelope_len;
+    /* RSA-OAEP (MOLT_TLV_ENC_RSA2048, SHA-256, MGF1-SHA-256, empty label): decrypt
+     * the 256-byte wrapped key with the device's RSA-2048 private key (ctx as for
+     * ecdh), writing at most key_max bytes. MOLT_E_ENC_UNWRAP if decryption fails,
+     * MOLT_E_ENC_ALG if the device has no RSA key. NULL: no RSA key. */
+    molt_err_t (*rsa_unwrap)(void *ctx, const uint8_t *wrapped, size_t len, uint8_t *key, size_t key_max,
+                             size_t *key_len);
 } molt_decrypt_t;
 
 /* Content-key length (16 or 32) for an image's flags; 0 if not encrypted or both
@@ -60,9 +69,11 @@ size_t molt_enc_key_len(uint32_t flags);
  * the type is not a key-encryption TLV. */
 size_t molt_enc_tlv_len(uint16_t type, size_t key_len);
 
-/* Unwrap an ECIES key TLV (type 0x32, 0x33 or 0x34; tlv/tlv_len its value) for
- * a key_len-byte content key. MOLT_E_ENC_UNWRAP when the tag does not verify
- * (wrong device key, corrupted TLV), MOLT_E_ENC_ALG for other schemes. */
+/* Unwrap a key TLV (type 0x30 RSA-OAEP, 0x32, 0x33 or 0x34 ECIES; tlv/tlv_len
+ * its value) for a key_len-byte content key. MOLT_E_ENC_UNWRAP when the tag does
+ * not verify or OAEP decryption fails (wrong device key, corrupted TLV),
+ * MOLT_E_ENC_ALG for other schemes or one the device has no key for,
+ * MOLT_E_ENC_NO_KEY when dec has no hook at all. */
 molt_err_t molt_enc_unwrap(const molt_decrypt_t *dec, uint16_t type, const uint8_t *tlv, size_t tlv_len,
                            size_t key_len, uint8_t key[MOLT_ENC_KEY_MAX]);
 

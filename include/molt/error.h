@@ -50,7 +50,7 @@ typedef enum molt_err {
     MOLT_E_ENC_NO_KEY = 50,    /* encrypted image: no decryption key configured */
     MOLT_E_ENC_TLV = 51,       /* encrypted flag without a key TLV, or wrong TLV size */
     MOLT_E_ENC_UNWRAP = 52,    /* content key cannot be unwrapped: ECIES tag or ephemeral key bad */
-    MOLT_E_ENC_ALG = 53,       /* key-encryption scheme the device has no key for (e.g. RSA-OAEP) */
+    MOLT_E_ENC_ALG = 53,       /* key-encryption scheme the device has no key for (e.g. AES-KW) */
     MOLT_E_ENV_FORMAT = 54,    /* key envelope malformed */
     MOLT_E_ENV_IMAGE = 55,     /* key envelope bound to another image */
     MOLT_E_ENV_AUTH = 56,      /* key envelope does not open with this device's key */

@@ -34,9 +34,14 @@
  * (PSA_ERROR_INVALID_ARGUMENT, nothing changes). finish runs molt_verify()
  * over the staged bytes with the stored security counter as the floor, using
  * the SHA-256 streamed while writing when the image's hash TLV is SHA-256 and
- * no reset broke the stream (otherwise it reads the image once more):
- * INVALID_SIGNATURE (bad, unsigned, untrusted), NOT_PERMITTED (rollback,
- * downgrade), then FAILED. info.error holds a molt_err_t (positive) for
+ * no reset broke the stream (otherwise it reads the image once more).
+ * An encrypted image (R-CONF) is decrypted while hashed through the port's key
+ * store, as the boot code will judge it (the streamed digest covers ciphertext
+ * and is not used); the staging slot keeps the ciphertext. Refusals:
+ * INVALID_SIGNATURE (bad, unsigned, untrusted, content key that does not
+ * unwrap), NOT_PERMITTED (rollback, downgrade, unencrypted image on a
+ * PSA_FWU_FLAG_ENCRYPTION component), INVALID_ARGUMENT (encrypted, but the
+ * device has no key for it: ENC_NO_KEY, ENC_ALG), then FAILED. info.error holds a molt_err_t (positive) for
  * failures found by molt - FWU_CANCELLED after cancel, FWU_REVERTED after a
  * reset in TRIAL or REJECTED - or the value given to psa_fwu_reject().
  *
@@ -91,6 +96,7 @@ typedef struct molt_fwu_comp {
     bool hashing;           /* SHA-256 of [0, unprot_off) streamed since offset 0 */
     uint64_t hash_ctx[MOLT_FWU_HASH_CTX_WORDS]; /* the streaming hash (opaque) */
     uint8_t pend[MOLT_FWU_UNIT_MAX];
+    uint32_t flags;         /* PSA_FWU_FLAG_* configured (molt_fwu_set_flags) */
 } molt_fwu_comp_t;
 
 typedef struct molt_fwu {
@@ -109,6 +115,13 @@ molt_err_t molt_fwu_init(molt_fwu_t *fwu, const molt_port_t *port, const molt_bo
 /* Add component id (a separate port: its own slots, counter and boot result). */
 molt_err_t molt_fwu_add(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_port_t *port,
                         const molt_boot_cfg_t *cfg, const molt_boot_result_t *boot);
+/* Component flags (reported in psa_fwu_component_info_t.flags), configured
+ * after molt_fwu_init()/molt_fwu_add() at every boot. Only
+ * PSA_FWU_FLAG_ENCRYPTION may be set, and only on a port that can decrypt
+ * (molt_port_t.enc_ecdh or enc_rsa_unwrap): finish then refuses an unencrypted image
+ * (PSA_ERROR_NOT_PERMITTED, info.error MOLT_E_ENC_REQUIRED). MOLT_E_ARG: no
+ * such component, another flag, or a port without a key store. */
+molt_err_t molt_fwu_set_flags(molt_fwu_t *fwu, psa_fwu_component_t id, uint32_t flags);
 /* Hook for psa_fwu_request_reboot() (may not return). */
 void molt_fwu_set_reboot(molt_fwu_t *fwu, void (*reboot)(void *ctx), void *ctx);
 

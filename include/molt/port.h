@@ -3,9 +3,9 @@
  *
  * A port fills one molt_port_t: three flash areas, monotonic NV counters, the
  * trusted-key table, a random source, a secure-state hook and, for encrypted
- * images, its key store (ECDH, key envelopes). That is all the boot code and the
- * update API ever touch. Reading this file should take five
- * minutes; writing a port, an afternoon.
+ * images, its key store (ECDH, key envelopes, RSA-OAEP unwrap). That is all
+ * the boot code and the update API ever touch. Reading this file should take
+ * five minutes; writing a port, an afternoon.
  *
  * Flash contract (every area):
  *   - offsets are relative to the area; the area is a whole number of sectors;
@@ -87,7 +87,7 @@ typedef struct molt_port {
      * recovery loader here. May be NULL. */
     void (*no_image)(void *ctx, molt_err_t why);
 
-    void *ctx; /* passed to nv_*, random, no_image, enc_*, attest_sign */
+    void *ctx; /* passed to nv_*, random, no_image, enc_* (incl. enc_rsa_unwrap), attest_sign */
 
     /* The device's encryption key store (R-CONF, R-ASSETS; molt/enc.h): ECDH of
      * the device's private key with peer_pub for the key-TLV type tlv_type
@@ -111,6 +111,16 @@ typedef struct molt_port {
     const uint8_t *attest_impl_id;   /* implementation id, 32 bytes (names the boot code + port) */
     const uint8_t *attest_boot_seed; /* 32 bytes, random, drawn at this reset */
     uint32_t attest_lifecycle;       /* PSA security lifecycle, e.g. 0x3000 = secured */
+
+    /* --- RSA-OAEP key transport (appended; NULL: no RSA encryption key) ---
+     * imgtool's ENC_RSA2048 (0x30): decrypt the 256-byte wrapped content key
+     * with the device's RSA-2048 private key, RSA-OAEP with SHA-256 and
+     * MGF1-SHA-256, empty label (PSA_ALG_RSA_OAEP(PSA_ALG_SHA_256)). Writes at
+     * most key_max bytes to key and their count to *key_len; the private key
+     * never leaves the key store (R-ASSETS). MOLT_E_ENC_UNWRAP: decryption
+     * fails (another device's key, altered TLV); MOLT_E_ENC_ALG: no RSA key. ctx. */
+    molt_err_t (*enc_rsa_unwrap)(void *ctx, const uint8_t *wrapped, size_t len, uint8_t *key, size_t key_max,
+                                 size_t *key_len);
 } molt_port_t;
 
 #endif

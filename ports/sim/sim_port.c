@@ -386,11 +386,20 @@ static molt_err_t dev_enc_envelope(void *ctx, const uint8_t *digest, size_t len,
     return dev->key_store ? sim_keystore_envelope(dev->key_store, digest, len, env, env_len) : MOLT_E_ENC_NO_KEY;
 }
 
+static molt_err_t dev_enc_rsa_unwrap(void *ctx, const uint8_t *wrapped, size_t len, uint8_t *key, size_t key_max,
+                                     size_t *key_len)
+{
+    sim_device_t *dev = ctx;
+    return dev->key_store ? sim_keystore_rsa_unwrap(dev->key_store, wrapped, len, key, key_max, key_len)
+                          : MOLT_E_ENC_NO_KEY;
+}
+
 void sim_device_set_keystore(sim_device_t *dev, void *key_store)
 {
     dev->key_store = key_store;
     dev->port.enc_ecdh = key_store ? dev_enc_ecdh : NULL;
     dev->port.enc_envelope = key_store ? dev_enc_envelope : NULL;
+    dev->port.enc_rsa_unwrap = key_store ? dev_enc_rsa_unwrap : NULL;
 }
 
 /* Wire the port to an initialised flash and a checked layout. */
