@@ -3,7 +3,8 @@
  *
  *   molt-agent -f DEV -k PUB [-k PUB ...] --server URL --id ID --token TOKEN
  *              [--tenant T] [--once | --max-polls N] [--health-cmd CMD | --health-fail]
- *              [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS] [--max-sleep S]
+ *              [--until-update] [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS]
+ *              [--max-sleep S] [--quiet]
  *
  * The process is the device: starting it is a power-on (the boot code runs on
  * the device file: sim reboot + molt_boot_go), then it speaks the hawkBit DDI
@@ -26,7 +27,9 @@
  * flash; the next run is the power coming back); --health-fail makes the
  * health check fail. docs/agent.md is the reference.
  *
- * Exit: 0 done (--once / --max-polls reached), 2 usage or device file error,
+ * --once polls once (and carries out what that poll offers), --max-polls N
+ * polls N times, --until-update stops after the first deployment is closed.
+ * Exit: 0 done (--once / --max-polls / --until-update reached), 2 usage or device file error,
  * 3 the simulated power cut happened, 4 the server could not be reached.
  */
 #include <errno.h>
@@ -61,7 +64,7 @@
 typedef struct agent {
     /* options */
     const char *file, *server, *tenant, *id, *token, *health_cmd;
-    bool once, health_fail, quiet;
+    bool once, health_fail, quiet, until_update;
     long max_polls;
     uint64_t drop_after;      /* 0: never */
     long power_cut_at;        /* -1: never */
@@ -83,6 +86,7 @@ typedef struct agent {
     unsigned failures;        /* consecutive errors, for the back-off */
     bool attested;            /* a token was accepted since this power-on */
     char notified[32];        /* the action whose message was shown */
+    bool closed;              /* a deployment was closed (final feedback accepted) */
 } agent_t;
 
 /* --- small utilities ------------------------------------------------------------ */
@@ -333,6 +337,8 @@ static bool feedback(agent_t *a, const char *aid, const char *execution, const c
     free(s);
     if (code != 200 && code != 410)
         say(a, "feedback %s/%s: HTTP %ld %s", execution, finished, code, b.p ? b.p : "");
+    if ((code == 200 || code == 410) && strcmp(execution, "closed") == 0)
+        a->closed = true;
     free(b.p);
     return code == 200 || code == 410; /* 410: already closed (an earlier run's feedback arrived) */
 }
@@ -760,7 +766,7 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: molt-agent -f DEV -k PUB [-k PUB ...] --server URL --id ID --token TOKEN [--tenant T]\n"
-            "                  [--once | --max-polls N] [--health-cmd CMD | --health-fail]\n"
+            "                  [--once | --max-polls N] [--until-update] [--health-cmd CMD | --health-fail]\n"
             "                  [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS] [--max-sleep S] [--quiet]\n");
     return EXIT_USAGE;
 }
@@ -785,7 +791,7 @@ int main(int argc, char **argv)
     a->power_cut_at = -1;
     a->backoff_ms = 1000;
     enum { O_SERVER = 256, O_ID, O_TOKEN, O_TENANT, O_ONCE, O_MAXP, O_HCMD, O_HFAIL, O_DROP, O_CUT, O_BACK, O_MSLEEP,
-           O_QUIET };
+           O_QUIET, O_UNTIL };
     static const struct option opts[] = {
         {"file", required_argument, 0, 'f'},         {"key", required_argument, 0, 'k'},
         {"server", required_argument, 0, O_SERVER},  {"id", required_argument, 0, O_ID},
@@ -794,7 +800,8 @@ int main(int argc, char **argv)
         {"health-cmd", required_argument, 0, O_HCMD}, {"health-fail", no_argument, 0, O_HFAIL},
         {"drop-after", required_argument, 0, O_DROP}, {"power-cut-at", required_argument, 0, O_CUT},
         {"backoff-ms", required_argument, 0, O_BACK}, {"max-sleep", required_argument, 0, O_MSLEEP},
-        {"quiet", no_argument, 0, O_QUIET},          {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, O_QUIET},          {"until-update", no_argument, 0, O_UNTIL},
+        {0, 0, 0, 0}};
     int c;
     long v;
     while ((c = getopt_long(argc, argv, "f:k:", opts, NULL)) != -1) {
@@ -836,6 +843,7 @@ int main(int argc, char **argv)
                 return die("--max-sleep: 1 to 86400 seconds");
             break;
         case O_QUIET: a->quiet = true; break;
+        case O_UNTIL: a->until_update = true; break;
         default: return usage();
         }
     }
@@ -873,6 +881,8 @@ int main(int argc, char **argv)
         if (!a->attested) /* first contact of this power-on: tell moltd what runs */
             attest(a);
         polls++;
+        if (a->until_update && a->closed)
+            break;
         if (a->max_polls < 0 || polls < a->max_polls)
             sleep_ms(sleep_s * 1000);
     }
