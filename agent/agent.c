@@ -4,7 +4,7 @@
  *   molt-agent -f DEV -k PUB [-k PUB ...] --server URL --id ID --token TOKEN
  *              [--tenant T] [--once | --max-polls N] [--health-cmd CMD | --health-fail]
  *              [--until-update] [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS]
- *              [--max-sleep S] [--quiet]
+ *              [--max-sleep S] [--max-errors N] [--quiet]
  *
  * The process is the device: starting it is a power-on (the boot code runs on
  * the device file: sim reboot + molt_boot_go), then it speaks the hawkBit DDI
@@ -70,6 +70,7 @@ typedef struct agent {
     long power_cut_at;        /* -1: never */
     long backoff_ms;
     long max_sleep;           /* cap on config.polling.sleep, seconds (0: none) */
+    long max_errors;          /* errors in a row before a bounded run gives up */
     /* device */
     molt_key_t keys[MAX_KEYS];
     molt_keyring_t ring;
@@ -767,7 +768,8 @@ static int usage(void)
     fprintf(stderr,
             "usage: molt-agent -f DEV -k PUB [-k PUB ...] --server URL --id ID --token TOKEN [--tenant T]\n"
             "                  [--once | --max-polls N] [--until-update] [--health-cmd CMD | --health-fail]\n"
-            "                  [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS] [--max-sleep S] [--quiet]\n");
+            "                  [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS] [--max-sleep S]\n"
+            "                  [--max-errors N] [--quiet]\n");
     return EXIT_USAGE;
 }
 
@@ -790,8 +792,9 @@ int main(int argc, char **argv)
     a->max_polls = -1;
     a->power_cut_at = -1;
     a->backoff_ms = 1000;
+    a->max_errors = 20;
     enum { O_SERVER = 256, O_ID, O_TOKEN, O_TENANT, O_ONCE, O_MAXP, O_HCMD, O_HFAIL, O_DROP, O_CUT, O_BACK, O_MSLEEP,
-           O_QUIET, O_UNTIL };
+           O_QUIET, O_UNTIL, O_MAXERR };
     static const struct option opts[] = {
         {"file", required_argument, 0, 'f'},         {"key", required_argument, 0, 'k'},
         {"server", required_argument, 0, O_SERVER},  {"id", required_argument, 0, O_ID},
@@ -801,7 +804,7 @@ int main(int argc, char **argv)
         {"drop-after", required_argument, 0, O_DROP}, {"power-cut-at", required_argument, 0, O_CUT},
         {"backoff-ms", required_argument, 0, O_BACK}, {"max-sleep", required_argument, 0, O_MSLEEP},
         {"quiet", no_argument, 0, O_QUIET},          {"until-update", no_argument, 0, O_UNTIL},
-        {0, 0, 0, 0}};
+        {"max-errors", required_argument, 0, O_MAXERR}, {0, 0, 0, 0}};
     int c;
     long v;
     while ((c = getopt_long(argc, argv, "f:k:", opts, NULL)) != -1) {
@@ -844,6 +847,10 @@ int main(int argc, char **argv)
             break;
         case O_QUIET: a->quiet = true; break;
         case O_UNTIL: a->until_update = true; break;
+        case O_MAXERR:
+            if (!num(optarg, 1, 1000000, &a->max_errors))
+                return die("--max-errors: a number from 1");
+            break;
         default: return usage();
         }
     }
@@ -870,7 +877,8 @@ int main(int argc, char **argv)
         if (rc)
             break;
         if (error) {
-            if (a->max_polls > 0 && a->failures >= 20) {
+            if (a->max_polls > 0 && (long)a->failures + 1 >= a->max_errors) {
+                say(a, "giving up after %u errors in a row", a->failures + 1);
                 rc = EXIT_UNREACHABLE;
                 break;
             }

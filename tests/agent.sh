@@ -2,8 +2,10 @@
 # agent.sh - molt-agent against a real moltd on 127.0.0.1 (SQLite), on simulated
 # devices: the hawkBit DDI round trip to UPDATED with the attested version recorded,
 # a dropped connection resumed with HTTP Range from psa_fwu_query's offset, a power
-# cut during the activation then the power coming back, and a health-check failure
-# reverted with failure feedback.
+# cut during the activation then the power coming back, a health-check failure
+# reverted with failure feedback, and a rogue mirror (moltd --artifact-base-url):
+# an oversized copy is never taken beyond the declared size, a tampered copy is
+# refused by the device at finish.
 #   R-NOTIFY: the campaign's message is shown before the download starts.
 #   R-BACKGROUND: the download resumes from the device's own progress record.
 #   R-ATTEST: every update ends with a fresh token verified by moltd.
@@ -11,8 +13,11 @@
 set -uo pipefail
 : "${MOLT:?}" "${MOLTD:?}" "${MOLT_AGENT:?}"
 work=$(mktemp -d)
-pid=
-cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi; rm -rf "$work"; }
+pid=; mpid=
+cleanup() {
+  for p in $pid $mpid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 pass=0; fail=0
 curl() { command curl --max-time 30 "$@"; }
@@ -31,12 +36,16 @@ step "$MOLT" sign -k vendor.pem -v 2.0.0 -s auto -H 0x200 --pad-header -S 0x1000
 V2SIZE=$(stat -c %s v2.img)
 
 ADMIN=admin-token-0123456789abcdef; printf '%s\n' "$ADMIN" > admin.token
-"$MOLTD" --db sqlite:moltd.db --port 0 --artifact-dir art --admin-token-file admin.token --poll-sleep 1 >moltd.log 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q listening moltd.log && break; sleep 0.05; done
-port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' moltd.log)
-[ -n "$port" ] || { echo "moltd did not start: $(cat moltd.log)"; exit 1; }
-S=http://127.0.0.1:$port; U=$S/api/v1; A="Authorization: Bearer $ADMIN"
+start() {  # start [options]: moltd on an ephemeral port; sets pid, S, U
+  "$MOLTD" --db sqlite:moltd.db --port 0 --artifact-dir art --admin-token-file admin.token --poll-sleep 1 "$@" >moltd.log 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do grep -q listening moltd.log && break; sleep 0.05; done
+  port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' moltd.log)
+  [ -n "$port" ] || { echo "moltd did not start: $(cat moltd.log)"; exit 1; }
+  S=http://127.0.0.1:$port; U=$S/api/v1
+}
+start
+A="Authorization: Bearer $ADMIN"
 api() { curl -s -H "$A" "$@"; }
 api -d "$(jq -n --rawfile p vendor.pub '{name:"vendor",pem:$p}')" "$U/signers" >/dev/null
 api -d '{"name":"sensor","signers":["vendor"]}' "$U/classes" >/dev/null
@@ -100,6 +109,32 @@ agent d1 --once > d1b.log 2>&1; eq "$?" 0 "d1 second run"
 grep -q "offered" d1b.log && bad "d1 offered again: $(cat d1b.log)" || ok
 eq "$(simver d1)" "2.0.0+0 false" "d1 unchanged"
 eq "$(api "$U/campaigns/$cid" | jq -r .state)" finished "campaign finished"
+
+# --- a rogue mirror: moltd redirects downloads to a static server (R-ONEPKG: the mirror is untrusted)
+SHA=$(jq -r .sha256 p2.json)
+mkdir mirror
+{ cat v2.img; head -c 100 /dev/zero; } > mirror/$SHA              # first: 100 bytes too many
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory mirror > mirror.log 2>&1 & mpid=$!
+for _ in $(seq 100); do grep -q port mirror.log && break; sleep 0.05; done
+mport=$(sed -nE 's/.*port ([0-9]+).*/\1/p' mirror.log | head -1)
+kill "$pid"; wait "$pid" 2>/dev/null
+start --artifact-base-url "http://127.0.0.1:$mport"
+step "$MOLT" sim create -f d5.sim --sector-size 4096 --slot-sectors 16 --align 8
+step "$MOLT" sim write -f d5.sim --slot primary v1.img
+step "$MOLT" sim iak -f d5.sim -o d5.iak
+TOK[d5]=$(api -d "$(jq -n --rawfile ak d5.iak '{id:"d5",class:"sensor",attestation_key:$ak}')" "$U/devices" | jq -r .token)
+api -d "$(jq -n --argjson p "$(jq .id p2.json)" '{name:"mirror",package:$p,filter:{ids:["d5"]}}')" "$U/campaigns" > c5.json
+eq "$(jq -r .targets c5.json)" 1 "mirror campaign targets"
+agent d5 --once --max-errors 2 > d5a.log 2>&1; eq "$?" 4 "d5 gives up on the oversized mirror"
+eq "$(grep -c "^d5: download interrupted: the server sent more than the declared $V2SIZE bytes" d5a.log)" 2 "d5 oversize refused twice"
+grep -q "^d5: giving up after 2 errors in a row" d5a.log && ok || bad "d5 give up: $(cat d5a.log)"
+cp v2.img mirror/$SHA; printf '\x5a' | dd of=mirror/$SHA bs=1 seek=8192 conv=notrunc status=none   # now: tampered
+agent d5 --once > d5b.log 2>&1; eq "$?" 0 "d5 exit"
+grep -q "^d5: the device refused the package at finish: INVALID_SIGNATURE (HASH_MISMATCH)" d5b.log && ok || bad "d5 tampered: $(cat d5b.log)"
+eq "$(dev d5 '"\(.version) \(.attested_version) \(.action.state)"')" "null 1.0.0+1 failure" "d5 in moltd"
+eq "$(simver d5)" "1.0.0+1 false" "d5 still on v1"
+eq "$(api "$U/audit" | jq -r '.[] | select(.what == "update.failure" and .object == "d5") | .detail')" \
+   "the device refused the package at finish: INVALID_SIGNATURE (HASH_MISMATCH)" "d5 failure detail"
 
 # --- bad options: one line, exit 2
 "$MOLT_AGENT" -f nosuch.sim -k vendor.pub --server "$S" --id x --token y > /dev/null 2> err; eq "$?" 2 "missing device exit"
