@@ -136,6 +136,24 @@ eq "$(simver d5)" "1.0.0+1 false" "d5 still on v1"
 eq "$(api "$U/audit" | jq -r '.[] | select(.what == "update.failure" and .object == "d5") | .detail')" \
    "the device refused the package at finish: INVALID_SIGNATURE (HASH_MISMATCH)" "d5 failure detail"
 
+# --- cancel: a download interrupted, the campaign cancelled, the device stops and cleans up
+kill "$mpid"; wait "$mpid" 2>/dev/null; mpid=
+kill "$pid"; wait "$pid" 2>/dev/null
+start
+step "$MOLT" sim create -f d6.sim --sector-size 4096 --slot-sectors 16 --align 8
+step "$MOLT" sim write -f d6.sim --slot primary v1.img
+step "$MOLT" sim iak -f d6.sim -o d6.iak
+TOK[d6]=$(api -d "$(jq -n --rawfile ak d6.iak '{id:"d6",class:"sensor",attestation_key:$ak}')" "$U/devices" | jq -r .token)
+c6=$(api -d "$(jq -n --argjson p "$(jq .id p2.json)" '{name:"cancel",package:$p,filter:{ids:["d6"]}}')" "$U/campaigns" | jq -r .id)
+agent d6 --once --drop-after 5000 --max-errors 1 > d6a.log 2>&1; eq "$?" 4 "d6 stops after the drop"
+eq "$(dev d6 .action.state)" running "d6 started"
+eq "$(api -X POST "$U/campaigns/$c6/cancel" | jq -r .state)" cancelled "campaign cancelled"
+eq "$(dev d6 .action.state)" cancelling "d6 asked to stop"
+agent d6 --once > d6b.log 2>&1; eq "$?" 0 "d6 exit"
+grep -q "^d6: cancel of action [0-9]*: done" d6b.log && ok || bad "d6 cancel: $(cat d6b.log)"
+eq "$(dev d6 '"\(.version) \(.attested_version) \(.action.state)"')" "null 1.0.0+1 cancelled" "d6 in moltd"
+eq "$(simver d6)" "1.0.0+1 false" "d6 still on v1"
+
 # --- bad options: one line, exit 2
 "$MOLT_AGENT" -f nosuch.sim -k vendor.pub --server "$S" --id x --token y > /dev/null 2> err; eq "$?" 2 "missing device exit"
 eq "$(wc -l < err)" 1 "one-line error"
