@@ -69,7 +69,8 @@ dev() { api "$U/devices/$1" | jq -r "$2"; }
 simver() { "$MOLT" sim state -f $1.sim -k vendor.pub --json | jq -r '.would_boot | "\(.version) \(.trial)"'; }
 
 # --- d1: the round trip to UPDATED, attested
-agent d1 --once > d1.log 2>&1; eq "$?" 0 "d1 exit"
+agent d1 --once --health-cmd 'test "$MOLT_VERSION" = 2.0.0+0 && test "$MOLT_DEVICE" = d1' > d1.log 2>&1; eq "$?" 0 "d1 exit"
+grep -q '^d1: health check `test "$MOLT_VERSION" = 2.0.0+0 && test "$MOLT_DEVICE" = d1` passed (status 0) on 2.0.0+0' d1.log && ok || bad "d1 health command: $(cat d1.log)"
 m=$(grep -n "MESSAGE FOR THE USER: $MSG" d1.log | cut -d: -f1); dl=$(grep -n "download " d1.log | head -1 | cut -d: -f1)
 [ -n "$m" ] && [ -n "$dl" ] && [ "$m" -lt "$dl" ] && ok || bad "R-NOTIFY: message not shown before the download: $(cat d1.log)"
 grep -q "^d1: download $V2SIZE/$V2SIZE bytes (100%)" d1.log && ok || bad "d1 full download: $(cat d1.log)"
