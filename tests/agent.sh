@@ -5,7 +5,8 @@
 # cut during the activation then the power coming back, a health-check failure
 # reverted with failure feedback, and a rogue mirror (moltd --artifact-base-url):
 # an oversized copy is never taken beyond the declared size, a tampered copy is
-# refused by the device at finish.
+# refused by the device at finish. With MOLTD_TEST_DB=postgresql://... (tests/agent_pg.sh)
+# the same test runs on PostgreSQL.
 #   R-NOTIFY: the campaign's message is shown before the download starts.
 #   R-BACKGROUND: the download resumes from the device's own progress record.
 #   R-ATTEST: every update ends with a fresh token verified by moltd.
@@ -36,8 +37,13 @@ step "$MOLT" sign -k vendor.pem -v 2.0.0 -s auto -H 0x200 --pad-header -S 0x1000
 V2SIZE=$(stat -c %s v2.img)
 
 ADMIN=admin-token-0123456789abcdef; printf '%s\n' "$ADMIN" > admin.token
+DBURL=${MOLTD_TEST_DB:-sqlite:moltd.db}
+case $DBURL in
+  postgresql://*) sql() { psql -X -q -tA "$DBURL" -c "$1"; } ;;
+  *)              sql() { sqlite3 moltd.db "$1"; } ;;
+esac
 start() {  # start [options]: moltd on an ephemeral port; sets pid, S, U
-  "$MOLTD" --db sqlite:moltd.db --port 0 --artifact-dir art --admin-token-file admin.token --poll-sleep 1 "$@" >moltd.log 2>&1 &
+  "$MOLTD" --db "$DBURL" --port 0 --artifact-dir art --admin-token-file admin.token --poll-sleep 1 "$@" >moltd.log 2>&1 &
   pid=$!
   for _ in $(seq 100); do grep -q listening moltd.log && break; sleep 0.05; done
   port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' moltd.log)
@@ -77,7 +83,7 @@ grep -q "^d1: download $V2SIZE/$V2SIZE bytes (100%)" d1.log && ok || bad "d1 ful
 grep -q "^d1: feedback: success (2.0.0+0 running, health check passed, accepted; security counter 33554432)" d1.log && ok || bad "d1 feedback: $(cat d1.log)"
 eq "$(dev d1 '"\(.version) \(.attested_version) \(.action.state)"')" "2.0.0+0 2.0.0+0 success" "d1 in moltd"
 eq "$(simver d1)" "2.0.0+0 false" "d1 runs v2 confirmed"
-eq "$(sqlite3 moltd.db "SELECT attested_hash FROM devices WHERE id = 'd1'")" "$("$MOLT" inspect --json v2.img | jq -r .hash.value)" "d1 attested hash"
+eq "$(sql "SELECT attested_hash FROM devices WHERE id = 'd1'")" "$("$MOLT" inspect --json v2.img | jq -r .hash.value)" "d1 attested hash"
 
 # --- d2: the connection drops after 10000 bytes; the download resumes at psa_fwu_query's offset
 agent d2 --once --drop-after 10000 > d2.log 2>&1; eq "$?" 0 "d2 exit"

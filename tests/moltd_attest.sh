@@ -5,6 +5,7 @@
 # measurement land in the device row and the evidence in the audit log. A wrong
 # nonce, a replayed challenge, an expired challenge, another device's token, a
 # tampered token, a JSON body -> the exact 4xx and nothing recorded.
+# With MOLTD_TEST_DB=postgresql://... (tests/agent_pg.sh) the same test runs on PostgreSQL.
 set -uo pipefail
 : "${MOLT:?}" "${MOLTD:?}" "${VECTORS:?}"
 work=$(mktemp -d)
@@ -23,8 +24,12 @@ IMG=$I/p03_ecdsa_p256_seccnt.bin         # 1.2.3+4, security counter 5
 ADMIN=admin-token-0123456789abcdef
 printf '%s\n' "$ADMIN" > "$work/admin.token"
 DB=$work/moltd.sqlite
-sql() { sqlite3 "$DB" "$1"; }
-"$MOLTD" --db "sqlite:$DB" --port 0 --artifact-dir "$work/art" --admin-token-file "$work/admin.token" \
+DBURL=${MOLTD_TEST_DB:-sqlite:$DB}
+case $DBURL in
+  postgresql://*) sql() { psql -X -q -tA "$DBURL" -c "$1"; } ;;
+  *)              sql() { sqlite3 "$DB" "$1"; } ;;
+esac
+"$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$work/art" --admin-token-file "$work/admin.token" \
          --attest-ttl 60 >"$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q listening "$work/log" && break; sleep 0.05; done
@@ -57,7 +62,7 @@ T() { echo "TargetToken ${TOK[$1]}"; }
 H=$("$MOLT" inspect --json "$IMG" | jq -r .hash.value)
 token() { "$MOLT" sim attest -f "$work/$1.sim" -k "$K" --nonce "$2" -o "$work/$3" >/dev/null; }
 post() { call "$1" POST "$D/$2/molt/attestation" "$(T "$2")" -H 'Content-Type: application/cbor' --data-binary "@$work/$3"; }
-snapshot() { sql "SELECT id, attested_version, attested_hash, attested_at FROM devices ORDER BY id; SELECT COUNT(*) FROM audit"; }
+snapshot() { sql "SELECT id, attested_version, attested_hash, attested_at FROM devices ORDER BY id"; sql "SELECT COUNT(*) FROM audit"; }
 
 # --- no challenge yet: 409, nothing recorded
 token devA "$(printf '%064d' 0)" t0
