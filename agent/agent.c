@@ -4,7 +4,7 @@
  *   molt-agent -f DEV -k PUB [-k PUB ...] --server URL --id ID --token TOKEN
  *              [--tenant T] [--once | --max-polls N] [--health-cmd CMD | --health-fail]
  *              [--until-update] [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS]
- *              [--max-sleep S] [--max-errors N] [--quiet]
+ *              [--max-sleep S] [--max-errors N] [--rate BYTES_PER_S] [--quiet]
  *
  * The process is the device: starting it is a power-on (the boot code runs on
  * the device file: sim reboot + molt_boot_go), then it speaks the hawkBit DDI
@@ -34,6 +34,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -71,6 +72,7 @@ typedef struct agent {
     long backoff_ms;
     long max_sleep;           /* cap on config.polling.sleep, seconds (0: none) */
     long max_errors;          /* errors in a row before a bounded run gives up */
+    long rate;                /* download speed limit, bytes/s (0: none) */
     /* device */
     molt_key_t keys[MAX_KEYS];
     molt_keyring_t ring;
@@ -88,6 +90,8 @@ typedef struct agent {
     bool attested;            /* a token was accepted since this power-on */
     char notified[32];        /* the action whose message was shown */
     bool closed;              /* a deployment was closed (final feedback accepted) */
+    volatile int abort_dl;    /* set by the polling thread: the deployer cancels */
+    long sleep_s;             /* the last config.polling.sleep */
 } agent_t;
 
 /* --- small utilities ------------------------------------------------------------ */
@@ -394,7 +398,16 @@ typedef struct dl {
     psa_status_t werr;
     bool over, dropped;
     uint64_t next_save, next_print;
+    uint64_t start_off;  /* for --rate */
+    struct timespec t0;
 } dl_t;
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
 
 static size_t on_data(char *d, size_t sz, size_t n, void *ctx)
 {
@@ -432,8 +445,14 @@ static size_t on_data(char *d, size_t sz, size_t n, void *ctx)
             used += k;
             x->a->dropped_bytes += k;
         }
+        /* --rate: a slow link, block by block (the deployer can cancel meanwhile) */
+        while (x->a->rate > 0 && !__atomic_load_n(&x->a->abort_dl, __ATOMIC_SEQ_CST) &&
+               since(&x->t0) < (double)(x->off - x->start_off) / (double)x->a->rate)
+            sleep_ms(20);
         if (x->dropped)
             return 0; /* the connection "drops" here */
+        if (__atomic_load_n(&x->a->abort_dl, __ATOMIC_SEQ_CST))
+            return 0; /* the deployer cancelled: stop at once */
     }
     if (x->off >= x->next_save) { /* the flash is the device's: persist what is written */
         dev_save(x->a);
@@ -473,6 +492,8 @@ static bool download(agent_t *a, const char *url, uint64_t off, uint64_t size, c
         say(a, "resuming the download at byte %llu (Range: bytes=%s)", (unsigned long long)off, range);
     }
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)size);
+    x.start_off = off;
+    clock_gettime(CLOCK_MONOTONIC, &x.t0);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
@@ -486,6 +507,10 @@ static bool download(agent_t *a, const char *url, uint64_t off, uint64_t size, c
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     dev_save(a);
+    if (__atomic_load_n(&a->abort_dl, __ATOMIC_SEQ_CST)) {
+        snprintf(why, whycap, "the deployer cancels the update (after %llu bytes)", (unsigned long long)x.off);
+        return false;
+    }
     if (x.dropped) {
         snprintf(why, whycap, "connection dropped after %llu bytes (fault injected)", (unsigned long long)x.off);
         return false;
@@ -513,6 +538,59 @@ static bool download(agent_t *a, const char *url, uint64_t off, uint64_t size, c
         return false;
     }
     return true;
+}
+
+/* The download runs in its own thread (R-BACKGROUND) while this one keeps
+ * polling moltd at config.polling.sleep: a cancelAction stops the download. */
+typedef struct bg {
+    agent_t *a;
+    const char *url;
+    uint64_t off, size;
+    char why[1024];
+    bool ok;
+    volatile int done;
+} bg_t;
+
+static void *bg_download(void *ctx)
+{
+    bg_t *b = ctx;
+    b->ok = download(b->a, b->url, b->off, b->size, b->why, sizeof b->why);
+    __atomic_store_n(&b->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static bool download_bg(agent_t *a, const char *url, uint64_t off, uint64_t size, char *why, size_t whycap)
+{
+    static bg_t b; /* one download at a time */
+    memset(&b, 0, sizeof b);
+    b.a = a;
+    b.url = url;
+    b.off = off;
+    b.size = size;
+    __atomic_store_n(&a->abort_dl, 0, __ATOMIC_SEQ_CST);
+    pthread_t t;
+    if (pthread_create(&t, NULL, bg_download, &b) != 0)
+        bg_download(&b);
+    else {
+        long waited = 0, every = (a->sleep_s > 0 ? a->sleep_s : 1) * 1000;
+        while (!__atomic_load_n(&b.done, __ATOMIC_SEQ_CST)) {
+            sleep_ms(50);
+            waited += 50;
+            if (waited < every)
+                continue;
+            waited = 0;
+            buf_t r = {0};
+            long code = request(a, "GET", a->base, NULL, NULL, 0, &r);
+            if (code == 200 && r.p && strstr(r.p, "\"cancelAction\"")) {
+                say(a, "the deployer cancels the update: stopping the download");
+                __atomic_store_n(&a->abort_dl, 1, __ATOMIC_SEQ_CST);
+            }
+            free(r.p);
+        }
+        pthread_join(t, NULL);
+    }
+    snprintf(why, whycap, "%s", b.why);
+    return b.ok;
 }
 
 /* --- health check ------------------------------------------------------------------ */
@@ -595,7 +673,7 @@ static int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
             dev_save(a);
             break;
         case PSA_FWU_WRITING:
-            if (!download(a, url, q.impl.written, (uint64_t)size, why, sizeof why)) {
+            if (!download_bg(a, url, q.impl.written, (uint64_t)size, why, sizeof why)) {
                 say(a, "download interrupted: %s", why);
                 *retry = true; /* the next attempt resumes from psa_fwu_query's offset */
                 return 0;
@@ -715,6 +793,7 @@ static int poll_once(agent_t *a, long *sleep_s, bool *error)
         *sleep_s = (long)hh * 3600 + mm * 60 + ss;
     if (a->max_sleep > 0 && *sleep_s > a->max_sleep)
         *sleep_s = a->max_sleep;
+    a->sleep_s = *sleep_s;
     json_t *links = json_object_get(j, "_links");
     const char *dep = json_string_value(json_object_get(json_object_get(links, "deploymentBase"), "href"));
     const char *cancel = json_string_value(json_object_get(json_object_get(links, "cancelAction"), "href"));
@@ -769,7 +848,7 @@ static int usage(void)
             "usage: molt-agent -f DEV -k PUB [-k PUB ...] --server URL --id ID --token TOKEN [--tenant T]\n"
             "                  [--once | --max-polls N] [--until-update] [--health-cmd CMD | --health-fail]\n"
             "                  [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS] [--max-sleep S]\n"
-            "                  [--max-errors N] [--quiet]\n");
+            "                  [--max-errors N] [--rate BYTES_PER_S] [--quiet]\n");
     return EXIT_USAGE;
 }
 
@@ -794,7 +873,7 @@ int main(int argc, char **argv)
     a->backoff_ms = 1000;
     a->max_errors = 20;
     enum { O_SERVER = 256, O_ID, O_TOKEN, O_TENANT, O_ONCE, O_MAXP, O_HCMD, O_HFAIL, O_DROP, O_CUT, O_BACK, O_MSLEEP,
-           O_QUIET, O_UNTIL, O_MAXERR };
+           O_QUIET, O_UNTIL, O_MAXERR, O_RATE };
     static const struct option opts[] = {
         {"file", required_argument, 0, 'f'},         {"key", required_argument, 0, 'k'},
         {"server", required_argument, 0, O_SERVER},  {"id", required_argument, 0, O_ID},
@@ -804,7 +883,8 @@ int main(int argc, char **argv)
         {"drop-after", required_argument, 0, O_DROP}, {"power-cut-at", required_argument, 0, O_CUT},
         {"backoff-ms", required_argument, 0, O_BACK}, {"max-sleep", required_argument, 0, O_MSLEEP},
         {"quiet", no_argument, 0, O_QUIET},          {"until-update", no_argument, 0, O_UNTIL},
-        {"max-errors", required_argument, 0, O_MAXERR}, {0, 0, 0, 0}};
+        {"max-errors", required_argument, 0, O_MAXERR}, {"rate", required_argument, 0, O_RATE},
+        {0, 0, 0, 0}};
     int c;
     long v;
     while ((c = getopt_long(argc, argv, "f:k:", opts, NULL)) != -1) {
@@ -847,6 +927,10 @@ int main(int argc, char **argv)
             break;
         case O_QUIET: a->quiet = true; break;
         case O_UNTIL: a->until_update = true; break;
+        case O_RATE:
+            if (!num(optarg, 1, 1L << 40, &a->rate))
+                return die("--rate: bytes per second, from 1");
+            break;
         case O_MAXERR:
             if (!num(optarg, 1, 1000000, &a->max_errors))
                 return die("--max-errors: a number from 1");

@@ -3,7 +3,8 @@
 # devices: the hawkBit DDI round trip to UPDATED with the attested version recorded,
 # a dropped connection resumed with HTTP Range from psa_fwu_query's offset, a power
 # cut during the activation then the power coming back, a health-check failure
-# reverted with failure feedback, and a rogue mirror (moltd --artifact-base-url):
+# reverted with failure feedback, cancels between and during downloads, and a rogue
+# mirror (moltd --artifact-base-url):
 # an oversized copy is never taken beyond the declared size, a tampered copy is
 # refused by the device at finish. With MOLTD_TEST_DB=postgresql://... (tests/agent_pg.sh)
 # the same test runs on PostgreSQL.
@@ -160,6 +161,22 @@ agent d6 --once > d6b.log 2>&1; eq "$?" 0 "d6 exit"
 grep -q "^d6: cancel of action [0-9]*: done" d6b.log && ok || bad "d6 cancel: $(cat d6b.log)"
 eq "$(dev d6 '"\(.version) \(.attested_version) \(.action.state)"')" "null 1.0.0+1 cancelled" "d6 in moltd"
 eq "$(simver d6)" "1.0.0+1 false" "d6 still on v1"
+
+# --- cancel during a (slow, background) download: the agent keeps polling and stops the download
+step "$MOLT" sim create -f d7.sim --sector-size 4096 --slot-sectors 16 --align 8
+step "$MOLT" sim write -f d7.sim --slot primary v1.img
+step "$MOLT" sim iak -f d7.sim -o d7.iak
+TOK[d7]=$(api -d "$(jq -n --rawfile ak d7.iak '{id:"d7",class:"sensor",attestation_key:$ak}')" "$U/devices" | jq -r .token)
+c7=$(api -d "$(jq -n --argjson p "$(jq .id p2.json)" '{name:"cancel2",package:$p,filter:{ids:["d7"]}}')" "$U/campaigns" | jq -r .id)
+agent d7 --once --rate 4000 > d7.log 2>&1 & apid=$!
+for _ in $(seq 100); do [ "$(dev d7 .action.state)" = running ] && break; sleep 0.05; done
+eq "$(api -X POST "$U/campaigns/$c7/cancel" | jq -r .state)" cancelled "campaign cancelled during the download"
+wait $apid; eq "$?" 0 "d7 exit"
+grep -q "^d7: the deployer cancels the update: stopping the download" d7.log && ok || bad "d7 stop: $(cat d7.log)"
+grep -q "^d7: cancel of action [0-9]*: done" d7.log && ok || bad "d7 cancel: $(cat d7.log)"
+grep -q "^d7: download $V2SIZE/" d7.log && bad "d7 downloaded everything: $(cat d7.log)" || ok
+eq "$(dev d7 .action.state)" cancelled "d7 cancelled"
+eq "$(simver d7)" "1.0.0+1 false" "d7 still on v1"
 
 # --- bad options: one line, exit 2
 "$MOLT_AGENT" -f nosuch.sim -k vendor.pub --server "$S" --id x --token y > /dev/null 2> err; eq "$?" 2 "missing device exit"
