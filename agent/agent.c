@@ -453,15 +453,15 @@ static size_t on_data(char *d, size_t sz, size_t n, void *ctx)
             return 0; /* the connection "drops" here */
         if (__atomic_load_n(&x->a->abort_dl, __ATOMIC_SEQ_CST))
             return 0; /* the deployer cancelled: stop at once */
-    }
-    if (x->off >= x->next_save) { /* the flash is the device's: persist what is written */
-        dev_save(x->a);
-        x->next_save = x->off + 16384;
-    }
-    if (x->off >= x->next_print || x->off == x->size) {
-        say(x->a, "download %llu/%llu bytes (%llu%%)", (unsigned long long)x->off, (unsigned long long)x->size,
-            (unsigned long long)(x->off * 100 / (x->size ? x->size : 1)));
-        x->next_print = x->off + x->size / 4 + 1;
+        if (x->off >= x->next_save) { /* the flash is the device's: persist what is written */
+            dev_save(x->a);
+            x->next_save = x->off + 16384;
+        }
+        if (x->off >= x->next_print || x->off == x->size) {
+            say(x->a, "download %llu/%llu bytes (%llu%%)", (unsigned long long)x->off,
+                (unsigned long long)x->size, (unsigned long long)(x->off * 100 / (x->size ? x->size : 1)));
+            x->next_print = x->off + x->size / 4 + 1;
+        }
     }
     return len;
 }

@@ -140,7 +140,7 @@ for d in "${devs[@]}"; do
   echo "$d: provisioned (attestation key $(openssl pkey -pubin -in $d.iak -outform DER | sha256sum | cut -c1-16)...)"
 done
 agent() { local d=$1; shift; "$bin/molt-agent" -f $d.sim -k vendor.pub.pem --server "$S" --id $d --token "${TOK[$d]}" \
-            --backoff-ms 100 --max-sleep 1 --max-polls 60 --until-update "$@"; }
+            --backoff-ms 100 --max-sleep 1 --max-polls 60 --until-update --rate 12000 "$@"; }
 
 say "16. A rogue mirror: moltd redirects downloads to a static server that serves a tampered copy"
 mkdir mirror
@@ -154,7 +154,8 @@ stop_moltd; start_moltd --artifact-base-url "http://127.0.0.1:$mport"
 api -d "$(jq -n --argjson p "$P2" '{name:"v2-via-mirror",package:$p,filter:{ids:["dev-e"]},message:"v2.0.0 (mirror test)"}')" "$S/api/v1/campaigns"; echo
 agent dev-e | tee dev-e.mirror.log
 record "dev-e refuses the tampered package" failure "$(api "$S/api/v1/devices/dev-e" | jq -r .action.state)"
-grep -q "refused the package at finish: INVALID_SIGNATURE" dev-e.mirror.log; record "dev-e: refused at finish" 0 "$?"
+record "dev-e: why" "refused at finish: HASH_MISMATCH" \
+       "$(sed -nE 's/.*the device (refused the package at finish): INVALID_SIGNATURE \(([A-Z_]+)\).*/refused at finish: \2/p' dev-e.mirror.log)"
 kill "$mirror_pid"; wait "$mirror_pid" 2>/dev/null
 stop_moltd; start_moltd
 
