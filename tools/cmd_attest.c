@@ -11,7 +11,8 @@
  * SHA-256(IAK point); then the claims: nonce equal to --nonce, the profile,
  * instance id 0x01 || SHA-256(IAK point), implementation id, lifecycle,
  * client id, boot seed, one or more software components with their
- * measurement value and signer id, no duplicate claim.
+ * measurement value and signer id, no duplicate claim. The checks live in
+ * attest_check.c, shared with moltd's attestation endpoint.
  * Exit 0: valid (claims printed); 1: refused, one line with the reason;
  * 2: usage or I/O error.
  */
