@@ -81,6 +81,12 @@ static const step_t steps[] = {
      "CREATE TABLE audit (id @SERIAL@, at BIGINT NOT NULL, actor TEXT NOT NULL, what TEXT NOT NULL,"
      " object TEXT NOT NULL, version_before TEXT, version_after TEXT, detail TEXT);\n",
      "audit"},
+    /* 2: attestation (R-ATTEST): outstanding challenges, the attested measurement */
+    {"CREATE TABLE attest_challenges (device_id TEXT PRIMARY KEY REFERENCES devices(id), nonce TEXT NOT NULL,"
+     " expires BIGINT NOT NULL);\n"
+     "ALTER TABLE devices ADD COLUMN attested_hash TEXT;\n"
+     "ALTER TABLE devices ADD COLUMN attested_at BIGINT;\n",
+     NULL},
 };
 
 int db_schema_latest(void)

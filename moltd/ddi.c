@@ -592,7 +592,9 @@ int ddi_dispatch(req_t *r)
     /* Parts of the DDI API and molt's own extensions that later work brings. */
     if (strcmp(s1, "installedBase") == 0 || strcmp(s1, "confirmationBase") == 0)
         return http_error(r, 501, "%s is not implemented yet", s1);
-    if (strcmp(s1, "molt") == 0 && s2 && (strcmp(s2, "attestation") == 0 || strcmp(s2, "keyEnvelope") == 0))
-        return http_error(r, 501, "molt/%s is not implemented yet (attestation and encryption issues)", s2);
+    if (strcmp(s1, "molt") == 0 && n == 2 && strcmp(s2, "attestation") == 0)
+        return attest_dispatch(r);
+    if (strcmp(s1, "molt") == 0 && s2 && strcmp(s2, "keyEnvelope") == 0)
+        return http_error(r, 501, "molt/%s is not implemented yet (encryption issue)", s2);
     return http_error(r, 404, "no such resource");
 }

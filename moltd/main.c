@@ -25,7 +25,8 @@ static void usage(FILE *f)
             "  --poll-sleep SECONDS     config.polling.sleep served to devices (default 300)\n"
             "  --max-json BYTES         body limit of JSON requests (default 65536)\n"
             "  --max-package BYTES      body limit of package uploads (default 67108864)\n"
-            "  --threads N              HTTP worker threads (default 4)\n");
+            "  --threads N              HTTP worker threads (default 4)\n"
+            "  --attest-ttl SECONDS     lifetime of an attestation challenge (default 300)\n");
 }
 
 #include <stdarg.h>
@@ -54,16 +55,17 @@ static bool parse_num(const char *s, unsigned long long max, unsigned long long 
 int main(int argc, char **argv)
 {
     const char *db_url = "sqlite:moltd.db", *listen = "127.0.0.1", *tokfile = NULL;
-    unsigned long long port = 8080, sleep_s = 300, max_json = 65536, max_pkg = 64ull << 20, threads = 4;
+    unsigned long long port = 8080, sleep_s = 300, max_json = 65536, max_pkg = 64ull << 20, threads = 4, attest_ttl = 300;
     moltd_t srv = {.artifact_dir = "artifacts", .tenant = "DEFAULT"};
-    enum { O_DB = 256, O_LISTEN, O_PORT, O_ADIR, O_AURL, O_TOK, O_TENANT, O_SLEEP, O_MJ, O_MP, O_THR };
+    enum { O_DB = 256, O_LISTEN, O_PORT, O_ADIR, O_AURL, O_TOK, O_TENANT, O_SLEEP, O_MJ, O_MP, O_THR, O_ATTL };
     static const struct option opts[] = {
         {"db", required_argument, 0, O_DB},           {"listen", required_argument, 0, O_LISTEN},
         {"port", required_argument, 0, O_PORT},       {"artifact-dir", required_argument, 0, O_ADIR},
         {"artifact-base-url", required_argument, 0, O_AURL}, {"admin-token-file", required_argument, 0, O_TOK},
         {"tenant", required_argument, 0, O_TENANT},   {"poll-sleep", required_argument, 0, O_SLEEP},
         {"max-json", required_argument, 0, O_MJ},     {"max-package", required_argument, 0, O_MP},
-        {"threads", required_argument, 0, O_THR},     {"help", no_argument, 0, 'h'},
+        {"threads", required_argument, 0, O_THR},     {"attest-ttl", required_argument, 0, O_ATTL},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -80,6 +82,7 @@ int main(int argc, char **argv)
         case O_MJ: ok = parse_num(optarg, 1ull << 30, &max_json) && max_json >= 1024; break;
         case O_MP: ok = parse_num(optarg, 1ull << 32, &max_pkg) && max_pkg >= 1024; break;
         case O_THR: ok = parse_num(optarg, 64, &threads) && threads > 0; break;
+        case O_ATTL: ok = parse_num(optarg, 86400, &attest_ttl) && attest_ttl > 0; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -126,6 +129,7 @@ int main(int argc, char **argv)
     srv.poll_sleep = (unsigned)sleep_s;
     srv.max_json = (size_t)max_json;
     srv.max_package = (size_t)max_pkg;
+    srv.attest_ttl = (unsigned)attest_ttl;
 
     sigset_t set;
     sigemptyset(&set);

@@ -36,6 +36,7 @@ typedef struct moltd {
     unsigned poll_sleep;          /* seconds, served as config.polling.sleep */
     size_t max_json;              /* body limit of JSON requests */
     size_t max_package;           /* body limit of package uploads */
+    unsigned attest_ttl;          /* seconds an attestation challenge stays valid */
 } moltd_t;
 
 /* One HTTP request, from its headers to its completion. */
@@ -79,6 +80,8 @@ int mgmt_auth(req_t *r, bool *refused);
 int mgmt_dispatch(req_t *r);
 int ddi_auth(req_t *r, bool *refused);
 int ddi_dispatch(req_t *r);
+/* attest.c: GET/POST .../molt/attestation (challenge, token upload) */
+int attest_dispatch(req_t *r);
 
 /* --- pkg.c ----------------------------------------------------------------- */
 typedef struct pkg_info {

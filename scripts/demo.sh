@@ -6,11 +6,20 @@
 # attacks: a tampered copy, an image from an untrusted signer, a signature moved
 # before its key, and a rollback to an older, properly signed image. Each must be
 # refused for its own reason. Ends with a table; exits 0 only if every outcome is
-# the expected one. Later issues grow this into the full fleet update.
+# the expected one. Then the fleet (sections 13-17): moltd (SQLite, loopback,
+# ephemeral port) and five simulated devices running molt-agent take v2.0.0 in a
+# staged campaign, through a dropped connection, a power cut mid-activation, a
+# tampered package from a rogue mirror, a rollback upload and a v2 that fails its
+# health check on one device; the second table is device, version before and
+# after, attested version, outcome.
 set -uo pipefail
 build=${1:?usage: scripts/demo.sh BUILD_DIR}
-molt=$(cd "$build" && pwd)/bin/molt
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+bin=$(cd "$build" && pwd)/bin
+molt=$bin/molt
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$work"; }
+trap cleanup EXIT
 cd "$work"
 
 say()  { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -89,8 +98,108 @@ pf=$("$molt" sim powerfail --old app-v1.signed --new app-v2.signed -k vendor.pub
 printf '%s\n' "$pf"
 record "power-fail sweep" "bricked 0 mixed 0" "$(sed -nE 's/.*bricked: ([0-9]+), mixed: ([0-9]+).*/bricked \1 mixed \2/p' <<<"$pf")"
 
-say "Outcome"
+
+# --- the fleet ---------------------------------------------------------------------
+say "13. The deployer starts moltd (SQLite, 127.0.0.1, an ephemeral port) and registers the vendor key"
+printf '%s\n' "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > admin.token
+start_moltd() { # [extra options]: sets S (the server URL)
+  : > moltd.log
+  "$bin/moltd" --db sqlite:moltd.db --port 0 --artifact-dir artifacts --admin-token-file admin.token \
+               --poll-sleep 1 "$@" > moltd.log 2>&1 &
+  moltd_pid=$!; pids+=("$moltd_pid")
+  for _ in $(seq 100); do grep -q listening moltd.log && break; sleep 0.05; done
+  S=$(sed -n 's/^moltd: listening on \(http:[^ ]*\) .*/\1/p' moltd.log)
+  [ -n "$S" ] || { echo "moltd did not start: $(cat moltd.log)"; exit 1; }
+  cat moltd.log
+}
+stop_moltd() { kill "$moltd_pid"; wait "$moltd_pid" 2>/dev/null; }
+start_moltd
+A="Authorization: Bearer $(cat admin.token)"
+api() { curl -s --max-time 30 -H "$A" "$@"; }
+status() { curl -s --max-time 30 -o /dev/null -w '%{http_code}' -H "$A" "$@"; }
+api -d "$(jq -n --rawfile p vendor.pub.pem '{name:"vendor",pem:$p}')" "$S/api/v1/signers"; echo
+api -d '{"name":"sensor","signers":["vendor"]}' "$S/api/v1/classes"; echo
+record "moltd: upload v1.0.0 (verified on upload)" 201 "$(status --data-binary @app-v1.signed "$S/api/v1/packages?class=sensor&filename=app-v1.bin")"
+record "moltd: upload v2.0.0" 201 "$(status --data-binary @app-v2.signed "$S/api/v1/packages?class=sensor&filename=app-v2.bin")"
+P2=$(api "$S/api/v1/packages" | jq '.[] | select(.version == "2.0.0+0") | .id')
+
+say "14. Rollback attempt at the deployer: the old, validly signed v0.9.0 is uploaded after v2"
+record "moltd refuses the v0.9.0 upload" 409 "$(status --data-binary @app-v0.signed "$S/api/v1/packages?class=sensor&filename=app-v0.bin")"
+
+say "15. Five devices run v1.0.0; each is provisioned with its attestation key (molt sim iak)"
+devs=(dev-a dev-b dev-c dev-d dev-e)
+declare -A TOK FAULT
+FAULT=([dev-a]="none" [dev-b]="connection dropped at 12000 bytes" [dev-c]="power cut mid-activation"
+       [dev-d]="v2 fails its health check" [dev-e]="rogue mirror, then moltd")
+for d in "${devs[@]}"; do
+  "$molt" sim create -f $d.sim --sector-size 4096 --slot-sectors 16 --align 8 >/dev/null
+  "$molt" sim write -f $d.sim --slot primary app-v1.signed >/dev/null
+  "$molt" sim iak -f $d.sim -o $d.iak
+  TOK[$d]=$(api -d "$(jq -n --arg id $d --rawfile ak $d.iak '{id:$id,class:"sensor",attestation_key:$ak}')" \
+             "$S/api/v1/devices" | jq -r .token)
+  echo "$d: provisioned (attestation key $(openssl pkey -pubin -in $d.iak -outform DER | sha256sum | cut -c1-16)...)"
+done
+agent() { local d=$1; shift; "$bin/molt-agent" -f $d.sim -k vendor.pub.pem --server "$S" --id $d --token "${TOK[$d]}" \
+            --backoff-ms 100 --max-sleep 1 --max-polls 60 --until-update --rate 12000 "$@"; }
+
+say "16. A rogue mirror: moltd redirects downloads to a static server that serves a tampered copy"
+mkdir mirror
+cp app-v2.signed mirror/"$(sha256sum app-v2.signed | cut -d' ' -f1)"
+printf '\x5a' | dd of=mirror/"$(sha256sum app-v2.signed | cut -d' ' -f1)" bs=1 seek=8192 conv=notrunc status=none
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory mirror > mirror.log 2>&1 &
+mirror_pid=$!; pids+=("$mirror_pid")
+for _ in $(seq 100); do grep -q "port" mirror.log && break; sleep 0.05; done
+mport=$(sed -nE 's/.*port ([0-9]+).*/\1/p' mirror.log | head -1)
+stop_moltd; start_moltd --artifact-base-url "http://127.0.0.1:$mport"
+api -d "$(jq -n --argjson p "$P2" '{name:"v2-via-mirror",package:$p,filter:{ids:["dev-e"]},message:"v2.0.0 (mirror test)"}')" "$S/api/v1/campaigns"; echo
+agent dev-e | tee dev-e.mirror.log
+record "dev-e refuses the tampered package" failure "$(api "$S/api/v1/devices/dev-e" | jq -r .action.state)"
+record "dev-e: why" "refused at finish: HASH_MISMATCH" \
+       "$(sed -nE 's/.*the device (refused the package at finish): INVALID_SIGNATURE \(([A-Z_]+)\).*/refused at finish: \2/p' dev-e.mirror.log)"
+kill "$mirror_pid"; wait "$mirror_pid" 2>/dev/null
+stop_moltd; start_moltd
+
+say "17. The campaign: v2.0.0 to every device, in two steps (40%, then 100%), with a message for the user"
+api -d "$(jq -n --argjson p "$P2" '{name:"v2.0.0",package:$p,steps:[40,100],failure_threshold:50,
+         message:"Sensor firmware 2.0.0 is being installed; the sensor restarts once."}')" "$S/api/v1/campaigns" | tee campaign.json; echo
+cid=$(jq -r .id campaign.json)
+declare -A BEFORE
+for d in "${devs[@]}"; do BEFORE[$d]=$("$molt" sim state -f $d.sim -k vendor.pub.pem --json | jq -r .would_boot.version); done
+# Each agent's lines appear as they happen, prefixed with its device (and are kept in DEV.log).
+agent dev-a 2>&1 | tee dev-a.log & pids+=($!); a1=$!
+agent dev-b --drop-after 12000 2>&1 | tee dev-b.log & pids+=($!); a2=$!
+( agent dev-c --power-cut-at 20; echo "dev-c: agent exit $? (the power is off); the power comes back"
+  agent dev-c ) 2>&1 | tee dev-c.log & pids+=($!); a3=$!
+agent dev-d --health-fail 2>&1 | tee dev-d.log & pids+=($!); a4=$!
+agent dev-e 2>&1 | tee dev-e.log & pids+=($!); a5=$!
+while kill -0 $a1 2>/dev/null || kill -0 $a2 2>/dev/null || kill -0 $a3 2>/dev/null || kill -0 $a4 2>/dev/null || kill -0 $a5 2>/dev/null; do
+  api "$S/api/v1/campaigns/$cid" | jq -r '"campaign \(.name): \(.state), step \(.step), actions \(.actions | to_entries | map("\(.key) \(.value)") | join(", "))"'
+  sleep 1
+done
+wait $a1 $a2 $a3 $a4 $a5
+api "$S/api/v1/campaigns/$cid" | jq -r '"campaign \(.name): \(.state), actions \(.actions | to_entries | map("\(.key) \(.value)") | join(", "))"'
+
+say "Outcome: image verification and the device"
 printf '%-44s %-32s %-32s %s\n' case expected got verdict
 printf '%s\n' "${rows[@]}"
+
+say "Outcome: the fleet"
+declare -A WANT_AFTER WANT_OUT
+WANT_AFTER=([dev-a]=2.0.0+0 [dev-b]=2.0.0+0 [dev-c]=2.0.0+0 [dev-d]=1.0.0+1 [dev-e]=2.0.0+0)
+WANT_OUT=([dev-a]=success [dev-b]=success [dev-c]=success [dev-d]=failure [dev-e]=success)
+printf '%-7s %-34s %-9s %-9s %-9s %-9s %s\n' device fault before after attested outcome verdict
+for d in "${devs[@]}"; do
+  after=$("$molt" sim state -f $d.sim -k vendor.pub.pem --json | jq -r '.would_boot | "\(.version)\(if .trial then "(trial)" else "" end)"')
+  j=$(api "$S/api/v1/devices/$d")
+  att=$(jq -r .attested_version <<<"$j"); out=$(jq -r .action.state <<<"$j")
+  v=ok
+  [ "$after" = "${WANT_AFTER[$d]}" ] && [ "$att" = "${WANT_AFTER[$d]}" ] && [ "$out" = "${WANT_OUT[$d]}" ] || { v=UNEXPECTED; failures=$((failures + 1)); }
+  printf '%-7s %-34s %-9s %-9s %-9s %-9s %s\n' $d "${FAULT[$d]}" "${BEFORE[$d]}" "$after" "$att" "$out" $v
+done
+grep -q "resuming the download at byte 12000" dev-b.log || { echo "dev-b did not resume at byte 12000"; failures=$((failures + 1)); }
+grep -q "interrupted activation completed" dev-c.log || { echo "dev-c did not complete its activation after the power cut"; failures=$((failures + 1)); }
+grep -q "FWU_REVERTED; running 1.0.0+1" dev-d.log || { echo "dev-d was not reverted"; failures=$((failures + 1)); }
+echo "campaign: $(api "$S/api/v1/campaigns/$cid" | jq -c '{state, actions}')"
+echo "audit log: $(api "$S/api/v1/audit" | jq -r 'group_by(.what) | map("\(.[0].what) \(length)") | join(", ")')"
 if [ "$failures" -ne 0 ]; then echo "demo: $failures unexpected outcome(s)"; exit 1; fi
 echo "demo: every outcome as expected"

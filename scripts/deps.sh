@@ -23,6 +23,7 @@ packages=(
   clang valgrind
   python3-cryptography python3-cbor2
   libmicrohttpd-dev libsqlite3-dev sqlite3 libpq-dev postgresql curl jq
+  libcurl4-openssl-dev
 )
 
 log() { printf 'deps: %s\n' "$*" >&2; }

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# agent.sh - molt-agent against a real moltd on 127.0.0.1 (SQLite), on simulated
+# devices: the hawkBit DDI round trip to UPDATED with the attested version recorded,
+# a dropped connection resumed with HTTP Range from psa_fwu_query's offset, a power
+# cut during the activation then the power coming back, a health-check failure
+# reverted with failure feedback, cancels between and during downloads, and a rogue
+# mirror (moltd --artifact-base-url):
+# an oversized copy is never taken beyond the declared size, a tampered copy is
+# refused by the device at finish. With MOLTD_TEST_DB=postgresql://... (tests/agent_pg.sh)
+# the same test runs on PostgreSQL.
+#   R-NOTIFY: the campaign's message is shown before the download starts.
+#   R-BACKGROUND: the download resumes from the device's own progress record.
+#   R-ATTEST: every update ends with a fresh token verified by moltd.
+#   R-EASY: one command per device, no operator step on the device.
+set -uo pipefail
+: "${MOLT:?}" "${MOLTD:?}" "${MOLT_AGENT:?}"
+work=$(mktemp -d)
+pid=; mpid=
+cleanup() {
+  for p in $pid $mpid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+pass=0; fail=0
+curl() { command curl --max-time 30 "$@"; }
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+eq() { [ "$1" == "$2" ] && ok || bad "$3: got '$1', expected '$2'"; }
+step() { "$@" >"$work/out" 2>&1 && ok || bad "$* -> $(cat "$work/out")"; }
+cd "$work"
+
+# --- keys, firmware v1 and v2 (swap mode, 64 KiB slots)
+step "$MOLT" keygen -t ecdsa-p256 -k vendor.pem
+step "$MOLT" getpub -k vendor.pem -e pem -o vendor.pub
+head -c 24576 /dev/urandom > fw1.bin; head -c 28000 /dev/urandom > fw2.bin
+step "$MOLT" sign -k vendor.pem -v 1.0.0+1 -s auto -H 0x200 --pad-header -S 0x10000 --align 8 fw1.bin v1.img
+step "$MOLT" sign -k vendor.pem -v 2.0.0 -s auto -H 0x200 --pad-header -S 0x10000 --align 8 fw2.bin v2.img
+V2SIZE=$(stat -c %s v2.img)
+
+ADMIN=admin-token-0123456789abcdef; printf '%s\n' "$ADMIN" > admin.token
+DBURL=${MOLTD_TEST_DB:-sqlite:moltd.db}
+case $DBURL in
+  postgresql://*) sql() { psql -X -q -tA "$DBURL" -c "$1"; } ;;
+  *)              sql() { sqlite3 moltd.db "$1"; } ;;
+esac
+start() {  # start [options]: moltd on an ephemeral port; sets pid, S, U
+  "$MOLTD" --db "$DBURL" --port 0 --artifact-dir art --admin-token-file admin.token --poll-sleep 1 "$@" >moltd.log 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do grep -q listening moltd.log && break; sleep 0.05; done
+  port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' moltd.log)
+  [ -n "$port" ] || { echo "moltd did not start: $(cat moltd.log)"; exit 1; }
+  S=http://127.0.0.1:$port; U=$S/api/v1
+}
+start
+A="Authorization: Bearer $ADMIN"
+api() { curl -s -H "$A" "$@"; }
+api -d "$(jq -n --rawfile p vendor.pub '{name:"vendor",pem:$p}')" "$U/signers" >/dev/null
+api -d '{"name":"sensor","signers":["vendor"]}' "$U/classes" >/dev/null
+eq "$(api --data-binary @v1.img "$U/packages?class=sensor&filename=v1.img" | jq -r .version)" 1.0.0+1 "upload v1"
+api --data-binary @v2.img "$U/packages?class=sensor&filename=v2.img" > p2.json
+eq "$(jq -r .version p2.json)" 2.0.0+0 "upload v2"
+
+declare -A TOK
+for d in d1 d2 d3 d4; do
+  step "$MOLT" sim create -f $d.sim --sector-size 4096 --slot-sectors 16 --align 8
+  step "$MOLT" sim write -f $d.sim --slot primary v1.img
+  step "$MOLT" sim iak -f $d.sim -o $d.iak
+  TOK[$d]=$(api -d "$(jq -n --arg id $d --rawfile ak $d.iak '{id:$id,class:"sensor",attestation_key:$ak}')" "$U/devices" | jq -r .token)
+done
+MSG="Update to 2.0.0 tonight: the sensor restarts once"
+api -d "$(jq -n --argjson p "$(jq .id p2.json)" --arg m "$MSG" '{name:"v2",package:$p,message:$m}')" "$U/campaigns" > c.json
+cid=$(jq -r .id c.json); eq "$(jq -r .targets c.json)" 4 "campaign targets"
+
+agent() { local d=$1; shift; "$MOLT_AGENT" -f $d.sim -k vendor.pub --server "$S" --id $d --token "${TOK[$d]}" --backoff-ms 50 --max-sleep 1 "$@"; }
+dev() { api "$U/devices/$1" | jq -r "$2"; }
+simver() { "$MOLT" sim state -f $1.sim -k vendor.pub --json | jq -r '.would_boot | "\(.version) \(.trial)"'; }
+
+# --- d1: the round trip to UPDATED, attested
+agent d1 --once --health-cmd 'test "$MOLT_VERSION" = 2.0.0+0 && test "$MOLT_DEVICE" = d1' > d1.log 2>&1; eq "$?" 0 "d1 exit"
+grep -q '^d1: health check `test "$MOLT_VERSION" = 2.0.0+0 && test "$MOLT_DEVICE" = d1` passed (status 0) on 2.0.0+0' d1.log && ok || bad "d1 health command: $(cat d1.log)"
+m=$(grep -n "MESSAGE FOR THE USER: $MSG" d1.log | cut -d: -f1); dl=$(grep -n "download " d1.log | head -1 | cut -d: -f1)
+[ -n "$m" ] && [ -n "$dl" ] && [ "$m" -lt "$dl" ] && ok || bad "R-NOTIFY: message not shown before the download: $(cat d1.log)"
+grep -q "^d1: download $V2SIZE/$V2SIZE bytes (100%)" d1.log && ok || bad "d1 full download: $(cat d1.log)"
+grep -q "^d1: feedback: success (2.0.0+0 running, health check passed, accepted; security counter 33554432)" d1.log && ok || bad "d1 feedback: $(cat d1.log)"
+eq "$(dev d1 '"\(.version) \(.attested_version) \(.action.state)"')" "2.0.0+0 2.0.0+0 success" "d1 in moltd"
+eq "$(simver d1)" "2.0.0+0 false" "d1 runs v2 confirmed"
+eq "$(sql "SELECT attested_hash FROM devices WHERE id = 'd1'")" "$("$MOLT" inspect --json v2.img | jq -r .hash.value)" "d1 attested hash"
+
+# --- d2: the connection drops after 10000 bytes; the download resumes at psa_fwu_query's offset
+agent d2 --once --drop-after 10000 > d2.log 2>&1; eq "$?" 0 "d2 exit"
+grep -q "^d2: download interrupted: connection dropped after 10000 bytes (fault injected)" d2.log && ok || bad "d2 drop: $(cat d2.log)"
+grep -q "^d2: resuming the download at byte 10000 (Range: bytes=10000-$((V2SIZE - 1)))" d2.log && ok || bad "d2 resume: $(cat d2.log)"
+grep -q "^d2: back-off [0-9]* ms (error 1 in a row)" d2.log && ok || bad "d2 back-off: $(cat d2.log)"
+eq "$(dev d2 '"\(.version) \(.attested_version) \(.action.state)"')" "2.0.0+0 2.0.0+0 success" "d2 in moltd"
+
+# --- d4: a power cut in the middle of the activation; the next power-on completes it
+agent d4 --once --power-cut-at 20 > d4a.log 2>&1; eq "$?" 3 "d4 power cut exit"
+grep -q "^d4: POWER CUT during the activation" d4a.log && ok || bad "d4 cut: $(cat d4a.log)"
+eq "$(dev d4 .action.state)" running "d4 action open after the cut"
+agent d4 --once > d4b.log 2>&1; eq "$?" 0 "d4 exit after the power comes back"
+grep -q "^d4: boot: running 2.0.0+0 (trial, interrupted activation completed)" d4b.log && ok || bad "d4 resume: $(cat d4b.log)"
+eq "$(dev d4 '"\(.version) \(.attested_version) \(.action.state)"')" "2.0.0+0 2.0.0+0 success" "d4 in moltd"
+eq "$(simver d4)" "2.0.0+0 false" "d4 runs v2 confirmed"
+
+# --- d3: v2 fails its health check: rejected, reverted, failure feedback with the reason
+agent d3 --once --health-fail > d3.log 2>&1; eq "$?" 0 "d3 exit"
+grep -q "^d3: rejected 2.0.0+0: restarting to revert" d3.log && ok || bad "d3 reject: $(cat d3.log)"
+eq "$(dev d3 '"\(.version) \(.attested_version) \(.action.state)"')" "null 1.0.0+1 failure" "d3 in moltd"
+eq "$(simver d3)" "1.0.0+1 false" "d3 back on v1"
+eq "$(api "$U/audit" | jq -r '.[] | select(.what == "update.failure" and .object == "d3") | .detail')" \
+   "health check failed (--health-fail) on 2.0.0+0; rejected; FWU_REVERTED; running 1.0.0+1" "d3 failure detail"
+# one token per device after its update (d4: its first power-on ended in the cut)
+eq "$(api "$U/audit" | jq -r '[.[] | select(.what == "attest.verified") | .object] | join(" ")')" "d1 d2 d4 d3" "attestations recorded"
+
+# --- a second run finds nothing to do and leaves the device as it is
+agent d1 --once > d1b.log 2>&1; eq "$?" 0 "d1 second run"
+grep -q "offered" d1b.log && bad "d1 offered again: $(cat d1b.log)" || ok
+eq "$(simver d1)" "2.0.0+0 false" "d1 unchanged"
+eq "$(api "$U/campaigns/$cid" | jq -r .state)" finished "campaign finished"
+
+# --- a rogue mirror: moltd redirects downloads to a static server (R-ONEPKG: the mirror is untrusted)
+SHA=$(jq -r .sha256 p2.json)
+mkdir mirror
+{ cat v2.img; head -c 100 /dev/zero; } > mirror/$SHA              # first: 100 bytes too many
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory mirror > mirror.log 2>&1 & mpid=$!
+for _ in $(seq 100); do grep -q port mirror.log && break; sleep 0.05; done
+mport=$(sed -nE 's/.*port ([0-9]+).*/\1/p' mirror.log | head -1)
+kill "$pid"; wait "$pid" 2>/dev/null
+start --artifact-base-url "http://127.0.0.1:$mport"
+step "$MOLT" sim create -f d5.sim --sector-size 4096 --slot-sectors 16 --align 8
+step "$MOLT" sim write -f d5.sim --slot primary v1.img
+step "$MOLT" sim iak -f d5.sim -o d5.iak
+TOK[d5]=$(api -d "$(jq -n --rawfile ak d5.iak '{id:"d5",class:"sensor",attestation_key:$ak}')" "$U/devices" | jq -r .token)
+api -d "$(jq -n --argjson p "$(jq .id p2.json)" '{name:"mirror",package:$p,filter:{ids:["d5"]}}')" "$U/campaigns" > c5.json
+eq "$(jq -r .targets c5.json)" 1 "mirror campaign targets"
+agent d5 --once --max-errors 2 > d5a.log 2>&1; eq "$?" 4 "d5 gives up on the oversized mirror"
+eq "$(grep -c "^d5: download interrupted: the server sent more than the declared $V2SIZE bytes" d5a.log)" 2 "d5 oversize refused twice"
+grep -q "^d5: giving up after 2 errors in a row" d5a.log && ok || bad "d5 give up: $(cat d5a.log)"
+cp v2.img mirror/$SHA; printf '\x5a' | dd of=mirror/$SHA bs=1 seek=8192 conv=notrunc status=none   # now: tampered
+agent d5 --once > d5b.log 2>&1; eq "$?" 0 "d5 exit"
+grep -q "^d5: the device refused the package at finish: INVALID_SIGNATURE (HASH_MISMATCH)" d5b.log && ok || bad "d5 tampered: $(cat d5b.log)"
+eq "$(dev d5 '"\(.version) \(.attested_version) \(.action.state)"')" "null 1.0.0+1 failure" "d5 in moltd"
+eq "$(simver d5)" "1.0.0+1 false" "d5 still on v1"
+eq "$(api "$U/audit" | jq -r '.[] | select(.what == "update.failure" and .object == "d5") | .detail')" \
+   "the device refused the package at finish: INVALID_SIGNATURE (HASH_MISMATCH)" "d5 failure detail"
+
+# --- cancel: a download interrupted, the campaign cancelled, the device stops and cleans up
+kill "$mpid"; wait "$mpid" 2>/dev/null; mpid=
+kill "$pid"; wait "$pid" 2>/dev/null
+start
+step "$MOLT" sim create -f d6.sim --sector-size 4096 --slot-sectors 16 --align 8
+step "$MOLT" sim write -f d6.sim --slot primary v1.img
+step "$MOLT" sim iak -f d6.sim -o d6.iak
+TOK[d6]=$(api -d "$(jq -n --rawfile ak d6.iak '{id:"d6",class:"sensor",attestation_key:$ak}')" "$U/devices" | jq -r .token)
+c6=$(api -d "$(jq -n --argjson p "$(jq .id p2.json)" '{name:"cancel",package:$p,filter:{ids:["d6"]}}')" "$U/campaigns" | jq -r .id)
+agent d6 --once --drop-after 5000 --max-errors 1 > d6a.log 2>&1; eq "$?" 4 "d6 stops after the drop"
+eq "$(dev d6 .action.state)" running "d6 started"
+eq "$(api -X POST "$U/campaigns/$c6/cancel" | jq -r .state)" cancelled "campaign cancelled"
+eq "$(dev d6 .action.state)" cancelling "d6 asked to stop"
+agent d6 --once > d6b.log 2>&1; eq "$?" 0 "d6 exit"
+grep -q "^d6: cancel of action [0-9]*: done" d6b.log && ok || bad "d6 cancel: $(cat d6b.log)"
+eq "$(dev d6 '"\(.version) \(.attested_version) \(.action.state)"')" "null 1.0.0+1 cancelled" "d6 in moltd"
+eq "$(simver d6)" "1.0.0+1 false" "d6 still on v1"
+
+# --- cancel during a (slow, background) download: the agent keeps polling and stops the download
+step "$MOLT" sim create -f d7.sim --sector-size 4096 --slot-sectors 16 --align 8
+step "$MOLT" sim write -f d7.sim --slot primary v1.img
+step "$MOLT" sim iak -f d7.sim -o d7.iak
+TOK[d7]=$(api -d "$(jq -n --rawfile ak d7.iak '{id:"d7",class:"sensor",attestation_key:$ak}')" "$U/devices" | jq -r .token)
+c7=$(api -d "$(jq -n --argjson p "$(jq .id p2.json)" '{name:"cancel2",package:$p,filter:{ids:["d7"]}}')" "$U/campaigns" | jq -r .id)
+agent d7 --once --rate 4000 > d7.log 2>&1 & apid=$!
+for _ in $(seq 100); do [ "$(dev d7 .action.state)" = running ] && break; sleep 0.05; done
+eq "$(api -X POST "$U/campaigns/$c7/cancel" | jq -r .state)" cancelled "campaign cancelled during the download"
+wait $apid; eq "$?" 0 "d7 exit"
+grep -q "^d7: the deployer cancels the update: stopping the download" d7.log && ok || bad "d7 stop: $(cat d7.log)"
+grep -q "^d7: cancel of action [0-9]*: done" d7.log && ok || bad "d7 cancel: $(cat d7.log)"
+grep -q "^d7: download $V2SIZE/" d7.log && bad "d7 downloaded everything: $(cat d7.log)" || ok
+eq "$(dev d7 .action.state)" cancelled "d7 cancelled"
+eq "$(simver d7)" "1.0.0+1 false" "d7 still on v1"
+
+# --- bad options: one line, exit 2
+"$MOLT_AGENT" -f nosuch.sim -k vendor.pub --server "$S" --id x --token y > /dev/null 2> err; eq "$?" 2 "missing device exit"
+eq "$(wc -l < err)" 1 "one-line error"
+"$MOLT_AGENT" -f d1.sim --server "$S" --id x --token y > /dev/null 2> err; eq "$?" 2 "no key exit"
+grep -qx "molt-agent: -k PUB is required (the device's trusted signing keys)" err && ok || bad "no key msg: $(cat err)"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
