@@ -87,6 +87,16 @@ static const step_t steps[] = {
      "ALTER TABLE devices ADD COLUMN attested_hash TEXT;\n"
      "ALTER TABLE devices ADD COLUMN attested_at BIGINT;\n",
      NULL},
+    /* 3: encrypted packages (R-CONF, R-ONEPKG): the content key wrapped under the
+     * KEK with the envelope binding (hash TLV type || value, hex), and the key
+     * envelope issued to each device */
+    {"ALTER TABLE packages ADD COLUMN encryption TEXT;\n"
+     "CREATE TABLE package_keys (package_id BIGINT PRIMARY KEY REFERENCES packages(id), wrapped TEXT NOT NULL,"
+     " binding TEXT NOT NULL);\n"
+     "CREATE TABLE envelopes (device_id TEXT NOT NULL REFERENCES devices(id),"
+     " package_id BIGINT NOT NULL REFERENCES packages(id), envelope TEXT NOT NULL, created BIGINT NOT NULL,"
+     " PRIMARY KEY (device_id, package_id));\n",
+     NULL},
 };
 
 int db_schema_latest(void)

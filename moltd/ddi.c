@@ -5,7 +5,8 @@
  *
  * One signed package serves every device of its class (R-ONEPKG): the deployment
  * names the same content-addressed artifact for all of them, and only the small
- * per-device action (and, later, key envelopes) is device-specific. The user
+ * per-device action (and, for an encrypted package, the key envelope) is
+ * device-specific. The user
  * message of a campaign (R-NOTIFY) is served in the deployment before the update,
  * and its first delivery to each device is recorded in the audit log.
  */
@@ -156,9 +157,9 @@ static int poll_base(req_t *r)
 
 #define ACT_SELECT                                                                                          \
     "SELECT a.id, a.state, a.notified, a.version_before, c.id, c.message, p.id, p.version, p.sha256,"      \
-    " p.sha1, p.md5, p.size, p.filename, p.class, p.security_counter FROM actions a"                      \
+    " p.sha1, p.md5, p.size, p.filename, p.class, p.security_counter, p.encryption, d.enc_key FROM actions a" \
     " JOIN campaigns c ON c.id = a.campaign_id JOIN packages p ON p.id = c.package_id"                    \
-    " WHERE a.id = $1 AND a.device_id = $2"
+    " JOIN devices d ON d.id = a.device_id WHERE a.id = $1 AND a.device_id = $2"
 
 static int deployment_base(req_t *r, const char *aid)
 {
@@ -196,6 +197,13 @@ static int deployment_base(req_t *r, const char *aid)
                             (json_int_t)strtoll(db_cell(&a, 0, 11), NULL, 10), "_links", links);
     json_t *meta = json_pack("[{s:s,s:s},{s:s,s:s}]", "key", "molt.message", "value", db_cell(&a, 0, 5), "key",
                              "molt.security_counter", "value", db_cell(&a, 0, 14));
+    /* An encrypted package (R-CONF): the same ciphertext for all; this device's
+     * key envelope is its own resource (R-ONEPKG), linked when it can have one. */
+    if (db_cell(&a, 0, 15)) {
+        json_array_append_new(meta, json_pack("{s:s,s:s}", "key", "molt.encryption", "value", db_cell(&a, 0, 15)));
+        if (envelope_capable(db_cell(&a, 0, 16)))
+            json_object_set_new(links, "molt-key-envelope", href(base, "/molt/keyEnvelope/", aid, NULL));
+    }
     json_t *chunk = json_pack("{s:s,s:s,s:s,s:o,s:[o]}", "part", "os", "version", db_cell(&a, 0, 7), "name",
                               db_cell(&a, 0, 13), "metadata", meta, "artifacts", art);
     json_t *out = json_pack("{s:s,s:{s:s,s:s,s:[o]}}", "id", aid, "deployment", "download", "forced", "update",
@@ -594,7 +602,8 @@ int ddi_dispatch(req_t *r)
         return http_error(r, 501, "%s is not implemented yet", s1);
     if (strcmp(s1, "molt") == 0 && n == 2 && strcmp(s2, "attestation") == 0)
         return attest_dispatch(r);
-    if (strcmp(s1, "molt") == 0 && s2 && strcmp(s2, "keyEnvelope") == 0)
-        return http_error(r, 501, "molt/%s is not implemented yet (encryption issue)", s2);
+    if (strcmp(s1, "molt") == 0 && n == 3 && strcmp(s2, "keyEnvelope") == 0 && strspn(s3, "0123456789") == strlen(s3) &&
+        strlen(s3) < 19)
+        return get ? envelope_get(r, s3) : http_error(r, 405, "method %s not allowed here", m);
     return http_error(r, 404, "no such resource");
 }

@@ -9,13 +9,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli.h"
 #include "moltd.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: moltd [options]\n"
-            "  --db URL                 sqlite:PATH (default sqlite:moltd.db); postgresql://... is reserved\n"
+            "  --db URL                 sqlite:PATH (default sqlite:moltd.db) or postgresql://USER@HOST:PORT/DB\n"
             "  --listen ADDR            IPv4 address to bind (default 127.0.0.1: loopback only)\n"
             "  --port N                 TCP port (default 8080; 0 picks a free one)\n"
             "  --artifact-dir DIR       content-addressed package store (default ./artifacts)\n"
@@ -26,7 +27,9 @@ static void usage(FILE *f)
             "  --max-json BYTES         body limit of JSON requests (default 65536)\n"
             "  --max-package BYTES      body limit of package uploads (default 67108864)\n"
             "  --threads N              HTTP worker threads (default 4)\n"
-            "  --attest-ttl SECONDS     lifetime of an attestation challenge (default 300)\n");
+            "  --attest-ttl SECONDS     lifetime of an attestation challenge (default 300)\n"
+            "  --kek-file FILE          key-encryption key (64 hex digits) that wraps the content keys of\n"
+            "                           encrypted packages; without it encrypted uploads are refused\n");
 }
 
 #include <stdarg.h>
@@ -54,10 +57,10 @@ static bool parse_num(const char *s, unsigned long long max, unsigned long long 
 
 int main(int argc, char **argv)
 {
-    const char *db_url = "sqlite:moltd.db", *listen = "127.0.0.1", *tokfile = NULL;
+    const char *db_url = "sqlite:moltd.db", *listen = "127.0.0.1", *tokfile = NULL, *kekfile = NULL;
     unsigned long long port = 8080, sleep_s = 300, max_json = 65536, max_pkg = 64ull << 20, threads = 4, attest_ttl = 300;
     moltd_t srv = {.artifact_dir = "artifacts", .tenant = "DEFAULT"};
-    enum { O_DB = 256, O_LISTEN, O_PORT, O_ADIR, O_AURL, O_TOK, O_TENANT, O_SLEEP, O_MJ, O_MP, O_THR, O_ATTL };
+    enum { O_DB = 256, O_LISTEN, O_PORT, O_ADIR, O_AURL, O_TOK, O_TENANT, O_SLEEP, O_MJ, O_MP, O_THR, O_ATTL, O_KEK };
     static const struct option opts[] = {
         {"db", required_argument, 0, O_DB},           {"listen", required_argument, 0, O_LISTEN},
         {"port", required_argument, 0, O_PORT},       {"artifact-dir", required_argument, 0, O_ADIR},
@@ -65,6 +68,7 @@ int main(int argc, char **argv)
         {"tenant", required_argument, 0, O_TENANT},   {"poll-sleep", required_argument, 0, O_SLEEP},
         {"max-json", required_argument, 0, O_MJ},     {"max-package", required_argument, 0, O_MP},
         {"threads", required_argument, 0, O_THR},     {"attest-ttl", required_argument, 0, O_ATTL},
+        {"kek-file", required_argument, 0, O_KEK},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -83,6 +87,7 @@ int main(int argc, char **argv)
         case O_MP: ok = parse_num(optarg, 1ull << 32, &max_pkg) && max_pkg >= 1024; break;
         case O_THR: ok = parse_num(optarg, 64, &threads) && threads > 0; break;
         case O_ATTL: ok = parse_num(optarg, 86400, &attest_ttl) && attest_ttl > 0; break;
+        case O_KEK: kekfile = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -112,6 +117,9 @@ int main(int argc, char **argv)
     memset(tok, 0, sizeof tok);
 
     char why[512];
+    cli_prog = "moltd";
+    if (kekfile && !kek_load(&srv, kekfile, why, sizeof why))
+        return die("%s", why);
     srv.db = db_open(db_url, why, sizeof why);
     if (!srv.db)
         return die("%s", why);
@@ -124,6 +132,10 @@ int main(int argc, char **argv)
         die("schema migration failed: %s", srv.db->err);
         srv.db->drv->close(srv.db);
         return 2;
+    }
+    if (!kek_check(&srv, why, sizeof why)) {
+        srv.db->drv->close(srv.db);
+        return die("%s", why);
     }
     pthread_mutex_init(&srv.lock, NULL);
     srv.poll_sleep = (unsigned)sleep_s;

@@ -263,11 +263,12 @@ static int classes_create(req_t *r)
 }
 
 /* --- packages (operator) ---------------------------------------------------- */
-static const char *const pkg_cols[] = {"#id", "sha256", "sha1", "md5", "#size", "class", "version",
-                                       "#security_counter", "filename", "signer", "uploaded_by", "#created"};
+static const char *const pkg_cols[] = {"#id",    "sha256",      "sha1",        "md5",     "#size",
+                                       "class",  "version",     "#security_counter", "filename", "signer",
+                                       "uploaded_by", "#created", "encryption"};
 #define PKG_SELECT                                                                                           \
     "SELECT id, sha256, sha1, md5, size, class, version, security_counter, filename, signer, uploaded_by, " \
-    "created FROM packages"
+    "created, encryption FROM packages"
 
 static int packages_upload(req_t *r)
 {
@@ -279,6 +280,15 @@ static int packages_upload(req_t *r)
         return http_error(r, 400, "filename: [A-Za-z0-9._-]{1,128}");
     if (r->fd < 0 || r->body_len == 0)
         return http_error(r, 400, "empty body: send the signed image as application/octet-stream");
+    /* An encrypted package comes with its content key (R-CONF): moltd verifies the
+     * plaintext with it and keeps it only wrapped under the KEK, for envelopes. */
+    const char *ckh = http_header(r, "X-Molt-Content-Key");
+    uint8_t ck[32];
+    size_t ck_len = 0;
+    if (ckh && !content_key_parse(ckh, ck, &ck_len))
+        return http_error(r, 400, "X-Molt-Content-Key: 32 or 64 hex digits (the key of molt sign --save-content-key)");
+    if (ckh && !srv->has_kek)
+        return http_error(r, 400, "X-Molt-Content-Key: this moltd keeps no content keys (start it with --kek-file)");
     if (fsync(r->fd) != 0)
         return http_error(r, 507, "cannot store the upload: %s", strerror(errno));
 
@@ -303,7 +313,7 @@ static int packages_upload(req_t *r)
     for (size_t i = 0; i < nkeys; i++)
         der[i] = hex_decode(db_cell(&keys, i, 1), &der_len[i]);
     pkg_info_t info;
-    int v = pkg_check(r->tmp_path, (const uint8_t *const *)der, der_len, nkeys, &info);
+    int v = pkg_check(r->tmp_path, (const uint8_t *const *)der, der_len, nkeys, ckh ? ck : NULL, ck_len, &info);
     for (size_t i = 0; i < nkeys; i++)
         free(der[i]);
     if (v != 0) {
@@ -373,20 +383,26 @@ static int packages_upload(req_t *r)
         close(dfd);
     }
     db_rows_t id;
-    const char *signer = db_cell(&keys, (size_t)info.signer, 0);
+    const char *signer = db_cell(&keys, (size_t)info.signer, 0), *enc = info.encryption[0] ? info.encryption : NULL;
     if (Q(srv, &id,
           "INSERT INTO packages (sha256, sha1, md5, size, class, version, version_key, security_counter, filename,"
-          " signer, uploaded_by, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+          " signer, uploaded_by, created, encryption) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+          " RETURNING id",
           info.sha256, info.sha1, info.md5, size, cls, info.version, info.version_key, cnt, fname ? fname : defname,
-          signer, r->actor, now) != DB_OK) {
+          signer, r->actor, now, enc) != DB_OK) {
         ret = db_fail(r);
         goto out;
     }
-    char object[32];
+    char object[32], detail[120];
     snprintf(object, sizeof object, "package:%s", db_cell(&id, 0, 0));
+    snprintf(detail, sizeof detail, "%s%s%s", info.sha256, enc ? " encrypted " : "", enc ? enc : "");
+    char *wrapped = enc ? content_key_wrap(srv, info.sha256, ck, ck_len) : NULL;
+    bool stored = !enc || (wrapped && Q(srv, NULL, "INSERT INTO package_keys (package_id, wrapped, binding) VALUES ($1, $2, $3)",
+                                        db_cell(&id, 0, 0), wrapped, info.binding) == DB_OK);
+    free(wrapped);
     db_rows_free(&id);
-    if (audit(srv, r->actor, "package.upload", object, max.nrows ? db_cell(&max, 0, 0) : NULL, info.version,
-              info.sha256) != DB_OK) {
+    if (!stored || audit(srv, r->actor, "package.upload", object, max.nrows ? db_cell(&max, 0, 0) : NULL,
+                         info.version, detail) != DB_OK) {
         ret = db_fail(r);
         goto out;
     }
@@ -399,6 +415,7 @@ static int packages_upload(req_t *r)
     db_rows_free(&row);
     db_rows_free(&keys);
     db_rows_free(&max);
+    OPENSSL_cleanse(ck, sizeof ck);
     if (!tx_end(srv, true)) {
         json_decref(o);
         unlink(path); /* no row names it: a re-upload stores it again */
@@ -406,6 +423,7 @@ static int packages_upload(req_t *r)
     }
     return http_json(r, 201, o);
 out:
+    OPENSSL_cleanse(ck, sizeof ck);
     tx_end(srv, false);
     db_rows_free(&keys);
     db_rows_free(&same);

@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <openssl/evp.h>
 
 #include "db.h"
 
@@ -37,6 +38,8 @@ typedef struct moltd {
     size_t max_json;              /* body limit of JSON requests */
     size_t max_package;           /* body limit of package uploads */
     unsigned attest_ttl;          /* seconds an attestation challenge stays valid */
+    bool has_kek;                 /* --kek-file given: encrypted packages are accepted */
+    uint8_t kek[32];              /* wraps every content key at rest (AES-256-GCM) */
 } moltd_t;
 
 /* One HTTP request, from its headers to its completion. */
@@ -83,6 +86,21 @@ int ddi_dispatch(req_t *r);
 /* attest.c: GET/POST .../molt/attestation (challenge, token upload) */
 int attest_dispatch(req_t *r);
 
+/* --- envelope.c: encrypted packages (content keys, per-device envelopes) ---- */
+/* Read the key-encryption key (first line: 64 hex digits). false: *why says why. */
+bool kek_load(moltd_t *srv, const char *path, char *why, size_t cap);
+/* At start-up: the KEK must open a stored content key. false: *why says why;
+ * a warning is printed when keys are stored and no KEK was given. */
+bool kek_check(moltd_t *srv, char *why, size_t cap);
+/* The content key of package sha256, wrapped under the KEK (hex, malloc'd). */
+char *content_key_wrap(const moltd_t *srv, const char *sha256, const uint8_t *key, size_t len);
+/* Parse X-Molt-Content-Key (hex); false for a malformed value. */
+bool content_key_parse(const char *hex, uint8_t key[32], size_t *len);
+/* Can a device with this encryption key (PEM, may be NULL) open envelopes? */
+bool envelope_capable(const char *enc_key_pem);
+/* GET .../molt/keyEnvelope/{actionId} */
+int envelope_get(req_t *r, const char *aid);
+
 /* --- pkg.c ----------------------------------------------------------------- */
 typedef struct pkg_info {
     char sha256[65], sha1[41], md5[33];
@@ -93,13 +111,20 @@ typedef struct pkg_info {
     int signer;                   /* index into the keys given */
     char why[200];                /* refusal reason */
     const char *why_name;         /* refusal reason id (molt_err_name) */
+    char encryption[16];          /* "aes-128-ctr" / "aes-256-ctr", "" for a plain package */
+    char binding[132];            /* encrypted: hex of hash TLV type (1 byte) || hash TLV value */
 } pkg_info_t;
-/* Hash and verify the file at path against der keys. Returns 0 valid, 1 refused
- * (why/why_name set), -1 I/O error (why set). */
-int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len, size_t nkeys, pkg_info_t *info);
+/* Hash and verify the file at path against der keys. An encrypted package needs
+ * its content key ck (ck_len bytes; NULL for none) and is verified decrypted,
+ * as a device does. Returns 0 valid, 1 refused (why/why_name set), -1 I/O
+ * error (why set). */
+int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len, size_t nkeys, const uint8_t *ck,
+              size_t ck_len, pkg_info_t *info);
 /* Parse a PEM public (or private) key; writes its DER as lib/ wants it (malloc'd)
  * and a type name. Returns false if it is not a key. */
 bool pkg_parse_pem(const char *pem, uint8_t **der, size_t *der_len, const char **type);
+/* A PEM public (or private) key as OpenSSL's; NULL if it is not one. */
+EVP_PKEY *pkg_pem_key(const char *pem);
 
 /* --- util ------------------------------------------------------------------ */
 void sha256_hex(const void *data, size_t len, char out[65]);

@@ -19,6 +19,7 @@
 #include <openssl/decoder.h>
 #include <openssl/encoder.h>
 
+#include "enc_tool.h"
 #include "molt/verify.h"
 #include "moltd.h"
 
@@ -82,7 +83,7 @@ int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-bool pkg_parse_pem(const char *pem, uint8_t **der, size_t *der_len, const char **type)
+EVP_PKEY *pkg_pem_key(const char *pem)
 {
     EVP_PKEY *key = NULL;
     for (int sel = 0; sel < 2 && !key; sel++) {
@@ -97,6 +98,12 @@ bool pkg_parse_pem(const char *pem, uint8_t **der, size_t *der_len, const char *
         OSSL_DECODER_CTX_free(dctx);
     }
     ERR_clear_error();
+    return key;
+}
+
+bool pkg_parse_pem(const char *pem, uint8_t **der, size_t *der_len, const char **type)
+{
+    EVP_PKEY *key = pkg_pem_key(pem);
     if (!key)
         return false;
     unsigned char *out = NULL;
@@ -139,7 +146,76 @@ static void digest_hex(const EVP_MD *md, const void *data, size_t len, char *out
     hex_encode(buf, n, out);
 }
 
-int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len, size_t nkeys, pkg_info_t *info)
+/* An encrypted package is verified as a device verifies it (decrypted while
+ * hashed, R-CONF), with the content key the deployer sent: it is sealed in an
+ * envelope to a throw-away X25519 key, which lib/ opens like a device's. So the
+ * key is proven to decrypt exactly the signed plaintext, by the device's code. */
+typedef struct pkg_dec {
+    enc_key_t tmp;
+    uint8_t env[MOLT_ENV_MAX];
+    molt_decrypt_t dec;
+} pkg_dec_t;
+
+static int pkg_dec_setup(pkg_dec_t *d, const molt_source_t *src, const uint8_t *ck, size_t ck_len,
+                         pkg_info_t *info)
+{
+    molt_image_t im;
+    bool parsed = molt_image_parse(src, &im) == MOLT_OK;
+    size_t klen = parsed ? molt_enc_key_len(im.flags) : 0;
+    memset(d, 0, sizeof *d);
+    if (!parsed)
+        return 0; /* molt_verify says why */
+    if (klen && !ck) {
+        snprintf(info->why, sizeof info->why,
+                 "encrypted package: send its content key in X-Molt-Content-Key (molt sign --save-content-key)");
+        info->why_name = molt_err_name(MOLT_E_ENC_NO_KEY);
+        return 1;
+    }
+    if (!ck)
+        return 0;
+    if (!klen) {
+        snprintf(info->why, sizeof info->why, "X-Molt-Content-Key given, but the package is not encrypted");
+        info->why_name = "NOT_ENCRYPTED";
+        return 1;
+    }
+    if (klen != ck_len) {
+        snprintf(info->why, sizeof info->why, "the content key is %zu bytes; the package's AES flag wants %zu",
+                 ck_len, klen);
+        info->why_name = "CONTENT_KEY_SIZE";
+        return 1;
+    }
+    uint8_t digest[64];
+    size_t dlen = 0, elen = 0;
+    uint16_t htype = 0;
+    if (!enc_image_digest(src, &im, &htype, digest, &dlen)) {
+        snprintf(info->why, sizeof info->why, "%s", molt_err_str(MOLT_E_HASH_MISSING));
+        info->why_name = molt_err_name(MOLT_E_HASH_MISSING);
+        return 1;
+    }
+    EVP_PKEY *tmp = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+    if (!tmp || enc_key_adopt(tmp, true, true, &d->tmp) ||
+        !enc_make_envelope(&d->tmp, ck, ck_len, htype, digest, dlen, d->env, &elen)) {
+        snprintf(info->why, sizeof info->why, "cannot seal the content key for verification");
+        return -1;
+    }
+    d->dec = (molt_decrypt_t){enc_host_ecdh, &d->tmp, d->env, elen, NULL};
+    snprintf(info->encryption, sizeof info->encryption, "aes-%zu-ctr", klen * 8);
+    info->binding[0] = '\0';
+    uint8_t b[65];
+    b[0] = (uint8_t)htype;
+    memcpy(b + 1, digest, dlen);
+    hex_encode(b, dlen + 1, info->binding);
+    return 0;
+}
+
+static void pkg_dec_free(pkg_dec_t *d)
+{
+    enc_key_free(&d->tmp);
+    OPENSSL_cleanse(d->env, sizeof d->env);
+}
+
+int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len, size_t nkeys, const uint8_t *ck,
+              size_t ck_len, pkg_info_t *info)
 {
     memset(info, 0, sizeof *info);
     info->signer = -1;
@@ -178,8 +254,18 @@ int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len
     molt_source_t src;
     molt_mem_source_t mem;
     molt_source_from_mem(&src, &mem, map, (uint32_t)st.st_size);
+    pkg_dec_t dec;
+    int refused = pkg_dec_setup(&dec, &src, ck, ck_len, info);
+    if (refused != 0) {
+        pkg_dec_free(&dec);
+        munmap(map, (size_t)st.st_size);
+        return refused;
+    }
+    if (info->encryption[0])
+        pol.dec = &dec.dec;
     molt_verify_result_t res;
     molt_err_t err = molt_verify(&src, &ring, &pol, &res);
+    pkg_dec_free(&dec);
     munmap(map, (size_t)st.st_size);
     if (err != MOLT_OK) {
         snprintf(info->why, sizeof info->why, "%s", molt_err_str(err));

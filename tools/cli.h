@@ -32,10 +32,12 @@ int cmd_attest(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
 int cmd_envelope(int argc, char **argv);
 
-/* The running subcommand's name, for messages. */
+/* The program and the running subcommand's name, for messages ("molt" and
+ * "sign"; moltd and molt-agent, which share these host pieces, set cli_prog). */
+extern const char *cli_prog;
 extern const char *cli_cmd;
 
-/* Print "molt <cmd>: <fmt...>" and a newline to stderr. Returns EXIT_USAGE. */
+/* Print "<prog> <cmd>: <fmt...>" and a newline to stderr. Returns EXIT_USAGE. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Read a whole file (or "-" for stdin). *buf is malloc'd; caller frees.

@@ -25,26 +25,6 @@
 #include "molt/enc.h"
 #include "molt/verify.h"
 
-/* The image's hash TLV (type and value). */
-static bool image_digest(const molt_source_t *src, const molt_image_t *img, uint16_t *type, uint8_t *d,
-                         size_t *dlen)
-{
-    molt_tlv_iter_t it;
-    molt_tlv_t t;
-    bool more;
-    *dlen = 0;
-    molt_tlv_iter_init(&it, src, img);
-    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more) {
-        if (!t.prot && t.type >= MOLT_TLV_SHA256 && t.type <= MOLT_TLV_SHA512 && t.len <= 64 &&
-            molt_tlv_read(src, &t, d, 64) == MOLT_OK) {
-            *type = t.type;
-            *dlen = t.len;
-            return true;
-        }
-    }
-    return false;
-}
-
 int cmd_decrypt(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -116,7 +96,7 @@ int cmd_decrypt(int argc, char **argv)
     size_t klen = 0, dlen = 0;
     uint16_t htype = 0;
     molt_ctr_t ctr = {0};
-    image_digest(&src, &res.image, &htype, digest, &dlen);
+    enc_image_digest(&src, &res.image, &htype, digest, &dlen);
     err = molt_enc_content_key(&src, &res.image, &dec, digest, dlen, key, &klen);
     if (err == MOLT_OK)
         err = molt_ctr_start(&ctr, key, klen);
@@ -201,7 +181,7 @@ static int envelope_make(int argc, char **argv)
                                              : "not an encrypted image");
         goto done;
     }
-    if (!image_digest(&src, &im, &htype, digest, &dlen)) {
+    if (!enc_image_digest(&src, &im, &htype, digest, &dlen)) {
         cli_error("%s: no hash TLV to bind the envelope to", ipath);
         goto done;
     }

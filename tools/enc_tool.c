@@ -17,28 +17,58 @@
 static const uint8_t ecies_info[16] = "MCUBoot_ECIES_v1";
 static const uint8_t env_info[16] = "molt-envelope-v1";
 
-bool enc_key_load(const char *path, bool need_private, enc_key_t *k)
+const char *enc_key_adopt(EVP_PKEY *pkey, bool is_private, bool need_private, enc_key_t *k)
 {
     memset(k, 0, sizeof *k);
-    k->pkey = cli_load_key(path, &k->is_private);
-    if (!k->pkey)
-        return false;
-    enum sign_key_type t = sign_key_classify(k->pkey);
+    k->pkey = pkey;
+    k->is_private = is_private;
+    enum sign_key_type t = sign_key_classify(pkey);
     const char *why = NULL;
     if (t == SIGN_KEY_RSA_3072)
         why = "ENC_RSA2048 takes RSA-2048 keys only (or use an ecdsa-p256 or x25519 encryption key)";
     else if (t != SIGN_KEY_ECDSA_P256 && t != SIGN_KEY_X25519 && t != SIGN_KEY_RSA_2048)
         why = "not an encryption key (want ecdsa-p256, x25519 or rsa-2048)";
-    else if (need_private && !k->is_private)
+    else if (need_private && !is_private)
         why = "a public key cannot decrypt: give the device's private encryption key";
     if (why) {
-        cli_error("%s: %s", path, why);
         enc_key_free(k);
-        return false;
+        return why;
     }
     k->x25519 = t == SIGN_KEY_X25519;
     k->rsa = t == SIGN_KEY_RSA_2048;
-    return true;
+    return NULL;
+}
+
+bool enc_key_load(const char *path, bool need_private, enc_key_t *k)
+{
+    bool is_private = false;
+    EVP_PKEY *pkey = cli_load_key(path, &is_private);
+    memset(k, 0, sizeof *k);
+    if (!pkey)
+        return false;
+    const char *why = enc_key_adopt(pkey, is_private, need_private, k);
+    if (why)
+        cli_error("%s: %s", path, why);
+    return why == NULL;
+}
+
+bool enc_image_digest(const molt_source_t *src, const molt_image_t *img, uint16_t *type, uint8_t digest[64],
+                      size_t *len)
+{
+    molt_tlv_iter_t it;
+    molt_tlv_t t;
+    bool more;
+    *len = 0;
+    molt_tlv_iter_init(&it, src, img);
+    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more) {
+        if (!t.prot && t.type >= MOLT_TLV_SHA256 && t.type <= MOLT_TLV_SHA512 && t.len <= 64 &&
+            molt_tlv_read(src, &t, digest, 64) == MOLT_OK) {
+            *type = t.type;
+            *len = t.len;
+            return true;
+        }
+    }
+    return false;
 }
 
 void enc_key_free(enc_key_t *k)

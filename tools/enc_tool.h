@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "molt/enc.h"
+#include "molt/image.h"
 
 /* A device encryption public key (-E) or private key (--enc-key). */
 typedef struct enc_key {
@@ -29,6 +30,15 @@ typedef struct enc_key {
 /* Load a P-256, X25519 or RSA-2048 key (PEM/DER, public or private); one-line
  * error on failure. */
 bool enc_key_load(const char *path, bool need_private, enc_key_t *k);
+
+/* Take pkey (ownership passes to k, or it is freed) as an encryption key.
+ * Returns NULL, or why it is not one (k is then empty). */
+const char *enc_key_adopt(EVP_PKEY *pkey, bool is_private, bool need_private, enc_key_t *k);
+
+/* The image's hash TLV (its type and value: what an envelope is bound to).
+ * False if the image has none. */
+bool enc_image_digest(const molt_source_t *src, const molt_image_t *img, uint16_t *type, uint8_t digest[64],
+                      size_t *len);
 void enc_key_free(enc_key_t *k);
 
 /* Key TLV (type *type into tlv, *tlv_len bytes; tlv holds 256) wrapping key for

@@ -8,8 +8,6 @@
 
 #include "cli.h"
 
-const char *cli_cmd = "";
-
 static const struct {
     const char *name;
     int (*fn)(int, char **);

@@ -17,10 +17,13 @@
 
 #include "cli.h"
 
+const char *cli_prog = "molt";
+const char *cli_cmd = "";
+
 int cli_error(const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "molt %s: ", cli_cmd);
+    fprintf(stderr, "%s%s%s: ", cli_prog, cli_cmd[0] ? " " : "", cli_cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
