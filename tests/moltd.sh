@@ -64,9 +64,9 @@ MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --port 70000 --artifact-dir "$ART" >/dev/null 
 grep -qx "moltd: 70000: bad value for --port" "$work/err" && ok || bad "port msg: $(cat "$work/err")"
 
 start
-grep -q "($backend database, schema 2)" "$work/log" && ok || bad "start line: $(cat "$work/log")"
+grep -q "($backend database, schema 3)" "$work/log" && ok || bad "start line: $(cat "$work/log")"
 [ $backend = sqlite ] && eq "$(sql 'PRAGMA journal_mode')" wal "WAL mode"
-eq "$(sql 'SELECT version FROM schema_version')" 2 "schema_version"
+eq "$(sql 'SELECT version FROM schema_version')" 3 "schema_version"
 
 # --- authentication and roles
 call 401 GET "$U/devices" ""
@@ -175,7 +175,7 @@ call 400 PUT "$D/dev1/configData" "$(T dev1)" -d '{"data":{"n":1}}'
 call 400 PUT "$D/dev1/configData" "$(T dev1)" -d '{"mode":"bogus","data":{}}'
 call 200 GET "$D/dev1" "$(T dev1)"; eq "$(js '._links | length')" 0 "no links after configData"
 call 200 GET "$U/devices/dev1" "$VIEW"; eq "$(jq -c .attributes "$work/body")" '{"hw":"rev-b","serial":"0001"}' "attributes"
-call 501 GET "$D/dev1/molt/keyEnvelope/1" "$(T dev1)"
+call 404 GET "$D/dev1/molt/keyEnvelope/1" "$(T dev1)"; eq "$(js .error)" "no action 1 for dev1" "no envelope without an action"  # tests/moltd_enc.sh
 call 501 GET "$D/dev1/installedBase/1" "$(T dev1)"
 call 404 GET "$D/dev1/nosuch" "$(T dev1)"
 call 405 POST "$D/dev1" "$(T dev1)" -d '{}'
@@ -333,7 +333,7 @@ grep -qi "^location: http://mirror.invalid/molt/$SHA1" "$work/h4" && ok || bad "
 kill "$pid"; wait "$pid"; pid=
 sql "UPDATE schema_version SET version = 99"
 MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$ART" >/dev/null 2>"$work/err"; eq "$?" 2 "newer schema exit"
-grep -qx "moltd: schema migration failed: schema version 99 is newer than this moltd (2)" "$work/err" && ok || bad "schema msg: $(cat "$work/err")"
+grep -qx "moltd: schema migration failed: schema version 99 is newer than this moltd (3)" "$work/err" && ok || bad "schema msg: $(cat "$work/err")"
 eq "$(sql 'SELECT version FROM schema_version')" 99 "schema left alone"
 
 echo "moltd: $pass passed, $fail failed"
