@@ -16,8 +16,9 @@
  *  - encrypted images (R-CONF, R-ASSETS): finish decrypts through the device's
  *    key store (or its per-device envelope, R-ONEPKG) as the boot code does,
  *    the trial runs plaintext while the staging slot only ever holds
- *    ciphertext; PSA_FWU_FLAG_ENCRYPTION refuses unencrypted images; devices
- *    without the key refuse with the exact status.
+ *    ciphertext; PSA_FWU_FLAG_ENCRYPTION refuses unencrypted images, on the
+ *    component that has it only; devices without the key refuse with the
+ *    exact status.
  * <psa/crypto.h> is included before <psa/update.h>: both define psa_status_t.
  */
 #include <psa/crypto.h>
@@ -717,14 +718,16 @@ static void test_powerfail_ops(void)
     }
 }
 
-/* Download im whole (chunks of 512); returns the first failing status. */
-static psa_status_t download(const img_t *im)
+/* Download im whole to component c (chunks of 512); returns the first failing status. */
+static psa_status_t download_to(psa_fwu_component_t c, const img_t *im)
 {
-    psa_status_t s = psa_fwu_start(0, NULL, 0);
+    psa_status_t s = psa_fwu_start(c, NULL, 0);
     for (size_t off = 0; s == PSA_SUCCESS && off < im->n; off += 512)
-        s = psa_fwu_write(0, off, im->b + off, im->n - off < 512 ? im->n - off : 512);
+        s = psa_fwu_write(c, off, im->b + off, im->n - off < 512 ? im->n - off : 512);
     return s;
 }
+
+static psa_status_t download(const img_t *im) { return download_to(0, im); }
 
 /* Refused at finish with status want and reason why (R-AUTH, R-ROLLBACK). */
 static void refused_at_finish(const char *what, const img_t *fi, const img_t *im, psa_status_t want, molt_err_t why)
@@ -1022,6 +1025,70 @@ static void finish_is(const char *what, const img_t *fi, const img_t *im, psa_st
     dut_free(u);
 }
 
+/* R-CONF: PSA_FWU_FLAG_ENCRYPTION is per component (molt_fwu_set_flags). Two
+ * components (two ports, both with the key store, so either could take the
+ * flag); only component 0 has it. The unencrypted p08 is refused on component
+ * 0 at finish (NOT_PERMITTED, reason ENC_REQUIRED) and that refusal changes
+ * neither component 1's query answer nor its flash; the same p08 is accepted
+ * on component 1 (CANDIDATE); component 0 then takes the encrypted image enc. */
+static void test_flag_per_component(sim_keystore_t *ks, const img_t *fi, const img_t *enc)
+{
+    g_ks = ks;
+    g_flags = 0;
+    dut_t *a = dut_new(fi), *b = dut_new(fi);
+    molt_fwu_t f;
+    psa_fwu_component_info_t i0, i1, j1;
+    CHECK_EQ(molt_fwu_init(&f, &a->d.port, &g_cfg, &a->r), MOLT_OK);
+    CHECK_EQ(molt_fwu_add(&f, 1, &b->d.port, &g_cfg, &b->r), MOLT_OK);
+    CHECK_EQ(molt_fwu_set_flags(&f, 0, PSA_FWU_FLAG_ENCRYPTION), MOLT_OK);
+    molt_fwu_bind(&f);
+    CHECK_EQ(psa_fwu_query(0, &i0), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_query(1, &i1), PSA_SUCCESS);
+    CHECK_EQ(i0.flags, PSA_FWU_FLAG_ENCRYPTION);
+    CHECK_EQ(i1.flags, 0u);
+
+    CHECK_EQ(download_to(0, &p08), PSA_SUCCESS);
+    CHECK_EQ(download_to(1, &p08), PSA_SUCCESS);
+    size_t fsz = sim_flash_size(&b->d.flash);
+    uint8_t *before = malloc(fsz);
+    memcpy(before, sim_flash_data(&b->d.flash), fsz);
+    CHECK_EQ(psa_fwu_query(1, &i1), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_finish(0), PSA_ERROR_NOT_PERMITTED);
+    CHECK_EQ(psa_fwu_query(0, &i0), PSA_SUCCESS);
+    CHECK_EQ(i0.state, PSA_FWU_FAILED);
+    CHECK_EQ(i0.error, MOLT_E_ENC_REQUIRED);
+    CHECK_EQ(i0.flags, PSA_FWU_FLAG_ENCRYPTION);
+    CHECK(staged_exact(a, &p08), "component 0: staging holds the downloaded p08");
+    CHECK(primary_exact(a, fi), "component 0: the running image is untouched");
+    CHECK_EQ(psa_fwu_query(1, &j1), PSA_SUCCESS);
+    CHECK(memcmp(&i1, &j1, sizeof i1) == 0, "component 0's refusal left component 1's query answer");
+    CHECK(memcmp(before, sim_flash_data(&b->d.flash), fsz) == 0, "component 0's refusal left component 1's flash");
+    CHECK_EQ(j1.state, PSA_FWU_WRITING);
+
+    CHECK_EQ(psa_fwu_finish(1), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_query(1, &i1), PSA_SUCCESS);
+    CHECK_EQ(i1.state, PSA_FWU_CANDIDATE);
+    CHECK_EQ(i1.flags, 0u);
+    CHECK(staged_exact(b, &p08), "component 1: staging holds p08");
+    CHECK(primary_exact(b, fi), "component 1: the running image is untouched");
+
+    CHECK_EQ(psa_fwu_clean(0), PSA_SUCCESS);
+    CHECK_EQ(download_to(0, enc), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_query(0, &i0), PSA_SUCCESS);
+    CHECK_EQ(i0.state, PSA_FWU_CANDIDATE);
+    CHECK_EQ(i0.flags, PSA_FWU_FLAG_ENCRYPTION);
+    CHECK(staged_exact(a, enc), "component 0: staging holds the encrypted image's ciphertext");
+    CHECK_EQ(psa_fwu_query(1, &j1), PSA_SUCCESS);
+    CHECK(memcmp(&i1, &j1, sizeof i1) == 0, "component 0's update left component 1's query answer");
+    CHECK(a->d.flash.stats.violations == 0 && b->d.flash.stats.violations == 0, "no NOR violations");
+    printf("flag on component 0 only: p08 refused on 0 (NOT_PERMITTED, ENC_REQUIRED), CANDIDATE on 1; "
+           "encrypted image CANDIDATE on 0\n");
+    free(before);
+    dut_free(a);
+    dut_free(b);
+}
+
 static void test_encrypted(void)
 {
     sim_keystore_t ks = {0}, kp = {0}, kw = {0}, ke = {0};
@@ -1085,6 +1152,7 @@ static void test_encrypted(void)
     g_flags = 0;
     finish_is("flag clear, unencrypted p08", &i13, &p08, PSA_SUCCESS, MOLT_OK);
     finish_is("flag clear, encrypted p14", &i13, &p14, PSA_SUCCESS, MOLT_OK);
+    test_flag_per_component(&ks, &i13, &p13);
 
     /* Devices without the key refuse with the exact status, staging untouched
      * but for the ciphertext itself. */
@@ -1180,7 +1248,7 @@ static void test_encrypted(void)
     CHECK_EQ(molt_fwu_set_flags(&u->f, 0, PSA_FWU_FLAG_ENCRYPTION), MOLT_E_ARG);
     sim_device_set_keystore(&u->d, &ks);
     CHECK_EQ(molt_fwu_set_flags(&u->f, 0, PSA_FWU_FLAG_VOLATILE_STAGING), MOLT_E_ARG);
-    CHECK_EQ(molt_fwu_set_flags(&u->f, 1, PSA_FWU_FLAG_ENCRYPTION), MOLT_E_ARG);
+    CHECK_EQ(molt_fwu_set_flags(&u->f, 1, PSA_FWU_FLAG_ENCRYPTION), MOLT_E_ARG); /* no component 1 here */
     CHECK_EQ(info_of().flags, 0u);
     CHECK_EQ(molt_fwu_set_flags(&u->f, 0, PSA_FWU_FLAG_ENCRYPTION), MOLT_OK);
     CHECK_EQ(info_of().flags, PSA_FWU_FLAG_ENCRYPTION);

@@ -6,8 +6,9 @@
  * and role, the exact outcome (OK or a molt_err_t name); MANIFEST.tsv's verdict
  * class is cross-checked against it, and for accepted images the version,
  * security counter and hash must equal MANIFEST's columns. R-CONF: under the
- * signed+keys policy the device holds the ECIES decryption keys, and encrypted
- * uploads are decrypted before hashing (their hash is MANIFEST's plaintext hash).
+ * signed+keys policy the device holds the ECIES and RSA-OAEP decryption keys,
+ * and encrypted uploads are decrypted before hashing (their hash is MANIFEST's
+ * plaintext hash).
  * Prints "vectors: N/N as expected". MOLT_VECTORS_PRINT=1 prints every verdict.
  */
 #include <stdio.h>
@@ -86,7 +87,7 @@ static void load_manifest(const char *dir)
     fclose(f);
 }
 
-/* The device's key store for the signed+keys policy: both ECIES keys (R-CONF). */
+/* The device's key store for the signed+keys policy: both ECIES keys and the RSA-OAEP key (R-CONF). */
 static bool add_key(sim_keystore_t *ks, const char *dir, const char *name)
 {
     size_t len = 0, dlen = 0;
