@@ -5,6 +5,7 @@
  *              [--tenant T] [--once | --max-polls N] [--health-cmd CMD | --health-fail]
  *              [--until-update] [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS]
  *              [--max-sleep S] [--max-errors N] [--rate BYTES_PER_S] [--quiet]
+ *              [--enc-key ENC_PRIV ...] [--envelope-dir DIR] [--require-encryption]
  *
  * The process is the device: starting it is a power-on (the boot code runs on
  * the device file: sim reboot + molt_boot_go), then it speaks the hawkBit DDI
@@ -18,8 +19,17 @@
  * reject (another restart reverts), feedback with details, and a fresh
  * attestation token for moltd (R-ATTEST). Errors back off exponentially with
  * jitter. All device state lives in the device file (flash, the FWU progress
- * record, the key store) and is saved at every checkpoint and state change, so
- * a killed agent resumes where the flash says.
+ * record, the attestation key) and is saved at every checkpoint and state
+ * change, so a killed agent resumes where the flash says.
+ *
+ * Encrypted packages (R-CONF, R-ONEPKG): --enc-key gives the device's private
+ * encryption keys (the simulated key store imports them as non-exportable PSA
+ * keys). When a deployment links a key envelope (molt-key-envelope), the agent
+ * fetches it before downloading and keeps it in the key store and in the
+ * envelope directory (default DEV.envelopes), where the boot code finds it at
+ * every activation and revert; the package itself is the same ciphertext for
+ * every device. --require-encryption sets PSA_FWU_FLAG_ENCRYPTION: an
+ * unencrypted package is refused at finish.
  *
  * Faults for tests and the demo: --drop-after N drops the connection after N
  * bytes of artifact (once per run); --power-cut-at N cuts the power at the
@@ -32,7 +42,9 @@
  * Exit: 0 done (--once / --max-polls / --until-update reached), 2 usage or device file error,
  * 3 the simulated power cut happened, 4 the server could not be reached.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -41,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,9 +65,13 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "cli.h"
+#include "enc_tool.h"
 #include "molt/attest.h"
 #include "molt/boot.h"
+#include "molt/enc.h"
 #include "molt/fwu.h"
+#include "sim_keystore.h"
 #include "sim_port.h"
 
 #define MAX_KEYS 8
@@ -73,8 +90,14 @@ typedef struct agent {
     long max_sleep;           /* cap on config.polling.sleep, seconds (0: none) */
     long max_errors;          /* errors in a row before a bounded run gives up */
     long rate;                /* download speed limit, bytes/s (0: none) */
+    const char *env_dir;      /* where received key envelopes are kept */
+    bool require_enc;         /* PSA_FWU_FLAG_ENCRYPTION: refuse unencrypted packages */
     /* device */
     molt_key_t keys[MAX_KEYS];
+    sim_keystore_t ks;        /* the device's encryption keys (--enc-key) and envelopes */
+    bool has_ks;
+    uint8_t env[SIM_KEYSTORE_ENVELOPES][MOLT_ENV_MAX]; /* the envelopes ks points at */
+    char env_action[32];      /* the action whose envelope was fetched this run */
     molt_keyring_t ring;
     sim_device_t dev;
     molt_boot_cfg_t cfg;
@@ -208,6 +231,8 @@ static int power_on(agent_t *a, bool cut)
     version_str(&a->boot.image.version, a->running, sizeof a->running);
     if (molt_fwu_init(&a->fwu, &a->dev.port, &a->cfg, &a->boot) != MOLT_OK)
         return die("%s: the FWU API cannot start on this device (swap mode is required)", a->file);
+    if (a->require_enc && molt_fwu_set_flags(&a->fwu, 0, PSA_FWU_FLAG_ENCRYPTION) != MOLT_OK)
+        return die("%s: PSA_FWU_FLAG_ENCRYPTION cannot be set on this device", a->file);
     molt_fwu_bind(&a->fwu);
     say(a, "boot: running %s (%s%s%s)", a->running, a->boot.trial ? "trial" : "confirmed",
         a->boot.resumed ? ", interrupted activation completed" : "",
@@ -249,6 +274,121 @@ static const char *psa_name(psa_status_t s)
 static const char *fail_name(psa_status_t e)
 {
     return e > 0 ? molt_err_name((molt_err_t)e) : psa_name(e);
+}
+
+/* --- encryption: the key store and the key envelopes (R-CONF, R-ONEPKG) ---------- */
+
+/* The digest an envelope is bound to (docs/encryption.md: byte 7 the hash TLV
+ * type, then its value); NULL if the envelope is malformed. */
+static const uint8_t *env_binding(const uint8_t *e, size_t len, size_t *dlen)
+{
+    *dlen = len >= MOLT_ENV_HDR ? (e[7] == MOLT_TLV_SHA256 ? 32 : e[7] == MOLT_TLV_SHA384 ? 48
+                                   : e[7] == MOLT_TLV_SHA512 ? 64 : 0) : 0;
+    if (*dlen == 0 || len < MOLT_ENV_HDR + *dlen || len > MOLT_ENV_MAX || memcmp(e, "MENV", 4) != 0)
+        return NULL;
+    return e + MOLT_ENV_HDR;
+}
+
+/* Is d the hash TLV value of the image in slot id? */
+static bool slot_bound(agent_t *a, uint32_t id, const uint8_t *d, size_t dlen)
+{
+    const molt_area_t *ar = &a->dev.port.area[id];
+    molt_source_t src = {ar->read, ar->ctx, ar->size};
+    molt_image_t im;
+    uint8_t got[64];
+    size_t glen = 0;
+    uint16_t type;
+    return molt_image_parse(&src, &im) == MOLT_OK && enc_image_digest(&src, &im, &type, got, &glen) &&
+           glen == dlen && memcmp(got, d, dlen) == 0;
+}
+
+static void env_path(const agent_t *a, const uint8_t *d, size_t dlen, char *out, size_t cap)
+{
+    char hex[129];
+    cli_hex(d, dlen, hex);
+    snprintf(out, cap, "%s/%s.env", a->env_dir, hex);
+}
+
+/* Keep an envelope in the key store (and, with save, in the envelope directory,
+ * written atomically): it replaces one bound to the same image; when the store
+ * is full, one bound to neither slot's image makes room (those of both slots
+ * stay while a revert is possible). */
+static bool env_keep(agent_t *a, const uint8_t *e, size_t len, bool save, char *why, size_t cap)
+{
+    size_t dlen, olen;
+    const uint8_t *d = env_binding(e, len, &dlen);
+    if (!d) {
+        snprintf(why, cap, "not a key envelope (%zu bytes)", len);
+        return false;
+    }
+    unsigned i, n = a->ks.nenv;
+    for (i = 0; i < n; i++) {
+        const uint8_t *o = env_binding(a->ks.env[i], a->ks.env_len[i], &olen);
+        if (o && olen == dlen && memcmp(o, d, dlen) == 0)
+            break;
+    }
+    for (unsigned j = 0; i == n && n == SIM_KEYSTORE_ENVELOPES && j < n; j++) {
+        const uint8_t *o = env_binding(a->ks.env[j], a->ks.env_len[j], &olen);
+        if (!o || (!slot_bound(a, MOLT_AREA_PRIMARY, o, olen) && !slot_bound(a, MOLT_AREA_SECONDARY, o, olen))) {
+            char old[1200];
+            if (o) {
+                env_path(a, o, olen, old, sizeof old);
+                unlink(old);
+            }
+            i = j;
+        }
+    }
+    if (i == SIM_KEYSTORE_ENVELOPES) {
+        snprintf(why, cap, "the key store holds %u envelopes, all for the images in the slots", n);
+        return false;
+    }
+    if (save) {
+        char path[1200], tmp[1300];
+        env_path(a, d, dlen, path, sizeof path);
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        bool ok = fd >= 0 && write(fd, e, len) == (ssize_t)len && fsync(fd) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (!ok || rename(tmp, path) != 0) {
+            unlink(tmp);
+            snprintf(why, cap, "%s: %s", path, strerror(errno));
+            return false;
+        }
+    }
+    memcpy(a->env[i], e, len);
+    a->ks.env[i] = a->env[i];
+    a->ks.env_len[i] = len;
+    if (i == a->ks.nenv)
+        a->ks.nenv++;
+    return true;
+}
+
+/* At power-on: the envelopes received before, from the envelope directory. */
+static int env_load_dir(agent_t *a)
+{
+    if (mkdir(a->env_dir, 0700) != 0 && errno != EEXIST)
+        return die("%s: %s", a->env_dir, strerror(errno));
+    DIR *dir = opendir(a->env_dir);
+    if (!dir)
+        return die("%s: %s", a->env_dir, strerror(errno));
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n < 5 || strcmp(de->d_name + n - 4, ".env") != 0)
+            continue;
+        char path[1400], why[200];
+        uint8_t e[MOLT_ENV_MAX + 1];
+        snprintf(path, sizeof path, "%s/%s", a->env_dir, de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t len = fd >= 0 ? read(fd, e, sizeof e) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (len <= 0 || !env_keep(a, e, (size_t)len, false, why, sizeof why))
+            say(a, "key envelope %s ignored: %s", path, len <= 0 ? "unreadable" : why);
+    }
+    closedir(dir);
+    return 0;
 }
 
 /* --- HTTP (libcurl) ------------------------------------------------------------ */
@@ -384,6 +524,20 @@ static bool attest(agent_t *a)
     free(b.p);
     a->attested = a->attested || code == 200;
     return code == 200;
+}
+
+/* R-ONEPKG: this device's key envelope for the deployment's package. */
+static bool fetch_envelope(agent_t *a, const char *url, char *why, size_t cap)
+{
+    buf_t b = {0};
+    long code = request(a, "GET", url, NULL, NULL, 0, &b);
+    bool ok = code == 200 && b.p && env_keep(a, (const uint8_t *)b.p, b.n, true, why, cap);
+    if (code != 200)
+        snprintf(why, cap, "GET %s: HTTP %ld %s", url, code, b.p ? b.p : "");
+    if (ok)
+        say(a, "key envelope: %zu bytes for this device, kept for the boot code", b.n);
+    free(b.p);
+    return ok;
 }
 
 /* --- the download ---------------------------------------------------------------- */
@@ -653,6 +807,22 @@ static int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
         say(a, "update to %s (action %s) continues", ver, aid);
     }
     char why[1024];
+    /* An encrypted package: the envelope first, before any byte is downloaded. */
+    const char *env_url = json_string_value(json_object_get(json_object_get(links, "molt-key-envelope"), "href"));
+    if (env_url && !a->has_ks) {
+        snprintf(why, sizeof why, "an encrypted package, and this device has no key store (--enc-key)");
+        feedback(a, aid, "closed", "failure", why, 0, 0);
+        say(a, "feedback: failure (%s)", why);
+        return 0;
+    }
+    if (env_url && strcmp(a->env_action, aid) != 0) {
+        if (!fetch_envelope(a, env_url, why, sizeof why)) {
+            say(a, "key envelope: %s", why);
+            *retry = true;
+            return 0;
+        }
+        snprintf(a->env_action, sizeof a->env_action, "%s", aid);
+    }
     for (int guard = 0; guard < 16; guard++) {
         psa_fwu_component_info_t q = query();
         switch (q.state) {
@@ -848,7 +1018,8 @@ static int usage(void)
             "usage: molt-agent -f DEV -k PUB [-k PUB ...] --server URL --id ID --token TOKEN [--tenant T]\n"
             "                  [--once | --max-polls N] [--until-update] [--health-cmd CMD | --health-fail]\n"
             "                  [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS] [--max-sleep S]\n"
-            "                  [--max-errors N] [--rate BYTES_PER_S] [--quiet]\n");
+            "                  [--max-errors N] [--rate BYTES_PER_S] [--quiet]\n"
+            "                  [--enc-key ENC_PRIV ...] [--envelope-dir DIR] [--require-encryption]\n");
     return EXIT_USAGE;
 }
 
@@ -867,13 +1038,16 @@ int main(int argc, char **argv)
 {
     static agent_t ag; /* large (the device); static, not on the stack */
     agent_t *a = &ag;
+    cli_prog = "molt-agent";
     a->tenant = "DEFAULT";
     a->max_polls = -1;
     a->power_cut_at = -1;
     a->backoff_ms = 1000;
     a->max_errors = 20;
     enum { O_SERVER = 256, O_ID, O_TOKEN, O_TENANT, O_ONCE, O_MAXP, O_HCMD, O_HFAIL, O_DROP, O_CUT, O_BACK, O_MSLEEP,
-           O_QUIET, O_UNTIL, O_MAXERR, O_RATE };
+           O_QUIET, O_UNTIL, O_MAXERR, O_RATE, O_ENCKEY, O_ENVDIR, O_REQENC };
+    const char *enc_keys[3];
+    int nenc = 0;
     static const struct option opts[] = {
         {"file", required_argument, 0, 'f'},         {"key", required_argument, 0, 'k'},
         {"server", required_argument, 0, O_SERVER},  {"id", required_argument, 0, O_ID},
@@ -884,6 +1058,8 @@ int main(int argc, char **argv)
         {"backoff-ms", required_argument, 0, O_BACK}, {"max-sleep", required_argument, 0, O_MSLEEP},
         {"quiet", no_argument, 0, O_QUIET},          {"until-update", no_argument, 0, O_UNTIL},
         {"max-errors", required_argument, 0, O_MAXERR}, {"rate", required_argument, 0, O_RATE},
+        {"enc-key", required_argument, 0, O_ENCKEY},  {"envelope-dir", required_argument, 0, O_ENVDIR},
+        {"require-encryption", no_argument, 0, O_REQENC},
         {0, 0, 0, 0}};
     int c;
     long v;
@@ -931,6 +1107,13 @@ int main(int argc, char **argv)
             if (!num(optarg, 1, 1L << 40, &a->rate))
                 return die("--rate: bytes per second, from 1");
             break;
+        case O_ENCKEY:
+            if (nenc >= 3)
+                return die("at most 3 --enc-key (one P-256, one X25519, one RSA-2048)");
+            enc_keys[nenc++] = optarg;
+            break;
+        case O_ENVDIR: a->env_dir = optarg; break;
+        case O_REQENC: a->require_enc = true; break;
         case O_MAXERR:
             if (!num(optarg, 1, 1000000, &a->max_errors))
                 return die("--max-errors: a number from 1");
@@ -942,6 +1125,8 @@ int main(int argc, char **argv)
         return usage();
     if (a->ring.count == 0)
         return die("-k PUB is required (the device's trusted signing keys)");
+    if ((a->env_dir || a->require_enc) && nenc == 0)
+        return die("%s needs --enc-key (the device's decryption key)", a->env_dir ? "--envelope-dir" : "--require-encryption");
     if (a->once)
         a->max_polls = 1;
     a->ring.keys = a->keys;
@@ -949,6 +1134,30 @@ int main(int argc, char **argv)
     sim_res_t why;
     if (sim_device_load(&a->dev, a->file, &a->ring, &why) != MOLT_OK)
         return die("%s: %s", a->file, sim_res_str(why));
+    /* The key store: the device's private encryption keys (imported into PSA,
+     * never exportable: R-ASSETS) and the envelopes it has received. */
+    static char env_dir[1100];
+    for (int i = 0; i < nenc; i++) {
+        uint8_t *der = NULL;
+        size_t n = 0;
+        if (!enc_key_pkcs8(enc_keys[i], &der, &n))
+            return EXIT_USAGE;
+        molt_err_t e = sim_keystore_add_pkcs8(&a->ks, der, n);
+        OPENSSL_clear_free(der, n);
+        if (e != MOLT_OK)
+            return die("%s: not a P-256, X25519 or RSA-2048 private key", enc_keys[i]);
+        a->has_ks = true;
+    }
+    if (a->has_ks) {
+        if (!a->env_dir) {
+            snprintf(env_dir, sizeof env_dir, "%s.envelopes", a->file);
+            a->env_dir = env_dir;
+        }
+        int rc = env_load_dir(a);
+        if (rc)
+            return rc;
+        sim_device_set_keystore(&a->dev, &a->ks);
+    }
     a->cfg.mode = (molt_boot_mode_t)a->dev.layout.mode;
     a->cfg.downgrade_prevention = false;
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -980,6 +1189,7 @@ int main(int argc, char **argv)
     }
     dev_save(a);
     sim_device_free(&a->dev);
+    sim_keystore_free(&a->ks);
     for (size_t i = 0; i < a->ring.count; i++)
         OPENSSL_free((void *)a->keys[i].der);
     curl_global_cleanup();

@@ -6,7 +6,9 @@
 # reverted with failure feedback, cancels between and during downloads, and a rogue
 # mirror (moltd --artifact-base-url):
 # an oversized copy is never taken beyond the declared size, a tampered copy is
-# refused by the device at finish. With MOLTD_TEST_DB=postgresql://... (tests/agent_pg.sh)
+# refused by the device at finish; an encrypted package taken by devices with
+# their own key envelopes (staging holds only ciphertext), refused by a device
+# whose key store is not the one its envelope was made for. With MOLTD_TEST_DB=postgresql://... (tests/agent_pg.sh)
 # the same test runs on PostgreSQL.
 #   R-NOTIFY: the campaign's message is shown before the download starts.
 #   R-BACKGROUND: the download resumes from the device's own progress record.
@@ -177,6 +179,78 @@ grep -q "^d7: cancel of action [0-9]*: done" d7.log && ok || bad "d7 cancel: $(c
 grep -q "^d7: download $V2SIZE/" d7.log && bad "d7 downloaded everything: $(cat d7.log)" || ok
 eq "$(dev d7 .action.state)" cancelled "d7 cancelled"
 eq "$(simver d7)" "1.0.0+1 false" "d7 still on v1"
+
+# --- an encrypted package (R-CONF, R-ONEPKG, R-CHANNEL): one ciphertext for the class,
+# a key envelope for each device, fetched before the download; staging holds ciphertext only
+kill "$pid"; wait "$pid" 2>/dev/null
+openssl rand -hex 32 > kek
+start --kek-file kek
+step "$MOLT" keygen -t x25519 -k fleet.pem; "$MOLT" getpub -k fleet.pem -e pem > fleet.pub   # no device holds it
+head -c 30000 /dev/urandom > fw3.bin
+step "$MOLT" sign -k vendor.pem -v 3.0.0 -s auto -H 0x200 --pad-header -S 0x10000 --align 8 \
+  -E fleet.pub --save-content-key v3.key fw3.bin v3.img
+api -H "X-Molt-Content-Key: $(xxd -p -c 64 v3.key)" --data-binary @v3.img "$U/packages?class=sensor&filename=v3.img" > p3.json
+eq "$(jq -r '.version + " " + .encryption' p3.json)" "3.0.0+0 aes-128-ctr" "upload the encrypted v3"
+step "$MOLT" keygen -t x25519 -k e1.pem; step "$MOLT" keygen -t ecdsa-p256 -k e2.pem
+step "$MOLT" keygen -t x25519 -k e3.pem; step "$MOLT" keygen -t x25519 -k e3.stolen.pem
+step "$MOLT" keygen -t x25519 -k e4.pem
+for d in e1 e2 e3 e4; do
+  "$MOLT" getpub -k $d.pem -e pem > $d.pub
+  step "$MOLT" sim create -f $d.sim --sector-size 4096 --slot-sectors 16 --align 8
+  step "$MOLT" sim write -f $d.sim --slot primary v1.img
+  step "$MOLT" sim iak -f $d.sim -o $d.iak
+  TOK[$d]=$(api -d "$(jq -n --arg id $d --rawfile ak $d.iak --rawfile ek $d.pub '{id:$id,class:"sensor",attestation_key:$ak,encryption_key:$ek}')" "$U/devices" | jq -r .token)
+done
+api -d "$(jq -n --argjson p "$(jq .id p3.json)" '{name:"v3",package:$p,filter:{ids:["e1","e2","e3","e4"]}}')" "$U/campaigns" > c3.json
+eq "$(jq -r .targets c3.json)" 4 "encrypted campaign targets"
+# e1: the connection drops mid-download; what the staging slot holds is ciphertext
+agent e1 --enc-key e1.pem --require-encryption --once --drop-after 12000 --max-errors 1 > e1a.log 2>&1; eq "$?" 4 "e1 stops after the drop"
+grep -q "^e1: key envelope: 120 bytes for this device, kept for the boot code" e1a.log && ok || bad "e1 envelope: $(cat e1a.log)"
+e=$(grep -n "key envelope:" e1a.log | cut -d: -f1); dl=$(grep -n "download " e1a.log | head -1 | cut -d: -f1)
+[ -n "$e" ] && [ -n "$dl" ] && [ "$e" -lt "$dl" ] && ok || bad "the envelope comes before the download: $(cat e1a.log)"
+eq "$(ls e1.sim.envelopes)" "$(xxd -p -c 64 -s 8 -l 32 e1.sim.envelopes/*.env).env" "e1's envelope kept, named by the image hash it is bound to"
+eq "$(xxd -p -c 64 -s 8 -l 32 e1.sim.envelopes/*.env)" "$("$MOLT" inspect --json v3.img | jq -r '.unprotected_tlvs[] | select(.name == "SHA256") | .value')" "bound to v3's hash TLV"
+python3 - e1.sim v3.img fw3.bin <<'PY' && ok || bad "staging after the drop: ciphertext, never plaintext"
+import sys
+dev, img, fw = (open(f, 'rb').read() for f in sys.argv[1:])
+hdr = 0x200
+cipher = img[hdr + 4096:hdr + 4096 + 64]               # a ciphertext block below the 12000 bytes received
+assert cipher in dev, "the received ciphertext is not in the device"
+for off in range(0, 12000 - hdr - 16, 16):              # no 16-byte plaintext block of what was received
+    assert fw[off:off + 16] not in dev, "plaintext at payload offset %d" % off
+PY
+agent e1 --enc-key e1.pem --require-encryption --once > e1b.log 2>&1; eq "$?" 0 "e1 exit"
+grep -q "^e1: feedback: success (3.0.0+0 running, health check passed, accepted; security counter 50331648)" e1b.log && ok || bad "e1: $(cat e1b.log)"
+eq "$(dev e1 '"\(.version) \(.attested_version) \(.action.state)"')" "3.0.0+0 3.0.0+0 success" "e1 in moltd"
+eq "$(simver e1)" "3.0.0+0 false" "e1 runs v3 confirmed"
+# e2 (P-256): the same package bytes, its own envelope
+agent e2 --enc-key e2.pem --once > e2.log 2>&1; eq "$?" 0 "e2 exit"
+grep -q "^e2: key envelope: 153 bytes for this device" e2.log && ok || bad "e2 envelope: $(cat e2.log)"
+eq "$(dev e2 '"\(.version) \(.attested_version) \(.action.state)"')" "3.0.0+0 3.0.0+0 success" "e2 in moltd"
+cmp -s e1.sim.envelopes/*.env e2.sim.envelopes/*.env && bad "e1 and e2 got the same envelope" || ok
+# e3: its envelope, but a key store with another key (a device that is not e3): refused at finish
+agent e3 --enc-key e3.stolen.pem --once > e3.log 2>&1; eq "$?" 0 "e3 exit"
+grep -q "^e3: the device refused the package at finish: INVALID_SIGNATURE (ENV_AUTH)" e3.log && ok || bad "e3: $(cat e3.log)"
+eq "$(dev e3 '"\(.attested_version) \(.action.state)"')" "1.0.0+1 failure" "e3 in moltd"
+eq "$(simver e3)" "1.0.0+1 false" "e3 still on v1"
+# e4: no key store at all: refused before any download
+agent e4 --once > e4.log 2>&1; eq "$?" 0 "e4 exit"
+grep -q "^e4: feedback: failure (an encrypted package, and this device has no key store (--enc-key))" e4.log && ok || bad "e4: $(cat e4.log)"
+grep -q "download " e4.log && bad "e4 downloaded: $(cat e4.log)" || ok
+eq "$(sql "SELECT COUNT(*) FROM envelopes")" 3 "three envelopes issued (e1, e2, e3)"
+eq "$(api "$U/audit" | jq -r '[.[] | select(.what == "envelope.issued") | .object] | join(" ")')" "e1 e2 e3" "envelopes audited once each"
+# --require-encryption (PSA_FWU_FLAG_ENCRYPTION): an unencrypted package is refused at finish
+step "$MOLT" keygen -t x25519 -k e5.pem; "$MOLT" getpub -k e5.pem -e pem > e5.pub
+step "$MOLT" sim create -f e5.sim --sector-size 4096 --slot-sectors 16 --align 8
+step "$MOLT" sim write -f e5.sim --slot primary v1.img
+step "$MOLT" sim iak -f e5.sim -o e5.iak
+TOK[e5]=$(api -d "$(jq -n --rawfile ak e5.iak --rawfile ek e5.pub '{id:"e5",class:"sensor",attestation_key:$ak,encryption_key:$ek}')" "$U/devices" | jq -r .token)
+api -d "$(jq -n --argjson p "$(jq .id p2.json)" '{name:"plain-to-e5",package:$p,filter:{ids:["e5"]}}')" "$U/campaigns" >/dev/null
+agent e5 --enc-key e5.pem --require-encryption --once > e5.log 2>&1; eq "$?" 0 "e5 exit"
+grep -q "^e5: the device refused the package at finish: NOT_PERMITTED (ENC_REQUIRED)" e5.log && ok || bad "e5: $(cat e5.log)"
+eq "$(simver e5)" "1.0.0+1 false" "e5 still on v1"
+"$MOLT_AGENT" -f e5.sim -k vendor.pub --server "$S" --id e5 --token x --require-encryption > /dev/null 2> err; eq "$?" 2 "--require-encryption alone exit"
+grep -qx "molt-agent: --require-encryption needs --enc-key (the device's decryption key)" err && ok || bad "require msg: $(cat err)"
 
 # --- bad options: one line, exit 2
 "$MOLT_AGENT" -f nosuch.sim -k vendor.pub --server "$S" --id x --token y > /dev/null 2> err; eq "$?" 2 "missing device exit"

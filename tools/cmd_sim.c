@@ -37,6 +37,7 @@
 #include "molt/attest.h"
 #include "molt/boot.h"
 #include "molt/enc.h"
+#include "enc_tool.h"
 #include "sim_keystore.h"
 #include "sim_port.h"
 #include "sim_powerfail.h"
@@ -550,23 +551,17 @@ static int sim_iak(const sim_opts_t *o)
     return rc;
 }
 
-/* The device's key store from a private key file (P-256 or X25519). */
+/* The device's key store from a private key file (P-256, X25519 or RSA-2048). */
 static bool load_keystore(const char *path, sim_keystore_t *ks)
 {
-    bool priv = false;
-    EVP_PKEY *k = cli_load_key(path, &priv);
-    if (k == NULL)
+    uint8_t *der = NULL;
+    size_t n = 0;
+    if (!enc_key_pkcs8(path, &der, &n))
         return false;
-    PKCS8_PRIV_KEY_INFO *p8 = priv ? EVP_PKEY2PKCS8(k) : NULL;
-    unsigned char *der = NULL;
-    int n = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1;
-    bool ok = n > 0 && sim_keystore_add_pkcs8(ks, der, (size_t)n) == MOLT_OK;
+    bool ok = sim_keystore_add_pkcs8(ks, der, n) == MOLT_OK;
     if (!ok)
-        cli_error("%s: not a P-256 or X25519 private key", path);
-    if (der)
-        OPENSSL_clear_free(der, (size_t)n);
-    PKCS8_PRIV_KEY_INFO_free(p8);
-    EVP_PKEY_free(k);
+        cli_error("%s: not a P-256, X25519 or RSA-2048 private key", path);
+    OPENSSL_clear_free(der, n);
     return ok;
 }
 

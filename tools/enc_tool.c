@@ -9,6 +9,7 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include "cli.h"
 #include "enc_tool.h"
@@ -50,6 +51,26 @@ bool enc_key_load(const char *path, bool need_private, enc_key_t *k)
     if (why)
         cli_error("%s: %s", path, why);
     return why == NULL;
+}
+
+bool enc_key_pkcs8(const char *path, uint8_t **der, size_t *len)
+{
+    bool priv = false;
+    EVP_PKEY *k = cli_load_key(path, &priv);
+    if (k == NULL)
+        return false;
+    PKCS8_PRIV_KEY_INFO *p8 = priv ? EVP_PKEY2PKCS8(k) : NULL;
+    unsigned char *out = NULL;
+    int n = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &out) : -1;
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    EVP_PKEY_free(k);
+    if (n <= 0) {
+        cli_error("%s: not a private key", path);
+        return false;
+    }
+    *der = out;
+    *len = (size_t)n;
+    return true;
 }
 
 bool enc_image_digest(const molt_source_t *src, const molt_image_t *img, uint16_t *type, uint8_t digest[64],

@@ -35,6 +35,10 @@ bool enc_key_load(const char *path, bool need_private, enc_key_t *k);
  * Returns NULL, or why it is not one (k is then empty). */
 const char *enc_key_adopt(EVP_PKEY *pkey, bool is_private, bool need_private, enc_key_t *k);
 
+/* A private key file as PKCS#8 DER (what a key store imports); *der is
+ * OpenSSL's: OPENSSL_clear_free(*der, *len). One-line error on failure. */
+bool enc_key_pkcs8(const char *path, uint8_t **der, size_t *len);
+
 /* The image's hash TLV (its type and value: what an envelope is bound to).
  * False if the image has none. */
 bool enc_image_digest(const molt_source_t *src, const molt_image_t *img, uint16_t *type, uint8_t digest[64],
