@@ -8,7 +8,8 @@
 # refused for its own reason. Ends with a table; exits 0 only if every outcome is
 # the expected one. Then the fleet (sections 13-17): moltd (SQLite, loopback,
 # ephemeral port) and five simulated devices running molt-agent take v2.0.0 in a
-# staged campaign, through a dropped connection, a power cut mid-activation, a
+# staged campaign -- one encrypted package for the whole fleet, a key envelope for
+# each device (R-CONF, R-ONEPKG) -- through a dropped connection, a power cut mid-activation, a
 # tampered package from a rogue mirror, a rollback upload and a v2 that fails its
 # health check on one device; the second table is device, version before and
 # after, attested version, outcome.
@@ -69,7 +70,10 @@ head -c 20000 app-v1.signed > short.signed
 record "truncated image" BOUNDS "$(verdict -k vendor.pub.pem short.signed)"
 
 say "8. A device (simulated NOR flash, swap mode) runs v1.0.0; the boot code verifies it at reset"
-boot() { "$molt" sim boot -f device.sim -k vendor.pub.pem 2>&1 | tee /dev/stderr | sed -nE 's/^boot: slot [a-z]+, version ([^,]+), ([a-z]+), security counter ([0-9]+), action ([a-z-]+).*/\1 \2 \4 cnt=\3/p'; }
+# (The boot lines go to stderr by the shell, not `tee /dev/stderr`: opening /dev/stderr
+# anew would truncate a log file that the demo's output is redirected to.)
+boot() { local out; out=$("$molt" sim boot -f device.sim -k vendor.pub.pem 2>&1); printf '%s\n' "$out" >&2
+         sed -nE 's/^boot: slot [a-z]+, version ([^,]+), ([a-z]+), security counter ([0-9]+), action ([a-z-]+).*/\1 \2 \4 cnt=\3/p' <<<"$out"; }
 run "$molt" sim create -f device.sim --sector-size 4096 --slot-sectors 16 --align 8
 run "$molt" sim write -f device.sim --slot primary app-v1.signed
 record "device boots v1" "1.0.0+1 confirmed" "$(boot | cut -d' ' -f1-2)"
@@ -102,10 +106,11 @@ record "power-fail sweep" "bricked 0 mixed 0" "$(sed -nE 's/.*bricked: ([0-9]+),
 # --- the fleet ---------------------------------------------------------------------
 say "13. The deployer starts moltd (SQLite, 127.0.0.1, an ephemeral port) and registers the vendor key"
 printf '%s\n' "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > admin.token
+openssl rand -hex 32 > moltd.kek   # moltd's key-encryption key: content keys are kept only wrapped under it
 start_moltd() { # [extra options]: sets S (the server URL)
   : > moltd.log
   "$bin/moltd" --db sqlite:moltd.db --port 0 --artifact-dir artifacts --admin-token-file admin.token \
-               --poll-sleep 1 "$@" > moltd.log 2>&1 &
+               --kek-file moltd.kek --poll-sleep 1 "$@" > moltd.log 2>&1 &
   moltd_pid=$!; pids+=("$moltd_pid")
   for _ in $(seq 100); do grep -q listening moltd.log && break; sleep 0.05; done
   S=$(sed -n 's/^moltd: listening on \(http:[^ ]*\) .*/\1/p' moltd.log)
@@ -120,13 +125,20 @@ status() { curl -s --max-time 30 -o /dev/null -w '%{http_code}' -H "$A" "$@"; }
 api -d "$(jq -n --rawfile p vendor.pub.pem '{name:"vendor",pem:$p}')" "$S/api/v1/signers"; echo
 api -d '{"name":"sensor","signers":["vendor"]}' "$S/api/v1/classes"; echo
 record "moltd: upload v1.0.0 (verified on upload)" 201 "$(status --data-binary @app-v1.signed "$S/api/v1/packages?class=sensor&filename=app-v1.bin")"
-record "moltd: upload v2.0.0" 201 "$(status --data-binary @app-v2.signed "$S/api/v1/packages?class=sensor&filename=app-v2.bin")"
+# The fleet's v2.0.0 is encrypted for a key no device holds; each device will get
+# the content key in its own envelope. The signer hands the content key to moltd.
+run "$molt" keygen -t x25519 -k escrow.pem
+"$molt" getpub -k escrow.pem -e pem -o escrow.pub.pem
+run "$molt" sign -k vendor.pem -v 2.0.0 -s auto -H 0x200 --pad-header -S 0x10000 -E escrow.pub.pem \
+    --save-content-key app-v2.key firmware-v2.bin app-v2.fleet
+record "moltd: upload v2.0.0, encrypted" 201 "$(status -H "X-Molt-Content-Key: $(xxd -p -c 64 app-v2.key)" \
+        --data-binary @app-v2.fleet "$S/api/v1/packages?class=sensor&filename=app-v2.bin")"
 P2=$(api "$S/api/v1/packages" | jq '.[] | select(.version == "2.0.0+0") | .id')
 
 say "14. Rollback attempt at the deployer: the old, validly signed v0.9.0 is uploaded after v2"
 record "moltd refuses the v0.9.0 upload" 409 "$(status --data-binary @app-v0.signed "$S/api/v1/packages?class=sensor&filename=app-v0.bin")"
 
-say "15. Five devices run v1.0.0; each is provisioned with its attestation key (molt sim iak)"
+say "15. Five devices run v1.0.0; each is provisioned with its attestation key (molt sim iak) and its own encryption key"
 devs=(dev-a dev-b dev-c dev-d dev-e)
 declare -A TOK FAULT
 FAULT=([dev-a]="none" [dev-b]="connection dropped at 12000 bytes" [dev-c]="power cut mid-activation"
@@ -135,17 +147,20 @@ for d in "${devs[@]}"; do
   "$molt" sim create -f $d.sim --sector-size 4096 --slot-sectors 16 --align 8 >/dev/null
   "$molt" sim write -f $d.sim --slot primary app-v1.signed >/dev/null
   "$molt" sim iak -f $d.sim -o $d.iak
-  TOK[$d]=$(api -d "$(jq -n --arg id $d --rawfile ak $d.iak '{id:$id,class:"sensor",attestation_key:$ak}')" \
-             "$S/api/v1/devices" | jq -r .token)
-  echo "$d: provisioned (attestation key $(openssl pkey -pubin -in $d.iak -outform DER | sha256sum | cut -c1-16)...)"
+  "$molt" keygen -t "$([ $d = dev-d ] && echo ecdsa-p256 || echo x25519)" -k $d.enc.pem >/dev/null
+  "$molt" getpub -k $d.enc.pem -e pem -o $d.enc.pub
+  TOK[$d]=$(api -d "$(jq -n --arg id $d --rawfile ak $d.iak --rawfile ek $d.enc.pub \
+             '{id:$id,class:"sensor",attestation_key:$ak,encryption_key:$ek}')" "$S/api/v1/devices" | jq -r .token)
+  echo "$d: provisioned (attestation key $(openssl pkey -pubin -in $d.iak -outform DER | sha256sum | cut -c1-16)...," \
+       "$(openssl pkey -pubin -in $d.enc.pub -noout -text | head -1 | cut -d' ' -f1) encryption key)"
 done
-agent() { local d=$1; shift; "$bin/molt-agent" -f $d.sim -k vendor.pub.pem --server "$S" --id $d --token "${TOK[$d]}" \
-            --backoff-ms 100 --max-sleep 1 --max-polls 60 --until-update --rate 12000 "$@"; }
+agent() { local d=$1; shift; "$bin/molt-agent" -f $d.sim -k vendor.pub.pem --enc-key $d.enc.pem --require-encryption \
+            --server "$S" --id $d --token "${TOK[$d]}" --backoff-ms 100 --max-sleep 1 --max-polls 60 --until-update --rate 12000 "$@"; }
 
 say "16. A rogue mirror: moltd redirects downloads to a static server that serves a tampered copy"
 mkdir mirror
-cp app-v2.signed mirror/"$(sha256sum app-v2.signed | cut -d' ' -f1)"
-printf '\x5a' | dd of=mirror/"$(sha256sum app-v2.signed | cut -d' ' -f1)" bs=1 seek=8192 conv=notrunc status=none
+cp app-v2.fleet mirror/"$(sha256sum app-v2.fleet | cut -d' ' -f1)"
+printf '\x5a' | dd of=mirror/"$(sha256sum app-v2.fleet | cut -d' ' -f1)" bs=1 seek=8192 conv=notrunc status=none
 python3 -u -m http.server 0 --bind 127.0.0.1 --directory mirror > mirror.log 2>&1 &
 mirror_pid=$!; pids+=("$mirror_pid")
 for _ in $(seq 100); do grep -q "port" mirror.log && break; sleep 0.05; done
@@ -178,6 +193,18 @@ while kill -0 $a1 2>/dev/null || kill -0 $a2 2>/dev/null || kill -0 $a3 2>/dev/n
 done
 wait $a1 $a2 $a3 $a4 $a5
 api "$S/api/v1/campaigns/$cid" | jq -r '"campaign \(.name): \(.state), actions \(.actions | to_entries | map("\(.key) \(.value)") | join(", "))"'
+
+# R-ONEPKG, R-CONF: the deployment of every device names the one encrypted package;
+# each device was issued a key envelope of its own
+served=$(for d in "${devs[@]}"; do
+  aid=$(api "$S/api/v1/devices/$d" | jq -r .action.id)
+  curl -s --max-time 30 -H "Authorization: TargetToken ${TOK[$d]}" "$S/DEFAULT/controller/v1/$d/deploymentBase/$aid" |
+    jq -r '.deployment.chunks[0].artifacts[0].hashes.sha256'
+done | sort -u)
+record "fleet: the package every device was served" "$(sha256sum app-v2.fleet | cut -c1-16) (encrypted)" \
+       "$(tr '\n' ' ' <<<"$served" | cut -c1-16)$([ "$(wc -l <<<"$served")" = 1 ] && echo " (encrypted)")"
+record "fleet: key envelopes issued, all different" 5 \
+       "$(api "$S/api/v1/audit" | jq -r '[.[] | select(.what == "envelope.issued") | .detail | capture("sha256 (?<s>[0-9a-f]+)").s] | unique | length')"
 
 say "Outcome: image verification and the device"
 printf '%-44s %-32s %-32s %s\n' case expected got verdict
