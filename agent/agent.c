@@ -162,7 +162,7 @@ static void backoff(agent_t *a)
         ms = cap;
     uint32_t r = 0;
     (void)RAND_bytes((unsigned char *)&r, sizeof r);
-    ms = ms / 2 + (long)((uint64_t)(ms / 2) * r / 0xffffffffu);
+    ms = ms / 2 + (long)(((uint64_t)(ms / 2) * r) >> 32); /* r / 2^32 < 1: [0.5, 1) */
     a->failures++;
     say(a, "back-off %ld ms (error %u in a row)", ms, a->failures);
     sleep_ms(ms);
@@ -352,7 +352,7 @@ static bool env_keep(agent_t *a, const uint8_t *e, size_t len, bool save, char *
             close(fd);
         if (!ok || rename(tmp, path) != 0) {
             unlink(tmp);
-            snprintf(why, cap, "%s: %s", path, strerror(errno));
+            snprintf(why, cap, "%.900s: %s", path, strerror(errno));
             return false;
         }
     }
