@@ -3,6 +3,7 @@
 # management flows, error cases with exact status codes and no state change, a
 # hawkBit DDI round trip with curl (poll, deploymentBase, Range download resumed
 # from the middle, feedback), staged rollout with a failure threshold, cancel,
+# campaign filters by device id and by the attributes devices report (configData),
 # kill -9 mid-campaign then restart with nothing committed lost, and the CDN redirect.
 # R-DEPLOY-VERSION (version and security counter strictly increase per class),
 # R-NOTIFY (the campaign's message is served before the update and recorded),
@@ -319,6 +320,60 @@ wait "${polls[@]}"   # not moltd
 eq "$(sort "$work/codes" | uniq -c | awk '{print $1 "x" $2}')" "20x200" "20 concurrent polls"
 call 200 GET "$D/dev2" "$(T dev2)"; eq "$(js '._links.deploymentBase // "none"')" none "not before start_at"
 call 200 POST "$U/campaigns/3/cancel" "$OPS"
+
+# ==== fleet-extras: campaign filter by device attributes (begin) ====
+# Devices report attributes with DDI PUT configData; filter.attributes targets exactly the
+# devices of the class holding every key with that value, ANDed with filter.ids. Refused
+# filters: 400 naming the field, no campaign, no action, no audit record.
+cfg() { call 200 PUT "$D/$1/configData" "$(T "$1")" -d "{\"mode\":\"replace\",\"data\":$2}"; }
+cfg dev2 '{"hw":"rev-b","site":"north"}'
+cfg dev3 '{"hw":"rev-a","site":"north"}'
+cfg dev4 '{"hw":"rev-b","site":"south"}'
+call 200 GET "$U/devices" "$VIEW"   # dev1 still has {"hw":"rev-b","serial":"0001"}; dev5 reported nothing
+eq "$(js 'map(.id + "=" + (.attributes | to_entries | map(.key + ":" + .value) | join("/"))) | join(",")')" \
+   "box1=,dev1=hw:rev-b/serial:0001,dev2=hw:rev-b/site:north,dev3=hw:rev-a/site:north,dev4=hw:rev-b/site:south,dev5=" "attributes reported"
+acted() { sql "SELECT device_id FROM actions WHERE campaign_id = $1 ORDER BY device_id" | paste -sd, -; }
+acamp() { jq -n --argjson f "$1" '{name:"by-attributes",package:3,filter:$f}'; }
+# afilter FILTER TARGETS: a campaign with FILTER targets exactly TARGETS (its action rows), then is cancelled
+afilter() {
+  call 201 POST "$U/campaigns" "$OPS" -d "$(acamp "$1")"; local c; c=$(js .id)
+  eq "$(js .targets) $(acted "$c")" "$(echo "$2" | tr ',' '\n' | grep -c .) $2" "filter $1"
+  eq "$(sql "SELECT filter FROM campaigns WHERE id = $c")" "$(jq -cS . <<< "$1")" "filter $1 stored"
+  call 200 POST "$U/campaigns/$c/cancel" "$OPS"
+}
+afilter '{"attributes":{"hw":"rev-b"}}' dev1,dev2,dev4
+afilter '{"attributes":{"hw":"rev-b","site":"north"}}' dev2
+afilter '{"attributes":{"site":"north"}}' dev2,dev3
+afilter '{"attributes":{"serial":"0001"}}' dev1
+afilter '{"ids":["dev1","dev3","dev4"],"attributes":{"hw":"rev-b"}}' dev1,dev4
+afilter '{"attributes":{}}' dev1,dev2,dev3,dev4,dev5          # no condition: the whole class
+# a matching campaign is offered to its targets only
+call 201 POST "$U/campaigns" "$OPS" -d "$(acamp '{"attributes":{"hw":"rev-a"}}')"; C=$(js .id)
+call 200 GET "$D/dev3" "$(T dev3)"; eq "$(js ._links.deploymentBase.href | sed 's/?.*//')" \
+   "$D/dev3/deploymentBase/$(sql "SELECT id FROM actions WHERE campaign_id = $C")" "dev3 (hw rev-a) offered"
+call 200 GET "$D/dev2" "$(T dev2)"; eq "$(js '._links.deploymentBase // "none"')" none "dev2 (hw rev-b) not offered"
+call 200 POST "$U/campaigns/$C/cancel" "$OPS"
+na=$(audit_count); nc=$(sql 'SELECT COUNT(*) FROM campaigns'); nact=$(sql 'SELECT COUNT(*) FROM actions')
+call 409 POST "$U/campaigns" "$OPS" -d "$(acamp '{"attributes":{"hw":"rev-z"}}')"
+eq "$(js .error)" "no device to update: none of class sensor matches the filter without 1.1.0+0 or an open update" "no match: 409"
+call 409 POST "$U/campaigns" "$OPS" -d "$(acamp '{"ids":["dev3"],"attributes":{"hw":"rev-b"}}')"   # ids AND attributes
+call 409 POST "$U/campaigns" "$OPS" -d "$(acamp '{"ids":["box1"],"attributes":{}}')"               # still the package's class only
+call 400 POST "$U/campaigns" "$OPS" -d "$(acamp '{"attributes":["hw","rev-b"]}')"
+eq "$(js .error)" "filter.attributes: an object of string values" "attributes not an object"
+call 400 POST "$U/campaigns" "$OPS" -d "$(acamp '{"attributes":"hw=rev-b"}')"
+eq "$(js .error)" "filter.attributes: an object of string values" "attributes a string"
+call 400 POST "$U/campaigns" "$OPS" -d "$(acamp '{"attributes":{"hw":"rev-b","rev":2}}')"
+eq "$(js .error)" "filter.attributes.rev: not a string" "attribute value a number"
+call 400 POST "$U/campaigns" "$OPS" -d "$(acamp '{"attributes":{"hw":null}}')"
+eq "$(js .error)" "filter.attributes.hw: not a string" "attribute value null"
+call 400 POST "$U/campaigns" "$OPS" -d "$(acamp '{"attribute":{"hw":"rev-b"}}')"     # a typo must not widen the campaign
+eq "$(js .error)" "filter.attribute: unknown key (want ids, attributes)" "unknown filter key"
+call 400 POST "$U/campaigns" "$OPS" -d "$(acamp '{"ids":"dev1"}')"
+eq "$(js .error)" "filter.ids: an array of device ids" "ids not an array"
+call 400 POST "$U/campaigns" "$OPS" -d "$(acamp '["dev1"]')"
+eq "$(js .error)" 'filter: an object {"ids"?: [...], "attributes"?: {...}}' "filter not an object"
+eq "$(audit_count) $(sql 'SELECT COUNT(*) FROM campaigns') $(sql 'SELECT COUNT(*) FROM actions')" "$na $nc $nact" "refused filters change nothing"
+# ==== fleet-extras: campaign filter by device attributes (end) ====
 
 
 kill "$pid"; wait "$pid"; eq "$?" 0 "SIGTERM exit"; pid=
