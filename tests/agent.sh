@@ -6,7 +6,8 @@
 # reverted with failure feedback, cancels between and during downloads, and a rogue
 # mirror (moltd --artifact-base-url):
 # an oversized copy is never taken beyond the declared size, a tampered copy is
-# refused by the device at finish. With MOLTD_TEST_DB=postgresql://... (tests/agent_pg.sh)
+# refused by the device at finish; an unreachable server: back-off delays that grow within
+# their documented jitter ranges, then giving up. With MOLTD_TEST_DB=postgresql://... (tests/agent_pg.sh)
 # the same test runs on PostgreSQL.
 #   R-NOTIFY: the campaign's message is shown before the download starts.
 #   R-BACKGROUND: the download resumes from the device's own progress record.
@@ -177,6 +178,30 @@ grep -q "^d7: cancel of action [0-9]*: done" d7.log && ok || bad "d7 cancel: $(c
 grep -q "^d7: download $V2SIZE/" d7.log && bad "d7 downloaded everything: $(cat d7.log)" || ok
 eq "$(dev d7 .action.state)" cancelled "d7 cancelled"
 eq "$(simver d7)" "1.0.0+1 false" "d7 still on v1"
+
+# ==== fleet-extras: back-off delays (begin) ====
+# Nothing listens on 127.0.0.1:1: every poll is an error. agent/agent.c backoff(): the delay
+# after error k is base * 2^(k-1) times a random factor in [0.5, 1), so with --backoff-ms 50
+# errors 1, 2, 3 wait [25, 50), [50, 100), [100, 200) ms: disjoint ranges, each delay above the
+# last; the run lasts at least their sum; the 4th error gives up (exit 4).
+cp d1.sim d8.sim
+t0=$(date +%s%3N)
+"$MOLT_AGENT" -f d8.sim -k vendor.pub --server http://127.0.0.1:1 --id d8 --token none --backoff-ms 50 \
+              --max-sleep 1 --once --max-errors 4 > d8.log 2>&1; eq "$?" 4 "d8 gives up when unreachable"
+t1=$(date +%s%3N)
+mapfile -t bo < <(sed -n 's/^d8: back-off \([0-9]*\) ms (error \([0-9]*\) in a row)$/\2 \1/p' d8.log)
+eq "${#bo[@]} $(grep -c "^d8: GET http://127.0.0.1:1/DEFAULT/controller/v1/d8: Couldn't connect to server" d8.log)" "3 4" "d8: 4 errors, 3 back-offs"
+prev=-1; sum=0
+for n in 0 1 2; do
+  read -r err ms <<< "${bo[$n]:-x -1}"; hi=$((50 << n))
+  [ "$err" == $((n + 1)) ] && [ "$ms" -ge $((hi / 2)) ] && [ "$ms" -lt "$hi" ] && ok \
+    || bad "d8 back-off $((n + 1)): '${bo[$n]:-}', expected error $((n + 1)) and a delay in [$((hi / 2)), $hi) ms"
+  [ "$ms" -gt "$prev" ] && ok || bad "d8 back-off $((n + 1)): $ms ms is not above the previous $prev ms"
+  prev=$ms; sum=$((sum + ms))
+done
+[ $((t1 - t0)) -ge "$sum" ] && ok || bad "d8 ran $((t1 - t0)) ms, less than its back-offs ($sum ms)"
+grep -q "^d8: giving up after 4 errors in a row" d8.log && ok || bad "d8 give up: $(cat d8.log)"
+# ==== fleet-extras: back-off delays (end) ====
 
 # --- bad options: one line, exit 2
 "$MOLT_AGENT" -f nosuch.sim -k vendor.pub --server "$S" --id x --token y > /dev/null 2> err; eq "$?" 2 "missing device exit"
