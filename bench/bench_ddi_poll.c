@@ -1,20 +1,25 @@
 /*
  * bench_ddi_poll.c - a small HTTP/1.1 load generator for moltd's DDI base poll.
  *
- *   bench_ddi_poll PORT TOKENS CONNECTIONS SECONDS [HELD]
+ *   bench_ddi_poll PORT TOKENS CONNECTIONS SECONDS [HELD[,HELD...]]
  *
  * TOKENS is a file of "controllerId token" lines. CONNECTIONS threads each keep
  * one connection alive and poll devices from the list in turn
  * (GET /DEFAULT/controller/v1/{id}, Authorization: TargetToken ...) for SECONDS.
- * HELD extra connections first poll once each and then stay open and idle for
- * the whole run, like a fleet of devices between polls. Prints figures only:
- * requests per second, latency percentiles, answers other than 200, and how many
- * held connections were served. Never pass/fail on time.
+ * HELD extra connections (held connection i polls device i) first poll once each
+ * and then stay open and idle for the whole run, like a fleet of devices between
+ * polls; afterwards each polls once more. Several increasing HELD counts make a
+ * ramp in one process: each step opens the connections it adds, runs, re-polls
+ * every held connection, and the ramp stops after the first step in which one was
+ * not served. Held polls are spread over CONNECTIONS threads. Prints figures only,
+ * one line per run: requests per second, latency percentiles, answers other than
+ * 200, and how many held connections were served. Never pass/fail on time.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +28,7 @@
 #include <unistd.h>
 
 #define MAX_DEV 100000
+#define MAX_STEPS 16
 
 static char *ids[MAX_DEV], *toks[MAX_DEV];
 static size_t ndev;
@@ -126,42 +132,65 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* Held connections [lo, hi): dial those not yet open (open[i] == 0) and poll each
+ * once; a connection that fails or answers other than 200 is closed (fd -1). */
+typedef struct held {
+    pthread_t t;
+    int *fd;
+    char *opened;
+    size_t lo, hi;
+    int served;
+} held_t;
+
+static void *held_poll(void *arg)
+{
+    held_t *h = arg;
+    char buf[16384];
+    for (size_t i = h->lo; i < h->hi; i++) {
+        if (!h->opened[i]) {
+            h->opened[i] = 1;
+            h->fd[i] = dial();
+        }
+        if (h->fd[i] < 0)
+            continue;
+        if (poll_once(h->fd[i], i % ndev, buf, sizeof buf) == 200) {
+            h->served++;
+        } else {
+            close(h->fd[i]);
+            h->fd[i] = -1;
+        }
+    }
+    return NULL;
+}
+
+/* Poll held connections [lo, hi) with n threads; returns how many answered 200. */
+static int held_round(int *fd, char *opened, size_t lo, size_t hi, int n)
+{
+    held_t h[64];
+    if (n > 64)
+        n = 64;
+    int served = 0;
+    for (int i = 0; i < n; i++) {
+        h[i] = (held_t){.fd = fd, .opened = opened, .lo = lo + (hi - lo) * (size_t)i / (size_t)n,
+                        .hi = lo + (hi - lo) * (size_t)(i + 1) / (size_t)n};
+        pthread_create(&h[i].t, NULL, held_poll, &h[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(h[i].t, NULL);
+        served += h[i].served;
+    }
+    return served;
+}
+
 static int cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-int main(int argc, char **argv)
+/* One measured run of SECONDS over conns connections; prints its line (without newline). */
+static void measure(int conns, double secs)
 {
-    if (argc < 5) {
-        fprintf(stderr, "usage: bench_ddi_poll PORT TOKENS CONNECTIONS SECONDS [HELD]\n");
-        return 2;
-    }
-    port = atoi(argv[1]);
-    int conns = atoi(argv[3]), held = argc > 5 ? atoi(argv[5]) : 0;
-    double secs = atof(argv[4]);
-    FILE *f = fopen(argv[2], "r");
-    char id[128], tok[256];
-    while (f && ndev < MAX_DEV && fscanf(f, "%127s %255s", id, tok) == 2) {
-        ids[ndev] = strdup(id);
-        toks[ndev] = strdup(tok);
-        ndev++;
-    }
-    if (f)
-        fclose(f);
-    if (ndev == 0 || conns < 1 || secs <= 0) {
-        fprintf(stderr, "bench_ddi_poll: no devices in %s, or bad arguments\n", argv[2]);
-        return 2;
-    }
-    /* The idle fleet: each held connection polls once, then stays open. */
-    int *hfd = calloc((size_t)held + 1, sizeof *hfd), served = 0;
-    char buf[16384];
-    for (int i = 0; i < held; i++) {
-        hfd[i] = dial();
-        if (hfd[i] >= 0 && poll_once(hfd[i], (size_t)i % ndev, buf, sizeof buf) == 200)
-            served++;
-    }
     worker_t *w = calloc((size_t)conns, sizeof *w);
     double t0 = now();
     deadline = t0 + secs;
@@ -187,23 +216,74 @@ int main(int argc, char **argv)
         free(w[i].lat);
     }
     qsort(lat, nlat, sizeof *lat, cmp);
-    /* Held connections still open and answered after the run? */
-    int still = 0;
-    for (int i = 0; i < held; i++)
-        if (hfd[i] >= 0 && poll_once(hfd[i], (size_t)i % ndev, buf, sizeof buf) == 200)
-            still++;
-    for (int i = 0; i < held; i++)
-        if (hfd[i] >= 0)
-            close(hfd[i]);
     printf("connections %3d  devices %5zu  polls %8lu in %.1f s  %8.0f polls/s  p50 %.2f ms  p99 %.2f ms"
            "  non-200 %lu  errors %lu",
            conns, ndev, ok + other, el, (double)(ok + other) / el, nlat ? lat[nlat / 2] * 1e3 : 0.0,
            nlat ? lat[nlat * 99 / 100] * 1e3 : 0.0, other, errors);
-    if (held)
-        printf("  held %d: %d served before, %d after", held, served, still);
-    printf("\n");
     free(lat);
     free(w);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: bench_ddi_poll PORT TOKENS CONNECTIONS SECONDS [HELD[,HELD...]]\n");
+        return 2;
+    }
+    port = atoi(argv[1]);
+    int conns = atoi(argv[3]);
+    double secs = atof(argv[4]);
+    size_t steps[MAX_STEPS], nsteps = 0;
+    bool bad = false;
+    for (const char *p = argc > 5 ? argv[5] : ""; *p && nsteps < MAX_STEPS;) {
+        char *end;
+        long h = strtol(p, &end, 10);
+        if (end == p || h < 1 || h > 1000000 || (nsteps && (size_t)h <= steps[nsteps - 1]) || (*end && *end != ',')) {
+            bad = true;
+            break;
+        }
+        steps[nsteps++] = (size_t)h;
+        p = *end ? end + 1 : end;
+    }
+    FILE *f = fopen(argv[2], "r");
+    char id[128], tok[256];
+    while (f && ndev < MAX_DEV && fscanf(f, "%127s %255s", id, tok) == 2) {
+        ids[ndev] = strdup(id);
+        toks[ndev] = strdup(tok);
+        ndev++;
+    }
+    if (f)
+        fclose(f);
+    if (ndev == 0 || conns < 1 || secs <= 0 || bad) {
+        fprintf(stderr, "bench_ddi_poll: no devices in %s, or bad arguments (HELD: increasing counts, comma-separated)\n",
+                argv[2]);
+        return 2;
+    }
+    if (nsteps == 0) {
+        measure(conns, secs);
+        printf("\n");
+        return 0;
+    }
+    /* The idle fleet, grown step by step: the connections a step adds poll once, the
+     * run goes on while all of them stay open, then every held connection polls again. */
+    size_t top = steps[nsteps - 1], open = 0;
+    int *hfd = calloc(top, sizeof *hfd), served = 0;
+    char *opened = calloc(top, 1);
+    for (size_t s = 0; s < nsteps; s++) {
+        served += held_round(hfd, opened, open, steps[s], conns);
+        open = steps[s];
+        measure(conns, secs);
+        int still = held_round(hfd, opened, 0, open, conns);
+        printf("  held %zu: %d served before, %d after\n", open, served, still);
+        fflush(stdout);
+        if ((size_t)served != open || (size_t)still != open)
+            break;
+        served = still;
+    }
+    for (size_t i = 0; i < open; i++)
+        if (hfd[i] >= 0)
+            close(hfd[i]);
     free(hfd);
+    free(opened);
     return 0;
 }

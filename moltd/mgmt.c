@@ -537,6 +537,25 @@ static int devices_get(req_t *r, const char *id)
 }
 
 /* --- campaigns (operator) ---------------------------------------------------- */
+
+/* Does a device's attributes (JSON text, as PUT configData stores them) hold every
+ * key of want with the same string value? Unparseable text matches nothing. */
+static bool attributes_match(json_t *want, const char *have_text)
+{
+    json_error_t e;
+    json_t *have = have_text ? json_loads(have_text, 0, &e) : NULL;
+    bool in = json_is_object(have);
+    const char *k;
+    json_t *v;
+    json_object_foreach(want, k, v)
+    {
+        json_t *h = in ? json_object_get(have, k) : NULL;
+        in = in && json_is_string(h) && strcmp(json_string_value(h), json_string_value(v)) == 0;
+    }
+    json_decref(have);
+    return in;
+}
+
 static int campaigns_create(req_t *r)
 {
     int ret;
@@ -547,14 +566,15 @@ static int campaigns_create(req_t *r)
     json_t *pkg = json_object_get(j, "package"), *filter = json_object_get(j, "filter"),
            *steps = json_object_get(j, "steps"), *thr = json_object_get(j, "failure_threshold"),
            *start = json_object_get(j, "start_at");
-    json_t *ids = filter ? json_object_get(filter, "ids") : NULL;
-    char stepstr[256] = "";
+    json_t *ids = json_object_get(filter, "ids"), *attrs = json_object_get(filter, "attributes");
+    char stepstr[256] = "", why[200];
     const char *bad = !name || strlen(name) == 0 || strlen(name) > 128 ? "name: 1 to 128 characters"
                       : !json_is_integer(pkg)                            ? "package: a package id"
                       : json_object_get(j, "message") && !msg            ? "message: a string"
                       : msg && strlen(msg) > 1024                        ? "message: at most 1024 bytes"
-                      : filter && (!json_is_object(filter) || (ids && !json_is_array(ids)))
-                          ? "filter: {\"ids\": [device ids]}"
+                      : filter && !json_is_object(filter) ? "filter: an object {\"ids\"?: [...], \"attributes\"?: {...}}"
+                      : ids && !json_is_array(ids)        ? "filter.ids: an array of device ids"
+                      : attrs && !json_is_object(attrs)   ? "filter.attributes: an object of string values"
                       : thr && (!json_is_integer(thr) || json_integer_value(thr) < 0 || json_integer_value(thr) > 100)
                           ? "failure_threshold: a percentage 0..100"
                       : start && !json_is_integer(start) ? "start_at: milliseconds since the epoch"
@@ -579,7 +599,31 @@ static int campaigns_create(req_t *r)
     size_t nids = ids ? json_array_size(ids) : 0;
     for (size_t i = 0; !bad && i < nids; i++)
         if (!valid_name(json_string_value(json_array_get(ids, i)), 64))
-            bad = "filter: {\"ids\": [device ids]}";
+            bad = "filter.ids: an array of device ids";
+    /* An unknown filter key is refused, not ignored: ignoring it would widen the
+     * campaign to the whole class. */
+    const char *key;
+    json_t *val;
+    if (!bad && filter) {
+        json_object_foreach(filter, key, val)
+        {
+            if (strcmp(key, "ids") != 0 && strcmp(key, "attributes") != 0) {
+                snprintf(why, sizeof why, "filter.%.64s: unknown key (want ids, attributes)", key);
+                bad = why;
+                break;
+            }
+        }
+    }
+    if (!bad && attrs) {
+        json_object_foreach(attrs, key, val)
+        {
+            if (!json_is_string(val)) {
+                snprintf(why, sizeof why, "filter.attributes.%.64s: not a string", key);
+                bad = why;
+                break;
+            }
+        }
+    }
     if (bad) {
         json_decref(j);
         return http_error(r, 400, "%s", bad);
@@ -605,10 +649,11 @@ static int campaigns_create(req_t *r)
         ok = false;
         goto out;
     }
-    /* Targets: the package's class, the filter's ids if any; devices that already run
-     * this version or have an update open are skipped. Ordered by id. */
+    /* Targets: the package's class, the filter's ids and attributes if any (all must
+     * hold); devices that already run this version or have an update open are skipped.
+     * Ordered by id. Attributes are matched here, in C, so both backends agree. */
     ok = ok && Q(srv, &devs,
-                 "SELECT d.id, d.version FROM devices d WHERE d.class = $1 AND (d.version IS NULL OR d.version <> $2)"
+                 "SELECT d.id, d.version, d.attributes FROM devices d WHERE d.class = $1 AND (d.version IS NULL OR d.version <> $2)"
                  " AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.device_id = d.id"
                  " AND a.state IN ('assigned', 'running', 'downloaded', 'cancelling')) ORDER BY d.id",
                  db_cell(&p, 0, 0), db_cell(&p, 0, 1)) == DB_OK;
@@ -622,6 +667,8 @@ static int campaigns_create(req_t *r)
         bool in = !ids;
         for (size_t k = 0; !in && k < nids; k++)
             in = strcmp(json_string_value(json_array_get(ids, k)), db_cell(&devs, i, 0)) == 0;
+        if (in && attrs)
+            in = attributes_match(attrs, db_cell(&devs, i, 2));
         if (in) {
             before[n] = db_cell(&devs, i, 1);
             targets[n++] = db_cell(&devs, i, 0);

@@ -8,7 +8,9 @@
 # an oversized copy is never taken beyond the declared size, a tampered copy is
 # refused by the device at finish; an encrypted package taken by devices with
 # their own key envelopes (staging holds only ciphertext), refused by a device
-# whose key store is not the one its envelope was made for. With MOLTD_TEST_DB=postgresql://... (tests/agent_pg.sh)
+# whose key store is not the one its envelope was made for; an unreachable server:
+# back-off delays that grow within their documented jitter ranges, then giving up.
+# With MOLTD_TEST_DB=postgresql://... (tests/agent_pg.sh)
 # the same test runs on PostgreSQL.
 #   R-NOTIFY: the campaign's message is shown before the download starts.
 #   R-BACKGROUND: the download resumes from the device's own progress record.
@@ -251,6 +253,30 @@ grep -q "^e5: the device refused the package at finish: NOT_PERMITTED (ENC_REQUI
 eq "$(simver e5)" "1.0.0+1 false" "e5 still on v1"
 "$MOLT_AGENT" -f e5.sim -k vendor.pub --server "$S" --id e5 --token x --require-encryption > /dev/null 2> err; eq "$?" 2 "--require-encryption alone exit"
 grep -qx "molt-agent: --require-encryption needs --enc-key (the device's decryption key)" err && ok || bad "require msg: $(cat err)"
+
+# ==== fleet-extras: back-off delays (begin) ====
+# Nothing listens on 127.0.0.1:1: every poll is an error. agent/agent.c backoff(): the delay
+# after error k is base * 2^(k-1) times a random factor in [0.5, 1), so with --backoff-ms 50
+# errors 1, 2, 3 wait [25, 50), [50, 100), [100, 200) ms: disjoint ranges, each delay above the
+# last; the run lasts at least their sum; the 4th error gives up (exit 4).
+cp d1.sim d8.sim
+t0=$(date +%s%3N)
+"$MOLT_AGENT" -f d8.sim -k vendor.pub --server http://127.0.0.1:1 --id d8 --token none --backoff-ms 50 \
+              --max-sleep 1 --once --max-errors 4 > d8.log 2>&1; eq "$?" 4 "d8 gives up when unreachable"
+t1=$(date +%s%3N)
+mapfile -t bo < <(sed -n 's/^d8: back-off \([0-9]*\) ms (error \([0-9]*\) in a row)$/\2 \1/p' d8.log)
+eq "${#bo[@]} $(grep -c "^d8: GET http://127.0.0.1:1/DEFAULT/controller/v1/d8: Couldn't connect to server" d8.log)" "3 4" "d8: 4 errors, 3 back-offs"
+prev=-1; sum=0
+for n in 0 1 2; do
+  read -r err ms <<< "${bo[$n]:-x -1}"; hi=$((50 << n))
+  [ "$err" == $((n + 1)) ] && [ "$ms" -ge $((hi / 2)) ] && [ "$ms" -lt "$hi" ] && ok \
+    || bad "d8 back-off $((n + 1)): '${bo[$n]:-}', expected error $((n + 1)) and a delay in [$((hi / 2)), $hi) ms"
+  [ "$ms" -gt "$prev" ] && ok || bad "d8 back-off $((n + 1)): $ms ms is not above the previous $prev ms"
+  prev=$ms; sum=$((sum + ms))
+done
+[ $((t1 - t0)) -ge "$sum" ] && ok || bad "d8 ran $((t1 - t0)) ms, less than its back-offs ($sum ms)"
+grep -q "^d8: giving up after 4 errors in a row" d8.log && ok || bad "d8 give up: $(cat d8.log)"
+# ==== fleet-extras: back-off delays (end) ====
 
 # --- bad options: one line, exit 2
 "$MOLT_AGENT" -f nosuch.sim -k vendor.pub --server "$S" --id x --token y > /dev/null 2> err; eq "$?" 2 "missing device exit"

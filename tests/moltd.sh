@@ -3,6 +3,10 @@
 # management flows, error cases with exact status codes and no state change, a
 # hawkBit DDI round trip with curl (poll, deploymentBase, Range download resumed
 # from the middle, feedback), staged rollout with a failure threshold, cancel,
+# campaign filters by device id and by the attributes devices report (configData),
+# a scheduled start (nothing before start_at, the action after it), viewer tokens refused
+# on pause/resume/cancel, kill -9 during 50 parallel provisionings (every 201 kept, device
+# rows = audit records), a schema-1 database (tests/moltd_schema1.sql) upgraded in place,
 # kill -9 mid-campaign then restart with nothing committed lost, and the CDN redirect.
 # R-DEPLOY-VERSION (version and security counter strictly increase per class),
 # R-NOTIFY (the campaign's message is served before the update and recorded),
@@ -319,6 +323,176 @@ wait "${polls[@]}"   # not moltd
 eq "$(sort "$work/codes" | uniq -c | awk '{print $1 "x" $2}')" "20x200" "20 concurrent polls"
 call 200 GET "$D/dev2" "$(T dev2)"; eq "$(js '._links.deploymentBase // "none"')" none "not before start_at"
 call 200 POST "$U/campaigns/3/cancel" "$OPS"
+
+# ==== fleet-extras: campaign filter by device attributes (begin) ====
+# Devices report attributes with DDI PUT configData; filter.attributes targets exactly the
+# devices of the class holding every key with that value, ANDed with filter.ids. Refused
+# filters: 400 naming the field, no campaign, no action, no audit record.
+cfg() { call 200 PUT "$D/$1/configData" "$(T "$1")" -d "{\"mode\":\"replace\",\"data\":$2}"; }
+cfg dev2 '{"hw":"rev-b","site":"north"}'
+cfg dev3 '{"hw":"rev-a","site":"north"}'
+cfg dev4 '{"hw":"rev-b","site":"south"}'
+call 200 GET "$U/devices" "$VIEW"   # dev1 still has {"hw":"rev-b","serial":"0001"}; dev5 reported nothing
+eq "$(js 'map(.id + "=" + (.attributes | to_entries | map(.key + ":" + .value) | join("/"))) | join(",")')" \
+   "box1=,dev1=hw:rev-b/serial:0001,dev2=hw:rev-b/site:north,dev3=hw:rev-a/site:north,dev4=hw:rev-b/site:south,dev5=" "attributes reported"
+acted() { sql "SELECT device_id FROM actions WHERE campaign_id = $1 ORDER BY device_id" | paste -sd, -; }
+acamp() { jq -n --argjson f "$1" '{name:"by-attributes",package:3,filter:$f}'; }
+# afilter FILTER TARGETS: a campaign with FILTER targets exactly TARGETS (its action rows), then is cancelled
+afilter() {
+  call 201 POST "$U/campaigns" "$OPS" -d "$(acamp "$1")"; local c; c=$(js .id)
+  eq "$(js .targets) $(acted "$c")" "$(echo "$2" | tr ',' '\n' | grep -c .) $2" "filter $1"
+  eq "$(sql "SELECT filter FROM campaigns WHERE id = $c")" "$(jq -cS . <<< "$1")" "filter $1 stored"
+  call 200 POST "$U/campaigns/$c/cancel" "$OPS"
+}
+afilter '{"attributes":{"hw":"rev-b"}}' dev1,dev2,dev4
+afilter '{"attributes":{"hw":"rev-b","site":"north"}}' dev2
+afilter '{"attributes":{"site":"north"}}' dev2,dev3
+afilter '{"attributes":{"serial":"0001"}}' dev1
+afilter '{"ids":["dev1","dev3","dev4"],"attributes":{"hw":"rev-b"}}' dev1,dev4
+afilter '{"attributes":{}}' dev1,dev2,dev3,dev4,dev5          # no condition: the whole class
+# a matching campaign is offered to its targets only
+call 201 POST "$U/campaigns" "$OPS" -d "$(acamp '{"attributes":{"hw":"rev-a"}}')"; C=$(js .id)
+call 200 GET "$D/dev3" "$(T dev3)"; eq "$(js ._links.deploymentBase.href | sed 's/?.*//')" \
+   "$D/dev3/deploymentBase/$(sql "SELECT id FROM actions WHERE campaign_id = $C")" "dev3 (hw rev-a) offered"
+call 200 GET "$D/dev2" "$(T dev2)"; eq "$(js '._links.deploymentBase // "none"')" none "dev2 (hw rev-b) not offered"
+call 200 POST "$U/campaigns/$C/cancel" "$OPS"
+na=$(audit_count); nc=$(sql 'SELECT COUNT(*) FROM campaigns'); nact=$(sql 'SELECT COUNT(*) FROM actions')
+call 409 POST "$U/campaigns" "$OPS" -d "$(acamp '{"attributes":{"hw":"rev-z"}}')"
+eq "$(js .error)" "no device to update: none of class sensor matches the filter without 1.1.0+0 or an open update" "no match: 409"
+call 409 POST "$U/campaigns" "$OPS" -d "$(acamp '{"ids":["dev3"],"attributes":{"hw":"rev-b"}}')"   # ids AND attributes
+call 409 POST "$U/campaigns" "$OPS" -d "$(acamp '{"ids":["box1"],"attributes":{}}')"               # still the package's class only
+call 400 POST "$U/campaigns" "$OPS" -d "$(acamp '{"attributes":["hw","rev-b"]}')"
+eq "$(js .error)" "filter.attributes: an object of string values" "attributes not an object"
+call 400 POST "$U/campaigns" "$OPS" -d "$(acamp '{"attributes":"hw=rev-b"}')"
+eq "$(js .error)" "filter.attributes: an object of string values" "attributes a string"
+call 400 POST "$U/campaigns" "$OPS" -d "$(acamp '{"attributes":{"hw":"rev-b","rev":2}}')"
+eq "$(js .error)" "filter.attributes.rev: not a string" "attribute value a number"
+call 400 POST "$U/campaigns" "$OPS" -d "$(acamp '{"attributes":{"hw":null}}')"
+eq "$(js .error)" "filter.attributes.hw: not a string" "attribute value null"
+call 400 POST "$U/campaigns" "$OPS" -d "$(acamp '{"attribute":{"hw":"rev-b"}}')"     # a typo must not widen the campaign
+eq "$(js .error)" "filter.attribute: unknown key (want ids, attributes)" "unknown filter key"
+call 400 POST "$U/campaigns" "$OPS" -d "$(acamp '{"ids":"dev1"}')"
+eq "$(js .error)" "filter.ids: an array of device ids" "ids not an array"
+call 400 POST "$U/campaigns" "$OPS" -d "$(acamp '["dev1"]')"
+eq "$(js .error)" 'filter: an object {"ids"?: [...], "attributes"?: {...}}' "filter not an object"
+eq "$(audit_count) $(sql 'SELECT COUNT(*) FROM campaigns') $(sql 'SELECT COUNT(*) FROM actions')" "$na $nc $nact" "refused filters change nothing"
+# ==== fleet-extras: campaign filter by device attributes (end) ====
+
+# ==== fleet-extras: scheduled start, viewer refusals, kill -9 under concurrent writes, schema upgrade (begin) ====
+ms() { date +%s%3N; }   # the clock moltd uses (same host, CLOCK_REALTIME)
+# (a) start_at 3 s ahead: every poll that ended before start_at offers nothing, the first poll
+# that began after it offers the action (polled every 0.2 s; the loop ends at the first offer
+# or at the first poll begun after start_at without one).
+SA=$(( $(ms) + 3000 ))
+call 201 POST "$U/campaigns" "$OPS" -d "{\"name\":\"soon\",\"package\":3,\"filter\":{\"ids\":[\"dev5\"]},\"start_at\":$SA}"; CS=$(js .id)
+AS=$(sql "SELECT id FROM actions WHERE campaign_id = $CS")
+early=0; offered=none
+while :; do
+  t0=$(ms); code=$(curl -s -o "$work/body" -w '%{http_code}' -H "Authorization: $(T dev5)" "$D/dev5"); t1=$(ms)
+  [ "$code" == 200 ] || { bad "scheduled: poll -> $code"; break; }
+  href=$(js '._links.deploymentBase.href // "none"')
+  if [ "$href" != none ]; then
+    [ "$t1" -ge "$SA" ] && ok || bad "scheduled: offered by a poll that ended at $t1, before start_at $SA"
+    offered=${href%%\?*}; break
+  fi
+  [ "$t0" -lt "$SA" ] || { bad "scheduled: not offered by a poll begun at $t0, after start_at $SA"; break; }
+  early=$((early + 1)); sleep 0.2
+done
+[ "$early" -ge 5 ] && ok || bad "scheduled: only $early polls before start_at"
+eq "$offered" "$D/dev5/deploymentBase/$AS" "scheduled: offered after start_at"
+# (b) a viewer token may read a campaign but not pause, resume or cancel it: 403, state kept
+acts() { sql "SELECT state FROM campaigns WHERE id = $CS"; sql "SELECT id, state FROM actions WHERE campaign_id = $CS"; }
+na=$(audit_count); before=$(acts)
+call 403 POST "$U/campaigns/$CS/pause" "$VIEW"; eq "$(js .error)" "needs the operator role (this token is viewer)" "viewer pause"
+eq "$(acts)" "$before" "viewer pause: campaign and actions unchanged"
+call 200 POST "$U/campaigns/$CS/pause" "$OPS"; eq "$(js .state)" paused "operator pause"
+na=$((na + 1)); before=$(acts)
+call 403 POST "$U/campaigns/$CS/resume" "$VIEW"; eq "$(js .error)" "needs the operator role (this token is viewer)" "viewer resume"
+eq "$(acts)" "$before" "viewer resume: still paused"
+call 403 POST "$U/campaigns/$CS/cancel" "$VIEW"; eq "$(js .error)" "needs the operator role (this token is viewer)" "viewer cancel"
+eq "$(acts)" "$before" "viewer cancel: still paused, the action still assigned"
+eq "$(audit_count)" "$na" "viewer refusals leave no audit record"
+call 200 GET "$U/campaigns/$CS" "$VIEW"; eq "$(js '.state + " " + (.actions | tojson)')" 'paused {"assigned":1}' "viewer reads it"
+call 200 POST "$U/campaigns/$CS/cancel" "$OPS"; eq "$(js .state)" cancelled "operator cancel"
+
+# (d) kill -9 while 50 provisionings run in parallel, then restart: every request answered
+# 201 is there, no answer is anything but 201 or none, and the device rows and their
+# device.provision audit records match one for one (a change and its record commit together).
+for i in $(seq -w 1 50); do dev "crash$i" sensor > "$work/prov$i.json"; done
+: > "$work/prov.codes"; provs=()
+for i in $(seq -w 1 50); do
+  { c=$(command curl -s -o /dev/null --max-time 10 -w '%{http_code}' -H "Authorization: $OPS" -d "@$work/prov$i.json" "$U/devices")
+    echo "crash$i $c" >> "$work/prov.codes"; } &
+  provs+=($!)
+done
+for _ in $(seq 500); do [ "$(grep -c ' 201$' "$work/prov.codes")" -ge 5 ] && break; sleep 0.002; done
+kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
+wait "${provs[@]}"   # the curl clients, not moltd
+start
+eq "$(wc -l < "$work/prov.codes") $(awk '$2 != 201 && $2 != "000"' "$work/prov.codes" | wc -l)" "50 0" "kill -9: every request answered 201 or not at all"
+answered=$(awk '$2 == 201 {print $1}' "$work/prov.codes" | LC_ALL=C sort)
+rows=$(sql "SELECT id FROM devices WHERE id LIKE 'crash%'" | LC_ALL=C sort)
+recs=$(sql "SELECT object FROM audit WHERE what = 'device.provision' AND object LIKE 'crash%'" | LC_ALL=C sort)
+eq "$(LC_ALL=C comm -23 <(echo "$answered") <(echo "$rows") | grep -c .)" 0 "kill -9: every 201 survived"
+eq "$recs" "$rows" "kill -9: device rows = device.provision records, one for one"
+echo "moltd: kill -9 during 50 provisionings: $(grep -c . <<< "$answered") answered, $(grep -c . <<< "$rows") committed"
+[ $backend = sqlite ] && eq "$(sql 'PRAGMA integrity_check')" ok "kill -9: integrity_check"
+for i in $(seq -w 1 50); do   # the lost ones can be provisioned again; the committed ones exist
+  if grep -qx "crash$i" <<< "$rows"; then want=409; else want=201; fi
+  call $want POST "$U/devices" "$OPS" -d "@$work/prov$i.json"
+done
+eq "$(sql "SELECT COUNT(*) FROM devices WHERE id LIKE 'crash%'") $(sql "SELECT COUNT(*) FROM audit WHERE what = 'device.provision' AND object LIKE 'crash%'")" "50 50" "all 50 provisioned after the restart"
+
+# (c) schema upgrade: a database at schema 1 (tests/moltd_schema1.sql) is migrated to the
+# latest schema on start, in place, with every row of it kept and usable.
+latest=$(sql 'SELECT version FROM schema_version')
+kill "$pid"; wait "$pid" 2>/dev/null; pid=
+case $backend in
+  sqlite) url1=sqlite:$work/schema1.sqlite; sql1() { sqlite3 "$work/schema1.sqlite" "$1"; }
+          serial='INTEGER PRIMARY KEY AUTOINCREMENT'
+          ao="CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'append-only'); END;"
+          load1() { sqlite3 -bail "$work/schema1.sqlite"; } ;;
+  postgresql) url1=${DBURL%/*}/molt_schema1; sql "CREATE DATABASE molt_schema1"; sql1() { psql -X -q -tA "$url1" -c "$1"; }
+          serial='BIGSERIAL PRIMARY KEY'
+          ao="CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RAISE EXCEPTION ''append-only''; END';
+CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();"
+          load1() { psql -X -q -v ON_ERROR_STOP=1 "$url1" >/dev/null; } ;;
+esac
+{ sed "s/@SERIAL@/$serial/" "$MOLT_SRC/tests/moltd_schema1.sql"; echo "$ao"; } | load1 && ok || bad "schema 1 fixture"
+eq "$(sql1 'SELECT version FROM schema_version')" 1 "fixture at schema 1"
+dump1() {  # the schema-1 columns of every table (later steps may add columns), in a fixed order
+  sql1 "SELECT hash, name, role, created FROM api_tokens ORDER BY hash"
+  sql1 "SELECT name, pem, der_hex, key_type, created FROM signers ORDER BY name"
+  sql1 "SELECT name, created FROM device_classes ORDER BY name"
+  sql1 "SELECT class, signer FROM class_signers ORDER BY class, signer"
+  sql1 "SELECT id, sha256, sha1, md5, size, class, version, version_key, security_counter, filename, signer, uploaded_by, created FROM packages ORDER BY id"
+  sql1 "SELECT id, class, attest_key, enc_key, token_hash, version, attested_version, attributes, config_wanted, last_seen, created FROM devices ORDER BY id"
+  sql1 "SELECT id, name, package_id, filter, steps, step, failure_threshold, message, start_at, state, state_reason, created_by, created FROM campaigns ORDER BY id"
+  sql1 "SELECT id, campaign_id, device_id, step, state, version_before, notified, detail, updated FROM actions ORDER BY id"
+  sql1 "SELECT id, at, actor, what, object, version_before, version_after, detail FROM audit ORDER BY id"
+}
+d1=$(dump1 | sha256sum)
+DBURL=$url1 start
+grep -q "($backend database, schema $latest)" "$work/log" && ok || bad "upgrade start line: $(cat "$work/log")"
+eq "$(sql1 'SELECT version FROM schema_version')" "$latest" "migrated to the latest schema"
+eq "$(dump1 | sha256sum)" "$d1" "migration kept every row"
+eq "$(sql1 "SELECT COUNT(*) FROM devices WHERE attested_hash IS NULL AND attested_at IS NULL") $(sql1 'SELECT COUNT(*) FROM attest_challenges')" "1 0" "step 2 objects added"
+OLDV="Bearer legacy-viewer-token-0001"; OLDT="TargetToken legacy-device-token-0001"
+call 200 GET "$U/devices" "$OLDV"
+eq "$(js 'map("\(.id) \(.class) \(.version) \(.attributes.hw) \(.action.state)") | join(",")')" "old1 legacy 0.9.0+0 rev-a success" "old token, old device"
+call 200 GET "$U/campaigns/1" "$OLDV"; eq "$(js '.name + " " + .state + " " + (.actions | tojson)')" 'first finished {"success":1}' "old campaign"
+call 200 GET "$U/audit" "$OLDV"
+eq "$(js 'map("\(.id):\(.what)") | join(",")')" "1:signer.create,2:class.create,3:package.upload,4:device.provision,5:campaign.create,6:update.success,7:campaign.finish" "old audit trail"
+call 200 GET "$D/old1" "$OLDT"; eq "$(js '._links | length')" 0 "old device token polls"
+call 200 GET "$D/old1/molt/attestation" "$OLDT"; [[ $(js .nonce) =~ ^[0-9a-f]{64}$ ]] && ok || bad "attestation challenge on a migrated device"
+eq "$(sql1 "SELECT COUNT(*) FROM attest_challenges WHERE device_id = 'old1'")" 1 "challenge stored in the new table"
+call 201 POST "$U/devices" "$A" -d "$(dev new1 legacy)"
+eq "$(sql1 "SELECT id FROM audit WHERE what = 'device.provision' AND object = 'new1'")" 8 "new records follow the old ones"
+sql1 "DELETE FROM audit WHERE id = 1" 2>"$work/err"; [ $? -ne 0 ] && grep -q append-only "$work/err" && ok || bad "migrated audit still append-only"
+kill "$pid"; wait "$pid" 2>/dev/null; pid=
+start   # back to the test's own database
+# ==== fleet-extras: scheduled start, viewer refusals, kill -9 under concurrent writes, schema upgrade (end) ====
 
 
 kill "$pid"; wait "$pid"; eq "$?" 0 "SIGTERM exit"; pid=
