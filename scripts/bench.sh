@@ -75,3 +75,7 @@ echo
 "$top/scripts/bench-moltd.sh" "$build" sqlite
 echo
 "$top/scripts/bench-moltd.sh" "$build" postgresql
+echo
+"$top/scripts/bench-moltd-enc.sh" "$build" sqlite
+echo
+"$top/scripts/bench-moltd-enc.sh" "$build" postgresql
