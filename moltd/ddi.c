@@ -125,7 +125,10 @@ static int poll_base(req_t *r)
     srv_lock(srv);
     db_status_t st = find_open(srv, r->device, &a);
     if (st == DB_OK)
-        st = Q(srv, &d, "SELECT config_wanted FROM devices WHERE id = $1", r->device);
+        st = Q(srv, &d,
+               "SELECT d.config_wanted, (SELECT MAX(a.id) FROM actions a WHERE a.device_id = d.id"
+               " AND a.state = 'success') FROM devices d WHERE d.id = $1",
+               r->device);
     /* last_seen is kept to 10 s: a poll is not a write each time. */
     if (st == DB_OK)
         st = Q(srv, NULL, "UPDATE devices SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $3)",
@@ -134,6 +137,9 @@ static int poll_base(req_t *r)
     if (st != DB_OK)
         return http_error(r, 500, "database: %s", srv->db->err);
     bool cfg = d.nrows && strcmp(db_cell(&d, 0, 0), "0") != 0;
+    char installed[24] = "";
+    if (d.nrows && db_cell(&d, 0, 1))
+        snprintf(installed, sizeof installed, "%s", db_cell(&d, 0, 1));
     db_rows_free(&d);
     char base[512], sleep[16];
     base_url(r, base, sizeof base);
@@ -152,6 +158,8 @@ static int poll_base(req_t *r)
     }
     if (cfg)
         json_object_set_new(links, "configData", href(base, "/configData", NULL, NULL));
+    if (installed[0]) /* hawkBit: the last action the device installed */
+        json_object_set_new(links, "installedBase", href(base, "/installedBase/", installed, NULL));
     return http_json(r, 200, json_pack("{s:{s:{s:s}},s:o}", "config", "polling", "sleep", sleep, "_links", links));
 }
 
@@ -160,6 +168,42 @@ static int poll_base(req_t *r)
     " p.sha1, p.md5, p.size, p.filename, p.class, p.security_counter, p.encryption, d.enc_key FROM actions a" \
     " JOIN campaigns c ON c.id = a.campaign_id JOIN packages p ON p.id = c.package_id"                    \
     " JOIN devices d ON d.id = a.device_id WHERE a.id = $1 AND a.device_id = $2"
+
+/* One artifact of a package: filename, hashes, size, download links. */
+static json_t *artifact_json(const char *base, const char *pkgid, const char *filename, const char *sha1,
+                             const char *md5, const char *sha256, const char *size)
+{
+    char dl[1024];
+    snprintf(dl, sizeof dl, "%s/softwaremodules/%s/artifacts/%s", base, pkgid, filename);
+    json_t *links = json_pack("{s:{s:s},s:{s:s},s:o,s:o}", "download", "href", dl, "download-http", "href", dl,
+                              "md5sum", href(dl, ".MD5SUM", NULL, NULL), "md5sum-http",
+                              href(dl, ".MD5SUM", NULL, NULL));
+    return json_pack("{s:s,s:{s:s,s:s,s:s},s:I,s:o}", "filename", filename, "hashes", "sha1", sha1, "md5", md5,
+                     "sha256", sha256, "size", (json_int_t)strtoll(size, NULL, 10), "_links", links);
+}
+
+/* The deployment of action aid, row 0 of a (ACT_SELECT): deploymentBase and installedBase. */
+static json_t *deployment_json(req_t *r, const char *aid, const db_rows_t *a)
+{
+    char base[512];
+    base_url(r, base, sizeof base);
+    json_t *art = artifact_json(base, db_cell(a, 0, 6), db_cell(a, 0, 12), db_cell(a, 0, 9), db_cell(a, 0, 10),
+                                db_cell(a, 0, 8), db_cell(a, 0, 11));
+    json_t *links = json_object_get(art, "_links");
+    json_t *meta = json_pack("[{s:s,s:s},{s:s,s:s}]", "key", "molt.message", "value", db_cell(a, 0, 5), "key",
+                             "molt.security_counter", "value", db_cell(a, 0, 14));
+    /* An encrypted package (R-CONF): the same ciphertext for all; this device's
+     * key envelope is its own resource (R-ONEPKG), linked when it can have one. */
+    if (db_cell(a, 0, 15)) {
+        json_array_append_new(meta, json_pack("{s:s,s:s}", "key", "molt.encryption", "value", db_cell(a, 0, 15)));
+        if (envelope_capable(db_cell(a, 0, 16)))
+            json_object_set_new(links, "molt-key-envelope", href(base, "/molt/keyEnvelope/", aid, NULL));
+    }
+    json_t *chunk = json_pack("{s:s,s:s,s:s,s:o,s:[o]}", "part", "os", "version", db_cell(a, 0, 7), "name",
+                              db_cell(a, 0, 13), "metadata", meta, "artifacts", art);
+    return json_pack("{s:s,s:{s:s,s:s,s:[o]}}", "id", aid, "deployment", "download", "forced", "update", "forced",
+                     "chunks", chunk);
+}
 
 static int deployment_base(req_t *r, const char *aid)
 {
@@ -186,29 +230,49 @@ static int deployment_base(req_t *r, const char *aid)
         db_rows_free(&a);
         return http_error(r, 500, "database: %s", srv->db->err);
     }
-    char base[512], dl[1024];
-    base_url(r, base, sizeof base);
-    snprintf(dl, sizeof dl, "%s/softwaremodules/%s/artifacts/%s", base, db_cell(&a, 0, 6), db_cell(&a, 0, 12));
-    json_t *links = json_pack("{s:{s:s},s:{s:s},s:o,s:o}", "download", "href", dl, "download-http", "href", dl,
-                              "md5sum", href(dl, ".MD5SUM", NULL, NULL), "md5sum-http",
-                              href(dl, ".MD5SUM", NULL, NULL));
-    json_t *art = json_pack("{s:s,s:{s:s,s:s,s:s},s:I,s:o}", "filename", db_cell(&a, 0, 12), "hashes", "sha1",
-                            db_cell(&a, 0, 9), "md5", db_cell(&a, 0, 10), "sha256", db_cell(&a, 0, 8), "size",
-                            (json_int_t)strtoll(db_cell(&a, 0, 11), NULL, 10), "_links", links);
-    json_t *meta = json_pack("[{s:s,s:s},{s:s,s:s}]", "key", "molt.message", "value", db_cell(&a, 0, 5), "key",
-                             "molt.security_counter", "value", db_cell(&a, 0, 14));
-    /* An encrypted package (R-CONF): the same ciphertext for all; this device's
-     * key envelope is its own resource (R-ONEPKG), linked when it can have one. */
-    if (db_cell(&a, 0, 15)) {
-        json_array_append_new(meta, json_pack("{s:s,s:s}", "key", "molt.encryption", "value", db_cell(&a, 0, 15)));
-        if (envelope_capable(db_cell(&a, 0, 16)))
-            json_object_set_new(links, "molt-key-envelope", href(base, "/molt/keyEnvelope/", aid, NULL));
-    }
-    json_t *chunk = json_pack("{s:s,s:s,s:s,s:o,s:[o]}", "part", "os", "version", db_cell(&a, 0, 7), "name",
-                              db_cell(&a, 0, 13), "metadata", meta, "artifacts", art);
-    json_t *out = json_pack("{s:s,s:{s:s,s:s,s:[o]}}", "id", aid, "deployment", "download", "forced", "update",
-                            "forced", "chunks", chunk);
+    json_t *out = deployment_json(r, aid, &a);
     db_rows_free(&a);
+    return http_json(r, 200, out);
+}
+
+/* hawkBit's installedBase: the deployment of an action the device installed. */
+static int installed_base(req_t *r, const char *aid)
+{
+    db_rows_t a;
+    srv_lock(r->srv);
+    db_status_t st = Q(r->srv, &a, ACT_SELECT, aid, r->device);
+    srv_unlock(r->srv);
+    if (st != DB_OK)
+        return http_error(r, 500, "database: %s", r->srv->db->err);
+    int ret = a.nrows == 0                             ? http_error(r, 404, "no action %s for %s", aid, r->device)
+              : strcmp(db_cell(&a, 0, 1), "success") != 0 ? http_error(r, 404, "action %s of %s is not installed (%s)",
+                                                                       aid, r->device, db_cell(&a, 0, 1))
+                                                          : http_json(r, 200, deployment_json(r, aid, &a));
+    db_rows_free(&a);
+    return ret;
+}
+
+/* GET softwaremodules/{id}/artifacts: the package's artifact list, for devices of its class. */
+static int artifact_list(req_t *r, const char *pkgid)
+{
+    db_rows_t p;
+    srv_lock(r->srv);
+    db_status_t st = Q(r->srv, &p,
+                       "SELECT p.filename, p.sha1, p.md5, p.sha256, p.size FROM packages p JOIN devices d"
+                       " ON d.class = p.class WHERE p.id = $1 AND d.id = $2",
+                       pkgid, r->device);
+    srv_unlock(r->srv);
+    if (st != DB_OK)
+        return http_error(r, 500, "database: %s", r->srv->db->err);
+    if (p.nrows == 0) {
+        db_rows_free(&p);
+        return http_error(r, 404, "no software module %s for %s", pkgid, r->device);
+    }
+    char base[512];
+    base_url(r, base, sizeof base);
+    json_t *out = json_pack("[o]", artifact_json(base, pkgid, db_cell(&p, 0, 0), db_cell(&p, 0, 1), db_cell(&p, 0, 2),
+                                                 db_cell(&p, 0, 3), db_cell(&p, 0, 4)));
+    db_rows_free(&p);
     return http_json(r, 200, out);
 }
 
@@ -597,7 +661,11 @@ int ddi_dispatch(req_t *r)
         return put ? config_data(r) : http_error(r, 405, "method %s not allowed here", m);
     if (strcmp(s1, "softwaremodules") == 0 && num && n == 4 && strcmp(s3, "artifacts") == 0)
         return get ? download(r, s2, r->seg[7]) : http_error(r, 405, "method %s not allowed here", m);
-    /* Parts of the DDI API and molt's own extensions that later work brings. */
+    if (strcmp(s1, "softwaremodules") == 0 && num && n == 3 && strcmp(s3, "artifacts") == 0)
+        return get ? artifact_list(r, s2) : http_error(r, 405, "method %s not allowed here", m);
+    if (strcmp(s1, "installedBase") == 0 && num && n == 2)
+        return get ? installed_base(r, s2) : http_error(r, 405, "method %s not allowed here", m);
+    /* Parts of the DDI API not implemented: declaring an offline install, the user-consent flow. */
     if (strcmp(s1, "installedBase") == 0 || strcmp(s1, "confirmationBase") == 0)
         return http_error(r, 501, "%s is not implemented yet", s1);
     if (strcmp(s1, "molt") == 0 && n == 2 && strcmp(s2, "attestation") == 0)

@@ -180,7 +180,9 @@ call 400 PUT "$D/dev1/configData" "$(T dev1)" -d '{"mode":"bogus","data":{}}'
 call 200 GET "$D/dev1" "$(T dev1)"; eq "$(js '._links | length')" 0 "no links after configData"
 call 200 GET "$U/devices/dev1" "$VIEW"; eq "$(jq -c .attributes "$work/body")" '{"hw":"rev-b","serial":"0001"}' "attributes"
 call 404 GET "$D/dev1/molt/keyEnvelope/1" "$(T dev1)"; eq "$(js .error)" "no action 1 for dev1" "no envelope without an action"  # tests/moltd_enc.sh
-call 501 GET "$D/dev1/installedBase/1" "$(T dev1)"
+call 404 GET "$D/dev1/installedBase/1" "$(T dev1)"; eq "$(js .error)" "no action 1 for dev1" "installedBase before any action"
+call 501 PUT "$D/dev1/installedBase" "$(T dev1)" -d '{"name":"x","version":"1"}'
+call 501 GET "$D/dev1/confirmationBase" "$(T dev1)"
 call 404 GET "$D/dev1/nosuch" "$(T dev1)"
 call 405 POST "$D/dev1" "$(T dev1)" -d '{}'
 
@@ -255,7 +257,21 @@ eq "$(js '.version + " " + .action.state')" "1.0.0+1 success" "dev1 after the up
 eq "$(curl -s -H "Authorization: $A" "$U/audit?after=$na" | jq -r 'map(select(.what == "update.success"))[0] | .actor + " " + .object + " " + (.version_before // "none") + " " + .version_after + " " + .detail')" \
    "device:dev1 dev1 none 1.0.0+1 Update Installed." "audit: who, what, before, after"
 call 200 GET "$U/campaigns/1" "$VIEW"; eq "$(js '.state + " " + (.step|tostring)')" "running 1" "step 2 released after step 1"
-call 200 GET "$D/dev1" "$(T dev1)"; eq "$(js '._links | keys | join(",")')" "configData" "configData asked after an update"
+call 200 GET "$D/dev1" "$(T dev1)"; eq "$(js '._links | keys | join(",")')" "configData,installedBase" "configData asked after an update"
+# hawkBit's installedBase: the deployment the device installed, in deploymentBase's shape
+eq "$(js ._links.installedBase.href)" "$D/dev1/installedBase/1" "installedBase link"
+call 200 GET "$D/dev1/deploymentBase/1" "$(T dev1)"; jq -S . "$work/body" > "$work/dep1"
+call 200 GET "$D/dev1/installedBase/1" "$(T dev1)"
+jq -S . "$work/body" | cmp -s - "$work/dep1" && ok || bad "installedBase differs from deploymentBase: $(head -c 300 "$work/body")"
+eq "$(js '.id + " " + .deployment.chunks[0].version + " " + .deployment.chunks[0].artifacts[0].hashes.sha256')" "1 1.0.0+1 $SHA1" "installedBase body"
+call 404 GET "$D/dev2/installedBase/1" "$(T dev2)"
+call 405 POST "$D/dev1/installedBase/1" "$(T dev1)" -d '{}'
+# the artifact list of a software module (the package), for devices of its class only
+call 200 GET "$D/dev1/softwaremodules/1/artifacts" "$(T dev1)"
+eq "$(js 'map("\(.filename) \(.size) \(.hashes.sha256) \(._links.download.href)") | join(",")')" \
+   "sensor-1.0.0_1.bin $SIZE1 $SHA1 $D/dev1/softwaremodules/1/artifacts/sensor-1.0.0_1.bin" "artifact list"
+call 404 GET "$D/dev1/softwaremodules/2/artifacts" "$(T dev1)"     # gateway-box's package
+call 405 POST "$D/dev1/softwaremodules/1/artifacts" "$(T dev1)" -d '{}'
 
 # Step 2: dev2 succeeds (current fields), dev3 fails -> 1 of 4 > 20 %: paused.
 cur() { jq -n --arg e "$1" --arg f "$2" '{timestamp:1795334400000,status:{execution:$e,result:{finished:$f,progress:{cnt:1,of:1}},code:200,details:["x"]}}'; }
@@ -300,7 +316,7 @@ call 200 POST "$U/campaigns/2/cancel" "$OPS"; eq "$(js .state)" cancelled "cance
 call 409 POST "$U/campaigns/2/cancel" "$OPS"
 call 200 GET "$D/dev1" "$(T dev1)"; eq "$(js ._links.cancelAction.href)" "$D/dev1/cancelAction/$B1" "cancelAction link"
 call 200 GET "$D/dev1/cancelAction/$B1" "$(T dev1)"; eq "$(jq -c . "$work/body")" "{\"id\":\"$B1\",\"cancelAction\":{\"stopId\":\"$B1\"}}" "cancelAction body"
-call 200 GET "$D/dev2" "$(T dev2)"; eq "$(js '._links | keys | join(",")')" configData "unstarted device: no deployment"
+call 200 GET "$D/dev2" "$(T dev2)"; eq "$(js '._links | keys | join(",")')" configData,installedBase "unstarted device: no deployment (its last install linked)"
 call 200 POST "$D/dev1/cancelAction/$B1/feedback" "$(T dev1)" -d '{"id":"'$B1'","status":{"execution":"closed","result":{"finished":"success"}}}'
 call 410 POST "$D/dev1/cancelAction/$B1/feedback" "$(T dev1)" -d '{"status":{"execution":"closed","result":{"finished":"success"}}}'
 call 200 GET "$U/campaigns/2" "$VIEW"; eq "$(js '.actions | to_entries | map("\(.key)=\(.value)") | join(",")')" "cancelled=5" "all cancelled"
@@ -484,7 +500,7 @@ eq "$(js 'map("\(.id) \(.class) \(.version) \(.attributes.hw) \(.action.state)")
 call 200 GET "$U/campaigns/1" "$OLDV"; eq "$(js '.name + " " + .state + " " + (.actions | tojson)')" 'first finished {"success":1}' "old campaign"
 call 200 GET "$U/audit" "$OLDV"
 eq "$(js 'map("\(.id):\(.what)") | join(",")')" "1:signer.create,2:class.create,3:package.upload,4:device.provision,5:campaign.create,6:update.success,7:campaign.finish" "old audit trail"
-call 200 GET "$D/old1" "$OLDT"; eq "$(js '._links | length')" 0 "old device token polls"
+call 200 GET "$D/old1" "$OLDT"; eq "$(js '._links | keys | join(",")')" installedBase "old device token polls (its schema-1 install linked)"
 call 200 GET "$D/old1/molt/attestation" "$OLDT"; [[ $(js .nonce) =~ ^[0-9a-f]{64}$ ]] && ok || bad "attestation challenge on a migrated device"
 eq "$(sql1 "SELECT COUNT(*) FROM attest_challenges WHERE device_id = 'old1'")" 1 "challenge stored in the new table"
 call 201 POST "$U/devices" "$A" -d "$(dev new1 legacy)"
