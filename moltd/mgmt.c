@@ -397,8 +397,13 @@ static int packages_upload(req_t *r)
     snprintf(object, sizeof object, "package:%s", db_cell(&id, 0, 0));
     snprintf(detail, sizeof detail, "%s%s%s", info.sha256, enc ? " encrypted " : "", enc ? enc : "");
     char *wrapped = enc ? content_key_wrap(srv, info.sha256, ck, ck_len) : NULL;
-    bool stored = !enc || (wrapped && Q(srv, NULL, "INSERT INTO package_keys (package_id, wrapped, binding) VALUES ($1, $2, $3)",
-                                        db_cell(&id, 0, 0), wrapped, info.binding) == DB_OK);
+    if (enc && !wrapped) {
+        db_rows_free(&id);
+        ret = http_error(r, 500, "cannot wrap the content key");
+        goto out;
+    }
+    bool stored = !enc || Q(srv, NULL, "INSERT INTO package_keys (package_id, wrapped, binding) VALUES ($1, $2, $3)",
+                            db_cell(&id, 0, 0), wrapped, info.binding) == DB_OK;
     free(wrapped);
     db_rows_free(&id);
     if (!stored || audit(srv, r->actor, "package.upload", object, max.nrows ? db_cell(&max, 0, 0) : NULL,
