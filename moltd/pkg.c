@@ -200,7 +200,6 @@ static int pkg_dec_setup(pkg_dec_t *d, const molt_source_t *src, const uint8_t *
     }
     d->dec = (molt_decrypt_t){enc_host_ecdh, &d->tmp, d->env, elen, NULL};
     snprintf(info->encryption, sizeof info->encryption, "aes-%zu-ctr", klen * 8);
-    info->binding[0] = '\0';
     uint8_t b[65];
     b[0] = (uint8_t)htype;
     memcpy(b + 1, digest, dlen);
