@@ -113,7 +113,7 @@ static int bench_mode(molt_boot_mode_t mode, const img_t *old, const img_t *neu,
                       const molt_keyring_t *keys)
 {
     const char *mn = mode_name[mode];
-    molt_boot_cfg_t cfg = {mode, false};
+    molt_boot_cfg_t cfg = {.mode = mode, .downgrade_prevention = false};
     uint32_t st = (JOURNAL_BYTES(n) + SEC - 1u) / SEC;
     sim_device_t d;
     molt_boot_result_t r;

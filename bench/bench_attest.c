@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     uint8_t *key, *a, *b, nonce[64] = {0}, tok[MOLT_ATTEST_TOKEN_MAX];
     sim_layout_t l;
     sim_device_t dev;
-    molt_boot_cfg_t cfg = {MOLT_MODE_SWAP, false};
+    molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .downgrade_prevention = false};
     molt_boot_result_t br;
     int rounds = argc > 4 ? atoi(argv[4]) : 200;
 

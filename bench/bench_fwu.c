@@ -15,7 +15,7 @@
 #include "sim_port.h"
 #include "slurp.h"
 
-static const molt_boot_cfg_t cfg = {MOLT_MODE_SWAP, false};
+static const molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .downgrade_prevention = false};
 
 typedef struct fig {
     sim_flash_stats_t dl;     /* start + writes */

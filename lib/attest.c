@@ -8,6 +8,7 @@
  * is never materialised: its fixed prefix and the payload already in the
  * token buffer are fed to SHA-256, and the port signs that digest.
  */
+#include "judge.h"
 #include "molt/attest.h"
 
 #include <stdbool.h>
@@ -85,18 +86,13 @@ static molt_err_t measure_at(const molt_port_t *port, unsigned id, uint32_t base
 {
     molt_area_src_t ctx;
     molt_source_t src;
-    molt_policy_t pol;
+    molt_judge_in_t in = {MOLT_ROLE_INSTALLED, counter, NULL, false, NULL, NULL};
     molt_verify_result_t vr;
     molt_err_t e;
 
     *found = false;
     molt_area_source(&src, &ctx, &port->area[id], base);
-    molt_policy_default(&pol);
-    pol.role = MOLT_ROLE_INSTALLED;
-    pol.check_sec_cnt = true;
-    pol.min_sec_cnt = counter;
-    memset(&vr, 0, sizeof vr);
-    e = molt_verify(&src, &port->keys, &pol, &vr);
+    e = molt_judge(port, &src, &in, &vr);
     if (e != MOLT_OK)
         return environment_error(e) ? e : MOLT_OK;
     if (vr.key_index < 0 || (size_t)vr.key_index >= port->keys.count || vr.hash_len == 0)

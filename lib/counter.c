@@ -14,9 +14,9 @@ molt_err_t molt_counter_get(const molt_port_t *port, uint32_t *value)
     return port->nv_read(port->ctx, MOLT_NV_SECURITY_COUNTER, value) == MOLT_OK ? MOLT_OK : MOLT_E_NV;
 }
 
-molt_err_t molt_counter_advance(const molt_port_t *port, uint32_t value)
+molt_err_t molt_counter_commit(const molt_port_t *port, const molt_image_t *img)
 {
-    uint32_t cur;
+    uint32_t cur, value = img->has_sec_cnt ? img->sec_cnt : 0u;
     molt_err_t err = molt_counter_get(port, &cur);
 
     if (err != MOLT_OK)

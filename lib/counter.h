@@ -9,10 +9,13 @@
 
 #include <stdint.h>
 
+#include "molt/image.h"
 #include "molt/port.h"
 
 molt_err_t molt_counter_get(const molt_port_t *port, uint32_t *value);
-/* Raise the counter to value; equal is a no-op, lower is MOLT_E_ROLLBACK. */
-molt_err_t molt_counter_advance(const molt_port_t *port, uint32_t value);
+/* The one place the counter moves: raise it to the security counter of img,
+ * an image that runs confirmed (boot code, or psa_fwu_accept for the trial it
+ * accepts). Equal is a no-op, lower is MOLT_E_ROLLBACK, no counter TLV is 0. */
+molt_err_t molt_counter_commit(const molt_port_t *port, const molt_image_t *img);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "crypto.h"
 #include "molt/enc.h"
+#include "molt/verify.h"
 
 #define CTR_BLOCKS 16u /* keystream blocks per backend call */
 static const uint8_t ecies_info[16] = {'M', 'C', 'U', 'B', 'o', 'o', 't', '_', 'E', 'C', 'I', 'E', 'S', '_', 'v', '1'};
@@ -304,6 +305,28 @@ molt_err_t molt_envelope_open(const molt_decrypt_t *dec, const uint8_t *env, siz
     if (err == MOLT_OK)
         *key_len = klen;
     return err;
+}
+
+molt_err_t molt_enc_kcv(const uint8_t *key, size_t key_len, uint8_t kcv[MOLT_ENC_KCV_LEN])
+{
+    static const char label[] = "molt-kcv-v1";
+    uint8_t d[32];
+    size_t dlen = 0;
+    molt_hash_ctx_t h;
+    molt_err_t err;
+
+    if ((err = molt_crypto_init()) != MOLT_OK || (err = molt_hash_start(&h, MOLT_HASH_SHA256)) != MOLT_OK)
+        return err;
+    if ((err = molt_hash_update(&h, label, sizeof label - 1u)) != MOLT_OK ||
+        (err = molt_hash_update(&h, key, key_len)) != MOLT_OK) {
+        molt_hash_abort(&h);
+        return err;
+    }
+    if ((err = molt_hash_finish(&h, d, sizeof d, &dlen)) != MOLT_OK)
+        return err;
+    memcpy(kcv, d, MOLT_ENC_KCV_LEN);
+    molt_wipe(d, sizeof d);
+    return MOLT_OK;
 }
 
 /* ---- the image's content key ---- */

@@ -38,6 +38,7 @@
 #include "counter.h"
 #include "crc32.h"
 #include "crypto.h"
+#include "judge.h"
 #include "keystore.h"
 #include "molt/verify.h"
 #include "trailer.h"
@@ -161,6 +162,7 @@ typedef struct rec {
     psa_status_t error;
     bool cand;
     uint32_t ckpts;     /* leading checkpoint units present */
+    bool cleaned;       /* CLEAN unit: clean() discarded this record's image */
 } rec_t;
 
 static molt_err_t rec_read(const molt_fwu_comp_t *c, rec_t *r)
@@ -170,6 +172,9 @@ static molt_err_t rec_read(const molt_fwu_comp_t *c, rec_t *r)
     molt_err_t err;
 
     memset(r, 0, sizeof *r);
+    if ((err = unit_read(c, c->rec_units, u)) != MOLT_OK)
+        return err;
+    r->cleaned = !blank(u, c->unit, ev);
     if ((err = unit_read(c, REC_HEAD, u)) != MOLT_OK)
         return err;
     if (u[0] != HEAD_MAGIC || u[1] >> 4 != REC_VERSION || molt_le32(u + 4) != molt_crc32(u, 4))
@@ -199,6 +204,17 @@ static molt_err_t rec_read(const molt_fwu_comp_t *c, rec_t *r)
 }
 
 static molt_err_t erase_record(const molt_fwu_comp_t *c) { return molt_tr_erase(sec_area(c)); }
+
+/* A fresh record for a trial's outcome: the boot code erased the whole sector
+ * when it consumed the request (its DONE mark vouches for that), so it is
+ * erased again only if something was written there since. */
+static molt_err_t fresh_record(const molt_fwu_comp_t *c)
+{
+    const molt_area_t *a = sec_area(c);
+    bool b;
+    molt_err_t err = molt_area_blank(a, c->rec_off, a->size - c->rec_off, &b);
+    return err != MOLT_OK || b ? err : erase_record(c);
+}
 
 /* --- image checks at write time ---------------------------------------------------- */
 
@@ -269,6 +285,36 @@ static molt_err_t program(molt_fwu_comp_t *c, const uint8_t *data, uint32_t n)
     return MOLT_OK;
 }
 
+/* --- dependencies between components ------------------------------------------------ */
+
+/* The version component id will run after this install: its candidate's if it
+ * has one (installed together, all or nothing), else the installed one's. */
+static molt_err_t fwu_dep_check(void *ctx, uint8_t image_id, const molt_version_t *min)
+{
+    molt_fwu_t *fwu = ctx;
+    molt_fwu_comp_t *d = find(fwu, image_id);
+    molt_area_src_t sctx;
+    molt_source_t src;
+    molt_image_t img;
+
+    if (d == NULL)
+        return MOLT_E_DEPENDENCY;
+    bool cand = d->state == PSA_FWU_CANDIDATE || d->state == PSA_FWU_STAGED;
+    molt_area_source(&src, &sctx, cand ? sec_area(d) : &d->port->area[MOLT_AREA_PRIMARY], cand ? d->stg : 0u);
+    if (molt_image_parse(&src, &img) != MOLT_OK || molt_version_cmp(&img.version, min) < 0)
+        return MOLT_E_DEPENDENCY;
+    return MOLT_OK;
+}
+
+/* One component on its own: the port's own view (NULL: a single image). */
+static const molt_deps_t *comp_deps(const molt_fwu_comp_t *c)
+{
+    unsigned n = 0;
+    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++)
+        n += c->fwu->comp[k].used;
+    return n > 1u ? &c->fwu->deps : c->cfg.deps;
+}
+
 /* --- init ------------------------------------------------------------------------ */
 
 static molt_err_t geometry(molt_fwu_comp_t *c)
@@ -307,10 +353,11 @@ static molt_err_t geometry(molt_fwu_comp_t *c)
     /* The record: from the trailer sector's start up to MCUboot's trailer
      * (magic unit + image_ok, copy_done, swap_info, swap_size units). */
     uint32_t reserve = molt_roundup(MAGIC_SZ, c->unit) + 4u * c->unit;
-    if (str.size <= reserve || (str.size - reserve) / c->unit < REC_CKPT + 1u)
+    if (str.size <= reserve || (str.size - reserve) / c->unit < REC_CKPT + 2u)
         return MOLT_E_LAYOUT;
     c->rec_off = str.off;
-    c->rec_units = (str.size - reserve) / c->unit;
+    /* The last unit before MCUboot's trailer is the CLEAN mark. */
+    c->rec_units = (str.size - reserve) / c->unit - 1u;
     uint32_t slots = c->rec_units - REC_CKPT, g = (n + slots - 1u) / slots;
     c->chunk = g * c->sector;
     return MOLT_OK;
@@ -350,23 +397,20 @@ static molt_err_t resume(molt_fwu_comp_t *c, uint32_t ckpts)
     return MOLT_OK;
 }
 
-static bool is_trial(const molt_trailer_t *t)
-{
-    return t->magic_good && molt_tr_is_unset(t, t->image_ok) && molt_tr_is_set(t, t->copy_done);
-}
-
 static molt_err_t derive(molt_fwu_comp_t *c, const molt_boot_result_t *boot)
 {
-    molt_trailer_t pt, st;
+    molt_trailer_t st;
+    bool trial;
     rec_t r;
     molt_err_t err;
 
-    if ((err = molt_tr_read(&c->port->area[MOLT_AREA_PRIMARY], &pt)) != MOLT_OK ||
+    /* TRIAL comes from the boot record (state only the boot code writes). */
+    if ((err = molt_boot_in_trial(c->port, &c->cfg, &trial)) != MOLT_OK ||
         (err = molt_tr_read(sec_area(c), &st)) != MOLT_OK || (err = rec_read(c, &r)) != MOLT_OK)
         return err;
     c->state = PSA_FWU_READY;
     c->error = PSA_SUCCESS;
-    if (is_trial(&pt)) {
+    if (trial) {
         if (r.head && r.kind == KIND_FAILED) {
             c->state = PSA_FWU_REJECTED;
             c->error = r.failed ? r.error : (psa_status_t)MOLT_E_FWU_RECORD;
@@ -375,6 +419,8 @@ static molt_err_t derive(molt_fwu_comp_t *c, const molt_boot_result_t *boot)
         }
     } else if (st.magic_good) {
         c->state = PSA_FWU_STAGED;
+    } else if (r.cleaned) {
+        c->state = PSA_FWU_READY; /* clean() discarded the record's image */
     } else if (r.head && r.kind == KIND_UPDATED) {
         c->state = PSA_FWU_UPDATED;
     } else if (r.head && (r.kind == KIND_FAILED || r.failed)) {
@@ -423,6 +469,9 @@ molt_err_t molt_fwu_add(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_port
     c->id = id;
     c->port = port;
     c->cfg = *cfg;
+    c->fwu = fwu;
+    fwu->deps.check = fwu_dep_check;
+    fwu->deps.ctx = fwu;
     if ((err = geometry(c)) != MOLT_OK || (err = derive(c, boot)) != MOLT_OK) {
         memset(c, 0, sizeof *c);
         return err;
@@ -614,12 +663,10 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
     molt_fwu_comp_t *c = find(fwu, id);
     molt_area_src_t ctx, pctx;
     molt_source_t src, psrc;
-    molt_policy_t pol;
     molt_verify_result_t vr;
     molt_image_t cur;
-    molt_decrypt_t dec;
-    uint8_t digest[MOLT_HASH_MAX_SIZE], edigest[64];
-    size_t dlen = 0, edlen;
+    uint8_t digest[MOLT_HASH_MAX_SIZE];
+    size_t dlen = 0;
     uint32_t nv;
     molt_err_t err;
 
@@ -642,41 +689,24 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
             return molt_fwu_status(err);
         }
     }
-    /* The staged bytes, exactly the declared image, judged like the boot code
-     * judges an upload (R-AUTH, R-ROLLBACK). With the streamed digest only the
-     * header and TLVs are read; otherwise (a reset broke the stream, a
-     * SHA-384/512 image, pure Ed25519) the image is read once more. */
+    /* The staged bytes, exactly the declared image, judged by the one policy
+     * the boot code uses (R-AUTH, R-ROLLBACK; judge.h). With the streamed digest
+     * only the header and TLVs are read; otherwise (a reset broke the stream, a
+     * SHA-384/512 image, pure Ed25519, an encrypted image whose digest covers
+     * the plaintext) the image is read once more. */
     molt_area_source(&src, &ctx, sec_area(c), c->stg);
     src.size = c->declared;
-    molt_policy_default(&pol);
-    pol.role = MOLT_ROLE_UPLOAD;
     if ((err = molt_counter_get(c->port, &nv)) != MOLT_OK) {
         c->state = PSA_FWU_FAILED;
         c->error = (psa_status_t)err;
         return molt_fwu_status(err);
     }
-    pol.check_sec_cnt = true;
-    pol.min_sec_cnt = nv;
-    /* An encrypted upload is decrypted while it is hashed, through the port's
-     * key store (and its envelope for this image), exactly as the boot code
-     * will judge it (R-CONF). The streamed digest covers the ciphertext: the
-     * verifier ignores it then and reads the image once more. */
-    if (molt_port_can_decrypt(c->port)) {
-        molt_port_decrypt(c->port, &src, &dec, edigest, &edlen);
-        pol.dec = &dec;
-    }
-    pol.require_encryption = (c->flags & PSA_FWU_FLAG_ENCRYPTION) != 0u;
-    if (dlen == molt_hash_size(MOLT_HASH_SHA256)) {
-        pol.digest = digest;
-        pol.digest_alg = MOLT_HASH_SHA256;
-    }
     molt_area_source(&psrc, &pctx, &c->port->area[MOLT_AREA_PRIMARY], 0);
-    if (c->cfg.downgrade_prevention && molt_image_parse(&psrc, &cur) == MOLT_OK) {
-        pol.check_version = true;
-        pol.min_version = cur.version;
-    }
-    memset(&vr, 0, sizeof vr);
-    err = molt_verify(&src, &c->port->keys, &pol, &vr);
+    bool floor = c->cfg.downgrade_prevention && molt_image_parse(&psrc, &cur) == MOLT_OK;
+    molt_judge_in_t in = {MOLT_ROLE_UPLOAD, nv, floor ? &cur.version : NULL, (c->flags & PSA_FWU_FLAG_ENCRYPTION) != 0u,
+                          comp_deps(c), dlen == molt_hash_size(MOLT_HASH_SHA256) ? digest : NULL};
+    err = molt_judge(c->port, &src, &in, &vr);
+
     if (err == MOLT_OK && vr.image.end != c->declared)
         err = MOLT_E_BOUNDS;
     c->img_clean = false;
@@ -715,14 +745,16 @@ psa_status_t molt_fwu_clean(molt_fwu_t *fwu, psa_fwu_component_t id)
         return PSA_ERROR_DOES_NOT_EXIST;
     if (c->state != PSA_FWU_FAILED && c->state != PSA_FWU_UPDATED)
         return PSA_ERROR_BAD_STATE;
-    /* Every sector below the trailer sector, then the record last: a cut
-     * leaves the record, so the state is unchanged and clean runs again. */
-    if ((err = molt_area_erase_range(sec_area(c), 0, c->rec_off)) != MOLT_OK ||
-        (err = erase_record(c)) != MOLT_OK)
+    /* One CLEAN mark: the image can never be installed from this record again,
+     * and the staging sectors are erased once, when the next download enters
+     * them (wear: docs/bench.md). */
+    uint8_t u[MOLT_FWU_UNIT_MAX];
+    if ((err = unit_read(c, c->rec_units, u)) != MOLT_OK ||
+        (blank(u, c->unit, sec_area(c)->erase_value) && (err = unit_write(c, c->rec_units, NULL, 0)) != MOLT_OK))
         return molt_fwu_status(err);
     c->state = PSA_FWU_READY;
     c->error = PSA_SUCCESS;
-    c->img_clean = c->rec_clean = true;
+    c->img_clean = c->rec_clean = false;
     c->written = c->programmed = c->declared = 0;
     return PSA_SUCCESS;
 }
@@ -808,7 +840,8 @@ psa_status_t molt_fwu_request_reboot(molt_fwu_t *fwu)
 static molt_err_t record_failed(molt_fwu_comp_t *c, psa_status_t why)
 {
     molt_err_t err;
-    if ((err = erase_record(c)) != MOLT_OK || (err = write_head(c, KIND_FAILED)) != MOLT_OK)
+    if ((err = (c->state == PSA_FWU_TRIAL ? fresh_record(c) : erase_record(c))) != MOLT_OK ||
+        (err = write_head(c, KIND_FAILED)) != MOLT_OK)
         return err;
     return write_failed(c, why);
 }
@@ -874,8 +907,8 @@ psa_status_t molt_fwu_accept(molt_fwu_t *fwu)
         molt_area_source(&src, &ctx, &c->port->area[MOLT_AREA_PRIMARY], 0);
         if ((err = molt_confirm(c->port, &c->cfg)) != MOLT_OK ||
             (err = molt_image_parse(&src, &img)) != MOLT_OK ||
-            (img.has_sec_cnt && (err = molt_counter_advance(c->port, img.sec_cnt)) != MOLT_OK) ||
-            (err = erase_record(c)) != MOLT_OK || (err = write_head(c, KIND_UPDATED)) != MOLT_OK)
+            (err = molt_counter_commit(c->port, &img)) != MOLT_OK ||
+            (err = fresh_record(c)) != MOLT_OK || (err = write_head(c, KIND_UPDATED)) != MOLT_OK)
             return molt_fwu_status(err);
         c->state = PSA_FWU_UPDATED;
     }

@@ -1,35 +1,25 @@
 /*
- * swap.c - swap-offset activation and its progress journal (see swap.h).
+ * swap.c - the swap-offset algorithm (see swap.h): sector moves and their
+ * progress marks in the boot record.
  *
  * Power-fail reasoning, in one place (R-ATOMIC, R-FAILSAFE):
- *  - header torn          -> CRC fails -> no swap in progress; no data moved yet.
- *  - step torn            -> its unit is still erased -> step redone from scratch.
- *  - unit torn            -> partly programmed -> done (its data was complete).
- *  - finalize torn        -> the last step (no unit; source intact) and finalize redone.
- *  - final STATUS erase torn: the header may survive with progress units half
- *    erased, so the units cannot be trusted any more. The trailers tell instead:
- *    finalize erased the SECONDARY trailer (which held the TEST/PERM request and
- *    is never touched by a step), or wrote image_ok into the PRIMARY trailer
- *    (which was unset throughout a revert). Then only the STATUS erase is redone.
+ *  - record header torn   -> CRC fails -> the record before it is in force; no
+ *                            data moved yet, the activation is decided again.
+ *  - step torn            -> its mark is still erased -> step redone from scratch.
+ *  - mark torn            -> partly programmed -> done (its data was complete).
+ *  - finalize torn        -> the last step (no mark; source intact) and finalize
+ *                            redone (lib/boot_swap.c), then the DONE mark.
+ * Nothing is erased in STATUS at the end: the record stays in force and tells
+ * the next reset which image is in trial and which one a revert installs.
  */
 #include <string.h>
 
-#include "crc32.h"
 #include "crypto.h"
 #include "swap.h"
 #include "trailer.h"
 
-#define JOURNAL_MAGIC 0x4du /* 'M' */
-#define JOURNAL_VERSION 2u
-#define HDR_BYTES 8u /* magic, version << 4 | type, N (le16), CRC-32 of those 4 bytes (le32) */
 #define UNIT_BUF 256u
 #define MAX_SECTORS 0xffffu
-
-/* Journal layout: the header fills the first write unit (max(8, align) bytes);
- * unit k (k = 0 .. 2N-2) follows at (k + 1) units. The last step has no unit:
- * its source is never destroyed, so it is always safe to redo (see swap.h). */
-static uint32_t unit_size(const molt_area_t *st) { return molt_tr_align(st); }
-static uint32_t unit_off(const molt_area_t *st, uint32_t k) { return (k + 1u) * unit_size(st); }
 
 /* Every sector of a in [0, count * s) is exactly s bytes at i * s. */
 static molt_err_t check_uniform(const molt_area_t *a, uint32_t count, uint32_t s)
@@ -48,7 +38,6 @@ static molt_err_t check_uniform(const molt_area_t *a, uint32_t count, uint32_t s
 static molt_err_t check_geometry(const molt_port_t *port, const molt_swap_plan_t *p)
 {
     const molt_area_t *pa = &port->area[MOLT_AREA_PRIMARY], *sa = &port->area[MOLT_AREA_SECONDARY];
-    const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
     molt_sector_t ptr, str;
     molt_err_t err;
 
@@ -60,9 +49,8 @@ static molt_err_t check_geometry(const molt_port_t *port, const molt_swap_plan_t
     if ((err = check_uniform(pa, p->n, p->sector_size)) != MOLT_OK ||
         (err = check_uniform(sa, p->n + 1u, p->sector_size)) != MOLT_OK)
         return err;
-    /* Header + 2N - 1 step units. */
-    if (p->n > MAX_SECTORS || unit_size(st) < HDR_BYTES || unit_size(st) > UNIT_BUF ||
-        (uint64_t)unit_size(st) * 2u * p->n > st->size)
+    /* The boot record holds both journals: 4N + 1 marks (swap.h). */
+    if (p->n > MAX_SECTORS || molt_bootrec_capacity(port) < MOLT_SWAP_MARKS(p->n))
         return MOLT_E_LAYOUT;
     return MOLT_OK;
 }
@@ -82,78 +70,12 @@ molt_err_t molt_swap_plan(const molt_port_t *port, uint8_t type, uint32_t old_en
     memset(plan, 0, sizeof *plan);
     plan->type = type;
     plan->sector_size = s0.size;
-    uint64_t n = ((uint64_t)end + s0.size - 1u) / s0.size;
+    /* 32-bit arithmetic only: no 64-bit division on the boot path. */
+    uint32_t n = end / s0.size + (end % s0.size != 0u ? 1u : 0u);
     if (n > MAX_SECTORS)
         return MOLT_E_TOO_LARGE;
-    plan->n = (uint32_t)n;
+    plan->n = n;
     return check_geometry(port, plan);
-}
-
-static void encode_header(const molt_swap_plan_t *p, uint8_t h[HDR_BYTES])
-{
-    h[0] = JOURNAL_MAGIC;
-    h[1] = (uint8_t)(JOURNAL_VERSION << 4 | p->type);
-    h[2] = (uint8_t)p->n;
-    h[3] = (uint8_t)(p->n >> 8);
-    molt_put_le32(h + 4, molt_crc32(h, 4));
-}
-
-molt_err_t molt_swap_journal(const molt_port_t *port, bool *active, molt_swap_plan_t *plan)
-{
-    const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
-    uint8_t h[HDR_BYTES];
-    molt_err_t err;
-
-    *active = false;
-    if (st->size < HDR_BYTES)
-        return MOLT_E_LAYOUT;
-    if ((err = st->read(st->ctx, 0, h, HDR_BYTES)) != MOLT_OK)
-        return err;
-    if (h[0] != JOURNAL_MAGIC || h[1] >> 4 != JOURNAL_VERSION || molt_le32(h + 4) != molt_crc32(h, 4))
-        return MOLT_OK;
-    uint8_t type = h[1] & 0x0fu;
-    if (type != MOLT_SWAP_TEST && type != MOLT_SWAP_PERM && type != MOLT_SWAP_REVERT)
-        return MOLT_OK;
-    molt_sector_t s0;
-    const molt_area_t *sa = &port->area[MOLT_AREA_SECONDARY];
-    if ((err = sa->sector(sa->ctx, 0, &s0)) != MOLT_OK)
-        return err;
-    memset(plan, 0, sizeof *plan);
-    plan->type = type;
-    plan->n = (uint32_t)h[2] | (uint32_t)h[3] << 8;
-    plan->sector_size = s0.size;
-    if (plan->n == 0u || plan->sector_size == 0u)
-        return MOLT_OK;
-    /* A valid header for a geometry we cannot run would be a bug or tampering. */
-    if ((err = check_geometry(port, plan)) != MOLT_OK)
-        return err;
-    *active = true;
-    return MOLT_OK;
-}
-
-/* Unit k: true if any byte is programmed (a torn unit counts as done). */
-static molt_err_t unit_done(const molt_area_t *st, uint32_t k, bool *done)
-{
-    uint8_t buf[UNIT_BUF];
-    uint32_t u = unit_size(st);
-    molt_err_t err = st->read(st->ctx, unit_off(st, k), buf, u);
-
-    *done = false;
-    if (err != MOLT_OK)
-        return err;
-    for (uint32_t i = 0; i < u; i++)
-        if (buf[i] != st->erase_value)
-            *done = true;
-    return MOLT_OK;
-}
-
-static molt_err_t unit_write(const molt_area_t *st, uint32_t k)
-{
-    uint8_t buf[UNIT_BUF];
-    uint32_t u = unit_size(st);
-
-    memset(buf, (uint8_t)~st->erase_value, u);
-    return st->write(st->ctx, unit_off(st, k), buf, u);
 }
 
 molt_err_t molt_area_copy_ctr(const molt_area_t *dst, uint32_t doff, const molt_area_t *src, uint32_t soff,
@@ -265,89 +187,19 @@ void molt_swap_view_source(molt_source_t *src, molt_swap_view_t *v, const molt_p
     src->size = plan->n * plan->sector_size;
 }
 
-/* Write the PRIMARY trailer for the new state, drop the request, drop the journal. */
-static molt_err_t finalize(const molt_port_t *port, const molt_swap_plan_t *p)
+static uint32_t mark_base(const molt_swap_plan_t *p) { return p->type == MOLT_SWAP_REVERT ? MOLT_SWAP_REV_STEP(p->n, 0) : 0u; }
+
+molt_err_t molt_swap_progress(const molt_port_t *port, const molt_bootrec_t *rec, const molt_swap_plan_t *plan,
+                              uint32_t *k)
 {
-    const molt_area_t *pa = &port->area[MOLT_AREA_PRIMARY], *sa = &port->area[MOLT_AREA_SECONDARY];
-    const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
-    molt_err_t err;
-
-    if ((err = molt_tr_erase(pa)) != MOLT_OK)
-        return err;
-    /* PERM and a completed revert run confirmed; TEST runs as a trial (R-COMPLETE). */
-    if (p->type != MOLT_SWAP_TEST && (err = molt_tr_write_field(pa, MOLT_TR_IMAGE_OK, MOLT_FLAG_SET)) != MOLT_OK)
-        return err;
-    if ((err = molt_tr_write_field(pa, MOLT_TR_COPY_DONE, MOLT_FLAG_SET)) != MOLT_OK)
-        return err;
-    /* Magic last: the trailer reads as valid only once complete. */
-    if ((err = molt_tr_write_magic(pa)) != MOLT_OK)
-        return err;
-    if ((err = molt_tr_erase(sa)) != MOLT_OK)
-        return err;
-    return molt_area_erase_range(st, 0, st->size);
-}
-
-/* Run steps from `from` on (journalling all but the last), then finalize. */
-static molt_err_t run_from(const molt_port_t *port, const molt_swap_plan_t *p, uint32_t from,
-                           const molt_swap_crypt_t *cx)
-{
-    const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
-    molt_err_t err;
-
-    for (uint32_t j = from; j < 2u * p->n; j++) {
-        if ((err = run_step(port, p, j, cx)) != MOLT_OK)
-            return err;
-        if (j + 1u < 2u * p->n && (err = unit_write(st, j)) != MOLT_OK)
-            return err;
-    }
-    return finalize(port, p);
-}
-
-molt_err_t molt_swap_run(const molt_port_t *port, const molt_swap_plan_t *plan, const molt_swap_crypt_t *cx)
-{
-    const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
-    uint8_t h[UNIT_BUF];
-    uint32_t hs = unit_size(st);
-    molt_err_t err;
-
-    if ((err = check_geometry(port, plan)) != MOLT_OK)
-        return err;
-    if ((err = molt_area_erase_range(st, 0, st->size)) != MOLT_OK)
-        return err;
-    memset(h, st->erase_value, hs);
-    encode_header(plan, h);
-    if ((err = st->write(st->ctx, 0, h, hs)) != MOLT_OK)
-        return err;
-    return run_from(port, plan, 0, cx);
-}
-
-/* Whether finalize already got past the point where the journal's units matter. */
-static molt_err_t finalized(const molt_port_t *port, const molt_swap_plan_t *p, bool *yes)
-{
-    molt_trailer_t t;
-    molt_err_t err;
-
-    if (p->type == MOLT_SWAP_REVERT) {
-        err = molt_tr_read(&port->area[MOLT_AREA_PRIMARY], &t);
-        *yes = t.magic_good && molt_tr_is_set(&t, t.image_ok) && molt_tr_is_set(&t, t.copy_done);
-    } else {
-        err = molt_tr_read(&port->area[MOLT_AREA_SECONDARY], &t);
-        *yes = !t.magic_good;
-    }
-    return err;
-}
-
-molt_err_t molt_swap_progress(const molt_port_t *port, const molt_swap_plan_t *plan, uint32_t *k)
-{
-    const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
     bool done = true;
     molt_err_t err;
 
-    /* Units are written in order: the first erased one is the next step. With
-     * every unit written, the last step (which has none) is next: its source is
+    /* Marks are written in order: the first erased one is the next step. With
+     * every mark written, the last step (which has none) is next: its source is
      * intact, so redoing it is the same as having run it once. */
     for (*k = 0; *k + 1u < 2u * plan->n; (*k)++) {
-        if ((err = unit_done(st, *k, &done)) != MOLT_OK)
+        if ((err = molt_bootrec_mark_done(port, rec, mark_base(plan) + *k, &done)) != MOLT_OK)
             return err;
         if (!done)
             break;
@@ -355,18 +207,18 @@ molt_err_t molt_swap_progress(const molt_port_t *port, const molt_swap_plan_t *p
     return MOLT_OK;
 }
 
-molt_err_t molt_swap_resume(const molt_port_t *port, const molt_swap_plan_t *plan, const molt_swap_crypt_t *cx)
+molt_err_t molt_swap_steps(const molt_port_t *port, const molt_bootrec_t *rec, const molt_swap_plan_t *plan,
+                           uint32_t from, const molt_swap_crypt_t *cx)
 {
-    const molt_area_t *st = &port->area[MOLT_AREA_STATUS];
-    bool yes;
-    uint32_t k;
     molt_err_t err;
 
-    if ((err = finalized(port, plan, &yes)) != MOLT_OK)
+    if ((err = check_geometry(port, plan)) != MOLT_OK)
         return err;
-    if (yes)
-        return molt_area_erase_range(st, 0, st->size);
-    if ((err = molt_swap_progress(port, plan, &k)) != MOLT_OK)
-        return err;
-    return run_from(port, plan, k, cx);
+    for (uint32_t j = from; j < 2u * plan->n; j++) {
+        if ((err = run_step(port, plan, j, cx)) != MOLT_OK)
+            return err;
+        if (j + 1u < 2u * plan->n && (err = molt_bootrec_mark(port, rec, mark_base(plan) + j)) != MOLT_OK)
+            return err;
+    }
+    return MOLT_OK;
 }

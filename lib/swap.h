@@ -1,5 +1,5 @@
 /*
- * swap.h - internal: swap-offset activation with a progress journal (SWAP mode).
+ * swap.h - internal: the swap-offset algorithm (SWAP mode) and its progress marks.
  *
  * The new image is staged at SECONDARY + one sector. With N sectors to swap,
  * the upgrade runs 2N steps, for i = 0..N-1:
@@ -9,15 +9,15 @@
  * A step's source is destroyed only by a later step, so a step interrupted at
  * any instant is redone from scratch (R-ATOMIC, R-FAILSAFE).
  *
- * Journal in the STATUS area, in write units of max(8, align) bytes: a header
- * unit (magic, version, type, N, CRC-32) then one unit per completed step for
- * steps 0 .. 2N-2. A unit is written only after its step's data is complete,
- * so a partly programmed unit counts as done; a fully erased one does not. An
- * invalid header means no step has happened. The last step needs no unit: its
- * source (S[N] upgrading, S[0] reverting) is destroyed by no step and not by
- * finalize, so a resume that finds every unit written simply redoes it. The
- * journal is 2N units: 4 KiB at N = 256 with 8-byte units.
- * Cost of one activation: N + N data erases, 2 status, 2 trailers = 2N + 4.
+ * Progress marks live in the boot record (bootrec.h), which holds the upgrade
+ * and its revert in one erase of one STATUS half:
+ *   marks 0 .. 2N-2      upgrade step j done (the last step 2N-1 needs none: its
+ *                        source S[N] is destroyed by no step and not by finalize);
+ *   mark  2N-1           upgrade finalized (PRIMARY trailer written, request gone);
+ *   mark  2N             revert started (the revert copy was verified);
+ *   marks 2N+1 .. 4N-1   revert step j done (its last step's source S[0] survives);
+ *   mark  4N             revert finalized.
+ * Cost of one activation: N + N data erases, one STATUS half, two trailers.
  */
 #ifndef MOLT_LIB_SWAP_H
 #define MOLT_LIB_SWAP_H
@@ -25,8 +25,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bootrec.h"
 #include "molt/enc.h"
 #include "molt/port.h"
+
+#define MOLT_SWAP_UPG_DONE(n) (2u * (n) - 1u)
+#define MOLT_SWAP_REV_START(n) (2u * (n))
+#define MOLT_SWAP_REV_STEP(n, j) (2u * (n) + 1u + (j))
+#define MOLT_SWAP_REV_DONE(n) (4u * (n))
+#define MOLT_SWAP_MARKS(n) (4u * (n) + 1u)
 
 typedef struct molt_swap_plan {
     uint8_t type;         /* MOLT_SWAP_TEST, _PERM or _REVERT (trailer.h) */
@@ -50,8 +57,9 @@ typedef struct molt_swap_crypt {
 molt_err_t molt_area_copy_ctr(const molt_area_t *dst, uint32_t doff, const molt_area_t *src, uint32_t soff,
                               uint32_t len, molt_ctr_t *ctr, uint32_t ioff, uint32_t start, uint32_t end);
 
-/* The number of steps the journal shows done (the next step to run). */
-molt_err_t molt_swap_progress(const molt_port_t *port, const molt_swap_plan_t *plan, uint32_t *k);
+/* The number of steps of plan the record shows done (the next step to run). */
+molt_err_t molt_swap_progress(const molt_port_t *port, const molt_bootrec_t *rec, const molt_swap_plan_t *plan,
+                              uint32_t *k);
 
 /* A source over the image leaving PRIMARY (out = true) or entering it, reading
  * each sector where it is after k steps (a step's source is intact until a later
@@ -72,13 +80,8 @@ void molt_swap_view_source(molt_source_t *src, molt_swap_view_t *v, const molt_p
 molt_err_t molt_swap_plan(const molt_port_t *port, uint8_t type, uint32_t old_end, uint32_t new_end,
                           molt_swap_plan_t *plan);
 
-/* Whether the STATUS area holds a valid journal header; if so, plan is filled. */
-molt_err_t molt_swap_journal(const molt_port_t *port, bool *active, molt_swap_plan_t *plan);
-
-/* Start an activation: erase STATUS, write the header, run every step, finalize. */
-molt_err_t molt_swap_run(const molt_port_t *port, const molt_swap_plan_t *plan, const molt_swap_crypt_t *cx);
-
-/* Finish an activation a reset interrupted (plan from molt_swap_journal). */
-molt_err_t molt_swap_resume(const molt_port_t *port, const molt_swap_plan_t *plan, const molt_swap_crypt_t *cx);
+/* Run steps from..2N-1 of plan, marking each but the last in rec. */
+molt_err_t molt_swap_steps(const molt_port_t *port, const molt_bootrec_t *rec, const molt_swap_plan_t *plan,
+                           uint32_t from, const molt_swap_crypt_t *cx);
 
 #endif

@@ -17,21 +17,6 @@ static const uint8_t magic8[MAGIC_SZ] = {0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2, 0xe
 static const uint8_t magic_tail[MAGIC_SZ - 2u] = {0x2d, 0xe1, 0x5d, 0x29, 0x41, 0x0b, 0x8d,
                                                   0x77, 0x67, 0x9c, 0x11, 0x0f, 0x1f, 0x8a};
 
-static molt_err_t area_src_read(void *ctx, uint32_t off, void *buf, size_t len)
-{
-    const molt_area_src_t *s = ctx;
-    return s->area->read(s->area->ctx, s->base + off, buf, len);
-}
-
-void molt_area_source(molt_source_t *src, molt_area_src_t *ctx, const molt_area_t *area, uint32_t base)
-{
-    ctx->area = area;
-    ctx->base = base;
-    src->read = area_src_read;
-    src->ctx = ctx;
-    src->size = base < area->size ? area->size - base : 0u;
-}
-
 uint32_t molt_tr_align(const molt_area_t *a) { return a->write_align > 8u ? a->write_align : 8u; }
 
 /* Bytes taken by the magic unit: roundup(16, M). */
@@ -129,48 +114,12 @@ uint8_t molt_tr_swap_type(const molt_trailer_t *pri, const molt_trailer_t *sec)
     return MOLT_SWAP_NONE;
 }
 
-molt_err_t molt_area_erase_range(const molt_area_t *a, uint32_t off, uint32_t len)
-{
-    uint32_t end = off + len;
-    molt_sector_t sec;
-    molt_err_t err;
+uint32_t molt_tr_size(const molt_area_t *a) { return magic_unit(a) + 4u * molt_tr_align(a); }
 
-    if (end < off || end > a->size)
+molt_err_t molt_tr_blank(const molt_area_t *a, bool *blank)
+{
+    uint32_t n = molt_tr_size(a);
+    if (a->size < n)
         return MOLT_E_LAYOUT;
-    while (off < end) {
-        if ((err = a->sector(a->ctx, off, &sec)) != MOLT_OK)
-            return err;
-        if ((err = a->erase(a->ctx, sec.off, sec.size)) != MOLT_OK)
-            return err;
-        off = sec.off + sec.size;
-    }
-    return MOLT_OK;
-}
-
-static bool all_erased(const uint8_t *p, uint32_t n, uint8_t ev)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (p[i] != ev)
-            return false;
-    return true;
-}
-
-molt_err_t molt_area_copy(const molt_area_t *dst, uint32_t doff, const molt_area_t *src, uint32_t soff,
-                          uint32_t len)
-{
-    uint8_t buf[CHUNK];
-    molt_err_t err;
-
-    while (len > 0u) {
-        uint32_t n = len < CHUNK ? len : CHUNK;
-        if ((err = src->read(src->ctx, soff, buf, n)) != MOLT_OK)
-            return err;
-        /* Skipping erased chunks saves program time; the target is erased. */
-        if (!all_erased(buf, n, dst->erase_value) && (err = dst->write(dst->ctx, doff, buf, n)) != MOLT_OK)
-            return err;
-        doff += n;
-        soff += n;
-        len -= n;
-    }
-    return MOLT_OK;
+    return molt_area_blank(a, a->size - n, n, blank);
 }

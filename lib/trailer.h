@@ -1,5 +1,5 @@
 /*
- * trailer.h - internal: flash-area helpers and the MCUboot image trailer.
+ * trailer.h - internal: the MCUboot image trailer (flash-area helpers: area.h).
  *
  * The trailer sits at the end of every slot area with MCUboot's semantics
  * (mcuboot-notes 2.1): max_align M = max(8, write_align); the 16-byte magic is
@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "area.h"
 #include "molt/image.h"
 #include "molt/port.h"
 
@@ -39,14 +40,6 @@ typedef struct molt_trailer {
     uint8_t erased; /* the area's erase value, to tell "unset" */
 } molt_trailer_t;
 
-/* A molt_source_t over an area starting at base (ctx for molt_area_source_read). */
-typedef struct molt_area_src {
-    const molt_area_t *area;
-    uint32_t base;
-} molt_area_src_t;
-
-void molt_area_source(molt_source_t *src, molt_area_src_t *ctx, const molt_area_t *area, uint32_t base);
-
 /* Max alignment of an area's trailer fields: max(8, write_align). */
 uint32_t molt_tr_align(const molt_area_t *a);
 /* The area's last sector (the trailer sector). */
@@ -62,16 +55,13 @@ molt_err_t molt_tr_write_field(const molt_area_t *a, molt_tr_field_t f, uint8_t 
 static inline bool molt_tr_is_set(const molt_trailer_t *t, uint8_t v) { (void)t; return v == MOLT_FLAG_SET; }
 static inline bool molt_tr_is_unset(const molt_trailer_t *t, uint8_t v) { return v == t->erased; }
 
+/* Bytes MCUboot's trailer takes at the end of the area: the magic unit and
+ * four field units (image_ok, copy_done, swap_info, swap_size). */
+uint32_t molt_tr_size(const molt_area_t *a);
+/* Whether that region reads as erased (no request, no flag, no torn magic). */
+molt_err_t molt_tr_blank(const molt_area_t *a, bool *blank);
+
 /* MCUboot's boot_swap_type table (notes 2.3, rows 1-3). */
 uint8_t molt_tr_swap_type(const molt_trailer_t *pri, const molt_trailer_t *sec);
-
-/* Erase every sector overlapping [off, off + len) of an area. */
-molt_err_t molt_area_erase_range(const molt_area_t *a, uint32_t off, uint32_t len);
-/* Copy len bytes (multiple of both areas' write_align) between erased areas;
- * chunks that read as the erase value are skipped (the target is erased). */
-molt_err_t molt_area_copy(const molt_area_t *dst, uint32_t doff, const molt_area_t *src, uint32_t soff,
-                          uint32_t len);
-
-static inline uint32_t molt_roundup(uint32_t v, uint32_t a) { return (v + a - 1u) / a * a; }
 
 #endif

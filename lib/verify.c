@@ -346,11 +346,14 @@ static molt_err_t check_policy(const molt_image_t *img, const molt_policy_t *pol
 /* An encrypted upload: recover the content key (key TLV through the key store,
  * or the envelope bound to digest) and open the keystream over the payload. */
 static molt_err_t open_payload(const molt_source_t *src, const molt_image_t *img, const molt_policy_t *pol,
-                               const uint8_t *digest, size_t digest_len, molt_ctr_t *ctr, decrypt_view_t *dv)
+                               const uint8_t *digest, size_t digest_len, molt_ctr_t *ctr, decrypt_view_t *dv,
+                               uint8_t kcv[MOLT_ENC_KCV_LEN])
 {
     uint8_t key[MOLT_ENC_KEY_MAX];
     size_t key_len = 0;
     molt_err_t err = molt_enc_content_key(src, img, pol->dec, digest, digest_len, key, &key_len);
+    if (err == MOLT_OK)
+        err = molt_enc_kcv(key, key_len, kcv);
     if (err == MOLT_OK)
         err = molt_ctr_start(ctr, key, key_len);
     molt_wipe(key, sizeof key);
@@ -388,7 +391,7 @@ static molt_err_t verify(const molt_source_t *src, const molt_keyring_t *keys, c
     if ((err = molt_tlv_read(src, &s.hash, want, sizeof want)) != MOLT_OK)
         return err;
     if (pol->role == MOLT_ROLE_UPLOAD && (r->image.flags & MOLT_IMAGE_F_ENCRYPTED)) {
-        if ((err = open_payload(src, &r->image, pol, want, s.hash.len, ctr, &dv)) != MOLT_OK)
+        if ((err = open_payload(src, &r->image, pol, want, s.hash.len, ctr, &dv, r->kcv)) != MOLT_OK)
             return err;
         r->decrypted = true;
     }

@@ -207,7 +207,7 @@ static void check_token(void)
     sim_layout_t l;
     sim_device_t dev;
     molt_keyring_t ring = {&g_key, 1};
-    molt_boot_cfg_t cfg = {MOLT_MODE_SWAP, false};
+    molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .downgrade_prevention = false};
     molt_boot_result_t br;
     uint8_t nonce[64], tok[MOLT_ATTEST_TOKEN_MAX], tok2[MOLT_ATTEST_TOKEN_MAX], kid[32], impl[32];
     uint8_t h_old[32], h_new[32], keyhash[32];

@@ -146,17 +146,17 @@ static uint8_t byte_at_end(dev_t *d, unsigned area, uint32_t back)
 
 static molt_err_t boot(dev_t *d, molt_boot_mode_t mode, molt_boot_result_t *r)
 {
-    molt_boot_cfg_t cfg = {mode, false};
+    molt_boot_cfg_t cfg = {.mode = mode, .downgrade_prevention = false};
     return molt_boot_go(&d->port, &cfg, r);
 }
 static molt_err_t request(dev_t *d, molt_boot_mode_t mode, bool perm)
 {
-    molt_boot_cfg_t cfg = {mode, false};
+    molt_boot_cfg_t cfg = {.mode = mode, .downgrade_prevention = false};
     return molt_request_upgrade(&d->port, &cfg, perm);
 }
 static molt_err_t confirm(dev_t *d, molt_boot_mode_t mode)
 {
-    molt_boot_cfg_t cfg = {mode, false};
+    molt_boot_cfg_t cfg = {.mode = mode, .downgrade_prevention = false};
     return molt_confirm(&d->port, &cfg);
 }
 
@@ -183,7 +183,7 @@ static void test_swap_flow(void)
     molt_boot_result_t r;
     uint32_t w[64];
     dev_init(&d);
-    uint32_t stg = molt_boot_staging_offset(&d.port, &(molt_boot_cfg_t){MOLT_MODE_SWAP, false});
+    uint32_t stg = molt_boot_staging_offset(&d.port, &(molt_boot_cfg_t){.mode = MOLT_MODE_SWAP, .downgrade_prevention = false});
     CHECK_EQ(stg, SEC);
 
     put(&d, MOLT_AREA_PRIMARY, 0, &p24); /* factory 0.9.0, counter 1, no trailer */
@@ -429,7 +429,7 @@ static void test_downgrade(void)
     for (int on = 0; on <= 1; on++) {
         dev_t d;
         molt_boot_result_t r;
-        molt_boot_cfg_t cfg = {MOLT_MODE_SWAP, on != 0};
+        molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .downgrade_prevention = on != 0};
         dev_init(&d);
         uint32_t stg = molt_boot_staging_offset(&d.port, &cfg);
         put(&d, MOLT_AREA_PRIMARY, 0, &p02);

@@ -53,7 +53,7 @@ static void test_swap_mixed(void)
 {
     sim_device_t d;
     molt_boot_result_t r;
-    molt_boot_cfg_t cfg = {MOLT_MODE_SWAP, false};
+    molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .downgrade_prevention = false};
     const molt_port_t *p = &d.port;
 
     dev_mixed(&d, 1);
@@ -107,7 +107,7 @@ static void test_overwrite_mixed(void)
 {
     sim_device_t d;
     molt_boot_result_t r;
-    molt_boot_cfg_t cfg = {MOLT_MODE_OVERWRITE, false};
+    molt_boot_cfg_t cfg = {.mode = MOLT_MODE_OVERWRITE, .downgrade_prevention = false};
     const molt_port_t *p = &d.port;
 
     dev_mixed(&d, 2);
@@ -127,7 +127,7 @@ static void test_remap_mixed(void)
 {
     sim_device_t d;
     molt_boot_result_t r;
-    molt_boot_cfg_t cfg = {MOLT_MODE_REMAP, false};
+    molt_boot_cfg_t cfg = {.mode = MOLT_MODE_REMAP, .downgrade_prevention = false};
     const molt_port_t *p = &d.port;
 
     dev_mixed(&d, 2);

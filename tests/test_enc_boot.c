@@ -116,7 +116,7 @@ int main(void)
     CHECK_EQ(sim_layout_uniform(&l, 1024, 8, 8, 0xFF), MOLT_OK);
 
     /* SWAP: activate, then revert. */
-    molt_boot_cfg_t cfg = {MOLT_MODE_SWAP, false};
+    molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .downgrade_prevention = false};
     CHECK_EQ(sim_device_init(&dev, &l, &keys), MOLT_OK);
     sim_device_set_keystore(&dev, &ks);
     CHECK_EQ(sim_device_program(&dev, MOLT_AREA_PRIMARY, 0, i13, l13), MOLT_OK);
@@ -150,7 +150,7 @@ int main(void)
     sim_device_free(&dev);
 
     /* OVERWRITE: decrypted into PRIMARY, ciphertext left in staging. */
-    molt_boot_cfg_t ow = {MOLT_MODE_OVERWRITE, false};
+    molt_boot_cfg_t ow = {.mode = MOLT_MODE_OVERWRITE, .downgrade_prevention = false};
     CHECK_EQ(sim_device_init(&dev, &l, &keys), MOLT_OK);
     sim_device_set_keystore(&dev, &ks);
     CHECK_EQ(sim_device_program(&dev, MOLT_AREA_PRIMARY, 0, i13, l13), MOLT_OK);
@@ -167,7 +167,7 @@ int main(void)
     sim_device_free(&dev);
 
     /* REMAP executes in place: an encrypted image can never run there. */
-    molt_boot_cfg_t rm = {MOLT_MODE_REMAP, false};
+    molt_boot_cfg_t rm = {.mode = MOLT_MODE_REMAP, .downgrade_prevention = false};
     CHECK_EQ(sim_device_init(&dev, &l, &keys), MOLT_OK);
     sim_device_set_keystore(&dev, &ks);
     CHECK_EQ(sim_device_program(&dev, MOLT_AREA_PRIMARY, 0, i13, l13), MOLT_OK);

@@ -46,7 +46,7 @@ typedef struct img { uint8_t *b; size_t n; } img_t;
 static molt_key_t g_key[3]; /* ECDSA P-256, Ed25519 and RSA-2048 signers are trusted */
 static molt_keyring_t g_keys = {g_key, 3};
 static img_t p02, p08, p10, p11, p01, p03, p07, p20, p24, p26, n01, n10, n11, n27, n28;
-static const molt_boot_cfg_t g_cfg = {MOLT_MODE_SWAP, false};
+static const molt_boot_cfg_t g_cfg = {.mode = MOLT_MODE_SWAP, .downgrade_prevention = false};
 
 typedef struct dut {
     sim_device_t d;
@@ -850,7 +850,7 @@ static void test_refusals(void)
     /* Only SWAP mode has a revertible trial: other modes are refused. */
     u = dut_new(&p24);
     molt_fwu_t f2;
-    molt_boot_cfg_t remap = {MOLT_MODE_REMAP, false}, over = {MOLT_MODE_OVERWRITE, false};
+    molt_boot_cfg_t remap = {.mode = MOLT_MODE_REMAP, .downgrade_prevention = false}, over = {.mode = MOLT_MODE_OVERWRITE, .downgrade_prevention = false};
     CHECK_EQ(molt_fwu_init(&f2, &u->d.port, &remap, NULL), MOLT_E_ARG);
     CHECK_EQ(molt_fwu_init(&f2, &u->d.port, &over, NULL), MOLT_E_ARG);
     CHECK_EQ(molt_fwu_init(&f2, NULL, &g_cfg, NULL), MOLT_E_ARG);

@@ -226,7 +226,7 @@ static bool dev_save(sim_device_t *dev, const char *path)
 
 static molt_boot_cfg_t dev_cfg(const sim_device_t *dev)
 {
-    molt_boot_cfg_t cfg = {(molt_boot_mode_t)dev->layout.mode, false};
+    molt_boot_cfg_t cfg = {.mode = (molt_boot_mode_t)dev->layout.mode, .downgrade_prevention = false};
     return cfg;
 }
 

@@ -21,6 +21,12 @@
  * permanent request), never for a trial. An image whose security counter is
  * below the stored one is never activated or booted.
  *
+ * Decisions are bound to image identity and kept in the boot record (the
+ * STATUS area, lib/bootrec.h), never in state the application can write: a
+ * revert installs only the image recorded at activation, verified again; a
+ * request found during a trial is ignored; a request starts nothing but a
+ * verification of the image staged now.
+ *
  * Every flash write sequence is resumable: a power cut at any instant, inside
  * any write or erase, leaves a state from which the next molt_boot_go() boots
  * a verified image that is entirely the old or entirely the new one.
@@ -41,9 +47,31 @@ typedef enum molt_boot_mode {
     MOLT_MODE_OVERWRITE = 2
 } molt_boot_mode_t;
 
+/* When a trial is not confirmed by the next reset but the image a revert must
+ * restore is missing or is not the one recorded at activation (the application
+ * can write the staging slot that holds it): */
+typedef enum molt_revert_lost {
+    MOLT_REVERT_LOST_RUN_TRIAL = 0,   /* keep running the trial unconfirmed (default):
+                                         res.revert_lost is set, the counter never
+                                         advances for it, molt_confirm() still works */
+    MOLT_REVERT_LOST_SECURE_STATE = 1 /* run nothing: no_image(MOLT_E_REVERT_LOST) */
+} molt_revert_lost_t;
+
+/* Other images of a multi-image device, for DEPENDENCY TLVs: check whether
+ * image_id holds (or will hold, with the same activation) at least min.
+ * MOLT_OK, or MOLT_E_DEPENDENCY. */
+typedef struct molt_deps {
+    molt_err_t (*check)(void *ctx, uint8_t image_id, const molt_version_t *min);
+    void *ctx;
+} molt_deps_t;
+
 typedef struct molt_boot_cfg {
     molt_boot_mode_t mode;
     bool downgrade_prevention; /* also refuse a lower version than the running one */
+    molt_revert_lost_t revert_lost;
+    /* NULL: a single-image port; an image declaring a dependency is refused
+     * (MOLT_E_DEP_UNSUPPORTED). */
+    const molt_deps_t *deps;
 } molt_boot_cfg_t;
 
 /* What molt_boot_go() did, for logs and tests. */
@@ -63,6 +91,9 @@ typedef struct molt_boot_result {
     molt_boot_action_t action;
     bool resumed;              /* an interrupted activation was completed */
     molt_err_t staged_err;     /* why a staged image was refused, or MOLT_OK */
+    bool revert_lost;          /* a trial was due to revert and could not: see molt_revert_lost_t */
+    bool request_cleared;      /* a request found during a trial was ignored and cleared */
+    uint8_t id[32];            /* identity of the image that runs (its hash TLV value, 32 bytes) */
 } molt_boot_result_t;
 
 molt_err_t molt_boot_go(const molt_port_t *port, const molt_boot_cfg_t *cfg, molt_boot_result_t *res);
@@ -74,11 +105,17 @@ uint32_t molt_boot_staging_offset(const molt_port_t *port, const molt_boot_cfg_t
 
 /* Ask for the staged image to be activated at the next reset: a trial
  * (permanent = false) or for good (permanent = true). Writes the staging
- * slot's trailer (magic, image_ok, swap type). */
+ * slot's trailer (magic, image_ok, swap type), starting from an erased trailer
+ * unless it already holds exactly this request. MOLT_E_STATE while a trial
+ * runs (in every mode): the revert that is due takes precedence. */
 molt_err_t molt_request_upgrade(const molt_port_t *port, const molt_boot_cfg_t *cfg, bool permanent);
 
 /* Confirm the running image (sets image_ok in its trailer). The security
  * counter advances at the next molt_boot_go(). */
 molt_err_t molt_confirm(const molt_port_t *port, const molt_boot_cfg_t *cfg);
+
+/* Whether the running image is an unconfirmed trial, from the boot record
+ * (state only the boot code writes) and the confirmation flag. */
+molt_err_t molt_boot_in_trial(const molt_port_t *port, const molt_boot_cfg_t *cfg, bool *trial);
 
 #endif

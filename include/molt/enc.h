@@ -83,6 +83,13 @@ molt_err_t molt_enc_content_key(const molt_source_t *src, const molt_image_t *im
                                 const uint8_t *digest, size_t digest_len, uint8_t key[MOLT_ENC_KEY_MAX],
                                 size_t *key_len);
 
+/* Key check value of a content key: the first 16 bytes of
+ * SHA-256("molt-kcv-v1" || key). The boot record keeps it for the image it
+ * installed, so that image is re-encrypted only under its own key when it
+ * leaves PRIMARY (a key from an envelope anyone can make must match it). */
+#define MOLT_ENC_KCV_LEN 16u
+molt_err_t molt_enc_kcv(const uint8_t *key, size_t key_len, uint8_t kcv[MOLT_ENC_KCV_LEN]);
+
 /* AES-CTR over an image payload, at any byte offset (the key lives in the crypto
  * backend as a volatile, non-exportable key until molt_ctr_end). */
 typedef struct molt_ctr {

@@ -60,6 +60,8 @@ typedef enum molt_err {
     MOLT_E_ROLLBACK = 60,      /* security counter below the stored one */
     MOLT_E_DOWNGRADE = 61,     /* version below the running one (optional policy) */
     MOLT_E_TOO_LARGE = 62,     /* image larger than the slot */
+    MOLT_E_DEP_UNSUPPORTED = 63, /* image declares a dependency; this port holds a single image */
+    MOLT_E_DEPENDENCY = 64,    /* a dependency on another image's version is not met */
 
     /* Boot, activation and storage. */
     MOLT_E_NO_IMAGE = 70,      /* no verified image can run: secure state */
@@ -67,6 +69,7 @@ typedef enum molt_err {
     MOLT_E_NV = 72,            /* NV counter storage failed or is corrupt */
     MOLT_E_LAYOUT = 73,        /* flash geometry unusable (slots, status area too small) */
     MOLT_E_STATE = 74,         /* request not valid in the current state */
+    MOLT_E_REVERT_LOST = 75,   /* the image a revert must restore is missing or not the recorded one */
 
     /* Firmware update API (include/molt/fwu.h). */
     MOLT_E_FWU_CANCELLED = 80, /* download cancelled by the application */

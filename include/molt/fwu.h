@@ -97,10 +97,12 @@ typedef struct molt_fwu_comp {
     uint64_t hash_ctx[MOLT_FWU_HASH_CTX_WORDS]; /* the streaming hash (opaque) */
     uint8_t pend[MOLT_FWU_UNIT_MAX];
     uint32_t flags;         /* PSA_FWU_FLAG_* configured (molt_fwu_set_flags) */
+    struct molt_fwu *fwu;   /* the instance it belongs to (DEPENDENCY TLVs) */
 } molt_fwu_comp_t;
 
 typedef struct molt_fwu {
     molt_fwu_comp_t comp[MOLT_FWU_MAX_COMPONENTS];
+    molt_deps_t deps;          /* other components' versions, for DEPENDENCY TLVs */
     void (*reboot)(void *ctx); /* psa_fwu_request_reboot(); NULL: NOT_SUPPORTED */
     void *reboot_ctx;
 } molt_fwu_t;

@@ -108,6 +108,7 @@ typedef struct molt_verify_result {
     int key_index;                      /* index in the keyring of the signer, -1 if none */
     bool signed_ok;                     /* a trusted signature verified */
     bool decrypted;                     /* the payload was decrypted before hashing */
+    uint8_t kcv[MOLT_ENC_KCV_LEN];      /* when decrypted: the content key's check value */
 } molt_verify_result_t;
 
 /* Verify the image in src against keys and pol. Returns MOLT_OK only if the image

@@ -56,8 +56,8 @@ static molt_err_t layout_from_regions(sim_layout_t *l, uint32_t slot_regions)
     l->first[MOLT_AREA_SECONDARY] = slot;
     l->count[MOLT_AREA_SECONDARY] = slot;
     l->first[MOLT_AREA_STATUS] = 2 * slot;
-    l->count[MOLT_AREA_STATUS] = 1;
-    l->first[SIM_PART_NV] = 2 * slot + 1;
+    l->count[MOLT_AREA_STATUS] = SIM_STATUS_SECTORS;
+    l->first[SIM_PART_NV] = 2 * slot + SIM_STATUS_SECTORS;
     l->count[SIM_PART_NV] = 2;
     return sim_layout_check(l);
 }
@@ -72,13 +72,13 @@ static molt_err_t add_tail(sim_layout_t *l, uint32_t s)
     if (s >= need) {
         if (n >= SIM_FLASH_MAX_REGIONS)
             return MOLT_E_LAYOUT;
-        l->geom.regions[n] = (sim_flash_region_t){s, 3};
+        l->geom.regions[n] = (sim_flash_region_t){s, SIM_STATUS_SECTORS + 2};
         l->geom.nregions = n + 1;
     } else {
         if (n + 2 > SIM_FLASH_MAX_REGIONS)
             return MOLT_E_LAYOUT;
         uint32_t big = (need + s - 1u) / s * s;
-        l->geom.regions[n] = (sim_flash_region_t){s, 1};
+        l->geom.regions[n] = (sim_flash_region_t){s, SIM_STATUS_SECTORS};
         l->geom.regions[n + 1] = (sim_flash_region_t){big, 2};
         l->geom.nregions = n + 2;
     }
@@ -118,8 +118,8 @@ molt_err_t sim_layout_uniform(sim_layout_t *l, uint32_t sector_size, uint32_t sl
     l->first[MOLT_AREA_SECONDARY] = slot_sectors;
     l->count[MOLT_AREA_SECONDARY] = slot_sectors;
     l->first[MOLT_AREA_STATUS] = 2 * slot_sectors;
-    l->count[MOLT_AREA_STATUS] = 1;
-    l->first[SIM_PART_NV] = 2 * slot_sectors + 1;
+    l->count[MOLT_AREA_STATUS] = SIM_STATUS_SECTORS;
+    l->first[SIM_PART_NV] = 2 * slot_sectors + SIM_STATUS_SECTORS;
     l->count[SIM_PART_NV] = 2;
     return sim_layout_check(l);
 }

@@ -2,8 +2,8 @@
  * sim_port.h - a molt_port_t over the flash simulator: the host "device".
  *
  * A sim_device_t owns one sim_flash_t cut into four consecutive parts, each a
- * whole number of sectors: PRIMARY slot, SECONDARY slot, STATUS area (the swap
- * journal; one sector by default) and two sectors of NV counters (sim_nvcnt).
+ * whole number of sectors: PRIMARY slot, SECONDARY slot, STATUS area (the boot
+ * record: two sectors) and two sectors of NV counters (sim_nvcnt).
  * Its molt_port_t translates area-relative offsets to device offsets, refusing
  * anything outside the area, so boot code can never touch a neighbour. The
  * keys are the caller's (they must outlive the device); the no_image hook only
@@ -36,6 +36,8 @@
 
 /* Parts of the device: the three molt areas, then the NV counter sectors. */
 #define SIM_PART_NV    3u
+/* STATUS: two sectors, the two halves of the boot record (lib/bootrec.h). */
+#define SIM_STATUS_SECTORS 2u
 #define SIM_PART_COUNT 4u
 
 typedef struct sim_layout {

@@ -1,0 +1,41 @@
+/*
+ * judge.h - internal: the one policy every image is judged by.
+ *
+ * The boot code (activation, revert, the image that runs), the update API
+ * (psa_fwu_finish) and attestation all judge an image here, so they cannot
+ * disagree: the counter floor, the downgrade floor, decryption through the
+ * port's key store (and its envelope for this image), the encryption
+ * requirement, and the image's DEPENDENCY TLVs. molt_verify() does the
+ * cryptography; this file decides what it is asked.
+ */
+#ifndef MOLT_LIB_JUDGE_H
+#define MOLT_LIB_JUDGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "molt/boot.h"
+#include "molt/verify.h"
+
+typedef struct molt_judge_in {
+    molt_role_t role;
+    uint32_t min_cnt;                /* the stored security counter */
+    const molt_version_t *min_ver;   /* downgrade floor, or NULL */
+    bool require_encryption;         /* PSA_FWU_FLAG_ENCRYPTION */
+    const molt_deps_t *deps;         /* NULL: single-image port */
+    const uint8_t *digest;           /* optional streamed SHA-256 of the hashed region */
+} molt_judge_in_t;
+
+/* Judge the image in src (bounded to limit bytes when limit != 0). */
+molt_err_t molt_judge(const molt_port_t *port, const molt_source_t *src, const molt_judge_in_t *in,
+                      molt_verify_result_t *vr);
+
+/* Judge the image at base of area id, which must end before the area's
+ * trailer sector. */
+molt_err_t molt_judge_slot(const molt_port_t *port, unsigned id, uint32_t base, const molt_judge_in_t *in,
+                           molt_verify_result_t *vr);
+
+/* The DEPENDENCY TLVs of a parsed image against deps (NULL: single image). */
+molt_err_t molt_judge_deps(const molt_source_t *src, const molt_image_t *img, const molt_deps_t *deps);
+
+#endif
