@@ -288,8 +288,10 @@ static molt_err_t swap_upgrade(const molt_port_t *port, const molt_boot_cfg_t *c
 }
 
 /* First boot with no record: the image in PRIMARY was programmed before any
- * application ran (factory): record it as confirmed, with its content-key
- * check from its own key TLV through the key store (never an envelope). */
+ * application ran (factory): record it as confirmed, with the check value of
+ * its content key as the key store (and the envelope provisioned with it)
+ * gives it now -- trust on first boot, before any application code could have
+ * placed an envelope. From then on only the record decides. */
 static molt_err_t genesis(const molt_port_t *port, const molt_boot_cfg_t *cfg, const molt_bootrec_t *cur,
                           uint32_t nv)
 {
@@ -308,8 +310,10 @@ static molt_err_t genesis(const molt_port_t *port, const molt_boot_cfg_t *cfg, c
     molt_boot_id(&vr, g.new_id);
     if ((vr.image.flags & MOLT_IMAGE_F_ENCRYPTED) && molt_port_can_decrypt(port)) {
         molt_area_source(&src, &ctx, &port->area[MOLT_AREA_PRIMARY], 0);
-        dec = (molt_decrypt_t){port->enc_ecdh, port->ctx, NULL, 0, port->enc_rsa_unwrap};
-        if (molt_enc_content_key(&src, &vr.image, &dec, NULL, 0, key, &klen) == MOLT_OK &&
+        uint8_t digest[64];
+        size_t dlen;
+        molt_port_decrypt(port, &src, &dec, digest, &dlen);
+        if (molt_enc_content_key(&src, &vr.image, &dec, digest, dlen, key, &klen) == MOLT_OK &&
             molt_enc_kcv(key, klen, g.new_kcv) == MOLT_OK)
             g.flags |= MOLT_RECF_NEW_KCV;
         molt_wipe(key, sizeof key);

@@ -4,7 +4,7 @@
  *
  * Issue 3 "Done when": reset before confirm -> old image (bytes identical);
  * confirm -> counter advanced; lower security counter never boots; both slots
- * invalid -> secure state. Plus PERM, REMAP, OVERWRITE, the 2N + 4 erase cost
+ * invalid -> secure state. Plus PERM, REMAP, OVERWRITE, the 2N + 3 erase cost
  * and a torn-cut sweep over one update and one revert. The port is built here
  * over sim_flash directly, so this test does not depend on ports/sim/sim_port.
  */
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "deps.h"
 #include "molt/boot.h"
 #include "sim_flash.h"
 #include "swap.h"
@@ -21,7 +22,7 @@
 #define SEC 4096u
 #define P_SECS 20u /* primary */
 #define S_SECS 21u /* secondary: one more (swap-offset staging) */
-#define ST_SECS 1u
+#define ST_SECS 2u /* the two halves of the boot record */
 #define NV_FIRST (P_SECS + S_SECS + ST_SECS)
 
 typedef struct img { uint8_t *b; uint32_t n; } img_t;
@@ -144,19 +145,23 @@ static uint8_t byte_at_end(dev_t *d, unsigned area, uint32_t back)
     return sim_flash_data(&d->f)[d->ax[area].base + d->ax[area].size - back];
 }
 
+/* p20 declares a DEPENDENCY on image 1 >= 1.2.3: this device has one (deps.h). */
+static const molt_deps_t *const g_deps_p = &test_deps;
+#define g_deps (*g_deps_p)
+
 static molt_err_t boot(dev_t *d, molt_boot_mode_t mode, molt_boot_result_t *r)
 {
-    molt_boot_cfg_t cfg = {.mode = mode, .downgrade_prevention = false};
+    molt_boot_cfg_t cfg = {.mode = mode, .downgrade_prevention = false, .deps = &g_deps};
     return molt_boot_go(&d->port, &cfg, r);
 }
 static molt_err_t request(dev_t *d, molt_boot_mode_t mode, bool perm)
 {
-    molt_boot_cfg_t cfg = {.mode = mode, .downgrade_prevention = false};
+    molt_boot_cfg_t cfg = {.mode = mode, .downgrade_prevention = false, .deps = &g_deps};
     return molt_request_upgrade(&d->port, &cfg, perm);
 }
 static molt_err_t confirm(dev_t *d, molt_boot_mode_t mode)
 {
-    molt_boot_cfg_t cfg = {.mode = mode, .downgrade_prevention = false};
+    molt_boot_cfg_t cfg = {.mode = mode, .downgrade_prevention = false, .deps = &g_deps};
     return molt_confirm(&d->port, &cfg);
 }
 
@@ -205,10 +210,11 @@ static void test_swap_flow(void)
     CHECK_EQ(r.image.version.major, 1);
     CHECK_EQ(r.counter, 1);
     CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p03), "primary holds the new image");
-    CHECK_EQ(d.f.stats.erases, 2u * n + 4u);
-    CHECK(max_wear_delta(&d, w) <= 2u, "no sector erased more than twice");
-    printf("swap update N=%u: erases %llu (2N+4 = %u), max wear %u\n", n, (unsigned long long)d.f.stats.erases,
-           2u * n + 4u, max_wear_delta(&d, w));
+    /* N + N data, one boot-record half, PRIMARY's and SECONDARY's trailers */
+    CHECK_EQ(d.f.stats.erases, 2u * n + 3u);
+    CHECK(max_wear_delta(&d, w) <= 1u, "no sector erased more than once by the activation");
+    printf("swap update N=%u: erases %llu (2N+3 = %u), max wear %u\n", n, (unsigned long long)d.f.stats.erases,
+           2u * n + 3u, max_wear_delta(&d, w));
 
     /* Reset before confirm -> old image, bytes identical; counter unchanged. */
     sim_flash_stats_reset(&d.f);
@@ -219,8 +225,9 @@ static void test_swap_flow(void)
     CHECK_EQ(r.counter, 1);
     CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p24), "revert restores the old image");
     CHECK(holds(&d, MOLT_AREA_SECONDARY, stg, &p03), "new image back at the staging offset");
-    CHECK_EQ(d.f.stats.erases, 2u * n + 4u);
-    CHECK(max_wear_delta(&d, w) <= 2u, "revert: no sector erased more than twice");
+    /* N + N data and PRIMARY's trailer: the revert shares the record's half */
+    CHECK_EQ(d.f.stats.erases, 2u * n + 1u);
+    CHECK(max_wear_delta(&d, w) <= 1u, "revert: no sector erased more than once");
     printf("swap revert N=%u: erases %llu, max wear %u\n", n, (unsigned long long)d.f.stats.erases,
            max_wear_delta(&d, w));
     CHECK_EQ(boot(&d, MOLT_MODE_SWAP, &r), MOLT_OK);
@@ -260,7 +267,7 @@ static void test_swap_flow(void)
     CHECK_EQ(r.action, MOLT_ACT_NONE);
     CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p20), "perm image stays");
 
-    /* A 17-sector image: the cost scales as 2N + 4. */
+    /* A 17-sector image: the cost scales as 2N + 3. */
     put(&d, MOLT_AREA_SECONDARY, stg, &p07);
     CHECK_EQ(request(&d, MOLT_MODE_SWAP, false), MOLT_OK);
     sim_flash_stats_reset(&d.f);
@@ -269,10 +276,10 @@ static void test_swap_flow(void)
     n = (p07.n + SEC - 1u) / SEC;
     CHECK_EQ(n, 17);
     CHECK_EQ(r.action, MOLT_ACT_UPGRADE_TEST);
-    CHECK_EQ(d.f.stats.erases, 2u * n + 4u);
+    CHECK_EQ(d.f.stats.erases, 2u * n + 3u);
     CHECK(max_wear_delta(&d, w) <= 2u, "N=17: max wear");
-    printf("swap update N=%u: erases %llu (2N+4 = %u), max wear %u\n", n, (unsigned long long)d.f.stats.erases,
-           2u * n + 4u, max_wear_delta(&d, w));
+    printf("swap update N=%u: erases %llu (2N+3 = %u), max wear %u\n", n, (unsigned long long)d.f.stats.erases,
+           2u * n + 3u, max_wear_delta(&d, w));
     CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p07), "large image in primary");
     sim_flash_free(&d.f);
 }
@@ -363,11 +370,12 @@ static void test_remap(void)
     CHECK_EQ(boot(&d, MOLT_MODE_REMAP, &r), MOLT_OK);
     CHECK_EQ(r.slot, 0);
     CHECK_EQ(r.action, MOLT_ACT_REVERT);
-    CHECK_EQ(byte_at_end(&d, MOLT_AREA_SECONDARY, 24), 0x00); /* image_ok = rejected */
+    CHECK_EQ(byte_at_end(&d, MOLT_AREA_SECONDARY, 16), 0xff); /* the request was consumed */
     CHECK_EQ(boot(&d, MOLT_MODE_REMAP, &r), MOLT_OK);
     CHECK_EQ(r.slot, 0);
     CHECK_EQ(r.action, MOLT_ACT_NONE);
-    CHECK_EQ(d.f.stats.erases, 0); /* remap: no erases at all */
+    /* remap copies nothing: one boot-record half and the request's trailer */
+    CHECK_EQ(d.f.stats.erases, 2);
 
     /* new download into B, trial, confirm -> counter advanced */
     CHECK(sim_flash_erase(&d.f, d.ax[1].base, d.ax[1].size) == MOLT_OK, "erase B");
@@ -389,7 +397,10 @@ static void test_remap(void)
     CHECK_EQ(boot(&d, MOLT_MODE_REMAP, &r), MOLT_OK);
     CHECK_EQ(r.slot, 1);
     CHECK_EQ(r.counter, 8);
-    CHECK_EQ(r.action, MOLT_ACT_NONE); /* a PERM request below the counter fails verification */
+    CHECK_EQ(r.action, MOLT_ACT_REFUSED); /* a PERM request below the counter fails verification */
+    CHECK_EQ(r.staged_err, MOLT_E_ROLLBACK);
+    CHECK_EQ(boot(&d, MOLT_MODE_REMAP, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_NONE); /* and is cleared, not retried */
     sim_flash_free(&d.f);
 }
 
@@ -458,27 +469,29 @@ static void test_downgrade(void)
     }
 }
 
-/* The journal is exactly 2N write units (a header unit + one per step but the
- * last): with 8-byte units one 4 KiB STATUS sector holds N = 256. The capacity
- * check is the STATUS area's size; shrink it to find the boundary exactly. */
+/* The journal lives in one half of the boot record: a 112-byte header, then
+ * 4N + 1 marks (upgrade and revert, swap.h), in units of max(8, align). With
+ * 64-byte units a 4 KiB half holds 64 units: 2 for the header, 62 marks, so
+ * N = 15 fits (61 marks) and N = 16 (65) does not. */
 static void test_journal_capacity(void)
 {
     dev_t d;
     molt_swap_plan_t plan;
     dev_init(&d);
-    const uint32_t n = 17u, end = n * SEC - 100u;
-    d.port.area[MOLT_AREA_STATUS].size = 2u * n * 8u;
-    CHECK_EQ(molt_swap_plan(&d.port, MOLT_SWAP_TEST, end - 1000u, end, &plan), MOLT_OK);
-    CHECK_EQ(plan.n, n);
+    d.port.area[MOLT_AREA_STATUS].write_align = 64u;
+    CHECK_EQ(molt_swap_plan(&d.port, MOLT_SWAP_TEST, 1000u, 15u * SEC - 100u, &plan), MOLT_OK);
+    CHECK_EQ(plan.n, 15u);
     CHECK_EQ(plan.sector_size, SEC);
-    d.port.area[MOLT_AREA_STATUS].size = 2u * n * 8u - 1u;
-    CHECK_EQ(molt_swap_plan(&d.port, MOLT_SWAP_TEST, end - 1000u, end, &plan), MOLT_E_LAYOUT);
-    /* 16-byte write units double it. */
-    d.port.area[MOLT_AREA_STATUS].write_align = 16u;
-    d.port.area[MOLT_AREA_STATUS].size = 2u * n * 16u;
-    CHECK_EQ(molt_swap_plan(&d.port, MOLT_SWAP_TEST, end - 1000u, end, &plan), MOLT_OK);
-    d.port.area[MOLT_AREA_STATUS].size = 2u * n * 16u - 1u;
-    CHECK_EQ(molt_swap_plan(&d.port, MOLT_SWAP_TEST, end - 1000u, end, &plan), MOLT_E_LAYOUT);
+    CHECK_EQ(molt_swap_plan(&d.port, MOLT_SWAP_TEST, 1000u, 16u * SEC - 100u, &plan), MOLT_E_LAYOUT);
+    /* 128-byte units: 32 per half, 1 header, 31 marks: N = 7 fits, 8 does not. */
+    d.port.area[MOLT_AREA_STATUS].write_align = 128u;
+    CHECK_EQ(molt_swap_plan(&d.port, MOLT_SWAP_TEST, 1000u, 7u * SEC, &plan), MOLT_OK);
+    CHECK_EQ(molt_swap_plan(&d.port, MOLT_SWAP_TEST, 1000u, 7u * SEC + 1u, &plan), MOLT_E_LAYOUT);
+    /* A STATUS area that cannot be cut into two halves holds no record. */
+    d.port.area[MOLT_AREA_STATUS].write_align = 8u;
+    d.port.area[MOLT_AREA_STATUS].size = SEC;
+    CHECK_EQ(molt_swap_plan(&d.port, MOLT_SWAP_TEST, 1000u, 2u * SEC, &plan), MOLT_E_LAYOUT);
+    d.port.area[MOLT_AREA_STATUS].size = 2u * SEC;
     /* An image reaching the PRIMARY trailer sector cannot be swapped. */
     d.port.area[MOLT_AREA_STATUS].write_align = 8u;
     d.port.area[MOLT_AREA_STATUS].size = SEC;

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "deps.h"
 #include "envelope.h"
 #include "molt/enc.h"
 #include "pem.h"
@@ -59,6 +60,7 @@ static void sweep(const char *what, molt_boot_mode_t mode, const sim_layout_t *l
     memset(&cfg, 0, sizeof cfg);
     cfg.layout = *l;
     cfg.mode = mode;
+    cfg.deps = &test_deps; /* p20 depends on image 1 >= 1.2.3 */
     cfg.old_img = o;
     cfg.old_len = olen;
     cfg.new_img = n;

@@ -18,10 +18,11 @@ static void check_layouts(void)
 
     CHECK_EQ(sim_layout_uniform(&l, 1 * KIB, 8, 8, 0xFF), MOLT_OK);
     CHECK_EQ(l.geom.nregions, 1);
-    CHECK_EQ(l.geom.regions[0].count, 8 + 8 + 1 + 2);
+    CHECK_EQ(l.geom.regions[0].count, 8 + 8 + 2 + 2); /* slots, STATUS (two record halves), NV */
     CHECK_EQ(l.first[MOLT_AREA_SECONDARY], 8);
     CHECK_EQ(l.first[MOLT_AREA_STATUS], 16);
-    CHECK_EQ(l.first[SIM_PART_NV], 17);
+    CHECK_EQ(l.count[MOLT_AREA_STATUS], 2);
+    CHECK_EQ(l.first[SIM_PART_NV], 18);
 
     /* 256-byte units: 10 slots of 256 do not fit a 1 KiB sector, so NV gets its own region. */
     CHECK_EQ(sim_layout_uniform(&l, 1 * KIB, 4, 256, 0x00), MOLT_OK);
@@ -32,7 +33,7 @@ static void check_layouts(void)
     CHECK_EQ(sim_layout_mixed(&l, 4 * KIB, 4, 128 * KIB, 1, 8, 0xFF), MOLT_OK);
     CHECK_EQ(l.count[MOLT_AREA_PRIMARY], 5);
     CHECK_EQ(l.first[MOLT_AREA_SECONDARY], 5);
-    CHECK_EQ(l.first[SIM_PART_NV], 11);
+    CHECK_EQ(l.first[SIM_PART_NV], 12);
 
     CHECK_EQ(sim_layout_uniform(&l, 1 * KIB, 0, 8, 0xFF), MOLT_E_LAYOUT);
     CHECK_EQ(sim_layout_uniform(&l, 1 * KIB, 4, 3, 0xFF), MOLT_E_LAYOUT); /* align not a power of 2 */
@@ -53,7 +54,7 @@ static void check_areas(void)
     uint32_t slot = 2 * 4 * KIB + 16 * KIB;
     CHECK_EQ(p->area[MOLT_AREA_PRIMARY].size, slot);
     CHECK_EQ(p->area[MOLT_AREA_SECONDARY].size, slot);
-    CHECK_EQ(p->area[MOLT_AREA_STATUS].size, 4 * KIB);
+    CHECK_EQ(p->area[MOLT_AREA_STATUS].size, 8 * KIB);
     CHECK_EQ(sim_device_area_base(&dev, MOLT_AREA_SECONDARY), slot);
     CHECK_EQ(sim_device_area_base(&dev, MOLT_AREA_STATUS), 2 * slot);
     CHECK_EQ(p->area[MOLT_AREA_PRIMARY].write_align, 8);
@@ -87,7 +88,7 @@ static void check_areas(void)
     CHECK_EQ(pri->read(pri->ctx, slot, back, 1), MOLT_E_ARG);
     CHECK_EQ(pri->erase(pri->ctx, 8 * KIB, 32 * KIB), MOLT_E_ARG);
     const molt_area_t *st = &p->area[MOLT_AREA_STATUS];
-    CHECK_EQ(st->erase(st->ctx, 0, 8 * KIB), MOLT_E_ARG); /* would reach the NV sectors */
+    CHECK_EQ(st->erase(st->ctx, 0, 12 * KIB), MOLT_E_ARG); /* would reach the NV sectors */
     CHECK_EQ(sim_flash_ops(&dev.flash), ops);
     CHECK(sim_flash_data(&dev.flash)[slot] == 0xFF, "secondary start untouched");
 

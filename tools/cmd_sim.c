@@ -637,7 +637,7 @@ static int sim_powerfail(sim_opts_t *o)
         snprintf(path, sizeof path, "%s/images/p03_ecdsa_p256_seccnt.bin", dir);
         if (!cli_read_file(path, &old_img, &old_len))
             goto out;
-        snprintf(path, sizeof path, "%s/images/p20_ecdsa_p256_deps_bootrec_custom.bin", dir);
+        snprintf(path, sizeof path, "%s/images/p23_ecdsa_p256_version_max.bin", dir);
         if (!cli_read_file(path, &new_img, &new_len))
             goto out;
         if (o->kr.ring.count == 0) {

@@ -25,7 +25,10 @@ static void logf_(const pf_t *pf, const char *a, uint64_t k, uint64_t s, const c
 static int cmp16(const void *a, const void *b) { return memcmp(a, b, 16); }
 
 /* Collect the 16-byte blocks of an encrypted image's plaintext payload (its
- * installed form), skipping uniform blocks (padding), which prove nothing. */
+ * installed form), skipping uniform blocks (padding) and blocks with fewer
+ * than 8 bytes other than 0x00 and 0xff: flash marks, erased units and the
+ * random bytes of a torn erase match those by chance (a "92 00 .. 00" block
+ * carries one byte of evidence), so they prove nothing. */
 static void add_blocks(pf_t *pf, const uint8_t *img, const uint8_t *plain, size_t len)
 {
     molt_source_t src;
@@ -38,8 +41,12 @@ static void add_blocks(pf_t *pf, const uint8_t *img, const uint8_t *plain, size_
         return;
     for (uint32_t o = im.payload_off; o + 16u <= im.prot_off; o += 16u) {
         bool uniform = true;
+        int telling = 0;
         for (int i = 1; i < 16; i++)
             uniform &= plain[o + i] == plain[o];
+        for (int i = 0; i < 16; i++)
+            telling += plain[o + i] != 0x00 && plain[o + i] != 0xff;
+        uniform |= telling < 8;
         if (!uniform)
             memcpy(pf->blocks + 16 * pf->nblocks++, plain + o, 16);
     }
@@ -284,6 +291,7 @@ molt_err_t sim_powerfail_run(const sim_pf_cfg_t *cfg, sim_pf_result_t *res)
     pf.cfg = cfg;
     pf.res = res;
     pf.bcfg.mode = cfg->mode;
+    pf.bcfg.deps = cfg->deps;
     pf.old_inst = cfg->old_plain ? cfg->old_plain : cfg->old_img;
     pf.new_inst = cfg->new_plain ? cfg->new_plain : cfg->new_img;
     pf.blocks = malloc((cfg->old_len + cfg->new_len) / 16 + 1 > 0 ? ((cfg->old_len + cfg->new_len) / 16 + 1) * 16 : 16);

@@ -64,6 +64,8 @@ typedef struct sim_pf_cfg {
      * it runs (NULL: the image itself). old_plain is what is programmed. */
     void *key_store;
     const uint8_t *old_plain, *new_plain;
+    /* Other images of the device for DEPENDENCY TLVs (NULL: a single image). */
+    const molt_deps_t *deps;
 } sim_pf_cfg_t;
 
 typedef struct sim_pf_result {
