@@ -78,7 +78,9 @@ psa_status_t molt_fwu_status(molt_err_t err)
     case MOLT_OK: return PSA_SUCCESS;
     case MOLT_E_ROLLBACK:
     case MOLT_E_DOWNGRADE:
-    case MOLT_E_ENC_REQUIRED: return PSA_ERROR_NOT_PERMITTED; /* policy, not a forgery */
+    case MOLT_E_ENC_REQUIRED:
+    case MOLT_E_DEP_UNSUPPORTED:
+    case MOLT_E_DEPENDENCY: return PSA_ERROR_NOT_PERMITTED; /* policy, not a forgery */
     case MOLT_E_TOO_LARGE: return PSA_ERROR_INSUFFICIENT_STORAGE;
     case MOLT_E_IO:
     case MOLT_E_FLASH:

@@ -137,6 +137,44 @@ int main(void)
     CHECK(holds(&dev, MOLT_AREA_SECONDARY, off, p14, l14), "SECONDARY holds p14's ciphertext again");
     sim_device_free(&dev);
 
+    /* Issue 11, defect 8: an envelope anyone can make (ECIES to the device's
+     * public key) must not choose the key that re-encrypts the image leaving
+     * PRIMARY. The attacker places an envelope for p13's hash carrying a key
+     * of its own; the boot code recorded p13's key check at its first boot, so
+     * the activation is refused before a sector moves (ENV_IMAGE) and no
+     * ciphertext under the attacker's key ever reaches staging. */
+    {
+        sim_keystore_t ka = {0};
+        CHECK(add_pem(&ka, "keys/enc-x25519.pem"), "device key");
+        uint8_t d13a[64], c13a[32], katt[32], eatt[MOLT_ENV_MAX];
+        size_t n13a = facts(p13, l13, &ka, d13a, c13a);
+        for (int b = 0; b < 32; b++)
+            katt[b] = (uint8_t)(0xa5 ^ (b * 7));
+        CHECK_EQ(sim_device_init(&dev, &l, &keys), MOLT_OK);
+        sim_device_set_keystore(&dev, &ka);
+        CHECK_EQ(sim_device_program(&dev, MOLT_AREA_PRIMARY, 0, i13, l13), MOLT_OK);
+        CHECK_EQ(molt_boot_go(&dev.port, &cfg, &r), MOLT_OK);
+        size_t ela = make_envelope(MOLT_TLV_ENC_X25519, ka.x25519, katt, n13a, MOLT_TLV_SHA256, d13a, 32, eatt);
+        CHECK(n13a == 32 && ela > 0, "attacker's envelope built");
+        CHECK_EQ(sim_keystore_add_envelope(&ka, eatt, ela), MOLT_OK);
+        /* p12: another image (p14 is p13's plaintext, so it shares p13's hash
+         * and the attacker's envelope would fail its hash check first) */
+        size_t l12a = 0;
+        uint8_t *p12a = slurp(dir, "images/p12_ed25519_enc_x25519_aes128.bin", &l12a);
+        CHECK(p12a != NULL, "p12");
+        CHECK_EQ(sim_device_program(&dev, MOLT_AREA_SECONDARY, off, p12a, l12a), MOLT_OK);
+        free(p12a);
+        CHECK_EQ(molt_request_upgrade(&dev.port, &cfg, false), MOLT_OK);
+        uint64_t erases = dev.flash.stats.erases;
+        CHECK_EQ(molt_boot_go(&dev.port, &cfg, &r), MOLT_OK);
+        CHECK_EQ(r.action, MOLT_ACT_REFUSED);
+        CHECK_EQ(r.staged_err, MOLT_E_ENV_IMAGE);
+        CHECK(!r.trial, "the confirmed image runs");
+        CHECK(holds(&dev, MOLT_AREA_PRIMARY, 0, i13, l13), "p13 stays in PRIMARY");
+        CHECK_EQ(dev.flash.stats.erases - erases, 2); /* only the request and the staged header */
+        sim_device_free(&dev);
+    }
+
     /* No key store: the encrypted staged image is refused, the old one runs. */
     CHECK_EQ(sim_device_init(&dev, &l, &keys), MOLT_OK);
     CHECK_EQ(sim_device_program(&dev, MOLT_AREA_PRIMARY, 0, i13, l13), MOLT_OK);

@@ -1,0 +1,345 @@
+/*
+ * test_attack.c - the application is an attacker: one directed test for each
+ * defect an independent review reproduced against the boot code (issue 11).
+ * Each asserts the exact outcome; each failed on the code before the boot
+ * record (R-FAILSAFE, R-ROLLBACK, R-ATOMIC; defect 8, R-CONF, is in
+ * test_enc_boot.c).
+ *
+ *   1 a trial writes an older, counter-valid image where the revert copy is:
+ *     it is never installed (the revert is bound to the recorded identity);
+ *   2 a damaged revert copy: the trial runs unconfirmed with revert_lost, the
+ *     counter never moves for it; or, configured, the secure state;
+ *   3 a request magic written during a trial: the revert wins, the revert copy
+ *     is intact, the request is cleared;
+ *   4 a torn request magic on write-once flash never blocks later requests;
+ *   5 REMAP: a stale confirmed or rejected trailer neither makes a new image
+ *     permanent nor swallows a request;
+ *   6 REMAP: a request during a trial is refused; a raw one is ignored; the
+ *     device never ends in NO_IMAGE with two valid images;
+ *   7 REMAP: a newer image without a request never runs;
+ *   9 DEPENDENCY TLVs: refused on a single-image port, enforced on several.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "deps.h"
+#include "molt/boot.h"
+#include "sim_port.h"
+#include "slurp.h"
+
+#define SEC 4096u
+#define SLOT 20u
+
+static const char *dir;
+static molt_key_t g_key;
+static molt_keyring_t g_ring;
+
+typedef struct img {
+    uint8_t *b;
+    size_t n;
+} img_t;
+
+static img_t p03, p07, p20, p23, p24;
+
+static img_t load(const char *name)
+{
+    img_t im = {0, 0};
+    im.b = slurp(dir, name, &im.n);
+    CHECK(im.b != NULL, "load %s", name);
+    return im;
+}
+
+static void dev_new(sim_device_t *d, bool write_once)
+{
+    sim_layout_t l;
+    CHECK_EQ(sim_layout_uniform(&l, SEC, SLOT, 8, 0xff), MOLT_OK);
+    CHECK_EQ(sim_device_init(d, &l, &g_ring), MOLT_OK);
+    if (write_once)
+        sim_flash_set_flags(&d->flash, SIM_FLASH_F_WRITE_ONCE);
+}
+
+static bool holds(sim_device_t *d, uint32_t area, uint32_t off, const img_t *im)
+{
+    return memcmp(sim_flash_data(&d->flash) + sim_device_area_base(d, area) + off, im->b, im->n) == 0;
+}
+
+static uint32_t counter(sim_device_t *d)
+{
+    uint32_t v = 0;
+    CHECK_EQ(d->port.nv_read(d->port.ctx, MOLT_NV_SECURITY_COUNTER, &v), MOLT_OK);
+    return v;
+}
+
+/* Raw application writes (what an MCUboot application can do). */
+static void raw(sim_device_t *d, uint32_t area, uint32_t off, const void *b, size_t n)
+{
+    CHECK_EQ(d->port.area[area].write(d->port.area[area].ctx, off, b, n), MOLT_OK);
+}
+
+static const uint8_t magic8[16] = {0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2, 0xef, 0x7f,
+                                   0x35, 0x52, 0x50, 0x0f, 0x2c, 0xb6, 0x79, 0x80};
+
+/* boot_set_pending's first write: the magic (align 8: the last 16 bytes). */
+static void raw_magic(sim_device_t *d, uint32_t area)
+{
+    raw(d, area, d->port.area[area].size - 16u, magic8, 16);
+}
+
+/* A field unit (image_ok = 1, copy_done = 2, swap_info = 3 units below the magic). */
+static void raw_field(sim_device_t *d, uint32_t area, unsigned f, uint8_t v)
+{
+    uint8_t u[8];
+    memset(u, 0xff, sizeof u);
+    u[0] = v;
+    raw(d, area, d->port.area[area].size - 16u - 8u * f, u, 8);
+}
+
+/* SWAP device running `old` confirmed, then a trial of `new_` (TEST request). */
+static void swap_trial(sim_device_t *d, const molt_boot_cfg_t *cfg, const img_t *old, const img_t *new_)
+{
+    molt_boot_result_t r;
+    dev_new(d, true);
+    CHECK_EQ(sim_device_program(d, MOLT_AREA_PRIMARY, 0, old->b, old->n), MOLT_OK);
+    CHECK_EQ(molt_boot_go(&d->port, cfg, &r), MOLT_OK);
+    CHECK_EQ(sim_device_program(d, MOLT_AREA_SECONDARY, molt_boot_staging_offset(&d->port, cfg), new_->b, new_->n),
+             MOLT_OK);
+    CHECK_EQ(molt_request_upgrade(&d->port, cfg, false), MOLT_OK);
+    CHECK_EQ(molt_boot_go(&d->port, cfg, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_UPGRADE_TEST);
+    CHECK(r.trial && holds(d, MOLT_AREA_PRIMARY, 0, new_), "trial of the new image");
+}
+
+static void defect1_trial_chooses_revert(void)
+{
+    /* p20 1.5.0 (counter 8) confirmed, trial of p23; the trial writes p07
+     * (1.2.3, counter 16908291: older, but counter-valid) at SECONDARY + 0. */
+    molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .downgrade_prevention = true, .deps = &test_deps};
+    molt_boot_result_t r;
+    sim_device_t d;
+    swap_trial(&d, &cfg, &p20, &p23);
+    CHECK_EQ(counter(&d), 8);
+    CHECK_EQ(d.port.area[MOLT_AREA_SECONDARY].erase(d.port.area[MOLT_AREA_SECONDARY].ctx, 0, 17u * SEC), MOLT_OK);
+    raw(&d, MOLT_AREA_SECONDARY, 0, p07.b, (p07.n + 7u) & ~7u);
+    CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+    CHECK(r.revert_lost, "defect 1: the revert target is not the recorded image");
+    CHECK(r.trial, "defect 1: the trial keeps running unconfirmed");
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p23), "defect 1: p07 was not installed");
+    CHECK_EQ(counter(&d), 8); /* never advanced to p07's or p23's */
+    CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+    CHECK(r.trial && r.revert_lost, "defect 1: every reset says so");
+    CHECK_EQ(counter(&d), 8);
+    /* The application can still confirm its trial: then it is the confirmed image. */
+    CHECK_EQ(molt_confirm(&d.port, &cfg), MOLT_OK);
+    CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+    CHECK(!r.trial && !r.revert_lost, "defect 1: confirmed after all");
+    CHECK_EQ(counter(&d), 0xffffffffu);
+    sim_device_free(&d);
+}
+
+static void defect2_damaged_revert_copy(void)
+{
+    molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .deps = &test_deps};
+    molt_boot_result_t r;
+    sim_device_t d;
+    uint8_t junk[64];
+    memset(junk, 0x5a, sizeof junk);
+    swap_trial(&d, &cfg, &p24, &p03);
+    /* one sector of the revert copy overwritten by the trial */
+    CHECK_EQ(d.port.area[MOLT_AREA_SECONDARY].erase(d.port.area[MOLT_AREA_SECONDARY].ctx, 0, SEC), MOLT_OK);
+    raw(&d, MOLT_AREA_SECONDARY, 0, junk, sizeof junk);
+    CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+    CHECK(r.revert_lost && r.trial, "defect 2: revert_lost, trial unconfirmed");
+    CHECK_EQ(r.action, MOLT_ACT_NONE);
+    CHECK_EQ(counter(&d), 1);
+    /* the same device configured for the secure state instead */
+    molt_boot_cfg_t secure = cfg;
+    secure.revert_lost = MOLT_REVERT_LOST_SECURE_STATE;
+    uint32_t calls = d.no_image_calls;
+    CHECK_EQ(molt_boot_go(&d.port, &secure, &r), MOLT_E_NO_IMAGE);
+    CHECK_EQ(d.no_image_calls, calls + 1u);
+    CHECK_EQ(d.no_image_why, MOLT_E_REVERT_LOST);
+    CHECK_EQ(counter(&d), 1);
+    sim_device_free(&d);
+}
+
+static void defect3_request_during_trial(void)
+{
+    molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .deps = &test_deps};
+    molt_boot_result_t r;
+    sim_device_t d;
+    swap_trial(&d, &cfg, &p24, &p03);
+    CHECK_EQ(molt_request_upgrade(&d.port, &cfg, false), MOLT_E_STATE);
+    /* boot_set_pending by hand: magic, then swap_info TEST */
+    raw_magic(&d, MOLT_AREA_SECONDARY);
+    raw_field(&d, MOLT_AREA_SECONDARY, 3, 0x02);
+    CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_REVERT);
+    CHECK(r.request_cleared, "defect 3: the trial's request was cleared");
+    CHECK(!r.trial && holds(&d, MOLT_AREA_PRIMARY, 0, &p24), "defect 3: the confirmed image is back");
+    CHECK(holds(&d, MOLT_AREA_SECONDARY, molt_boot_staging_offset(&d.port, &cfg), &p03), "p03 staged again");
+    CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_NONE); /* the request does not come back */
+    CHECK_EQ(counter(&d), 1);
+    CHECK_EQ(d.flash.stats.violations, 0);
+    sim_device_free(&d);
+}
+
+static void defect4_torn_magic(void)
+{
+    molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .deps = &test_deps};
+    int ok = 0;
+    for (uint64_t seed = 1; seed <= 16; seed++) {
+        molt_boot_result_t r;
+        sim_device_t d;
+        dev_new(&d, true);
+        CHECK_EQ(sim_device_program(&d, MOLT_AREA_PRIMARY, 0, p24.b, p24.n), MOLT_OK);
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        CHECK_EQ(sim_device_program(&d, MOLT_AREA_SECONDARY, SEC, p03.b, p03.n), MOLT_OK);
+        sim_flash_arm_cut(&d.flash, SIM_CUT_TORN, 0, seed); /* the magic write */
+        CHECK(molt_request_upgrade(&d.port, &cfg, false) != MOLT_OK, "cut");
+        CHECK_EQ(sim_device_reboot(&d), MOLT_OK);
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        CHECK_EQ(molt_request_upgrade(&d.port, &cfg, false), MOLT_OK);
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        ok += r.action == MOLT_ACT_UPGRADE_TEST && r.trial && holds(&d, MOLT_AREA_PRIMARY, 0, &p03);
+        CHECK_EQ(d.flash.stats.violations, 0);
+        sim_device_free(&d);
+    }
+    CHECK_EQ(ok, 16);
+}
+
+static molt_boot_cfg_t remap = {.mode = MOLT_MODE_REMAP, .deps = &test_deps};
+
+static void defect5_stale_trailers(void)
+{
+    molt_boot_result_t r;
+    sim_device_t d;
+    dev_new(&d, true);
+    CHECK_EQ(sim_device_program(&d, MOLT_AREA_PRIMARY, 0, p24.b, p24.n), MOLT_OK);
+    CHECK_EQ(molt_boot_go(&d.port, &remap, &r), MOLT_OK);
+    CHECK_EQ(r.slot, 0);
+    /* a downloader writes p03 into B's image sectors; B's trailer is left as
+     * a confirmed one (magic + image_ok), as two earlier updates would */
+    CHECK_EQ(sim_device_program(&d, MOLT_AREA_SECONDARY, 0, p03.b, p03.n), MOLT_OK);
+    raw_magic(&d, MOLT_AREA_SECONDARY);
+    raw_field(&d, MOLT_AREA_SECONDARY, 1, 0x01);
+    raw_field(&d, MOLT_AREA_SECONDARY, 2, 0x01);
+    CHECK_EQ(molt_request_upgrade(&d.port, &remap, false), MOLT_OK);
+    CHECK_EQ(molt_boot_go(&d.port, &remap, &r), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_UPGRADE_TEST);
+    CHECK(r.slot == 1 && r.trial, "defect 5: a trial, not a permanent install");
+    CHECK_EQ(counter(&d), 1);
+    CHECK_EQ(molt_boot_go(&d.port, &remap, &r), MOLT_OK);
+    CHECK(r.action == MOLT_ACT_REVERT && r.slot == 0, "defect 5: reverted at the next reset");
+    CHECK_EQ(counter(&d), 1);
+    /* a stale REJECTED trailer (image_ok = 0) does not swallow a new request */
+    raw_field(&d, MOLT_AREA_SECONDARY, 1, 0x00);
+    CHECK_EQ(molt_request_upgrade(&d.port, &remap, false), MOLT_OK);
+    CHECK_EQ(molt_boot_go(&d.port, &remap, &r), MOLT_OK);
+    CHECK(r.action == MOLT_ACT_UPGRADE_TEST && r.slot == 1 && r.trial, "defect 5: the request was honoured");
+    CHECK_EQ(d.flash.stats.violations, 0);
+    sim_device_free(&d);
+}
+
+static void defect6_remap_request_in_trial(void)
+{
+    molt_boot_result_t r;
+    sim_device_t d;
+    dev_new(&d, false);
+    CHECK_EQ(sim_device_program(&d, MOLT_AREA_PRIMARY, 0, p24.b, p24.n), MOLT_OK); /* factory, no trailer */
+    CHECK_EQ(molt_boot_go(&d.port, &remap, &r), MOLT_OK);
+    CHECK_EQ(sim_device_program(&d, MOLT_AREA_SECONDARY, 0, p03.b, p03.n), MOLT_OK);
+    CHECK_EQ(molt_request_upgrade(&d.port, &remap, false), MOLT_OK);
+    CHECK_EQ(molt_boot_go(&d.port, &remap, &r), MOLT_OK);
+    CHECK(r.slot == 1 && r.trial, "trial from B");
+    CHECK_EQ(molt_request_upgrade(&d.port, &remap, false), MOLT_E_STATE);
+    CHECK_EQ(molt_request_upgrade(&d.port, &remap, true), MOLT_E_STATE);
+    raw_magic(&d, MOLT_AREA_PRIMARY); /* raw request into A's blank trailer */
+    for (int k = 0; k < 4; k++) {
+        CHECK_EQ(molt_boot_go(&d.port, &remap, &r), MOLT_OK);
+        CHECK(r.slot == 0 && !r.trial, "defect 6: A runs confirmed (reset %d)", k);
+    }
+    CHECK_EQ(counter(&d), 1);
+    sim_device_free(&d);
+}
+
+static void defect7_newer_without_request(void)
+{
+    molt_boot_result_t r;
+    sim_device_t d;
+    dev_new(&d, false);
+    CHECK_EQ(sim_device_program(&d, MOLT_AREA_PRIMARY, 0, p24.b, p24.n), MOLT_OK);
+    CHECK_EQ(molt_boot_go(&d.port, &remap, &r), MOLT_OK);
+    CHECK_EQ(sim_device_program(&d, MOLT_AREA_SECONDARY, 0, p03.b, p03.n), MOLT_OK); /* no request */
+    CHECK_EQ(molt_boot_go(&d.port, &remap, &r), MOLT_OK);
+    CHECK(r.slot == 0 && !r.trial && r.action == MOLT_ACT_NONE, "defect 7: the newer image does not run");
+    CHECK_EQ(counter(&d), 1);
+    sim_device_free(&d);
+}
+
+static molt_err_t image1_at_100(void *ctx, uint8_t id, const molt_version_t *min)
+{
+    const molt_version_t have = {1, 0, 0, 0};
+    (void)ctx;
+    return id == 1u && molt_version_cmp(&have, min) >= 0 ? MOLT_OK : MOLT_E_DEPENDENCY;
+}
+
+static void defect9_dependencies(void)
+{
+    static const molt_deps_t old1 = {image1_at_100, NULL};
+    const molt_deps_t *cases[3] = {NULL, &old1, &test_deps};
+    const molt_err_t want[3] = {MOLT_E_DEP_UNSUPPORTED, MOLT_E_DEPENDENCY, MOLT_OK};
+    for (int m = 0; m < 2; m++) {
+        for (int c = 0; c < 3; c++) {
+            molt_boot_cfg_t cfg = {.mode = m == 0 ? MOLT_MODE_SWAP : MOLT_MODE_REMAP, .deps = cases[c]};
+            molt_boot_result_t r;
+            sim_device_t d;
+            dev_new(&d, false);
+            CHECK_EQ(sim_device_program(&d, MOLT_AREA_PRIMARY, 0, p03.b, p03.n), MOLT_OK);
+            CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+            CHECK_EQ(sim_device_program(&d, MOLT_AREA_SECONDARY, molt_boot_staging_offset(&d.port, &cfg), p20.b,
+                                        p20.n),
+                     MOLT_OK);
+            CHECK_EQ(molt_request_upgrade(&d.port, &cfg, false), MOLT_OK);
+            CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+            CHECK_EQ(r.staged_err, want[c]);
+            CHECK_EQ(r.action, want[c] == MOLT_OK ? MOLT_ACT_UPGRADE_TEST : MOLT_ACT_REFUSED);
+            CHECK(want[c] == MOLT_OK ? r.trial : (!r.trial && holds(&d, MOLT_AREA_PRIMARY, 0, &p03)),
+                  "defect 9: mode %d case %d", m, c);
+            sim_device_free(&d);
+        }
+    }
+}
+
+int main(void)
+{
+    size_t kl = 0;
+    dir = getenv("VECTORS") ? getenv("VECTORS") : MOLT_VECTORS;
+    uint8_t *k = slurp(dir, "keys/sign-ecdsa-p256.pub.der", &kl);
+    CHECK(k != NULL, "key");
+    g_key = (molt_key_t){k, kl};
+    g_ring = (molt_keyring_t){&g_key, 1};
+    p03 = load("images/p03_ecdsa_p256_seccnt.bin");
+    p07 = load("images/p07_ecdsa_p256_large_seccnt_auto.bin");
+    p20 = load("images/p20_ecdsa_p256_deps_bootrec_custom.bin");
+    p23 = load("images/p23_ecdsa_p256_version_max.bin");
+    p24 = load("images/p24_ecdsa_p256_rollback_low.bin");
+    if (!p03.b || !p07.b || !p20.b || !p23.b || !p24.b)
+        return check_done();
+    defect1_trial_chooses_revert();
+    defect2_damaged_revert_copy();
+    defect3_request_during_trial();
+    defect4_torn_magic();
+    defect5_stale_trailers();
+    defect6_remap_request_in_trial();
+    defect7_newer_without_request();
+    defect9_dependencies();
+    free(k);
+    free(p03.b);
+    free(p07.b);
+    free(p20.b);
+    free(p23.b);
+    free(p24.b);
+    return check_done();
+}
