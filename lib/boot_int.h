@@ -45,6 +45,10 @@ molt_err_t molt_boot_overwrite(const molt_port_t *port, const molt_boot_cfg_t *c
 /* Trial state from the boot record (SWAP, REMAP). */
 molt_err_t molt_swap_in_trial(const molt_port_t *port, bool *trial);
 molt_err_t molt_remap_in_trial(const molt_port_t *port, bool *trial, unsigned *slot);
+/* molt_request_upgrade() for the update API, which erased the trailer sector
+ * itself: a blank trailer is programmed without another erase. */
+molt_err_t molt_boot_request_own(const molt_port_t *port, const molt_boot_cfg_t *cfg, bool permanent);
+
 /* REMAP: the slot the record says is confirmed, -1 with no record. */
 int molt_remap_confirmed(const molt_port_t *port);
 

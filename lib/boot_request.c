@@ -60,7 +60,11 @@ static bool is_exactly(const molt_trailer_t *t, bool permanent)
            (permanent ? molt_tr_is_set(t, t->image_ok) : molt_tr_is_unset(t, t->image_ok));
 }
 
-static molt_err_t write_request(const molt_area_t *a, bool permanent)
+/* trust_blank: the caller erased the trailer sector itself and wrote nothing
+ * there but its own units (the update API). Otherwise a trailer that reads
+ * erased may still be a sector the application's torn erase left unfit to
+ * program, so it is erased as well. */
+static molt_err_t write_request(const molt_area_t *a, bool permanent, bool trust_blank)
 {
     molt_trailer_t t;
     bool blank;
@@ -71,7 +75,7 @@ static molt_err_t write_request(const molt_area_t *a, bool permanent)
     if (is_exactly(&t, permanent))
         return MOLT_OK;
     /* Anything else there -- another request, flags, a torn unit -- goes first. */
-    if (!blank && (err = molt_tr_erase(a)) != MOLT_OK)
+    if ((!blank || !trust_blank) && (err = molt_tr_erase(a)) != MOLT_OK)
         return err;
     /* MCUboot's boot_set_pending order: magic, image_ok, swap_info. */
     if ((err = molt_tr_write_magic(a)) != MOLT_OK)
@@ -81,7 +85,7 @@ static molt_err_t write_request(const molt_area_t *a, bool permanent)
     return molt_tr_write_field(a, MOLT_TR_SWAP_INFO, (uint8_t)(permanent ? MOLT_SWAP_PERM : MOLT_SWAP_TEST));
 }
 
-molt_err_t molt_request_upgrade(const molt_port_t *port, const molt_boot_cfg_t *cfg, bool permanent)
+static molt_err_t request(const molt_port_t *port, const molt_boot_cfg_t *cfg, bool permanent, bool trust_blank)
 {
     bool trial;
     molt_err_t err;
@@ -96,9 +100,19 @@ molt_err_t molt_request_upgrade(const molt_port_t *port, const molt_boot_cfg_t *
     if (cfg->mode == MOLT_MODE_REMAP) {
         int cs = molt_remap_confirmed(port);
         return write_request(&port->area[cs == (int)MOLT_AREA_SECONDARY ? MOLT_AREA_PRIMARY : MOLT_AREA_SECONDARY],
-                             permanent);
+                             permanent, trust_blank);
     }
-    return write_request(&port->area[MOLT_AREA_SECONDARY], permanent);
+    return write_request(&port->area[MOLT_AREA_SECONDARY], permanent, trust_blank);
+}
+
+molt_err_t molt_request_upgrade(const molt_port_t *port, const molt_boot_cfg_t *cfg, bool permanent)
+{
+    return request(port, cfg, permanent, false);
+}
+
+molt_err_t molt_boot_request_own(const molt_port_t *port, const molt_boot_cfg_t *cfg, bool permanent)
+{
+    return request(port, cfg, permanent, true);
 }
 
 /* Set image_ok in a running slot's trailer; a unit the application spoiled is

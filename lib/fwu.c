@@ -38,6 +38,7 @@
 #include "counter.h"
 #include "crc32.h"
 #include "crypto.h"
+#include "boot_int.h"
 #include "judge.h"
 #include "keystore.h"
 #include "molt/verify.h"
@@ -792,7 +793,7 @@ static molt_err_t request(molt_fwu_comp_t *c)
     }
     if (dirty && (err = unrequest(c)) != MOLT_OK)
         return err;
-    return molt_request_upgrade(c->port, &c->cfg, false);
+    return molt_boot_request_own(c->port, &c->cfg, false);
 }
 
 psa_status_t molt_fwu_install(molt_fwu_t *fwu)

@@ -40,6 +40,7 @@
 #include "enc_tool.h"
 #include "sim_keystore.h"
 #include "sim_port.h"
+#include "life.h"
 #include "sim_powerfail.h"
 #include "../lib/trailer.h" /* read-only trailer decoding, the boot code's own */
 
@@ -47,7 +48,7 @@ typedef struct sim_opts {
     const char *file, *slot, *vectors, *old_img, *new_img, *nonce, *out, *enc_key;
     int64_t client_id;
     bool encrypted;
-    uint64_t sector_size, slot_sectors, align, erase_value, seeds, double_cuts;
+    uint64_t sector_size, slot_sectors, align, erase_value, seeds, double_cuts, lives, first_seed;
     int mode; /* -1: not given */
     bool permanent, json, clean;
     cli_keyring_t kr;
@@ -73,7 +74,8 @@ static int usage(void)
             "       molt sim powerfail [--mode M] [--sectors N] [--sector-size S] [--align A]\n"
             "                       [--erase-value V] [--seeds K] [--torn|--clean] [--double-cuts M]\n"
             "                       [--vectors DIR | --old IMAGE --new IMAGE -k PUB]\n"
-            "                       [--encrypted | --enc-key ENC_PRIV]\n");
+            "                       [--encrypted | --enc-key ENC_PRIV]\n"
+            "       molt sim life [--mode M] [--lives N] [--first-seed S] [--vectors DIR] [--json]\n");
     return EXIT_USAGE;
 }
 
@@ -102,6 +104,8 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
         {"permanent", no_argument, NULL, 'p'},
         {"json", no_argument, NULL, 'j'},
         {"seeds", required_argument, NULL, 'K'},
+        {"lives", required_argument, NULL, 1001},
+        {"first-seed", required_argument, NULL, 1002},
         {"torn", no_argument, NULL, 't'},
         {"clean", no_argument, NULL, 'c'},
         {"double-cuts", required_argument, NULL, 'D'},
@@ -123,6 +127,8 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
     o->align = 8;
     o->erase_value = 0xff;
     o->seeds = 2;
+    o->lives = 1000;
+    o->first_seed = 1;
     o->double_cuts = 4;
     o->client_id = -1;
     optind = 1;
@@ -166,6 +172,14 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
         case 'j': o->json = true; break;
         case 'K':
             if (!parse_num("--seeds", optarg, 1, 1000, &o->seeds))
+                return false;
+            break;
+        case 1001:
+            if (!parse_num("--lives", optarg, 1, 100000000, &o->lives))
+                return false;
+            break;
+        case 1002:
+            if (!parse_num("--first-seed", optarg, 0, UINT64_MAX / 2, &o->first_seed))
                 return false;
             break;
         case 't': o->clean = false; break;
@@ -716,6 +730,34 @@ out:
     return rc;
 }
 
+/* The adversarial device-life proof (sim/life.h): exit 0 with zero violations. */
+static int sim_life(sim_opts_t *o)
+{
+    char pem[4096], der[4096], line[600];
+    const char *dir = o->vectors ? o->vectors : getenv("VECTORS") ? getenv("VECTORS") : "tests/vectors/imgtool";
+    life_result_t res;
+    snprintf(pem, sizeof pem, "%s/keys/sign-ecdsa-p256.pem", dir);
+    snprintf(der, sizeof der, "%s/keys/sign-ecdsa-p256.pub.der", dir);
+    life_cfg_t cfg = {o->mode < 0 ? MOLT_MODE_SWAP : (molt_boot_mode_t)o->mode, o->first_seed, (uint32_t)o->lives, 40,
+                      pem, der, stderr};
+    if (!life_run(&cfg, &res))
+        return EXIT_INVALID;
+    life_line(&res, line, sizeof line);
+    if (o->json)
+        printf("{\"mode\":\"%s\",\"lives\":%llu,\"steps\":%llu,\"boots\":%llu,\"cuts\":%llu,"
+               "\"recovery_cuts\":%llu,\"activations\":%llu,\"reverts\":%llu,\"refusals\":%llu,"
+               "\"revert_lost\":%llu,\"violations\":%llu}\n",
+               mode_names[cfg.mode], (unsigned long long)res.lives, (unsigned long long)res.steps,
+               (unsigned long long)res.boots, (unsigned long long)res.cuts, (unsigned long long)res.recovery_cuts,
+               (unsigned long long)res.activations, (unsigned long long)res.reverts, (unsigned long long)res.refusals,
+               (unsigned long long)res.revert_lost,
+               (unsigned long long)(res.bricked + res.mixed + res.unconf + res.revert + res.lost + res.counter +
+                                    res.nor));
+    else
+        printf("%s: %s\n", mode_names[cfg.mode], line);
+    return life_ok(&res) ? 0 : EXIT_INVALID;
+}
+
 int cmd_sim(int argc, char **argv)
 {
     sim_opts_t o;
@@ -731,6 +773,8 @@ int cmd_sim(int argc, char **argv)
     }
     if (!strcmp(sub, "powerfail"))
         rc = sim_powerfail(&o);
+    else if (!strcmp(sub, "life"))
+        rc = sim_life(&o);
     else if (o.nargs > 0 && strcmp(sub, "write") != 0)
         rc = usage();
     else if (!strcmp(sub, "create"))
@@ -750,7 +794,7 @@ int cmd_sim(int argc, char **argv)
     else if (!strcmp(sub, "iak"))
         rc = sim_iak(&o);
     else
-        rc = cli_error("unknown subcommand '%s' (create, write, request, confirm, boot, state, powerfail, attest, iak)",
+        rc = cli_error("unknown subcommand '%s' (create, write, request, confirm, boot, state, powerfail, life, attest, iak)",
                        sub);
     cli_keyring_free(&o.kr);
     return rc;

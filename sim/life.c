@@ -1,0 +1,663 @@
+/*
+ * life.c - the adversarial device-life proof (see life.h). Host code.
+ *
+ * The oracle below knows the images (their bytes, versions and counters) and
+ * what the simulated application did; it never asks libmolt what state it is
+ * in. Its rules are the promises of docs/security-target.md (R-FAILSAFE,
+ * R-ROLLBACK, R-ATOMIC), not a second implementation of the boot code.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "life.h"
+#include "molt/fwu.h"
+#include "sign.h"
+#include "sim_port.h"
+
+#define NIMG 6
+#define MAX_CUTS 3
+
+typedef struct geo {
+    uint32_t sector, align;
+    uint8_t ev;
+    bool wonce, mixed;
+    uint32_t img_secs;
+} geo_t;
+
+static const geo_t geos[] = {
+    {1024, 8, 0xff, true, false, 1},   {2048, 8, 0xff, false, false, 2}, {1024, 1, 0xff, false, false, 3},
+    {2048, 32, 0x00, true, false, 2},  {4096, 256, 0xff, false, false, 1}, {4096, 256, 0x00, true, false, 3},
+    {1024, 8, 0xff, true, true, 2},    {2048, 8, 0x00, false, true, 3},
+};
+#define NGEO (sizeof geos / sizeof geos[0])
+
+/* The family: versions and counters up and down (index 0 is the factory image). */
+static const molt_version_t vers[NIMG] = {{1, 0, 0, 0}, {1, 1, 0, 0}, {1, 2, 0, 0},
+                                          {0, 9, 0, 0}, {2, 0, 0, 0}, {1, 5, 0, 0}};
+static const uint32_t cnts[NIMG] = {1, 2, 2, 3, 4, 1};
+
+typedef struct img {
+    uint8_t *b;
+    size_t n;
+} img_t;
+
+static img_t fam[NGEO][NIMG];
+
+typedef struct rng {
+    uint64_t s;
+} rng_t;
+
+static uint32_t rnd(rng_t *r)
+{
+    r->s ^= r->s << 13;
+    r->s ^= r->s >> 7;
+    r->s ^= r->s << 17;
+    return (uint32_t)(r->s >> 11);
+}
+static uint32_t below(rng_t *r, uint32_t n) { return n ? rnd(r) % n : 0; }
+static bool chance(rng_t *r, uint32_t pct) { return below(r, 100) < pct; }
+
+static bool make_family(const life_cfg_t *cfg)
+{
+    sign_key_t key;
+    memset(&key, 0, sizeof key);
+    if (!sign_key_load(cfg->key_pem, &key))
+        return false;
+    rng_t r = {0x9e3779b97f4a7c15ull};
+    bool ok = true;
+    for (unsigned g = 0; g < NGEO && ok; g++) {
+        for (unsigned i = 0; i < NIMG && ok; i++) {
+            sign_opts_t o;
+            memset(&o, 0, sizeof o);
+            o.key_path = cfg->key_pem;
+            o.in_path = "life";
+            o.version = vers[i];
+            o.has_sec_cnt = true;
+            o.sec_cnt = cnts[i];
+            o.hdr_size = 32;
+            o.pad_header = true;
+            o.align = 8;
+            o.sha = SIGN_SHA256;
+            o.erased = 0xff;
+            /* ends inside its img_secs-th sector, so it takes exactly that many */
+            size_t len = (size_t)geos[g].sector * geos[g].img_secs - 420u - below(&r, 200);
+            if (geos[g].img_secs > 1u && len < (size_t)geos[g].sector * (geos[g].img_secs - 1u) + 8u)
+                len = (size_t)geos[g].sector * (geos[g].img_secs - 1u) + 8u;
+            uint8_t *in = malloc(len);
+            sbuf_t out = {0};
+            if (in == NULL)
+                return false;
+            for (size_t k = 0; k < len; k++)
+                in[k] = (uint8_t)rnd(&r);
+            ok = sign_build_image(&o, &key, SIGN_SHA256, in, len, &out) && !out.oom;
+            free(in);
+            fam[g][i].b = out.p;
+            fam[g][i].n = out.len;
+        }
+    }
+    sign_key_free(&key);
+    return ok;
+}
+
+/* --- one life ------------------------------------------------------------------- */
+
+typedef struct life {
+    const life_cfg_t *cfg;
+    life_result_t *res;
+    rng_t r;
+    uint64_t seed;
+    unsigned g;
+    sim_device_t d;
+    molt_boot_cfg_t bc;
+    molt_boot_result_t br;
+    molt_fwu_t fwu;
+    bool fwu_ok;
+    /* the oracle's state: only what the application did */
+    int conf;            /* the confirmed image */
+    int trial;           /* the image the last boot ran as a trial, or -1 */
+    bool confirmed;      /* the application confirmed that trial since */
+    bool damaged;        /* it wrote into the revert copy during that trial */
+    bool perm;           /* a permanent request is pending in the staging trailer */
+    int staged;          /* the image staged last, -1 none, -2 damaged */
+    bool raw_since_boot; /* raw writes to the staging slot since the last boot */
+    uint32_t nv;
+    int running_slot;
+    bool trace;
+    bool maybe;     /* a confirm of that trial was cut: it may have landed */
+    int pre_staged; /* the image in the staging area when the reset came */
+} life_t;
+
+static void fail(life_t *l, uint64_t *what, const char *why, long long x)
+{
+    (*what)++;
+    if (l->cfg->log)
+        fprintf(l->cfg->log, "life seed %llu (geometry %u, mode %d): %s (%lld)\n", (unsigned long long)l->seed, l->g,
+                (int)l->bc.mode, why, x);
+}
+
+static const img_t *img(life_t *l, int i) { return &fam[l->g][i]; }
+
+static bool slot_is(life_t *l, unsigned area, uint32_t off, int i)
+{
+    const img_t *m = img(l, i);
+    const uint8_t *p = sim_flash_data(&l->d.flash) + sim_device_area_base(&l->d, area) + off;
+    return off + m->n <= l->d.port.area[area].size && memcmp(p, m->b, m->n) == 0;
+}
+
+static uint32_t nv_now(life_t *l)
+{
+    uint32_t v = 0;
+    if (l->d.port.nv_read(l->d.port.ctx, MOLT_NV_SECURITY_COUNTER, &v) != MOLT_OK)
+        return UINT32_MAX;
+    return v;
+}
+
+/* The slot the application stages into: SWAP/OVERWRITE SECONDARY, REMAP the
+ * one not running. */
+static unsigned stage_area(life_t *l)
+{
+    return l->bc.mode == MOLT_MODE_REMAP ? 1u - (unsigned)l->running_slot : MOLT_AREA_SECONDARY;
+}
+static uint32_t stage_off(life_t *l) { return molt_boot_staging_offset(&l->d.port, &l->bc); }
+
+/* Does [off, off + len) of the staging area touch the revert copy of a trial? */
+static void touch(life_t *l, unsigned area, uint32_t off, uint32_t len)
+{
+    (void)len;
+    l->raw_since_boot = true;
+    if (l->trial < 0 || area != stage_area(l))
+        return;
+    /* SWAP: SECONDARY [0, N sectors) holds it; REMAP: the whole other slot. */
+    uint32_t end = l->bc.mode == MOLT_MODE_SWAP ? (geos[l->g].img_secs + 0u) * geos[l->g].sector : UINT32_MAX;
+    if (off < end)
+        l->damaged = true;
+}
+
+/* A molt call: count the NOR violations made inside it. */
+#define MOLT_CALL(l, expr)                                                                                            \
+    ({                                                                                                                \
+        uint64_t v0_ = (l)->d.flash.stats.violations;                                                                 \
+        __typeof__(expr) rc_ = (expr);                                                                                \
+        if ((l)->d.flash.stats.violations != v0_)                                                                     \
+            fail((l), &(l)->res->nor, "NOR violation inside molt", (long long)((l)->d.flash.stats.violations - v0_)); \
+        rc_;                                                                                                          \
+    })
+
+/* Check one completed boot against the oracle and update it. */
+static void judge(life_t *l, molt_err_t rc)
+{
+    life_result_t *res = l->res;
+    molt_boot_result_t *r = &l->br;
+    res->boots++;
+    if (l->trace)
+        fprintf(stderr, "  boot rc %d slot %u trial %d action %d lost %d cleared %d err %d\n", rc, r->slot, r->trial,
+                r->action, r->revert_lost, r->request_cleared, r->staged_err);
+    /* A trial the application confirmed is the confirmed image from then on. */
+    if (l->trial >= 0 && l->confirmed) {
+        l->conf = l->trial;
+        l->trial = -1;
+        l->confirmed = false;
+    }
+    if (rc != MOLT_OK) {
+        fail(l, &res->bricked, "boot failed", rc);
+        return;
+    }
+    unsigned area = l->bc.mode == MOLT_MODE_REMAP ? r->slot : MOLT_AREA_PRIMARY;
+    int R = -1;
+    for (int i = 0; i < NIMG && R < 0; i++)
+        if (slot_is(l, area, 0, i))
+            R = i;
+    uint32_t nv = nv_now(l);
+    if (R < 0) {
+        fail(l, &res->mixed, "running bytes are no signed image", r->slot);
+        return;
+    }
+    if (nv < l->nv || nv == UINT32_MAX || cnts[R] < nv)
+        fail(l, &res->counter, "counter decreased or below the running image", nv);
+    l->nv = nv;
+    res->activations += r->action == MOLT_ACT_UPGRADE_TEST || r->action == MOLT_ACT_UPGRADE_PERM;
+    res->reverts += r->action == MOLT_ACT_REVERT;
+    res->refusals += r->action == MOLT_ACT_REFUSED;
+    res->revert_lost += r->revert_lost;
+    if (r->trial) {
+        if (l->trial == R && !l->confirmed && !l->maybe && !(r->revert_lost && l->damaged))
+            fail(l, &res->revert, "a trial still runs after a reset without a confirm", R);
+        if (r->revert_lost && !l->damaged)
+            fail(l, &res->lost, "revert lost though the revert copy was never touched", R);
+        if (l->trial != R) {
+            l->damaged = false;
+            /* the confirmed image must be kept for the revert */
+            bool kept = l->bc.mode == MOLT_MODE_SWAP ? slot_is(l, MOLT_AREA_SECONDARY, 0, l->conf)
+                                                     : slot_is(l, 1u - r->slot, 0, l->conf);
+            if (!kept)
+                fail(l, &res->lost, "the confirmed image is not kept during a trial", l->conf);
+        }
+        if (nv > cnts[l->conf])
+            fail(l, &res->counter, "counter above the confirmed image's during a trial", nv);
+        if (l->trial != R)
+            l->maybe = false;
+        l->trial = R;
+        l->confirmed = false;
+    } else {
+        bool legit = R == l->conf || (l->trial == R && (l->confirmed || l->maybe)) || (l->perm && l->pre_staged == R);
+        if (!legit)
+            fail(l, &res->unconf, "an image runs confirmed without a confirm or a permanent request (R, conf, staged, perm, action)", R * 10000 + l->conf * 1000 + (l->staged + 2) * 100 + l->perm * 10 + r->action);
+        if (r->revert_lost)
+            fail(l, &res->lost, "revert_lost outside a trial", R);
+        l->conf = R;
+        l->trial = -1;
+        l->confirmed = false;
+        l->maybe = false;
+        l->damaged = false;
+        if (nv > cnts[R])
+            fail(l, &res->counter, "counter above the confirmed image's", nv);
+    }
+    l->running_slot = (int)area;
+    l->raw_since_boot = false;
+    /* a request is consumed (or cleared) when the boot acts on it */
+    if (r->action != MOLT_ACT_NONE || r->request_cleared)
+        l->perm = false;
+}
+
+static void fwu_setup(life_t *l)
+{
+    l->fwu_ok = l->bc.mode == MOLT_MODE_SWAP && molt_fwu_init(&l->fwu, &l->d.port, &l->bc, &l->br) == MOLT_OK;
+    if (l->fwu_ok)
+        molt_fwu_bind(&l->fwu);
+}
+
+/* Reset: boot, with up to MAX_CUTS nested cuts in recovery. */
+static void reset(life_t *l, int depth)
+{
+    l->pre_staged = -1;
+    for (int i = 0; i < NIMG && l->pre_staged < 0; i++)
+        if (slot_is(l, stage_area(l), stage_off(l), i))
+            l->pre_staged = i;
+    for (int c = depth; c <= MAX_CUTS; c++) {
+        sim_device_reboot(&l->d);
+        if (c < MAX_CUTS && chance(&l->r, c == 0 ? 20 : 35)) {
+            sim_flash_arm_cut(&l->d.flash, chance(&l->r, 70) ? SIM_CUT_TORN : SIM_CUT_BEFORE, below(&l->r, 60),
+                              rnd(&l->r));
+            molt_err_t rc = MOLT_CALL(l, molt_boot_go(&l->d.port, &l->bc, &l->br));
+            if (!sim_flash_powered(&l->d.flash)) {
+                l->res->cuts++;
+                l->res->recovery_cuts += c > 0;
+                continue;
+            }
+            sim_flash_disarm(&l->d.flash);
+            judge(l, rc);
+        } else {
+            judge(l, MOLT_CALL(l, molt_boot_go(&l->d.port, &l->bc, &l->br)));
+        }
+        fwu_setup(l);
+        return;
+    }
+}
+
+/* Arm a cut for the action that follows (sometimes); after it, a cut that
+ * fired means power comes back: a reset. */
+static void maybe_arm(life_t *l)
+{
+    if (chance(&l->r, 12))
+        sim_flash_arm_cut(&l->d.flash, chance(&l->r, 70) ? SIM_CUT_TORN : SIM_CUT_BEFORE, below(&l->r, 30),
+                          rnd(&l->r));
+}
+static bool after_action(life_t *l)
+{
+    if (!sim_flash_powered(&l->d.flash)) {
+        l->res->cuts++;
+        reset(l, 1);
+        return true;
+    }
+    sim_flash_disarm(&l->d.flash);
+    return false;
+}
+
+static molt_err_t raw_write(life_t *l, unsigned area, uint32_t off, const uint8_t *b, uint32_t n)
+{
+    const molt_area_t *a = &l->d.port.area[area];
+    uint32_t al = geos[l->g].align, m = (n + al - 1u) / al * al;
+    uint8_t buf[4096 + 256];
+    if (m > sizeof buf || off % al != 0u || off + m > a->size)
+        return MOLT_E_ARG;
+    memset(buf, a->erase_value, m);
+    memcpy(buf, b, n);
+    touch(l, area, off, m);
+    uint64_t v0 = l->d.flash.stats.violations;
+    molt_err_t e = a->write(a->ctx, off, buf, m);
+    l->d.flash.stats.violations = v0; /* the application's own refused writes are not molt's */
+    return e;
+}
+
+static void raw_erase_sector(life_t *l, unsigned area, uint32_t off)
+{
+    const molt_area_t *a = &l->d.port.area[area];
+    molt_sector_t s;
+    if (a->sector(a->ctx, off, &s) != MOLT_OK)
+        return;
+    touch(l, area, s.off, s.size);
+    (void)a->erase(a->ctx, s.off, s.size);
+}
+
+/* Stage image i by raw writes (erase what it covers, write it). */
+static void stage_raw(life_t *l, int i)
+{
+    unsigned area = stage_area(l);
+    uint32_t off = stage_off(l);
+    const img_t *m = img(l, i);
+    bool done = true;
+    l->staged = -2;
+    for (uint32_t o = off; o < off + m->n; o += geos[l->g].sector)
+        raw_erase_sector(l, area, o);
+    for (uint32_t o = 0; o < m->n && done; o += 1024u) {
+        uint32_t n = m->n - o < 1024u ? (uint32_t)(m->n - o) : 1024u;
+        done = raw_write(l, area, off + o, m->b + o, n) == MOLT_OK && sim_flash_powered(&l->d.flash);
+    }
+    if (done && slot_is(l, area, off, i))
+        l->staged = i;
+}
+
+static const uint8_t magic8[16] = {0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2, 0xef, 0x7f,
+                                   0x35, 0x52, 0x50, 0x0f, 0x2c, 0xb6, 0x79, 0x80};
+
+/* Raw trailer writes in the staging slot's trailer (MCUboot's layout). */
+static void raw_trailer(life_t *l, unsigned area, int field, uint8_t v)
+{
+    const molt_area_t *a = &l->d.port.area[area];
+    uint32_t m = geos[l->g].align > 8u ? geos[l->g].align : 8u, mu = (16u + m - 1u) / m * m;
+    uint8_t b[256];
+    memset(b, a->erase_value, sizeof b);
+    if (field == 0) { /* magic, right-aligned; the standard one for M = 8 */
+        if (m == 8u)
+            memcpy(b + mu - 16u, magic8, 16);
+        else {
+            b[mu - 16u] = (uint8_t)m;
+            b[mu - 15u] = (uint8_t)(m >> 8);
+            static const uint8_t tail[14] = {0x2d, 0xe1, 0x5d, 0x29, 0x41, 0x0b, 0x8d,
+                                             0x77, 0x67, 0x9c, 0x11, 0x0f, 0x1f, 0x8a};
+            memcpy(b + mu - 14u, tail, 14);
+        }
+        (void)raw_write(l, area, a->size - mu, b, mu);
+        return;
+    }
+    b[0] = v;
+    if (field == 1 && v == 0x01 && area == stage_area(l))
+        l->perm = true; /* asked for, whether or not the unit took it */
+    (void)raw_write(l, area, a->size - mu - (uint32_t)field * m, b, m);
+}
+
+static void act_stage_fwu(life_t *l, int i)
+{
+    const img_t *m = img(l, i);
+    psa_fwu_component_info_t info;
+    if (!l->fwu_ok || psa_fwu_query(0, &info) != PSA_SUCCESS)
+        return;
+    if (info.state == PSA_FWU_FAILED || info.state == PSA_FWU_UPDATED)
+        (void)MOLT_CALL(l, psa_fwu_clean(0));
+    maybe_arm(l);
+    if (MOLT_CALL(l, psa_fwu_start(0, NULL, 0)) == PSA_SUCCESS) {
+        l->perm = false; /* start erased the trailer sector */
+        l->staged = -2;
+        touch(l, MOLT_AREA_SECONDARY, stage_off(l), (uint32_t)m->n);
+        size_t off = 0;
+        while (off < m->n && sim_flash_powered(&l->d.flash)) {
+            size_t n = 1 + below(&l->r, 700);
+            if (n > m->n - off)
+                n = m->n - off;
+            if (MOLT_CALL(l, psa_fwu_write(0, off, m->b + off, n)) != PSA_SUCCESS)
+                break;
+            off += n;
+        }
+        if (off == m->n && MOLT_CALL(l, psa_fwu_finish(0)) == PSA_SUCCESS) {
+            l->staged = i;
+            if (MOLT_CALL(l, psa_fwu_install()) == PSA_SUCCESS_REBOOT)
+                l->res->fwu_installs++;
+        }
+    }
+    after_action(l);
+}
+
+static void step(life_t *l)
+{
+    unsigned sa = stage_area(l);
+    uint32_t a = below(&l->r, 100);
+    int i = (int)below(&l->r, NIMG);
+    l->res->steps++;
+    if (l->trace)
+        fprintf(stderr, "  step %u img %d | conf %d trial %d confd %d staged %d perm %d run %d\n", a, i, l->conf,
+                l->trial, l->confirmed, l->staged, l->perm, l->running_slot);
+    if (a < 16) { /* stage by raw writes */
+        maybe_arm(l);
+        stage_raw(l, i);
+        after_action(l);
+    } else if (a < 28) { /* stage through the update API (SWAP) */
+        if (l->bc.mode == MOLT_MODE_SWAP)
+            act_stage_fwu(l, i);
+    } else if (a < 40) { /* request through the API */
+        bool perm = chance(&l->r, 30);
+        maybe_arm(l);
+        /* the application asked: a cut call may still have written it */
+        if (perm || l->bc.mode == MOLT_MODE_OVERWRITE)
+            l->perm = true;
+        (void)MOLT_CALL(l, molt_request_upgrade(&l->d.port, &l->bc, perm));
+        after_action(l);
+    } else if (a < 52) { /* raw trailer fields in the staging slot */
+        maybe_arm(l);
+        int f = (int)below(&l->r, 4);
+        uint8_t v = chance(&l->r, 50) ? 0x01 : (uint8_t)rnd(&l->r);
+        if (f == 0 && l->bc.mode == MOLT_MODE_OVERWRITE)
+            l->perm = true; /* OVERWRITE: any request is permanent */
+        raw_trailer(l, sa, f, v);
+        after_action(l);
+    } else if (a < 58) { /* any byte of the staging slot */
+        maybe_arm(l);
+        const molt_area_t *ar = &l->d.port.area[sa];
+        uint32_t off = below(&l->r, ar->size) / geos[l->g].align * geos[l->g].align;
+        uint8_t junk[16];
+        for (int k = 0; k < 16; k++)
+            junk[k] = (uint8_t)rnd(&l->r);
+        if (chance(&l->r, 40))
+            raw_erase_sector(l, sa, off);
+        (void)raw_write(l, sa, off, junk, 16u);
+        if (l->staged >= 0 && !slot_is(l, sa, stage_off(l), l->staged))
+            l->staged = -2;
+        after_action(l);
+    } else if (a < 68) { /* confirm: the API, or image_ok by hand in the running slot */
+        maybe_arm(l);
+        bool ok;
+        if (chance(&l->r, 60)) {
+            ok = MOLT_CALL(l, molt_confirm(&l->d.port, &l->bc)) == MOLT_OK;
+        } else {
+            const molt_area_t *ra = &l->d.port.area[l->running_slot];
+            uint32_t m = geos[l->g].align > 8u ? geos[l->g].align : 8u, mu = (16u + m - 1u) / m * m;
+            uint8_t b[256];
+            memset(b, ra->erase_value, m);
+            b[0] = 0x01;
+            uint64_t v0 = l->d.flash.stats.violations;
+            ok = ra->write(ra->ctx, ra->size - mu - m, b, m) == MOLT_OK;
+            l->d.flash.stats.violations = v0;
+        }
+        /* a confirm cut halfway may or may not have landed: both are fine */
+        if (l->trial >= 0 && ok && sim_flash_powered(&l->d.flash))
+            l->confirmed = true;
+        else if (l->trial >= 0 && !sim_flash_powered(&l->d.flash))
+            l->maybe = true;
+        after_action(l);
+    } else if (a < 76) { /* the update API's other calls */
+        if (l->fwu_ok) {
+            maybe_arm(l);
+            uint32_t w = below(&l->r, 4);
+            psa_status_t s = w == 0   ? MOLT_CALL(l, psa_fwu_accept())
+                             : w == 1 ? MOLT_CALL(l, psa_fwu_reject(-1234))
+                             : w == 2 ? MOLT_CALL(l, psa_fwu_cancel(0))
+                                      : MOLT_CALL(l, psa_fwu_clean(0));
+            if (w == 0 && l->trial >= 0 && s == PSA_SUCCESS && sim_flash_powered(&l->d.flash))
+                l->confirmed = true;
+            else if (w == 0 && l->trial >= 0 && !sim_flash_powered(&l->d.flash))
+                l->maybe = true;
+            after_action(l);
+        }
+    } else { /* reset */
+        reset(l, 0);
+    }
+}
+
+static void one_life(const life_cfg_t *cfg, life_result_t *res, uint64_t seed)
+{
+    life_t *l = calloc(1, sizeof *l);
+    sim_layout_t lay;
+    molt_key_t key;
+    molt_keyring_t ring;
+    static uint8_t *der;
+    static size_t der_len;
+    if (l == NULL)
+        return;
+    if (der == NULL) {
+        FILE *f = fopen(cfg->key_der, "rb");
+        der = malloc(4096);
+        der_len = f && der ? fread(der, 1, 4096, f) : 0;
+        if (f)
+            fclose(f);
+    }
+    key = (molt_key_t){der, der_len};
+    ring = (molt_keyring_t){&key, 1};
+    l->cfg = cfg;
+    l->res = res;
+    l->seed = seed;
+    l->trace = getenv("MOLT_LIFE_TRACE") != NULL && strtoull(getenv("MOLT_LIFE_TRACE"), NULL, 10) == seed;
+    l->r.s = seed * 0x9e3779b97f4a7c15ull + 1u;
+    l->g = below(&l->r, NGEO);
+    const geo_t *g = &geos[l->g];
+    uint32_t slot = g->img_secs + 2u;
+    molt_err_t e = g->mixed ? sim_layout_mixed(&lay, g->sector, g->img_secs + 1u, 4u * g->sector, 1, g->align, g->ev)
+                            : sim_layout_uniform(&lay, g->sector, slot, g->align, g->ev);
+    if (e != MOLT_OK || sim_device_init(&l->d, &lay, &ring) != MOLT_OK) {
+        fail(l, &res->bricked, "geometry", e);
+        free(l);
+        return;
+    }
+    if (g->wonce)
+        sim_flash_set_flags(&l->d.flash, SIM_FLASH_F_WRITE_ONCE);
+    l->bc.mode = cfg->mode;
+    l->bc.downgrade_prevention = chance(&l->r, 50);
+    l->conf = 0;
+    l->trial = -1;
+    l->staged = -1;
+    l->running_slot = MOLT_AREA_PRIMARY;
+    l->nv = 0;
+    if (sim_device_program(&l->d, MOLT_AREA_PRIMARY, 0, img(l, 0)->b, img(l, 0)->n) != MOLT_OK) {
+        fail(l, &res->bricked, "factory programming", 0);
+    } else {
+        reset(l, MAX_CUTS); /* the factory boot, uncut */
+        for (uint32_t s = 0; s < cfg->steps; s++)
+            step(l);
+        reset(l, 0);
+    }
+    res->lives++;
+    sim_device_free(&l->d);
+    free(l);
+}
+
+bool life_run(const life_cfg_t *cfg, life_result_t *res)
+{
+    static bool made;
+    memset(res, 0, sizeof *res);
+    if (!made && !make_family(cfg)) {
+        fprintf(stderr, "life: cannot sign the image family with %s\n", cfg->key_pem);
+        return false;
+    }
+    made = true;
+    for (uint32_t i = 0; i < cfg->lives; i++)
+        one_life(cfg, res, cfg->seed + i);
+    return true;
+}
+
+bool life_ok(const life_result_t *r)
+{
+    return r->boots > 0 && r->bricked == 0 && r->mixed == 0 && r->unconf == 0 && r->revert == 0 && r->lost == 0 &&
+           r->counter == 0 && r->nor == 0;
+}
+
+void life_line(const life_result_t *r, char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "lives %llu, steps %llu, boots %llu, cuts %llu (%llu in recovery), activations %llu, reverts %llu, "
+             "refusals %llu, revert_lost %llu, fwu installs %llu; violations: bricked %llu, mixed %llu, "
+             "unconfirmed %llu, not reverted %llu, lost %llu, counter %llu, nor %llu",
+             (unsigned long long)r->lives, (unsigned long long)r->steps, (unsigned long long)r->boots,
+             (unsigned long long)r->cuts, (unsigned long long)r->recovery_cuts, (unsigned long long)r->activations,
+             (unsigned long long)r->reverts, (unsigned long long)r->refusals, (unsigned long long)r->revert_lost,
+             (unsigned long long)r->fwu_installs, (unsigned long long)r->bricked, (unsigned long long)r->mixed,
+             (unsigned long long)r->unconf, (unsigned long long)r->revert, (unsigned long long)r->lost,
+             (unsigned long long)r->counter, (unsigned long long)r->nor);
+}
+
+bool life_wear(const life_cfg_t *cfg, uint32_t cycles, life_wear_t *w)
+{
+    life_result_t dummy;
+    life_t *l = calloc(1, sizeof *l);
+    sim_layout_t lay;
+    static uint8_t der[4096];
+    size_t der_len = 0;
+    FILE *f = fopen(cfg->key_der, "rb");
+    if (f) {
+        der_len = fread(der, 1, sizeof der, f);
+        fclose(f);
+    }
+    molt_key_t key = {der, der_len};
+    molt_keyring_t ring = {&key, 1};
+    if (l == NULL || !life_run(&(life_cfg_t){MOLT_MODE_SWAP, 1, 0, 0, cfg->key_pem, cfg->key_der, NULL}, &dummy))
+        return false;
+    memset(w, 0, sizeof *w);
+    l->res = &dummy;
+    l->cfg = cfg;
+    l->g = 1; /* 2 KiB sectors, 2-sector images */
+    if (sim_layout_uniform(&lay, 2048, 4, 8, 0xff) != MOLT_OK || sim_device_init(&l->d, &lay, &ring) != MOLT_OK)
+        return false;
+    l->bc.mode = MOLT_MODE_SWAP;
+    sim_device_program(&l->d, MOLT_AREA_PRIMARY, 0, img(l, 0)->b, img(l, 0)->n);
+    molt_boot_go(&l->d.port, &l->bc, &l->br);
+    uint32_t n = sim_flash_sector_count(&l->d.flash), *w0 = calloc(n, sizeof *w0);
+    for (uint32_t s = 0; s < n; s++)
+        w0[s] = sim_flash_wear(&l->d.flash, s);
+    bool ok = true;
+    for (uint32_t c = 0; c < cycles && ok; c++) {
+        const img_t *m = img(l, c % 2u ? 1 : 2);
+        ok = molt_fwu_init(&l->fwu, &l->d.port, &l->bc, &l->br) == MOLT_OK;
+        molt_fwu_bind(&l->fwu);
+        ok = ok && psa_fwu_start(0, NULL, 0) == PSA_SUCCESS;
+        for (size_t off = 0; ok && off < m->n; off += 512u)
+            ok = psa_fwu_write(0, off, m->b + off, m->n - off < 512u ? m->n - off : 512u) == PSA_SUCCESS;
+        ok = ok && psa_fwu_finish(0) == PSA_SUCCESS && psa_fwu_install() == PSA_SUCCESS_REBOOT;
+        ok = ok && molt_boot_go(&l->d.port, &l->bc, &l->br) == MOLT_OK && l->br.trial;
+        ok = ok && molt_fwu_init(&l->fwu, &l->d.port, &l->bc, &l->br) == MOLT_OK;
+        molt_fwu_bind(&l->fwu);
+        ok = ok && psa_fwu_accept() == PSA_SUCCESS && psa_fwu_clean(0) == PSA_SUCCESS;
+        ok = ok && molt_boot_go(&l->d.port, &l->bc, &l->br) == MOLT_OK && !l->br.trial;
+    }
+    uint32_t mx = 0, str = 0, stat = 0, ptr = 0;
+    uint32_t sec_tr = lay.first[MOLT_AREA_SECONDARY] + lay.count[MOLT_AREA_SECONDARY] - 1u;
+    uint32_t pri_tr = lay.first[MOLT_AREA_PRIMARY] + lay.count[MOLT_AREA_PRIMARY] - 1u;
+    for (uint32_t s = 0; s < n; s++) {
+        uint32_t d = sim_flash_wear(&l->d.flash, s) - w0[s];
+        if (s >= lay.first[SIM_PART_NV])
+            continue; /* the NV counters have their own wear levelling */
+        if (d > mx)
+            mx = d;
+        if (s == sec_tr)
+            str = d;
+        if (s == pri_tr)
+            ptr = d;
+        if (s >= lay.first[MOLT_AREA_STATUS] && s < lay.first[MOLT_AREA_STATUS] + lay.count[MOLT_AREA_STATUS] && d > stat)
+            stat = d;
+    }
+    w->cycles = cycles;
+    w->max_per_update = (double)mx / cycles;
+    w->staging_trailer_per_update = (double)str / cycles;
+    w->status_per_update = (double)stat / cycles;
+    w->primary_trailer_per_update = (double)ptr / cycles;
+    free(w0);
+    sim_device_free(&l->d);
+    free(l);
+    return ok;
+}
