@@ -5,7 +5,8 @@
 # For each board: cross-build ports/mps2 (arm-none-eabi-gcc, Mbed TLS 3.6 with p256-m),
 # make a signing key, sign the application v1, v2 (security counter 2), v3 (counter 3,
 # built with a failing health check), a rollback image (1.0.1, counter 1), a tampered v2
-# and a v2 signed by an untrusted key; provision the flash file with v1 and the key
+# a v2 signed by an untrusted key, and an encrypted v2.1 for a second device whose boot
+# stage decrypts (CRYPTO=enc); provision the flash file with v1 and the key
 # (ports/mps2/mkflash.py); then run QEMU once per update cycle (each run is a power
 # cycle; the flash file persists, resets inside a run are SYSRESETREQ). Every run's
 # console transcript must be exactly the expected one (instruction counts and stack
@@ -24,13 +25,13 @@ command -v qemu-system-arm >/dev/null || { echo "target-demo: qemu-system-arm no
 
 rows=(); failures=0
 record() { # board step observed verdict
-  rows+=("$(printf '%-11s %-38s %-58s %s' "$1" "$2" "$3" "$4")")
+  rows+=("$(printf '%-11s %-42s %-48s %s' "$1" "$2" "$3" "$4")")
   [ "$4" = ok ] || failures=$((failures + 1))
 }
 
 qemu() { # board: one power cycle, transcript on stdout
   timeout 60 qemu-system-arm -M "mps2-$1" -icount shift=0 -display none -monitor none -serial stdio \
-    -semihosting-config enable=on,target=native -kernel "$bdir/boot.elf" </dev/null
+    -semihosting-config enable=on,target=native -kernel "$bdir/${kernel:-boot.elf}" </dev/null
 }
 
 cycle() { # board step update-file|- expected-transcript
@@ -39,7 +40,7 @@ cycle() { # board step update-file|- expected-transcript
   [ "$upd" = - ] || cp "$upd" update.img
   got=$(qemu "$board" 2>&1); rc=$?
   printf '%s\n' "$got" | sed 's/^/    /'
-  local norm; norm=$(sed -E 's/ insns=[0-9]+ stack=[0-9]+//' <<<"$got")
+  local norm; norm=$(sed -E 's/ insns=[0-9]+ stack=[0-9]+( heap=[0-9]+)?//' <<<"$got")
   local last; last=$(grep '^molt-app:' <<<"$got" | tail -n 1 | sed -E 's/^molt-app: v[0-9]+ //')
   if [ $rc -eq 0 ] && [ "$norm" = "$want" ]; then
     record "$board" "$step" "$last" ok
@@ -69,62 +70,80 @@ for board in an386 an505; do
   B="mps2-$board"
 
   printf '\n\033[1m== %s: factory boot (v1 provisioned, counter 0)\033[0m\n' "$board"
-  cycle "$board" "factory boot: v1 runs" - "molt-boot: $B action=boot version=1.0.0 trial=0 counter=1 staged=OK
+  cycle "$board" "factory boot: v1 runs" - "molt-boot: $B action=boot version=1.0.0 trial=0 counter=1 staged=0
 molt-app: v1 running version=1.0.0 state=READY
 molt-app: v1 state=READY nothing offered"
 
   printf '\n\033[1m== %s: v2 downloaded, installed, trial, health check, accepted\033[0m\n' "$board"
-  cycle "$board" "v2: trial, healthy, accepted" v2.img "molt-boot: $B action=boot version=1.0.0 trial=0 counter=1 staged=OK
+  cycle "$board" "v2: trial, healthy, accepted" v2.img "molt-boot: $B action=boot version=1.0.0 trial=0 counter=1 staged=0
 molt-app: v1 running version=1.0.0 state=READY
 molt-app: v1 downloading update.img
 molt-app: v1 installed, trial at next reset
 molt-app: v1 rebooting
-molt-boot: $B action=upgrade-test version=2.0.0 trial=1 counter=1 staged=OK
+molt-boot: $B action=upgrade-test version=2.0.0 trial=1 counter=1 staged=0
 molt-app: v2 running version=2.0.0 state=TRIAL
 molt-app: v2 health check passed, accepted"
 
   printf '\n\033[1m== %s: v3 fails its health check and is reverted\033[0m\n' "$board"
-  cycle "$board" "v3: health check fails, reverted" v3.img "molt-boot: $B action=boot version=2.0.0 trial=0 counter=2 staged=OK
+  cycle "$board" "v3: health check fails, reverted" v3.img "molt-boot: $B action=boot version=2.0.0 trial=0 counter=2 staged=0
 molt-app: v2 running version=2.0.0 state=UPDATED
 molt-app: v2 downloading update.img
 molt-app: v2 installed, trial at next reset
 molt-app: v2 rebooting
-molt-boot: $B action=upgrade-test version=3.0.0 trial=1 counter=2 staged=OK
+molt-boot: $B action=upgrade-test version=3.0.0 trial=1 counter=2 staged=0
 molt-app: v3 running version=3.0.0 state=TRIAL
 molt-app: v3 health check failed, rejecting
 molt-app: v3 rebooting
-molt-boot: $B action=revert version=2.0.0 trial=0 counter=2 staged=OK
+molt-boot: $B action=revert version=2.0.0 trial=0 counter=2 staged=0
 molt-app: v2 running version=2.0.0 state=FAILED
 molt-app: v2 previous update failed reason=FWU_REVERTED"
 
   printf '\n\033[1m== %s: a rollback image (1.0.1, security counter 1 < 2) is refused\033[0m\n' "$board"
-  cycle "$board" "rollback image refused" rollback.img "molt-boot: $B action=boot version=2.0.0 trial=0 counter=2 staged=OK
+  cycle "$board" "rollback image refused" rollback.img "molt-boot: $B action=boot version=2.0.0 trial=0 counter=2 staged=0
 molt-app: v2 running version=2.0.0 state=READY
 molt-app: v2 downloading update.img
 molt-app: v2 refused status=-133 reason=ROLLBACK"
 
   if [ $short -eq 0 ]; then
     printf '\n\033[1m== %s: a tampered v2 (one payload byte) is refused\033[0m\n' "$board"
-    cycle "$board" "tampered image refused" tampered.img "molt-boot: $B action=boot version=2.0.0 trial=0 counter=2 staged=OK
+    cycle "$board" "tampered image refused" tampered.img "molt-boot: $B action=boot version=2.0.0 trial=0 counter=2 staged=0
 molt-app: v2 running version=2.0.0 state=READY
 molt-app: v2 downloading update.img
 molt-app: v2 refused status=-149 reason=HASH_MISMATCH"
 
     printf '\n\033[1m== %s: an image signed by an untrusted key is refused\033[0m\n' "$board"
-    cycle "$board" "untrusted signer refused" rogue.img "molt-boot: $B action=boot version=2.0.0 trial=0 counter=2 staged=OK
+    cycle "$board" "untrusted signer refused" rogue.img "molt-boot: $B action=boot version=2.0.0 trial=0 counter=2 staged=0
 molt-app: v2 running version=2.0.0 state=READY
 molt-app: v2 downloading update.img
 molt-app: v2 refused status=-149 reason=KEY_UNTRUSTED"
 
+    printf '\n\033[1m== %s: an encrypted v2.1 (ENC_EC256) staged for the boot stage built with decryption\033[0m\n' "$board"
+    # A separate device: the boot stage of CRYPTO=enc with its P-256 device key; the image is
+    # decrypted into PRIMARY during the swap, and the application (plaintext) runs its trial.
+    nice make -s -C "$top/ports/mps2" BOARD="$board" O="$bdir" CRYPTO=enc -j2 || record "$board" build-enc "make failed" UNEXPECTED
+    "$molt" keygen -t ecdsa-p256 -k device.pem && "$molt" getpub -k device.pem -e pem -o device.pub || exit 2
+    "$molt" sign -k vendor.pem -v 2.1.0 -s 2 -H 0x200 --pad-header -S 0x48000 --align 8 --pad -E device.pub \
+      "$bdir/app-v2.bin" v21enc.img || exit 2
+    if cmp -s <(tail -c +$((0x200 + 1)) v21enc.img | head -c 1024) <(head -c 1024 "$bdir/app-v2.bin"); then
+      record "$board" "encrypted image" "payload is plaintext" UNEXPECTED
+    fi
+    cp flash.bin flash-main.bin
+    python3 "$top/ports/mps2/mkflash.py" flash.bin --key vendor.der --primary v2.img --staged v21enc.img \
+      --device-key device.pem || exit 2
+    kernel=boot-enc.elf cycle "$board" "encrypted v2.1 decrypted, trial accepted" - "molt-boot: $B action=upgrade-test version=2.1.0 trial=1 counter=0 staged=0
+molt-app: v2 running version=2.1.0 state=TRIAL
+molt-app: v2 health check passed, accepted"
+    mv flash-main.bin flash.bin
+
     printf '\n\033[1m== %s: power cycle: v2 still runs, counter 2\033[0m\n' "$board"
-    cycle "$board" "power cycle: v2, counter 2" - "molt-boot: $B action=boot version=2.0.0 trial=0 counter=2 staged=OK
+    cycle "$board" "power cycle: v2, counter 2" - "molt-boot: $B action=boot version=2.0.0 trial=0 counter=2 staged=0
 molt-app: v2 running version=2.0.0 state=READY
 molt-app: v2 state=READY nothing offered"
   fi
 done
 
 printf '\n\033[1m== Outcomes\033[0m\n'
-printf '%-11s %-38s %-58s %s\n' board step "observed (last application line)" verdict
+printf '%-11s %-42s %-48s %s\n' board step "observed (last application line)" verdict
 printf '%s\n' "${rows[@]}"
 [ $failures -eq 0 ] && { echo "target-demo: all ${#rows[@]} outcomes as expected"; exit 0; }
 echo "target-demo: $failures unexpected outcome(s)" >&2

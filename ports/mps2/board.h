@@ -1,5 +1,6 @@
 /*
- * board.h - memory map of the mps2 port (QEMU mps2-an386 Cortex-M4, mps2-an505 Cortex-M33).
+ * board.h - memory map of the mps2 port (QEMU mps2-an386 Cortex-M4, mps2-an505 Cortex-M33;
+ * mps2-an385, Cortex-M3, for the bench).
  *
  * The board's code memory (ZBT SSRAM1, 4 MiB; on the AN505 its Secure alias) plays the
  * internal NOR flash, 4 KiB sectors, 8-byte program unit (ports/mps2/flash.c enforces the
@@ -32,7 +33,11 @@
 #define UART0_BASE 0x40004000u
 #define TIMER0_BASE 0x40000000u
 #define TIMER_INSNS 40u /* 25 MHz */
+#if defined(MPS2_AN385)
+#define BOARD_NAME "mps2-an385" /* Cortex-M3, the AN386's memory map */
+#else
 #define BOARD_NAME "mps2-an386"
+#endif
 #endif
 
 #define SECTOR_SIZE 0x1000u

@@ -1,6 +1,4 @@
 /* semihost.c - see semihost.h. */
-#include <string.h>
-
 #include "semihost.h"
 
 static int call(int op, void *arg)
@@ -13,7 +11,10 @@ static int call(int op, void *arg)
 
 int sh_open(const char *name, int mode)
 {
-    uint32_t blk[3] = {(uint32_t)name, (uint32_t)mode, (uint32_t)strlen(name)};
+    uint32_t n = 0;
+    while (name[n] != 0)
+        n++;
+    uint32_t blk[3] = {(uint32_t)name, (uint32_t)mode, n};
     return call(0x01, blk);
 }
 

@@ -62,10 +62,25 @@ uint32_t stack_peak(void)
     return (uint32_t)((uintptr_t)&__stack_top - (uintptr_t)p);
 }
 
-void fault_handler(void)
+__attribute__((used)) void fault_report(const uint32_t *frame);
+
+__attribute__((naked)) void fault_handler(void)
+{
+    __asm__ volatile("tst lr, #4\n"
+                     "ite eq\n"
+                     "mrseq r0, msp\n"
+                     "mrsne r0, psp\n"
+                     "b fault_report\n");
+}
+
+void fault_report(const uint32_t *frame)
 {
     volatile uint32_t *scb = (volatile uint32_t *)0xe000ed00u;
-    uart_puts("fault: CFSR=");
+    uart_puts("fault: PC=");
+    uart_puthex(frame[6]);
+    uart_puts(" LR=");
+    uart_puthex(frame[5]);
+    uart_puts(" CFSR=");
     uart_puthex(scb[0x28 / 4]);
     uart_puts(" HFSR=");
     uart_puthex(scb[0x2c / 4]);
