@@ -12,6 +12,8 @@
 #   3. Instructions from reset to the jump for a 256 KiB image (QEMU -icount shift=0: one
 #      instruction = 1 ns of virtual time, read from CMSDK TIMER0), the painted stack peak,
 #      and the heap; plus one encrypted 256 KiB activation (decrypting swap) with its heap.
+#   4. The same boot's instructions per origin (molt / crypto / port / libc) and the top
+#      functions, from QEMU's translation-block trace (bench/mps2_profile.py).
 set -uo pipefail
 molt=${1:?usage: bench/mps2.sh MOLT_CLI OUT_DIR}
 out=${2:?usage: bench/mps2.sh MOLT_CLI OUT_DIR}
@@ -77,10 +79,12 @@ work=$out/bench-run; rm -rf "$work"; mkdir -p "$work"; cd "$work" || exit 2
 "$molt" keygen -t ecdsa-p256 -k device.pem >/dev/null && "$molt" getpub -k device.pem -e pem -o device.pub || exit 2
 qrun() { # board elf -> the boot line
   timeout 120 qemu-system-arm -M "mps2-$1" -icount shift=0 -display none -monitor none -serial stdio \
-    -semihosting-config enable=on,target=native -kernel "$2" </dev/null 2>&1 | grep '^molt-boot:' | head -n 1
+    -semihosting-config enable=on,target=native -kernel "$2" "${@:3}" </dev/null >qemu.out 2>&1
+  grep '^molt-boot:' qemu.out | head -n 1
 }
 field() { sed -nE "s/.* $1=([0-9]+).*/\1/p" <<<"$2"; }
 printf '%-4s %-34s %12s %8s %6s  %s\n' core case instructions "stack B" "heap B" "boot line"
+profiles=()
 for b in $boards; do
   for v in "" -shafast; do
     # The application padded to a 256 KiB payload (its vector table stays at the front).
@@ -89,6 +93,12 @@ for b in $boards; do
     "$molt" sign -k vendor.pem -v 1.0.0 -s 1 -H 0x200 --pad-header -S 0x48000 --align 8 "payload-$b.bin" v1-$b.img || exit 2
     python3 "$top/ports/mps2/mkflash.py" flash.bin --key vendor.der --primary v1-$b.img || exit 2
     line=$(qrun $b "$out/$b$v/boot.elf")
+    if [ -z "$v" ]; then # where the instructions go (QEMU's block trace; 1 GB of log, deleted)
+      qrun $b "$out/$b/boot.elf" -d in_asm,exec,nochain -D trace.log >/dev/null
+      stop=0x20000; [ $b = an505 ] && stop=0x10020000 # PRIMARY: the jump into the application
+      profiles+=("$(cpu $b): $(python3 "$top/bench/mps2_profile.py" trace.log "$out/$b/boot.elf" "$out/$b/boot.map" $stop)")
+      rm -f trace.log
+    fi
     label="verify + boot, SHA-256 $([ -z "$v" ] && echo small || echo unrolled)"
     printf '%-4s %-34s %12s %8s %6s  %s\n' "$(cpu $b)" "$label" "$(field insns "$line")" "$(field stack "$line")" 0 \
       "$(sed -E 's/ insns=.*//; s/^molt-boot: //' <<<"$line")"
@@ -104,3 +114,6 @@ for b in $boards; do
   printf '%-4s %-34s %12s %8s %6s  %s\n' "$(cpu $b)" "encrypted upgrade (swap, 2 verifies)" "$(field insns "$line")" \
     "$(field stack "$line")" "$(field heap "$line")" "$(sed -E 's/ insns=.*//; s/^molt-boot: //' <<<"$line")"
 done
+echo
+echo "== where the instructions of verify + boot (256 KiB, SHA-256 small) go, per origin and function =="
+printf '%s\n' "${profiles[@]}"
