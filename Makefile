@@ -1,11 +1,12 @@
 # molt - the two commands: `make demo` (the main job) and `make test` (all tests).
 # Both install what they need first (scripts/deps.sh is idempotent).
-# Other targets: `make build` (release build in build/release), `make bench`, `make clean`.
+# Other targets: `make build` (release build in build/release), `make bench`, `make clean`,
+# `make target-demo` (the Cortex-M port on QEMU, ports/mps2) and `make bench-mps2` (its footprint).
 
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE  ?= cmake
 
-.PHONY: all build test demo bench deps clean
+.PHONY: all build test demo bench deps clean target-demo bench-mps2
 
 all: build
 
@@ -24,6 +25,13 @@ test: deps
 
 demo: build
 	@scripts/demo.sh build/release
+
+# The mps2 port (Cortex-M4 and Cortex-M33 on QEMU): boot, update, revert, refusals; ends with a table.
+target-demo: build
+	@scripts/target-demo.sh build/release/bin/molt build/mps2
+
+bench-mps2: build
+	@bench/mps2.sh build/release/bin/molt build/mps2-bench
 
 bench: build
 	@$(CMAKE) --build build/release --target bench -j$(JOBS)

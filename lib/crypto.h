@@ -2,9 +2,12 @@
  * crypto.h - libmolt's internal door to crypto (not a public header).
  *
  * Hashes, ECDSA and RSA-PSS go through the PSA Crypto API (Mbed TLS 3.6 on host
- * and target; TF-M and Zephyr expose the same API). Ed25519 goes through
- * libsodium, including a streamed PureEdDSA verification so an image in flash
- * never has to fit in RAM. Every function returns molt_err_t; none allocates.
+ * and target; TF-M and Zephyr expose the same API): lib/crypto.c. Ed25519 goes
+ * through libsodium, including a streamed PureEdDSA verification so an image in
+ * flash never has to fit in RAM: lib/crypto_ed25519.c, its own object, so a
+ * link that never reaches an Ed25519 function does not pull libsodium (and this
+ * header does not include libsodium's). Every function returns molt_err_t;
+ * none allocates.
  */
 #ifndef MOLT_LIB_CRYPTO_H
 #define MOLT_LIB_CRYPTO_H
@@ -13,7 +16,6 @@
 #include <stdint.h>
 
 #include <psa/crypto.h>
-#include <sodium/crypto_hash_sha512.h>
 
 #include "molt/error.h"
 
@@ -57,9 +59,16 @@ void molt_hash_abort(molt_hash_ctx_t *h);
 molt_err_t molt_sig_verify_digest(const molt_pubkey_t *key, uint32_t hash_alg, const uint8_t *digest,
                                   size_t digest_len, const uint8_t *sig, size_t sig_len);
 
-/* Streamed PureEdDSA (Ed25519 over a whole message fed in pieces). */
+/* Ed25519 over a digest (lib/crypto_ed25519.c). MOLT_E_SIG_INVALID when it does not verify. */
+molt_err_t molt_ed25519_verify_digest(const uint8_t pub[32], const uint8_t *digest, size_t digest_len,
+                                      const uint8_t *sig, size_t sig_len);
+
+/* Streamed PureEdDSA (Ed25519 over a whole message fed in pieces). sha is the
+ * storage of libsodium's crypto_hash_sha512_state (208 bytes; lib/crypto_ed25519.c
+ * checks that it fits), opaque here. */
+#define MOLT_ED25519_STATE_WORDS 26u
 typedef struct molt_ed25519_stream {
-    crypto_hash_sha512_state sha;
+    uint64_t sha[MOLT_ED25519_STATE_WORDS];
 } molt_ed25519_stream_t;
 
 molt_err_t molt_ed25519_stream_start(molt_ed25519_stream_t *s, const uint8_t sig[64], const uint8_t pub[32]);

@@ -70,7 +70,7 @@ molt_err_t molt_swap_plan(const molt_port_t *port, uint8_t type, uint32_t old_en
     memset(plan, 0, sizeof *plan);
     plan->type = type;
     plan->sector_size = s0.size;
-    /* 32-bit arithmetic only: no 64-bit division on the boot path. */
+    /* Round up without 64-bit arithmetic (no __aeabi_uldivmod on the boot path). */
     uint32_t n = end / s0.size + (end % s0.size != 0u ? 1u : 0u);
     if (n > MAX_SECTORS)
         return MOLT_E_TOO_LARGE;

@@ -5,8 +5,8 @@
 #   2. Flash cost of one activation per boot mode (bench_activation over the
 #      NOR flash simulator) for N = 8, 64 and 256 sectors of 4 KiB.
 #   3. Flash cost of a download through the PSA Firmware Update API (bench_fwu).
-#   4. lib/ code size for Cortex-M33 (arm-none-eabi-gcc -Os), per object, before
-#      link-time garbage collection (so an upper bound for the verifier).
+#   4. The boot stage on Cortex-M (bench/mps2.sh, ports/mps2 on QEMU): linked flash and RAM
+#      per configuration split molt / crypto, instructions to verify and boot 256 KiB, stack.
 #   4. moltd's DDI poll throughput on SQLite and PostgreSQL (scripts/bench-moltd.sh).
 set -euo pipefail
 build=${1:?usage: scripts/bench.sh BUILD_DIR}
@@ -56,15 +56,7 @@ echo "== download cost through the PSA Firmware Update API (simulated NOR flash)
 "$build/bench/bench_fwu"
 
 echo
-echo "== lib/ code size, Cortex-M33 (arm-none-eabi-gcc -Os -mthumb), bytes =="
-mkdir -p "$work/inc"; ln -s "$(pkg-config --variable=includedir libsodium)/sodium" "$work/inc/sodium"
-for f in "$top"/lib/*.c; do
-  arm-none-eabi-gcc -std=c11 -mcpu=cortex-m33 -mthumb -ffreestanding -Os -ffunction-sections -fdata-sections \
-    -I"$top/include" -I"$top/lib" -I"$top/build/deps/mbedtls/include" -I"$work/inc" -c "$f" -o "$work/$(basename "$f" .c).o"
-done
-arm-none-eabi-size "$work"/*.o | awk 'NR == 1 { printf "%-14s %6s %6s %6s\n", "object", "text", "data", "bss"; next }
-  { n = split($6, p, "/"); printf "%-14s %6d %6d %6d\n", p[n], $1, $2, $3; t += $1; d += $2; b += $3 }
-  END { printf "%-14s %6d %6d %6d   (crypto itself is Mbed TLS PSA + libsodium, not counted)\n", "total", t, d, b }'
+"$top/bench/mps2.sh" "$build/bin/molt" "$build/mps2-bench"
 
 echo
 echo "== attestation token (size; host time per token: signature vs. measuring + encoding) =="

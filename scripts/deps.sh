@@ -19,7 +19,7 @@ suite=trixie
 packages=(
   build-essential cmake pkg-config ca-certificates bzip2 xz-utils python3
   libssl-dev openssl libsodium-dev libjansson-dev libcbor-dev
-  gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
+  gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm
   clang valgrind
   python3-cryptography python3-cbor2
   libmicrohttpd-dev libsqlite3-dev sqlite3 libpq-dev postgresql curl jq

@@ -1,0 +1,25 @@
+/*
+ * mps2_crypto_config.h - PSA_WANT_* of the mps2 port: verification only (SHA-256, ECDSA-P256).
+ */
+#ifndef MOLT_MPS2_CRYPTO_CONFIG_H
+#define MOLT_MPS2_CRYPTO_CONFIG_H
+
+#define PSA_WANT_ALG_SHA_256 1
+#define PSA_WANT_ALG_ECDSA 1
+#define PSA_WANT_ECC_SECP_R1_256 1
+#define PSA_WANT_KEY_TYPE_ECC_PUBLIC_KEY 1
+
+#ifdef MOLT_MPS2_CRYPTO_ENC
+/* Decryption of ENC_EC256 images (ECIES-P256: ECDH, HKDF-SHA256, HMAC-SHA256, AES-CTR). */
+#define PSA_WANT_ALG_ECDH 1
+#define PSA_WANT_ALG_HKDF 1
+#define PSA_WANT_ALG_HMAC 1
+#define PSA_WANT_ALG_ECB_NO_PADDING 1 /* lib/enc.c builds AES-CTR on ECB */
+#define PSA_WANT_KEY_TYPE_AES 1
+#define PSA_WANT_KEY_TYPE_HMAC 1
+#define PSA_WANT_KEY_TYPE_DERIVE 1
+#define PSA_WANT_KEY_TYPE_ECC_KEY_PAIR_BASIC 1
+#define PSA_WANT_KEY_TYPE_ECC_KEY_PAIR_IMPORT 1
+#endif
+
+#endif
