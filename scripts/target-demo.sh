@@ -96,7 +96,7 @@ molt-app: v3 health check failed, rejecting
 molt-app: v3 rebooting
 molt-boot: $B action=revert version=2.0.0 trial=0 counter=2 staged=0
 molt-app: v2 running version=2.0.0 state=FAILED
-molt-app: v2 previous update failed reason=FWU_REVERTED"
+molt-app: v2 previous update failed reason=HEALTH_FAILED"
 
   printf '\n\033[1m== %s: a rollback image (1.0.1, security counter 1 < 2) is refused\033[0m\n' "$board"
   cycle "$board" "rollback image refused" rollback.img "molt-boot: $B action=boot version=2.0.0 trial=0 counter=2 staged=0

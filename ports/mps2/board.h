@@ -8,7 +8,7 @@
  *   0x00000  boot stage (64 KiB, immutable: QEMU loads it with -kernel)
  *   0x10000  key store sector   } the protected area (keystore.c):
  *   0x11000  NV counter sector  } trusted keys and the security counter
- *   0x12000  STATUS area (1 sector: the swap journal)
+ *   0x12000  STATUS area (2 sectors: the boot record's two halves)
  *   0x20000  PRIMARY slot, 288 KiB (the application executes here, its vectors at +HDR)
  *   0x68000  SECONDARY slot, 292 KiB (one sector more: swap staging starts a sector in)
  *   0xb1000  end of the persistent part
@@ -47,7 +47,7 @@
 #define KEYS_OFF 0x10000u
 #define NVCNT_OFF 0x11000u
 #define STATUS_OFF 0x12000u
-#define STATUS_SIZE 0x1000u
+#define STATUS_SIZE 0x2000u /* two sectors: the halves of the boot record (lib/bootrec.h) */
 #define PRIMARY_OFF 0x20000u
 #define PRIMARY_SIZE 0x48000u
 #define SECONDARY_OFF 0x68000u

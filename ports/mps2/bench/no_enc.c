@@ -54,3 +54,11 @@ void molt_ctr_end(molt_ctr_t *c)
 {
     c->key_id = 0;
 }
+
+molt_err_t molt_enc_kcv(const uint8_t *key, size_t key_len, uint8_t kcv[MOLT_ENC_KCV_LEN])
+{
+    (void)key;
+    (void)key_len;
+    (void)kcv;
+    return MOLT_E_ENC_NO_KEY;
+}
