@@ -77,8 +77,14 @@ psa_status_t molt_fwu_status(molt_err_t err)
     case MOLT_OK: return PSA_SUCCESS;
     case MOLT_E_ROLLBACK:
     case MOLT_E_DOWNGRADE:
-    case MOLT_E_ENC_REQUIRED: return PSA_ERROR_NOT_PERMITTED; /* policy, not a forgery */
-    case MOLT_E_TOO_LARGE: return PSA_ERROR_INSUFFICIENT_STORAGE;
+    case MOLT_E_ENC_REQUIRED:
+    case MOLT_E_KEEP_SCHEMA: return PSA_ERROR_NOT_PERMITTED; /* policy, not a forgery */
+    case MOLT_E_TOO_LARGE:
+    case MOLT_E_STORE_FULL: return PSA_ERROR_INSUFFICIENT_STORAGE;
+    case MOLT_E_KEEP_PHASE: return PSA_ERROR_BAD_STATE;
+    case MOLT_E_KEEP_SAVE:
+    case MOLT_E_KEEP_RESTORE:
+    case MOLT_E_KEEP_IMAGE: return PSA_ERROR_GENERIC_ERROR; /* the application's data listener */
     case MOLT_E_IO:
     case MOLT_E_FLASH:
     case MOLT_E_NV:
@@ -460,6 +466,18 @@ molt_err_t molt_fwu_set_flags(molt_fwu_t *fwu, psa_fwu_component_t id, uint32_t 
     return MOLT_OK;
 }
 
+void molt_fwu_set_keep(molt_fwu_t *fwu, const molt_fwu_keep_hooks_t *hooks)
+{
+    if (fwu != NULL)
+        fwu->keep = hooks;
+}
+
+/* The data-preserving upgrade hooks for component c (component 0 only). */
+static const molt_fwu_keep_hooks_t *keep_of(const molt_fwu_t *fwu, const molt_fwu_comp_t *c)
+{
+    return fwu != NULL && fwu->keep != NULL && c != NULL && c->id == 0u ? fwu->keep : NULL;
+}
+
 void molt_fwu_bind(molt_fwu_t *fwu) { g_fwu = fwu; }
 
 /* --- per-component calls ---------------------------------------------------------- */
@@ -679,6 +697,8 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
     err = molt_verify(&src, &c->port->keys, &pol, &vr);
     if (err == MOLT_OK && vr.image.end != c->declared)
         err = MOLT_E_BOUNDS;
+    if (err == MOLT_OK && keep_of(fwu, c) != NULL && keep_of(fwu, c)->check != NULL)
+        err = keep_of(fwu, c)->check(keep_of(fwu, c)->ctx, &src); /* R-KEEPDATA: schema (molt/keepdata.h) */
     c->img_clean = false;
     if (err != MOLT_OK) {
         (void)to_failed(c, (psa_status_t)err);
@@ -780,9 +800,25 @@ psa_status_t molt_fwu_install(molt_fwu_t *fwu)
         return PSA_ERROR_BAD_STATE;
     for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
         molt_fwu_comp_t *c = &fwu->comp[k];
+        const molt_fwu_keep_hooks_t *kh = keep_of(fwu, c);
+        if (kh != NULL && kh->save != NULL && c->used && c->state == PSA_FWU_CANDIDATE) {
+            /* R-KEEPDATA: the data is saved before the request (molt/keepdata.h). */
+            molt_area_src_t sctx;
+            molt_source_t src;
+            molt_area_source(&src, &sctx, sec_area(c), c->stg);
+            src.size = c->max_size;
+            if ((err = kh->save(kh->ctx, &src)) != MOLT_OK)
+                return molt_fwu_status(err);
+        }
+    }
+    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
+        molt_fwu_comp_t *c = &fwu->comp[k];
         if (!c->used || c->state != PSA_FWU_CANDIDATE)
             continue;
         if ((err = request(c)) != MOLT_OK) {
+            const molt_fwu_keep_hooks_t *kh = keep_of(fwu, &fwu->comp[0]);
+            if (kh != NULL && kh->unstaged != NULL)
+                (void)kh->unstaged(kh->ctx); /* R-KEEPDATA: nothing requested, the session is dropped */
             /* All or nothing: take back the requests already written. */
             for (unsigned j = 0; j < k; j++) {
                 molt_fwu_comp_t *d = &fwu->comp[j];
@@ -837,6 +873,9 @@ psa_status_t molt_fwu_reject(molt_fwu_t *fwu, psa_status_t error)
                 return molt_fwu_status(err);
             c->state = PSA_FWU_FAILED;
             c->error = error;
+            if (keep_of(fwu, c) != NULL && keep_of(fwu, c)->unstaged != NULL &&
+                (err = keep_of(fwu, c)->unstaged(keep_of(fwu, c)->ctx)) != MOLT_OK)
+                return molt_fwu_status(err); /* R-KEEPDATA: the old code keeps its data */
         } else if (c->state == PSA_FWU_TRIAL) {
             /* The boot code reverts an unconfirmed trial at the next reset. */
             if ((err = record_failed(c, error)) != MOLT_OK)
@@ -861,6 +900,14 @@ psa_status_t molt_fwu_accept(molt_fwu_t *fwu)
     if (n == 0u)
         return PSA_ERROR_BAD_STATE;
     for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
+        const molt_fwu_comp_t *c = &fwu->comp[k];
+        const molt_fwu_keep_hooks_t *kh = keep_of(fwu, c);
+        /* R-KEEPDATA: only a trial whose data is migrated may be accepted. */
+        if (c->used && c->state == PSA_FWU_TRIAL && kh != NULL && kh->accept_check != NULL &&
+            (err = kh->accept_check(kh->ctx)) != MOLT_OK)
+            return molt_fwu_status(err);
+    }
+    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
         molt_fwu_comp_t *c = &fwu->comp[k];
         molt_area_src_t ctx;
         molt_source_t src;
@@ -878,6 +925,9 @@ psa_status_t molt_fwu_accept(molt_fwu_t *fwu)
             (err = erase_record(c)) != MOLT_OK || (err = write_head(c, KIND_UPDATED)) != MOLT_OK)
             return molt_fwu_status(err);
         c->state = PSA_FWU_UPDATED;
+        /* R-KEEPDATA: consolidate once confirmed (a failure is finished by the next boot). */
+        if (keep_of(fwu, c) != NULL && keep_of(fwu, c)->accepted != NULL)
+            (void)keep_of(fwu, c)->accepted(keep_of(fwu, c)->ctx);
     }
     return PSA_SUCCESS;
 }
