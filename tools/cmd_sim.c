@@ -896,7 +896,16 @@ out:
     return rc;
 }
 
-/* put / get / del: application --app's LIVE records, through its own handle. */
+static bool printable(const uint8_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] < 0x20 || v[i] > 0x7e)
+            return false;
+    return true;
+}
+
+/* put / get / del: application --app's LIVE records, through its own handle
+ * (get prints text, or 0x + hex when not printable). */
 static int sim_record(const sim_opts_t *o, const char *sub)
 {
     sim_device_t dev;
@@ -953,20 +962,16 @@ static int sim_record(const sim_opts_t *o, const char *sub)
         else
             printf("%s: app %llu record %llu %s\n", o->file, (unsigned long long)o->app, (unsigned long long)o->id,
                    put ? "written" : "deleted");
-    } else {
+    } else if (printable(v, len)) {
         fwrite(v, 1, len, stdout);
         printf("\n");
+    } else {
+        char hex[2 * MOLT_STORE_VALUE_MAX + 1];
+        cli_hex(v, len, hex);
+        printf("0x%s\n", hex);
     }
     sim_device_free(&dev);
     return rc;
-}
-
-static bool printable(const uint8_t *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (v[i] < 0x20 || v[i] > 0x7e)
-            return false;
-    return true;
 }
 
 /* Every live record of the store (all spaces), the phase and schema of app 1. */
