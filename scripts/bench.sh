@@ -4,7 +4,8 @@
 #      program's own start-up measured by a --baseline run), per algorithm.
 #   2. Flash cost of one activation per boot mode (bench_activation over the
 #      NOR flash simulator) for N = 8, 64 and 256 sectors of 4 KiB.
-#   3. Flash cost of a download through the PSA Firmware Update API (bench_fwu).
+#   3. Flash cost of a download through the PSA Firmware Update API (bench_fwu),
+#      and of record writes and one data-preserving upgrade (bench_store).
 #   4. lib/ code size for Cortex-M33 (arm-none-eabi-gcc -Os), per object, before
 #      link-time garbage collection (so an upper bound for the verifier).
 #   4. moltd's DDI poll throughput on SQLite and PostgreSQL (scripts/bench-moltd.sh).
@@ -54,6 +55,10 @@ done
 echo
 echo "== download cost through the PSA Firmware Update API (simulated NOR flash) =="
 "$build/bench/bench_fwu"
+
+echo
+echo "== record store and data-preserving upgrade (R-KEEPDATA; simulated NOR flash) =="
+"$build/bench/bench_store"
 
 echo
 echo "== lib/ code size, Cortex-M33 (arm-none-eabi-gcc -Os -mthumb), bytes =="
