@@ -19,6 +19,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "molt/store.h"
@@ -311,8 +312,41 @@ static void test_powerfail(void)
     free(after);
 }
 
+/* The data area and its records survive a device file round trip (format 3). */
+static void test_device_file(void)
+{
+    sim_device_t *d = dev_new(8, 0xff, 3), back;
+    molt_store_t st;
+    uint8_t buf[32];
+    size_t n = 0;
+    char path[256];
+    snprintf(path, sizeof path, "%s/molt_store_%ld.sim", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
+    CHECK_EQ(molt_store_mount(&st, sim_device_data_area(d)), MOLT_OK);
+    CHECK_EQ(molt_store_put_raw(&st, MOLT_STORE_LIVE, 9, 3, "kept", 4), MOLT_OK);
+    CHECK_EQ(sim_device_save(d, path), MOLT_OK);
+    CHECK_EQ(sim_device_load(&back, path, NULL, NULL), MOLT_OK);
+    CHECK_EQ(back.layout.data_first, d->layout.data_first);
+    CHECK_EQ(back.layout.data_count, 3);
+    CHECK(sim_device_data_area(&back) != NULL && sim_device_data_area(&back)->size == 3 * 1024u, "data area back");
+    CHECK_EQ(molt_store_mount(&st, sim_device_data_area(&back)), MOLT_OK);
+    CHECK_EQ(molt_store_get_raw(&st, MOLT_STORE_LIVE, 9, 3, buf, sizeof buf, &n), MOLT_OK);
+    CHECK(n == 4 && memcmp(buf, "kept", 4) == 0, "record back");
+    sim_device_free(&back);
+    remove(path);
+    dev_free(d);
+    /* a device without one has none */
+    sim_layout_t l;
+    sim_device_t plain;
+    CHECK_EQ(sim_layout_uniform(&l, 1024, 2, 8, 0xff), MOLT_OK);
+    CHECK_EQ(sim_device_init(&plain, &l, NULL), MOLT_OK);
+    CHECK(sim_device_data_area(&plain) == NULL, "no data area");
+    CHECK_EQ(sim_layout_add_data(&l, 1), MOLT_E_LAYOUT);
+    sim_device_free(&plain);
+}
+
 int main(void)
 {
+    test_device_file();
     test_basics();
     test_gc_and_full();
     test_random();
