@@ -472,10 +472,63 @@ void molt_fwu_set_keep(molt_fwu_t *fwu, const molt_fwu_keep_hooks_t *hooks)
         fwu->keep = hooks;
 }
 
-/* The data-preserving upgrade hooks for component c (component 0 only). */
+/* --- R-KEEPDATA: the optional data-preserving upgrade hooks (molt/keepdata.h) ------
+ * Each is called from one marked line of the flow below; unset, they do nothing. */
+
+/* The hooks for component c (component 0 only). */
 static const molt_fwu_keep_hooks_t *keep_of(const molt_fwu_t *fwu, const molt_fwu_comp_t *c)
 {
-    return fwu != NULL && fwu->keep != NULL && c != NULL && c->id == 0u ? fwu->keep : NULL;
+    return fwu != NULL && fwu->keep != NULL && c != NULL && c->used && c->id == 0u ? fwu->keep : NULL;
+}
+
+/* finish, after verification: may the staged image take over the data (schema)? */
+static molt_err_t keep_check(const molt_fwu_t *fwu, const molt_fwu_comp_t *c, const molt_source_t *staged)
+{
+    const molt_fwu_keep_hooks_t *kh = keep_of(fwu, c);
+    return kh != NULL && kh->check != NULL ? kh->check(kh->ctx, staged) : MOLT_OK;
+}
+
+/* install, before any request: save the data of component 0's candidate. */
+static molt_err_t keep_save(const molt_fwu_t *fwu)
+{
+    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
+        const molt_fwu_comp_t *c = &fwu->comp[k];
+        const molt_fwu_keep_hooks_t *kh = keep_of(fwu, c);
+        if (kh != NULL && kh->save != NULL && c->state == PSA_FWU_CANDIDATE) {
+            molt_area_src_t sctx;
+            molt_source_t src;
+            molt_area_source(&src, &sctx, sec_area(c), c->stg);
+            src.size = c->max_size;
+            return kh->save(kh->ctx, &src);
+        }
+    }
+    return MOLT_OK;
+}
+
+/* accept, before confirming: only a trial whose data is migrated may be accepted. */
+static molt_err_t keep_accept_check(const molt_fwu_t *fwu)
+{
+    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
+        const molt_fwu_keep_hooks_t *kh = keep_of(fwu, &fwu->comp[k]);
+        if (kh != NULL && kh->accept_check != NULL && fwu->comp[k].state == PSA_FWU_TRIAL)
+            return kh->accept_check(kh->ctx);
+    }
+    return MOLT_OK;
+}
+
+/* accept, after c is confirmed: consolidate (a failure is finished by the next boot). */
+static void keep_accepted(const molt_fwu_t *fwu, const molt_fwu_comp_t *c)
+{
+    const molt_fwu_keep_hooks_t *kh = keep_of(fwu, c);
+    if (kh != NULL && kh->accepted != NULL)
+        (void)kh->accepted(kh->ctx);
+}
+
+/* A staged request withdrawn (reject, or a failed install): drop the session. */
+static molt_err_t keep_unstaged(const molt_fwu_t *fwu)
+{
+    const molt_fwu_keep_hooks_t *kh = keep_of(fwu, &fwu->comp[0]);
+    return kh != NULL && kh->unstaged != NULL ? kh->unstaged(kh->ctx) : MOLT_OK;
 }
 
 void molt_fwu_bind(molt_fwu_t *fwu) { g_fwu = fwu; }
@@ -697,8 +750,8 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
     err = molt_verify(&src, &c->port->keys, &pol, &vr);
     if (err == MOLT_OK && vr.image.end != c->declared)
         err = MOLT_E_BOUNDS;
-    if (err == MOLT_OK && keep_of(fwu, c) != NULL && keep_of(fwu, c)->check != NULL)
-        err = keep_of(fwu, c)->check(keep_of(fwu, c)->ctx, &src); /* R-KEEPDATA: schema (molt/keepdata.h) */
+    if (err == MOLT_OK)
+        err = keep_check(fwu, c, &src); /* R-KEEPDATA */
     c->img_clean = false;
     if (err != MOLT_OK) {
         (void)to_failed(c, (psa_status_t)err);
@@ -798,27 +851,14 @@ psa_status_t molt_fwu_install(molt_fwu_t *fwu)
     }
     if (cand == 0u)
         return PSA_ERROR_BAD_STATE;
-    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
-        molt_fwu_comp_t *c = &fwu->comp[k];
-        const molt_fwu_keep_hooks_t *kh = keep_of(fwu, c);
-        if (kh != NULL && kh->save != NULL && c->used && c->state == PSA_FWU_CANDIDATE) {
-            /* R-KEEPDATA: the data is saved before the request (molt/keepdata.h). */
-            molt_area_src_t sctx;
-            molt_source_t src;
-            molt_area_source(&src, &sctx, sec_area(c), c->stg);
-            src.size = c->max_size;
-            if ((err = kh->save(kh->ctx, &src)) != MOLT_OK)
-                return molt_fwu_status(err);
-        }
-    }
+    if ((err = keep_save(fwu)) != MOLT_OK) /* R-KEEPDATA */
+        return molt_fwu_status(err);
     for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
         molt_fwu_comp_t *c = &fwu->comp[k];
         if (!c->used || c->state != PSA_FWU_CANDIDATE)
             continue;
         if ((err = request(c)) != MOLT_OK) {
-            const molt_fwu_keep_hooks_t *kh = keep_of(fwu, &fwu->comp[0]);
-            if (kh != NULL && kh->unstaged != NULL)
-                (void)kh->unstaged(kh->ctx); /* R-KEEPDATA: nothing requested, the session is dropped */
+            (void)keep_unstaged(fwu); /* R-KEEPDATA */
             /* All or nothing: take back the requests already written. */
             for (unsigned j = 0; j < k; j++) {
                 molt_fwu_comp_t *d = &fwu->comp[j];
@@ -873,9 +913,8 @@ psa_status_t molt_fwu_reject(molt_fwu_t *fwu, psa_status_t error)
                 return molt_fwu_status(err);
             c->state = PSA_FWU_FAILED;
             c->error = error;
-            if (keep_of(fwu, c) != NULL && keep_of(fwu, c)->unstaged != NULL &&
-                (err = keep_of(fwu, c)->unstaged(keep_of(fwu, c)->ctx)) != MOLT_OK)
-                return molt_fwu_status(err); /* R-KEEPDATA: the old code keeps its data */
+            if (c->id == 0u && (err = keep_unstaged(fwu)) != MOLT_OK) /* R-KEEPDATA */
+                return molt_fwu_status(err);
         } else if (c->state == PSA_FWU_TRIAL) {
             /* The boot code reverts an unconfirmed trial at the next reset. */
             if ((err = record_failed(c, error)) != MOLT_OK)
@@ -899,14 +938,8 @@ psa_status_t molt_fwu_accept(molt_fwu_t *fwu)
         n += fwu->comp[k].used && fwu->comp[k].state == PSA_FWU_TRIAL;
     if (n == 0u)
         return PSA_ERROR_BAD_STATE;
-    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
-        const molt_fwu_comp_t *c = &fwu->comp[k];
-        const molt_fwu_keep_hooks_t *kh = keep_of(fwu, c);
-        /* R-KEEPDATA: only a trial whose data is migrated may be accepted. */
-        if (c->used && c->state == PSA_FWU_TRIAL && kh != NULL && kh->accept_check != NULL &&
-            (err = kh->accept_check(kh->ctx)) != MOLT_OK)
-            return molt_fwu_status(err);
-    }
+    if ((err = keep_accept_check(fwu)) != MOLT_OK) /* R-KEEPDATA */
+        return molt_fwu_status(err);
     for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
         molt_fwu_comp_t *c = &fwu->comp[k];
         molt_area_src_t ctx;
@@ -925,9 +958,7 @@ psa_status_t molt_fwu_accept(molt_fwu_t *fwu)
             (err = erase_record(c)) != MOLT_OK || (err = write_head(c, KIND_UPDATED)) != MOLT_OK)
             return molt_fwu_status(err);
         c->state = PSA_FWU_UPDATED;
-        /* R-KEEPDATA: consolidate once confirmed (a failure is finished by the next boot). */
-        if (keep_of(fwu, c) != NULL && keep_of(fwu, c)->accepted != NULL)
-            (void)keep_of(fwu, c)->accepted(keep_of(fwu, c)->ctx);
+        keep_accepted(fwu, c); /* R-KEEPDATA */
     }
     return PSA_SUCCESS;
 }
