@@ -491,6 +491,19 @@ static void test_refusals(void)
         free(dat);
         dut_free(u);
     }
+    /* a third image running (programmed behind the update's back): nothing decided, nothing changed */
+    {
+        dut_t *u = dut_factory();
+        CHECK_EQ(download(u, &im_new), PSA_SUCCESS);
+        CHECK_EQ(psa_fwu_install(), PSA_SUCCESS_REBOOT);
+        const molt_area_t *sa = &u->d.port.area[MOLT_AREA_SECONDARY];
+        CHECK_EQ(sa->erase(sa->ctx, sa->size - SEC, SEC), MOLT_OK); /* the request dropped */
+        CHECK_EQ(sim_device_program(&u->d, MOLT_AREA_PRIMARY, 0, im_v3.b, im_v3.n), MOLT_OK);
+        CHECK_EQ(app_start(u), MOLT_E_KEEP_IMAGE);
+        CHECK_EQ(phase_of(u), MOLT_KEEP_SAVED);
+        CHECK(holds(u, MOLT_STORE_LIVE, false) && holds(u, MOLT_STORE_SAVED, false), "data untouched");
+        dut_free(u);
+    }
     /* molt_keep_check on its own: schema within [from, schema] */
     dut_t *u = dut_factory();
     molt_source_t src;

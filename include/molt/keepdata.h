@@ -18,14 +18,13 @@
  * running (and whether it runs as a trial, from molt_boot_result_t) with the
  * recorded ones, and from (phase, side, trial) decides:
  *
- *   phase        old image runs              new image runs (trial / confirmed)
- *   none, done   -                            -
- *   saving       drop the session            (cannot happen: install follows save) snapshot, migrate
- *   saved        drop the session (the        migrate / migrate + consolidate
- *                request was refused or lost)
- *   restoring    restore the snapshot        migrate again from the snapshot
- *   trial        restore the snapshot        - / consolidate
- *   consolidating restore the snapshot       consolidate
+ *   phase          old image runs          new image runs: trial / confirmed
+ *   none, done     -                       -
+ *   saving, saved  drop the session        snapshot -> LIVE, migrate / + consolidate
+ *   restoring      restore the snapshot    snapshot -> LIVE, migrate again / + consolidate
+ *   trial          restore the snapshot    - / consolidate
+ *   consolidating  restore the snapshot    consolidate
+ *   (neither image runs: MOLT_E_KEEP_IMAGE, nothing done)
  *
  * Every bulk change (snapshot, reset of LIVE to the snapshot, restore, drop)
  * is one store compaction committed together with the new phase, so a cut
