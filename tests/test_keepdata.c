@@ -238,7 +238,7 @@ static bool holds(dut_t *u, uint8_t sp, bool migrated)
     molt_store_rec_t r;
 
     for (uint32_t i = 0; i < NREC; i++) {
-        snprintf(want, sizeof want, "%s%s", migrated ? "v2:" : "", old_val[i]);
+        snprintf(want, sizeof want, "%s%.31s", migrated ? "v2:" : "", old_val[i]);
         if (molt_store_get_raw(&u->st, sp, 1, (uint16_t)i, v, sizeof v, &n) != MOLT_OK || n != strlen(want) ||
             memcmp(v, want, n) != 0)
             return false;
