@@ -66,6 +66,13 @@ static const err_entry_t errors[] = {
     {MOLT_E_ATTEST_KEY, "ATTEST_KEY", "no attestation key in this port"},
     {MOLT_E_ATTEST_NO_MEASUREMENT, "ATTEST_NO_MEASUREMENT", "no valid image to report in the token"},
     {MOLT_E_ATTEST_SIGN, "ATTEST_SIGN", "the attestation key store failed to sign"},
+    {MOLT_E_STORE_FULL, "STORE_FULL", "record store full"},
+    {MOLT_E_STORE_NOT_FOUND, "STORE_NOT_FOUND", "no such record"},
+    {MOLT_E_KEEP_SCHEMA, "KEEP_SCHEMA", "image cannot migrate the device's data schema"},
+    {MOLT_E_KEEP_PHASE, "KEEP_PHASE", "not valid in this phase of the data-preserving upgrade"},
+    {MOLT_E_KEEP_IMAGE, "KEEP_IMAGE", "running image is neither side of the recorded upgrade"},
+    {MOLT_E_KEEP_RESTORE, "KEEP_RESTORE", "the application could not migrate its data"},
+    {MOLT_E_KEEP_SAVE, "KEEP_SAVE", "the application could not save its data"},
 };
 
 static const err_entry_t *lookup(molt_err_t err)

@@ -81,8 +81,14 @@ psa_status_t molt_fwu_status(molt_err_t err)
     case MOLT_E_DOWNGRADE:
     case MOLT_E_ENC_REQUIRED:
     case MOLT_E_DEP_UNSUPPORTED:
-    case MOLT_E_DEPENDENCY: return PSA_ERROR_NOT_PERMITTED; /* policy, not a forgery */
-    case MOLT_E_TOO_LARGE: return PSA_ERROR_INSUFFICIENT_STORAGE;
+    case MOLT_E_DEPENDENCY:
+    case MOLT_E_KEEP_SCHEMA: return PSA_ERROR_NOT_PERMITTED; /* policy, not a forgery */
+    case MOLT_E_TOO_LARGE:
+    case MOLT_E_STORE_FULL: return PSA_ERROR_INSUFFICIENT_STORAGE;
+    case MOLT_E_KEEP_PHASE: return PSA_ERROR_BAD_STATE;
+    case MOLT_E_KEEP_SAVE:
+    case MOLT_E_KEEP_RESTORE:
+    case MOLT_E_KEEP_IMAGE: return PSA_ERROR_GENERIC_ERROR; /* the application's data listener */
     case MOLT_E_IO:
     case MOLT_E_FLASH:
     case MOLT_E_NV:
@@ -512,6 +518,71 @@ molt_err_t molt_fwu_set_flags(molt_fwu_t *fwu, psa_fwu_component_t id, uint32_t 
     return MOLT_OK;
 }
 
+void molt_fwu_set_keep(molt_fwu_t *fwu, const molt_fwu_keep_hooks_t *hooks)
+{
+    if (fwu != NULL)
+        fwu->keep = hooks;
+}
+
+/* --- R-KEEPDATA: the optional data-preserving upgrade hooks (molt/keepdata.h) ------
+ * Each is called from one marked line of the flow below; unset, they do nothing. */
+
+/* The hooks for component c (component 0 only). */
+static const molt_fwu_keep_hooks_t *keep_of(const molt_fwu_t *fwu, const molt_fwu_comp_t *c)
+{
+    return fwu != NULL && fwu->keep != NULL && c != NULL && c->used && c->id == 0u ? fwu->keep : NULL;
+}
+
+/* finish, after verification: may the staged image take over the data (schema)? */
+static molt_err_t keep_check(const molt_fwu_t *fwu, const molt_fwu_comp_t *c, const molt_source_t *staged)
+{
+    const molt_fwu_keep_hooks_t *kh = keep_of(fwu, c);
+    return kh != NULL && kh->check != NULL ? kh->check(kh->ctx, staged) : MOLT_OK;
+}
+
+/* install, before any request: save the data of component 0's candidate. */
+static molt_err_t keep_save(const molt_fwu_t *fwu)
+{
+    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
+        const molt_fwu_comp_t *c = &fwu->comp[k];
+        const molt_fwu_keep_hooks_t *kh = keep_of(fwu, c);
+        if (kh != NULL && kh->save != NULL && c->state == PSA_FWU_CANDIDATE) {
+            molt_area_src_t sctx;
+            molt_source_t src;
+            molt_area_source(&src, &sctx, sec_area(c), c->stg);
+            src.size = c->max_size;
+            return kh->save(kh->ctx, &src);
+        }
+    }
+    return MOLT_OK;
+}
+
+/* accept, before confirming: only a trial whose data is migrated may be accepted. */
+static molt_err_t keep_accept_check(const molt_fwu_t *fwu)
+{
+    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
+        const molt_fwu_keep_hooks_t *kh = keep_of(fwu, &fwu->comp[k]);
+        if (kh != NULL && kh->accept_check != NULL && fwu->comp[k].state == PSA_FWU_TRIAL)
+            return kh->accept_check(kh->ctx);
+    }
+    return MOLT_OK;
+}
+
+/* accept, after c is confirmed: consolidate (a failure is finished by the next boot). */
+static void keep_accepted(const molt_fwu_t *fwu, const molt_fwu_comp_t *c)
+{
+    const molt_fwu_keep_hooks_t *kh = keep_of(fwu, c);
+    if (kh != NULL && kh->accepted != NULL)
+        (void)kh->accepted(kh->ctx);
+}
+
+/* A staged request withdrawn (reject, or a failed install): drop the session. */
+static molt_err_t keep_unstaged(const molt_fwu_t *fwu)
+{
+    const molt_fwu_keep_hooks_t *kh = keep_of(fwu, &fwu->comp[0]);
+    return kh != NULL && kh->unstaged != NULL ? kh->unstaged(kh->ctx) : MOLT_OK;
+}
+
 void molt_fwu_bind(molt_fwu_t *fwu) { g_fwu = fwu; }
 
 /* --- per-component calls ---------------------------------------------------------- */
@@ -712,6 +783,8 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
 
     if (err == MOLT_OK && vr.image.end != c->declared)
         err = MOLT_E_BOUNDS;
+    if (err == MOLT_OK)
+        err = keep_check(fwu, c, &src); /* R-KEEPDATA */
     c->img_clean = false;
     if (err != MOLT_OK) {
         (void)to_failed(c, (psa_status_t)err);
@@ -813,11 +886,14 @@ psa_status_t molt_fwu_install(molt_fwu_t *fwu)
     }
     if (cand == 0u)
         return PSA_ERROR_BAD_STATE;
+    if ((err = keep_save(fwu)) != MOLT_OK) /* R-KEEPDATA */
+        return molt_fwu_status(err);
     for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
         molt_fwu_comp_t *c = &fwu->comp[k];
         if (!c->used || c->state != PSA_FWU_CANDIDATE)
             continue;
         if ((err = request(c)) != MOLT_OK) {
+            (void)keep_unstaged(fwu); /* R-KEEPDATA */
             /* All or nothing: take back the requests already written. */
             for (unsigned j = 0; j < k; j++) {
                 molt_fwu_comp_t *d = &fwu->comp[j];
@@ -873,6 +949,8 @@ psa_status_t molt_fwu_reject(molt_fwu_t *fwu, psa_status_t error)
                 return molt_fwu_status(err);
             c->state = PSA_FWU_FAILED;
             c->error = error;
+            if (c->id == 0u && (err = keep_unstaged(fwu)) != MOLT_OK) /* R-KEEPDATA */
+                return molt_fwu_status(err);
         } else if (c->state == PSA_FWU_TRIAL) {
             /* The boot code reverts an unconfirmed trial at the next reset. */
             if ((err = record_failed(c, error)) != MOLT_OK)
@@ -896,6 +974,8 @@ psa_status_t molt_fwu_accept(molt_fwu_t *fwu)
         n += fwu->comp[k].used && fwu->comp[k].state == PSA_FWU_TRIAL;
     if (n == 0u)
         return PSA_ERROR_BAD_STATE;
+    if ((err = keep_accept_check(fwu)) != MOLT_OK) /* R-KEEPDATA */
+        return molt_fwu_status(err);
     for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
         molt_fwu_comp_t *c = &fwu->comp[k];
         molt_area_src_t ctx;
@@ -914,6 +994,7 @@ psa_status_t molt_fwu_accept(molt_fwu_t *fwu)
             (err = fresh_record(c)) != MOLT_OK || (err = write_head(c, KIND_UPDATED)) != MOLT_OK)
             return molt_fwu_status(err);
         c->state = PSA_FWU_UPDATED;
+        keep_accepted(fwu, c); /* R-KEEPDATA */
     }
     return PSA_SUCCESS;
 }

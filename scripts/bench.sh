@@ -4,7 +4,8 @@
 #      program's own start-up measured by a --baseline run), per algorithm.
 #   2. Flash cost of one activation per boot mode (bench_activation over the
 #      NOR flash simulator) for N = 8, 64 and 256 sectors of 4 KiB.
-#   3. Flash cost of a download through the PSA Firmware Update API (bench_fwu).
+#   3. Flash cost of a download through the PSA Firmware Update API (bench_fwu),
+#      and of record writes and one data-preserving upgrade (bench_store).
 #   4. The boot stage on Cortex-M (bench/mps2.sh, ports/mps2 on QEMU): linked flash and RAM
 #      per configuration split molt / crypto, instructions to verify and boot 256 KiB, stack.
 #   4. moltd's DDI poll throughput on SQLite and PostgreSQL (scripts/bench-moltd.sh).
@@ -54,6 +55,10 @@ done
 echo
 echo "== download cost through the PSA Firmware Update API (simulated NOR flash) =="
 "$build/bench/bench_fwu"
+
+echo
+echo "== record store and data-preserving upgrade (R-KEEPDATA; simulated NOR flash) =="
+"$build/bench/bench_store"
 
 echo
 "$top/bench/mps2.sh" "$build/bin/molt" "$build/mps2-bench"

@@ -6,7 +6,8 @@
 # attacks: a tampered copy, an image from an untrusted signer, a signature moved
 # before its key, and a rollback to an older, properly signed image. Each must be
 # refused for its own reason. Ends with a table; exits 0 only if every outcome is
-# the expected one. Then the fleet (sections 13-17): moltd (SQLite, loopback,
+# the expected one. Section 12b: a calibration record survives a migrating
+# upgrade and the revert of another (R-KEEPDATA). Then the fleet (sections 13-17): moltd (SQLite, loopback,
 # ephemeral port) and five simulated devices running molt-agent take v2.0.0 in a
 # staged campaign -- one encrypted package for the whole fleet, a key envelope for
 # each device (R-CONF, R-ONEPKG) -- through a dropped connection, a power cut mid-activation, a
@@ -102,6 +103,37 @@ pf=$("$molt" sim powerfail --old app-v1.signed --new app-v2.signed -k vendor.pub
 printf '%s\n' "$pf"
 record "power-fail sweep" "bricked 0 mixed 0" "$(sed -nE 's/.*bricked: ([0-9]+), mixed: ([0-9]+).*/bricked \1 mixed \2/p' <<<"$pf")"
 
+say "12b. Data-preserving upgrade (R-KEEPDATA): a calibration record survives a migrating upgrade and the revert of another"
+# Application 1 of `molt sim` migrates schema P -> N by prefixing each value with "sN|".
+run "$molt" sign -k vendor.pem -v 1.0.0 -s auto -H 0x200 --pad-header -S 0x10000 --data-schema 1:1 firmware-v1.bin cal-v1.signed
+run "$molt" sign -k vendor.pem -v 2.0.0 -s auto -H 0x200 --pad-header -S 0x10000 --data-schema 1:2:1 firmware-v2.bin cal-v2.signed
+run "$molt" sign -k vendor.pem -v 2.1.0 -s auto -H 0x200 --pad-header -S 0x10000 --data-schema 1:2:2 firmware-v2.bin cal-v21.signed
+run "$molt" sign -k vendor.pem -v 3.0.0 -s auto -H 0x200 --pad-header -S 0x10000 --data-schema 1:3:3 firmware-v2.bin cal-v3.signed
+kd() { local out; out=$("$molt" sim boot -f cal.sim -k vendor.pub.pem 2>&1); printf '%s\n' "$out" >&2
+       sed -nE 's/^data: ([a-z ()]+), schema ([0-9]+), phase.*/\1 schema=\2/p' <<<"$out"; }
+run "$molt" sim create -f cal.sim --sector-size 4096 --slot-sectors 16 --align 8 --data-sectors 2
+run "$molt" sim write -f cal.sim --slot primary cal-v1.signed
+kd >/dev/null
+run "$molt" sim put -f cal.sim --id 1 "gain=1.037 offset=-12"
+run "$molt" sim put -f cal.sim --app 2 --id 1 "pairing=4f2a"
+run "$molt" sim records -f cal.sim
+run "$molt" sim write -f cal.sim --slot secondary cal-v3.signed
+out=$("$molt" sim request -f cal.sim 2>&1); rc=$?; printf '%s\n' "$out"
+record "v3.0.0 (migrates from schema 3 only)" "rc=1 KEEP_SCHEMA" "rc=$rc $(sed -nE 's/.*\[([A-Z_]+)\]$/\1/p' <<<"$out")"
+run "$molt" sim write -f cal.sim --slot secondary cal-v2.signed
+run "$molt" sim request -f cal.sim
+record "v2.0.0 trial: data migrated 1 -> 2" "migrated schema=1" "$(kd)"
+record "calibration in the trial" "s2|gain=1.037 offset=-12" "$("$molt" sim get -f cal.sim --id 1)"
+run "$molt" sim confirm -f cal.sim
+record "v2.0.0 accepted: consolidated" "kept schema=2" "$(kd)"
+run "$molt" sim write -f cal.sim --slot secondary cal-v21.signed
+run "$molt" sim request -f cal.sim
+kd >/dev/null
+run "$molt" sim put -f cal.sim --id 1 "written by the v2.1.0 trial"
+record "v2.1.0 reset in trial: data restored" "restored schema=2" "$(kd)"
+record "calibration after the revert" "s2|gain=1.037 offset=-12" "$("$molt" sim get -f cal.sim --id 1)"
+record "another application's record" "pairing=4f2a" "$("$molt" sim get -f cal.sim --app 2 --id 1)"
+run "$molt" sim records -f cal.sim
 
 # --- the fleet ---------------------------------------------------------------------
 say "13. The deployer starts moltd (SQLite, 127.0.0.1, an ephemeral port) and registers the vendor key"

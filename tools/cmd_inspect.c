@@ -46,6 +46,7 @@ static const char *tlv_name(uint16_t type)
     case MOLT_TLV_COMP_DEC_SIZE: return "COMP_DEC_SIZE";
     case MOLT_TLV_UUID_VID: return "UUID_VID";
     case MOLT_TLV_UUID_CID: return "UUID_CID";
+    case MOLT_TLV_DATA_SCHEMA: return "DATA_SCHEMA";
     default: return (type & 0xff) >= 0xa0 ? "VENDOR" : "UNKNOWN";
     }
 }

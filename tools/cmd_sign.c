@@ -45,6 +45,9 @@ static const char usage_text[] =
     "      --boot-record SW_TYPE  CBOR boot record TLV (at most 12 characters)\n"
     "      --custom-tlv TAG VALUE protected vendor TLV (0xXXa0-0xXXfe); VALUE 0x.. or text\n"
     "      --custom-tlv-file TAG FILE\n"
+    "      --data-schema APP:SCHEMA[:FROM]  the data schema this image uses for application APP\n"
+    "                             (1..65535), migrating from schema FROM..SCHEMA (default FROM = SCHEMA)\n"
+    "                             (protected TLV 0x6dd5, R-KEEPDATA; once per application)\n"
     "      --vid UUID|DOMAIN      vendor UUID (UUIDv5 of DOMAIN in the DNS namespace)\n"
     "      --cid UUID|NAME        image class UUID (UUIDv5 of NAME in the vid namespace)\n"
     "  -L, --load-addr ADDR       RAM load address (sets RAM_LOAD)\n"
@@ -64,7 +67,7 @@ static const char usage_text[] =
 enum opt_id {
     O_KEY, O_VERSION, O_SECCNT, O_HDR, O_SLOT, O_PAD_HEADER, O_PAD, O_CONFIRM, O_OVERWRITE,
     O_ALIGN, O_MAX_ALIGN, O_MAX_SECTORS, O_PUBKEY_FMT, O_SHA, O_PURE, O_PAD_SIG, O_DEPS,
-    O_BOOT_RECORD, O_CUSTOM, O_CUSTOM_FILE, O_VID, O_CID, O_LOAD_ADDR, O_ROM_FIXED,
+    O_BOOT_RECORD, O_CUSTOM, O_CUSTOM_FILE, O_DATA_SCHEMA, O_VID, O_CID, O_LOAD_ADDR, O_ROM_FIXED,
     O_NON_BOOTABLE, O_ERASED, O_ENDIAN, O_HEX_ADDR, O_ENCRYPT, O_ENC_KEYLEN, O_HMAC_SHA, O_CLEAR, O_SAVE_KEY,
     O_COMPRESSION, O_UNSUPPORTED, O_HELP
 };
@@ -95,6 +98,7 @@ static const struct option_def {
     {"boot-record", 0, 1, O_BOOT_RECORD},
     {"custom-tlv", 0, 2, O_CUSTOM},
     {"custom-tlv-file", 0, 2, O_CUSTOM_FILE},
+    {"data-schema", 0, 1, O_DATA_SCHEMA},
     {"vid", 0, 1, O_VID},
     {"cid", 0, 1, O_CID},
     {"load-addr", 'L', 1, O_LOAD_ADDR},
@@ -305,6 +309,49 @@ static bool custom_tag(const sign_opts_t *o, const char *opt, const char *s, uin
     return true;
 }
 
+/* --data-schema APP:SCHEMA[:FROM] -> the protected TLV MOLT_TLV_DATA_SCHEMA. */
+static bool add_schema(sign_opts_t *o, const char *arg)
+{
+    unsigned long v[3] = {0, 0, 0};
+    int n = 0;
+    const char *p = arg;
+    while (n < 3) {
+        char *end = NULL;
+        if (!isdigit((unsigned char)*p))
+            break;
+        v[n++] = strtoul(p, &end, 10);
+        p = end;
+        if (*p != ':')
+            break;
+        p++;
+    }
+    if (*p != '\0' || n < 2)
+        return cli_error("--data-schema: '%s' is not APP:SCHEMA or APP:SCHEMA:FROM", arg), false;
+    if (n == 2)
+        v[2] = v[1];
+    if (v[0] == 0 || v[0] > 0xffff || v[1] > 0xffff || v[2] > v[1])
+        return cli_error("--data-schema: '%s': APP must be 1..65535 and FROM <= SCHEMA <= 65535", arg), false;
+    for (size_t i = 0; i < o->ncustom; i++)
+        if (o->custom[i].tag == MOLT_TLV_DATA_SCHEMA && o->custom[i].len == 8 &&
+            molt_le16(o->custom[i].value) == v[0])
+            return cli_error("--data-schema: application %lu given twice", v[0]), false;
+    sign_custom_tlv_t t = {MOLT_TLV_DATA_SCHEMA, malloc(8), 8};
+    sign_custom_tlv_t *c = realloc(o->custom, (o->ncustom + 1) * sizeof *c);
+    if (t.value == NULL || c == NULL) {
+        free(t.value);
+        if (c != NULL)
+            o->custom = c;
+        return cli_error("out of memory"), false;
+    }
+    o->custom = c;
+    molt_put_le16(t.value, (uint16_t)v[0]);
+    molt_put_le16(t.value + 2, (uint16_t)v[1]);
+    molt_put_le16(t.value + 4, (uint16_t)v[2]);
+    molt_put_le16(t.value + 6, 0);
+    o->custom[o->ncustom++] = t;
+    return true;
+}
+
 static bool add_custom(sign_opts_t *o, const char *tag, const char *value, bool from_file)
 {
     const char *opt = from_file ? "--custom-tlv-file" : "--custom-tlv";
@@ -417,6 +464,7 @@ static bool apply_content(sign_args_t *a, enum opt_id id, const char *opt, char 
     case O_DEPS: return parse_deps(o, v[0]);
     case O_CUSTOM: return add_custom(o, v[0], v[1], false);
     case O_CUSTOM_FILE: return add_custom(o, v[0], v[1], true);
+    case O_DATA_SCHEMA: return add_schema(o, v[0]);
     case O_PUBKEY_FMT: o->full_pubkey = !strcmp(v[0], "full"); return choice(opt, v[0], fmts);
     case O_SHA: o->sha = (enum sign_sha)atoi(v[0]); return choice(opt, v[0], shas);
     default: return false;
@@ -472,7 +520,7 @@ static bool apply(sign_args_t *a, const struct option_def *d, const char *opt, c
     case O_HEX_ADDR: case O_UNSUPPORTED: case O_ENDIAN: case O_COMPRESSION:
         return apply_refusal(d->id, opt, v);
     case O_KEY: case O_VERSION: case O_SECCNT: case O_VID: case O_CID: case O_BOOT_RECORD:
-    case O_PURE: case O_PAD_SIG: case O_DEPS: case O_CUSTOM: case O_CUSTOM_FILE:
+    case O_PURE: case O_PAD_SIG: case O_DEPS: case O_CUSTOM: case O_CUSTOM_FILE: case O_DATA_SCHEMA:
     case O_PUBKEY_FMT: case O_SHA:
         return apply_content(a, d->id, opt, v);
     default:

@@ -10,6 +10,10 @@
  *   molt sim state   -f DEV [-k PUB ...] [--json]
  *   molt sim attest  -f DEV -k PUB [-k PUB ...] --nonce HEX [--client-id N] [-o TOKEN]
  *   molt sim iak     -f DEV [-o PUB.pem]
+ *   molt sim put     -f DEV [--app N] --id N VALUE     (VALUE: text, or 0x + hex)
+ *   molt sim get     -f DEV [--app N] --id N
+ *   molt sim del     -f DEV [--app N] --id N
+ *   molt sim records -f DEV [--json]
  *   molt sim powerfail [--mode M] [--sectors N] [--sector-size S] [--align A]
  *                    [--erase-value V] [--seeds K] [--torn|--clean] [--double-cuts M]
  *                    [--vectors DIR | --old IMG --new IMG -k PUB]
@@ -17,6 +21,13 @@
  *   (--encrypted: imgtool's encrypted p13 -> p14 with the device key enc-x25519;
  *    --enc-key: the device's decryption key for --old/--new encrypted images.
  *    Both add the check that no plaintext ever rests in staging.)
+ *
+ * Data-preserving upgrade (R-KEEPDATA, molt/keepdata.h): a device created
+ * with --data-sectors N has a record store. Application 1 is "the device's
+ * application": request saves its records (refusing an image whose schema TLV
+ * cannot migrate them, KEEP_SCHEMA), boot runs molt_keep_boot() after the boot
+ * code, confirm consolidates. Its built-in migration from schema P to N > P
+ * rewrites every value V as "sN|" + V (an earlier "sK|" prefix replaced).
  *
  * The device (ports/sim/sim_port: layout, mode, flash cells, wear) lives in
  * DEV between commands. Everything device-side is libmolt's boot code over the
@@ -37,6 +48,8 @@
 #include "molt/attest.h"
 #include "molt/boot.h"
 #include "molt/enc.h"
+#include "molt/keepdata.h"
+#include "molt/store.h"
 #include "enc_tool.h"
 #include "sim_keystore.h"
 #include "sim_port.h"
@@ -48,6 +61,8 @@ typedef struct sim_opts {
     const char *file, *slot, *vectors, *old_img, *new_img, *nonce, *out, *enc_key;
     int64_t client_id;
     bool encrypted;
+    uint64_t data_sectors, app, id;
+    bool has_id;
     uint64_t sector_size, slot_sectors, align, erase_value, seeds, double_cuts, lives, first_seed;
     int mode; /* -1: not given */
     bool permanent, json, clean;
@@ -64,6 +79,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: molt sim create -f DEV [--sector-size N] [--slot-sectors N] [--align A]\n"
             "                       [--erase-value 0xff|0x00] [--mode swap|remap|overwrite]\n"
+            "                       [--data-sectors N]   (a record store for R-KEEPDATA; 0: none)\n"
             "       molt sim write -f DEV --slot primary|secondary IMAGE\n"
             "       molt sim request -f DEV [--permanent]\n"
             "       molt sim confirm -f DEV\n"
@@ -71,6 +87,9 @@ static int usage(void)
             "       molt sim state -f DEV [-k PUB ...] [--json]\n"
             "       molt sim attest -f DEV -k PUB [-k PUB ...] --nonce HEX [--client-id N] [-o TOKEN]\n"
             "       molt sim iak -f DEV [-o PUB.pem]\n"
+            "       molt sim put -f DEV [--app N] --id N VALUE    (VALUE: text, or 0x + hex)\n"
+            "       molt sim get|del -f DEV [--app N] --id N\n"
+            "       molt sim records -f DEV [--json]\n"
             "       molt sim powerfail [--mode M] [--sectors N] [--sector-size S] [--align A]\n"
             "                       [--erase-value V] [--seeds K] [--torn|--clean] [--double-cuts M]\n"
             "                       [--vectors DIR | --old IMAGE --new IMAGE -k PUB]\n"
@@ -117,6 +136,9 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
         {"output", required_argument, NULL, 'o'},
         {"enc-key", required_argument, NULL, 'Y'},
         {"encrypted", no_argument, NULL, 'e'},
+        {"data-sectors", required_argument, NULL, 'G'},
+        {"app", required_argument, NULL, 'a'},
+        {"id", required_argument, NULL, 'i'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -131,6 +153,7 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
     o->first_seed = 1;
     o->double_cuts = 4;
     o->client_id = -1;
+    o->app = 1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "f:k:o:", opts, NULL)) != -1) {
         switch (c) {
@@ -205,6 +228,23 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
         }
         case 'Y': o->enc_key = optarg; break;
         case 'e': o->encrypted = true; break;
+        case 'G':
+            if (!parse_num("--data-sectors", optarg, 0, MOLT_STORE_MAX_SECTORS, &o->data_sectors))
+                return false;
+            if (o->data_sectors == 1) {
+                cli_error("--data-sectors: the store needs at least 2 sectors, got 1");
+                return false;
+            }
+            break;
+        case 'a':
+            if (!parse_num("--app", optarg, 1, 0xffff, &o->app))
+                return false;
+            break;
+        case 'i':
+            if (!parse_num("--id", optarg, 0, 0xffff, &o->id))
+                return false;
+            o->has_id = true;
+            break;
         default: usage(); return false;
         }
     }
@@ -262,14 +302,27 @@ static int sim_create(const sim_opts_t *o)
                            (uint8_t)o->erase_value) != MOLT_OK)
         return cli_error("unusable geometry: sector size must be a multiple of the alignment (a power of two)");
     l.mode = (uint32_t)(o->mode < 0 ? MOLT_MODE_SWAP : o->mode);
+    if (o->data_sectors > 0 && sim_layout_add_data(&l, (uint32_t)o->data_sectors) != MOLT_OK)
+        return cli_error("--data-sectors %llu: no room for a data area in this geometry",
+                         (unsigned long long)o->data_sectors);
     if (sim_device_init(&dev, &l, NULL) != MOLT_OK)
         return cli_error("cannot create the device");
+    if (o->data_sectors > 0) {
+        molt_store_t st;
+        if (molt_store_mount(&st, sim_device_data_area(&dev)) != MOLT_OK) {
+            sim_device_free(&dev);
+            return cli_error("--data-sectors: sectors of %llu bytes are too small for the record store",
+                             (unsigned long long)o->sector_size);
+        }
+    }
     bool ok = dev_save(&dev, o->file);
     if (ok)
         printf("%s: %s, %llu sectors x %llu bytes per slot, align %llu, erase 0x%02llx, %u bytes\n",
                o->file, mode_names[l.mode], (unsigned long long)o->slot_sectors,
                (unsigned long long)o->sector_size, (unsigned long long)o->align,
                (unsigned long long)o->erase_value, sim_flash_size(&dev.flash));
+    if (ok && o->data_sectors > 0)
+        printf("%s: data area of %llu sectors for the record store\n", o->file, (unsigned long long)o->data_sectors);
     sim_device_free(&dev);
     return ok ? 0 : EXIT_USAGE;
 }
@@ -311,23 +364,136 @@ static int sim_write(const sim_opts_t *o)
     return rc;
 }
 
+/* --- the device's application and its records (R-KEEPDATA) ---------------------- */
+
+#define SIM_APP 1u /* the application whose data `molt sim` upgrades */
+
+/* Schema P -> N (N > P): every value V becomes "sN|" + V without an earlier "sK|". */
+static molt_err_t sim_migrate(void *ctx, const molt_store_app_t *h, uint16_t prev, uint16_t next)
+{
+    uint16_t ids[64], id, len;
+    uint32_t n = 0, cur = 0;
+    bool more = true;
+    molt_err_t err;
+
+    (void)ctx;
+    if (next <= prev)
+        return MOLT_OK;
+    while ((err = molt_store_app_next(h, &cur, &id, &len, &more)) == MOLT_OK && more && n < 64)
+        ids[n++] = id;
+    if (err != MOLT_OK)
+        return err;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t v[MOLT_STORE_VALUE_MAX], out[MOLT_STORE_VALUE_MAX + 8];
+        size_t vl = 0, skip = 0;
+        if ((err = molt_store_get(h, ids[i], v, sizeof v, &vl)) != MOLT_OK)
+            return err;
+        if (vl > 1 && v[0] == 's') {
+            size_t j = 1;
+            while (j < vl && v[j] >= '0' && v[j] <= '9')
+                j++;
+            if (j > 1 && j < vl && v[j] == '|')
+                skip = j + 1;
+        }
+        int hn = snprintf((char *)out, sizeof out, "s%u|", (unsigned)next);
+        size_t ol = (size_t)hn + vl - skip;
+        if (ol > MOLT_STORE_VALUE_MAX)
+            ol = MOLT_STORE_VALUE_MAX;
+        memcpy(out + hn, v + skip, ol - (size_t)hn);
+        if ((err = molt_store_put(h, ids[i], out, ol)) != MOLT_OK)
+            return err;
+    }
+    return MOLT_OK;
+}
+
+typedef struct sim_data {
+    molt_store_t st;
+    molt_keep_t keep;
+    bool on;
+} sim_data_t;
+
+/* Mount the device's store (if it has one) and bind application 1's listeners. */
+static bool data_open(sim_device_t *dev, const molt_boot_cfg_t *cfg, sim_data_t *d, const char *file)
+{
+    static const molt_keep_ops_t ops = {NULL, NULL, sim_migrate, NULL, NULL};
+    molt_err_t e;
+    memset(d, 0, sizeof *d);
+    if (sim_device_data_area(dev) == NULL)
+        return true;
+    if ((e = molt_store_mount(&d->st, sim_device_data_area(dev))) != MOLT_OK ||
+        (e = molt_keep_init(&d->keep, &d->st, SIM_APP, &dev->port, cfg, &ops)) != MOLT_OK) {
+        cli_error("%s: record store: %s", file, molt_err_str(e));
+        return false;
+    }
+    d->on = true;
+    return true;
+}
+
+static const char *phase_name(uint8_t p)
+{
+    switch (p) {
+    case MOLT_KEEP_NONE: return "none";
+    case MOLT_KEEP_DONE: return "completed";
+    case MOLT_KEEP_SAVED: return "saved (waiting for the new code)";
+    case MOLT_KEEP_SAVING: return "saving";
+    case MOLT_KEEP_RESTORING: return "restoring";
+    case MOLT_KEEP_CONSOLIDATING: return "consolidating";
+    case MOLT_KEEP_TRIAL: return "trial (data migrated)";
+    case MOLT_KEEP_RECOVERED: return "recovered (old code, old data)";
+    }
+    return "?";
+}
+
+static const char *keep_action_name(molt_keep_action_t a)
+{
+    switch (a) {
+    case MOLT_KEEP_ACT_NONE: return "kept";
+    case MOLT_KEEP_ACT_MIGRATED: return "migrated";
+    case MOLT_KEEP_ACT_CONSOLIDATED: return "consolidated";
+    case MOLT_KEEP_ACT_RESTORED: return "restored";
+    case MOLT_KEEP_ACT_DROPPED: return "kept (upgrade dropped)";
+    }
+    return "?";
+}
+
 /* request / confirm */
 static int sim_app(const sim_opts_t *o, bool confirm)
 {
     sim_device_t dev;
+    sim_data_t data;
     if (!dev_load(&dev, o))
         return EXIT_USAGE;
     molt_boot_cfg_t cfg = dev_cfg(&dev);
-    molt_err_t e = confirm ? molt_confirm(&dev.port, &cfg) : molt_request_upgrade(&dev.port, &cfg, o->permanent);
+    if (!data_open(&dev, &cfg, &data, o->file)) {
+        sim_device_free(&dev);
+        return EXIT_USAGE;
+    }
+    molt_err_t e = MOLT_OK;
+    if (data.on && confirm) {
+        e = molt_keep_accept_check(&data.keep); /* only migrated data may be accepted */
+    } else if (data.on) {
+        /* The data is saved before the request; an image that cannot migrate it is refused. */
+        molt_area_src_t sctx;
+        molt_source_t src;
+        molt_area_source(&src, &sctx, &dev.port.area[MOLT_AREA_SECONDARY], molt_boot_staging_offset(&dev.port, &cfg));
+        e = molt_keep_save(&data.keep, &src);
+    }
+    if (e == MOLT_OK)
+        e = confirm ? molt_confirm(&dev.port, &cfg) : molt_request_upgrade(&dev.port, &cfg, o->permanent);
+    if (e == MOLT_OK && data.on && confirm)
+        e = molt_keep_consolidate(&data.keep);
     int rc = 0;
     if (e != MOLT_OK) {
-        cli_error("%s: %s", o->file, molt_err_str(e));
+        cli_error("%s: %s [%s]", o->file, molt_err_str(e), molt_err_name(e));
         rc = EXIT_INVALID;
+        if (e != MOLT_E_KEEP_SCHEMA && e != MOLT_E_KEEP_PHASE && !dev_save(&dev, o->file))
+            rc = EXIT_USAGE; /* flash changed before the failure: keep it */
     } else if (!dev_save(&dev, o->file)) {
         rc = EXIT_USAGE;
     } else {
-        printf("%s: %s\n", o->file, confirm ? "confirmed" : o->permanent ? "permanent upgrade requested"
-                                                                      : "test upgrade requested");
+        printf("%s: %s%s\n", o->file,
+               confirm ? "confirmed" : o->permanent ? "permanent upgrade requested" : "test upgrade requested",
+               !data.on ? "" : confirm ? ", data consolidated" : ", data saved");
     }
     sim_device_free(&dev);
     return rc;
@@ -392,6 +558,20 @@ static int sim_boot(const sim_opts_t *o)
     boot_print(e, &r, "boot");
     if (e != MOLT_OK && e != MOLT_E_NO_IMAGE)
         cli_error("%s: %s", o->file, molt_err_str(e));
+    sim_data_t data;
+    if (e == MOLT_OK && data_open(&dev, &cfg, &data, o->file) && data.on) {
+        /* The application's first act: resume or recover its data (R-KEEPDATA). */
+        molt_keep_action_t act = MOLT_KEEP_ACT_NONE;
+        molt_keep_state_t ks;
+        uint16_t schema = 0;
+        molt_err_t ke = molt_keep_boot(&data.keep, &r, &act);
+        if (ke == MOLT_OK && (ke = molt_keep_status(&data.keep, &ks, &schema)) == MOLT_OK) {
+            printf("data: %s, schema %u, phase %s\n", keep_action_name(act), (unsigned)schema, phase_name(ks.phase));
+        } else {
+            cli_error("%s: data: %s [%s]", o->file, molt_err_str(ke), molt_err_name(ke));
+            rc = EXIT_INVALID;
+        }
+    }
     if (!dev_save(&dev, o->file))
         rc = EXIT_USAGE;
     sim_device_free(&dev);
@@ -758,6 +938,156 @@ static int sim_life(sim_opts_t *o)
     return life_ok(&res) ? 0 : EXIT_INVALID;
 }
 
+static bool printable(const uint8_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] < 0x20 || v[i] > 0x7e)
+            return false;
+    return true;
+}
+
+/* put / get / del: application --app's LIVE records, through its own handle
+ * (get prints text, or 0x + hex when not printable). */
+static int sim_record(const sim_opts_t *o, const char *sub)
+{
+    sim_device_t dev;
+    sim_data_t data;
+    molt_store_app_t h;
+    uint8_t v[MOLT_STORE_VALUE_MAX];
+    size_t len = 0;
+    int rc = 0;
+    bool put = !strcmp(sub, "put"), del = !strcmp(sub, "del");
+
+    if (!o->has_id)
+        return cli_error("--id N is required");
+    if (put != (o->nargs == 1))
+        return usage();
+    if (put) {
+        const char *val = o->args[0];
+        if (!strncmp(val, "0x", 2)) {
+            if (!cli_parse_hex(val + 2, v, sizeof v, &len))
+                return cli_error("%s: not hex of at most %u bytes", val, MOLT_STORE_VALUE_MAX);
+        } else if ((len = strlen(val)) > MOLT_STORE_VALUE_MAX) {
+            return cli_error("value of %zu bytes: at most %u", len, MOLT_STORE_VALUE_MAX);
+        } else {
+            memcpy(v, val, len);
+        }
+    }
+    if (!dev_load(&dev, o))
+        return EXIT_USAGE;
+    molt_boot_cfg_t cfg = dev_cfg(&dev);
+    if (!data_open(&dev, &cfg, &data, o->file)) {
+        sim_device_free(&dev);
+        return EXIT_USAGE;
+    }
+    if (!data.on) {
+        sim_device_free(&dev);
+        return cli_error("%s: no data area (molt sim create --data-sectors N)", o->file);
+    }
+    molt_keep_state_t ks;
+    uint16_t schema = 0;
+    molt_err_t e = molt_store_app_open(&h, &data.st, (uint16_t)o->app);
+    if (e == MOLT_OK && (put || del) && o->app == SIM_APP && molt_keep_status(&data.keep, &ks, &schema) == MOLT_OK &&
+        (ks.phase == MOLT_KEEP_SAVED || ks.phase == MOLT_KEEP_SAVING))
+        data.st.frozen_app = SIM_APP; /* saved for an upgrade: frozen until the new code runs */
+    if (e == MOLT_OK)
+        e = put ? molt_store_put(&h, (uint16_t)o->id, v, len)
+            : del ? molt_store_del(&h, (uint16_t)o->id)
+                  : molt_store_get(&h, (uint16_t)o->id, v, sizeof v, &len);
+    if (e != MOLT_OK) {
+        cli_error("%s: app %llu record %llu: %s [%s]", o->file, (unsigned long long)o->app,
+                  (unsigned long long)o->id, molt_err_str(e), molt_err_name(e));
+        rc = EXIT_INVALID;
+    } else if (put || del) {
+        if (!dev_save(&dev, o->file))
+            rc = EXIT_USAGE;
+        else
+            printf("%s: app %llu record %llu %s\n", o->file, (unsigned long long)o->app, (unsigned long long)o->id,
+                   put ? "written" : "deleted");
+    } else if (printable(v, len)) {
+        fwrite(v, 1, len, stdout);
+        printf("\n");
+    } else {
+        char hex[2 * MOLT_STORE_VALUE_MAX + 1];
+        cli_hex(v, len, hex);
+        printf("0x%s\n", hex);
+    }
+    sim_device_free(&dev);
+    return rc;
+}
+
+/* Every live record of the store (all spaces), the phase and schema of app 1. */
+static int sim_records(const sim_opts_t *o)
+{
+    static const char *const spaces[] = {"live", "saved", "system"};
+    sim_device_t dev;
+    sim_data_t data;
+    if (!dev_load(&dev, o))
+        return EXIT_USAGE;
+    molt_boot_cfg_t cfg = dev_cfg(&dev);
+    if (!data_open(&dev, &cfg, &data, o->file) || !data.on) {
+        sim_device_free(&dev);
+        return data.on ? EXIT_USAGE : cli_error("%s: no data area (molt sim create --data-sectors N)", o->file);
+    }
+    molt_keep_state_t ks;
+    uint16_t schema = 0;
+    uint32_t used = 0, cap = 0, cur = 0;
+    molt_err_t e;
+    if ((e = molt_keep_status(&data.keep, &ks, &schema)) != MOLT_OK ||
+        (e = molt_store_usage(&data.st, &used, &cap)) != MOLT_OK) {
+        sim_device_free(&dev);
+        cli_error("%s: record store: %s", o->file, molt_err_str(e));
+        return EXIT_INVALID;
+    }
+    json_t *root = json_object(), *arr = json_array();
+    json_object_set_new(root, "schema", json_integer(schema));
+    json_object_set_new(root, "phase", json_string(phase_name(ks.phase)));
+    json_object_set_new(root, "phase_value", json_integer(ks.phase));
+    json_object_set_new(root, "bytes_used", json_integer(used));
+    json_object_set_new(root, "bytes_capacity", json_integer(cap));
+    bool more = true;
+    molt_store_rec_t r;
+    while ((e = molt_store_next(&data.st, &cur, &r, &more)) == MOLT_OK && more) {
+        uint8_t v[MOLT_STORE_VALUE_MAX];
+        char hex[2 * MOLT_STORE_VALUE_MAX + 1];
+        if ((e = molt_store_read_value(&data.st, &r, v, sizeof v)) != MOLT_OK)
+            break;
+        cli_hex(v, r.len, hex);
+        json_t *j = json_pack("{s:s,s:I,s:I,s:I,s:s}", "space", spaces[r.space % 3], "app", (json_int_t)r.app,
+                              "id", (json_int_t)r.id, "len", (json_int_t)r.len, "hex", hex);
+        if (printable(v, r.len))
+            json_object_set_new(j, "text", json_stringn((const char *)v, r.len));
+        json_array_append_new(arr, j);
+    }
+    json_object_set_new(root, "records", arr);
+    int rc = 0;
+    if (e != MOLT_OK) {
+        cli_error("%s: record store: %s", o->file, molt_err_str(e));
+        rc = EXIT_INVALID;
+    } else if (o->json) {
+        char *js = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (js)
+            printf("%s\n", js);
+        free(js);
+    } else {
+        printf("app %u: schema %u, upgrade phase %s; %u of %u bytes used\n", SIM_APP, (unsigned)schema,
+               phase_name(ks.phase), (unsigned)used, (unsigned)cap);
+        size_t i;
+        json_t *j;
+        json_array_foreach(arr, i, j) {
+            const char *t = json_string_value(json_object_get(j, "text"));
+            printf("%-6s app %lld id %lld (%lld bytes): %s%s%s\n", json_string_value(json_object_get(j, "space")),
+                   (long long)json_integer_value(json_object_get(j, "app")),
+                   (long long)json_integer_value(json_object_get(j, "id")),
+                   (long long)json_integer_value(json_object_get(j, "len")), t ? "\"" : "0x",
+                   t ? t : json_string_value(json_object_get(j, "hex")), t ? "\"" : "");
+        }
+    }
+    json_decref(root);
+    sim_device_free(&dev);
+    return rc;
+}
+
 int cmd_sim(int argc, char **argv)
 {
     sim_opts_t o;
@@ -775,7 +1105,7 @@ int cmd_sim(int argc, char **argv)
         rc = sim_powerfail(&o);
     else if (!strcmp(sub, "life"))
         rc = sim_life(&o);
-    else if (o.nargs > 0 && strcmp(sub, "write") != 0)
+    else if (o.nargs > 0 && strcmp(sub, "write") != 0 && strcmp(sub, "put") != 0)
         rc = usage();
     else if (!strcmp(sub, "create"))
         rc = sim_create(&o);
@@ -793,8 +1123,13 @@ int cmd_sim(int argc, char **argv)
         rc = sim_attest(&o);
     else if (!strcmp(sub, "iak"))
         rc = sim_iak(&o);
+    else if (!strcmp(sub, "put") || !strcmp(sub, "get") || !strcmp(sub, "del"))
+        rc = sim_record(&o, sub);
+    else if (!strcmp(sub, "records"))
+        rc = sim_records(&o);
     else
-        rc = cli_error("unknown subcommand '%s' (create, write, request, confirm, boot, state, powerfail, life, attest, iak)",
+        rc = cli_error("unknown subcommand '%s' (create, write, request, confirm, boot, state, powerfail, life, attest, iak, "
+                       "put, get, del, records)",
                        sub);
     cli_keyring_free(&o.kr);
     return rc;

@@ -80,7 +80,15 @@ typedef enum molt_err {
     MOLT_E_ATTEST_CHALLENGE = 90, /* challenge is not 32, 48 or 64 bytes */
     MOLT_E_ATTEST_KEY = 91,    /* the port has no attestation key or identity */
     MOLT_E_ATTEST_NO_MEASUREMENT = 92, /* no slot holds a valid image to report */
-    MOLT_E_ATTEST_SIGN = 93    /* the port's key store failed to sign */
+    MOLT_E_ATTEST_SIGN = 93,   /* the port's key store failed to sign */
+    /* Record store and data-preserving upgrade (molt/store.h, molt/keepdata.h). */
+    MOLT_E_STORE_FULL = 100,   /* the live records would not fit one sector: nothing written */
+    MOLT_E_STORE_NOT_FOUND = 101, /* no such record */
+    MOLT_E_KEEP_SCHEMA = 102,  /* the image cannot migrate the device's data schema */
+    MOLT_E_KEEP_PHASE = 103,   /* not valid in this phase of the data-preserving upgrade */
+    MOLT_E_KEEP_IMAGE = 104,   /* the running image is neither side of the recorded upgrade */
+    MOLT_E_KEEP_RESTORE = 105, /* the application's restore listener failed: reject the trial */
+    MOLT_E_KEEP_SAVE = 106     /* the application's save listener failed: upgrade not started */
 } molt_err_t;
 
 /* Short fixed phrase for err ("signature does not verify"); never NULL. */

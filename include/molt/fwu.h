@@ -100,11 +100,29 @@ typedef struct molt_fwu_comp {
     struct molt_fwu *fwu;   /* the instance it belongs to (DEPENDENCY TLVs) */
 } molt_fwu_comp_t;
 
+/* Optional data-preserving upgrade (R-KEEPDATA): molt/keepdata.h fills these
+ * (molt_keep_fwu_hooks) so FWU never links the store when they are unset.
+ * They act on component 0 only. check: at finish, after the image verified
+ * (an error: FAILED with that reason, e.g. MOLT_E_KEEP_SCHEMA -> NOT_PERMITTED,
+ * nothing else changed); save: at install, before the request is written (an
+ * error: nothing requested); accept_check: before the image is confirmed (an
+ * error: nothing changed); accepted: after (errors are left to the next boot);
+ * unstaged: after a staged request was withdrawn (reject, or a failed install). */
+typedef struct molt_fwu_keep_hooks {
+    molt_err_t (*check)(void *ctx, const molt_source_t *staged);
+    molt_err_t (*save)(void *ctx, const molt_source_t *staged);
+    molt_err_t (*accept_check)(void *ctx);
+    molt_err_t (*accepted)(void *ctx);
+    molt_err_t (*unstaged)(void *ctx);
+    void *ctx;
+} molt_fwu_keep_hooks_t;
+
 typedef struct molt_fwu {
     molt_fwu_comp_t comp[MOLT_FWU_MAX_COMPONENTS];
     molt_deps_t deps;          /* other components' versions, for DEPENDENCY TLVs */
     void (*reboot)(void *ctx); /* psa_fwu_request_reboot(); NULL: NOT_SUPPORTED */
     void *reboot_ctx;
+    const molt_fwu_keep_hooks_t *keep; /* NULL: no data-preserving upgrade (molt_fwu_set_keep) */
 } molt_fwu_t;
 
 /* Set up fwu with component 0 on port/cfg (clears fwu, the reboot hook too). boot is this boot's result from
@@ -124,6 +142,8 @@ molt_err_t molt_fwu_add(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_port
  * (PSA_ERROR_NOT_PERMITTED, info.error MOLT_E_ENC_REQUIRED). MOLT_E_ARG: no
  * such component, another flag, or a port without a key store. */
 molt_err_t molt_fwu_set_flags(molt_fwu_t *fwu, psa_fwu_component_t id, uint32_t flags);
+/* Data-preserving upgrade hooks (after molt_fwu_init(), at every boot; NULL: none). */
+void molt_fwu_set_keep(molt_fwu_t *fwu, const molt_fwu_keep_hooks_t *hooks);
 /* Hook for psa_fwu_request_reboot() (may not return). */
 void molt_fwu_set_reboot(molt_fwu_t *fwu, void (*reboot)(void *ctx), void *ctx);
 

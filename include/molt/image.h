@@ -73,7 +73,11 @@ enum molt_tlv_type {
     MOLT_TLV_DECOMP_SIGNATURE = 0x72,
     MOLT_TLV_COMP_DEC_SIZE = 0x73,
     MOLT_TLV_UUID_VID = 0x74,
-    MOLT_TLV_UUID_CID = 0x75
+    MOLT_TLV_UUID_CID = 0x75,
+    /* molt's own, protected (a vendor tag, so imgtool's --custom-tlv writes it
+     * too): the data schema an image uses, per application - app, schema,
+     * oldest schema it migrates from, 0 (LE16 each; molt/keepdata.h). */
+    MOLT_TLV_DATA_SCHEMA = 0x6dd5
 };
 
 /* Where the bytes of an image come from. read() returns MOLT_OK only when all

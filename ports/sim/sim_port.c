@@ -11,7 +11,11 @@
  *   0  magic "MOLTKEYS"     8  flags (bit 0: IAK present)   12 boot slot (int32, -1 none)
  *   16 IAK private scalar (32)   48 IAK public point (65)   113 zero (3)
  *   116 boot seed (32)      148 CRC-32 of bytes 0..147
- * Version 1 files (no key store) still load, without an IAK.
+ *   then (version 3) the data area, DATA_SIZE bytes:
+ *   0  magic "MOLTDATA"     8  first sector   12 sector count (0: none)
+ *   16 CRC-32 of bytes 0..15
+ * Version 1 files (no key store) still load, without an IAK; versions 1 and 2
+ * without a data area.
  */
 #include "sim_port.h"
 #include "sim_keystore.h"
@@ -26,11 +30,14 @@
 #include "molt/attest.h"
 
 #define DEV_MAGIC   "MOLTSIMD"
-#define DEV_VERSION 2u
+#define DEV_VERSION 3u
+#define DEV_VERSION_NO_DATA 2u
 #define DEV_VERSION_NO_KEYS 1u
 #define DEV_HDR     56u
 #define KS_MAGIC    "MOLTKEYS"
 #define KS_SIZE     152u
+#define DATA_MAGIC  "MOLTDATA"
+#define DATA_SIZE   20u
 
 /* --- layouts --------------------------------------------------------------- */
 
@@ -143,6 +150,27 @@ molt_err_t sim_layout_mixed(sim_layout_t *l, uint32_t small_size, uint32_t small
     return layout_from_regions(l, 2);
 }
 
+molt_err_t sim_layout_add_data(sim_layout_t *l, uint32_t count)
+{
+    uint32_t n = l->geom.nregions, total = 0, s = l->geom.regions[0].sector_size;
+
+    if (count < 2u || n == 0u)
+        return MOLT_E_LAYOUT;
+    for (uint32_t i = 0; i < n; i++)
+        total += l->geom.regions[i].count;
+    if (l->geom.regions[n - 1].sector_size == s) {
+        l->geom.regions[n - 1].count += count;
+    } else {
+        if (n >= SIM_FLASH_MAX_REGIONS)
+            return MOLT_E_LAYOUT;
+        l->geom.regions[n] = (sim_flash_region_t){s, count};
+        l->geom.nregions = n + 1;
+    }
+    l->data_first = total;
+    l->data_count = count;
+    return sim_layout_check(l);
+}
+
 molt_err_t sim_layout_check(const sim_layout_t *l)
 {
     uint32_t nsectors = 0;
@@ -161,6 +189,13 @@ molt_err_t sim_layout_check(const sim_layout_t *l)
     }
     if (l->count[SIM_PART_NV] != 2)
         return MOLT_E_LAYOUT;
+    if (l->data_count != 0) {
+        if (l->data_count < 2 || l->data_first >= nsectors || l->data_count > nsectors - l->data_first)
+            return MOLT_E_LAYOUT;
+        for (uint32_t q = 0; q < SIM_PART_COUNT; q++)
+            if (l->data_first < l->first[q] + l->count[q] && l->first[q] < l->data_first + l->data_count)
+                return MOLT_E_LAYOUT;
+    }
     /* Both NV sectors must hold the counters. */
     uint32_t idx = 0;
     for (uint32_t i = 0; i < l->geom.nregions; i++) {
@@ -369,6 +404,11 @@ void sim_device_set_boot_slot(sim_device_t *dev, uint32_t slot)
 
 /* --- device ---------------------------------------------------------------- */
 
+const molt_area_t *sim_device_data_area(const sim_device_t *dev)
+{
+    return dev->layout.data_count != 0 ? &dev->data : NULL;
+}
+
 uint32_t sim_device_area_base(const sim_device_t *dev, uint32_t id)
 {
     return id < MOLT_AREA_COUNT ? dev->actx[id].base : 0;
@@ -424,6 +464,24 @@ static molt_err_t attach(sim_device_t *dev, const molt_keyring_t *keys)
             .erase = area_erase,
             .sector = area_sector,
             .ctx = &dev->actx[id],
+        };
+    }
+    memset(&dev->data, 0, sizeof dev->data);
+    if (dev->layout.data_count != 0) {
+        sim_flash_sector_t first, last;
+        if (sim_flash_sector_info(&dev->flash, dev->layout.data_first, &first) != MOLT_OK ||
+            sim_flash_sector_info(&dev->flash, dev->layout.data_first + dev->layout.data_count - 1, &last) != MOLT_OK)
+            return MOLT_E_LAYOUT;
+        dev->data_ctx = (sim_area_ctx_t){dev, first.offset, last.offset + last.size - first.offset};
+        dev->data = (molt_area_t){
+            .size = dev->data_ctx.size,
+            .write_align = dev->layout.geom.write_align,
+            .erase_value = dev->layout.geom.erase_value,
+            .read = area_read,
+            .write = area_write,
+            .erase = area_erase,
+            .sector = area_sector,
+            .ctx = &dev->data_ctx,
         };
     }
     p->nv_read = dev_nv_read;
@@ -485,7 +543,8 @@ molt_err_t sim_device_copy(sim_device_t *dst, const sim_device_t *src)
     if (s->size != d->size || s->nsectors != d->nsectors ||
         s->geom.write_align != d->geom.write_align ||
         memcmp(src->layout.first, dst->layout.first, sizeof src->layout.first) != 0 ||
-        memcmp(src->layout.count, dst->layout.count, sizeof src->layout.count) != 0)
+        memcmp(src->layout.count, dst->layout.count, sizeof src->layout.count) != 0 ||
+        src->layout.data_first != dst->layout.data_first || src->layout.data_count != dst->layout.data_count)
         return MOLT_E_ARG;
     memcpy(d->mem, s->mem, s->size);
     memcpy(d->wear, s->wear, s->nsectors * sizeof *s->wear);
@@ -602,20 +661,26 @@ molt_err_t sim_device_save(const sim_device_t *dev, const char *path)
     memcpy(ks + 48, dev->ks.iak_pub, 65);
     memcpy(ks + 116, dev->ks.boot_seed, 32);
     put32(ks + 148, sim_crc32(0, ks, 148));
+    uint8_t dt[DATA_SIZE];
+    memcpy(dt, DATA_MAGIC, 8);
+    put32(dt + 8, dev->layout.data_first);
+    put32(dt + 12, dev->layout.data_count);
+    put32(dt + 16, sim_crc32(0, dt, 16));
     if (fpath == NULL || tmp == NULL)
         goto out;
     if (sim_flash_save(&dev->flash, fpath) != MOLT_OK)
         goto out;
     flash = slurp(fpath, &flen);
     remove(fpath);
-    if (flash == NULL || flen > UINT32_MAX - KS_SIZE)
+    if (flash == NULL || flen > UINT32_MAX - KS_SIZE - DATA_SIZE)
         goto out;
     {
-        uint8_t *all = realloc(flash, flen + KS_SIZE);
+        uint8_t *all = realloc(flash, flen + KS_SIZE + DATA_SIZE);
         if (all == NULL)
             goto out;
         flash = all;
         memcpy(flash + flen, ks, KS_SIZE);
+        memcpy(flash + flen + KS_SIZE, dt, DATA_SIZE);
     }
     memcpy(hdr, DEV_MAGIC, 8);
     put32(hdr + 8, DEV_VERSION);
@@ -626,7 +691,7 @@ molt_err_t sim_device_save(const sim_device_t *dev, const char *path)
     }
     put32(hdr + 48, (uint32_t)flen);
     put32(hdr + 52, sim_crc32(0, hdr, 52));
-    if (spill(tmp, hdr, sizeof hdr, flash, flen + KS_SIZE) && rename(tmp, path) == 0)
+    if (spill(tmp, hdr, sizeof hdr, flash, flen + KS_SIZE + DATA_SIZE) && rename(tmp, path) == 0)
         e = MOLT_OK;
     else
         remove(tmp);
@@ -656,11 +721,19 @@ molt_err_t sim_device_load(sim_device_t *dev, const char *path, const molt_keyri
     if (len < DEV_HDR || memcmp(buf, DEV_MAGIC, 8) != 0 || get32(buf + 52) != sim_crc32(0, buf, 52))
         goto out;
     uint32_t version = get32(buf + 8);
-    size_t kslen = version == DEV_VERSION ? KS_SIZE : 0;
-    if ((version != DEV_VERSION && version != DEV_VERSION_NO_KEYS) || len - DEV_HDR < kslen ||
-        get32(buf + 48) != len - DEV_HDR - kslen)
+    size_t dtlen = version == DEV_VERSION ? DATA_SIZE : 0;
+    size_t kslen = version == DEV_VERSION || version == DEV_VERSION_NO_DATA ? KS_SIZE : 0;
+    if ((version != DEV_VERSION && version != DEV_VERSION_NO_DATA && version != DEV_VERSION_NO_KEYS) ||
+        len - DEV_HDR < kslen + dtlen || get32(buf + 48) != len - DEV_HDR - kslen - dtlen)
         goto out;
-    const uint8_t *ks = buf + len - kslen;
+    const uint8_t *ks = buf + len - dtlen - kslen, *dt = buf + len - dtlen;
+    if (dtlen != 0) {
+        if (memcmp(dt, DATA_MAGIC, 8) != 0 || get32(dt + 16) != sim_crc32(0, dt, 16))
+            goto out;
+        dev->layout.data_first = get32(dt + 8);
+        dev->layout.data_count = get32(dt + 12);
+    }
+    kslen += dtlen; /* the flash file ends before both */
     dev->ks.boot_slot = -1;
     if (kslen != 0) {
         if (memcmp(ks, KS_MAGIC, 8) != 0 || get32(ks + 148) != sim_crc32(0, ks, 148) || get32(ks + 8) > 1u)

@@ -46,6 +46,8 @@ typedef struct sim_layout {
     uint32_t count[SIM_PART_COUNT]; /* sectors in each part (NV: exactly 2) */
     uint32_t mode;                  /* opaque to the port: the boot mode (molt_boot_mode_t) the
                                        device is meant for, kept so `molt sim` can save it */
+    uint32_t data_first;            /* the data area for the record store (molt/store.h): */
+    uint32_t data_count;            /* first sector and count; 0 sectors: none */
 } sim_layout_t;
 
 /* Uniform: every part in sectors of sector_size; slot_sectors per slot, one
@@ -60,6 +62,12 @@ molt_err_t sim_layout_uniform(sim_layout_t *l, uint32_t sector_size, uint32_t sl
 molt_err_t sim_layout_mixed(sim_layout_t *l, uint32_t small_size, uint32_t small_count,
                             uint32_t big_size, uint32_t big_count, uint32_t write_align,
                             uint8_t erase_value);
+
+/* Append a data area of count sectors (the slots' first sector size) at the
+ * end of the device, for the record store (molt/store.h, R-KEEPDATA). The
+ * boot code never sees it: it is not one of the molt areas. MOLT_E_LAYOUT if
+ * count is 1 (the store needs two) or the geometry has no room for a region. */
+molt_err_t sim_layout_add_data(sim_layout_t *l, uint32_t count);
 
 /* Geometry valid, parts inside the device, non-empty and disjoint, NV = 2 sectors
  * big enough for sim_nvcnt. MOLT_OK or MOLT_E_LAYOUT. */
@@ -90,6 +98,8 @@ struct sim_device {
     sim_nvcnt_t nv;
     sim_area_ctx_t actx[MOLT_AREA_COUNT];
     molt_port_t port;           /* hand &dev->port to libmolt */
+    sim_area_ctx_t data_ctx;    /* the data area (layout.data_count > 0) */
+    molt_area_t data;
     uint64_t rng;               /* the port's (deterministic) random source */
     /* no_image hook record */
     uint32_t no_image_calls;
@@ -133,6 +143,9 @@ void sim_device_set_boot_slot(sim_device_t *dev, uint32_t slot);
 molt_err_t sim_device_program(sim_device_t *dev, uint32_t id, uint32_t off, const void *data,
                               size_t len);
 
+/* The data area for the record store, or NULL if the layout has none. */
+const molt_area_t *sim_device_data_area(const sim_device_t *dev);
+
 /* Device offset of area-relative offset off of area id (no checks). */
 uint32_t sim_device_area_base(const sim_device_t *dev, uint32_t id);
 
@@ -140,7 +153,8 @@ uint32_t sim_device_area_base(const sim_device_t *dev, uint32_t id);
  * store to path, atomically. Load: init dev from such a file; *why (may be
  * NULL) gets the simulator's reason (SIM_E_FILE, SIM_E_FORMAT, SIM_E_GEOMETRY).
  * Files of format 1 (before attestation) load, without an IAK: attestation on
- * such a device fails with MOLT_E_ATTEST_KEY. */
+ * such a device fails with MOLT_E_ATTEST_KEY. Files of format 1 and 2 have no
+ * data area. */
 molt_err_t sim_device_save(const sim_device_t *dev, const char *path);
 molt_err_t sim_device_load(sim_device_t *dev, const char *path, const molt_keyring_t *keys,
                            sim_res_t *why);
