@@ -8,6 +8,7 @@
 #   4. lib/ code size for Cortex-M33 (arm-none-eabi-gcc -Os), per object, before
 #      link-time garbage collection (so an upper bound for the verifier).
 #   4. moltd's DDI poll throughput on SQLite and PostgreSQL (scripts/bench-moltd.sh).
+#   5. The dashboard's fleet page at 10,000 devices in chromium (scripts/bench-web.sh).
 set -euo pipefail
 build=${1:?usage: scripts/bench.sh BUILD_DIR}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,3 +80,5 @@ echo
 "$top/scripts/bench-moltd-enc.sh" "$build" sqlite
 echo
 "$top/scripts/bench-moltd-enc.sh" "$build" postgresql
+echo
+"$top/scripts/bench-web.sh" "$build"

@@ -305,7 +305,7 @@ function campaignsView(view) {
         h('td', {}, h('a', { href: `#/campaign/${c.id}` }, `#${c.id}`)), h('td', {}, c.name), h('td', {}, c.version),
         h('td', {}, stateEl(c.state), c.state_reason ? h('div', { class: 'muted' }, c.state_reason) : null),
         h('td', {}, `${c.step + 1} of ${c.steps.split(',').length}`),
-        h('td', {}, h('progress', { max: total || 1, value: done }), ` ${done}/${total}`),
+        h('td', { class: 'bar' }, h('progress', { max: total || 1, value: done }), ` ${done}/${total}`),
         h('td', {}, when(c.created)), h('td', {}, controlButtons(c, load)));
     }));
   }
@@ -322,8 +322,8 @@ function plot(points, now, closed) {
   const t0 = points[0].at, t1 = Math.max(closed ? last : now, last, t0 + 1000);
   const ymax = Math.max(1, ...points.map(p => Math.max(...STATES.map(st => p[st]))));
   const x = t => L + (W - L - R) * (t - t0) / (t1 - t0), y = v => H - B - (H - T - B) * v / ymax;
-  for (let i = 0; i <= 4; i++) {
-    const v = Math.round(ymax * i / 4);
+  const tick = Math.max(1, Math.ceil(ymax / 5));
+  for (let v = 0; v <= ymax; v += tick) {
     svg.append(s('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }),
       s('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, v));
   }
@@ -380,8 +380,8 @@ function campaignView(view, id) {
       const n = totalCount(st.actions), d = doneCount(st.actions);
       return h('tr', { 'data-step': st.step },
         h('td', {}, `${st.step + 1}${st.step === c.step && c.state === 'running' ? ' (released)' : ''}`),
-        h('td', { class: 'num' }, `${n} (${st.from}–${st.to} %)`),
-        h('td', {}, h('progress', { max: n || 1, value: d }), ` ${n ? Math.floor(d * 100 / n) : 0} %`),
+        h('td', { class: 'num bar' }, `${n} (${st.from}–${st.to} %)`),
+        h('td', { class: 'bar' }, h('progress', { max: n || 1, value: d }), ` ${n ? Math.floor(d * 100 / n) : 0} %`),
         h('td', {}, STATES.filter(x => st.actions[x]).map(x => `${st.actions[x]} ${x}`).join(', ')));
     }));
     plotBox.replaceChildren(plot(t.points, t.now, c.state === 'finished' || c.state === 'cancelled'));
