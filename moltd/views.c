@@ -442,14 +442,17 @@ static int campaign_timeline(req_t *r, const char *id)
     db_status_t st = Q(r->srv, &c, "SELECT created, steps, step, state FROM campaigns WHERE id = $1", id);
     if (st == DB_OK)
         st = Q(r->srv, &acts, "SELECT device_id FROM actions WHERE campaign_id = $1 ORDER BY device_id", id);
+    /* id is digits only (checked above): a literal, so $1 has one type (text) on PostgreSQL */
+    char evsql[600];
+    snprintf(evsql, sizeof evsql,
+             "SELECT au.at, au.what, au.object FROM audit au WHERE au.at >= $2"
+             " AND au.what IN ('update.running', 'update.downloaded', 'update.success', 'update.failure',"
+             " 'update.cancelled', 'campaign.cancel')"
+             " AND (au.object = $1 OR au.object IN (SELECT device_id FROM actions WHERE campaign_id = %s))"
+             " ORDER BY au.id",
+             id);
     if (st == DB_OK && c.nrows)
-        st = Q(r->srv, &ev,
-               "SELECT au.at, au.what, au.object FROM audit au WHERE au.at >= $2"
-               " AND au.what IN ('update.running', 'update.downloaded', 'update.success', 'update.failure',"
-               " 'update.cancelled', 'campaign.cancel')"
-               " AND (au.object = $1 OR au.object IN (SELECT device_id FROM actions WHERE campaign_id = $1))"
-               " ORDER BY au.id",
-               id, db_cell(&c, 0, 0));
+        st = Q(r->srv, &ev, evsql, id, db_cell(&c, 0, 0));
     if (st == DB_OK)
         st = Q(r->srv, &steps,
                "SELECT step, state, COUNT(*) FROM actions WHERE campaign_id = $1 GROUP BY step, state ORDER BY step",

@@ -9,14 +9,15 @@
 # without a reload, sees the failed device and why (the agent's feedback), its attestation
 # evidence, filters the audit log and exports it as CSV, pauses, resumes and cancels a
 # second campaign. Then the shell checks moltd's state through the API on its own.
-# Screenshots: $MOLT_BUILD/web-artifacts/*.png.
-#   R-ACCESS (role checks on every action), R-NOTIFY (message), R-ATTEST (evidence shown).
+# Screenshots: $MOLT_BUILD/web-artifacts/*.png. With MOLTD_TEST_DB=postgresql://... (tests/web_pg.sh)
+# the same test runs on PostgreSQL.
+#   R-AUTH (deployer: the role checked on every action), R-NOTIFY (the message), R-ATTEST (evidence shown).
 set -uo pipefail
 : "${MOLT:?}" "${MOLTD:?}" "${MOLT_AGENT:?}" "${MOLT_SRC:?}" "${MOLT_BUILD:?}"
 modules=${MOLT_NODE_MODULES:-$MOLT_SRC/build/node/node_modules}
 [ -f "$modules/puppeteer-core/package.json" ] || { echo "FAIL: $modules/puppeteer-core: not installed (run scripts/deps.sh)"; exit 1; }
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "FAIL: ${CHROMIUM:-/usr/bin/chromium}: not installed (run scripts/deps.sh)"; exit 1; }
-art=$MOLT_BUILD/web-artifacts
+art=${WEB_ARTIFACTS:-$MOLT_BUILD/web-artifacts}
 rm -rf "$art"; mkdir -p "$art"
 work=$(mktemp -d)
 pid=; apids=()
@@ -43,7 +44,7 @@ cp v3.img v3-tampered.img
 printf '\x5a' | dd of=v3-tampered.img bs=1 seek=4096 conv=notrunc status=none
 
 ADMIN=admin-token-0123456789abcdef; printf '%s\n' "$ADMIN" > admin.token
-"$MOLTD" --db sqlite:moltd.db --port 0 --artifact-dir art --admin-token-file admin.token --poll-sleep 1 >moltd.log 2>&1 &
+"$MOLTD" --db "${MOLTD_TEST_DB:-sqlite:moltd.db}" --port 0 --artifact-dir art --admin-token-file admin.token --poll-sleep 1 >moltd.log 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q listening moltd.log && break; sleep 0.05; done
 S=$(sed -n 's/^moltd: listening on \(http:[^ ]*\) .*/\1/p' moltd.log)
