@@ -441,7 +441,7 @@ static int campaign_timeline(req_t *r, const char *id)
     srv_lock(r->srv);
     db_status_t st = Q(r->srv, &c, "SELECT created, steps, step, state FROM campaigns WHERE id = $1", id);
     if (st == DB_OK)
-        st = Q(r->srv, &acts, "SELECT device_id FROM actions WHERE campaign_id = $1 ORDER BY device_id", id);
+        st = Q(r->srv, &acts, "SELECT device_id FROM actions WHERE campaign_id = $1", id);
     /* id is digits only (checked above): a literal, so $1 has one type (text) on PostgreSQL */
     char evsql[600];
     snprintf(evsql, sizeof evsql,
@@ -478,6 +478,7 @@ static int campaign_timeline(req_t *r, const char *id)
     }
     for (size_t i = 0; i < n; i++)
         devs[i] = db_cell(&acts, i, 0);
+    qsort(devs, n, sizeof *devs, dev_cmp); /* byte order for bsearch: a PostgreSQL collation may differ */
     long count[S_N] = {0};
     count[S_ASSIGNED] = (long)n;
     long long created = strtoll(db_cell(&c, 0, 0), NULL, 10);
@@ -526,6 +527,8 @@ static int campaign_timeline(req_t *r, const char *id)
     for (int s = 0; sp && *sp; s++) {
         char *end;
         long pct = strtol(sp, &end, 10);
+        if (end == sp)
+            break;
         json_t *counts = json_object();
         for (size_t i = 0; i < steps.nrows; i++)
             if (atoi(db_cell(&steps, i, 0)) == s)
@@ -534,8 +537,6 @@ static int campaign_timeline(req_t *r, const char *id)
                                             "actions", counts));
         prev = pct;
         sp = *end == ',' ? end + 1 : end;
-        if (end == sp && *sp != '\0')
-            break;
     }
     ret = http_json(r, 200,
                     json_pack("{s:I,s:I,s:I,s:s,s:o,s:o,s:I}", "id", (json_int_t)strtoll(id, NULL, 10), "created",

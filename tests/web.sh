@@ -124,6 +124,14 @@ eq "$(curl -s -H "Authorization: Bearer $VIEWER" "$U/audit/records?format=xml" -
 eq "$(curl -s -o /dev/null -w '%{http_code}' "$S/ui/../../etc/passwd")" 404 "no path outside the embedded files"
 eq "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$S/ui/")" 405 "the static files are read-only"
 eq "$(curl -s -H "Authorization: Bearer $VIEWER" "$U/campaigns/1/timeline" | jq -c '[.points[-1] | .success, .failure, .assigned]')" '[3,1,0]' "the timeline ends at the outcome"
+eq "$(curl -s -H "Authorization: Bearer $VIEWER" "$U/fleet?limit=2&offset=2" | jq -c '[.total, [.devices[].id]]')" \
+   '[4,["dev-c","dev-d"]]' "fleet paging"
+eq "$(curl -s -H "Authorization: Bearer $VIEWER" "$U/fleet?campaign=1&state=failure" | jq -c '[.devices[] | [.id, .action.detail]]')" \
+   "$(jq -nc --arg r "$FAIL_REASON" '[["dev-d", $r]]')" "fleet: a campaign's failed devices and why"
+# CSV: a cell a spreadsheet would run as a formula is quoted and prefixed with '
+api -d '{"name":"-1-1","role":"viewer"}' "$U/tokens" >/dev/null
+eq "$(curl -s -H "Authorization: Bearer $VIEWER" "$U/audit/records?format=csv&what=token.create&object=-1-1" | tail -n +2 | tr -d '\r' | cut -d, -f3-)" \
+   "admin,token.create,\"'-1-1\",,,viewer" "CSV export: formula-like cells defused"
 ls "$art"/*.png >/dev/null 2>&1 && ok || bad "no screenshot in $art"
 
 if [ "$fail" -ne 0 ]; then
