@@ -23,8 +23,9 @@ test: deps
 	@$(CMAKE) --build build/test -j$(JOBS)
 	@cd build/test && ctest --output-on-failure -j$(JOBS)
 
+# KEEP=1: moltd stays up after the demo, for a look at its dashboard (the URL is printed).
 demo: build
-	@scripts/demo.sh build/release
+	@KEEP=$(KEEP) scripts/demo.sh build/release
 
 # The mps2 port (Cortex-M4 and Cortex-M33 on QEMU): boot, update, revert, refusals; ends with a table.
 target-demo: build

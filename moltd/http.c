@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "moltd.h"
+#include "ui.h"
 
 int http_reply(req_t *r, unsigned status, const char *type, const void *body, size_t len)
 {
@@ -188,9 +189,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return (enum MHD_Result)http_error(r, 413, "body larger than %zu bytes",
                                            r->to_file ? srv->max_package : srv->max_json);
     if (is_mgmt(r))
-        return (enum MHD_Result)mgmt_dispatch(r);
+        return (enum MHD_Result)(views_match(r) ? views_dispatch(r) : mgmt_dispatch(r));
     if (is_ddi(r))
         return (enum MHD_Result)ddi_dispatch(r);
+    if (ui_match(r))
+        return (enum MHD_Result)ui_dispatch(r);
     return (enum MHD_Result)http_error(r, 404, "no such resource");
 }
 

@@ -9,6 +9,7 @@
 #   4. The boot stage on Cortex-M (bench/mps2.sh, ports/mps2 on QEMU): linked flash and RAM
 #      per configuration split molt / crypto, instructions to verify and boot 256 KiB, stack.
 #   4. moltd's DDI poll throughput on SQLite and PostgreSQL (scripts/bench-moltd.sh).
+#   5. The dashboard's fleet page at 10,000 devices in chromium (scripts/bench-web.sh).
 set -euo pipefail
 build=${1:?usage: scripts/bench.sh BUILD_DIR}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,3 +77,5 @@ echo
 "$top/scripts/bench-moltd-enc.sh" "$build" sqlite
 echo
 "$top/scripts/bench-moltd-enc.sh" "$build" postgresql
+echo
+"$top/scripts/bench-web.sh" "$build"

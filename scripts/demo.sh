@@ -13,7 +13,8 @@
 # each device (R-CONF, R-ONEPKG) -- through a dropped connection, a power cut mid-activation, a
 # tampered package from a rogue mirror, a rollback upload and a v2 that fails its
 # health check on one device; the second table is device, version before and
-# after, attested version, outcome.
+# after, attested version, outcome. Then the dashboard's URL (moltd's /ui/) and tokens to log in
+# with; KEEP=1 keeps moltd running until Ctrl-C (make demo KEEP=1).
 set -uo pipefail
 build=${1:?usage: scripts/demo.sh BUILD_DIR}
 bin=$(cd "$build" && pwd)/bin
@@ -207,6 +208,7 @@ kill "$mirror_pid"; wait "$mirror_pid" 2>/dev/null
 stop_moltd; start_moltd
 
 say "17. The campaign: v2.0.0 to every device, in two steps (40%, then 100%), with a message for the user"
+echo "dashboard: $S/ui/ (watch the rollout in a browser; log in with the admin token: $(cat admin.token))"
 api -d "$(jq -n --argjson p "$P2" '{name:"v2.0.0",package:$p,steps:[40,100],failure_threshold:50,
          message:"Sensor firmware 2.0.0 is being installed; the sensor restarts once."}')" "$S/api/v1/campaigns" | tee campaign.json; echo
 cid=$(jq -r .id campaign.json)
@@ -260,5 +262,18 @@ grep -q "interrupted activation completed" dev-c.log || { echo "dev-c did not co
 grep -q "FWU_REVERTED; running 1.0.0+1" dev-d.log || { echo "dev-d was not reverted"; failures=$((failures + 1)); }
 echo "campaign: $(api "$S/api/v1/campaigns/$cid" | jq -c '{state, actions}')"
 echo "audit log: $(api "$S/api/v1/audit" | jq -r 'group_by(.what) | map("\(.[0].what) \(length)") | join(", ")')"
-if [ "$failures" -ne 0 ]; then echo "demo: $failures unexpected outcome(s)"; exit 1; fi
-echo "demo: every outcome as expected"
+rc=0
+if [ "$failures" -ne 0 ]; then echo "demo: $failures unexpected outcome(s)"; rc=1; else echo "demo: every outcome as expected"; fi
+
+say "The dashboard (docs/dashboard.md)"
+viewer=$(api -d '{"name":"demo-viewer","role":"viewer"}' "$S/api/v1/tokens" | jq -r .token)
+operator=$(api -d '{"name":"demo-operator","role":"operator"}' "$S/api/v1/tokens" | jq -r .token)
+echo "dashboard: $S/ui/"
+echo "  tokens: admin $(cat admin.token), operator $operator, viewer $viewer (read-only)"
+if [ "${KEEP:-}" = 1 ]; then
+  echo "  moltd keeps running (KEEP=1) with the demo's fleet and campaigns; Ctrl-C stops it and removes the demo's files"
+  wait "$moltd_pid"
+else
+  echo "  (moltd stops with the demo; \`make demo KEEP=1\` keeps it up for a look)"
+fi
+exit $rc

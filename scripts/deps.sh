@@ -3,7 +3,9 @@
 #
 # Idempotent: a second run changes nothing and takes a second or two.
 #   1. Debian binary packages (apt-get), only those not installed yet.
-#   2. Mbed TLS 3.6 from Debian's source archive (the trixie `mbedtls` source package;
+#   2. The npm packages of the dashboard's browser test (tests/web/package.json, puppeteer-core,
+#      which drives Debian's chromium), into build/node (git-ignored), once per version.
+#   3. Mbed TLS 3.6 from Debian's source archive (the trixie `mbedtls` source package;
 #      bookworm ships only 2.28). The archive URI is read from this machine's own apt
 #      configuration, never written here. It is unpacked and built into
 #      $MOLT_DEPS (default: build/deps) with a stamp file, so it is built once.
@@ -24,6 +26,7 @@ packages=(
   python3-cryptography python3-cbor2
   libmicrohttpd-dev libsqlite3-dev sqlite3 libpq-dev postgresql curl jq
   libcurl4-openssl-dev
+  chromium nodejs
 )
 
 log() { printf 'deps: %s\n' "$*" >&2; }
@@ -37,6 +40,9 @@ install_packages() {
   for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
+  # npm: Debian's package, unless a node.js that brings its own npm is installed already
+  command -v npm >/dev/null 2>&1 || dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q 'install ok installed' ||
+    missing+=(npm)
   [ ${#missing[@]} -eq 0 ] && { log "Debian packages present"; return; }
   log "installing: ${missing[*]}"
   as_root apt-get update -qq
@@ -93,7 +99,22 @@ build_mbedtls() {
   touch "$stamp"
 }
 
+# puppeteer-core for tests/web.sh and the dashboard bench, from the npm registry (the
+# client's own configuration names it), into build/node; no browser download (puppeteer-core
+# never fetches one: the tests launch /usr/bin/chromium).
+install_node_modules() {
+  local dir=$top/build/node want have
+  want=$(sed -n 's/.*"puppeteer-core": *"\([^"]*\)".*/\1/p' "$top/tests/web/package.json")
+  have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/puppeteer-core/package.json" 2>/dev/null | head -n 1)
+  [ -n "$want" ] && [ "$have" = "$want" ] && { log "puppeteer-core $have present"; return; }
+  log "installing puppeteer-core $want into build/node"
+  mkdir -p "$dir"
+  cp "$top/tests/web/package.json" "$dir/package.json"
+  (cd "$dir" && npm install --no-package-lock --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
 [ "${1:-}" = "--no-apt" ] || install_packages
+install_node_modules
 fetch_mbedtls
 build_mbedtls
 log "ok: Mbed TLS in $deps/mbedtls"
