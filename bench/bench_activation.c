@@ -8,8 +8,8 @@
  * and each mode (swap, remap, overwrite) the program builds a fresh simulated
  * device (4 KiB sectors, write align 8, erase value 0xff; each slot N + 2
  * sectors: N for the image, 1 staging sector for swap-offset, 1 trailer sector;
- * STATUS as many sectors as the swap journal needs: 8 * 2N bytes, so one
- * sector up to N = 256, two beyond), installs and confirms OLD,
+ * STATUS two halves of the boot record, each as many sectors as 112 + 8 (4N + 1)
+ * bytes need: one sector each up to N = 124), installs and confirms OLD,
  * downloads NEW (sim_device_program + molt_request_upgrade(test)), then counts
  * with the simulator's accounting:
  *   update: the molt_boot_go() that activates NEW (a trial; overwrite: for good);
@@ -32,7 +32,8 @@
 
 #define SEC 4096u
 #define ALIGN 8u
-#define JOURNAL_BYTES(n) (ALIGN * 2u * (n)) /* lib/swap.c: a header unit + 2N - 1 step units */
+/* lib/bootrec.c: a half holds the 112-byte header and 4N + 1 marks; STATUS is two halves */
+#define HALF_BYTES(n) (112u + ALIGN * (4u * (n) + 1u))
 
 typedef struct img { uint8_t *b; size_t n; } img_t;
 
@@ -91,7 +92,7 @@ static void row(const char *mode, uint32_t n, uint32_t st, const char *flow, con
 {
     char ref[16] = "-";
     if (swap)
-        snprintf(ref, sizeof ref, "%u", 2u * n + 4u);
+        snprintf(ref, sizeof ref, "%u", 2u * n + 3u);
     printf("%-9s %4u %3u  %-8s %7llu %6s %9u %11llu %9llu %12.1f\n", mode, n, st, flow,
            (unsigned long long)c->erases, ref, c->max_wear, (unsigned long long)c->bytes,
            (unsigned long long)c->programs, (double)c->time_ns / 1e6);
@@ -114,7 +115,7 @@ static int bench_mode(molt_boot_mode_t mode, const img_t *old, const img_t *neu,
 {
     const char *mn = mode_name[mode];
     molt_boot_cfg_t cfg = {.mode = mode, .downgrade_prevention = false};
-    uint32_t st = (JOURNAL_BYTES(n) + SEC - 1u) / SEC;
+    uint32_t st = 2u * ((HALF_BYTES(n) + SEC - 1u) / SEC);
     sim_device_t d;
     molt_boot_result_t r;
     molt_err_t e;
@@ -209,9 +210,9 @@ int main(int argc, char **argv)
     sim_flash_timing_default(&t);
 
     printf("4 KiB sectors, write align %u, erase 0xff; slots N+2 sectors; STATUS (st) sectors hold the\n"
-           "swap journal (8 x 2N bytes). Time model: %u us/sector + %u us/KiB erase, %u ns/byte program.\n",
+           "boot record (two halves of 112 + 8 x (4N + 1) bytes). Time model: %u us/sector + %u us/KiB erase, %u ns/byte program.\n",
            ALIGN, t.erase_us_per_sector, t.erase_us_per_kib, t.program_ns_per_byte);
-    printf("%-9s %4s %3s  %-8s %7s %6s %9s %11s %9s %12s\n", "mode", "N", "st", "flow", "erases", "2N+4",
+    printf("%-9s %4s %3s  %-8s %7s %6s %9s %11s %9s %12s\n", "mode", "N", "st", "flow", "erases", "2N+3",
            "max/sect", "bytes_prog", "programs", "est_ms");
     int rc = 0;
     for (int i = 2; i + 1 < argc && rc == 0; i += 2) {

@@ -13,7 +13,7 @@
  *   SWAP      execute-in-place from PRIMARY; the new image is staged in
  *             SECONDARY starting at its second sector (molt_boot_staging_offset);
  *             activation swaps sector by sector with a progress journal in the
- *             STATUS area; revertible. Cost: 2N + 4 sector erases for N sectors.
+ *             boot record (STATUS); revertible. Cost: 2N + 3 sector erases for N sectors (2N + 1 to revert).
  *   REMAP     A/B: either slot executes (memory remapping); no copying at all.
  *   OVERWRITE copy SECONDARY over PRIMARY; not revertible.
  * Trial: a "test" upgrade runs unconfirmed; a reset before molt_confirm()
