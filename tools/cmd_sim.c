@@ -795,6 +795,15 @@ static uint8_t *installed_form(const uint8_t *img, size_t len, sim_keystore_t *k
     return out;
 }
 
+/* The default power-fail device's second image, at 1.2.3 (for p20's DEPENDENCY). */
+static molt_err_t pf_image1_check(void *ctx, uint8_t id, const molt_version_t *min)
+{
+    const molt_version_t have = {1, 2, 3, 0};
+    (void)ctx;
+    return id == 1u && molt_version_cmp(&have, min) >= 0 ? MOLT_OK : MOLT_E_DEPENDENCY;
+}
+static const molt_deps_t pf_image1 = {pf_image1_check, NULL};
+
 static int sim_powerfail(sim_opts_t *o)
 {
     char path[4096], line[200];
@@ -831,9 +840,12 @@ static int sim_powerfail(sim_opts_t *o)
         snprintf(path, sizeof path, "%s/images/p03_ecdsa_p256_seccnt.bin", dir);
         if (!cli_read_file(path, &old_img, &old_len))
             goto out;
-        snprintf(path, sizeof path, "%s/images/p23_ecdsa_p256_version_max.bin", dir);
+        /* p20 declares a DEPENDENCY on image 1 >= 1.2.3: the default device has
+         * that second image (pf_image1), so the dependency is met. */
+        snprintf(path, sizeof path, "%s/images/p20_ecdsa_p256_deps_bootrec_custom.bin", dir);
         if (!cli_read_file(path, &new_img, &new_len))
             goto out;
+        cfg.deps = &pf_image1;
         if (o->kr.ring.count == 0) {
             snprintf(path, sizeof path, "%s/keys/sign-ecdsa-p256.pub.der", dir);
             if (!cli_keyring_add(&o->kr, path))
