@@ -105,7 +105,10 @@ build_mbedtls() {
 install_node_modules() {
   local dir=$top/build/node want have
   want=$(sed -n 's/.*"puppeteer-core": *"\([^"]*\)".*/\1/p' "$top/tests/web/package.json")
-  have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/puppeteer-core/package.json" 2>/dev/null | head -n 1)
+  have=""
+  if [ -r "$dir/node_modules/puppeteer-core/package.json" ]; then
+    have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/puppeteer-core/package.json" | head -n 1)
+  fi
   [ -n "$want" ] && [ "$have" = "$want" ] && { log "puppeteer-core $have present"; return; }
   log "installing puppeteer-core $want into build/node"
   mkdir -p "$dir"
