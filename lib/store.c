@@ -586,7 +586,7 @@ molt_err_t molt_store_del(const molt_store_app_t *h, uint16_t id)
 
 molt_err_t molt_store_app_next(const molt_store_app_t *h, uint32_t *cursor, uint16_t *id, uint16_t *len, bool *more)
 {
-    molt_store_rec_t r;
+    molt_store_rec_t r = {0};
     molt_err_t err;
 
     if (!app_ok(h) || id == NULL || len == NULL)

@@ -63,7 +63,7 @@ typedef struct sim_opts {
     bool encrypted;
     uint64_t data_sectors, app, id;
     bool has_id;
-    uint64_t sector_size, slot_sectors, align, erase_value, seeds, double_cuts, lives, first_seed;
+    uint64_t sector_size, slot_sectors, align, erase_value, seeds, double_cuts, lives, first_seed, wear_cycles;
     int mode; /* -1: not given */
     bool permanent, json, clean;
     cli_keyring_t kr;
@@ -94,7 +94,8 @@ static int usage(void)
             "                       [--erase-value V] [--seeds K] [--torn|--clean] [--double-cuts M]\n"
             "                       [--vectors DIR | --old IMAGE --new IMAGE -k PUB]\n"
             "                       [--encrypted | --enc-key ENC_PRIV]\n"
-            "       molt sim life [--mode M] [--lives N] [--first-seed S] [--vectors DIR] [--json]\n");
+            "       molt sim life [--mode M] [--lives N] [--first-seed S] [--vectors DIR] [--json]\n"
+            "       molt sim life --wear-cycles N [--vectors DIR]\n");
     return EXIT_USAGE;
 }
 
@@ -125,6 +126,7 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
         {"seeds", required_argument, NULL, 'K'},
         {"lives", required_argument, NULL, 1001},
         {"first-seed", required_argument, NULL, 1002},
+        {"wear-cycles", required_argument, NULL, 1003},
         {"torn", no_argument, NULL, 't'},
         {"clean", no_argument, NULL, 'c'},
         {"double-cuts", required_argument, NULL, 'D'},
@@ -199,6 +201,10 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
             break;
         case 1001:
             if (!parse_num("--lives", optarg, 1, 100000000, &o->lives))
+                return false;
+            break;
+        case 1003:
+            if (!parse_num("--wear-cycles", optarg, 1, 1000000, &o->wear_cycles))
                 return false;
             break;
         case 1002:
@@ -932,6 +938,16 @@ static int sim_life(sim_opts_t *o)
     snprintf(der, sizeof der, "%s/keys/sign-ecdsa-p256.pub.der", dir);
     life_cfg_t cfg = {o->mode < 0 ? MOLT_MODE_SWAP : (molt_boot_mode_t)o->mode, o->first_seed, (uint32_t)o->lives, 40,
                       pem, der, stderr};
+    if (o->wear_cycles > 0) {
+        life_wear_t w;
+        if (!life_wear(&cfg, (uint32_t)o->wear_cycles, &w))
+            return cli_error("life: the wear cycles did not run as expected");
+        printf("wear over %u update cycles through the PSA FWU API (download, install, trial, accept, clean): "
+               "max %.3f erases of one sector per update; staging trailer %.3f, STATUS %.3f, PRIMARY trailer %.3f\n",
+               w.cycles, w.max_per_update, w.staging_trailer_per_update, w.status_per_update,
+               w.primary_trailer_per_update);
+        return w.max_per_update <= 2.0 ? 0 : EXIT_INVALID;
+    }
     if (!life_run(&cfg, &res))
         return EXIT_INVALID;
     life_line(&res, line, sizeof line);
