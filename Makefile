@@ -1,11 +1,14 @@
 # molt - the two commands: `make demo` (the main job) and `make test` (all tests).
 # Both install what they need first (scripts/deps.sh is idempotent).
-# Other targets: `make build` (release build in build/release), `make bench`, `make clean`.
+# Other targets: `make build` (release build in build/release), `make bench`, `make clean`,
+# `make fuzz` (each libFuzzer target for FUZZ_TIME seconds, default 60; docs/fuzzing.md).
 
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE  ?= cmake
 
-.PHONY: all build test demo bench deps clean
+FUZZ_TIME ?= 60
+
+.PHONY: all build test demo bench deps clean fuzz
 
 all: build
 
@@ -29,5 +32,9 @@ bench: build
 	@$(CMAKE) --build build/release --target bench -j$(JOBS)
 	@scripts/bench.sh build/release
 
+fuzz: deps
+	@scripts/fuzz.sh build
+	@scripts/fuzz.sh run $(FUZZ_TIME)
+
 clean:
-	rm -rf build/release build/test
+	rm -rf build/release build/test build/fuzz build/cov

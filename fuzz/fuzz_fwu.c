@@ -12,7 +12,8 @@
  *   (torn or clean), and query.
  * After every op (and every reset) the oracle checks, independently of lib/:
  *   - CANDIDATE: the staged bytes [stg, stg + size) are exactly the bytes the
- *     script wrote successfully at those offsets, and they verify under the
+ *     script wrote at those offsets (by writes that succeeded, or that a power
+ *     cut interrupted: their prefix may have reached a checkpoint), and they verify under the
  *     false-accept oracle (OpenSSL hash and signature, the stored security
  *     counter as floor);
  *   - after a boot that activated an image (UPGRADE_TEST/PERM): PRIMARY
@@ -109,14 +110,33 @@ static void observe(dut_t *u)
     size_t n = end;
     if (n > IMG_MAX)
         FUZZ_FAIL("a CANDIDATE larger than the harness ever wrote");
-    if (memcmp(secondary(u) + stg, u->shadow, n) != 0)
-        FUZZ_FAIL("the CANDIDATE is not the bytes written");
+    if (memcmp(secondary(u) + stg, u->shadow, n) != 0) {
+        size_t k = 0, last = 0, diff = 0;
+        for (size_t j = 0; j < n; j++)
+            if (secondary(u)[stg + j] != u->shadow[j]) {
+                if (!diff++)
+                    k = j;
+                last = j;
+            }
+        FUZZ_FAIL("the CANDIDATE is not the bytes written: %zu of %zu bytes differ, offsets %zu..%zu", diff, n, k, last);
+    }
     oracle_policy_t op = {.require_signature = true, .check_sec_cnt = true, .min_sec_cnt = nv(u)};
     oracle_accepted(u->shadow, n, &op, NULL);
     memcpy(u->cand, u->shadow, n);
     u->cand_len = n;
     if (getenv("FUZZ_FWU_TRACE"))
         fprintf(stderr, "CANDIDATE of %zu bytes: exact and verified\n", n);
+}
+
+/* One psa_fwu_write. The bytes are what the image holds at off if the write
+ * succeeded, and also if power failed during it: a prefix may have reached a
+ * checkpoint, from which query then resumes (a refused write changes nothing). */
+static bool write_block(dut_t *u, size_t off, const uint8_t *b, size_t n)
+{
+    psa_status_t s = molt_fwu_write(&u->f, 0, off, b, n);
+    if (s == PSA_SUCCESS || !sim_flash_powered(&u->d.flash))
+        memcpy(u->shadow + off, b, n);
+    return s == PSA_SUCCESS;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -165,8 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 n = im->n - off;
             if (n > PSA_FWU_MAX_WRITE_SIZE)
                 n = PSA_FWU_MAX_WRITE_SIZE;
-            if (molt_fwu_write(&u->f, 0, off, im->b + off, n) == PSA_SUCCESS)
-                memcpy(u->shadow + off, im->b + off, n);
+            write_block(u, off, im->b + off, n);
             break;
         }
         case 4: { /* write raw script bytes at an offset of the script's choosing */
@@ -174,8 +193,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             p += 3;
             if (p + n > size)
                 n = p < size ? size - p : 0;
-            if (n && off + n <= IMG_MAX && molt_fwu_write(&u->f, 0, off, data + p, n) == PSA_SUCCESS)
-                memcpy(u->shadow + off, data + p, n);
+            if (n && off + n <= IMG_MAX)
+                write_block(u, off, data + p, n);
             p += n;
             break;
         }
@@ -206,13 +225,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     break;
                 if (n > PSA_FWU_MAX_WRITE_SIZE)
                     n = PSA_FWU_MAX_WRITE_SIZE;
-                if (molt_fwu_write(&u->f, 0, off, im->b + off, n) != PSA_SUCCESS)
+                if (!write_block(u, off, im->b + off, n))
                     break;
-                memcpy(u->shadow + off, im->b + off, n);
             }
             break;
         }
         default: molt_fwu_query(&u->f, 0, &i); break;
+        }
+        if (getenv("FUZZ_FWU_TRACE")) {
+            psa_fwu_component_info_t t;
+            molt_fwu_query(&u->f, 0, &t);
+            fprintf(stderr, "op %u: state %u written %u error %d powered %d\n", op & 15u, t.state,
+                    (unsigned)t.impl.written, (int)t.error, (int)sim_flash_powered(&u->d.flash));
         }
         observe(u);
     }

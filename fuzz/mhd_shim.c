@@ -206,7 +206,9 @@ void shim_request(const shim_req_t *req, shim_resp_t *resp)
     void *ctx = NULL;
     size_t zero = 0;
     enum MHD_Result ok = g_daemon.handler(g_daemon.handler_cls, &c, req->path, req->method, "HTTP/1.1", NULL, &zero, &ctx);
-    for (size_t off = 0; ok == MHD_YES && off < req->body_len;) {
+    /* As libmicrohttpd: once a response is queued, the rest of the body is
+     * not handed to the application any more. */
+    for (size_t off = 0; ok == MHD_YES && resp->queued == 0 && off < req->body_len;) {
         size_t n = req->body_len - off > 4096 ? 4096 : req->body_len - off, left = n;
         ok = g_daemon.handler(g_daemon.handler_cls, &c, req->path, req->method, "HTTP/1.1", req->body + off, &left, &ctx);
         if (left != 0)
