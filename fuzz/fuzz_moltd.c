@@ -111,6 +111,30 @@ static void setup_call(const char *method, const char *path, const char *query, 
     free(r.body);
 }
 
+/* Leave nothing behind: the artifacts, the databases, the directories. */
+static void cleanup(void)
+{
+    DIR *d = opendir(art);
+    struct dirent *e;
+    char pth[700];
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+            continue;
+        snprintf(pth, sizeof pth, "%s/%s", art, e->d_name);
+        unlink(pth);
+    }
+    if (d)
+        closedir(d);
+    rmdir(art);
+    static const char *const files[] = {"template.db", "template.db-wal", "template.db-shm", "work.db", "work.db-wal",
+                                        "work.db-shm"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(pth, sizeof pth, "%s/%s", dir, files[i]);
+        unlink(pth);
+    }
+    rmdir(dir);
+}
+
 static void setup(void)
 {
     snprintf(dir, sizeof dir, "%s/molt-fuzz-moltd-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -121,6 +145,7 @@ static void setup(void)
     snprintf(work, sizeof work, "%s/work.db", dir);
     if (mkdir(art, 0750) != 0)
         abort();
+    atexit(cleanup);
     srv.artifact_dir = art;
     srv.tenant = "DEFAULT";
     sha256_hex(ADMIN, strlen(ADMIN), srv.admin_hash);
