@@ -292,6 +292,12 @@ static void one(const char *req, size_t len)
         fprintf(stderr, "fuzz_moltd: %s %s: %u responses\n", method, path, r.queued);
         FUZZ_FAIL("%s:%d", __FILE__, __LINE__);
     }
+    /* Open finding 4 (docs/fuzzing.md): an error message that echoes request
+     * bytes which are not UTF-8 makes json_pack fail, and moltd answers 500
+     * "out of memory". FUZZ_MOLTD_ALLOW_OPEN=1 (scripts/fuzz.sh run) lets a
+     * campaign go past it; the replay in make test does not set it. */
+    if (r.status == 500 && getenv("FUZZ_MOLTD_ALLOW_OPEN") && r.body && strstr(r.body, "out of memory"))
+        r.status = 400;
     if (!status_known(r.status)) {
         fprintf(stderr, "fuzz_moltd: %s %s: status %u: %s\n", method, path, r.status, r.body ? r.body : "");
         FUZZ_FAIL("%s:%d", __FILE__, __LINE__);
