@@ -2,11 +2,14 @@
 # Both install what they need first (scripts/deps.sh is idempotent).
 # Other targets: `make build` (release build in build/release), `make bench`, `make clean`,
 # `make target-demo` (the Cortex-M port on QEMU, ports/mps2) and `make bench-mps2` (its footprint).
+# `make fuzz` (each libFuzzer target for FUZZ_TIME seconds, default 60; docs/fuzzing.md).
 
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE  ?= cmake
 
-.PHONY: all build test demo bench deps clean target-demo bench-mps2
+FUZZ_TIME ?= 60
+
+.PHONY: all build test demo bench deps clean target-demo bench-mps2 fuzz
 
 all: build
 
@@ -38,5 +41,9 @@ bench: build
 	@$(CMAKE) --build build/release --target bench -j$(JOBS)
 	@scripts/bench.sh build/release
 
+fuzz: deps
+	@scripts/fuzz.sh build
+	@scripts/fuzz.sh run $(FUZZ_TIME)
+
 clean:
-	rm -rf build/release build/test
+	rm -rf build/release build/test build/fuzz build/cov

@@ -22,7 +22,7 @@ packages=(
   build-essential cmake pkg-config ca-certificates bzip2 xz-utils python3
   libssl-dev openssl libsodium-dev libjansson-dev libcbor-dev
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm
-  clang valgrind
+  clang libclang-rt-14-dev llvm valgrind
   python3-cryptography python3-cbor2
   libmicrohttpd-dev libsqlite3-dev sqlite3 libpq-dev postgresql curl jq
   libcurl4-openssl-dev

@@ -149,6 +149,120 @@ static bool hash_size_ok(size_t n)
     return n == 32 || n == 48 || n == 64;
 }
 
+/* --- bounding the decoder -------------------------------------------------- */
+
+/* libcbor allocates what a definite length claims before it has read the items
+ * (an array head claiming 2^28 elements costs 2 GiB), and leaves bounding that
+ * to the caller. This walk reads only the heads of the encoded item at
+ * buf[*pos..len) and refuses, before libcbor sees a byte, any definite length
+ * that cannot fit in the bytes left: a string longer than the rest, an array
+ * of more items than bytes left (each item takes at least one), a map of more
+ * pairs than half of them. Indefinite strings must be made of definite chunks
+ * of their own type; nesting is limited to ATTEST_CBOR_DEPTH. With every
+ * claimed count bounded by the input, libcbor's allocations are at most a
+ * constant times the token size (which attest_check_token caps first). */
+#define ATTEST_CBOR_DEPTH 16
+
+static const char *cbor_walk(const uint8_t *buf, size_t len, size_t *pos, unsigned depth, bool *brk)
+{
+    if (*pos >= len)
+        return "truncated";
+    uint8_t ib = buf[(*pos)++];
+    unsigned major = ib >> 5, ai = ib & 31u;
+    uint64_t arg = ai;
+    *brk = false;
+    if (ai >= 24 && ai <= 27) {
+        size_t n = (size_t)1 << (ai - 24);
+        if (len - *pos < n)
+            return "truncated";
+        arg = 0;
+        for (size_t i = 0; i < n; i++)
+            arg = arg << 8 | buf[(*pos)++];
+    } else if (ai >= 28 && ai <= 30) {
+        return "reserved additional information";
+    }
+    size_t left = len - *pos;
+    bool indef = ai == 31;
+    if (indef && (major == 0 || major == 1 || major == 6))
+        return "indefinite length on an integer or tag";
+    if (indef && major == 7) {
+        *brk = true; /* a "break": only valid where an indefinite item ends (checked by the caller) */
+        return NULL;
+    }
+    if ((major == 4 || major == 5 || major == 6) && depth >= ATTEST_CBOR_DEPTH)
+        return "nested too deeply";
+    switch (major) {
+    case 0: case 1: case 7:
+        return NULL;
+    case 2: case 3:
+        if (!indef) {
+            if (arg > left)
+                return "a string is longer than the bytes left";
+            *pos += (size_t)arg;
+            return NULL;
+        }
+        for (;;) { /* chunks: definite strings of the same major type, then a break */
+            if (*pos >= len)
+                return "truncated";
+            uint8_t cb = buf[*pos];
+            if (cb == 0xff) {
+                (*pos)++;
+                return NULL;
+            }
+            if ((unsigned)(cb >> 5) != major || (cb & 31u) == 31)
+                return "a chunk of an indefinite string is not a definite string of its type";
+            bool b;
+            const char *e = cbor_walk(buf, len, pos, depth + 1, &b);
+            if (e != NULL)
+                return e;
+        }
+    case 4: case 5: {
+        uint64_t per = major == 5 ? 2 : 1;
+        if (!indef && arg > left / per)
+            return major == 4 ? "an array claims more items than the bytes left"
+                              : "a map claims more pairs than the bytes left";
+        for (uint64_t i = 0; indef || i < arg * per; i++) {
+            bool b;
+            const char *e = cbor_walk(buf, len, pos, depth + 1, &b);
+            if (e != NULL)
+                return e;
+            if (b) {
+                if (!indef || (major == 5 && i % 2 != 0))
+                    return "unexpected break";
+                return NULL;
+            }
+        }
+        return NULL;
+    }
+    default: { /* 6: a tag and its item */
+        bool b;
+        const char *e = cbor_walk(buf, len, pos, depth + 1, &b);
+        return e != NULL ? e : b ? "unexpected break" : NULL;
+    }
+    }
+}
+
+const char *attest_cbor_bounded(const uint8_t *buf, size_t len, size_t *used)
+{
+    size_t pos = 0;
+    bool brk;
+    const char *e = cbor_walk(buf, len, &pos, 0, &brk);
+    if (e == NULL && brk)
+        e = "unexpected break";
+    if (used != NULL)
+        *used = pos;
+    return e;
+}
+
+/* cbor_load behind the walk: NULL (and *why set) when the walk refuses. */
+static cbor_item_t *load_bounded(const uint8_t *buf, size_t len, struct cbor_load_result *lr, const char **why)
+{
+    *why = attest_cbor_bounded(buf, len, NULL);
+    if (*why != NULL)
+        return NULL;
+    return cbor_load(buf, len, lr);
+}
+
 /* --- verification -------------------------------------------------------- */
 
 
@@ -224,11 +338,16 @@ static bool check_claims(const uint8_t *payload, size_t plen, const uint8_t *non
                          const uint8_t ueid[33], attest_verdict_t *v)
 {
     struct cbor_load_result lr;
-    cbor_item_t *m = cbor_load(payload, plen, &lr);
+    const char *why = NULL;
+    cbor_item_t *m = load_bounded(payload, plen, &lr, &why);
     bool ok = false;
     int64_t dup = 0, iv = 0;
     json_t *j = json_object();
 
+    if (why != NULL) {
+        refuse(v, "payload is not a CBOR claims map (%s)", why);
+        goto out;
+    }
     if (m == NULL || lr.error.code != CBOR_ERR_NONE || lr.read != plen || !cbor_isa_map(m) ||
         !cbor_map_is_definite(m)) {
         refuse(v, "payload is not a CBOR claims map");
@@ -327,6 +446,14 @@ bool attest_check_token(const uint8_t *tok, size_t len, const uint8_t pub[65], c
     uint8_t ueid[33];
     bool ok = false;
     size_t skip;
+    const char *why = NULL;
+
+    /* Bounded before anything is decoded: the profile's largest token is
+     * MOLT_ATTEST_TOKEN_MAX bytes (a 64-byte challenge, two SHA-512 components). */
+    if (len > MOLT_ATTEST_TOKEN_MAX) {
+        refuse(v, "token is %zu bytes, more than the profile's maximum of %u", len, MOLT_ATTEST_TOKEN_MAX);
+        goto out;
+    }
 
     /* The tag head is read here, not by libcbor: Debian bookworm's libcbor 0.8
      * refuses tags 6..20 (0xc6..0xd4) as "unassigned", and 18 is one of them.
@@ -339,7 +466,11 @@ bool attest_check_token(const uint8_t *tok, size_t len, const uint8_t pub[65], c
         refuse(v, "not a COSE_Sign1: CBOR tag 18 missing");
         goto out;
     }
-    arr = cbor_load(tok + skip, len - skip, &lr);
+    arr = load_bounded(tok + skip, len - skip, &lr, &why);
+    if (why != NULL) {
+        refuse(v, "not a CBOR item (malformed or truncated): %s", why);
+        goto out;
+    }
     if (arr == NULL || lr.error.code != CBOR_ERR_NONE) {
         refuse(v, "not a CBOR item (malformed or truncated)");
         goto out;
@@ -357,9 +488,9 @@ bool attest_check_token(const uint8_t *tok, size_t len, const uint8_t pub[65], c
         refuse(v, "protected header is not a byte string");
         goto out;
     }
-    prot = cbor_load(cbor_bytestring_handle(it[0]), cbor_bytestring_length(it[0]), &lr);
+    prot = load_bounded(cbor_bytestring_handle(it[0]), cbor_bytestring_length(it[0]), &lr, &why);
     int64_t alg = 0, dup;
-    if (prot == NULL || lr.error.code != CBOR_ERR_NONE || lr.read != cbor_bytestring_length(it[0]) ||
+    if (why != NULL || prot == NULL || lr.error.code != CBOR_ERR_NONE || lr.read != cbor_bytestring_length(it[0]) ||
         !cbor_isa_map(prot) || !cbor_map_is_definite(prot) || !map_keys_ok(prot, &dup)) {
         refuse(v, "protected header is not a CBOR map with integer labels");
         goto out;
