@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct img { uint8_t *b; size_t n; } img_t;
 static img_t factory, src[5];
-static const molt_boot_cfg_t cfg = {MOLT_MODE_SWAP, false};
+static const molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .downgrade_prevention = false};
 
 static img_t load(const char *name)
 {
