@@ -100,8 +100,7 @@ static db_status_t find_open(moltd_t *srv, const char *dev, open_action_t *a)
      * offered only while its campaign runs, its step is released and its time has come. */
     db_status_t st = Q(srv, &rows,
                        "SELECT a.id, a.state FROM actions a JOIN campaigns c ON c.id = a.campaign_id"
-                       " WHERE a.device_id = $1 AND (a.state IN ('running', 'downloaded', 'cancelling')"
-                       " OR (a.state = 'assigned' AND c.state = 'running' AND a.step <= c.step AND c.start_at <= $2))"
+                       " WHERE a.device_id = $1 AND a.state IN " OPEN_STATES " AND " ACTION_RELEASED("$2")
                        " ORDER BY a.id LIMIT 1",
                        dev, now);
     a->found = st == DB_OK && rows.nrows > 0;
@@ -168,6 +167,8 @@ static int poll_base(req_t *r)
     " p.sha1, p.md5, p.size, p.filename, p.class, p.security_counter, p.encryption, d.enc_key FROM actions a" \
     " JOIN campaigns c ON c.id = a.campaign_id JOIN packages p ON p.id = c.package_id"                    \
     " JOIN devices d ON d.id = a.device_id WHERE a.id = $1 AND a.device_id = $2"
+/* The same, only when the device may act on it now (the release rule, $3 = now). */
+#define ACT_SELECT_RELEASED ACT_SELECT " AND " ACTION_RELEASED("$3")
 
 /* One artifact of a package: filename, hashes, size, download links. */
 static json_t *artifact_json(const char *base, const char *pkgid, const char *filename, const char *sha1,
@@ -209,9 +210,13 @@ static int deployment_base(req_t *r, const char *aid)
 {
     moltd_t *srv = r->srv;
     db_rows_t a;
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms());
     if (!tx_begin(srv))
         return http_error(r, 500, "database: %s", srv->db->err);
-    bool ok = Q(srv, &a, ACT_SELECT, aid, r->device) == DB_OK;
+    /* An action not yet released (its step, start_at, a pause) is not shown: the
+     * same 404 as an unknown one, so it can be neither fetched nor probed. */
+    bool ok = Q(srv, &a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK;
     if (ok && a.nrows == 0) {
         tx_end(srv, false);
         db_rows_free(&a);
@@ -220,8 +225,6 @@ static int deployment_base(req_t *r, const char *aid)
     /* R-NOTIFY: the campaign's message travels with the deployment, before any
      * download; its first delivery to this device is recorded. */
     if (ok && !db_cell(&a, 0, 2)) {
-        char now[24];
-        snprintf(now, sizeof now, "%lld", (long long)now_ms());
         ok = Q(srv, NULL, "UPDATE actions SET notified = $2 WHERE id = $1", aid, now) == DB_OK &&
              audit(srv, r->actor, "notify.served", r->device, db_cell(&a, 0, 3), db_cell(&a, 0, 7),
                    db_cell(&a, 0, 5)) == DB_OK;
@@ -342,7 +345,7 @@ static int deployment_feedback(req_t *r, const char *aid)
         json_decref(j);
         return http_error(r, 500, "database: %s", srv->db->err);
     }
-    bool ok = Q(srv, &a, ACT_SELECT, aid, r->device) == DB_OK;
+    bool ok = Q(srv, &a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK; /* unreleased: 404 */
     if (!ok || a.nrows == 0) {
         tx_end(srv, false);
         if (ok)
@@ -470,6 +473,9 @@ static int config_data(req_t *r)
     bool ok = Q(srv, &d, "SELECT attributes FROM devices WHERE id = $1", r->device) == DB_OK && d.nrows;
     json_error_t e;
     json_t *attrs = ok ? json_loads(db_cell(&d, 0, 0), 0, &e) : NULL;
+    char old_text[MOLTD_ATTR_MAX_BYTES + 2] = "";
+    if (ok)
+        snprintf(old_text, sizeof old_text, "%s", db_cell(&d, 0, 0));
     if (ok)
         db_rows_free(&d);
     if (!attrs)
@@ -484,10 +490,27 @@ static int config_data(req_t *r)
             json_object_set(attrs, k, v);
     }
     char *s = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);
-    ok = ok && s && Q(srv, NULL, "UPDATE devices SET attributes = $2, config_wanted = 0 WHERE id = $1", r->device, s) == DB_OK;
-    free(s);
+    size_t nkeys = json_object_size(attrs), nbytes = s ? strlen(s) : 0;
+    bool removing = strcmp(mode, "remove") == 0;
     json_decref(attrs);
     json_decref(j);
+    /* A device's attributes are bounded (they decide campaign targets and are
+     * read on every campaign creation): a change that would leave more than
+     * MOLTD_ATTR_MAX_KEYS keys or MOLTD_ATTR_MAX_BYTES bytes is refused; remove
+     * always goes through, so a device can shrink back under the bound. */
+    if (ok && s && !removing && (nkeys > MOLTD_ATTR_MAX_KEYS || nbytes > MOLTD_ATTR_MAX_BYTES)) {
+        tx_end(srv, false);
+        free(s);
+        return http_error(r, 413, "attributes of %s would hold %zu keys, %zu bytes (at most %d keys, %d bytes)",
+                          r->device, nkeys, nbytes, MOLTD_ATTR_MAX_KEYS, MOLTD_ATTR_MAX_BYTES);
+    }
+    /* Attributes decide campaign targeting: every change is an audit record
+     * (detail: the attributes after it). */
+    bool changed = ok && s && strcmp(s, old_text) != 0;
+    ok = ok && s && Q(srv, NULL, "UPDATE devices SET attributes = $2, config_wanted = 0 WHERE id = $1", r->device, s) == DB_OK;
+    if (ok && changed)
+        ok = audit(srv, r->actor, "device.attributes", r->device, NULL, NULL, s) == DB_OK;
+    free(s);
     if (!tx_end(srv, ok))
         return http_error(r, 500, "database: %s", srv->db->err);
     return http_reply(r, 200, NULL, "", 0);

@@ -184,7 +184,7 @@ bool envelope_capable(const char *enc_key_pem)
     " FROM actions a JOIN campaigns c ON c.id = a.campaign_id JOIN packages p ON p.id = c.package_id"     \
     " JOIN devices d ON d.id = a.device_id LEFT JOIN package_keys k ON k.package_id = p.id"              \
     " LEFT JOIN envelopes e ON e.device_id = a.device_id AND e.package_id = p.id"                       \
-    " WHERE a.id = $1 AND a.device_id = $2"
+    " WHERE a.id = $1 AND a.device_id = $2 AND " ACTION_RELEASED("$3")
 
 /* Seal a new envelope for the device of row 0 of a (ENV_SELECT), store and audit
  * it. Returns the HTTP status of a refusal, or 0 with env filled. */
@@ -246,9 +246,11 @@ int envelope_get(req_t *r, const char *aid)
     size_t env_len = 0;
     char msg[300] = "";
     unsigned status = 0;
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms());
     if (!tx_begin(srv))
         return http_error(r, 500, "database: %s", srv->db->err);
-    if (Q(srv, &a, ENV_SELECT, aid, r->device) != DB_OK) {
+    if (Q(srv, &a, ENV_SELECT, aid, r->device, now) != DB_OK) {
         snprintf(msg, sizeof msg, "database: %s", srv->db->err);
         status = 500;
     } else if (a.nrows == 0) {

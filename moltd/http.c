@@ -122,8 +122,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         size_t limit = r->to_file ? srv->max_package : srv->max_json;
         bool refused = false;
         int ret = MHD_YES;
-        if (is_mgmt(r))
+        if (is_mgmt(r)) {
             ret = mgmt_auth(r, &refused);
+            if (!refused)
+                ret = mgmt_precheck(r, &refused);
+        }
         else if (is_ddi(r))
             ret = ddi_auth(r, &refused);
         if (refused) {

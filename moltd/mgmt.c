@@ -76,6 +76,48 @@ static int db_fail(req_t *r)
     return http_error(r, 500, "database: %s", r->srv->db->err);
 }
 
+/* From the headers alone, before any body byte is read or stored: the role a
+ * change needs, and for a package upload its parameters (the class exists, the
+ * filename, the content key header). A refusal is answered here; the body is
+ * then never read. */
+int mgmt_precheck(req_t *r, bool *refused)
+{
+    *refused = true;
+    int ret = MHD_YES;
+    const char *what = r->nseg >= 3 ? r->seg[2] : "";
+    bool post = strcmp(r->method, "POST") == 0, del = strcmp(r->method, "DELETE") == 0;
+    bool admin_only = strcmp(what, "tokens") == 0 || strcmp(what, "signers") == 0 || strcmp(what, "classes") == 0;
+    if ((post || del) && !need(r, admin_only ? ROLE_ADMIN : ROLE_OPERATOR, &ret))
+        return ret;
+    if (r->to_file) {
+        moltd_t *srv = r->srv;
+        const char *cls = http_arg(r, "class"), *fname = http_arg(r, "filename"), *ckh = http_header(r, "X-Molt-Content-Key");
+        uint8_t ck[32];
+        size_t ck_len = 0;
+        if (!valid_name(cls, 64))
+            return http_error(r, 400, "the query parameter class=NAME is required");
+        if (fname && !valid_name(fname, 128))
+            return http_error(r, 400, "filename: [A-Za-z0-9._-]{1,128}");
+        if (ckh && !content_key_parse(ckh, ck, &ck_len))
+            return http_error(r, 400, "X-Molt-Content-Key: 32 or 64 hex digits (the key of molt sign --save-content-key)");
+        OPENSSL_cleanse(ck, sizeof ck);
+        if (ckh && !srv->has_kek)
+            return http_error(r, 400, "X-Molt-Content-Key: this moltd keeps no content keys (start it with --kek-file)");
+        db_rows_t c;
+        srv_lock(srv);
+        db_status_t st = Q(srv, &c, "SELECT 1 FROM class_signers WHERE class = $1", cls);
+        srv_unlock(srv);
+        if (st != DB_OK)
+            return db_fail(r);
+        bool known = c.nrows > 0;
+        db_rows_free(&c);
+        if (!known)
+            return http_error(r, 400, "class: no device class named %s", cls);
+    }
+    *refused = false;
+    return MHD_YES;
+}
+
 /* Rows of a query as an array of objects keyed by names[] (NULL cells -> null;
  * names starting with '#' are numbers). */
 static json_t *rows_json(const db_rows_t *rows, const char *const *names)
@@ -163,6 +205,36 @@ static int tokens_create(req_t *r)
     ret = http_json(r, 201, json_pack("{s:s,s:s,s:s}", "name", name, "role", role, "token", token));
     json_decref(j);
     return ret;
+}
+
+/* DELETE /tokens/{name}: the token stops working at once (its hash is removed);
+ * the audit log keeps token.create and token.revoke. */
+static int tokens_revoke(req_t *r, const char *name)
+{
+    if (!valid_name(name, 64))
+        return http_error(r, 404, "no token %s", "(malformed name)");
+    db_rows_t t = {0};
+    if (!tx_begin(r->srv))
+        return db_fail(r);
+    bool ok = Q(r->srv, &t, "SELECT role FROM api_tokens WHERE name = $1", name) == DB_OK;
+    bool found = ok && t.nrows > 0;
+    char role[16] = "";
+    if (found)
+        snprintf(role, sizeof role, "%s", db_cell(&t, 0, 0));
+    db_rows_free(&t);
+    ok = ok && found && Q(r->srv, NULL, "DELETE FROM api_tokens WHERE name = $1", name) == DB_OK &&
+         audit(r->srv, r->actor, "token.revoke", name, NULL, NULL, role) == DB_OK;
+    if (!tx_end(r->srv, ok))
+        return found ? db_fail(r) : http_error(r, 404, "no token %s", name);
+    return http_json(r, 200, json_pack("{s:s,s:s,s:b}", "name", name, "role", role, "revoked", 1));
+}
+
+/* A numeric row id as the URL gives it (1 to 18 digits): anything else names
+ * nothing, on every backend (PostgreSQL would refuse to compare it to a BIGINT). */
+static bool num_id(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n > 0 && n <= 18 && strspn(s, "0123456789") == n;
 }
 
 /* --- signer keys and device classes (admin) ---------------------------------- */
@@ -849,7 +921,10 @@ int mgmt_dispatch(req_t *r)
     const char *what = r->nseg >= 3 ? r->seg[2] : "", *id = r->nseg >= 4 ? r->seg[3] : NULL;
     if (r->nseg < 3 || r->nseg > 5)
         return http_error(r, 404, "no such resource");
-    if (strcmp(what, "tokens") == 0 && r->nseg == 3) {
+    if (strcmp(what, "tokens") == 0 && r->nseg == 4) {
+        if (strcmp(m, "DELETE") == 0)
+            return need(r, ROLE_ADMIN, &ret) ? tokens_revoke(r, id) : ret;
+    } else if (strcmp(what, "tokens") == 0 && r->nseg == 3) {
         static const char *const cols[] = {"name", "role", "#created"};
         if (post)
             return need(r, ROLE_ADMIN, &ret) ? tokens_create(r) : ret;
@@ -872,6 +947,8 @@ int mgmt_dispatch(req_t *r)
                        ? list(r, "SELECT class, signer FROM class_signers ORDER BY class, signer", cols, NULL)
                        : ret;
     } else if (strcmp(what, "packages") == 0 && r->nseg <= 4) {
+        if (get && id && !num_id(id))
+            return need(r, ROLE_VIEWER, &ret) ? http_error(r, 404, "no package %.40s", id) : ret;
         if (post && !id)
             return need(r, ROLE_OPERATOR, &ret) ? packages_upload(r) : ret;
         if (get && !need(r, ROLE_VIEWER, &ret))
@@ -892,9 +969,13 @@ int mgmt_dispatch(req_t *r)
     } else if (strcmp(what, "devices") == 0 && r->nseg <= 4) {
         if (post && !id)
             return need(r, ROLE_OPERATOR, &ret) ? devices_create(r) : ret;
+        if (get && id && !valid_name(id, 64))
+            return need(r, ROLE_VIEWER, &ret) ? http_error(r, 404, "no device %s", "(malformed id)") : ret;
         if (get)
             return need(r, ROLE_VIEWER, &ret) ? devices_get(r, id) : ret;
     } else if (strcmp(what, "campaigns") == 0) {
+        if (id && !num_id(id) && (get || post))
+            return need(r, ROLE_VIEWER, &ret) ? http_error(r, 404, "no campaign %.40s", id) : ret;
         if (post && r->nseg == 3)
             return need(r, ROLE_OPERATOR, &ret) ? campaigns_create(r) : ret;
         if (get && r->nseg <= 4)

@@ -20,6 +20,10 @@
 
 #include "db.h"
 
+/* Bounds of one device's attributes (PUT configData), after a change. */
+#define MOLTD_ATTR_MAX_KEYS 64
+#define MOLTD_ATTR_MAX_BYTES 4096
+
 typedef enum role {
     ROLE_NONE = 0,
     ROLE_VIEWER = 1,
@@ -81,6 +85,8 @@ uint16_t http_port(struct MHD_Daemon *d);
  * request may go on, or an MHD result after queueing the refusal. */
 int mgmt_auth(req_t *r, bool *refused);
 int mgmt_dispatch(req_t *r);
+/* After mgmt_auth, still from the headers alone: role and upload parameters. */
+int mgmt_precheck(req_t *r, bool *refused);
 int ddi_auth(req_t *r, bool *refused);
 int ddi_dispatch(req_t *r);
 /* attest.c: GET/POST .../molt/attestation (challenge, token upload) */
@@ -147,6 +153,14 @@ bool tx_end(moltd_t *srv, bool ok);
  * finish the campaign after the last one. Inside the caller's transaction. */
 db_status_t campaign_evaluate(moltd_t *srv, const char *campaign_id, bool count_failures);
 bool valid_name(const char *s, size_t max);   /* [A-Za-z0-9._-], 1..max chars */
+/* The release rule, as SQL over actions a JOIN campaigns c (now: the parameter
+ * holding now_ms()): an action a device may see and act on is one it started
+ * (any state but assigned, or its deployment was served), or one whose campaign
+ * runs, whose step is released and whose start_at has come. Every action
+ * endpoint applies it (poll, deploymentBase, feedback, keyEnvelope). */
+#define ACTION_RELEASED(now)                                                                                 \
+    "(a.state <> 'assigned' OR a.notified IS NOT NULL OR (c.state = 'running' AND a.step <= c.step"          \
+    " AND c.start_at <= " now "))"
 /* Run sql with the given text parameters. */
 #define Q(srv, out, sql, ...)                                                                                  \
     db_exec((srv)->db, (sql), (int)(sizeof((const char *[]){NULL, __VA_ARGS__}) / sizeof(const char *)) - 1, \

@@ -326,7 +326,7 @@ sql "UPDATE audit SET actor = 'x' WHERE id = 1" 2>"$work/err"; [ $? -ne 0 ] && g
 sql "DELETE FROM audit" 2>"$work/err"; [ $? -ne 0 ] && grep -q append-only "$work/err" && ok || bad "audit delete refused"
 call 200 GET "$U/audit" "$VIEW"
 eq "$(js 'map(.what) | group_by(.) | map("\(.[0])=\(length)") | join(",")')" \
-   "campaign.cancel=1,campaign.create=2,campaign.finish=1,campaign.pause=1,campaign.resume=1,campaign.step=1,class.create=2,device.provision=6,notify.served=5,package.upload=3,signer.create=2,token.create=3,update.cancelled=1,update.downloaded=1,update.failure=1,update.running=2,update.success=3" "audit summary"
+   "campaign.cancel=1,campaign.create=2,campaign.finish=1,campaign.pause=1,campaign.resume=1,campaign.step=1,class.create=2,device.attributes=1,device.provision=6,notify.served=5,package.upload=3,signer.create=2,token.create=3,update.cancelled=1,update.downloaded=1,update.failure=1,update.running=2,update.success=3" "audit summary"
 
 # --- a scheduled campaign offers nothing before its start; many devices poll at once
 call 201 POST "$U/campaigns" "$OPS" -d "{\"name\":\"later\",\"package\":3,\"start_at\":$(( $(date +%s) * 1000 + 3600000 ))}"
