@@ -46,12 +46,12 @@ static int challenge(req_t *r)
     long long expires = (long long)now_ms() + (long long)srv->attest_ttl * 1000;
     snprintf(exp, sizeof exp, "%lld", expires);
     if (!tx_begin(srv))
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     bool ok = Q(srv, NULL, "DELETE FROM attest_challenges WHERE device_id = $1", r->device) == DB_OK &&
               Q(srv, NULL, "INSERT INTO attest_challenges (device_id, nonce, expires) VALUES ($1, $2, $3)",
                 r->device, hex, exp) == DB_OK;
     if (!tx_end(srv, ok))
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     return http_json(r, 200, json_pack("{s:s,s:I}", "nonce", hex, "expires", (json_int_t)expires));
 }
 
@@ -92,7 +92,7 @@ static int token(req_t *r)
         st = Q(srv, &c, "SELECT nonce, expires FROM attest_challenges WHERE device_id = $1", r->device);
     srv_unlock(srv);
     if (st != DB_OK)
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     char nonce_hex[2 * CHALLENGE_LEN + 1] = "", before[64] = "";
     bool have = c.nrows > 0 && strtoll(db_cell(&c, 0, 1), NULL, 10) > now_ms();
     if (have)
@@ -140,7 +140,7 @@ static int token(req_t *r)
     if (!evs || !tx_begin(srv)) {
         free(evs);
         json_decref(v.claims);
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     }
     /* The challenge is consumed in the same transaction: a concurrent upload of
      * the same token finds it gone (serialised by the write transaction). */
@@ -159,7 +159,7 @@ static int token(req_t *r)
     if (!still)
         ret = http_error(r, 409, "no outstanding challenge for %s (used by another upload)", r->device);
     else if (!committed)
-        ret = http_error(r, 500, "database: %s", srv->db->err);
+        ret = http_db_error(r);
     else
         ret = http_json(r, 200, json_pack("{s:s,s:s,s:O}", "attested_version", ver, "measurement",
                                           jstr(run, "measurement_value"), "security_counter",

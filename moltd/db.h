@@ -45,6 +45,7 @@ typedef struct db_driver {
 struct db {
     const db_driver_t *drv;
     char err[256];             /* last error message */
+    bool full;                 /* the last failure was a full disk or quota (507) */
 };
 
 /* Open by URL: "sqlite:PATH" (or a bare path), or "postgresql://..." (libpq).

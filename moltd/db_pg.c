@@ -29,6 +29,7 @@ static db_status_t pg_exec(db_t *db, const char *sql, int n, const char *const *
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         bool integrity = state && strncmp(state, "23", 2) == 0; /* class 23: integrity constraint */
+        db->full = state && (strcmp(state, "53100") == 0 || strcmp(state, "53400") == 0); /* disk full */
         snprintf(db->err, sizeof db->err, "postgresql: %s", PQerrorMessage(d->c));
         db->err[strcspn(db->err, "\n")] = '\0';
         PQclear(res);

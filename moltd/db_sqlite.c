@@ -22,6 +22,7 @@ typedef struct db_sqlite {
 static db_status_t fail(db_sqlite_t *d, int rc)
 {
     snprintf(d->base.err, sizeof d->base.err, "sqlite: %s", sqlite3_errmsg(d->h));
+    d->base.full = (rc & 0xff) == SQLITE_FULL;
     return (rc & 0xff) == SQLITE_CONSTRAINT ? DB_CONSTRAINT : DB_ERROR;
 }
 

@@ -47,7 +47,7 @@ int ddi_auth(req_t *r, bool *refused)
         st = Q(srv, &g, "SELECT name FROM api_tokens WHERE hash = $1 AND role = 'gateway'", hash);
     srv_unlock(srv);
     if (st != DB_OK)
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     bool known = d.nrows > 0;
     bool ok = target ? known && CRYPTO_memcmp(db_cell(&d, 0, 0), hash, 64) == 0 : g.nrows > 0;
     if (ok && gw)
@@ -134,7 +134,7 @@ static int poll_base(req_t *r)
                r->device, now, stale);
     srv_unlock(srv);
     if (st != DB_OK)
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     bool cfg = d.nrows && strcmp(db_cell(&d, 0, 0), "0") != 0;
     char installed[24] = "";
     if (d.nrows && db_cell(&d, 0, 1))
@@ -213,7 +213,7 @@ static int deployment_base(req_t *r, const char *aid)
     char now[24];
     snprintf(now, sizeof now, "%lld", (long long)now_ms());
     if (!tx_begin(srv))
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     /* An action not yet released (its step, start_at, a pause) is not shown: the
      * same 404 as an unknown one, so it can be neither fetched nor probed. */
     bool ok = Q(srv, &a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK;
@@ -231,7 +231,7 @@ static int deployment_base(req_t *r, const char *aid)
     }
     if (!tx_end(srv, ok)) {
         db_rows_free(&a);
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     }
     json_t *out = deployment_json(r, aid, &a);
     db_rows_free(&a);
@@ -246,7 +246,7 @@ static int installed_base(req_t *r, const char *aid)
     db_status_t st = Q(r->srv, &a, ACT_SELECT, aid, r->device);
     srv_unlock(r->srv);
     if (st != DB_OK)
-        return http_error(r, 500, "database: %s", r->srv->db->err);
+        return http_db_error(r);
     int ret = a.nrows == 0                             ? http_error(r, 404, "no action %s for %s", aid, r->device)
               : strcmp(db_cell(&a, 0, 1), "success") != 0 ? http_error(r, 404, "action %s of %s is not installed (%s)",
                                                                        aid, r->device, db_cell(&a, 0, 1))
@@ -266,7 +266,7 @@ static int artifact_list(req_t *r, const char *pkgid)
                        pkgid, r->device);
     srv_unlock(r->srv);
     if (st != DB_OK)
-        return http_error(r, 500, "database: %s", r->srv->db->err);
+        return http_db_error(r);
     if (p.nrows == 0) {
         db_rows_free(&p);
         return http_error(r, 404, "no software module %s for %s", pkgid, r->device);
@@ -343,7 +343,7 @@ static int deployment_feedback(req_t *r, const char *aid)
     db_rows_t a;
     if (!tx_begin(srv)) {
         json_decref(j);
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     }
     bool ok = Q(srv, &a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK; /* unreleased: 404 */
     if (!ok || a.nrows == 0) {
@@ -351,7 +351,7 @@ static int deployment_feedback(req_t *r, const char *aid)
         if (ok)
             db_rows_free(&a);
         json_decref(j);
-        return ok ? http_error(r, 404, "no action %s for %s", aid, r->device) : http_error(r, 500, "database");
+        return ok ? http_error(r, 404, "no action %s for %s", aid, r->device) : http_db_error(r);
     }
     const char *state = db_cell(&a, 0, 1), *before = db_cell(&a, 0, 3), *ver = db_cell(&a, 0, 7);
     if (strcmp(state, "success") == 0 || strcmp(state, "failure") == 0 || strcmp(state, "cancelled") == 0) {
@@ -393,7 +393,7 @@ static int deployment_feedback(req_t *r, const char *aid)
     db_rows_free(&a);
     json_decref(j);
     if (!tx_end(srv, ok))
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     return http_reply(r, 200, NULL, "", 0);
 }
 
@@ -408,13 +408,13 @@ static int cancel_action(req_t *r, const char *aid, bool feedback)
     db_rows_t a;
     if (!tx_begin(srv)) {
         json_decref(j);
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     }
     bool ok = Q(srv, &a, ACT_SELECT, aid, r->device) == DB_OK;
     bool cancelling = ok && a.nrows && strcmp(db_cell(&a, 0, 1), "cancelling") == 0;
     if (!cancelling) {
         tx_end(srv, false);
-        ret = !ok ? http_error(r, 500, "database")
+        ret = !ok ? http_db_error(r)
               : a.nrows == 0 || !feedback ? http_error(r, 404, "no cancel request %s for %s", aid, r->device)
                                           : http_error(r, 410, "action %s is not being cancelled", aid);
         if (ok)
@@ -443,7 +443,7 @@ static int cancel_action(req_t *r, const char *aid, bool feedback)
     db_rows_free(&a);
     json_decref(j);
     if (!tx_end(srv, ok))
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     return http_reply(r, 200, NULL, "", 0);
 }
 
@@ -468,7 +468,7 @@ static int config_data(req_t *r)
     db_rows_t d;
     if (!tx_begin(srv)) {
         json_decref(j);
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     }
     bool ok = Q(srv, &d, "SELECT attributes FROM devices WHERE id = $1", r->device) == DB_OK && d.nrows;
     json_error_t e;
@@ -512,7 +512,7 @@ static int config_data(req_t *r)
         ok = audit(srv, r->actor, "device.attributes", r->device, NULL, NULL, s) == DB_OK;
     free(s);
     if (!tx_end(srv, ok))
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     return http_reply(r, 200, NULL, "", 0);
 }
 
@@ -582,7 +582,7 @@ static int download(req_t *r, const char *pkgid, const char *fname)
                        pkgid, r->device);
     srv_unlock(srv);
     if (st != DB_OK)
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     size_t fl = strlen(fname), name_len = p.nrows ? strlen(db_cell(&p, 0, 3)) : 0;
     bool md5 = p.nrows && fl == name_len + 7 && strcmp(fname + name_len, ".MD5SUM") == 0 &&
                strncmp(fname, db_cell(&p, 0, 3), name_len) == 0;

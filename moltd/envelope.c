@@ -249,7 +249,7 @@ int envelope_get(req_t *r, const char *aid)
     char now[24];
     snprintf(now, sizeof now, "%lld", (long long)now_ms());
     if (!tx_begin(srv))
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     if (Q(srv, &a, ENV_SELECT, aid, r->device, now) != DB_OK) {
         snprintf(msg, sizeof msg, "database: %s", srv->db->err);
         status = 500;

@@ -51,7 +51,7 @@ int mgmt_auth(req_t *r, bool *refused)
     db_status_t st = Q(r->srv, &rows, "SELECT name, role FROM api_tokens WHERE hash = $1", hash);
     srv_unlock(r->srv);
     if (st != DB_OK)
-        return http_error(r, 500, "database: %s", r->srv->db->err);
+        return http_db_error(r);
     role_t role = rows.nrows ? role_parse(db_cell(&rows, 0, 1)) : ROLE_NONE;
     if (role != ROLE_NONE)
         snprintf(r->actor, sizeof r->actor, "token:%s", db_cell(&rows, 0, 0));
@@ -73,7 +73,7 @@ static bool need(req_t *r, role_t role, int *ret)
 
 static int db_fail(req_t *r)
 {
-    return http_error(r, 500, "database: %s", r->srv->db->err);
+    return http_db_error(r);
 }
 
 /* From the headers alone, before any body byte is read or stored: the role a

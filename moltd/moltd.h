@@ -44,6 +44,10 @@ typedef struct moltd {
     unsigned attest_ttl;          /* seconds an attestation challenge stays valid */
     bool has_kek;                 /* --kek-file given: encrypted packages are accepted */
     uint8_t kek[32];              /* wraps every content key at rest (AES-256-GCM) */
+    char host[64];                /* this host's name, in the names of unfinished uploads */
+    unsigned per_ip;              /* connections one client address may hold (0: no limit) */
+    unsigned header_timeout;      /* seconds from accept to a request's complete headers */
+    unsigned conn_timeout;        /* idle seconds, and the deadline of later requests' headers */
 } moltd_t;
 
 /* One HTTP request, from its headers to its completion. */
@@ -61,6 +65,7 @@ typedef struct req {
     int fd;
     char tmp_path[4096];
     bool too_large;
+    int store_errno;              /* the upload could not be written (507 with its cause) */
     bool answered;                /* a response was queued before the body was read */
     /* who is asking */
     role_t role;                  /* management API */
@@ -73,11 +78,18 @@ typedef struct req {
 int http_reply(req_t *r, unsigned status, const char *type, const void *body, size_t len);
 int http_json(req_t *r, unsigned status, json_t *j);  /* steals j */
 int http_error(req_t *r, unsigned status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A database failure: 507 when the disk (or quota) is full, else 500; the
+ * message is the database's first error, not the rollback's. */
+int http_db_error(req_t *r);
 const char *http_header(req_t *r, const char *name);
 const char *http_arg(req_t *r, const char *name);
 /* Parse the request body as a JSON object; on failure replies 400 and returns NULL. */
 json_t *http_body_json(req_t *r, int *ret);
 struct MHD_Daemon *http_start(moltd_t *srv, const char *addr, uint16_t port, unsigned threads);
+void http_stop(struct MHD_Daemon *d);
+/* At start-up, before serving: sweep unfinished uploads of dead moltd processes
+ * and artifacts no package names (store.c). Prints what it did to stderr. */
+void store_reconcile(moltd_t *srv);
 uint16_t http_port(struct MHD_Daemon *d);
 
 /* --- mgmt.c / ddi.c -------------------------------------------------------- */
