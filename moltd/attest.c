@@ -144,12 +144,12 @@ static int token(req_t *r)
     }
     /* The challenge is consumed in the same transaction: a concurrent upload of
      * the same token finds it gone (serialised by the write transaction). */
-    bool ok = Q(srv, &again, "SELECT 1 FROM attest_challenges WHERE device_id = $1 AND nonce = $2", r->device,
-                nonce_hex) == DB_OK;
+    bool ok = Q(srv, &again, "DELETE FROM attest_challenges WHERE device_id = $1 AND nonce = $2 RETURNING device_id",
+                r->device, nonce_hex) == DB_OK; /* conditional: one of two instances consumes it */
     bool still = ok && again.nrows > 0;
     if (ok)
         db_rows_free(&again);
-    ok = ok && still && Q(srv, NULL, "DELETE FROM attest_challenges WHERE device_id = $1", r->device) == DB_OK &&
+    ok = ok && still &&
          Q(srv, NULL, "UPDATE devices SET attested_version = $2, attested_hash = $3, attested_at = $4 WHERE id = $1",
            r->device, ver, jstr(run, "measurement_value"), now) == DB_OK &&
          audit(srv, r->actor, "attest.verified", r->device, before[0] ? before : NULL, ver, evs) == DB_OK;

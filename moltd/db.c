@@ -97,6 +97,12 @@ static const step_t steps[] = {
      " package_id BIGINT NOT NULL REFERENCES packages(id), envelope TEXT NOT NULL, created BIGINT NOT NULL,"
      " PRIMARY KEY (device_id, package_id));\n",
      NULL},
+    /* 4: several instances on one database: at most one open action per device
+     * (two campaigns created at once cannot both take it), token names unique */
+    {"CREATE UNIQUE INDEX actions_one_open ON actions (device_id)"
+     " WHERE state IN ('assigned', 'running', 'downloaded', 'cancelling');\n"
+     "CREATE UNIQUE INDEX api_tokens_name ON api_tokens (name);\n",
+     NULL},
 };
 
 int db_schema_latest(void)
@@ -164,7 +170,25 @@ static int current_version(db_t *db)
     return v;
 }
 
+static int migrate(db_t *db);
+
+/* Under the backend's migration lock (PostgreSQL: an advisory lock), so several
+ * instances starting at once on one database apply each step once. */
 int db_migrate(db_t *db)
+{
+    if (db->drv->schema_lock && db_exec(db, db->drv->schema_lock, 0, NULL, NULL) != DB_OK)
+        return -1;
+    int v = migrate(db);
+    if (db->drv->schema_unlock) {
+        char err[sizeof db->err];
+        memcpy(err, db->err, sizeof err);
+        db_exec(db, db->drv->schema_unlock, 0, NULL, NULL);
+        memcpy(db->err, err, sizeof err);
+    }
+    return v;
+}
+
+static int migrate(db_t *db)
 {
     int v = current_version(db);
     if (v < 0)

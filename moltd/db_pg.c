@@ -74,6 +74,10 @@ static const db_driver_t pg_driver = {
                    " 'BEGIN RAISE EXCEPTION ''append-only''; END';\n"
                    "CREATE TRIGGER %s_no_change BEFORE UPDATE OR DELETE ON %s"
                    " FOR EACH ROW EXECUTE FUNCTION %s_append_only();\n",
+    .for_update = " FOR UPDATE",
+    /* A session advisory lock: instances starting together migrate one at a time. */
+    .schema_lock = "SELECT pg_advisory_lock(7370320)",
+    .schema_unlock = "SELECT pg_advisory_unlock(7370320)",
     .exec = pg_exec,
     .begin = pg_begin,
     .commit = pg_commit,

@@ -225,9 +225,16 @@ static int deployment_base(req_t *r, const char *aid)
     /* R-NOTIFY: the campaign's message travels with the deployment, before any
      * download; its first delivery to this device is recorded. */
     if (ok && !db_cell(&a, 0, 2)) {
-        ok = Q(srv, NULL, "UPDATE actions SET notified = $2 WHERE id = $1", aid, now) == DB_OK &&
-             audit(srv, r->actor, "notify.served", r->device, db_cell(&a, 0, 3), db_cell(&a, 0, 7),
-                   db_cell(&a, 0, 5)) == DB_OK;
+        /* Conditional: of two instances serving it at once, one records it. */
+        db_rows_t first;
+        ok = Q(srv, &first, "UPDATE actions SET notified = $2 WHERE id = $1 AND notified IS NULL RETURNING id", aid,
+               now) == DB_OK;
+        bool is_first = ok && first.nrows == 1;
+        if (ok)
+            db_rows_free(&first);
+        if (is_first)
+            ok = audit(srv, r->actor, "notify.served", r->device, db_cell(&a, 0, 3), db_cell(&a, 0, 7),
+                       db_cell(&a, 0, 5)) == DB_OK;
     }
     if (!tx_end(srv, ok)) {
         db_rows_free(&a);
@@ -341,6 +348,8 @@ static int deployment_feedback(req_t *r, const char *aid)
     details(j, det, sizeof det);
     snprintf(now, sizeof now, "%lld", (long long)now_ms());
     db_rows_t a;
+    int attempts = 0;
+again:
     if (!tx_begin(srv)) {
         json_decref(j);
         return http_db_error(r);
@@ -380,8 +389,23 @@ static int deployment_feedback(req_t *r, const char *aid)
     }
     if (!what && strcmp(to, state) != 0)
         what = strcmp(to, "running") == 0 ? "update.running" : "update.downloaded";
-    ok = Q(srv, NULL, "UPDATE actions SET state = $2, detail = $3, updated = $4 WHERE id = $1", aid, to,
-           det[0] ? det : NULL, now) == DB_OK;
+    /* Conditional on the state read: when another instance (or request) changed
+     * the action meanwhile, nothing is written and the whole decision is taken
+     * again on what it committed (a closed action is then 410): exactly once. */
+    db_rows_t upd;
+    ok = Q(srv, &upd, "UPDATE actions SET state = $2, detail = $3, updated = $4 WHERE id = $1 AND state = $5 RETURNING id",
+           aid, to, det[0] ? det : NULL, now, state) == DB_OK;
+    bool changed = ok && upd.nrows == 1;
+    if (ok)
+        db_rows_free(&upd);
+    if (ok && !changed) {
+        tx_end(srv, false);
+        db_rows_free(&a);
+        if (++attempts < 5)
+            goto again;
+        json_decref(j);
+        return http_error(r, 409, "action %s keeps changing: send the feedback again", aid);
+    }
     if (ok && strcmp(to, "success") == 0)
         ok = Q(srv, NULL, "UPDATE devices SET version = $2, config_wanted = 1 WHERE id = $1", r->device, ver) == DB_OK;
     /* The audit record: who, what, when, the version before and after. */
@@ -434,7 +458,19 @@ static int cancel_action(req_t *r, const char *aid, bool feedback)
                      : strcmp(exec, "rejected") == 0                            ? "running"
                                                                                 : NULL;
     if (to) {
-        ok = Q(srv, NULL, "UPDATE actions SET state = $2, updated = $3 WHERE id = $1", aid, to, now) == DB_OK &&
+        db_rows_t upd;
+        ok = Q(srv, &upd, "UPDATE actions SET state = $2, updated = $3 WHERE id = $1 AND state = 'cancelling' RETURNING id",
+               aid, to, now) == DB_OK;
+        bool changed = ok && upd.nrows == 1;
+        if (ok)
+            db_rows_free(&upd);
+        if (ok && !changed) { /* answered meanwhile (another instance): once only */
+            tx_end(srv, false);
+            db_rows_free(&a);
+            json_decref(j);
+            return http_error(r, 410, "action %s is not being cancelled", aid);
+        }
+        ok = ok &&
              audit(srv, r->actor, strcmp(to, "cancelled") == 0 ? "update.cancelled" : "cancel.rejected", r->device,
                    db_cell(&a, 0, 3), db_cell(&a, 0, 3), NULL) == DB_OK;
         if (ok && strcmp(to, "cancelled") == 0)

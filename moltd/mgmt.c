@@ -368,7 +368,16 @@ static int packages_upload(req_t *r)
         return db_fail(r);
     int ret;
     db_rows_t keys = {0};
-    db_rows_t same = {0}, max = {0};
+    db_rows_t same = {0}, max = {0}, lock = {0};
+    /* Uploads to one class are serialised across instances (the class row is
+     * locked till commit), so R-DEPLOY-VERSION compares with what the others committed. */
+    char lock_sql[128];
+    snprintf(lock_sql, sizeof lock_sql, "SELECT name FROM device_classes WHERE name = $1%s", srv->db->drv->for_update);
+    if (Q(srv, &lock, lock_sql, cls) != DB_OK) {
+        ret = db_fail(r);
+        goto out;
+    }
+    db_rows_free(&lock);
     if (Q(srv, &keys,
           "SELECT s.name, s.der_hex FROM class_signers cs JOIN signers s ON s.name = cs.signer"
           " WHERE cs.class = $1 ORDER BY s.name",
@@ -459,10 +468,22 @@ static int packages_upload(req_t *r)
     if (Q(srv, &id,
           "INSERT INTO packages (sha256, sha1, md5, size, class, version, version_key, security_counter, filename,"
           " signer, uploaded_by, created, encryption) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-          " RETURNING id",
+          " ON CONFLICT (sha256) DO NOTHING RETURNING id",
           info.sha256, info.sha1, info.md5, size, cls, info.version, info.version_key, cnt, fname ? fname : defname,
           signer, r->actor, now, enc) != DB_OK) {
         ret = db_fail(r);
+        goto out;
+    }
+    if (id.nrows == 0) { /* the same bytes committed meanwhile by another instance, for another class */
+        db_rows_free(&id);
+        if (Q(srv, &same, PKG_SELECT " WHERE sha256 = $1", info.sha256) != DB_OK || same.nrows == 0) {
+            ret = db_fail(r);
+            goto out;
+        }
+        ret = strcmp(db_cell(&same, 0, 5), cls) != 0
+                  ? http_error(r, 409, "these bytes are already package %s of class %s", db_cell(&same, 0, 0),
+                               db_cell(&same, 0, 5))
+                  : http_json(r, 200, row_json(&same, pkg_cols, 0));
         goto out;
     }
     char object[32], detail[120];
@@ -726,6 +747,17 @@ static int campaigns_create(req_t *r)
         ok = false;
         goto out;
     }
+    /* Targets are chosen once: campaigns of one class are created one at a time
+     * across instances (the class row is locked till commit), so a second one
+     * sees the first's open actions and skips those devices. */
+    if (ok) {
+        char lock_sql[128];
+        db_rows_t lock = {0};
+        snprintf(lock_sql, sizeof lock_sql, "SELECT name FROM device_classes WHERE name = $1%s",
+                 srv->db->drv->for_update);
+        ok = Q(srv, &lock, lock_sql, db_cell(&p, 0, 0)) == DB_OK;
+        db_rows_free(&lock);
+    }
     /* Targets: the package's class, the filter's ids and attributes if any (all must
      * hold); devices that already run this version or have an update open are skipped.
      * Ordered by id. Attributes are matched here, in C, so both backends agree. */
@@ -771,16 +803,24 @@ static int campaigns_create(req_t *r)
         if (*q == ',')
             q++;
     }
+    db_status_t ast = DB_OK;
     for (size_t i = 0; ok && i < n; i++) {
         size_t s = 0;
         while (s + 1 < ns && (long)i >= ((long)n * pct[s] + 99) / 100)
             s++;
         char step[24];
         snprintf(step, sizeof step, "%zu", s);
-        ok = Q(srv, NULL,
-               "INSERT INTO actions (campaign_id, device_id, step, state, version_before, updated)"
-               " VALUES ($1, $2, $3, 'assigned', $4, $5)",
-               db_cell(&cid, 0, 0), targets[i], step, before[i], now) == DB_OK;
+        ast = Q(srv, NULL,
+                "INSERT INTO actions (campaign_id, device_id, step, state, version_before, updated)"
+                " VALUES ($1, $2, $3, 'assigned', $4, $5)",
+                db_cell(&cid, 0, 0), targets[i], step, before[i], now);
+        ok = ast == DB_OK;
+    }
+    if (ast == DB_CONSTRAINT) { /* actions_one_open: a device got an open update meanwhile */
+        free(targets);
+        free(before);
+        ret = http_error(r, 409, "a target device got an open update meanwhile: nothing created, create it again");
+        goto out;
     }
     char detail[1200];
     snprintf(detail, sizeof detail, "package %s, %zu devices, steps %s, threshold %s%%; message: %s", pkgid, n, stepstr,
@@ -881,8 +921,25 @@ static int campaigns_control(req_t *r, const char *id, const char *op)
     char now[24], what[32];
     now_str(now, sizeof now);
     snprintf(what, sizeof what, "campaign.%s", op);
-    bool ok = Q(srv, NULL, "UPDATE campaigns SET state = $2, state_reason = NULL WHERE id = $1", id, to) == DB_OK &&
-              audit(srv, r->actor, what, id, NULL, NULL, NULL) == DB_OK;
+    db_rows_t upd;
+    char lock_sql[128];
+    snprintf(lock_sql, sizeof lock_sql, "SELECT state FROM campaigns WHERE id = $1%s", srv->db->drv->for_update);
+    bool ok = Q(srv, &upd, lock_sql, id) == DB_OK; /* the campaign row, locked till commit */
+    bool same = ok && upd.nrows == 1 && strcmp(db_cell(&upd, 0, 0), state) == 0;
+    if (ok)
+        db_rows_free(&upd);
+    if (ok && !same) { /* changed meanwhile by another instance */
+        tx_end(srv, false);
+        return http_error(r, 409, "campaign %s changed meanwhile: %s it again", id, op);
+    }
+    ok = ok &&
+         Q(srv, &upd, "UPDATE campaigns SET state = $2, state_reason = NULL WHERE id = $1 AND state = $3 RETURNING id",
+           id, to, state) == DB_OK;
+    if (ok) {
+        ok = upd.nrows == 1;
+        db_rows_free(&upd);
+    }
+    ok = ok && audit(srv, r->actor, what, id, NULL, NULL, NULL) == DB_OK;
     if (ok && strcmp(to, "cancelled") == 0)
         ok = Q(srv, NULL,
                "UPDATE actions SET state = 'cancelled', updated = $2 WHERE campaign_id = $1 AND state = 'assigned'", id,

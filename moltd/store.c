@@ -78,7 +78,13 @@ static long count(moltd_t *srv, const char *sql, const char *a, const char *b)
 db_status_t campaign_evaluate(moltd_t *srv, const char *cid, bool count_failures)
 {
     db_rows_t c;
-    if (Q(srv, &c, "SELECT state, step, steps, failure_threshold FROM campaigns WHERE id = $1", cid) != DB_OK)
+    /* The campaign row is locked till commit: when the last two devices of a step
+     * close on two instances at once, the second evaluates after the first has
+     * committed, sees no open action and releases the next step (exactly once). */
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT state, step, steps, failure_threshold FROM campaigns WHERE id = $1%s",
+             srv->db->drv->for_update);
+    if (Q(srv, &c, sql, cid) != DB_OK)
         return DB_ERROR;
     if (c.nrows == 0) {
         db_rows_free(&c);
@@ -105,7 +111,8 @@ db_status_t campaign_evaluate(moltd_t *srv, const char *cid, bool count_failures
     if (count_failures && released > 0 && failed * 100 > threshold * released) {
         snprintf(detail, sizeof detail, "failure threshold %ld%% exceeded: %ld of %ld failed", threshold, failed,
                  released);
-        if (Q(srv, NULL, "UPDATE campaigns SET state = 'paused', state_reason = $2 WHERE id = $1", cid, detail) != DB_OK)
+        if (Q(srv, NULL, "UPDATE campaigns SET state = 'paused', state_reason = $2 WHERE id = $1 AND state = 'running'",
+              cid, detail) != DB_OK)
             return DB_ERROR;
         return audit(srv, "moltd", "campaign.pause", cid, NULL, NULL, detail);
     }
@@ -118,14 +125,15 @@ db_status_t campaign_evaluate(moltd_t *srv, const char *cid, bool count_failures
     if (cur + 1 < nsteps) {
         char next[16];
         snprintf(next, sizeof next, "%d", cur + 1);
-        if (Q(srv, NULL, "UPDATE campaigns SET step = $2 WHERE id = $1", cid, next) != DB_OK)
+        if (Q(srv, NULL, "UPDATE campaigns SET step = $2 WHERE id = $1 AND step = $3", cid, next, step) != DB_OK)
             return DB_ERROR;
         snprintf(detail, sizeof detail, "step %d of %d released", cur + 2, nsteps);
         if (audit(srv, "moltd", "campaign.step", cid, NULL, NULL, detail) != DB_OK)
             return DB_ERROR;
         return campaign_evaluate(srv, cid, false); /* a step may be empty: go on */
     }
-    if (Q(srv, NULL, "UPDATE campaigns SET state = 'finished', state_reason = NULL WHERE id = $1", cid) != DB_OK)
+    if (Q(srv, NULL, "UPDATE campaigns SET state = 'finished', state_reason = NULL WHERE id = $1 AND state = 'running'",
+          cid) != DB_OK)
         return DB_ERROR;
     snprintf(detail, sizeof detail, "%ld of %ld failed", failed, released);
     return audit(srv, "moltd", "campaign.finish", cid, NULL, NULL, detail);
