@@ -101,7 +101,15 @@ static const step_t steps[] = {
      * (two campaigns created at once cannot both take it), token names unique */
     {"CREATE UNIQUE INDEX actions_one_open ON actions (device_id)"
      " WHERE state IN ('assigned', 'running', 'downloaded', 'cancelling');\n"
-     "CREATE UNIQUE INDEX api_tokens_name ON api_tokens (name);\n",
+     "CREATE UNIQUE INDEX api_tokens_name ON api_tokens (name);\n"
+     /* constant-time bookkeeping: per campaign and step, the actions, the open ones
+      * and the failed ones, kept in the transaction of every state change instead of
+      * counted over the whole campaign at each closing feedback */
+     "CREATE TABLE campaign_steps (campaign_id BIGINT NOT NULL REFERENCES campaigns(id), step INTEGER NOT NULL,"
+     " total_n BIGINT NOT NULL, open_n BIGINT NOT NULL, failed_n BIGINT NOT NULL, PRIMARY KEY (campaign_id, step));\n"
+     "INSERT INTO campaign_steps (campaign_id, step, total_n, open_n, failed_n) SELECT campaign_id, step, COUNT(*),"
+     " SUM(CASE WHEN state IN ('assigned', 'running', 'downloaded', 'cancelling') THEN 1 ELSE 0 END),"
+     " SUM(CASE WHEN state = 'failure' THEN 1 ELSE 0 END) FROM actions GROUP BY campaign_id, step;\n",
      NULL},
 };
 

@@ -164,7 +164,8 @@ static int poll_base(req_t *r)
 
 #define ACT_SELECT                                                                                          \
     "SELECT a.id, a.state, a.notified, a.version_before, c.id, c.message, p.id, p.version, p.sha256,"      \
-    " p.sha1, p.md5, p.size, p.filename, p.class, p.security_counter, p.encryption, d.enc_key FROM actions a" \
+    " p.sha1, p.md5, p.size, p.filename, p.class, p.security_counter, p.encryption, d.enc_key, a.step"     \
+    " FROM actions a"                                                                                      \
     " JOIN campaigns c ON c.id = a.campaign_id JOIN packages p ON p.id = c.package_id"                    \
     " JOIN devices d ON d.id = a.device_id WHERE a.id = $1 AND a.device_id = $2"
 /* The same, only when the device may act on it now (the release rule, $3 = now). */
@@ -393,8 +394,10 @@ again:
      * the action meanwhile, nothing is written and the whole decision is taken
      * again on what it committed (a closed action is then 410): exactly once. */
     db_rows_t upd;
-    ok = Q(srv, &upd, "UPDATE actions SET state = $2, detail = $3, updated = $4 WHERE id = $1 AND state = $5 RETURNING id",
-           aid, to, det[0] ? det : NULL, now, state) == DB_OK;
+    if (closes) /* the campaign row first, then the action and the counters: one lock order for all */
+        ok = campaign_lock(srv, db_cell(&a, 0, 4)) == DB_OK;
+    ok = ok && Q(srv, &upd, "UPDATE actions SET state = $2, detail = $3, updated = $4 WHERE id = $1 AND state = $5 RETURNING id",
+                 aid, to, det[0] ? det : NULL, now, state) == DB_OK;
     bool changed = ok && upd.nrows == 1;
     if (ok)
         db_rows_free(&upd);
@@ -406,6 +409,8 @@ again:
         json_decref(j);
         return http_error(r, 409, "action %s keeps changing: send the feedback again", aid);
     }
+    if (ok && closes)
+        ok = step_count(srv, db_cell(&a, 0, 4), db_cell(&a, 0, 17), -1, strcmp(to, "failure") == 0) == DB_OK;
     if (ok && strcmp(to, "success") == 0)
         ok = Q(srv, NULL, "UPDATE devices SET version = $2, config_wanted = 1 WHERE id = $1", r->device, ver) == DB_OK;
     /* The audit record: who, what, when, the version before and after. */
@@ -459,8 +464,11 @@ static int cancel_action(req_t *r, const char *aid, bool feedback)
                                                                                 : NULL;
     if (to) {
         db_rows_t upd;
-        ok = Q(srv, &upd, "UPDATE actions SET state = $2, updated = $3 WHERE id = $1 AND state = 'cancelling' RETURNING id",
-               aid, to, now) == DB_OK;
+        bool cancels = strcmp(to, "cancelled") == 0;
+        if (cancels)
+            ok = campaign_lock(srv, db_cell(&a, 0, 4)) == DB_OK;
+        ok = ok && Q(srv, &upd, "UPDATE actions SET state = $2, updated = $3 WHERE id = $1 AND state = 'cancelling' RETURNING id",
+                     aid, to, now) == DB_OK;
         bool changed = ok && upd.nrows == 1;
         if (ok)
             db_rows_free(&upd);
@@ -470,6 +478,8 @@ static int cancel_action(req_t *r, const char *aid, bool feedback)
             json_decref(j);
             return http_error(r, 410, "action %s is not being cancelled", aid);
         }
+        if (ok && cancels)
+            ok = step_count(srv, db_cell(&a, 0, 4), db_cell(&a, 0, 17), -1, 0) == DB_OK;
         ok = ok &&
              audit(srv, r->actor, strcmp(to, "cancelled") == 0 ? "update.cancelled" : "cancel.rejected", r->device,
                    db_cell(&a, 0, 3), db_cell(&a, 0, 3), NULL) == DB_OK;

@@ -822,6 +822,23 @@ static int campaigns_create(req_t *r)
         ret = http_error(r, 409, "a target device got an open update meanwhile: nothing created, create it again");
         goto out;
     }
+    /* the counters of each step (constant-time bookkeeping, see campaign_evaluate) */
+    size_t per_step[20] = {0};
+    for (size_t i = 0; i < n; i++) {
+        size_t s = 0;
+        while (s + 1 < ns && (long)i >= ((long)n * pct[s] + 99) / 100)
+            s++;
+        per_step[s]++;
+    }
+    for (size_t s = 0; ok && s < ns; s++) {
+        char sn[24], cnt[24];
+        snprintf(sn, sizeof sn, "%zu", s);
+        snprintf(cnt, sizeof cnt, "%zu", per_step[s]);
+        if (per_step[s])
+            ok = Q(srv, NULL,
+                   "INSERT INTO campaign_steps (campaign_id, step, total_n, open_n, failed_n) VALUES ($1, $2, $3, $3, 0)",
+                   db_cell(&cid, 0, 0), sn, cnt) == DB_OK;
+    }
     char detail[1200];
     snprintf(detail, sizeof detail, "package %s, %zu devices, steps %s, threshold %s%%; message: %s", pkgid, n, stepstr,
              thrs, msg ? msg : "");
@@ -940,11 +957,29 @@ static int campaigns_control(req_t *r, const char *id, const char *op)
         db_rows_free(&upd);
     }
     ok = ok && audit(srv, r->actor, what, id, NULL, NULL, NULL) == DB_OK;
+    db_rows_t closed = {0};
+    if (ok && strcmp(to, "cancelled") == 0) {
+        /* the unstarted actions close: the counters of their steps go down */
+        ok = Q(srv, &closed,
+               "UPDATE actions SET state = 'cancelled', updated = $2 WHERE campaign_id = $1 AND state = 'assigned'"
+               " RETURNING step",
+               id, now) == DB_OK;
+        long per_step[20] = {0};
+        for (size_t i = 0; ok && i < closed.nrows; i++) {
+            long s = atol(db_cell(&closed, i, 0));
+            if (s >= 0 && s < 20)
+                per_step[s]++;
+        }
+        db_rows_free(&closed);
+        for (int s = 0; ok && s < 20; s++) {
+            char sn[8];
+            snprintf(sn, sizeof sn, "%d", s);
+            if (per_step[s])
+                ok = step_count(srv, id, sn, -per_step[s], 0) == DB_OK;
+        }
+    }
     if (ok && strcmp(to, "cancelled") == 0)
         ok = Q(srv, NULL,
-               "UPDATE actions SET state = 'cancelled', updated = $2 WHERE campaign_id = $1 AND state = 'assigned'", id,
-               now) == DB_OK &&
-             Q(srv, NULL,
                "UPDATE actions SET state = 'cancelling', updated = $2 WHERE campaign_id = $1"
                " AND state IN ('running', 'downloaded')",
                id, now) == DB_OK;

@@ -164,6 +164,11 @@ bool tx_end(moltd_t *srv, bool ok);
  * count_failures), advance the rollout step when the released steps are done,
  * finish the campaign after the last one. Inside the caller's transaction. */
 db_status_t campaign_evaluate(moltd_t *srv, const char *campaign_id, bool count_failures);
+/* Lock a campaign's row till commit (first, before its actions: one lock order). */
+db_status_t campaign_lock(moltd_t *srv, const char *campaign_id);
+/* Adjust the open and failed counters of one step (campaign_steps), in the
+ * transaction that changes an action's state. */
+db_status_t step_count(moltd_t *srv, const char *campaign_id, const char *step, long d_open, long d_failed);
 bool valid_name(const char *s, size_t max);   /* [A-Za-z0-9._-], 1..max chars */
 /* The release rule, as SQL over actions a JOIN campaigns c (now: the parameter
  * holding now_ms()): an action a device may see and act on is one it started

@@ -65,14 +65,25 @@ db_status_t audit(moltd_t *srv, const char *actor, const char *what, const char 
              at, actor, what, object, before, after, detail);
 }
 
-static long count(moltd_t *srv, const char *sql, const char *a, const char *b)
+db_status_t campaign_lock(moltd_t *srv, const char *cid)
 {
+    char sql[96];
     db_rows_t r;
-    if (Q(srv, &r, sql, a, b) != DB_OK)
-        return -1;
-    long n = r.nrows && db_cell(&r, 0, 0) ? atol(db_cell(&r, 0, 0)) : 0;
-    db_rows_free(&r);
-    return n;
+    snprintf(sql, sizeof sql, "SELECT id FROM campaigns WHERE id = $1%s", srv->db->drv->for_update);
+    db_status_t st = Q(srv, &r, sql, cid);
+    if (st == DB_OK)
+        db_rows_free(&r);
+    return st;
+}
+
+db_status_t step_count(moltd_t *srv, const char *cid, const char *step, long d_open, long d_failed)
+{
+    char o[24], f[24];
+    snprintf(o, sizeof o, "%ld", d_open);
+    snprintf(f, sizeof f, "%ld", d_failed);
+    return Q(srv, NULL,
+             "UPDATE campaign_steps SET open_n = open_n + $3, failed_n = failed_n + $4 WHERE campaign_id = $1 AND step = $2",
+             cid, step, o, f);
 }
 
 db_status_t campaign_evaluate(moltd_t *srv, const char *cid, bool count_failures)
@@ -98,15 +109,17 @@ db_status_t campaign_evaluate(moltd_t *srv, const char *cid, bool count_failures
     db_rows_free(&c);
     if (strcmp(state, "running") != 0)
         return DB_OK;
-    long released = count(srv, "SELECT COUNT(*) FROM actions WHERE campaign_id = $1 AND step <= $2", cid, step);
-    long failed = count(srv, "SELECT COUNT(*) FROM actions WHERE campaign_id = $1 AND step <= $2 AND state = 'failure'",
-                        cid, step);
-    long open = count(srv,
-                      "SELECT COUNT(*) FROM actions WHERE campaign_id = $1 AND step <= $2"
-                      " AND state IN ('assigned', 'running', 'downloaded', 'cancelling')",
-                      cid, step);
-    if (released < 0 || failed < 0 || open < 0)
+    /* The counters of the released steps (at most 20 rows), not a scan of the campaign. */
+    db_rows_t n;
+    if (Q(srv, &n,
+          "SELECT COALESCE(SUM(total_n), 0), COALESCE(SUM(failed_n), 0), COALESCE(SUM(open_n), 0) FROM campaign_steps"
+          " WHERE campaign_id = $1 AND step <= $2",
+          cid, step) != DB_OK)
         return DB_ERROR;
+    long released = atol(db_cell(&n, 0, 0) ? db_cell(&n, 0, 0) : "0");
+    long failed = atol(db_cell(&n, 0, 1) ? db_cell(&n, 0, 1) : "0");
+    long open = atol(db_cell(&n, 0, 2) ? db_cell(&n, 0, 2) : "0");
+    db_rows_free(&n);
     char detail[160];
     if (count_failures && released > 0 && failed * 100 > threshold * released) {
         snprintf(detail, sizeof detail, "failure threshold %ld%% exceeded: %ld of %ld failed", threshold, failed,
