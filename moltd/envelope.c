@@ -132,7 +132,7 @@ bool kek_check(moltd_t *srv, char *why, size_t cap)
     if (Q0(srv, &r,
            "SELECT p.id, p.sha256, k.wrapped FROM package_keys k JOIN packages p ON p.id = k.package_id"
            " ORDER BY p.id") != DB_OK) {
-        snprintf(why, cap, "database: %s", srv->db->err);
+        snprintf(why, cap, "database: %s", srv_db(srv)->err);
         return false;
     }
     bool ok = true;
@@ -234,7 +234,7 @@ static unsigned issue(req_t *r, const db_rows_t *a, uint8_t *env, size_t *env_le
           "INSERT INTO envelopes (device_id, package_id, envelope, created) VALUES ($1, $2, $3, $4)"
           " ON CONFLICT (device_id, package_id) DO NOTHING RETURNING device_id",
           r->device, db_cell(a, 0, 0), hex, now) != DB_OK) {
-        snprintf(msg, cap, "database: %s", srv->db->err);
+        snprintf(msg, cap, "database: %s", srv_db(srv)->err);
         return 500;
     }
     bool first = ins.nrows == 1;
@@ -259,7 +259,7 @@ static unsigned issue(req_t *r, const db_rows_t *a, uint8_t *env, size_t *env_le
         return 0;
     }
     if (audit(srv, r->actor, "envelope.issued", r->device, NULL, db_cell(a, 0, 7), detail) != DB_OK) {
-        snprintf(msg, cap, "database: %s", srv->db->err);
+        snprintf(msg, cap, "database: %s", srv_db(srv)->err);
         return 500;
     }
     return 0;
@@ -278,7 +278,7 @@ int envelope_get(req_t *r, const char *aid)
     if (!tx_begin(srv))
         return http_db_error(r);
     if (Q(srv, &a, ENV_SELECT, aid, r->device, now) != DB_OK) {
-        snprintf(msg, sizeof msg, "database: %s", srv->db->err);
+        snprintf(msg, sizeof msg, "database: %s", srv_db(srv)->err);
         status = 500;
     } else if (a.nrows == 0) {
         snprintf(msg, sizeof msg, "no action %s for %s", aid, r->device);
@@ -300,7 +300,7 @@ int envelope_get(req_t *r, const char *aid)
     db_rows_free(&a);
     if (!tx_end(srv, status == 0) && status == 0) {
         status = 500;
-        snprintf(msg, sizeof msg, "database: %s", srv->db->err);
+        snprintf(msg, sizeof msg, "database: %s", srv_db(srv)->err);
     }
     if (status)
         return http_error(r, status, "%s", msg);

@@ -54,7 +54,7 @@ int http_error(req_t *r, unsigned status, const char *fmt, ...)
 
 int http_db_error(req_t *r)
 {
-    db_t *db = r->srv->db;
+    db_t *db = srv_db(r->srv);
     return http_error(r, db->full ? 507 : 500, "database: %s", db->err);
 }
 

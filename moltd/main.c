@@ -127,7 +127,11 @@ int main(int argc, char **argv)
     cli_prog = "moltd";
     if (kekfile && !kek_load(&srv, kekfile, why, sizeof why))
         return die("%s", why);
+    pthread_mutex_init(&srv.lock, NULL);
+    pthread_mutex_init(&srv.pool_lock, NULL);
     srv.db = db_open(db_url, why, sizeof why);
+    srv.db_url = db_url;
+    srv_db_bind_main(&srv);
     if (!srv.db)
         return die("%s", why);
     if (mkdir(srv.artifact_dir, 0750) != 0 && errno != EEXIST) {
@@ -144,7 +148,6 @@ int main(int argc, char **argv)
         srv.db->drv->close(srv.db);
         return die("%s", why);
     }
-    pthread_mutex_init(&srv.lock, NULL);
     srv.poll_sleep = (unsigned)sleep_s;
     srv.max_json = (size_t)max_json;
     srv.max_package = (size_t)max_pkg;
@@ -173,6 +176,7 @@ int main(int argc, char **argv)
     int sig = 0;
     sigwait(&set, &sig);
     http_stop(d);
+    srv_db_close_all(&srv);
     srv.db->drv->close(srv.db);
     pthread_mutex_destroy(&srv.lock);
     printf("moltd: stopped\n");

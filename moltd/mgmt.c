@@ -372,7 +372,7 @@ static int packages_upload(req_t *r)
     /* Uploads to one class are serialised across instances (the class row is
      * locked till commit), so R-DEPLOY-VERSION compares with what the others committed. */
     char lock_sql[128];
-    snprintf(lock_sql, sizeof lock_sql, "SELECT name FROM device_classes WHERE name = $1%s", srv->db->drv->for_update);
+    snprintf(lock_sql, sizeof lock_sql, "SELECT name FROM device_classes WHERE name = $1%s", srv_db(srv)->drv->for_update);
     if (Q(srv, &lock, lock_sql, cls) != DB_OK) {
         ret = db_fail(r);
         goto out;
@@ -754,7 +754,7 @@ static int campaigns_create(req_t *r)
         char lock_sql[128];
         db_rows_t lock = {0};
         snprintf(lock_sql, sizeof lock_sql, "SELECT name FROM device_classes WHERE name = $1%s",
-                 srv->db->drv->for_update);
+                 srv_db(srv)->drv->for_update);
         ok = Q(srv, &lock, lock_sql, db_cell(&p, 0, 0)) == DB_OK;
         db_rows_free(&lock);
     }
@@ -940,7 +940,7 @@ static int campaigns_control(req_t *r, const char *id, const char *op)
     snprintf(what, sizeof what, "campaign.%s", op);
     db_rows_t upd;
     char lock_sql[128];
-    snprintf(lock_sql, sizeof lock_sql, "SELECT state FROM campaigns WHERE id = $1%s", srv->db->drv->for_update);
+    snprintf(lock_sql, sizeof lock_sql, "SELECT state FROM campaigns WHERE id = $1%s", srv_db(srv)->drv->for_update);
     bool ok = Q(srv, &upd, lock_sql, id) == DB_OK; /* the campaign row, locked till commit */
     bool same = ok && upd.nrows == 1 && strcmp(db_cell(&upd, 0, 0), state) == 0;
     if (ok)

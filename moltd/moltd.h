@@ -32,8 +32,12 @@ typedef enum role {
 } role_t;
 
 typedef struct moltd {
-    db_t *db;
-    pthread_mutex_t lock;         /* one writer at a time; also serialises lib/ crypto */
+    db_t *db;                     /* the main thread's connection (start-up, migrations) */
+    const char *db_url;           /* each HTTP worker thread opens its own connection (srv_db) */
+    pthread_mutex_t lock;         /* guards db when a worker could not open its own connection */
+    pthread_mutex_t pool_lock;    /* guards pool[] */
+    db_t *pool[80];               /* the workers' connections, closed at shutdown */
+    unsigned npool;
     const char *artifact_dir;     /* content-addressed store: <dir>/<sha256> */
     const char *artifact_base_url;/* downloads redirect to <url>/<sha256> when set */
     const char *tenant;           /* the DDI tenant (hawkBit's default is DEFAULT) */
@@ -154,8 +158,18 @@ uint8_t *hex_decode(const char *hex, size_t *len);
 /* Append an audit record (inside the caller's transaction). */
 db_status_t audit(moltd_t *srv, const char *actor, const char *what, const char *object, const char *before,
                   const char *after, const char *detail);
-/* Transactions around srv->lock: every database access holds the lock (one
- * connection, one writer); tx_end commits when ok, else rolls back. */
+/* The calling thread's connection: each HTTP worker thread has its own (opened
+ * on first use), so requests run in parallel — PostgreSQL's row locks and the
+ * conditional updates keep them correct, as between instances; SQLite (WAL)
+ * reads in parallel and writes one transaction at a time (BEGIN IMMEDIATE).
+ * A thread that cannot open one shares the main connection under srv->lock. */
+db_t *srv_db(moltd_t *srv);
+/* The main thread uses srv->db itself (before the HTTP workers start). */
+void srv_db_bind_main(moltd_t *srv);
+/* Close the workers' connections (after the HTTP daemon stopped). */
+void srv_db_close_all(moltd_t *srv);
+/* srv_lock/srv_unlock: only a thread sharing the main connection locks. tx_end
+ * commits when ok, else rolls back. */
 void srv_lock(moltd_t *srv);
 void srv_unlock(moltd_t *srv);
 bool tx_begin(moltd_t *srv);
@@ -180,8 +194,8 @@ bool valid_name(const char *s, size_t max);   /* [A-Za-z0-9._-], 1..max chars */
     " AND c.start_at <= " now "))"
 /* Run sql with the given text parameters. */
 #define Q(srv, out, sql, ...)                                                                                  \
-    db_exec((srv)->db, (sql), (int)(sizeof((const char *[]){NULL, __VA_ARGS__}) / sizeof(const char *)) - 1, \
+    db_exec(srv_db(srv), (sql), (int)(sizeof((const char *[]){NULL, __VA_ARGS__}) / sizeof(const char *)) - 1, \
             ((const char *[]){NULL, __VA_ARGS__}) + 1, (out))
-#define Q0(srv, out, sql) db_exec((srv)->db, (sql), 0, NULL, (out))
+#define Q0(srv, out, sql) db_exec(srv_db(srv), (sql), 0, NULL, (out))
 
 #endif

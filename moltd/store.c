@@ -14,14 +14,63 @@
 
 #include "moltd.h"
 
-void srv_lock(moltd_t *srv) { pthread_mutex_lock(&srv->lock); }
-void srv_unlock(moltd_t *srv) { pthread_mutex_unlock(&srv->lock); }
+static __thread db_t *tls_db;     /* this thread's connection */
+static __thread bool tls_shared;  /* it is srv->db, shared under srv->lock */
+
+db_t *srv_db(moltd_t *srv)
+{
+    if (tls_db)
+        return tls_db;
+    char why[512];
+    db_t *db = srv->db_url ? db_open(srv->db_url, why, sizeof why) : NULL;
+    pthread_mutex_lock(&srv->pool_lock);
+    if (db && srv->npool < sizeof srv->pool / sizeof *srv->pool) {
+        srv->pool[srv->npool++] = db;
+    } else {
+        if (db)
+            db->drv->close(db);
+        else if (srv->db_url)
+            fprintf(stderr, "moltd: warning: a worker shares the main database connection: %s\n", why);
+        db = srv->db;
+        tls_shared = true;
+    }
+    pthread_mutex_unlock(&srv->pool_lock);
+    tls_db = db;
+    return db;
+}
+
+void srv_db_bind_main(moltd_t *srv)
+{
+    tls_db = srv->db;
+    tls_shared = false; /* the main thread uses it before the workers start, and not after */
+}
+
+void srv_db_close_all(moltd_t *srv)
+{
+    pthread_mutex_lock(&srv->pool_lock);
+    for (unsigned i = 0; i < srv->npool; i++)
+        srv->pool[i]->drv->close(srv->pool[i]);
+    srv->npool = 0;
+    pthread_mutex_unlock(&srv->pool_lock);
+}
+
+void srv_lock(moltd_t *srv)
+{
+    if (srv_db(srv) && tls_shared)
+        pthread_mutex_lock(&srv->lock);
+}
+void srv_unlock(moltd_t *srv)
+{
+    if (tls_shared)
+        pthread_mutex_unlock(&srv->lock);
+}
 
 bool tx_begin(moltd_t *srv)
 {
     srv_lock(srv);
-    srv->db->full = false;
-    if (srv->db->drv->begin(srv->db) != DB_OK) {
+    db_t *db = srv_db(srv);
+    db->full = false;
+    if (db->drv->begin(db) != DB_OK) {
         srv_unlock(srv);
         return false;
     }
@@ -30,17 +79,18 @@ bool tx_begin(moltd_t *srv)
 
 bool tx_end(moltd_t *srv, bool ok)
 {
+    db_t *db = srv_db(srv);
     if (ok)
-        ok = srv->db->drv->commit(srv->db) == DB_OK;
+        ok = db->drv->commit(db) == DB_OK;
     if (!ok) {
         /* Keep the first failure's message: a rollback after, say, a full disk
          * may fail too ("no transaction is active") and must not hide it. */
-        char err[sizeof srv->db->err];
-        bool full = srv->db->full;
-        memcpy(err, srv->db->err, sizeof err);
-        srv->db->drv->rollback(srv->db);
-        memcpy(srv->db->err, err, sizeof err);
-        srv->db->full = full;
+        char err[sizeof db->err];
+        bool full = db->full;
+        memcpy(err, db->err, sizeof err);
+        db->drv->rollback(db);
+        memcpy(db->err, err, sizeof err);
+        db->full = full;
     }
     srv_unlock(srv);
     return ok;
@@ -69,7 +119,7 @@ db_status_t campaign_lock(moltd_t *srv, const char *cid)
 {
     char sql[96];
     db_rows_t r;
-    snprintf(sql, sizeof sql, "SELECT id FROM campaigns WHERE id = $1%s", srv->db->drv->for_update);
+    snprintf(sql, sizeof sql, "SELECT id FROM campaigns WHERE id = $1%s", srv_db(srv)->drv->for_update);
     db_status_t st = Q(srv, &r, sql, cid);
     if (st == DB_OK)
         db_rows_free(&r);
@@ -94,7 +144,7 @@ db_status_t campaign_evaluate(moltd_t *srv, const char *cid, bool count_failures
      * committed, sees no open action and releases the next step (exactly once). */
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT state, step, steps, failure_threshold FROM campaigns WHERE id = $1%s",
-             srv->db->drv->for_update);
+             srv_db(srv)->drv->for_update);
     if (Q(srv, &c, sql, cid) != DB_OK)
         return DB_ERROR;
     if (c.nrows == 0) {
@@ -186,7 +236,7 @@ void store_reconcile(moltd_t *srv)
     db_status_t st = Q0(srv, &rows, "SELECT sha256, size, id FROM packages");
     srv_unlock(srv);
     if (st != DB_OK) {
-        fprintf(stderr, "moltd: warning: store not reconciled: %s\n", srv->db->err);
+        fprintf(stderr, "moltd: warning: store not reconciled: %s\n", srv_db(srv)->err);
         closedir(dir);
         return;
     }
