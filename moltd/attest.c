@@ -47,8 +47,10 @@ static int challenge(req_t *r)
     snprintf(exp, sizeof exp, "%lld", expires);
     if (!tx_begin(srv))
         return http_db_error(r);
-    bool ok = Q(srv, NULL, "DELETE FROM attest_challenges WHERE device_id = $1", r->device) == DB_OK &&
-              Q(srv, NULL, "INSERT INTO attest_challenges (device_id, nonce, expires) VALUES ($1, $2, $3)",
+    /* an upsert: of two concurrent requests (two instances), the last one's challenge stands */
+    bool ok = Q(srv, NULL,
+                "INSERT INTO attest_challenges (device_id, nonce, expires) VALUES ($1, $2, $3)"
+                " ON CONFLICT (device_id) DO UPDATE SET nonce = excluded.nonce, expires = excluded.expires",
                 r->device, hex, exp) == DB_OK;
     if (!tx_end(srv, ok))
         return http_db_error(r);

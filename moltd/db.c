@@ -102,6 +102,7 @@ static const step_t steps[] = {
     {"CREATE UNIQUE INDEX actions_one_open ON actions (device_id)"
      " WHERE state IN ('assigned', 'running', 'downloaded', 'cancelling');\n"
      "CREATE UNIQUE INDEX api_tokens_name ON api_tokens (name);\n"
+     "CREATE INDEX devices_class ON devices (class, id);\n"
      /* constant-time bookkeeping: per campaign and step, the actions, the open ones
       * and the failed ones, kept in the transaction of every state change instead of
       * counted over the whole campaign at each closing feedback */

@@ -34,6 +34,8 @@ typedef struct db_driver {
     const char *append_only;   /* SQL making table audit append-only ("%s" = table), or NULL */
     const char *for_update;    /* appended to a SELECT that locks its rows till commit ("" where the
                                   write transaction is exclusive anyway, as in SQLite) */
+    bool one_writer;           /* one write transaction at a time: moltd queues its threads itself
+                                  (SQLite would make them sleep-and-retry on SQLITE_BUSY) */
     const char *schema_lock;   /* statement taking the migration lock across processes, or NULL */
     const char *schema_unlock;
     /* Run one statement with n text parameters ($1..$n; NULL = SQL NULL).

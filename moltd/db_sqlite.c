@@ -104,6 +104,7 @@ static const db_driver_t sqlite_driver = {
     .append_only = "CREATE TRIGGER %s_no_update BEFORE UPDATE ON %s BEGIN SELECT RAISE(ABORT, 'append-only'); END;\n"
                    "CREATE TRIGGER %s_no_delete BEFORE DELETE ON %s BEGIN SELECT RAISE(ABORT, 'append-only'); END;\n",
     .for_update = "",
+    .one_writer = true,
     .exec = sq_exec,
     .begin = sq_begin,
     .commit = sq_commit,

@@ -112,15 +112,13 @@ static db_status_t find_open(moltd_t *srv, const char *dev, open_action_t *a)
     return st;
 }
 
+static bool etag_matches(const char *h, const char *etag);
+
 static int poll_base(req_t *r)
 {
     moltd_t *srv = r->srv;
     open_action_t a;
     db_rows_t d;
-    char now[24], stale[24];
-    long long t = now_ms();
-    snprintf(now, sizeof now, "%lld", t);
-    snprintf(stale, sizeof stale, "%lld", t - 10000);
     srv_lock(srv);
     db_status_t st = find_open(srv, r->device, &a);
     if (st == DB_OK)
@@ -128,11 +126,10 @@ static int poll_base(req_t *r)
                "SELECT d.config_wanted, (SELECT MAX(a.id) FROM actions a WHERE a.device_id = d.id"
                " AND a.state = 'success') FROM devices d WHERE d.id = $1",
                r->device);
-    /* last_seen is kept to 10 s: a poll is not a write each time. */
-    if (st == DB_OK)
-        st = Q(srv, NULL, "UPDATE devices SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $3)",
-               r->device, now, stale);
     srv_unlock(srv);
+    /* last_seen is batched: a poll is no write; a flusher writes them all each second. */
+    if (st == DB_OK)
+        last_seen_note(srv, r->device, now_ms());
     if (st != DB_OK)
         return http_db_error(r);
     bool cfg = d.nrows && strcmp(db_cell(&d, 0, 0), "0") != 0;
@@ -159,7 +156,29 @@ static int poll_base(req_t *r)
         json_object_set_new(links, "configData", href(base, "/configData", NULL, NULL));
     if (installed[0]) /* hawkBit: the last action the device installed */
         json_object_set_new(links, "installedBase", href(base, "/installedBase/", installed, NULL));
-    return http_json(r, 200, json_pack("{s:{s:{s:s}},s:o}", "config", "polling", "sleep", sleep, "_links", links));
+    /* ETag: the answer's hash; a device polling with If-None-Match gets 304 and no body. */
+    char *body = json_dumps(json_pack("{s:{s:{s:s}},s:o}", "config", "polling", "sleep", sleep, "_links", links),
+                            JSON_COMPACT);
+    if (!body)
+        return http_error(r, 500, "out of memory");
+    char h[65], etag[40];
+    sha256_hex(body, strlen(body), h);
+    snprintf(etag, sizeof etag, "\"%.32s\"", h);
+    int ret;
+    if (etag_matches(http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag)) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+        ret = MHD_queue_response(r->conn, 304, resp);
+        MHD_destroy_response(resp);
+    } else {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+        ret = MHD_queue_response(r->conn, 200, resp);
+        MHD_destroy_response(resp);
+    }
+    free(body);
+    return ret;
 }
 
 #define ACT_SELECT                                                                                          \

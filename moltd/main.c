@@ -129,6 +129,7 @@ int main(int argc, char **argv)
         return die("%s", why);
     pthread_mutex_init(&srv.lock, NULL);
     pthread_mutex_init(&srv.pool_lock, NULL);
+    pthread_mutex_init(&srv.write_lock, NULL);
     srv.db = db_open(db_url, why, sizeof why);
     srv.db_url = db_url;
     srv_db_bind_main(&srv);
@@ -165,8 +166,10 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* worker threads inherit the mask */
     signal(SIGPIPE, SIG_IGN);
-    struct MHD_Daemon *d = http_start(&srv, listen, (uint16_t)port, (unsigned)threads);
+    struct MHD_Daemon *d = last_seen_start(&srv) ? http_start(&srv, listen, (uint16_t)port, (unsigned)threads) : NULL;
     if (!d) {
+        last_seen_stop(&srv);
+        srv_db_close_all(&srv);
         srv.db->drv->close(srv.db);
         return die("cannot listen on %s port %llu (in use, or not an IPv4 address)", listen, port);
     }
@@ -176,6 +179,7 @@ int main(int argc, char **argv)
     int sig = 0;
     sigwait(&set, &sig);
     http_stop(d);
+    last_seen_stop(&srv);
     srv_db_close_all(&srv);
     srv.db->drv->close(srv.db);
     pthread_mutex_destroy(&srv.lock);

@@ -36,6 +36,7 @@ typedef struct moltd {
     const char *db_url;           /* each HTTP worker thread opens its own connection (srv_db) */
     pthread_mutex_t lock;         /* guards db when a worker could not open its own connection */
     pthread_mutex_t pool_lock;    /* guards pool[] */
+    pthread_mutex_t write_lock;   /* SQLite: one write transaction at a time (readers run in parallel) */
     db_t *pool[80];               /* the workers' connections, closed at shutdown */
     unsigned npool;
     const char *artifact_dir;     /* content-addressed store: <dir>/<sha256> */
@@ -166,6 +167,11 @@ db_status_t audit(moltd_t *srv, const char *actor, const char *what, const char 
 db_t *srv_db(moltd_t *srv);
 /* The main thread uses srv->db itself (before the HTTP workers start). */
 void srv_db_bind_main(moltd_t *srv);
+/* last_seen, batched: a poll notes it; a thread writes the notes of each second
+ * in one transaction (last_seen_start/stop around the HTTP daemon). */
+void last_seen_note(moltd_t *srv, const char *device, int64_t t);
+bool last_seen_start(moltd_t *srv);
+void last_seen_stop(moltd_t *srv);
 /* Close the workers' connections (after the HTTP daemon stopped). */
 void srv_db_close_all(moltd_t *srv);
 /* srv_lock/srv_unlock: only a thread sharing the main connection locks. tx_end
