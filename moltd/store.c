@@ -91,24 +91,29 @@ static void seen_flush(moltd_t *srv, seen_t *b, size_t n)
     if (m == 0 || !tx_begin(srv))
         return;
     bool ok = true;
-    char *sql = malloc(64 * SEEN_BATCH + 256);
+    size_t cap = 160 * SEEN_BATCH + 256; /* per device: ~70 bytes of SELECT, ~8 of IN list */
+    char *sql = malloc(cap);
     const char **p = malloc(2 * SEEN_BATCH * sizeof *p);
     char (*ts)[24] = malloc(SEEN_BATCH * sizeof *ts);
     ok = sql && p && ts;
     for (size_t i = 0; ok && i < m; i += SEEN_BATCH) {
         size_t k = m - i < SEEN_BATCH ? m - i : SEEN_BATCH, len = 0;
-        len += (size_t)sprintf(sql + len, "UPDATE devices SET last_seen = (SELECT v.t FROM (");
+        len += (size_t)snprintf(sql + len, cap - len, "UPDATE devices SET last_seen = (SELECT v.t FROM (");
         for (size_t j = 0; j < k; j++) {
-            len += (size_t)sprintf(sql + len, "%sSELECT CAST($%zu AS TEXT) AS id, CAST($%zu AS BIGINT) AS t",
+            len += (size_t)snprintf(sql + len, cap - len, "%sSELECT CAST($%zu AS TEXT) AS id, CAST($%zu AS BIGINT) AS t",
                                    j ? " UNION ALL " : "", 2 * j + 1, 2 * j + 2);
             snprintf(ts[j], sizeof ts[j], "%lld", (long long)b[i + j].t);
             p[2 * j] = b[i + j].id;
             p[2 * j + 1] = ts[j];
         }
-        len += (size_t)sprintf(sql + len, ") v WHERE v.id = devices.id) WHERE id IN (");
+        len += (size_t)snprintf(sql + len, cap - len, ") v WHERE v.id = devices.id) WHERE id IN (");
         for (size_t j = 0; j < k; j++)
-            len += (size_t)sprintf(sql + len, "%s$%zu", j ? ", " : "", 2 * j + 1);
-        sprintf(sql + len, ")");
+            len += (size_t)snprintf(sql + len, cap - len, "%s$%zu", j ? ", " : "", 2 * j + 1);
+        snprintf(sql + len, cap - len, ")");
+        if (len + 2 >= cap) { /* cannot happen with cap above; never run a truncated statement */
+            ok = false;
+            break;
+        }
         ok = db_exec(srv_db(srv), sql, (int)(2 * k), p, NULL) == DB_OK;
     }
     if (!tx_end(srv, ok))

@@ -92,6 +92,21 @@ a5=$(aid d5)
 call 200 POST "$D/d5/cancelAction/$a5/feedback" "$(T d5)" -d "$(cur closed success)"
 eq "$(kept) $(oracle)" "0:4,0,1 1:4,0,0 $(oracle)" "counters = oracle after the cancel answer"
 
+# 300 devices polled at once: more than one batch statement (200) in one flush
+ak=$(jq -Rs . <"$K/enc-ecdsa-p256.pub.pem" | sed 's/[\\"]/\\&/g')
+for i in $(seq -w 1 300); do
+  [ -s "$work/prov.cfg" ] && { echo next >>"$work/prov.cfg"; echo next >>"$work/poll.cfg"; }
+  printf 'url = "%s/devices"\nheader = "Authorization: %s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' "$U" "$A" >>"$work/prov.cfg"
+  printf 'data-binary = "{\\"id\\":\\"m%s\\",\\"class\\":\\"sensor\\",\\"attestation_key\\":%s,\\"token\\":\\"tok-m%s-0123456789\\"}"\n' "$i" "$ak" "$i" >>"$work/prov.cfg"
+  printf 'url = "%s/m%s"\nheader = "Authorization: TargetToken tok-m%s-0123456789"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' "$D" "$i" "$i" >>"$work/poll.cfg"
+done
+command curl -s -Z --parallel-max 8 -K "$work/prov.cfg" | sort | uniq -c | awk '{print $1 "x" $2}' > "$work/codes"
+eq "$(cat "$work/codes")" "300x201" "300 more devices"
+command curl -s -Z --parallel-max 16 -K "$work/poll.cfg" | sort | uniq -c | awk '{print $1 "x" $2}' > "$work/codes"
+eq "$(cat "$work/codes")" "300x200" "300 polls at once"
+for _ in $(seq 40); do [ "$(sql "SELECT COUNT(*) FROM devices WHERE id LIKE 'm%' AND last_seen IS NOT NULL")" = 300 ] && break; sleep 0.1; done
+eq "$(sql "SELECT COUNT(*) FROM devices WHERE id LIKE 'm%' AND last_seen IS NOT NULL")" 300 "all 300 seen, in batches"
+
 # --- every hot query on an index (the SQL of moltd/*.c with literal parameters)
 queries=(
   "SELECT token_hash FROM devices WHERE id = 'd1'"
