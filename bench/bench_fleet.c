@@ -222,7 +222,12 @@ static void update(conn_t *c, device_t *d, const char *dep, char *buf, char *bod
     molt_keyring_t ring = {&key, 1};
     molt_policy_t pol;
     molt_policy_default(&pol);
+    /* lib/'s crypto backend (Mbed TLS PSA, built without threading) is one
+     * context per process, as on a device: one verification at a time. */
+    static pthread_mutex_t verify_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&verify_lock);
     bool good = molt_verify(&src, &ring, &pol, NULL) == MOLT_OK;
+    pthread_mutex_unlock(&verify_lock);
     if (!good)
         __atomic_fetch_add(&verify_bad, 1, __ATOMIC_RELAXED);
     bool success = good && !d->fail;

@@ -130,6 +130,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&srv.lock, NULL);
     pthread_mutex_init(&srv.pool_lock, NULL);
     pthread_mutex_init(&srv.write_lock, NULL);
+    pthread_mutex_init(&srv.crypto_lock, NULL);
     srv.db = db_open(db_url, why, sizeof why);
     srv.db_url = db_url;
     srv_db_bind_main(&srv);

@@ -394,7 +394,9 @@ static int packages_upload(req_t *r)
     for (size_t i = 0; i < nkeys; i++)
         der[i] = hex_decode(db_cell(&keys, i, 1), &der_len[i]);
     pkg_info_t info;
+    pthread_mutex_lock(&srv->crypto_lock); /* lib/ verifies: one at a time (no global database lock any more) */
     int v = pkg_check(r->tmp_path, (const uint8_t *const *)der, der_len, nkeys, ckh ? ck : NULL, ck_len, &info);
+    pthread_mutex_unlock(&srv->crypto_lock);
     for (size_t i = 0; i < nkeys; i++)
         free(der[i]);
     if (v != 0) {

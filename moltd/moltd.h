@@ -36,6 +36,7 @@ typedef struct moltd {
     const char *db_url;           /* each HTTP worker thread opens its own connection (srv_db) */
     pthread_mutex_t lock;         /* guards db when a worker could not open its own connection */
     pthread_mutex_t pool_lock;    /* guards pool[] */
+    pthread_mutex_t crypto_lock;  /* lib/'s crypto backend (Mbed TLS PSA) is one context: one verification at a time */
     pthread_mutex_t write_lock;   /* SQLite: one write transaction at a time (readers run in parallel) */
     db_t *pool[80];               /* the workers' connections, closed at shutdown */
     unsigned npool;
