@@ -46,12 +46,14 @@ static int challenge(req_t *r)
     long long expires = (long long)now_ms() + (long long)srv->attest_ttl * 1000;
     snprintf(exp, sizeof exp, "%lld", expires);
     if (!tx_begin(srv))
-        return http_error(r, 500, "database: %s", srv->db->err);
-    bool ok = Q(srv, NULL, "DELETE FROM attest_challenges WHERE device_id = $1", r->device) == DB_OK &&
-              Q(srv, NULL, "INSERT INTO attest_challenges (device_id, nonce, expires) VALUES ($1, $2, $3)",
+        return http_db_error(r);
+    /* an upsert: of two concurrent requests (two instances), the last one's challenge stands */
+    bool ok = Q(srv, NULL,
+                "INSERT INTO attest_challenges (device_id, nonce, expires) VALUES ($1, $2, $3)"
+                " ON CONFLICT (device_id) DO UPDATE SET nonce = excluded.nonce, expires = excluded.expires",
                 r->device, hex, exp) == DB_OK;
     if (!tx_end(srv, ok))
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     return http_json(r, 200, json_pack("{s:s,s:I}", "nonce", hex, "expires", (json_int_t)expires));
 }
 
@@ -92,7 +94,7 @@ static int token(req_t *r)
         st = Q(srv, &c, "SELECT nonce, expires FROM attest_challenges WHERE device_id = $1", r->device);
     srv_unlock(srv);
     if (st != DB_OK)
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     char nonce_hex[2 * CHALLENGE_LEN + 1] = "", before[64] = "";
     bool have = c.nrows > 0 && strtoll(db_cell(&c, 0, 1), NULL, 10) > now_ms();
     if (have)
@@ -140,16 +142,16 @@ static int token(req_t *r)
     if (!evs || !tx_begin(srv)) {
         free(evs);
         json_decref(v.claims);
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     }
     /* The challenge is consumed in the same transaction: a concurrent upload of
      * the same token finds it gone (serialised by the write transaction). */
-    bool ok = Q(srv, &again, "SELECT 1 FROM attest_challenges WHERE device_id = $1 AND nonce = $2", r->device,
-                nonce_hex) == DB_OK;
+    bool ok = Q(srv, &again, "DELETE FROM attest_challenges WHERE device_id = $1 AND nonce = $2 RETURNING device_id",
+                r->device, nonce_hex) == DB_OK; /* conditional: one of two instances consumes it */
     bool still = ok && again.nrows > 0;
     if (ok)
         db_rows_free(&again);
-    ok = ok && still && Q(srv, NULL, "DELETE FROM attest_challenges WHERE device_id = $1", r->device) == DB_OK &&
+    ok = ok && still &&
          Q(srv, NULL, "UPDATE devices SET attested_version = $2, attested_hash = $3, attested_at = $4 WHERE id = $1",
            r->device, ver, jstr(run, "measurement_value"), now) == DB_OK &&
          audit(srv, r->actor, "attest.verified", r->device, before[0] ? before : NULL, ver, evs) == DB_OK;
@@ -159,7 +161,7 @@ static int token(req_t *r)
     if (!still)
         ret = http_error(r, 409, "no outstanding challenge for %s (used by another upload)", r->device);
     else if (!committed)
-        ret = http_error(r, 500, "database: %s", srv->db->err);
+        ret = http_db_error(r);
     else
         ret = http_json(r, 200, json_pack("{s:s,s:s,s:O}", "attested_version", ver, "measurement",
                                           jstr(run, "measurement_value"), "security_counter",

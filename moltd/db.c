@@ -97,6 +97,21 @@ static const step_t steps[] = {
      " package_id BIGINT NOT NULL REFERENCES packages(id), envelope TEXT NOT NULL, created BIGINT NOT NULL,"
      " PRIMARY KEY (device_id, package_id));\n",
      NULL},
+    /* 4: several instances on one database: at most one open action per device
+     * (two campaigns created at once cannot both take it), token names unique */
+    {"CREATE UNIQUE INDEX actions_one_open ON actions (device_id)"
+     " WHERE state IN ('assigned', 'running', 'downloaded', 'cancelling');\n"
+     "CREATE UNIQUE INDEX api_tokens_name ON api_tokens (name);\n"
+     "CREATE INDEX devices_class ON devices (class, id);\n"
+     /* constant-time bookkeeping: per campaign and step, the actions, the open ones
+      * and the failed ones, kept in the transaction of every state change instead of
+      * counted over the whole campaign at each closing feedback */
+     "CREATE TABLE campaign_steps (campaign_id BIGINT NOT NULL REFERENCES campaigns(id), step INTEGER NOT NULL,"
+     " total_n BIGINT NOT NULL, open_n BIGINT NOT NULL, failed_n BIGINT NOT NULL, PRIMARY KEY (campaign_id, step));\n"
+     "INSERT INTO campaign_steps (campaign_id, step, total_n, open_n, failed_n) SELECT campaign_id, step, COUNT(*),"
+     " SUM(CASE WHEN state IN ('assigned', 'running', 'downloaded', 'cancelling') THEN 1 ELSE 0 END),"
+     " SUM(CASE WHEN state = 'failure' THEN 1 ELSE 0 END) FROM actions GROUP BY campaign_id, step;\n",
+     NULL},
 };
 
 int db_schema_latest(void)
@@ -164,7 +179,25 @@ static int current_version(db_t *db)
     return v;
 }
 
+static int migrate(db_t *db);
+
+/* Under the backend's migration lock (PostgreSQL: an advisory lock), so several
+ * instances starting at once on one database apply each step once. */
 int db_migrate(db_t *db)
+{
+    if (db->drv->schema_lock && db_exec(db, db->drv->schema_lock, 0, NULL, NULL) != DB_OK)
+        return -1;
+    int v = migrate(db);
+    if (db->drv->schema_unlock) {
+        char err[sizeof db->err];
+        memcpy(err, db->err, sizeof err);
+        db_exec(db, db->drv->schema_unlock, 0, NULL, NULL);
+        memcpy(db->err, err, sizeof err);
+    }
+    return v;
+}
+
+static int migrate(db_t *db)
 {
     int v = current_version(db);
     if (v < 0)

@@ -32,6 +32,12 @@ typedef struct db_driver {
     const char *name;          /* "sqlite", "postgresql" */
     const char *serial_pk;     /* column type of an auto-increment integer primary key */
     const char *append_only;   /* SQL making table audit append-only ("%s" = table), or NULL */
+    const char *for_update;    /* appended to a SELECT that locks its rows till commit ("" where the
+                                  write transaction is exclusive anyway, as in SQLite) */
+    bool one_writer;           /* one write transaction at a time: moltd queues its threads itself
+                                  (SQLite would make them sleep-and-retry on SQLITE_BUSY) */
+    const char *schema_lock;   /* statement taking the migration lock across processes, or NULL */
+    const char *schema_unlock;
     /* Run one statement with n text parameters ($1..$n; NULL = SQL NULL).
      * When out is non-NULL it receives the rows (free with db_rows_free). */
     db_status_t (*exec)(db_t *db, const char *sql, int n, const char *const *params, db_rows_t *out);
@@ -45,6 +51,7 @@ typedef struct db_driver {
 struct db {
     const db_driver_t *drv;
     char err[256];             /* last error message */
+    bool full;                 /* the last failure was a full disk or quota (507) */
 };
 
 /* Open by URL: "sqlite:PATH" (or a bare path), or "postgresql://..." (libpq).

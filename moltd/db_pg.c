@@ -29,6 +29,7 @@ static db_status_t pg_exec(db_t *db, const char *sql, int n, const char *const *
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         bool integrity = state && strncmp(state, "23", 2) == 0; /* class 23: integrity constraint */
+        db->full = state && (strcmp(state, "53100") == 0 || strcmp(state, "53400") == 0); /* disk full */
         snprintf(db->err, sizeof db->err, "postgresql: %s", PQerrorMessage(d->c));
         db->err[strcspn(db->err, "\n")] = '\0';
         PQclear(res);
@@ -73,6 +74,10 @@ static const db_driver_t pg_driver = {
                    " 'BEGIN RAISE EXCEPTION ''append-only''; END';\n"
                    "CREATE TRIGGER %s_no_change BEFORE UPDATE OR DELETE ON %s"
                    " FOR EACH ROW EXECUTE FUNCTION %s_append_only();\n",
+    .for_update = " FOR UPDATE",
+    /* A session advisory lock: instances starting together migrate one at a time. */
+    .schema_lock = "SELECT pg_advisory_lock(7370320)",
+    .schema_unlock = "SELECT pg_advisory_unlock(7370320)",
     .exec = pg_exec,
     .begin = pg_begin,
     .commit = pg_commit,

@@ -22,6 +22,7 @@ typedef struct db_sqlite {
 static db_status_t fail(db_sqlite_t *d, int rc)
 {
     snprintf(d->base.err, sizeof d->base.err, "sqlite: %s", sqlite3_errmsg(d->h));
+    d->base.full = (rc & 0xff) == SQLITE_FULL;
     return (rc & 0xff) == SQLITE_CONSTRAINT ? DB_CONSTRAINT : DB_ERROR;
 }
 
@@ -102,6 +103,8 @@ static const db_driver_t sqlite_driver = {
     .serial_pk = "INTEGER PRIMARY KEY AUTOINCREMENT",
     .append_only = "CREATE TRIGGER %s_no_update BEFORE UPDATE ON %s BEGIN SELECT RAISE(ABORT, 'append-only'); END;\n"
                    "CREATE TRIGGER %s_no_delete BEFORE DELETE ON %s BEGIN SELECT RAISE(ABORT, 'append-only'); END;\n",
+    .for_update = "",
+    .one_writer = true,
     .exec = sq_exec,
     .begin = sq_begin,
     .commit = sq_commit,

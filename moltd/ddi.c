@@ -47,7 +47,7 @@ int ddi_auth(req_t *r, bool *refused)
         st = Q(srv, &g, "SELECT name FROM api_tokens WHERE hash = $1 AND role = 'gateway'", hash);
     srv_unlock(srv);
     if (st != DB_OK)
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     bool known = d.nrows > 0;
     bool ok = target ? known && CRYPTO_memcmp(db_cell(&d, 0, 0), hash, 64) == 0 : g.nrows > 0;
     if (ok && gw)
@@ -100,8 +100,7 @@ static db_status_t find_open(moltd_t *srv, const char *dev, open_action_t *a)
      * offered only while its campaign runs, its step is released and its time has come. */
     db_status_t st = Q(srv, &rows,
                        "SELECT a.id, a.state FROM actions a JOIN campaigns c ON c.id = a.campaign_id"
-                       " WHERE a.device_id = $1 AND (a.state IN ('running', 'downloaded', 'cancelling')"
-                       " OR (a.state = 'assigned' AND c.state = 'running' AND a.step <= c.step AND c.start_at <= $2))"
+                       " WHERE a.device_id = $1 AND a.state IN " OPEN_STATES " AND " ACTION_RELEASED("$2")
                        " ORDER BY a.id LIMIT 1",
                        dev, now);
     a->found = st == DB_OK && rows.nrows > 0;
@@ -113,15 +112,13 @@ static db_status_t find_open(moltd_t *srv, const char *dev, open_action_t *a)
     return st;
 }
 
+static bool etag_matches(const char *h, const char *etag);
+
 static int poll_base(req_t *r)
 {
     moltd_t *srv = r->srv;
     open_action_t a;
     db_rows_t d;
-    char now[24], stale[24];
-    long long t = now_ms();
-    snprintf(now, sizeof now, "%lld", t);
-    snprintf(stale, sizeof stale, "%lld", t - 10000);
     srv_lock(srv);
     db_status_t st = find_open(srv, r->device, &a);
     if (st == DB_OK)
@@ -129,13 +126,12 @@ static int poll_base(req_t *r)
                "SELECT d.config_wanted, (SELECT MAX(a.id) FROM actions a WHERE a.device_id = d.id"
                " AND a.state = 'success') FROM devices d WHERE d.id = $1",
                r->device);
-    /* last_seen is kept to 10 s: a poll is not a write each time. */
-    if (st == DB_OK)
-        st = Q(srv, NULL, "UPDATE devices SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $3)",
-               r->device, now, stale);
     srv_unlock(srv);
+    /* last_seen is batched: a poll is no write; a flusher writes them all each second. */
+    if (st == DB_OK)
+        last_seen_note(srv, r->device, now_ms());
     if (st != DB_OK)
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     bool cfg = d.nrows && strcmp(db_cell(&d, 0, 0), "0") != 0;
     char installed[24] = "";
     if (d.nrows && db_cell(&d, 0, 1))
@@ -160,14 +156,39 @@ static int poll_base(req_t *r)
         json_object_set_new(links, "configData", href(base, "/configData", NULL, NULL));
     if (installed[0]) /* hawkBit: the last action the device installed */
         json_object_set_new(links, "installedBase", href(base, "/installedBase/", installed, NULL));
-    return http_json(r, 200, json_pack("{s:{s:{s:s}},s:o}", "config", "polling", "sleep", sleep, "_links", links));
+    /* ETag: the answer's hash; a device polling with If-None-Match gets 304 and no body. */
+    char *body = json_dumps(json_pack("{s:{s:{s:s}},s:o}", "config", "polling", "sleep", sleep, "_links", links),
+                            JSON_COMPACT);
+    if (!body)
+        return http_error(r, 500, "out of memory");
+    char h[65], etag[40];
+    sha256_hex(body, strlen(body), h);
+    snprintf(etag, sizeof etag, "\"%.32s\"", h);
+    int ret;
+    if (etag_matches(http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag)) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+        ret = MHD_queue_response(r->conn, 304, resp);
+        MHD_destroy_response(resp);
+    } else {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+        ret = MHD_queue_response(r->conn, 200, resp);
+        MHD_destroy_response(resp);
+    }
+    free(body);
+    return ret;
 }
 
 #define ACT_SELECT                                                                                          \
     "SELECT a.id, a.state, a.notified, a.version_before, c.id, c.message, p.id, p.version, p.sha256,"      \
-    " p.sha1, p.md5, p.size, p.filename, p.class, p.security_counter, p.encryption, d.enc_key FROM actions a" \
+    " p.sha1, p.md5, p.size, p.filename, p.class, p.security_counter, p.encryption, d.enc_key, a.step"     \
+    " FROM actions a"                                                                                      \
     " JOIN campaigns c ON c.id = a.campaign_id JOIN packages p ON p.id = c.package_id"                    \
     " JOIN devices d ON d.id = a.device_id WHERE a.id = $1 AND a.device_id = $2"
+/* The same, only when the device may act on it now (the release rule, $3 = now). */
+#define ACT_SELECT_RELEASED ACT_SELECT " AND " ACTION_RELEASED("$3")
 
 /* One artifact of a package: filename, hashes, size, download links. */
 static json_t *artifact_json(const char *base, const char *pkgid, const char *filename, const char *sha1,
@@ -209,9 +230,13 @@ static int deployment_base(req_t *r, const char *aid)
 {
     moltd_t *srv = r->srv;
     db_rows_t a;
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms());
     if (!tx_begin(srv))
-        return http_error(r, 500, "database: %s", srv->db->err);
-    bool ok = Q(srv, &a, ACT_SELECT, aid, r->device) == DB_OK;
+        return http_db_error(r);
+    /* An action not yet released (its step, start_at, a pause) is not shown: the
+     * same 404 as an unknown one, so it can be neither fetched nor probed. */
+    bool ok = Q(srv, &a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK;
     if (ok && a.nrows == 0) {
         tx_end(srv, false);
         db_rows_free(&a);
@@ -220,15 +245,20 @@ static int deployment_base(req_t *r, const char *aid)
     /* R-NOTIFY: the campaign's message travels with the deployment, before any
      * download; its first delivery to this device is recorded. */
     if (ok && !db_cell(&a, 0, 2)) {
-        char now[24];
-        snprintf(now, sizeof now, "%lld", (long long)now_ms());
-        ok = Q(srv, NULL, "UPDATE actions SET notified = $2 WHERE id = $1", aid, now) == DB_OK &&
-             audit(srv, r->actor, "notify.served", r->device, db_cell(&a, 0, 3), db_cell(&a, 0, 7),
-                   db_cell(&a, 0, 5)) == DB_OK;
+        /* Conditional: of two instances serving it at once, one records it. */
+        db_rows_t first;
+        ok = Q(srv, &first, "UPDATE actions SET notified = $2 WHERE id = $1 AND notified IS NULL RETURNING id", aid,
+               now) == DB_OK;
+        bool is_first = ok && first.nrows == 1;
+        if (ok)
+            db_rows_free(&first);
+        if (is_first)
+            ok = audit(srv, r->actor, "notify.served", r->device, db_cell(&a, 0, 3), db_cell(&a, 0, 7),
+                       db_cell(&a, 0, 5)) == DB_OK;
     }
     if (!tx_end(srv, ok)) {
         db_rows_free(&a);
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     }
     json_t *out = deployment_json(r, aid, &a);
     db_rows_free(&a);
@@ -243,7 +273,7 @@ static int installed_base(req_t *r, const char *aid)
     db_status_t st = Q(r->srv, &a, ACT_SELECT, aid, r->device);
     srv_unlock(r->srv);
     if (st != DB_OK)
-        return http_error(r, 500, "database: %s", r->srv->db->err);
+        return http_db_error(r);
     int ret = a.nrows == 0                             ? http_error(r, 404, "no action %s for %s", aid, r->device)
               : strcmp(db_cell(&a, 0, 1), "success") != 0 ? http_error(r, 404, "action %s of %s is not installed (%s)",
                                                                        aid, r->device, db_cell(&a, 0, 1))
@@ -263,7 +293,7 @@ static int artifact_list(req_t *r, const char *pkgid)
                        pkgid, r->device);
     srv_unlock(r->srv);
     if (st != DB_OK)
-        return http_error(r, 500, "database: %s", r->srv->db->err);
+        return http_db_error(r);
     if (p.nrows == 0) {
         db_rows_free(&p);
         return http_error(r, 404, "no software module %s for %s", pkgid, r->device);
@@ -338,17 +368,19 @@ static int deployment_feedback(req_t *r, const char *aid)
     details(j, det, sizeof det);
     snprintf(now, sizeof now, "%lld", (long long)now_ms());
     db_rows_t a;
+    int attempts = 0;
+again:
     if (!tx_begin(srv)) {
         json_decref(j);
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     }
-    bool ok = Q(srv, &a, ACT_SELECT, aid, r->device) == DB_OK;
+    bool ok = Q(srv, &a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK; /* unreleased: 404 */
     if (!ok || a.nrows == 0) {
         tx_end(srv, false);
         if (ok)
             db_rows_free(&a);
         json_decref(j);
-        return ok ? http_error(r, 404, "no action %s for %s", aid, r->device) : http_error(r, 500, "database");
+        return ok ? http_error(r, 404, "no action %s for %s", aid, r->device) : http_db_error(r);
     }
     const char *state = db_cell(&a, 0, 1), *before = db_cell(&a, 0, 3), *ver = db_cell(&a, 0, 7);
     if (strcmp(state, "success") == 0 || strcmp(state, "failure") == 0 || strcmp(state, "cancelled") == 0) {
@@ -377,8 +409,27 @@ static int deployment_feedback(req_t *r, const char *aid)
     }
     if (!what && strcmp(to, state) != 0)
         what = strcmp(to, "running") == 0 ? "update.running" : "update.downloaded";
-    ok = Q(srv, NULL, "UPDATE actions SET state = $2, detail = $3, updated = $4 WHERE id = $1", aid, to,
-           det[0] ? det : NULL, now) == DB_OK;
+    /* Conditional on the state read: when another instance (or request) changed
+     * the action meanwhile, nothing is written and the whole decision is taken
+     * again on what it committed (a closed action is then 410): exactly once. */
+    db_rows_t upd;
+    if (closes) /* the campaign row first, then the action and the counters: one lock order for all */
+        ok = campaign_lock(srv, db_cell(&a, 0, 4)) == DB_OK;
+    ok = ok && Q(srv, &upd, "UPDATE actions SET state = $2, detail = $3, updated = $4 WHERE id = $1 AND state = $5 RETURNING id",
+                 aid, to, det[0] ? det : NULL, now, state) == DB_OK;
+    bool changed = ok && upd.nrows == 1;
+    if (ok)
+        db_rows_free(&upd);
+    if (ok && !changed) {
+        tx_end(srv, false);
+        db_rows_free(&a);
+        if (++attempts < 5)
+            goto again;
+        json_decref(j);
+        return http_error(r, 409, "action %s keeps changing: send the feedback again", aid);
+    }
+    if (ok && closes)
+        ok = step_count(srv, db_cell(&a, 0, 4), db_cell(&a, 0, 17), -1, strcmp(to, "failure") == 0) == DB_OK;
     if (ok && strcmp(to, "success") == 0)
         ok = Q(srv, NULL, "UPDATE devices SET version = $2, config_wanted = 1 WHERE id = $1", r->device, ver) == DB_OK;
     /* The audit record: who, what, when, the version before and after. */
@@ -390,7 +441,7 @@ static int deployment_feedback(req_t *r, const char *aid)
     db_rows_free(&a);
     json_decref(j);
     if (!tx_end(srv, ok))
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     return http_reply(r, 200, NULL, "", 0);
 }
 
@@ -405,13 +456,13 @@ static int cancel_action(req_t *r, const char *aid, bool feedback)
     db_rows_t a;
     if (!tx_begin(srv)) {
         json_decref(j);
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     }
     bool ok = Q(srv, &a, ACT_SELECT, aid, r->device) == DB_OK;
     bool cancelling = ok && a.nrows && strcmp(db_cell(&a, 0, 1), "cancelling") == 0;
     if (!cancelling) {
         tx_end(srv, false);
-        ret = !ok ? http_error(r, 500, "database")
+        ret = !ok ? http_db_error(r)
               : a.nrows == 0 || !feedback ? http_error(r, 404, "no cancel request %s for %s", aid, r->device)
                                           : http_error(r, 410, "action %s is not being cancelled", aid);
         if (ok)
@@ -431,7 +482,24 @@ static int cancel_action(req_t *r, const char *aid, bool feedback)
                      : strcmp(exec, "rejected") == 0                            ? "running"
                                                                                 : NULL;
     if (to) {
-        ok = Q(srv, NULL, "UPDATE actions SET state = $2, updated = $3 WHERE id = $1", aid, to, now) == DB_OK &&
+        db_rows_t upd;
+        bool cancels = strcmp(to, "cancelled") == 0;
+        if (cancels)
+            ok = campaign_lock(srv, db_cell(&a, 0, 4)) == DB_OK;
+        ok = ok && Q(srv, &upd, "UPDATE actions SET state = $2, updated = $3 WHERE id = $1 AND state = 'cancelling' RETURNING id",
+                     aid, to, now) == DB_OK;
+        bool changed = ok && upd.nrows == 1;
+        if (ok)
+            db_rows_free(&upd);
+        if (ok && !changed) { /* answered meanwhile (another instance): once only */
+            tx_end(srv, false);
+            db_rows_free(&a);
+            json_decref(j);
+            return http_error(r, 410, "action %s is not being cancelled", aid);
+        }
+        if (ok && cancels)
+            ok = step_count(srv, db_cell(&a, 0, 4), db_cell(&a, 0, 17), -1, 0) == DB_OK;
+        ok = ok &&
              audit(srv, r->actor, strcmp(to, "cancelled") == 0 ? "update.cancelled" : "cancel.rejected", r->device,
                    db_cell(&a, 0, 3), db_cell(&a, 0, 3), NULL) == DB_OK;
         if (ok && strcmp(to, "cancelled") == 0)
@@ -440,7 +508,7 @@ static int cancel_action(req_t *r, const char *aid, bool feedback)
     db_rows_free(&a);
     json_decref(j);
     if (!tx_end(srv, ok))
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     return http_reply(r, 200, NULL, "", 0);
 }
 
@@ -465,11 +533,14 @@ static int config_data(req_t *r)
     db_rows_t d;
     if (!tx_begin(srv)) {
         json_decref(j);
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     }
     bool ok = Q(srv, &d, "SELECT attributes FROM devices WHERE id = $1", r->device) == DB_OK && d.nrows;
     json_error_t e;
     json_t *attrs = ok ? json_loads(db_cell(&d, 0, 0), 0, &e) : NULL;
+    char old_text[MOLTD_ATTR_MAX_BYTES + 2] = "";
+    if (ok)
+        snprintf(old_text, sizeof old_text, "%s", db_cell(&d, 0, 0));
     if (ok)
         db_rows_free(&d);
     if (!attrs)
@@ -484,12 +555,29 @@ static int config_data(req_t *r)
             json_object_set(attrs, k, v);
     }
     char *s = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);
-    ok = ok && s && Q(srv, NULL, "UPDATE devices SET attributes = $2, config_wanted = 0 WHERE id = $1", r->device, s) == DB_OK;
-    free(s);
+    size_t nkeys = json_object_size(attrs), nbytes = s ? strlen(s) : 0;
+    bool removing = strcmp(mode, "remove") == 0;
     json_decref(attrs);
     json_decref(j);
+    /* A device's attributes are bounded (they decide campaign targets and are
+     * read on every campaign creation): a change that would leave more than
+     * MOLTD_ATTR_MAX_KEYS keys or MOLTD_ATTR_MAX_BYTES bytes is refused; remove
+     * always goes through, so a device can shrink back under the bound. */
+    if (ok && s && !removing && (nkeys > MOLTD_ATTR_MAX_KEYS || nbytes > MOLTD_ATTR_MAX_BYTES)) {
+        tx_end(srv, false);
+        free(s);
+        return http_error(r, 413, "attributes of %s would hold %zu keys, %zu bytes (at most %d keys, %d bytes)",
+                          r->device, nkeys, nbytes, MOLTD_ATTR_MAX_KEYS, MOLTD_ATTR_MAX_BYTES);
+    }
+    /* Attributes decide campaign targeting: every change is an audit record
+     * (detail: the attributes after it). */
+    bool changed = ok && s && strcmp(s, old_text) != 0;
+    ok = ok && s && Q(srv, NULL, "UPDATE devices SET attributes = $2, config_wanted = 0 WHERE id = $1", r->device, s) == DB_OK;
+    if (ok && changed)
+        ok = audit(srv, r->actor, "device.attributes", r->device, NULL, NULL, s) == DB_OK;
+    free(s);
     if (!tx_end(srv, ok))
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     return http_reply(r, 200, NULL, "", 0);
 }
 
@@ -559,7 +647,7 @@ static int download(req_t *r, const char *pkgid, const char *fname)
                        pkgid, r->device);
     srv_unlock(srv);
     if (st != DB_OK)
-        return http_error(r, 500, "database: %s", srv->db->err);
+        return http_db_error(r);
     size_t fl = strlen(fname), name_len = p.nrows ? strlen(db_cell(&p, 0, 3)) : 0;
     bool md5 = p.nrows && fl == name_len + 7 && strcmp(fname + name_len, ".MD5SUM") == 0 &&
                strncmp(fname, db_cell(&p, 0, 3), name_len) == 0;

@@ -9,6 +9,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,92 @@ int http_error(req_t *r, unsigned status, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return http_json(r, status, json_pack("{s:s}", "error", msg));
+}
+
+int http_db_error(req_t *r)
+{
+    db_t *db = srv_db(r->srv);
+    return http_error(r, db->full ? 507 : 500, "database: %s", db->err);
+}
+
+/* --- connection deadlines --------------------------------------------------
+ * A client must finish a request's headers in time: --header-timeout seconds
+ * after it connects, and, on a kept-alive connection, the connection timeout
+ * after the previous response. The idle timeout alone would let a client hold
+ * a connection for ever by sending one byte now and then. A watchdog thread
+ * shuts the socket of a connection past its deadline; libmicrohttpd then
+ * closes it as it would any connection the peer dropped. */
+typedef struct conn_slot {
+    int fd;
+    int64_t deadline;             /* ms since the epoch; 0 while a request is served */
+    bool shut;
+    struct conn_slot *prev, *next;
+} conn_slot_t;
+
+static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
+static conn_slot_t conns = {-1, 0, false, &conns, &conns};
+static pthread_t watchdog;
+static volatile bool watchdog_stop;
+static bool watchdog_running;
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    moltd_t *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_slot_t *c = calloc(1, sizeof *c);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!c || !ci) {
+            free(c);
+            return;
+        }
+        c->fd = ci->connect_fd;
+        c->deadline = now_ms() + (int64_t)srv->header_timeout * 1000;
+        pthread_mutex_lock(&conns_lock);
+        c->next = conns.next;
+        c->prev = &conns;
+        conns.next->prev = c;
+        conns.next = c;
+        pthread_mutex_unlock(&conns_lock);
+        *socket_ctx = c;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_ctx) {
+        conn_slot_t *c = *socket_ctx;
+        pthread_mutex_lock(&conns_lock); /* the socket is still open here: the watchdog never shuts a reused fd */
+        c->prev->next = c->next;
+        c->next->prev = c->prev;
+        pthread_mutex_unlock(&conns_lock);
+        free(c);
+        *socket_ctx = NULL;
+    }
+}
+
+static void conn_deadline(struct MHD_Connection *conn, int64_t deadline)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_slot_t *c = ci ? ci->socket_context : NULL;
+    if (!c)
+        return;
+    pthread_mutex_lock(&conns_lock);
+    c->deadline = deadline;
+    pthread_mutex_unlock(&conns_lock);
+}
+
+static void *watchdog_main(void *arg)
+{
+    (void)arg;
+    const struct timespec tick = {0, 200 * 1000 * 1000};
+    while (!watchdog_stop) {
+        nanosleep(&tick, NULL);
+        int64_t t = now_ms();
+        pthread_mutex_lock(&conns_lock);
+        for (conn_slot_t *c = conns.next; c != &conns; c = c->next)
+            if (c->deadline && !c->shut && t > c->deadline) {
+                shutdown(c->fd, SHUT_RDWR);
+                c->shut = true;
+            }
+        pthread_mutex_unlock(&conns_lock);
+    }
+    return NULL;
 }
 
 const char *http_header(req_t *r, const char *name)
@@ -118,13 +206,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->conn = conn;
         r->method = method;
         r->fd = -1;
+        conn_deadline(conn, 0); /* the headers are in */
         split(r, url);
         r->to_file = strcmp(method, "POST") == 0 && r->nseg == 3 && is_mgmt(r) && strcmp(r->seg[2], "packages") == 0;
         size_t limit = r->to_file ? srv->max_package : srv->max_json;
         bool refused = false;
         int ret = MHD_YES;
-        if (is_mgmt(r))
+        if (is_mgmt(r)) {
             ret = mgmt_auth(r, &refused);
+            if (!refused)
+                ret = mgmt_precheck(r, &refused);
+        }
         else if (is_ddi(r))
             ret = ddi_auth(r, &refused);
         if (refused) {
@@ -138,33 +230,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
-    if (r->answered)
+    if (r->answered) {
+        *upload_size = 0; /* refused from the headers: the rest is read and dropped */
         return MHD_YES;
+    }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
         size_t limit = r->to_file ? srv->max_package : srv->max_json;
-        if (r->too_large || n > limit - r->body_len) {
-            r->too_large = true;
-            return MHD_YES; /* read and drop the rest; 413 at the end */
+        if (r->too_large || r->store_errno || n > limit - r->body_len) {
+            r->too_large = !r->store_errno;
+            return MHD_YES; /* read and drop the rest; 413 (or 507) at the end */
         }
         if (r->to_file) {
             if (r->fd < 0) {
-                snprintf(r->tmp_path, sizeof r->tmp_path, "%s/.upload.XXXXXX", srv->artifact_dir);
+                /* Named by host and process, so a restart (store_reconcile) knows
+                 * which unfinished uploads are its own dead ones. */
+                snprintf(r->tmp_path, sizeof r->tmp_path, "%s/.upload.%s.%ld.XXXXXX", srv->artifact_dir,
+                         srv->host, (long)getpid());
                 r->fd = mkstemp(r->tmp_path);
                 if (r->fd < 0) {
                     r->tmp_path[0] = '\0';
-                    r->answered = true;
-                    return (enum MHD_Result)http_error(r, 500, "cannot store the upload: %s", strerror(errno));
+                    r->store_errno = errno ? errno : EIO;
+                    return MHD_YES;
                 }
             }
             for (size_t off = 0; off < n;) {
                 ssize_t w = write(r->fd, upload + off, n - off);
                 if (w < 0 && errno == EINTR)
                     continue;
-                if (w <= 0) {
-                    r->answered = true;
-                    return (enum MHD_Result)http_error(r, 507, "cannot store the upload: %s", strerror(errno));
+                if (w <= 0) { /* a full disk: keep reading, answer 507 with the cause at the end */
+                    r->store_errno = w < 0 ? errno : ENOSPC;
+                    return MHD_YES;
                 }
                 off += (size_t)w;
             }
@@ -185,6 +282,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->body_len += n;
         return MHD_YES;
     }
+    if (r->store_errno)
+        return (enum MHD_Result)http_error(r, r->store_errno == ENOSPC || r->store_errno == EDQUOT ? 507 : 500,
+                                           "cannot store the upload: %s", strerror(r->store_errno));
     if (r->too_large)
         return (enum MHD_Result)http_error(r, 413, "body larger than %zu bytes",
                                            r->to_file ? srv->max_package : srv->max_json);
@@ -199,7 +299,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void on_done(void *cls, struct MHD_Connection *conn, void **ctx, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)conn, (void)toe;
+    moltd_t *srv = cls;
+    (void)toe;
+    conn_deadline(conn, now_ms() + (int64_t)srv->conn_timeout * 1000); /* the next request's headers */
     req_t *r = *ctx;
     if (!r)
         return;
@@ -221,10 +323,26 @@ struct MHD_Daemon *http_start(moltd_t *srv, const char *addr, uint16_t port, uns
     sa.sin_port = htons(port);
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
         return NULL;
-    return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, port, NULL, NULL, on_request, srv,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_done, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_CONNECTION_TIMEOUT, srv->conn_timeout,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->per_ip, MHD_OPTION_END);
+    if (d && pthread_create(&watchdog, NULL, watchdog_main, NULL) == 0)
+        watchdog_running = true;
+    else if (d) {
+        MHD_stop_daemon(d);
+        d = NULL;
+    }
+    return d;
+}
+
+void http_stop(struct MHD_Daemon *d)
+{
+    MHD_stop_daemon(d);
+    watchdog_stop = true;
+    if (watchdog_running)
+        pthread_join(watchdog, NULL);
 }
 
 uint16_t http_port(struct MHD_Daemon *d)

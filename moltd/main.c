@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "moltd.h"
@@ -27,6 +28,8 @@ static void usage(FILE *f)
             "  --max-json BYTES         body limit of JSON requests (default 65536)\n"
             "  --max-package BYTES      body limit of package uploads (default 67108864)\n"
             "  --threads N              HTTP worker threads (default 4)\n"
+            "  --per-ip-connections N   connections one client address may hold (default 64; 0: no limit)\n"
+            "  --header-timeout S       seconds a new connection has to send its request headers (default 10)\n"
             "  --attest-ttl SECONDS     lifetime of an attestation challenge (default 300)\n"
             "  --kek-file FILE          key-encryption key (64 hex digits) that wraps the content keys of\n"
             "                           encrypted packages; without it encrypted uploads are refused\n");
@@ -58,9 +61,10 @@ static bool parse_num(const char *s, unsigned long long max, unsigned long long 
 int main(int argc, char **argv)
 {
     const char *db_url = "sqlite:moltd.db", *listen = "127.0.0.1", *tokfile = NULL, *kekfile = NULL;
-    unsigned long long port = 8080, sleep_s = 300, max_json = 65536, max_pkg = 64ull << 20, threads = 4, attest_ttl = 300;
+    unsigned long long port = 8080, sleep_s = 300, max_json = 65536, max_pkg = 64ull << 20, threads = 4, attest_ttl = 300,
+                       per_ip = 64, header_timeout = 10;
     moltd_t srv = {.artifact_dir = "artifacts", .tenant = "DEFAULT"};
-    enum { O_DB = 256, O_LISTEN, O_PORT, O_ADIR, O_AURL, O_TOK, O_TENANT, O_SLEEP, O_MJ, O_MP, O_THR, O_ATTL, O_KEK };
+    enum { O_DB = 256, O_LISTEN, O_PORT, O_ADIR, O_AURL, O_TOK, O_TENANT, O_SLEEP, O_MJ, O_MP, O_THR, O_ATTL, O_KEK, O_PERIP, O_HDRT };
     static const struct option opts[] = {
         {"db", required_argument, 0, O_DB},           {"listen", required_argument, 0, O_LISTEN},
         {"port", required_argument, 0, O_PORT},       {"artifact-dir", required_argument, 0, O_ADIR},
@@ -69,6 +73,7 @@ int main(int argc, char **argv)
         {"max-json", required_argument, 0, O_MJ},     {"max-package", required_argument, 0, O_MP},
         {"threads", required_argument, 0, O_THR},     {"attest-ttl", required_argument, 0, O_ATTL},
         {"kek-file", required_argument, 0, O_KEK},
+        {"per-ip-connections", required_argument, 0, O_PERIP}, {"header-timeout", required_argument, 0, O_HDRT},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -88,6 +93,8 @@ int main(int argc, char **argv)
         case O_THR: ok = parse_num(optarg, 64, &threads) && threads > 0; break;
         case O_ATTL: ok = parse_num(optarg, 86400, &attest_ttl) && attest_ttl > 0; break;
         case O_KEK: kekfile = optarg; break;
+        case O_PERIP: ok = parse_num(optarg, 4096, &per_ip); break;
+        case O_HDRT: ok = parse_num(optarg, 300, &header_timeout) && header_timeout > 0; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -120,7 +127,13 @@ int main(int argc, char **argv)
     cli_prog = "moltd";
     if (kekfile && !kek_load(&srv, kekfile, why, sizeof why))
         return die("%s", why);
+    pthread_mutex_init(&srv.lock, NULL);
+    pthread_mutex_init(&srv.pool_lock, NULL);
+    pthread_mutex_init(&srv.write_lock, NULL);
+    pthread_mutex_init(&srv.crypto_lock, NULL);
     srv.db = db_open(db_url, why, sizeof why);
+    srv.db_url = db_url;
+    srv_db_bind_main(&srv);
     if (!srv.db)
         return die("%s", why);
     if (mkdir(srv.artifact_dir, 0750) != 0 && errno != EEXIST) {
@@ -137,11 +150,16 @@ int main(int argc, char **argv)
         srv.db->drv->close(srv.db);
         return die("%s", why);
     }
-    pthread_mutex_init(&srv.lock, NULL);
     srv.poll_sleep = (unsigned)sleep_s;
     srv.max_json = (size_t)max_json;
     srv.max_package = (size_t)max_pkg;
     srv.attest_ttl = (unsigned)attest_ttl;
+    srv.per_ip = (unsigned)per_ip;
+    srv.header_timeout = (unsigned)header_timeout;
+    srv.conn_timeout = 30;
+    if (gethostname(srv.host, sizeof srv.host) != 0 || !valid_name(srv.host, sizeof srv.host - 1))
+        snprintf(srv.host, sizeof srv.host, "localhost");
+    store_reconcile(&srv);
 
     sigset_t set;
     sigemptyset(&set);
@@ -149,8 +167,10 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* worker threads inherit the mask */
     signal(SIGPIPE, SIG_IGN);
-    struct MHD_Daemon *d = http_start(&srv, listen, (uint16_t)port, (unsigned)threads);
+    struct MHD_Daemon *d = last_seen_start(&srv) ? http_start(&srv, listen, (uint16_t)port, (unsigned)threads) : NULL;
     if (!d) {
+        last_seen_stop(&srv);
+        srv_db_close_all(&srv);
         srv.db->drv->close(srv.db);
         return die("cannot listen on %s port %llu (in use, or not an IPv4 address)", listen, port);
     }
@@ -159,7 +179,9 @@ int main(int argc, char **argv)
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);
-    MHD_stop_daemon(d);
+    http_stop(d);
+    last_seen_stop(&srv);
+    srv_db_close_all(&srv);
     srv.db->drv->close(srv.db);
     pthread_mutex_destroy(&srv.lock);
     printf("moltd: stopped\n");

@@ -51,7 +51,7 @@ int mgmt_auth(req_t *r, bool *refused)
     db_status_t st = Q(r->srv, &rows, "SELECT name, role FROM api_tokens WHERE hash = $1", hash);
     srv_unlock(r->srv);
     if (st != DB_OK)
-        return http_error(r, 500, "database: %s", r->srv->db->err);
+        return http_db_error(r);
     role_t role = rows.nrows ? role_parse(db_cell(&rows, 0, 1)) : ROLE_NONE;
     if (role != ROLE_NONE)
         snprintf(r->actor, sizeof r->actor, "token:%s", db_cell(&rows, 0, 0));
@@ -73,7 +73,49 @@ static bool need(req_t *r, role_t role, int *ret)
 
 static int db_fail(req_t *r)
 {
-    return http_error(r, 500, "database: %s", r->srv->db->err);
+    return http_db_error(r);
+}
+
+/* From the headers alone, before any body byte is read or stored: the role a
+ * change needs, and for a package upload its parameters (the class exists, the
+ * filename, the content key header). A refusal is answered here; the body is
+ * then never read. */
+int mgmt_precheck(req_t *r, bool *refused)
+{
+    *refused = true;
+    int ret = MHD_YES;
+    const char *what = r->nseg >= 3 ? r->seg[2] : "";
+    bool post = strcmp(r->method, "POST") == 0, del = strcmp(r->method, "DELETE") == 0;
+    bool admin_only = strcmp(what, "tokens") == 0 || strcmp(what, "signers") == 0 || strcmp(what, "classes") == 0;
+    if ((post || del) && !need(r, admin_only ? ROLE_ADMIN : ROLE_OPERATOR, &ret))
+        return ret;
+    if (r->to_file) {
+        moltd_t *srv = r->srv;
+        const char *cls = http_arg(r, "class"), *fname = http_arg(r, "filename"), *ckh = http_header(r, "X-Molt-Content-Key");
+        uint8_t ck[32];
+        size_t ck_len = 0;
+        if (!valid_name(cls, 64))
+            return http_error(r, 400, "the query parameter class=NAME is required");
+        if (fname && !valid_name(fname, 128))
+            return http_error(r, 400, "filename: [A-Za-z0-9._-]{1,128}");
+        if (ckh && !content_key_parse(ckh, ck, &ck_len))
+            return http_error(r, 400, "X-Molt-Content-Key: 32 or 64 hex digits (the key of molt sign --save-content-key)");
+        OPENSSL_cleanse(ck, sizeof ck);
+        if (ckh && !srv->has_kek)
+            return http_error(r, 400, "X-Molt-Content-Key: this moltd keeps no content keys (start it with --kek-file)");
+        db_rows_t c;
+        srv_lock(srv);
+        db_status_t st = Q(srv, &c, "SELECT 1 FROM class_signers WHERE class = $1", cls);
+        srv_unlock(srv);
+        if (st != DB_OK)
+            return db_fail(r);
+        bool known = c.nrows > 0;
+        db_rows_free(&c);
+        if (!known)
+            return http_error(r, 400, "class: no device class named %s", cls);
+    }
+    *refused = false;
+    return MHD_YES;
 }
 
 /* Rows of a query as an array of objects keyed by names[] (NULL cells -> null;
@@ -163,6 +205,36 @@ static int tokens_create(req_t *r)
     ret = http_json(r, 201, json_pack("{s:s,s:s,s:s}", "name", name, "role", role, "token", token));
     json_decref(j);
     return ret;
+}
+
+/* DELETE /tokens/{name}: the token stops working at once (its hash is removed);
+ * the audit log keeps token.create and token.revoke. */
+static int tokens_revoke(req_t *r, const char *name)
+{
+    if (!valid_name(name, 64))
+        return http_error(r, 404, "no token %s", "(malformed name)");
+    db_rows_t t = {0};
+    if (!tx_begin(r->srv))
+        return db_fail(r);
+    bool ok = Q(r->srv, &t, "SELECT role FROM api_tokens WHERE name = $1", name) == DB_OK;
+    bool found = ok && t.nrows > 0;
+    char role[16] = "";
+    if (found)
+        snprintf(role, sizeof role, "%s", db_cell(&t, 0, 0));
+    db_rows_free(&t);
+    ok = ok && found && Q(r->srv, NULL, "DELETE FROM api_tokens WHERE name = $1", name) == DB_OK &&
+         audit(r->srv, r->actor, "token.revoke", name, NULL, NULL, role) == DB_OK;
+    if (!tx_end(r->srv, ok))
+        return found ? db_fail(r) : http_error(r, 404, "no token %s", name);
+    return http_json(r, 200, json_pack("{s:s,s:s,s:b}", "name", name, "role", role, "revoked", 1));
+}
+
+/* A numeric row id as the URL gives it (1 to 18 digits): anything else names
+ * nothing, on every backend (PostgreSQL would refuse to compare it to a BIGINT). */
+static bool num_id(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n > 0 && n <= 18 && strspn(s, "0123456789") == n;
 }
 
 /* --- signer keys and device classes (admin) ---------------------------------- */
@@ -296,7 +368,16 @@ static int packages_upload(req_t *r)
         return db_fail(r);
     int ret;
     db_rows_t keys = {0};
-    db_rows_t same = {0}, max = {0};
+    db_rows_t same = {0}, max = {0}, lock = {0};
+    /* Uploads to one class are serialised across instances (the class row is
+     * locked till commit), so R-DEPLOY-VERSION compares with what the others committed. */
+    char lock_sql[128];
+    snprintf(lock_sql, sizeof lock_sql, "SELECT name FROM device_classes WHERE name = $1%s", srv_db(srv)->drv->for_update);
+    if (Q(srv, &lock, lock_sql, cls) != DB_OK) {
+        ret = db_fail(r);
+        goto out;
+    }
+    db_rows_free(&lock);
     if (Q(srv, &keys,
           "SELECT s.name, s.der_hex FROM class_signers cs JOIN signers s ON s.name = cs.signer"
           " WHERE cs.class = $1 ORDER BY s.name",
@@ -313,7 +394,9 @@ static int packages_upload(req_t *r)
     for (size_t i = 0; i < nkeys; i++)
         der[i] = hex_decode(db_cell(&keys, i, 1), &der_len[i]);
     pkg_info_t info;
+    pthread_mutex_lock(&srv->crypto_lock); /* lib/ verifies: one at a time (no global database lock any more) */
     int v = pkg_check(r->tmp_path, (const uint8_t *const *)der, der_len, nkeys, ckh ? ck : NULL, ck_len, &info);
+    pthread_mutex_unlock(&srv->crypto_lock);
     for (size_t i = 0; i < nkeys; i++)
         free(der[i]);
     if (v != 0) {
@@ -387,10 +470,22 @@ static int packages_upload(req_t *r)
     if (Q(srv, &id,
           "INSERT INTO packages (sha256, sha1, md5, size, class, version, version_key, security_counter, filename,"
           " signer, uploaded_by, created, encryption) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-          " RETURNING id",
+          " ON CONFLICT (sha256) DO NOTHING RETURNING id",
           info.sha256, info.sha1, info.md5, size, cls, info.version, info.version_key, cnt, fname ? fname : defname,
           signer, r->actor, now, enc) != DB_OK) {
         ret = db_fail(r);
+        goto out;
+    }
+    if (id.nrows == 0) { /* the same bytes committed meanwhile by another instance, for another class */
+        db_rows_free(&id);
+        if (Q(srv, &same, PKG_SELECT " WHERE sha256 = $1", info.sha256) != DB_OK || same.nrows == 0) {
+            ret = db_fail(r);
+            goto out;
+        }
+        ret = strcmp(db_cell(&same, 0, 5), cls) != 0
+                  ? http_error(r, 409, "these bytes are already package %s of class %s", db_cell(&same, 0, 0),
+                               db_cell(&same, 0, 5))
+                  : http_json(r, 200, row_json(&same, pkg_cols, 0));
         goto out;
     }
     char object[32], detail[120];
@@ -654,6 +749,17 @@ static int campaigns_create(req_t *r)
         ok = false;
         goto out;
     }
+    /* Targets are chosen once: campaigns of one class are created one at a time
+     * across instances (the class row is locked till commit), so a second one
+     * sees the first's open actions and skips those devices. */
+    if (ok) {
+        char lock_sql[128];
+        db_rows_t lock = {0};
+        snprintf(lock_sql, sizeof lock_sql, "SELECT name FROM device_classes WHERE name = $1%s",
+                 srv_db(srv)->drv->for_update);
+        ok = Q(srv, &lock, lock_sql, db_cell(&p, 0, 0)) == DB_OK;
+        db_rows_free(&lock);
+    }
     /* Targets: the package's class, the filter's ids and attributes if any (all must
      * hold); devices that already run this version or have an update open are skipped.
      * Ordered by id. Attributes are matched here, in C, so both backends agree. */
@@ -699,16 +805,41 @@ static int campaigns_create(req_t *r)
         if (*q == ',')
             q++;
     }
+    db_status_t ast = DB_OK;
     for (size_t i = 0; ok && i < n; i++) {
         size_t s = 0;
         while (s + 1 < ns && (long)i >= ((long)n * pct[s] + 99) / 100)
             s++;
         char step[24];
         snprintf(step, sizeof step, "%zu", s);
-        ok = Q(srv, NULL,
-               "INSERT INTO actions (campaign_id, device_id, step, state, version_before, updated)"
-               " VALUES ($1, $2, $3, 'assigned', $4, $5)",
-               db_cell(&cid, 0, 0), targets[i], step, before[i], now) == DB_OK;
+        ast = Q(srv, NULL,
+                "INSERT INTO actions (campaign_id, device_id, step, state, version_before, updated)"
+                " VALUES ($1, $2, $3, 'assigned', $4, $5)",
+                db_cell(&cid, 0, 0), targets[i], step, before[i], now);
+        ok = ast == DB_OK;
+    }
+    if (ast == DB_CONSTRAINT) { /* actions_one_open: a device got an open update meanwhile */
+        free(targets);
+        free(before);
+        ret = http_error(r, 409, "a target device got an open update meanwhile: nothing created, create it again");
+        goto out;
+    }
+    /* the counters of each step (constant-time bookkeeping, see campaign_evaluate) */
+    size_t per_step[20] = {0};
+    for (size_t i = 0; i < n; i++) {
+        size_t s = 0;
+        while (s + 1 < ns && (long)i >= ((long)n * pct[s] + 99) / 100)
+            s++;
+        per_step[s]++;
+    }
+    for (size_t s = 0; ok && s < ns; s++) {
+        char sn[24], cnt[24];
+        snprintf(sn, sizeof sn, "%zu", s);
+        snprintf(cnt, sizeof cnt, "%zu", per_step[s]);
+        if (per_step[s])
+            ok = Q(srv, NULL,
+                   "INSERT INTO campaign_steps (campaign_id, step, total_n, open_n, failed_n) VALUES ($1, $2, $3, $3, 0)",
+                   db_cell(&cid, 0, 0), sn, cnt) == DB_OK;
     }
     char detail[1200];
     snprintf(detail, sizeof detail, "package %s, %zu devices, steps %s, threshold %s%%; message: %s", pkgid, n, stepstr,
@@ -809,13 +940,48 @@ static int campaigns_control(req_t *r, const char *id, const char *op)
     char now[24], what[32];
     now_str(now, sizeof now);
     snprintf(what, sizeof what, "campaign.%s", op);
-    bool ok = Q(srv, NULL, "UPDATE campaigns SET state = $2, state_reason = NULL WHERE id = $1", id, to) == DB_OK &&
-              audit(srv, r->actor, what, id, NULL, NULL, NULL) == DB_OK;
+    db_rows_t upd;
+    char lock_sql[128];
+    snprintf(lock_sql, sizeof lock_sql, "SELECT state FROM campaigns WHERE id = $1%s", srv_db(srv)->drv->for_update);
+    bool ok = Q(srv, &upd, lock_sql, id) == DB_OK; /* the campaign row, locked till commit */
+    bool same = ok && upd.nrows == 1 && strcmp(db_cell(&upd, 0, 0), state) == 0;
+    if (ok)
+        db_rows_free(&upd);
+    if (ok && !same) { /* changed meanwhile by another instance */
+        tx_end(srv, false);
+        return http_error(r, 409, "campaign %s changed meanwhile: %s it again", id, op);
+    }
+    ok = ok &&
+         Q(srv, &upd, "UPDATE campaigns SET state = $2, state_reason = NULL WHERE id = $1 AND state = $3 RETURNING id",
+           id, to, state) == DB_OK;
+    if (ok) {
+        ok = upd.nrows == 1;
+        db_rows_free(&upd);
+    }
+    ok = ok && audit(srv, r->actor, what, id, NULL, NULL, NULL) == DB_OK;
+    db_rows_t closed = {0};
+    if (ok && strcmp(to, "cancelled") == 0) {
+        /* the unstarted actions close: the counters of their steps go down */
+        ok = Q(srv, &closed,
+               "UPDATE actions SET state = 'cancelled', updated = $2 WHERE campaign_id = $1 AND state = 'assigned'"
+               " RETURNING step",
+               id, now) == DB_OK;
+        long per_step[20] = {0};
+        for (size_t i = 0; ok && i < closed.nrows; i++) {
+            long s = atol(db_cell(&closed, i, 0));
+            if (s >= 0 && s < 20)
+                per_step[s]++;
+        }
+        db_rows_free(&closed);
+        for (int s = 0; ok && s < 20; s++) {
+            char sn[8];
+            snprintf(sn, sizeof sn, "%d", s);
+            if (per_step[s])
+                ok = step_count(srv, id, sn, -per_step[s], 0) == DB_OK;
+        }
+    }
     if (ok && strcmp(to, "cancelled") == 0)
         ok = Q(srv, NULL,
-               "UPDATE actions SET state = 'cancelled', updated = $2 WHERE campaign_id = $1 AND state = 'assigned'", id,
-               now) == DB_OK &&
-             Q(srv, NULL,
                "UPDATE actions SET state = 'cancelling', updated = $2 WHERE campaign_id = $1"
                " AND state IN ('running', 'downloaded')",
                id, now) == DB_OK;
@@ -849,7 +1015,10 @@ int mgmt_dispatch(req_t *r)
     const char *what = r->nseg >= 3 ? r->seg[2] : "", *id = r->nseg >= 4 ? r->seg[3] : NULL;
     if (r->nseg < 3 || r->nseg > 5)
         return http_error(r, 404, "no such resource");
-    if (strcmp(what, "tokens") == 0 && r->nseg == 3) {
+    if (strcmp(what, "tokens") == 0 && r->nseg == 4) {
+        if (strcmp(m, "DELETE") == 0)
+            return need(r, ROLE_ADMIN, &ret) ? tokens_revoke(r, id) : ret;
+    } else if (strcmp(what, "tokens") == 0 && r->nseg == 3) {
         static const char *const cols[] = {"name", "role", "#created"};
         if (post)
             return need(r, ROLE_ADMIN, &ret) ? tokens_create(r) : ret;
@@ -872,6 +1041,8 @@ int mgmt_dispatch(req_t *r)
                        ? list(r, "SELECT class, signer FROM class_signers ORDER BY class, signer", cols, NULL)
                        : ret;
     } else if (strcmp(what, "packages") == 0 && r->nseg <= 4) {
+        if (get && id && !num_id(id))
+            return need(r, ROLE_VIEWER, &ret) ? http_error(r, 404, "no package %.40s", id) : ret;
         if (post && !id)
             return need(r, ROLE_OPERATOR, &ret) ? packages_upload(r) : ret;
         if (get && !need(r, ROLE_VIEWER, &ret))
@@ -892,9 +1063,13 @@ int mgmt_dispatch(req_t *r)
     } else if (strcmp(what, "devices") == 0 && r->nseg <= 4) {
         if (post && !id)
             return need(r, ROLE_OPERATOR, &ret) ? devices_create(r) : ret;
+        if (get && id && !valid_name(id, 64))
+            return need(r, ROLE_VIEWER, &ret) ? http_error(r, 404, "no device %s", "(malformed id)") : ret;
         if (get)
             return need(r, ROLE_VIEWER, &ret) ? devices_get(r, id) : ret;
     } else if (strcmp(what, "campaigns") == 0) {
+        if (id && !num_id(id) && (get || post))
+            return need(r, ROLE_VIEWER, &ret) ? http_error(r, 404, "no campaign %.40s", id) : ret;
         if (post && r->nseg == 3)
             return need(r, ROLE_OPERATOR, &ret) ? campaigns_create(r) : ret;
         if (get && r->nseg <= 4)

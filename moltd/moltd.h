@@ -20,6 +20,10 @@
 
 #include "db.h"
 
+/* Bounds of one device's attributes (PUT configData), after a change. */
+#define MOLTD_ATTR_MAX_KEYS 64
+#define MOLTD_ATTR_MAX_BYTES 4096
+
 typedef enum role {
     ROLE_NONE = 0,
     ROLE_VIEWER = 1,
@@ -28,8 +32,14 @@ typedef enum role {
 } role_t;
 
 typedef struct moltd {
-    db_t *db;
-    pthread_mutex_t lock;         /* one writer at a time; also serialises lib/ crypto */
+    db_t *db;                     /* the main thread's connection (start-up, migrations) */
+    const char *db_url;           /* each HTTP worker thread opens its own connection (srv_db) */
+    pthread_mutex_t lock;         /* guards db when a worker could not open its own connection */
+    pthread_mutex_t pool_lock;    /* guards pool[] */
+    pthread_mutex_t crypto_lock;  /* lib/'s crypto backend (Mbed TLS PSA) is one context: one verification at a time */
+    pthread_mutex_t write_lock;   /* SQLite: one write transaction at a time (readers run in parallel) */
+    db_t *pool[80];               /* the workers' connections, closed at shutdown */
+    unsigned npool;
     const char *artifact_dir;     /* content-addressed store: <dir>/<sha256> */
     const char *artifact_base_url;/* downloads redirect to <url>/<sha256> when set */
     const char *tenant;           /* the DDI tenant (hawkBit's default is DEFAULT) */
@@ -40,6 +50,10 @@ typedef struct moltd {
     unsigned attest_ttl;          /* seconds an attestation challenge stays valid */
     bool has_kek;                 /* --kek-file given: encrypted packages are accepted */
     uint8_t kek[32];              /* wraps every content key at rest (AES-256-GCM) */
+    char host[64];                /* this host's name, in the names of unfinished uploads */
+    unsigned per_ip;              /* connections one client address may hold (0: no limit) */
+    unsigned header_timeout;      /* seconds from accept to a request's complete headers */
+    unsigned conn_timeout;        /* idle seconds, and the deadline of later requests' headers */
 } moltd_t;
 
 /* One HTTP request, from its headers to its completion. */
@@ -57,6 +71,7 @@ typedef struct req {
     int fd;
     char tmp_path[4096];
     bool too_large;
+    int store_errno;              /* the upload could not be written (507 with its cause) */
     bool answered;                /* a response was queued before the body was read */
     /* who is asking */
     role_t role;                  /* management API */
@@ -69,11 +84,18 @@ typedef struct req {
 int http_reply(req_t *r, unsigned status, const char *type, const void *body, size_t len);
 int http_json(req_t *r, unsigned status, json_t *j);  /* steals j */
 int http_error(req_t *r, unsigned status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A database failure: 507 when the disk (or quota) is full, else 500; the
+ * message is the database's first error, not the rollback's. */
+int http_db_error(req_t *r);
 const char *http_header(req_t *r, const char *name);
 const char *http_arg(req_t *r, const char *name);
 /* Parse the request body as a JSON object; on failure replies 400 and returns NULL. */
 json_t *http_body_json(req_t *r, int *ret);
 struct MHD_Daemon *http_start(moltd_t *srv, const char *addr, uint16_t port, unsigned threads);
+void http_stop(struct MHD_Daemon *d);
+/* At start-up, before serving: sweep unfinished uploads of dead moltd processes
+ * and artifacts no package names (store.c). Prints what it did to stderr. */
+void store_reconcile(moltd_t *srv);
 uint16_t http_port(struct MHD_Daemon *d);
 
 /* --- mgmt.c / ddi.c -------------------------------------------------------- */
@@ -81,6 +103,8 @@ uint16_t http_port(struct MHD_Daemon *d);
  * request may go on, or an MHD result after queueing the refusal. */
 int mgmt_auth(req_t *r, bool *refused);
 int mgmt_dispatch(req_t *r);
+/* After mgmt_auth, still from the headers alone: role and upload parameters. */
+int mgmt_precheck(req_t *r, bool *refused);
 int ddi_auth(req_t *r, bool *refused);
 int ddi_dispatch(req_t *r);
 /* attest.c: GET/POST .../molt/attestation (challenge, token upload) */
@@ -136,8 +160,23 @@ uint8_t *hex_decode(const char *hex, size_t *len);
 /* Append an audit record (inside the caller's transaction). */
 db_status_t audit(moltd_t *srv, const char *actor, const char *what, const char *object, const char *before,
                   const char *after, const char *detail);
-/* Transactions around srv->lock: every database access holds the lock (one
- * connection, one writer); tx_end commits when ok, else rolls back. */
+/* The calling thread's connection: each HTTP worker thread has its own (opened
+ * on first use), so requests run in parallel — PostgreSQL's row locks and the
+ * conditional updates keep them correct, as between instances; SQLite (WAL)
+ * reads in parallel and writes one transaction at a time (BEGIN IMMEDIATE).
+ * A thread that cannot open one shares the main connection under srv->lock. */
+db_t *srv_db(moltd_t *srv);
+/* The main thread uses srv->db itself (before the HTTP workers start). */
+void srv_db_bind_main(moltd_t *srv);
+/* last_seen, batched: a poll notes it; a thread writes the notes of each second
+ * in one transaction (last_seen_start/stop around the HTTP daemon). */
+void last_seen_note(moltd_t *srv, const char *device, int64_t t);
+bool last_seen_start(moltd_t *srv);
+void last_seen_stop(moltd_t *srv);
+/* Close the workers' connections (after the HTTP daemon stopped). */
+void srv_db_close_all(moltd_t *srv);
+/* srv_lock/srv_unlock: only a thread sharing the main connection locks. tx_end
+ * commits when ok, else rolls back. */
 void srv_lock(moltd_t *srv);
 void srv_unlock(moltd_t *srv);
 bool tx_begin(moltd_t *srv);
@@ -146,11 +185,24 @@ bool tx_end(moltd_t *srv, bool ok);
  * count_failures), advance the rollout step when the released steps are done,
  * finish the campaign after the last one. Inside the caller's transaction. */
 db_status_t campaign_evaluate(moltd_t *srv, const char *campaign_id, bool count_failures);
+/* Lock a campaign's row till commit (first, before its actions: one lock order). */
+db_status_t campaign_lock(moltd_t *srv, const char *campaign_id);
+/* Adjust the open and failed counters of one step (campaign_steps), in the
+ * transaction that changes an action's state. */
+db_status_t step_count(moltd_t *srv, const char *campaign_id, const char *step, long d_open, long d_failed);
 bool valid_name(const char *s, size_t max);   /* [A-Za-z0-9._-], 1..max chars */
+/* The release rule, as SQL over actions a JOIN campaigns c (now: the parameter
+ * holding now_ms()): an action a device may see and act on is one it started
+ * (any state but assigned, or its deployment was served), or one whose campaign
+ * runs, whose step is released and whose start_at has come. Every action
+ * endpoint applies it (poll, deploymentBase, feedback, keyEnvelope). */
+#define ACTION_RELEASED(now)                                                                                 \
+    "(a.state <> 'assigned' OR a.notified IS NOT NULL OR (c.state = 'running' AND a.step <= c.step"          \
+    " AND c.start_at <= " now "))"
 /* Run sql with the given text parameters. */
 #define Q(srv, out, sql, ...)                                                                                  \
-    db_exec((srv)->db, (sql), (int)(sizeof((const char *[]){NULL, __VA_ARGS__}) / sizeof(const char *)) - 1, \
+    db_exec(srv_db(srv), (sql), (int)(sizeof((const char *[]){NULL, __VA_ARGS__}) / sizeof(const char *)) - 1, \
             ((const char *[]){NULL, __VA_ARGS__}) + 1, (out))
-#define Q0(srv, out, sql) db_exec((srv)->db, (sql), 0, NULL, (out))
+#define Q0(srv, out, sql) db_exec(srv_db(srv), (sql), 0, NULL, (out))
 
 #endif

@@ -36,7 +36,7 @@ case $backend in
 esac
 admin=bench-admin-token-0123456789
 MOLTD_ADMIN_TOKEN=$admin "$build/bin/moltd" --db "$url" --port 0 --artifact-dir "$work/art" \
-  --threads 4 >"$work/log" 2>&1 &
+  --threads 4 --per-ip-connections 0 >"$work/log" 2>&1 &  # every bench connection comes from 127.0.0.1
 pid=$!
 for _ in $(seq 100); do grep -q listening "$work/log" && break; sleep 0.05; done
 port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/log")

@@ -10,6 +10,7 @@
 #      per configuration split molt / crypto, instructions to verify and boot 256 KiB, stack.
 #   4. moltd's DDI poll throughput on SQLite and PostgreSQL (scripts/bench-moltd.sh).
 #   5. The dashboard's fleet page at 10,000 devices in chromium (scripts/bench-web.sh).
+#   6. One campaign to a simulated fleet on SQLite and on two PostgreSQL instances (scripts/bench-fleet.sh).
 set -euo pipefail
 build=${1:?usage: scripts/bench.sh BUILD_DIR}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,3 +80,9 @@ echo
 "$top/scripts/bench-moltd-enc.sh" "$build" postgresql
 echo
 "$top/scripts/bench-web.sh" "$build"
+echo
+# One campaign to a simulated fleet (bench/bench_fleet): FLEET_DEVICES (default 1000) devices
+# polling every FLEET_POLL seconds (default 60); docs/bench.md has the 10,000-device runs.
+"$top/scripts/bench-fleet.sh" "$build" sqlite "${FLEET_DEVICES:-1000}" 1 "${FLEET_POLL:-60}"
+echo
+"$top/scripts/bench-fleet.sh" "$build" postgresql "${FLEET_DEVICES:-1000}" 2 "${FLEET_POLL:-60}"

@@ -68,9 +68,9 @@ MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --port 70000 --artifact-dir "$ART" >/dev/null 
 grep -qx "moltd: 70000: bad value for --port" "$work/err" && ok || bad "port msg: $(cat "$work/err")"
 
 start
-grep -q "($backend database, schema 3)" "$work/log" && ok || bad "start line: $(cat "$work/log")"
+grep -q "($backend database, schema 4)" "$work/log" && ok || bad "start line: $(cat "$work/log")"
 [ $backend = sqlite ] && eq "$(sql 'PRAGMA journal_mode')" wal "WAL mode"
-eq "$(sql 'SELECT version FROM schema_version')" 3 "schema_version"
+eq "$(sql 'SELECT version FROM schema_version')" 4 "schema_version"
 
 # --- authentication and roles
 call 401 GET "$U/devices" ""
@@ -326,7 +326,7 @@ sql "UPDATE audit SET actor = 'x' WHERE id = 1" 2>"$work/err"; [ $? -ne 0 ] && g
 sql "DELETE FROM audit" 2>"$work/err"; [ $? -ne 0 ] && grep -q append-only "$work/err" && ok || bad "audit delete refused"
 call 200 GET "$U/audit" "$VIEW"
 eq "$(js 'map(.what) | group_by(.) | map("\(.[0])=\(length)") | join(",")')" \
-   "campaign.cancel=1,campaign.create=2,campaign.finish=1,campaign.pause=1,campaign.resume=1,campaign.step=1,class.create=2,device.provision=6,notify.served=5,package.upload=3,signer.create=2,token.create=3,update.cancelled=1,update.downloaded=1,update.failure=1,update.running=2,update.success=3" "audit summary"
+   "campaign.cancel=1,campaign.create=2,campaign.finish=1,campaign.pause=1,campaign.resume=1,campaign.step=1,class.create=2,device.attributes=1,device.provision=6,notify.served=5,package.upload=3,signer.create=2,token.create=3,update.cancelled=1,update.downloaded=1,update.failure=1,update.running=2,update.success=3" "audit summary"
 
 # --- a scheduled campaign offers nothing before its start; many devices poll at once
 call 201 POST "$U/campaigns" "$OPS" -d "{\"name\":\"later\",\"package\":3,\"start_at\":$(( $(date +%s) * 1000 + 3600000 ))}"
@@ -523,7 +523,7 @@ grep -qi "^location: http://mirror.invalid/molt/$SHA1" "$work/h4" && ok || bad "
 kill "$pid"; wait "$pid"; pid=
 sql "UPDATE schema_version SET version = 99"
 MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$ART" >/dev/null 2>"$work/err"; eq "$?" 2 "newer schema exit"
-grep -qx "moltd: schema migration failed: schema version 99 is newer than this moltd (3)" "$work/err" && ok || bad "schema msg: $(cat "$work/err")"
+grep -qx "moltd: schema migration failed: schema version 99 is newer than this moltd (4)" "$work/err" && ok || bad "schema msg: $(cat "$work/err")"
 eq "$(sql 'SELECT version FROM schema_version')" 99 "schema left alone"
 
 echo "moltd: $pass passed, $fail failed"
