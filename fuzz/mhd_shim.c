@@ -221,3 +221,12 @@ void shim_request(const shim_req_t *req, shim_resp_t *resp)
     if (g_daemon.done)
         g_daemon.done(g_daemon.done_cls, &c, &ctx, MHD_REQUEST_TERMINATED_COMPLETED_OK);
 }
+
+/* No sockets here: connection info (per-address limits, header deadlines) is
+ * absent, which http.c treats as "not tracked". */
+const union MHD_ConnectionInfo *MHD_get_connection_info(struct MHD_Connection *c, enum MHD_ConnectionInfoType t, ...)
+{
+    (void)c;
+    (void)t;
+    return NULL;
+}
