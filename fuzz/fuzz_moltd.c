@@ -77,6 +77,7 @@ static void open_db(const char *path)
         fprintf(stderr, "fuzz_moltd: %s\n", why);
         abort();
     }
+    srv_db_bind_main(&srv); /* one thread here: requests use the main connection */
 }
 
 static void close_db(void)
@@ -154,6 +155,7 @@ static void setup(void)
     srv.max_package = 1u << 20;
     srv.attest_ttl = 300;
     pthread_mutex_init(&srv.lock, NULL);
+    pthread_mutex_init(&srv.pool_lock, NULL);
     cli_prog = "moltd";
     open_db(tmpl);
     if (db_migrate(srv.db) < 0)

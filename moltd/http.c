@@ -50,6 +50,12 @@ int http_error(req_t *r, unsigned status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* Messages quote request bytes: anything outside printable ASCII becomes
+     * '?', so the body is valid UTF-8 JSON and the status stays the 4xx meant
+     * (a fuzz finding: json_pack refused it and the client got a 500). */
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            *p = '?';
     return http_json(r, status, json_pack("{s:s}", "error", msg));
 }
 
