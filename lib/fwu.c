@@ -435,6 +435,9 @@ static molt_err_t derive(molt_fwu_comp_t *c, const molt_boot_result_t *boot)
     } else if (r.head && (r.kind == KIND_FAILED || r.failed)) {
         c->state = PSA_FWU_FAILED;
         c->error = r.failed ? r.error : (psa_status_t)MOLT_E_FWU_RECORD;
+        /* a trial rejected without a reason of its own, then reverted */
+        if (c->error == PSA_SUCCESS && boot != NULL && boot->action == MOLT_ACT_REVERT)
+            c->error = (psa_status_t)MOLT_E_FWU_REVERTED;
     } else if (r.head && r.kind == KIND_DOWNLOAD) {
         if (r.cand) {
             c->state = PSA_FWU_CANDIDATE;

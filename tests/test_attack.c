@@ -71,10 +71,19 @@ static uint32_t counter(sim_device_t *d)
     return v;
 }
 
-/* Raw application writes (what an MCUboot application can do). */
+/* Raw application writes (what an MCUboot application can do), padded with
+ * the erase value to the write unit. */
 static void raw(sim_device_t *d, uint32_t area, uint32_t off, const void *b, size_t n)
 {
-    CHECK_EQ(d->port.area[area].write(d->port.area[area].ctx, off, b, n), MOLT_OK);
+    size_t m = (n + 7u) & ~(size_t)7u;
+    uint8_t *p = malloc(m);
+    CHECK(p != NULL, "raw buffer");
+    if (p == NULL)
+        return;
+    memset(p, 0xff, m);
+    memcpy(p, b, n);
+    CHECK_EQ(d->port.area[area].write(d->port.area[area].ctx, off, p, m), MOLT_OK);
+    free(p);
 }
 
 static const uint8_t magic8[16] = {0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2, 0xef, 0x7f,
@@ -120,7 +129,7 @@ static void defect1_trial_chooses_revert(void)
     swap_trial(&d, &cfg, &p20, &p23);
     CHECK_EQ(counter(&d), 8);
     CHECK_EQ(d.port.area[MOLT_AREA_SECONDARY].erase(d.port.area[MOLT_AREA_SECONDARY].ctx, 0, 17u * SEC), MOLT_OK);
-    raw(&d, MOLT_AREA_SECONDARY, 0, p07.b, (p07.n + 7u) & ~7u);
+    raw(&d, MOLT_AREA_SECONDARY, 0, p07.b, p07.n);
     CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
     CHECK(r.revert_lost, "defect 1: the revert target is not the recorded image");
     CHECK(r.trial, "defect 1: the trial keeps running unconfirmed");
