@@ -889,6 +889,20 @@ psa_status_t molt_fwu_install(molt_fwu_t *fwu)
     }
     if (cand == 0u)
         return PSA_ERROR_BAD_STATE;
+    /* All or nothing with the dependencies: each candidate's DEPENDENCY TLVs
+     * against what this install leaves (a candidate judged at finish may
+     * depend on another that was cancelled since). Nothing is written yet. */
+    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
+        molt_fwu_comp_t *c = &fwu->comp[k];
+        molt_area_src_t sctx;
+        molt_source_t src;
+        molt_image_t img;
+        if (!c->used || c->state != PSA_FWU_CANDIDATE)
+            continue;
+        molt_area_source(&src, &sctx, sec_area(c), c->stg); /* finish verified it: it parses */
+        if ((err = molt_image_parse(&src, &img)) != MOLT_OK || (err = molt_judge_deps(&src, &img, comp_deps(c))) != MOLT_OK)
+            return molt_fwu_status(err);
+    }
     if ((err = keep_save(fwu)) != MOLT_OK) /* R-KEEPDATA */
         return molt_fwu_status(err);
     for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {

@@ -871,6 +871,48 @@ static void test_refusals(void)
 static int g_reboots;
 static void on_reboot(void *ctx) { (void)ctx; g_reboots++; }
 
+/* Issue 11, defect 9 on several images: p20 (component 0) depends on image 1
+ * >= 1.2.3. Component 1 runs p24 (0.9.0): finish refuses p20 (NOT_PERMITTED,
+ * DEPENDENCY). With p03 (1.2.3) a candidate on component 1 it is accepted;
+ * if component 1's candidate is cancelled, install refuses and writes nothing. */
+static void test_multi_deps(void)
+{
+    dut_t *a = dut_new(&p24), *b = dut_new(&p24);
+    molt_fwu_t f;
+    psa_fwu_component_info_t i;
+    CHECK_EQ(molt_fwu_init(&f, &a->d.port, &g_cfg, &a->r), MOLT_OK);
+    CHECK_EQ(molt_fwu_add(&f, 1, &b->d.port, &g_cfg, &b->r), MOLT_OK);
+    molt_fwu_bind(&f);
+    CHECK_EQ(psa_fwu_start(0, NULL, 0), PSA_SUCCESS);
+    CHECK_EQ(write_range(&p20, 0, p20.n), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_finish(0), PSA_ERROR_NOT_PERMITTED);
+    CHECK_EQ(psa_fwu_query(0, &i), PSA_SUCCESS);
+    CHECK(i.state == PSA_FWU_FAILED && i.error == (psa_status_t)MOLT_E_DEPENDENCY, "p20 refused: state %d error %d",
+          i.state, (int)i.error);
+    CHECK_EQ(psa_fwu_clean(0), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_start(1, NULL, 0), PSA_SUCCESS);
+    for (size_t off = 0; off < p03.n; off += 1000)
+        CHECK_EQ(psa_fwu_write(1, off, p03.b + off, p03.n - off < 1000 ? p03.n - off : 1000), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_finish(1), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_start(0, NULL, 0), PSA_SUCCESS);
+    CHECK_EQ(write_range(&p20, 0, p20.n), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS); /* met by component 1's candidate */
+    CHECK_EQ(psa_fwu_cancel(1), PSA_SUCCESS);
+    size_t fa = sim_flash_size(&a->d.flash);
+    uint8_t *before = malloc(fa);
+    CHECK(before != NULL, "copy");
+    if (before)
+        memcpy(before, sim_flash_data(&a->d.flash), fa);
+    CHECK_EQ(psa_fwu_install(), PSA_ERROR_NOT_PERMITTED);
+    CHECK(before && memcmp(before, sim_flash_data(&a->d.flash), fa) == 0, "install wrote nothing");
+    CHECK_EQ(psa_fwu_query(0, &i), PSA_SUCCESS);
+    CHECK_EQ(i.state, PSA_FWU_CANDIDATE);
+    free(before);
+    printf("two components: a DEPENDENCY on the other's version refused at finish and at install, met by its candidate\n");
+    dut_free(a);
+    dut_free(b);
+}
+
 /* Two components (two ports): install, reject and accept act on both. */
 static void test_multi(void)
 {
@@ -1332,6 +1374,7 @@ int main(void)
     test_refusals();
     test_schemes();
     test_multi();
+    test_multi_deps();
     test_encrypted();
     return check_done();
 }
