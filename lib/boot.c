@@ -79,9 +79,9 @@ molt_err_t molt_boot_clear_request(const molt_area_t *a, bool *cleared)
     return molt_tr_erase(a);
 }
 
-static bool port_ok(const molt_port_t *port, const molt_boot_cfg_t *cfg)
+bool molt_boot_cfg_ok(const molt_port_t *port, const molt_boot_cfg_t *cfg)
 {
-    if (port == NULL || cfg == NULL)
+    if (port == NULL || cfg == NULL || cfg->mode > MOLT_MODE_OVERWRITE)
         return false;
     for (unsigned k = 0; k < MOLT_AREA_COUNT; k++) {
         const molt_area_t *a = &port->area[k];
@@ -98,7 +98,7 @@ molt_err_t molt_boot_go(const molt_port_t *port, const molt_boot_cfg_t *cfg, mol
     uint32_t nv;
     molt_err_t err;
 
-    if (res == NULL || !port_ok(port, cfg))
+    if (res == NULL || !molt_boot_cfg_ok(port, cfg))
         return MOLT_E_ARG;
     memset(res, 0, sizeof *res);
     if ((err = molt_counter_get(port, &nv)) != MOLT_OK)

@@ -13,6 +13,9 @@
 
 #define MOLT_SLOT_COUNT 2u
 
+/* The port has every hook the mode needs (STATUS is unused by OVERWRITE). */
+bool molt_boot_cfg_ok(const molt_port_t *port, const molt_boot_cfg_t *cfg);
+
 /* Judge the image at base of slot id as role, against the stored counter nv
  * and an optional version floor; the identity of a good one goes to id. */
 molt_err_t molt_boot_judge(const molt_port_t *port, const molt_boot_cfg_t *cfg, unsigned id, uint32_t base,

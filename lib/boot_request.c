@@ -25,25 +25,11 @@ uint32_t molt_boot_staging_offset(const molt_port_t *port, const molt_boot_cfg_t
     return sa->sector != NULL && sa->sector(sa->ctx, 0, &s0) == MOLT_OK ? s0.size : 0u;
 }
 
-static bool valid_cfg(const molt_port_t *port, const molt_boot_cfg_t *cfg)
-{
-    if (port == NULL || cfg == NULL || cfg->mode > MOLT_MODE_OVERWRITE)
-        return false;
-    for (unsigned k = 0; k < MOLT_AREA_COUNT; k++) {
-        const molt_area_t *a = &port->area[k];
-        if (k == MOLT_AREA_STATUS && cfg->mode == MOLT_MODE_OVERWRITE)
-            continue;
-        if (a->read == NULL || a->write == NULL || a->erase == NULL || a->sector == NULL)
-            return false;
-    }
-    return true;
-}
-
 molt_err_t molt_boot_in_trial(const molt_port_t *port, const molt_boot_cfg_t *cfg, bool *trial)
 {
     unsigned slot;
 
-    if (trial == NULL || !valid_cfg(port, cfg))
+    if (trial == NULL || !molt_boot_cfg_ok(port, cfg))
         return MOLT_E_ARG;
     *trial = false;
     if (cfg->mode == MOLT_MODE_SWAP)
@@ -90,7 +76,7 @@ static molt_err_t request(const molt_port_t *port, const molt_boot_cfg_t *cfg, b
     bool trial;
     molt_err_t err;
 
-    if (!valid_cfg(port, cfg))
+    if (!molt_boot_cfg_ok(port, cfg))
         return MOLT_E_ARG;
     /* While a trial runs, the revert that is due takes precedence (every mode). */
     if ((err = molt_boot_in_trial(port, cfg, &trial)) != MOLT_OK)
@@ -138,7 +124,7 @@ molt_err_t molt_confirm(const molt_port_t *port, const molt_boot_cfg_t *cfg)
     unsigned slot = MOLT_AREA_PRIMARY;
     molt_err_t err;
 
-    if (!valid_cfg(port, cfg))
+    if (!molt_boot_cfg_ok(port, cfg))
         return MOLT_E_ARG;
     if (cfg->mode == MOLT_MODE_SWAP)
         err = molt_swap_in_trial(port, &trial);
