@@ -157,8 +157,9 @@ static int poll_base(req_t *r)
     if (installed[0]) /* hawkBit: the last action the device installed */
         json_object_set_new(links, "installedBase", href(base, "/installedBase/", installed, NULL));
     /* ETag: the answer's hash; a device polling with If-None-Match gets 304 and no body. */
-    char *body = json_dumps(json_pack("{s:{s:{s:s}},s:o}", "config", "polling", "sleep", sleep, "_links", links),
-                            JSON_COMPACT);
+    json_t *answer = json_pack("{s:{s:{s:s}},s:o}", "config", "polling", "sleep", sleep, "_links", links);
+    char *body = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+    json_decref(answer); /* every poll: a leak here grows with the fleet */
     if (!body)
         return http_error(r, 500, "out of memory");
     char h[65], etag[40];

@@ -112,7 +112,7 @@ done
 # the new endpoints answer only to tokens, and only GET
 eq "$(curl -s -o /dev/null -w '%{http_code}' "$U/fleet")" 401 "fleet without a token"
 eq "$(curl -s -H "Authorization: Bearer $VIEWER" -X POST -w ' %{http_code}' "$U/fleet")" \
-   '{"error":"method POST not allowed here"} 405' "fleet is read-only"
+   '{"error":"needs the operator role (this token is viewer)"} 403' "fleet is read-only (a viewer's POST is refused before routing)"
 eq "$(curl -s -H "Authorization: Bearer $VIEWER" "$U/fleet?limit=501" -w ' %{http_code}')" \
    '{"error":"limit: 1 to 500 devices"} 400' "fleet page size bound"
 eq "$(curl -s -H "Authorization: Bearer $VIEWER" "$U/fleet?state=broken" -w ' %{http_code}')" \
