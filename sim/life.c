@@ -326,6 +326,12 @@ static molt_err_t raw_write(life_t *l, unsigned area, uint32_t off, const uint8_
     uint64_t v0 = l->d.flash.stats.violations;
     molt_err_t e = a->write(a->ctx, off, buf, m);
     l->d.flash.stats.violations = v0; /* the application's own refused writes are not molt's */
+    /* Whatever the write was meant to be, if it left image_ok = 0x01 in the
+     * staging trailer the application has asked for a permanent install. */
+    uint32_t u = geos[l->g].align > 8u ? geos[l->g].align : 8u, mu = (16u + u - 1u) / u * u;
+    const uint8_t *ok = sim_flash_data(&l->d.flash) + sim_device_area_base(&l->d, area) + a->size - mu - u;
+    if (area == stage_area(l) && *ok == 0x01)
+        l->perm = true;
     return e;
 }
 
