@@ -12,7 +12,7 @@
 int main(void)
 {
     const char *env = getenv("MOLT_LIFE_LIVES");
-    uint32_t lives = env ? (uint32_t)strtoul(env, NULL, 10) : 600u;
+    uint32_t lives = env ? (uint32_t)strtoul(env, NULL, 10) : 400u;
     static const molt_boot_mode_t modes[3] = {MOLT_MODE_SWAP, MOLT_MODE_REMAP, MOLT_MODE_OVERWRITE};
     static const char *names[3] = {"swap", "remap", "overwrite"};
     for (int m = 0; m < 3; m++) {
