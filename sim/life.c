@@ -192,12 +192,7 @@ static void judge(life_t *l, molt_err_t rc)
     if (l->trace)
         fprintf(stderr, "  boot rc %d slot %u trial %d action %d lost %d cleared %d err %d\n", rc, r->slot, r->trial,
                 r->action, r->revert_lost, r->request_cleared, r->staged_err);
-    /* A trial the application confirmed is the confirmed image from then on. */
-    if (l->trial >= 0 && l->confirmed) {
-        l->conf = l->trial;
-        l->trial = -1;
-        l->confirmed = false;
-    }
+
     if (rc != MOLT_OK) {
         fail(l, &res->bricked, "boot failed", rc);
         return;
@@ -211,6 +206,14 @@ static void judge(life_t *l, molt_err_t rc)
     if (R < 0) {
         fail(l, &res->mixed, "running bytes are no signed image", r->slot);
         return;
+    }
+    /* A trial the application confirmed is the confirmed image from then on;
+     * one whose confirm was cut landed if the boot moved on to another trial. */
+    if (l->trial >= 0 && (l->confirmed || (l->maybe && r->trial && R != l->trial))) {
+        l->conf = l->trial;
+        l->trial = -1;
+        l->confirmed = false;
+        l->maybe = false;
     }
     if (nv < l->nv || nv == UINT32_MAX || cnts[R] < nv)
         fail(l, &res->counter, "counter decreased or below the running image", nv);
