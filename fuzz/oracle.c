@@ -10,6 +10,7 @@
 #include <openssl/rsa.h>
 
 #include "oracle.h"
+#include "slurp.h"
 #include "pem.h"
 #include "sim_keystore.h"
 
@@ -20,23 +21,7 @@ static molt_key_t g_keys[NKEYS];
 static molt_keyring_t g_ring;
 static EVP_PKEY *g_evp[NKEYS];
 
-uint8_t *fuzz_slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    uint8_t *p = NULL;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
-        p = malloc(n > 0 ? (size_t)n : 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = n > 0 ? (size_t)n : 0;
-    return p;
-}
+uint8_t *fuzz_slurp(const char *path, size_t *len) { return slurp(NULL, path, len); }
 
 static void die(const char *fmt, const char *a)
 {

@@ -119,7 +119,6 @@ typedef struct life {
     bool damaged;        /* it wrote into the revert copy during that trial */
     bool perm;           /* a permanent request is pending in the staging trailer */
     int staged;          /* the image staged last, -1 none, -2 damaged */
-    bool raw_since_boot; /* raw writes to the staging slot since the last boot */
     uint32_t nv;
     int running_slot;
     bool trace;
@@ -160,11 +159,9 @@ static unsigned stage_area(life_t *l)
 }
 static uint32_t stage_off(life_t *l) { return molt_boot_staging_offset(&l->d.port, &l->bc); }
 
-/* Does [off, off + len) of the staging area touch the revert copy of a trial? */
-static void touch(life_t *l, unsigned area, uint32_t off, uint32_t len)
+/* A raw write or erase at off of the staging area: does it reach the revert copy of a trial? */
+static void touch(life_t *l, unsigned area, uint32_t off)
 {
-    (void)len;
-    l->raw_since_boot = true;
     if (l->trial < 0 || area != stage_area(l))
         return;
     /* SWAP: SECONDARY [0, N sectors) holds it; REMAP: the whole other slot. */
@@ -256,7 +253,6 @@ static void judge(life_t *l, molt_err_t rc)
             fail(l, &res->counter, "counter above the confirmed image's", nv);
     }
     l->running_slot = (int)area;
-    l->raw_since_boot = false;
     /* a request is consumed (or cleared) when the boot acts on it */
     if (r->action != MOLT_ACT_NONE || r->request_cleared)
         l->perm = false;
@@ -325,7 +321,7 @@ static molt_err_t raw_write(life_t *l, unsigned area, uint32_t off, const uint8_
         return MOLT_E_ARG;
     memset(buf, a->erase_value, m);
     memcpy(buf, b, n);
-    touch(l, area, off, m);
+    touch(l, area, off);
     uint64_t v0 = l->d.flash.stats.violations;
     molt_err_t e = a->write(a->ctx, off, buf, m);
     l->d.flash.stats.violations = v0; /* the application's own refused writes are not molt's */
@@ -344,7 +340,7 @@ static void raw_erase_sector(life_t *l, unsigned area, uint32_t off)
     molt_sector_t s;
     if (a->sector(a->ctx, off, &s) != MOLT_OK)
         return;
-    touch(l, area, s.off, s.size);
+    touch(l, area, s.off);
     (void)a->erase(a->ctx, s.off, s.size);
 }
 
@@ -407,7 +403,7 @@ static void act_stage_fwu(life_t *l, int i)
     if (MOLT_CALL(l, psa_fwu_start(0, NULL, 0)) == PSA_SUCCESS) {
         l->perm = false; /* start erased the trailer sector */
         l->staged = -2;
-        touch(l, MOLT_AREA_SECONDARY, stage_off(l), (uint32_t)m->n);
+        touch(l, MOLT_AREA_SECONDARY, stage_off(l));
         size_t off = 0;
         while (off < m->n && sim_flash_powered(&l->d.flash)) {
             size_t n = 1 + below(&l->r, 700);
