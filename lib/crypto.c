@@ -83,6 +83,21 @@ static molt_err_t psa_verify(const molt_pubkey_t *key, psa_key_type_t type, size
                                                                                   : MOLT_E_CRYPTO;
 }
 
+/* ECDSA with the signature as raw r || s (2n bytes), as PSA and COSE carry it. */
+molt_err_t molt_ecdsa_verify_raw(const molt_pubkey_t *key, uint32_t hash_alg, const uint8_t *digest,
+                                 size_t digest_len, const uint8_t *sig, size_t sig_len)
+{
+    if (key->type != MOLT_KEY_P256 && key->type != MOLT_KEY_P384)
+        return MOLT_E_KEY_FORMAT;
+    size_t n = key->type == MOLT_KEY_P256 ? 32 : 48;
+    if (molt_hash_size(hash_alg) != digest_len)
+        return MOLT_E_ARG;
+    if (sig_len != 2 * n)
+        return MOLT_E_SIG_INVALID;
+    return psa_verify(key, PSA_KEY_TYPE_ECC_PUBLIC_KEY(PSA_ECC_FAMILY_SECP_R1), n * 8,
+                      PSA_ALG_ECDSA(psa_hash_of(hash_alg)), digest, digest_len, sig, sig_len);
+}
+
 molt_err_t molt_sig_verify_digest(const molt_pubkey_t *key, uint32_t hash_alg, const uint8_t *digest,
                                   size_t digest_len, const uint8_t *sig, size_t sig_len)
 {

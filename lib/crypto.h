@@ -55,6 +55,10 @@ molt_err_t molt_hash_update(molt_hash_ctx_t *h, const void *data, size_t len);
 molt_err_t molt_hash_finish(molt_hash_ctx_t *h, uint8_t *out, size_t cap, size_t *len);
 void molt_hash_abort(molt_hash_ctx_t *h);
 
+/* Verify a raw r || s ECDSA signature (P-256: 64 bytes) over a digest. */
+molt_err_t molt_ecdsa_verify_raw(const molt_pubkey_t *key, uint32_t hash_alg, const uint8_t *digest,
+                                 size_t digest_len, const uint8_t *sig, size_t sig_len);
+
 /* Verify sig over a digest with key. MOLT_E_SIG_INVALID when it does not verify. */
 molt_err_t molt_sig_verify_digest(const molt_pubkey_t *key, uint32_t hash_alg, const uint8_t *digest,
                                   size_t digest_len, const uint8_t *sig, size_t sig_len);

@@ -73,6 +73,12 @@ static const err_entry_t errors[] = {
     {MOLT_E_KEEP_IMAGE, "KEEP_IMAGE", "running image is neither side of the recorded upgrade"},
     {MOLT_E_KEEP_RESTORE, "KEEP_RESTORE", "the application could not migrate its data"},
     {MOLT_E_KEEP_SAVE, "KEEP_SAVE", "the application could not save its data"},
+    {MOLT_E_AWDT_FORMAT, "AWDT_FORMAT", "not a deferral ticket"},
+    {MOLT_E_AWDT_SIG, "AWDT_SIG", "deferral ticket not signed by a ticket key"},
+    {MOLT_E_AWDT_DEVICE, "AWDT_DEVICE", "deferral ticket issued for another device"},
+    {MOLT_E_AWDT_NONCE, "AWDT_NONCE", "deferral ticket answers no outstanding nonce"},
+    {MOLT_E_AWDT_EXPIRED, "AWDT_EXPIRED", "deferral ticket's nonce has expired"},
+    {MOLT_E_AWDT_TOO_LONG, "AWDT_TOO_LONG", "deferral ticket extends too far"},
 };
 
 static const err_entry_t *lookup(molt_err_t err)

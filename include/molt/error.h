@@ -88,7 +88,15 @@ typedef enum molt_err {
     MOLT_E_KEEP_PHASE = 103,   /* not valid in this phase of the data-preserving upgrade */
     MOLT_E_KEEP_IMAGE = 104,   /* the running image is neither side of the recorded upgrade */
     MOLT_E_KEEP_RESTORE = 105, /* the application's restore listener failed: reject the trial */
-    MOLT_E_KEEP_SAVE = 106     /* the application's save listener failed: upgrade not started */
+    MOLT_E_KEEP_SAVE = 106,    /* the application's save listener failed: upgrade not started */
+
+    /* Deferral tickets (include/molt/awdt.h, R-AVAIL). */
+    MOLT_E_AWDT_FORMAT = 110,  /* not a deferral ticket: length, magic or a zero extension */
+    MOLT_E_AWDT_SIG = 111,     /* the ticket is not signed by a ticket key */
+    MOLT_E_AWDT_DEVICE = 112,  /* the ticket was issued for another device */
+    MOLT_E_AWDT_NONCE = 113,   /* the ticket answers no outstanding nonce (replayed) */
+    MOLT_E_AWDT_EXPIRED = 114, /* the ticket's nonce is too old */
+    MOLT_E_AWDT_TOO_LONG = 115 /* the ticket extends further than the device allows */
 } molt_err_t;
 
 /* Short fixed phrase for err ("signature does not verify"); never NULL. */

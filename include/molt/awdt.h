@@ -1,0 +1,87 @@
+/*
+ * molt/awdt.h - deferral tickets for the authenticated watchdog (R-AVAIL).
+ *
+ * The boot code arms a deadline the application can neither cancel nor
+ * extend. Only a deferral ticket signed by the deployer extends it. This
+ * header holds the part that decides whether a ticket is good: the ticket
+ * format and its check against the state the device keeps (the outstanding
+ * nonce, the current deadline). The persistent state, the boot-time arming
+ * and recovery mode build on it (docs/awdt.md says what exists and what is
+ * still to come).
+ *
+ * Time model: "device time" is the port's monotonic tick source in seconds.
+ * A ticket never names an absolute time (a device without a real-time clock
+ * could not check one): it grants an extension, in seconds and in boots,
+ * counted from the moment the device issued the nonce the ticket answers.
+ *
+ * Ticket, MOLT_AWDT_TICKET_LEN bytes, integers little-endian:
+ *   0   4  magic "MDT1"
+ *   4  32  device identity (what the device reported with its nonce)
+ *  36  16  nonce the device issued (molt_awdt_nonce)
+ *  52   4  extension in seconds of device time (>= 1)
+ *  56   4  extension in boots (>= 1)
+ *  60  64  ECDSA P-256 signature r || s over SHA-256 of bytes 0..59,
+ *          by one of the ticket keys (a keyring of their own, separate
+ *          from the image signing keys; SPKI DER as for images)
+ *
+ * A ticket is single use (its nonce is consumed when it is accepted), bound
+ * to its device and to the nonce, bounded in how far it extends, and must be
+ * presented while its nonce is fresh (nonce_ttl seconds after issue).
+ */
+#ifndef MOLT_AWDT_H
+#define MOLT_AWDT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "molt/error.h"
+#include "molt/verify.h"
+
+#define MOLT_AWDT_ID_LEN 32u
+#define MOLT_AWDT_NONCE_LEN 16u
+#define MOLT_AWDT_TICKET_LEN 124u
+#define MOLT_AWDT_SIGNED_LEN 60u
+
+/* The device's policy for tickets. */
+typedef struct molt_awdt_policy {
+    const molt_keyring_t *keys;                 /* the deployer's ticket keys (P-256) */
+    uint8_t device_id[MOLT_AWDT_ID_LEN];        /* this device's identity */
+    uint32_t max_seconds;                       /* longest extension a ticket may grant */
+    uint32_t max_boots;                         /* most boots a ticket may grant */
+    uint32_t nonce_ttl;                         /* seconds a nonce stays good for a ticket */
+} molt_awdt_policy_t;
+
+/* The watchdog state the device keeps (in storage only the boot code and the
+ * update service write; the application never holds it). */
+typedef struct molt_awdt_state {
+    uint32_t deadline;                          /* device time at which recovery is due */
+    uint32_t boot_limit;                        /* boot count at which recovery is due */
+    bool nonce_out;                             /* a nonce is outstanding */
+    uint8_t nonce[MOLT_AWDT_NONCE_LEN];
+    uint32_t nonce_time;                        /* device time it was issued */
+    uint32_t nonce_boot;                        /* boot count it was issued at */
+} molt_awdt_state_t;
+
+/* Issue a fresh nonce from the port's random source: replaces any outstanding
+ * one, so at most one ticket can ever answer. */
+molt_err_t molt_awdt_nonce(molt_awdt_state_t *st, molt_err_t (*random)(void *ctx, void *buf, size_t len),
+                           void *ctx, uint32_t now, uint32_t boots);
+
+/* Check a ticket against the policy and the state, at device time now.
+ * MOLT_OK: *st has the new deadline and boot limit and the nonce is consumed.
+ * Refusals, with *st untouched:
+ *   MOLT_E_AWDT_FORMAT   wrong length or magic, zero extension
+ *   MOLT_E_AWDT_SIG      no ticket key signed it (forged or altered)
+ *   MOLT_E_AWDT_DEVICE   issued for another device
+ *   MOLT_E_AWDT_NONCE    answers no outstanding nonce (replayed, or never issued)
+ *   MOLT_E_AWDT_EXPIRED  its nonce is older than nonce_ttl
+ *   MOLT_E_AWDT_TOO_LONG extends further than max_seconds / max_boots
+ * The signature is checked before anything the ticket says is believed. */
+molt_err_t molt_awdt_ticket_check(const molt_awdt_policy_t *pol, molt_awdt_state_t *st, const uint8_t *ticket,
+                                  size_t len, uint32_t now);
+
+/* Whether recovery is due: the deadline or the boot limit has been reached. */
+bool molt_awdt_expired(const molt_awdt_state_t *st, uint32_t now, uint32_t boots);
+
+#endif
