@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "area.h"
+#include "crc32.h"
 #include "crypto.h"
 
 static const uint8_t k_magic[4] = {'M', 'D', 'T', '1'};
@@ -108,4 +110,197 @@ molt_err_t molt_awdt_ticket_check(const molt_awdt_policy_t *pol, molt_awdt_state
 bool molt_awdt_expired(const molt_awdt_state_t *st, uint32_t now, uint32_t boots)
 {
     return st == NULL || now >= st->deadline || boots >= st->boot_limit;
+}
+
+
+/* --- persistent state --- */
+
+#define ST_MAGIC 0x57u
+#define ST_VERSION 1u
+#define ST_HDR 24u /* magic, version, 2 reserved, seq, deadline, boot_limit, base, CRC-32 of the 20 before */
+#define UNIT_MAX 256u
+
+typedef struct st_rec {
+    bool valid;
+    uint32_t half, seq, deadline, boot_limit, base;
+} st_rec_t;
+
+static uint32_t unit_of(const molt_area_t *a) { return a->write_align < 8u ? 8u : a->write_align; }
+static uint32_t hdr_len(const molt_area_t *a) { return ((ST_HDR + unit_of(a) - 1u) / unit_of(a)) * unit_of(a); }
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (unsigned i = 0; i < 4u; i++)
+        p[i] = (uint8_t)(v >> (8u * i));
+}
+
+/* Bytes in one half, 0 when the area cannot be cut into two whole halves that
+ * hold a header and at least one mark. */
+static uint32_t half_of(const molt_area_t *a)
+{
+    molt_sector_t sec;
+    uint32_t h = a->size / 2u;
+    if (a->write_align == 0u || a->write_align > UNIT_MAX || h == 0u || a->size % 2u != 0u ||
+        a->sector(a->ctx, h, &sec) != MOLT_OK || sec.off != h || h < hdr_len(a) + unit_of(a))
+        return 0u;
+    return h;
+}
+
+static uint32_t marks_of(const molt_area_t *a) { return (half_of(a) - hdr_len(a)) / unit_of(a); }
+
+static molt_err_t read_rec(const molt_area_t *a, uint32_t half, st_rec_t *r)
+{
+    uint8_t h[ST_HDR];
+    molt_err_t e = a->read(a->ctx, half * half_of(a), h, sizeof h);
+    r->valid = false;
+    if (e != MOLT_OK)
+        return e;
+    if (h[0] != ST_MAGIC || h[1] != ST_VERSION || le32(h + 20) != molt_crc32(h, 20))
+        return MOLT_OK;
+    r->valid = true;
+    r->half = half;
+    r->seq = le32(h + 4);
+    r->deadline = le32(h + 8);
+    r->boot_limit = le32(h + 12);
+    r->base = le32(h + 16);
+    return MOLT_OK;
+}
+
+/* The record in force: the valid header with the higher sequence number. */
+static molt_err_t current(const molt_area_t *a, st_rec_t *r)
+{
+    st_rec_t h0, h1;
+    molt_err_t e;
+    if (half_of(a) == 0u)
+        return MOLT_E_LAYOUT;
+    if ((e = read_rec(a, 0, &h0)) != MOLT_OK || (e = read_rec(a, 1, &h1)) != MOLT_OK)
+        return e;
+    if (h0.valid && (!h1.valid || (int32_t)(h0.seq - h1.seq) > 0))
+        *r = h0;
+    else
+        *r = h1;
+    return r->valid ? MOLT_OK : MOLT_E_STATE;
+}
+
+/* Marks written after the header of r (a partly programmed unit counts). */
+static molt_err_t marks_written(const molt_area_t *a, const st_rec_t *r, uint32_t *n)
+{
+    uint8_t buf[UNIT_MAX];
+    uint32_t u = unit_of(a), base = r->half * half_of(a) + hdr_len(a);
+    *n = 0;
+    for (uint32_t k = 0; k < marks_of(a); k++) {
+        molt_err_t e = a->read(a->ctx, base + k * u, buf, u);
+        if (e != MOLT_OK)
+            return e;
+        bool blank = true;
+        for (uint32_t i = 0; i < u; i++)
+            blank = blank && buf[i] == a->erase_value;
+        if (blank)
+            return MOLT_OK;
+        *n = k + 1u;
+    }
+    return MOLT_OK;
+}
+
+/* Write next into the half cur does not occupy (cur may be invalid). */
+static molt_err_t begin(const molt_area_t *a, const st_rec_t *cur, st_rec_t *next)
+{
+    uint8_t buf[((ST_HDR + UNIT_MAX - 1u) / UNIT_MAX) * UNIT_MAX];
+    uint32_t hs = half_of(a), len = hdr_len(a);
+    molt_err_t e;
+    next->half = cur->valid ? 1u - cur->half : 0u;
+    next->seq = cur->valid ? cur->seq + 1u : 1u;
+    if ((e = molt_area_erase_range(a, next->half * hs, hs)) != MOLT_OK)
+        return e;
+    memset(buf, a->erase_value, len);
+    buf[0] = ST_MAGIC;
+    buf[1] = ST_VERSION;
+    buf[2] = buf[3] = 0;
+    put32(buf + 4, next->seq);
+    put32(buf + 8, next->deadline);
+    put32(buf + 12, next->boot_limit);
+    put32(buf + 16, next->base);
+    put32(buf + 20, molt_crc32(buf, 20));
+    if ((e = a->write(a->ctx, next->half * hs, buf, len)) != MOLT_OK)
+        return e;
+    next->valid = true;
+    return MOLT_OK;
+}
+
+molt_err_t molt_awdt_load(const molt_area_t *a, molt_awdt_state_t *st, uint32_t *boots)
+{
+    st_rec_t r;
+    uint32_t n = 0;
+    molt_err_t e;
+    if (a == NULL || st == NULL || boots == NULL)
+        return MOLT_E_ARG;
+    if ((e = current(a, &r)) != MOLT_OK || (e = marks_written(a, &r, &n)) != MOLT_OK)
+        return e;
+    st->deadline = r.deadline;
+    st->boot_limit = r.boot_limit;
+    *boots = r.base + n;
+    return MOLT_OK;
+}
+
+molt_err_t molt_awdt_provision(const molt_area_t *a, uint32_t deadline, uint32_t boot_limit)
+{
+    st_rec_t cur, next = {false, 0, 0, deadline, boot_limit, 0};
+    if (a == NULL)
+        return MOLT_E_ARG;
+    molt_err_t e = current(a, &cur);
+    if (e == MOLT_OK)
+        return MOLT_E_STATE; /* provisioned once: never reset */
+    if (e != MOLT_E_STATE)
+        return e;
+    return begin(a, &cur, &next);
+}
+
+molt_err_t molt_awdt_count_boot(const molt_area_t *a, uint32_t *boots)
+{
+    st_rec_t r;
+    uint32_t n = 0;
+    uint8_t buf[UNIT_MAX];
+    molt_err_t e;
+    if (a == NULL || boots == NULL)
+        return MOLT_E_ARG;
+    if ((e = current(a, &r)) != MOLT_OK || (e = marks_written(a, &r, &n)) != MOLT_OK)
+        return e;
+    if (n == marks_of(a)) { /* half full: carry the count into a new header */
+        st_rec_t next = {false, 0, 0, r.deadline, r.boot_limit, r.base + n};
+        if ((e = begin(a, &r, &next)) != MOLT_OK)
+            return e;
+        r = next;
+        n = 0;
+    }
+    memset(buf, a->erase_value == 0u ? 0xffu : 0u, unit_of(a));
+    if ((e = a->write(a->ctx, r.half * half_of(a) + hdr_len(a) + n * unit_of(a), buf, unit_of(a))) != MOLT_OK)
+        return e;
+    *boots = r.base + n + 1u;
+    return MOLT_OK;
+}
+
+molt_err_t molt_awdt_store(const molt_area_t *a, const molt_awdt_state_t *st)
+{
+    st_rec_t r;
+    uint32_t n = 0;
+    molt_err_t e;
+    if (a == NULL || st == NULL)
+        return MOLT_E_ARG;
+    if ((e = current(a, &r)) != MOLT_OK || (e = marks_written(a, &r, &n)) != MOLT_OK)
+        return e;
+    st_rec_t next = {false, 0, 0, st->deadline > r.deadline ? st->deadline : r.deadline,
+                     st->boot_limit > r.boot_limit ? st->boot_limit : r.boot_limit, r.base + n};
+    return begin(a, &r, &next);
+}
+
+molt_err_t molt_awdt_accept(const molt_area_t *a, const molt_awdt_policy_t *pol, molt_awdt_state_t *st,
+                            const uint8_t *ticket, size_t len, uint32_t now)
+{
+    if (a == NULL || st == NULL)
+        return MOLT_E_ARG;
+    molt_awdt_state_t next = *st;
+    molt_err_t e = molt_awdt_ticket_check(pol, &next, ticket, len, now);
+    if (e == MOLT_OK && (e = molt_awdt_store(a, &next)) == MOLT_OK)
+        *st = next;
+    return e;
 }

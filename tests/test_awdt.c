@@ -5,7 +5,9 @@
  * with their own reason and leave the state as it was. The tickets are made
  * here with PSA Crypto and a key of the test's own, independently of lib/.
  */
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +93,185 @@ static void refused(const uint8_t *t, size_t len, uint32_t now, molt_awdt_state_
     molt_err_t e = molt_awdt_ticket_check(&g_pol, st, t, len, now);
     CHECK(e == want, "%s: got %s, expected %s", what, molt_err_name(e), molt_err_name(want));
     CHECK(memcmp(&before, st, sizeof before) == 0, "%s: state untouched", what);
+}
+
+
+/* --- the persistent state under power cuts ---
+ * A NOR area of two 256-byte sectors: a write may program only erased bytes;
+ * operation number cut_at is torn (a random prefix of it lands) and every
+ * operation after it fails, as after a power loss. */
+typedef struct nor {
+    uint8_t mem[512];
+    int ops, cut_at;
+    bool dead;
+    uint32_t rng;
+} nor_t;
+
+static uint32_t nor_rand(nor_t *f)
+{
+    f->rng = f->rng * 1664525u + 1013904223u;
+    return f->rng >> 8;
+}
+
+static molt_err_t nor_read(void *ctx, uint32_t off, void *buf, size_t len)
+{
+    nor_t *f = ctx;
+    if (off + len > sizeof f->mem)
+        return MOLT_E_FLASH;
+    memcpy(buf, f->mem + off, len);
+    return MOLT_OK;
+}
+
+static molt_err_t nor_write(void *ctx, uint32_t off, const void *buf, size_t len)
+{
+    nor_t *f = ctx;
+    if (f->dead || off % 8 || len % 8 || off + len > sizeof f->mem)
+        return MOLT_E_FLASH;
+    for (size_t i = 0; i < len; i++)
+        if (f->mem[off + i] != 0xff)
+            return MOLT_E_FLASH; /* programming a unit not erased */
+    size_t n = len;
+    if (f->ops++ == f->cut_at) {
+        n = nor_rand(f) % len;
+        f->dead = true;
+    }
+    memcpy(f->mem + off, buf, n);
+    return f->dead ? MOLT_E_FLASH : MOLT_OK;
+}
+
+static molt_err_t nor_erase(void *ctx, uint32_t off, uint32_t len)
+{
+    nor_t *f = ctx;
+    if (f->dead || off % 256 || len % 256 || off + len > sizeof f->mem)
+        return MOLT_E_FLASH;
+    uint32_t n = len;
+    if (f->ops++ == f->cut_at) {
+        n = nor_rand(f) % len;
+        f->dead = true;
+    }
+    memset(f->mem + off, 0xff, n);
+    return f->dead ? MOLT_E_FLASH : MOLT_OK;
+}
+
+static molt_err_t nor_sector(void *ctx, uint32_t off, molt_sector_t *sec)
+{
+    (void)ctx;
+    sec->off = off - off % 256;
+    sec->size = 256;
+    return MOLT_OK;
+}
+
+static molt_area_t nor_area(nor_t *f)
+{
+    molt_area_t a = {sizeof f->mem, 8, 0xff, nor_read, nor_write, nor_erase, nor_sector, f};
+    return a;
+}
+
+/* The model: what the state must be, kept apart from lib/. */
+typedef struct model {
+    uint32_t boots, deadline, limit;
+} model_t;
+
+/* Step i of the fixed scenario (seeded): mostly boots, some stores, some of
+ * them trying to lower the deadline (which must not happen). *m becomes the
+ * state the step means to reach, even when a cut stops it. */
+static molt_err_t step(const molt_area_t *a, unsigned i, model_t *m)
+{
+    uint32_t r = (i * 2654435761u) >> 7;
+    if (r % 5 != 0) {
+        uint32_t b = 0;
+        molt_err_t e = molt_awdt_count_boot(a, &b);
+        m->boots++; /* what the step means to do, whether or not a cut stops it */
+        if (e == MOLT_OK)
+            CHECK_EQ(b, m->boots);
+        return e;
+    }
+    molt_awdt_state_t st = {0};
+    st.deadline = (r % 3 == 0) ? m->deadline - 7 : m->deadline + 100 + r % 1000;
+    st.boot_limit = (r % 7 == 0) ? m->limit - 1 : m->limit + 1 + r % 9;
+    molt_err_t e = molt_awdt_store(a, &st);
+    m->deadline = st.deadline > m->deadline ? st.deadline : m->deadline;
+    m->limit = st.boot_limit > m->limit ? st.boot_limit : m->limit;
+    return e;
+}
+
+static void powercut_sweep(void)
+{
+    enum { STEPS = 120 };
+    /* How many flash operations the whole scenario takes, uncut. */
+    nor_t f;
+    memset(&f, 0, sizeof f);
+    memset(f.mem, 0xff, sizeof f.mem);
+    f.cut_at = -1;
+    molt_area_t a = nor_area(&f);
+    molt_awdt_state_t st;
+    uint32_t boots = 99;
+    CHECK_EQ(molt_awdt_load(&a, &st, &boots), MOLT_E_STATE);
+    CHECK_EQ(molt_awdt_provision(&a, 1000, 10), MOLT_OK);
+    CHECK_EQ(molt_awdt_provision(&a, 5, 5), MOLT_E_STATE); /* provisioned once, never reset */
+    model_t m = {0, 1000, 10};
+    int base_ops = f.ops;
+    for (unsigned i = 0; i < STEPS; i++)
+        CHECK_EQ(step(&a, i, &m), MOLT_OK);
+    CHECK_EQ(molt_awdt_load(&a, &st, &boots), MOLT_OK);
+    CHECK_EQ(boots, m.boots);
+    CHECK_EQ(st.deadline, m.deadline);
+    CHECK_EQ(st.boot_limit, m.limit);
+    int total = f.ops - base_ops;
+    CHECK(m.boots > 60 && total > (int)m.boots, "the scenario crosses halves (%u boots, %d operations)", m.boots, total);
+
+    /* A cut at every flash operation, each torn three ways (seeds): afterwards the
+     * state is the one before the interrupted step or the one after it, never
+     * older; and the device goes on counting from there. */
+    unsigned cuts = 0, before = 0, after = 0, same = 0, other = 0;
+    for (int k = 0; k < total; k++)
+        for (uint32_t seed = 1; seed <= 3; seed++) {
+            memset(&f, 0, sizeof f);
+            memset(f.mem, 0xff, sizeof f.mem);
+            f.cut_at = -1;
+            f.rng = seed * 7919u + (uint32_t)k;
+            CHECK_EQ(molt_awdt_provision(&a, 1000, 10), MOLT_OK);
+            f.ops = 0;
+            f.cut_at = k;
+            model_t pre = {0, 1000, 10}, post;
+            unsigned i = 0;
+            for (; i < STEPS; i++) {
+                post = pre;
+                if (step(&a, i, &post) != MOLT_OK)
+                    break;
+                pre = post;
+            }
+            CHECK(f.dead, "cut %d happened", k);
+            f.dead = false; /* power back: a reboot */
+            f.cut_at = -1;
+            CHECK_EQ(molt_awdt_load(&a, &st, &boots), MOLT_OK);
+            bool is_pre = boots == pre.boots && st.deadline == pre.deadline && st.boot_limit == pre.limit;
+            bool is_post = boots == post.boots && st.deadline == post.deadline && st.boot_limit == post.limit;
+            CHECK(is_pre || is_post, "cut %d seed %u step %u: boots %u deadline %u limit %u, expected %u/%u/%u or %u/%u/%u",
+                  k, seed, i, boots, st.deadline, st.boot_limit, pre.boots, pre.deadline, pre.limit, post.boots,
+                  post.deadline, post.limit);
+            before += is_pre && !is_post;
+            after += is_post && !is_pre;
+            same += is_pre && is_post; /* a step that changes nothing (a store that tries to lower) */
+            other += !is_pre && !is_post;
+            cuts++;
+            /* Go on from what was loaded: the next boot counts exactly one more. */
+            model_t cont = {boots, st.deadline, st.boot_limit};
+            uint32_t b2 = 0;
+            CHECK_EQ(molt_awdt_count_boot(&a, &b2), MOLT_OK);
+            CHECK_EQ(b2, cont.boots + 1);
+            cont.boots++;
+            for (unsigned j = i + 1; j < STEPS; j++)
+                CHECK_EQ(step(&a, j, &cont), MOLT_OK);
+            CHECK_EQ(molt_awdt_load(&a, &st, &boots), MOLT_OK);
+            CHECK(boots == cont.boots && st.deadline == cont.deadline && st.boot_limit == cont.limit,
+                  "cut %d seed %u: after the rest of the scenario", k, seed);
+        }
+    printf("awdt state: %u cuts over %d flash operations: %u left the state before the step, %u after, "
+           "%u in a step that changes nothing, %u other\n",
+           cuts, total, before, after, same, other);
+    CHECK_EQ(other, 0);
+    CHECK(before > 0 && after > 0, "cuts land on both sides of a step");
 }
 
 int main(void)
@@ -211,5 +392,34 @@ int main(void)
             accepted++;
     }
     CHECK_EQ(accepted, 300);
+
+    /* Accept = check + store: persistent after success; after a cut in the
+     * store, the state and the nonce are as before and the ticket works again. */
+    {
+        nor_t f;
+        memset(&f, 0, sizeof f);
+        memset(f.mem, 0xff, sizeof f.mem);
+        f.cut_at = -1;
+        molt_area_t a = nor_area(&f);
+        CHECK_EQ(molt_awdt_provision(&a, 1000, 10), MOLT_OK);
+        uint32_t boots = 0;
+        CHECK_EQ(molt_awdt_load(&a, &st, &boots), MOLT_OK);
+        CHECK_EQ(molt_awdt_nonce(&st, test_random, NULL, 500, boots), MOLT_OK);
+        make_ticket(t, &g_deployer, g_pol.device_id, st.nonce, 3600, 5);
+        f.cut_at = f.ops; /* the store's first operation is cut */
+        molt_awdt_state_t before = st;
+        CHECK_EQ(molt_awdt_accept(&a, &g_pol, &st, t, sizeof t, 510), MOLT_E_FLASH);
+        CHECK(memcmp(&before, &st, sizeof st) == 0, "a cut store changes nothing");
+        f.dead = false;
+        f.cut_at = -1;
+        CHECK_EQ(molt_awdt_accept(&a, &g_pol, &st, t, sizeof t, 511), MOLT_OK);
+        CHECK_EQ(molt_awdt_accept(&a, &g_pol, &st, t, sizeof t, 512), MOLT_E_AWDT_NONCE);
+        molt_awdt_state_t back = {0};
+        CHECK_EQ(molt_awdt_load(&a, &back, &boots), MOLT_OK);
+        CHECK_EQ(back.deadline, 500 + 3600);
+        CHECK_EQ(back.boot_limit, 10); /* 0 + 5 would shorten the provisioned 10: kept */
+    }
+
+    powercut_sweep();
     return check_done();
 }

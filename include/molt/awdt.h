@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "molt/error.h"
+#include "molt/port.h"
 #include "molt/verify.h"
 
 #define MOLT_AWDT_ID_LEN 32u
@@ -83,5 +84,36 @@ molt_err_t molt_awdt_ticket_check(const molt_awdt_policy_t *pol, molt_awdt_state
 
 /* Whether recovery is due: the deadline or the boot limit has been reached. */
 bool molt_awdt_expired(const molt_awdt_state_t *st, uint32_t now, uint32_t boots);
+
+/* --- The persistent state (an area only the boot code and the update service
+ * write; the application has no access, R-ASSETS) ---
+ * The area is two halves, each whole sectors. A half holds a header (deadline,
+ * boot limit, the boot count at the header, sequence number, CRC-32) and then
+ * single-unit boot marks. The state in force is the valid header with the
+ * higher sequence number; the boot count is its base plus the marks written
+ * after it (a partly programmed mark counts: a cut never rewinds the count).
+ * A new header goes to the other half only, so a cut leaves the state in
+ * force; the deadline and the boot limit in a new header are never lower than
+ * the old ones, so no sequence of cuts rewinds them. */
+
+/* Read the state in force. MOLT_E_STATE when the area holds none (not
+ * provisioned); MOLT_E_LAYOUT when it cannot hold two halves. */
+molt_err_t molt_awdt_load(const molt_area_t *a, molt_awdt_state_t *st, uint32_t *boots);
+
+/* Provision: the first state, deadline and boot_limit as given, 0 boots. */
+molt_err_t molt_awdt_provision(const molt_area_t *a, uint32_t deadline, uint32_t boot_limit);
+
+/* Count one boot (the boot code, at every reset, before the application runs).
+ * *boots receives the new count. */
+molt_err_t molt_awdt_count_boot(const molt_area_t *a, uint32_t *boots);
+
+/* Store the deadline and boot limit of st (after an accepted ticket). */
+molt_err_t molt_awdt_store(const molt_area_t *a, const molt_awdt_state_t *st);
+
+/* Check a ticket (molt_awdt_ticket_check) and make what it grants persistent.
+ * *st changes only when both succeed: after a failed store the nonce is still
+ * outstanding and the same ticket can be presented again. */
+molt_err_t molt_awdt_accept(const molt_area_t *a, const molt_awdt_policy_t *pol, molt_awdt_state_t *st,
+                            const uint8_t *ticket, size_t len, uint32_t now);
 
 #endif
