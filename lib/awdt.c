@@ -304,3 +304,24 @@ molt_err_t molt_awdt_accept(const molt_area_t *a, const molt_awdt_policy_t *pol,
         *st = next;
     return e;
 }
+
+molt_err_t molt_awdt_boot(const molt_awdt_cfg_t *c, bool *recovery, uint32_t *boots)
+{
+    molt_awdt_state_t st;
+    uint32_t counted = 0, now;
+    molt_err_t e;
+    if (recovery == NULL || boots == NULL)
+        return MOLT_E_ARG;
+    *recovery = true;
+    *boots = 0;
+    if (c == NULL || c->area == NULL)
+        return MOLT_E_ARG;
+    if ((e = molt_awdt_count_boot(c->area, &counted)) != MOLT_OK ||
+        (e = molt_awdt_load(c->area, &st, boots)) != MOLT_OK)
+        return e;
+    now = c->now != NULL ? c->now(c->ctx) : 0u;
+    *recovery = molt_awdt_expired(&st, now, *boots);
+    if (c->arm != NULL)
+        c->arm(c->ctx, *recovery ? 0u : st.deadline - now);
+    return MOLT_OK;
+}

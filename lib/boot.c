@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "boot_int.h"
+#include "molt/awdt.h"
 #include "counter.h"
 
 molt_err_t molt_boot_judge(const molt_port_t *port, const molt_boot_cfg_t *cfg, unsigned id, uint32_t base,
@@ -104,9 +105,21 @@ molt_err_t molt_boot_go(const molt_port_t *port, const molt_boot_cfg_t *cfg, mol
     if ((err = molt_counter_get(port, &nv)) != MOLT_OK)
         return err;
     switch (cfg->mode) {
-    case MOLT_MODE_SWAP: return molt_boot_swap(port, cfg, nv, res);
-    case MOLT_MODE_REMAP: return molt_boot_remap(port, cfg, nv, res);
-    case MOLT_MODE_OVERWRITE: return molt_boot_overwrite(port, cfg, nv, res);
+    case MOLT_MODE_SWAP: err = molt_boot_swap(port, cfg, nv, res); break;
+    case MOLT_MODE_REMAP: err = molt_boot_remap(port, cfg, nv, res); break;
+    case MOLT_MODE_OVERWRITE: err = molt_boot_overwrite(port, cfg, nv, res); break;
     default: return MOLT_E_ARG;
     }
+    /* The watchdog decides after the activation, on the image that will run;
+     * it never changes which image that is, only whether the application may
+     * start (docs/awdt.md). */
+    if (err == MOLT_OK && cfg->awdt != NULL) {
+        if (cfg->awdt->boot == NULL) {
+            res->recovery = true;
+            res->awdt_err = MOLT_E_ARG;
+        } else {
+            res->awdt_err = cfg->awdt->boot(cfg->awdt, &res->recovery, &res->boots);
+        }
+    }
+    return err;
 }

@@ -18,6 +18,7 @@
 #include "swap.h"
 #include "trailer.h"
 #include "sim_nvcnt.h"
+#include "molt/awdt.h"
 
 #define SEC 4096u
 #define P_SECS 20u /* primary */
@@ -499,6 +500,66 @@ static void test_journal_capacity(void)
     sim_flash_free(&d.f);
 }
 
+
+/* --- the authenticated watchdog at boot (R-AVAIL, molt/awdt.h) ------------------ */
+
+static uint32_t g_now, g_armed, g_arms;
+static uint32_t fake_now(void *ctx) { (void)ctx; return g_now; }
+static void fake_arm(void *ctx, uint32_t secs) { (void)ctx; g_armed = secs; g_arms++; }
+
+static void test_awdt_boot(void)
+{
+    dev_t d;
+    dev_init(&d);
+    put(&d, MOLT_AREA_PRIMARY, 0, &p02);
+    sim_flash_t wf;
+    sim_flash_geom_t g = {.regions = {{SEC, 2}}, .nregions = 1, .write_align = 8, .erase_value = 0xff};
+    CHECK(sim_flash_init(&wf, &g) == MOLT_OK, "watchdog flash");
+    actx_t wx = {&wf, 0, 2 * SEC};
+    molt_area_t wa = {2 * SEC, 8, 0xff, a_read, a_write, a_erase, a_sector, &wx};
+    molt_awdt_cfg_t aw = {.area = &wa, .now = fake_now, .arm = fake_arm, .ctx = NULL, .boot = molt_awdt_boot};
+    molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .deps = &g_deps, .awdt = &aw};
+    molt_boot_result_t r;
+
+    /* Not provisioned: the device cannot prove a deadline, so it goes to the updater. */
+    CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+    CHECK(r.recovery, "unprovisioned watchdog: recovery");
+    CHECK_EQ(r.awdt_err, MOLT_E_STATE);
+    CHECK_EQ(r.slot, MOLT_AREA_PRIMARY);
+
+    CHECK_EQ(molt_awdt_provision(&wa, 100, 3), MOLT_OK);
+    g_now = 10;
+    CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+    CHECK(!r.recovery && r.awdt_err == MOLT_OK && r.boots == 1, "boot 1: normal (recovery %d, boots %u)", r.recovery,
+          (unsigned)r.boots);
+    CHECK_EQ(g_armed, 90); /* the hardware watchdog gets the seconds left */
+    CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+    CHECK(!r.recovery && r.boots == 2, "boot 2: normal");
+    /* The boot limit: the third boot is a recovery boot, watchdog armed to 0. */
+    CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+    CHECK(r.recovery && r.boots == 3, "boot 3: recovery at the boot limit");
+    CHECK_EQ(g_armed, 0);
+    CHECK_EQ(r.slot, MOLT_AREA_PRIMARY); /* what runs is unchanged: only whether the application may */
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, 0, &p02), "image untouched");
+    /* Every later boot stays in recovery until the state is extended. */
+    CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+    CHECK(r.recovery && r.boots == 4, "boot 4: still recovery");
+    molt_awdt_state_t st = {.deadline = 100, .boot_limit = 20};
+    CHECK_EQ(molt_awdt_store(&wa, &st), MOLT_OK); /* what an accepted ticket does */
+    CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+    CHECK(!r.recovery && r.boots == 5, "boot 5: normal again after the extension");
+    /* The deadline in device time. */
+    g_now = 100;
+    CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+    CHECK(r.recovery && r.boots == 6, "deadline passed: recovery");
+    /* A port that forgets the boot step does not get a normal boot. */
+    aw.boot = NULL;
+    g_now = 10;
+    CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+    CHECK(r.recovery && r.awdt_err == MOLT_E_ARG, "no boot step: recovery");
+    sim_flash_free(&wf);
+}
+
 int main(void)
 {
     img_t key = load("keys/sign-ecdsa-p256.pub.der");
@@ -516,6 +577,7 @@ int main(void)
     test_overwrite();
     test_journal_capacity();
     test_downgrade();
+    test_awdt_boot();
     sweep(false);
     sweep(true);
     return check_done();

@@ -116,4 +116,25 @@ molt_err_t molt_awdt_store(const molt_area_t *a, const molt_awdt_state_t *st);
 molt_err_t molt_awdt_accept(const molt_area_t *a, const molt_awdt_policy_t *pol, molt_awdt_state_t *st,
                             const uint8_t *ticket, size_t len, uint32_t now);
 
+
+/* --- At boot (molt_boot_cfg_t.awdt) ---
+ * The boot code counts the boot and decides, before the application runs,
+ * whether this boot is a recovery boot. Time is the port's: */
+typedef struct molt_awdt_cfg {
+    const molt_area_t *area;                   /* the watchdog state (not reachable by the application) */
+    uint32_t (*now)(void *ctx);                /* device time, seconds, monotonic; NULL: boots only */
+    void (*arm)(void *ctx, uint32_t seconds);  /* hardware watchdog the application cannot stop
+                                                  (0: reset now into recovery); NULL: none */
+    void *ctx;
+    /* The boot step; a port sets molt_awdt_boot, so that a boot stage without
+     * a watchdog does not link this module. */
+    molt_err_t (*boot)(const struct molt_awdt_cfg *c, bool *recovery, uint32_t *boots);
+} molt_awdt_cfg_t;
+
+/* Count this boot; *recovery when the deadline or the boot limit is reached,
+ * or when the state cannot be read or counted (the error is returned: a device
+ * that cannot prove its deadline goes to the updater, never to the
+ * application). Arms the port's watchdog with the seconds left. */
+molt_err_t molt_awdt_boot(const molt_awdt_cfg_t *c, bool *recovery, uint32_t *boots);
+
 #endif

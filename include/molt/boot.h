@@ -41,6 +41,8 @@
 #include "molt/image.h"
 #include "molt/port.h"
 
+struct molt_awdt_cfg; /* molt/awdt.h */
+
 typedef enum molt_boot_mode {
     MOLT_MODE_SWAP = 0,
     MOLT_MODE_REMAP = 1,
@@ -72,6 +74,10 @@ typedef struct molt_boot_cfg {
     /* NULL: a single-image port; an image declaring a dependency is refused
      * (MOLT_E_DEP_UNSUPPORTED). */
     const molt_deps_t *deps;
+    /* NULL: no authenticated watchdog. Otherwise every boot is counted and
+     * res.recovery says whether only the updater path may run (molt/awdt.h,
+     * R-AVAIL). */
+    const struct molt_awdt_cfg *awdt;
 } molt_boot_cfg_t;
 
 /* What molt_boot_go() did, for logs and tests. */
@@ -94,6 +100,9 @@ typedef struct molt_boot_result {
     bool revert_lost;          /* a trial was due to revert and could not: see molt_revert_lost_t */
     bool request_cleared;      /* a request found during a trial was ignored and cleared */
     uint8_t id[32];            /* identity of the image that runs (its hash TLV value, 32 bytes) */
+    bool recovery;             /* cfg.awdt: the deadline passed; start only the updater path */
+    uint32_t boots;            /* cfg.awdt: this boot's number */
+    molt_err_t awdt_err;       /* cfg.awdt: why the watchdog state could not be read (then recovery) */
 } molt_boot_result_t;
 
 molt_err_t molt_boot_go(const molt_port_t *port, const molt_boot_cfg_t *cfg, molt_boot_result_t *res);
