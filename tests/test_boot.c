@@ -558,6 +558,7 @@ static void test_awdt_boot(void)
     CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
     CHECK(r.recovery && r.awdt_err == MOLT_E_ARG, "no boot step: recovery");
     sim_flash_free(&wf);
+    sim_flash_free(&d.f);
 }
 
 int main(void)
