@@ -354,6 +354,7 @@ static void defect10_torn_trailer_erase(void)
         CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
         CHECK_EQ(sim_device_program(&d, MOLT_AREA_SECONDARY, molt_boot_staging_offset(&d.port, &cfg), p03.b, p03.n),
                  MOLT_OK);
+        raw_magic(&d, MOLT_AREA_SECONDARY); /* a stale request magic, then the torn erase of it */
         tear_trailer_erase(&d, seed);
         e = molt_boot_request_own(&d.port, &cfg, false);
         CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK); /* never NO_IMAGE */
