@@ -324,14 +324,16 @@ static void defect9_dependencies(void)
 }
 
 /* 10 (R-SECBOOT, R-ROLLBACK): the application tears an erase of the staging
- * slot's trailer sector (a power cut mid-erase, damage drawn from the seed)
- * (a) just before molt_boot_request_own, the call psa_fwu_install makes, which
- * trusts a blank-reading trailer; (b) during a trial, then reset unconfirmed;
- * (c) during a trial, before the confirm (psa_fwu_accept's boot-side step). Oracle, per seed: the request either
- * succeeds and the next boot runs p03 as an unconfirmed trial, or fails and
- * the confirmed p24 keeps running; a trial is never made permanent by the
- * tear; the device always boots a verified image; the counter never moves
- * for an image that was not confirmed. */
+ * slot's trailer sector (a power cut mid-erase, damage drawn from the seed):
+ * (a) over a stale request magic, just before molt_boot_request_own (what
+ * psa_fwu_install calls; it trusts a blank-reading trailer); (b) during a
+ * trial, then a reset without confirm; (c) during a trial, then molt_confirm
+ * (the boot-side step of an accept; the FWU layer's fresh_record is not
+ * driven here). Per seed, the branch taken is checked exactly (a request gives
+ * a trial of p03, a refused one leaves p24 confirmed; never NO_IMAGE; the
+ * counter never moves for an unconfirmed image); over the 16 seeds the exact
+ * expected outcome is that every tear is survived: all requests honoured, all
+ * unconfirmed trials reverted, all confirmed trials kept. */
 static void tear_trailer_erase(sim_device_t *d, uint64_t seed)
 {
     const molt_area_t *a = &d->port.area[MOLT_AREA_SECONDARY];
