@@ -17,11 +17,13 @@
  *   6 REMAP: a request during a trial is refused; a raw one is ignored; the
  *     device never ends in NO_IMAGE with two valid images;
  *   7 REMAP: a newer image without a request never runs;
- *   9 DEPENDENCY TLVs: refused on a single-image port, enforced on several.
+ *   9 DEPENDENCY TLVs: refused on a single-image port, enforced on several;
+ *  10 a torn erase of the staging trailer sector before a request or a confirm.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot_int.h" /* molt_boot_request_own: what psa_fwu_install calls */
 #include "check.h"
 #include "deps.h"
 #include "molt/boot.h"
@@ -321,6 +323,87 @@ static void defect9_dependencies(void)
     }
 }
 
+/* 10 (R-SECBOOT, R-ROLLBACK): the application tears an erase of the staging
+ * slot's trailer sector (a power cut mid-erase, damage drawn from the seed):
+ * (a) over a stale request magic, just before molt_boot_request_own (what
+ * psa_fwu_install calls; it trusts a blank-reading trailer); (b) during a
+ * trial, then a reset without confirm; (c) during a trial, then molt_confirm
+ * (the boot-side step of an accept; the FWU layer's fresh_record is not
+ * driven here). Per seed, the branch taken is checked exactly (a request gives
+ * a trial of p03, a refused one leaves p24 confirmed; never NO_IMAGE; the
+ * counter never moves for an unconfirmed image); over the 16 seeds the exact
+ * expected outcome is that every tear is survived: all requests honoured, all
+ * unconfirmed trials reverted, all confirmed trials kept. */
+static void tear_trailer_erase(sim_device_t *d, uint64_t seed)
+{
+    const molt_area_t *a = &d->port.area[MOLT_AREA_SECONDARY];
+    sim_flash_arm_cut(&d->flash, SIM_CUT_TORN, 0, seed);
+    CHECK(a->erase(a->ctx, a->size - SEC, SEC) != MOLT_OK, "torn erase reports the cut");
+    CHECK_EQ(sim_device_reboot(d), MOLT_OK);
+}
+
+static void defect10_torn_trailer_erase(void)
+{
+    molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .deps = &test_deps};
+    int requested = 0, refused = 0, reverted = 0, confirmed = 0;
+    for (uint64_t seed = 1; seed <= 16; seed++) {
+        molt_boot_result_t r;
+        sim_device_t d;
+        molt_err_t e;
+        /* (a) before the request */
+        dev_new(&d, true);
+        CHECK_EQ(sim_device_program(&d, MOLT_AREA_PRIMARY, 0, p24.b, p24.n), MOLT_OK);
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        CHECK_EQ(sim_device_program(&d, MOLT_AREA_SECONDARY, molt_boot_staging_offset(&d.port, &cfg), p03.b, p03.n),
+                 MOLT_OK);
+        raw_magic(&d, MOLT_AREA_SECONDARY); /* a stale request magic, then the torn erase of it */
+        tear_trailer_erase(&d, seed);
+        e = molt_boot_request_own(&d.port, &cfg, false);
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK); /* never NO_IMAGE */
+        if (e == MOLT_OK) {
+            requested++;
+            CHECK(r.action == MOLT_ACT_UPGRADE_TEST && r.trial && holds(&d, MOLT_AREA_PRIMARY, 0, &p03),
+                  "defect 10a seed %llu: the request gives a trial of p03", (unsigned long long)seed);
+        } else {
+            refused++;
+            CHECK(r.action == MOLT_ACT_NONE && !r.trial && holds(&d, MOLT_AREA_PRIMARY, 0, &p24),
+                  "defect 10a seed %llu: a failed request leaves p24 confirmed", (unsigned long long)seed);
+        }
+        CHECK_EQ(counter(&d), 1);
+        CHECK_EQ(d.flash.stats.violations, 0);
+        sim_device_free(&d);
+
+        /* (b) during a trial of p03: the tear, then no confirm: the revert */
+        swap_trial(&d, &cfg, &p24, &p03);
+        tear_trailer_erase(&d, seed);
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK); /* never NO_IMAGE */
+        if (r.action == MOLT_ACT_REVERT && !r.trial && holds(&d, MOLT_AREA_PRIMARY, 0, &p24))
+            reverted++;
+        CHECK_EQ(counter(&d), 1); /* p03 never judged permanent */
+        CHECK_EQ(d.flash.stats.violations, 0);
+        sim_device_free(&d);
+
+        /* (c) during a trial of p03: the tear, then the confirm (accept) */
+        swap_trial(&d, &cfg, &p24, &p03);
+        tear_trailer_erase(&d, seed);
+        CHECK_EQ(molt_confirm(&d.port, &cfg), MOLT_OK);
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        if (r.action == MOLT_ACT_NONE && !r.trial && holds(&d, MOLT_AREA_PRIMARY, 0, &p03))
+            confirmed++;
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK); /* stays */
+        CHECK(!r.trial && holds(&d, MOLT_AREA_PRIMARY, 0, &p03), "defect 10c seed %llu: p03 stays confirmed",
+              (unsigned long long)seed);
+        CHECK_EQ(d.flash.stats.violations, 0);
+        sim_device_free(&d);
+    }
+    /* exact: every torn erase is survived -- the request is honoured, the
+     * unconfirmed trial reverts, the confirmed one stays */
+    CHECK_EQ(requested, 16);
+    CHECK_EQ(refused, 0);
+    CHECK_EQ(reverted, 16);
+    CHECK_EQ(confirmed, 16);
+}
+
 int main(void)
 {
     size_t kl = 0;
@@ -344,6 +427,7 @@ int main(void)
     defect6_remap_request_in_trial();
     defect7_newer_without_request();
     defect9_dependencies();
+    defect10_torn_trailer_erase();
     free(k);
     free(p03.b);
     free(p07.b);
