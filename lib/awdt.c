@@ -255,28 +255,35 @@ molt_err_t molt_awdt_provision(const molt_area_t *a, uint32_t deadline, uint32_t
     return begin(a, &cur, &next);
 }
 
-molt_err_t molt_awdt_count_boot(const molt_area_t *a, uint32_t *boots)
+/* Count one boot: a mark after the header in force, or a new header carrying
+ * the count when the half is full. *r receives the record in force after it. */
+static molt_err_t count(const molt_area_t *a, st_rec_t *r, uint32_t *boots)
 {
-    st_rec_t r;
     uint32_t n = 0;
     uint8_t buf[UNIT_MAX];
     molt_err_t e;
-    if (a == NULL || boots == NULL)
-        return MOLT_E_ARG;
-    if ((e = current(a, &r)) != MOLT_OK || (e = marks_written(a, &r, &n)) != MOLT_OK)
+    if ((e = current(a, r)) != MOLT_OK || (e = marks_written(a, r, &n)) != MOLT_OK)
         return e;
     if (n == marks_of(a)) { /* half full: carry the count into a new header */
-        st_rec_t next = {false, 0, 0, r.deadline, r.boot_limit, r.base + n};
-        if ((e = begin(a, &r, &next)) != MOLT_OK)
+        st_rec_t next = {false, 0, 0, r->deadline, r->boot_limit, r->base + n};
+        if ((e = begin(a, r, &next)) != MOLT_OK)
             return e;
-        r = next;
+        *r = next;
         n = 0;
     }
     memset(buf, a->erase_value == 0u ? 0xffu : 0u, unit_of(a));
-    if ((e = a->write(a->ctx, r.half * half_of(a) + hdr_len(a) + n * unit_of(a), buf, unit_of(a))) != MOLT_OK)
+    if ((e = a->write(a->ctx, r->half * half_of(a) + hdr_len(a) + n * unit_of(a), buf, unit_of(a))) != MOLT_OK)
         return e;
-    *boots = r.base + n + 1u;
+    *boots = r->base + n + 1u;
     return MOLT_OK;
+}
+
+molt_err_t molt_awdt_count_boot(const molt_area_t *a, uint32_t *boots)
+{
+    st_rec_t r;
+    if (a == NULL || boots == NULL)
+        return MOLT_E_ARG;
+    return count(a, &r, boots);
 }
 
 molt_err_t molt_awdt_store(const molt_area_t *a, const molt_awdt_state_t *st)
@@ -308,7 +315,8 @@ molt_err_t molt_awdt_accept(const molt_area_t *a, const molt_awdt_policy_t *pol,
 molt_err_t molt_awdt_boot(const molt_awdt_cfg_t *c, bool *recovery, uint32_t *boots)
 {
     molt_awdt_state_t st;
-    uint32_t counted = 0, now;
+    st_rec_t r;
+    uint32_t now;
     molt_err_t e;
     if (recovery == NULL || boots == NULL)
         return MOLT_E_ARG;
@@ -316,9 +324,10 @@ molt_err_t molt_awdt_boot(const molt_awdt_cfg_t *c, bool *recovery, uint32_t *bo
     *boots = 0;
     if (c == NULL || c->area == NULL)
         return MOLT_E_ARG;
-    if ((e = molt_awdt_count_boot(c->area, &counted)) != MOLT_OK ||
-        (e = molt_awdt_load(c->area, &st, boots)) != MOLT_OK)
+    if ((e = count(c->area, &r, boots)) != MOLT_OK)
         return e;
+    st.deadline = r.deadline;
+    st.boot_limit = r.boot_limit;
     now = c->now != NULL ? c->now(c->ctx) : 0u;
     *recovery = molt_awdt_expired(&st, now, *boots);
     if (c->arm != NULL)

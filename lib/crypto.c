@@ -113,8 +113,7 @@ molt_err_t molt_sig_verify_digest(const molt_pubkey_t *key, uint32_t hash_alg, c
         size_t n = key->type == MOLT_KEY_P256 ? 32 : 48;
         if ((err = molt_der_ecdsa_to_raw(sig, sig_len, raw, n)) != MOLT_OK)
             return err;
-        return psa_verify(key, PSA_KEY_TYPE_ECC_PUBLIC_KEY(PSA_ECC_FAMILY_SECP_R1), n * 8, PSA_ALG_ECDSA(h),
-                          digest, digest_len, raw, 2 * n);
+        return molt_ecdsa_verify_raw(key, hash_alg, digest, digest_len, raw, 2 * n);
     }
     case MOLT_KEY_RSA2048:
     case MOLT_KEY_RSA3072: {
