@@ -107,7 +107,9 @@ molt_err_t molt_awdt_provision(const molt_area_t *a, uint32_t deadline, uint32_t
  * *boots receives the new count. */
 molt_err_t molt_awdt_count_boot(const molt_area_t *a, uint32_t *boots);
 
-/* Store the deadline and boot limit of st (after an accepted ticket). */
+/* Store the deadline and boot limit of st (after an accepted ticket). This
+ * trusts its caller: the update service must never offer it across the
+ * isolation boundary; only molt_awdt_accept (a checked ticket) may be. */
 molt_err_t molt_awdt_store(const molt_area_t *a, const molt_awdt_state_t *st);
 
 /* Check a ticket (molt_awdt_ticket_check) and make what it grants persistent.
