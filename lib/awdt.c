@@ -104,6 +104,7 @@ molt_err_t molt_awdt_ticket_check(const molt_awdt_policy_t *pol, molt_awdt_state
         st->boot_limit = bl;
     st->nonce_out = false;
     memset(st->nonce, 0, sizeof st->nonce);
+    st->recovery = false; /* a ticket is the deployer's word: normal boots again */
     return MOLT_OK;
 }
 
@@ -116,13 +117,20 @@ bool molt_awdt_expired(const molt_awdt_state_t *st, uint32_t now, uint32_t boots
 /* --- persistent state --- */
 
 #define ST_MAGIC 0x57u
-#define ST_VERSION 1u
-#define ST_HDR 24u /* magic, version, 2 reserved, seq, deadline, boot_limit, base, CRC-32 of the 20 before */
+#define ST_VERSION 2u
+/* magic, version, flags (bit 0: recovery latched), 1 reserved, seq, deadline,
+ * boot_limit, base, entry version (major, minor, revision 16, build 32),
+ * CRC-32 of the 28 bytes before */
+#define ST_HDR 32u
+#define ST_CRC_OFF 28u
+#define ST_F_RECOVERY 0x01u
 #define UNIT_MAX 256u
 
 typedef struct st_rec {
     bool valid;
     uint32_t half, seq, deadline, boot_limit, base;
+    bool recovery;
+    molt_version_t entry;
 } st_rec_t;
 
 static uint32_t unit_of(const molt_area_t *a) { return a->write_align < 8u ? 8u : a->write_align; }
@@ -155,7 +163,8 @@ static molt_err_t read_rec(const molt_area_t *a, uint32_t half, st_rec_t *r)
     r->valid = false;
     if (e != MOLT_OK)
         return e;
-    if (h[0] != ST_MAGIC || h[1] != ST_VERSION || le32(h + 20) != molt_crc32(h, 20))
+    if (h[0] != ST_MAGIC || h[1] != ST_VERSION || (h[2] & (uint8_t)~ST_F_RECOVERY) != 0u ||
+        le32(h + ST_CRC_OFF) != molt_crc32(h, ST_CRC_OFF))
         return MOLT_OK;
     r->valid = true;
     r->half = half;
@@ -163,6 +172,11 @@ static molt_err_t read_rec(const molt_area_t *a, uint32_t half, st_rec_t *r)
     r->deadline = le32(h + 8);
     r->boot_limit = le32(h + 12);
     r->base = le32(h + 16);
+    r->recovery = (h[2] & ST_F_RECOVERY) != 0u;
+    r->entry.major = h[20];
+    r->entry.minor = h[21];
+    r->entry.revision = (uint16_t)(h[22] | (h[23] << 8));
+    r->entry.build = le32(h + 24);
     return MOLT_OK;
 }
 
@@ -215,12 +229,18 @@ static molt_err_t begin(const molt_area_t *a, const st_rec_t *cur, st_rec_t *nex
     memset(buf, a->erase_value, len);
     buf[0] = ST_MAGIC;
     buf[1] = ST_VERSION;
-    buf[2] = buf[3] = 0;
+    buf[2] = next->recovery ? (uint8_t)ST_F_RECOVERY : 0u;
+    buf[3] = 0;
     put32(buf + 4, next->seq);
     put32(buf + 8, next->deadline);
     put32(buf + 12, next->boot_limit);
     put32(buf + 16, next->base);
-    put32(buf + 20, molt_crc32(buf, 20));
+    buf[20] = next->entry.major;
+    buf[21] = next->entry.minor;
+    buf[22] = (uint8_t)next->entry.revision;
+    buf[23] = (uint8_t)(next->entry.revision >> 8);
+    put32(buf + 24, next->entry.build);
+    put32(buf + ST_CRC_OFF, molt_crc32(buf, ST_CRC_OFF));
     if ((e = a->write(a->ctx, next->half * hs, buf, len)) != MOLT_OK)
         return e;
     next->valid = true;
@@ -238,13 +258,15 @@ molt_err_t molt_awdt_load(const molt_area_t *a, molt_awdt_state_t *st, uint32_t 
         return e;
     st->deadline = r.deadline;
     st->boot_limit = r.boot_limit;
+    st->recovery = r.recovery;
+    st->entry = r.entry;
     *boots = r.base + n;
     return MOLT_OK;
 }
 
 molt_err_t molt_awdt_provision(const molt_area_t *a, uint32_t deadline, uint32_t boot_limit)
 {
-    st_rec_t cur, next = {false, 0, 0, deadline, boot_limit, 0};
+    st_rec_t cur, next = {false, 0, 0, deadline, boot_limit, 0, false, {0, 0, 0, 0}};
     if (a == NULL)
         return MOLT_E_ARG;
     molt_err_t e = current(a, &cur);
@@ -265,7 +287,8 @@ static molt_err_t count(const molt_area_t *a, st_rec_t *r, uint32_t *boots)
     if ((e = current(a, r)) != MOLT_OK || (e = marks_written(a, r, &n)) != MOLT_OK)
         return e;
     if (n == marks_of(a)) { /* half full: carry the count into a new header */
-        st_rec_t next = {false, 0, 0, r->deadline, r->boot_limit, r->base + n};
+        st_rec_t next = *r;
+        next.base = r->base + n;
         if ((e = begin(a, r, &next)) != MOLT_OK)
             return e;
         *r = next;
@@ -296,7 +319,8 @@ molt_err_t molt_awdt_store(const molt_area_t *a, const molt_awdt_state_t *st)
     if ((e = current(a, &r)) != MOLT_OK || (e = marks_written(a, &r, &n)) != MOLT_OK)
         return e;
     st_rec_t next = {false, 0, 0, st->deadline > r.deadline ? st->deadline : r.deadline,
-                     st->boot_limit > r.boot_limit ? st->boot_limit : r.boot_limit, r.base + n};
+                     st->boot_limit > r.boot_limit ? st->boot_limit : r.boot_limit, r.base + n, st->recovery,
+                     st->entry};
     return begin(a, &r, &next);
 }
 
@@ -312,25 +336,63 @@ molt_err_t molt_awdt_accept(const molt_area_t *a, const molt_awdt_policy_t *pol,
     return e;
 }
 
-molt_err_t molt_awdt_boot(const molt_awdt_cfg_t *c, bool *recovery, uint32_t *boots)
+/* The state after this boot's count (r, boots) at device time now: latch
+ * recovery on the first recovery boot, leave it for an approved image. *next
+ * is what to store, when *store. */
+static bool decide(const molt_awdt_cfg_t *c, const molt_image_t *run, bool confirmed, const st_rec_t *r,
+                   uint32_t now, uint32_t boots, st_rec_t *next, bool *recovery)
 {
     molt_awdt_state_t st;
-    st_rec_t r;
+    st.deadline = r->deadline;
+    st.boot_limit = r->boot_limit;
+    *next = *r;
+    next->base = boots; /* this boot's mark is counted: the new header carries it */
+    *recovery = molt_awdt_expired(&st, now, boots);
+    if (!*recovery)
+        return false;
+    if (!r->recovery) { /* entry: remember what ran */
+        next->recovery = true;
+        next->entry = run->version;
+        return true;
+    }
+    if (c->exit_seconds == 0u || c->exit_boots == 0u || !confirmed || molt_version_cmp(&run->version, &r->entry) <= 0)
+        return false;
+    /* An approved image: confirmed, above the entry version. Never lowers a limit. */
+    uint32_t dl = now + c->exit_seconds < now ? UINT32_MAX : now + c->exit_seconds;
+    uint32_t bl = boots + c->exit_boots < boots ? UINT32_MAX : boots + c->exit_boots;
+    next->deadline = dl > r->deadline ? dl : r->deadline;
+    next->boot_limit = bl > r->boot_limit ? bl : r->boot_limit;
+    next->recovery = false;
+    st.deadline = next->deadline;
+    st.boot_limit = next->boot_limit;
+    *recovery = molt_awdt_expired(&st, now, boots);
+    return true;
+}
+
+molt_err_t molt_awdt_boot(const molt_awdt_cfg_t *c, const molt_image_t *run, bool confirmed, bool *recovery,
+                          uint32_t *boots)
+{
+    st_rec_t r, next;
     uint32_t now;
+    bool rec = true;
     molt_err_t e;
     if (recovery == NULL || boots == NULL)
         return MOLT_E_ARG;
     *recovery = true;
     *boots = 0;
-    if (c == NULL || c->area == NULL)
+    if (c == NULL || c->area == NULL || run == NULL)
         return MOLT_E_ARG;
     if ((e = count(c->area, &r, boots)) != MOLT_OK)
         return e;
-    st.deadline = r.deadline;
-    st.boot_limit = r.boot_limit;
     now = c->now != NULL ? c->now(c->ctx) : 0u;
-    *recovery = molt_awdt_expired(&st, now, *boots);
+    if (decide(c, run, confirmed, &r, now, *boots, &next, &rec)) {
+        /* A cut here leaves r in force: the next boot counts again and decides again. */
+        if ((e = begin(c->area, &r, &next)) != MOLT_OK)
+            return e;
+        r = next;
+    }
+    *recovery = rec;
     if (c->arm != NULL)
-        c->arm(c->ctx, *recovery ? 0u : st.deadline - now);
+        c->arm(c->ctx, rec ? 0u : r.deadline - now);
     return MOLT_OK;
 }

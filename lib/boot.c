@@ -118,7 +118,7 @@ molt_err_t molt_boot_go(const molt_port_t *port, const molt_boot_cfg_t *cfg, mol
             res->recovery = true;
             res->awdt_err = MOLT_E_ARG;
         } else {
-            res->awdt_err = cfg->awdt->boot(cfg->awdt, &res->recovery, &res->boots);
+            res->awdt_err = cfg->awdt->boot(cfg->awdt, &res->image, !res->trial, &res->recovery, &res->boots);
         }
     }
     return err;

@@ -274,6 +274,217 @@ static void powercut_sweep(void)
     CHECK(before > 0 && after > 0, "cuts land on both sides of a step");
 }
 
+/* --- the recovery path under power cuts (R-AVAIL) ---
+ * A scripted device life (fixed seed): boots through molt_awdt_boot with the
+ * running image's version and whether it is confirmed, device time moving on,
+ * an updater that installs newer images (a trial, then confirmed, sometimes
+ * reverted), and tickets accepted. The model below is plain integers and the
+ * rule as docs/awdt.md states it, kept apart from lib/awdt.c. */
+typedef struct rmodel {
+    uint32_t boots, deadline, limit, entry;
+    bool rec;
+} rmodel_t;
+
+typedef struct rstep {
+    int kind;           /* 0 boot, 1 ticket */
+    uint32_t now;
+    uint32_t ver;       /* boot: running major version */
+    bool confirmed;     /* boot: runs confirmed */
+    uint32_t secs, nb;  /* ticket */
+} rstep_t;
+
+enum { R_STEPS = 160, R_EXIT_S = 400, R_EXIT_B = 6 };
+static rstep_t g_script[R_STEPS];
+
+static void make_script(uint32_t seed)
+{
+    uint32_t now = 0, ver = 1, x = seed;
+    bool trial = false;
+    for (int i = 0; i < R_STEPS; i++) {
+        x = x * 1103515245u + 12345u;
+        uint32_t r = x >> 8;
+        rstep_t *st = &g_script[i];
+        memset(st, 0, sizeof *st);
+        now += r % 150;
+        st->now = now;
+        if (r % 11 == 0) { /* a ticket, when the deployer gives one */
+            st->kind = 1;
+            st->secs = 100 + r % 900;
+            st->nb = 1 + r % 12;
+            continue;
+        }
+        if (trial) { /* the trial is confirmed (3 in 4) or reverted */
+            if (r % 4 != 0)
+                trial = false;
+            else {
+                ver--;
+                trial = false;
+            }
+        } else if (r % 6 == 0) { /* the updater installs the next version */
+            ver++;
+            trial = true;
+        }
+        st->ver = ver;
+        st->confirmed = !trial;
+    }
+}
+
+static void rmodel_step(rmodel_t *m, const rstep_t *st)
+{
+    if (st->kind == 1) {
+        /* the nonce is issued at this boot count and time: counted from there */
+        uint32_t dl = st->now + st->secs, bl = m->boots + st->nb;
+        m->deadline = dl > m->deadline ? dl : m->deadline;
+        m->limit = bl > m->limit ? bl : m->limit;
+        m->rec = false;
+        return;
+    }
+    m->boots++;
+    if (!(st->now >= m->deadline || m->boots >= m->limit))
+        return;
+    if (!m->rec) {
+        m->rec = true;
+        m->entry = st->ver;
+    } else if (st->confirmed && st->ver > m->entry) {
+        uint32_t dl = st->now + R_EXIT_S, bl = m->boots + R_EXIT_B;
+        m->deadline = dl > m->deadline ? dl : m->deadline;
+        m->limit = bl > m->limit ? bl : m->limit;
+        m->rec = false;
+    }
+}
+
+static bool rmodel_recovery(const rmodel_t *m, uint32_t now) { return now >= m->deadline || m->boots >= m->limit; }
+
+static uint32_t g_rnow;
+static uint32_t r_now(void *ctx) { (void)ctx; return g_rnow; }
+
+/* Run step i on the device; MOLT_OK or the flash error of a cut. */
+static molt_err_t rdevice_step(const molt_area_t *a, const rstep_t *st, const rmodel_t *expect_after)
+{
+    molt_awdt_cfg_t c = {.area = a, .now = r_now, .boot = molt_awdt_boot, .exit_seconds = R_EXIT_S,
+                         .exit_boots = R_EXIT_B};
+    g_rnow = st->now;
+    if (st->kind == 1) {
+        molt_awdt_state_t ds;
+        uint32_t boots = 0;
+        molt_err_t e = molt_awdt_load(a, &ds, &boots);
+        if (e != MOLT_OK)
+            return e;
+        CHECK_EQ(molt_awdt_nonce(&ds, test_random, NULL, st->now, boots), MOLT_OK);
+        uint8_t t[MOLT_AWDT_TICKET_LEN];
+        make_ticket(t, &g_deployer, g_pol.device_id, ds.nonce, st->secs, st->nb);
+        return molt_awdt_accept(a, &g_pol, &ds, t, sizeof t, st->now);
+    }
+    molt_image_t run;
+    memset(&run, 0, sizeof run);
+    run.version.major = (uint8_t)st->ver;
+    bool rec = false;
+    uint32_t boots = 0;
+    molt_err_t e = molt_awdt_boot(&c, &run, st->confirmed, &rec, &boots);
+    if (e == MOLT_OK && expect_after != NULL) {
+        CHECK_EQ(boots, expect_after->boots);
+        CHECK(rec == rmodel_recovery(expect_after, st->now), "boot %u: recovery %d, model %d", boots, rec,
+              rmodel_recovery(expect_after, st->now));
+    }
+    return e;
+}
+
+static bool rsame(const molt_awdt_state_t *st, uint32_t boots, const rmodel_t *m)
+{
+    return boots == m->boots && st->deadline == m->deadline && st->boot_limit == m->limit && st->recovery == m->rec &&
+           (!m->rec || st->entry.major == m->entry);
+}
+
+static void recovery_sweep(void)
+{
+    nor_t f;
+    molt_area_t a = nor_area(&f);
+    molt_awdt_state_t st;
+    uint32_t boots;
+    unsigned cuts = 0, pre_n = 0, post_n = 0, mid_n = 0, other = 0, entries = 0, exits = 0, tickets = 0;
+    unsigned rec_boots = 0, max_ops = 0;
+    g_pol.nonce_ttl = 600;
+    for (uint32_t seed = 1; seed <= 4; seed++) {
+        make_script(seed * 977u);
+        /* Uncut: the device follows the model at every step. */
+        memset(&f, 0, sizeof f);
+        memset(f.mem, 0xff, sizeof f.mem);
+        f.cut_at = -1;
+        CHECK_EQ(molt_awdt_provision(&a, 600, 8), MOLT_OK);
+        int base_ops = f.ops;
+        rmodel_t m = {0, 600, 8, 0, false};
+        for (int i = 0; i < R_STEPS; i++) {
+            rmodel_t n = m;
+            rmodel_step(&n, &g_script[i]);
+            entries += !m.rec && n.rec;
+            exits += m.rec && !n.rec && g_script[i].kind == 0;
+            tickets += g_script[i].kind == 1;
+            rec_boots += g_script[i].kind == 0 && rmodel_recovery(&n, g_script[i].now);
+            CHECK_EQ(rdevice_step(&a, &g_script[i], &n), MOLT_OK);
+            m = n;
+            CHECK_EQ(molt_awdt_load(&a, &st, &boots), MOLT_OK);
+            CHECK(rsame(&st, boots, &m), "seed %u step %d: device and model agree", seed, i);
+        }
+        int total = f.ops - base_ops;
+        max_ops = (unsigned)total > max_ops ? (unsigned)total : max_ops;
+        /* A torn cut at every flash operation. */
+        for (int k = 0; k < total; k++) {
+            memset(&f, 0, sizeof f);
+            memset(f.mem, 0xff, sizeof f.mem);
+            f.cut_at = -1;
+            f.rng = seed * 7919u + (uint32_t)k;
+            CHECK_EQ(molt_awdt_provision(&a, 600, 8), MOLT_OK);
+            f.ops = 0;
+            f.cut_at = k;
+            rmodel_t pre = {0, 600, 8, 0, false}, post = pre;
+            int i = 0;
+            for (; i < R_STEPS; i++) {
+                post = pre;
+                rmodel_step(&post, &g_script[i]);
+                if (rdevice_step(&a, &g_script[i], &post) != MOLT_OK)
+                    break;
+                pre = post;
+            }
+            CHECK(f.dead && i < R_STEPS, "seed %u cut %d happened", seed, k);
+            f.dead = false;
+            f.cut_at = -1;
+            CHECK_EQ(molt_awdt_load(&a, &st, &boots), MOLT_OK);
+            /* A boot whose mark landed but whose latch or exit did not: counted, unchanged otherwise. */
+            rmodel_t mid = pre;
+            mid.boots = pre.boots + 1u;
+            bool is_pre = rsame(&st, boots, &pre), is_post = rsame(&st, boots, &post);
+            bool is_mid = g_script[i].kind == 0 && rsame(&st, boots, &mid);
+            CHECK(is_pre || is_post || is_mid,
+                  "seed %u cut %d step %d: boots %u deadline %u limit %u rec %d; pre %u/%u/%u/%d post %u/%u/%u/%d", seed,
+                  k, i, boots, st.deadline, st.boot_limit, st.recovery, pre.boots, pre.deadline, pre.limit, pre.rec,
+                  post.boots, post.deadline, post.limit, post.rec);
+            CHECK(st.deadline >= pre.deadline && st.boot_limit >= pre.limit && boots >= pre.boots,
+                  "seed %u cut %d: never rewound", seed, k);
+            pre_n += is_pre;
+            post_n += is_post && !is_pre;
+            mid_n += is_mid && !is_pre && !is_post;
+            other += !is_pre && !is_post && !is_mid;
+            cuts++;
+            /* Power back: the rest of the life from what was loaded ends where the model says. */
+            rmodel_t cont = {boots, st.deadline, st.boot_limit, st.entry.major, st.recovery};
+            for (int j = i + 1; j < R_STEPS; j++) {
+                rmodel_t n = cont;
+                rmodel_step(&n, &g_script[j]);
+                CHECK_EQ(rdevice_step(&a, &g_script[j], &n), MOLT_OK);
+                cont = n;
+            }
+            CHECK_EQ(molt_awdt_load(&a, &st, &boots), MOLT_OK);
+            CHECK(rsame(&st, boots, &cont), "seed %u cut %d: the rest of the life as the model says", seed, k);
+        }
+    }
+    printf("awdt recovery path: 4 lives of %d steps (%u entries into recovery, %u exits through an approved image, "
+           "%u tickets, %u recovery boots); %u torn cuts (up to %u flash operations a life): %u left the state before "
+           "the step, %u after, %u a counted boot not yet latched, %u other\n",
+           R_STEPS, entries, exits, tickets, rec_boots, cuts, max_ops, pre_n, post_n, mid_n, other);
+    CHECK_EQ(other, 0);
+    CHECK(entries > 4 && exits > 0 && pre_n > 0 && post_n > 0, "the lives enter and leave recovery, cuts on both sides");
+}
+
 int main(void)
 {
     CHECK(psa_crypto_init() == PSA_SUCCESS, "psa init");
@@ -421,5 +632,6 @@ int main(void)
     }
 
     powercut_sweep();
+    recovery_sweep();
     return check_done();
 }

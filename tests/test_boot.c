@@ -561,6 +561,71 @@ static void test_awdt_boot(void)
     sim_flash_free(&d.f);
 }
 
+/* Leaving recovery (R-AVAIL): latched at entry with the version that ran; only a
+ * confirmed image above that version, activated after entry, leaves it; an image
+ * the application staged before expiry does not. */
+static void test_awdt_recovery_exit(void)
+{
+    for (int staged_before = 0; staged_before < 2; staged_before++) {
+        dev_t d;
+        dev_init(&d);
+        uint32_t stg = molt_boot_staging_offset(&d.port, &(molt_boot_cfg_t){.mode = MOLT_MODE_SWAP});
+        put(&d, MOLT_AREA_PRIMARY, 0, &p24); /* factory 0.9.0 */
+        sim_flash_t wf;
+        sim_flash_geom_t g = {.regions = {{SEC, 2}}, .nregions = 1, .write_align = 8, .erase_value = 0xff};
+        CHECK(sim_flash_init(&wf, &g) == MOLT_OK, "watchdog flash");
+        actx_t wx = {&wf, 0, 2 * SEC};
+        molt_area_t wa = {2 * SEC, 8, 0xff, a_read, a_write, a_erase, a_sector, &wx};
+        molt_awdt_cfg_t aw = {.area = &wa, .now = fake_now, .arm = fake_arm, .boot = molt_awdt_boot,
+                              .exit_seconds = 500, .exit_boots = 7};
+        molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .deps = &g_deps, .awdt = &aw};
+        molt_boot_result_t r;
+        molt_awdt_state_t st;
+        uint32_t boots;
+        CHECK_EQ(molt_awdt_provision(&wa, 100, 5), MOLT_OK);
+        g_now = 10;
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        CHECK(!r.recovery, "normal before the deadline");
+        if (staged_before) { /* the application stages the new image just before expiry */
+            put(&d, MOLT_AREA_SECONDARY, stg, &p03);
+            CHECK_EQ(molt_request_upgrade(&d.port, &cfg, false), MOLT_OK);
+        }
+        g_now = 150;
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        CHECK(r.recovery && r.awdt_err == MOLT_OK, "deadline passed: recovery");
+        CHECK_EQ(molt_awdt_load(&wa, &st, &boots), MOLT_OK);
+        CHECK(st.recovery, "recovery latched");
+        CHECK_EQ(st.entry.major, staged_before ? 1 : 0);
+        CHECK_EQ(st.entry.minor, staged_before ? 2 : 9);
+        if (!staged_before) { /* the updater path installs 1.2.3 in recovery: a trial first */
+            put(&d, MOLT_AREA_SECONDARY, stg, &p03);
+            CHECK_EQ(molt_request_upgrade(&d.port, &cfg, false), MOLT_OK);
+            CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+            CHECK(r.trial && r.recovery, "a trial does not leave recovery");
+        } else {
+            CHECK(r.trial, "the staged image runs its trial in recovery");
+        }
+        CHECK_EQ(molt_confirm(&d.port, &cfg), MOLT_OK);
+        g_now = 160;
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        CHECK(!r.trial && r.image.version.major == 1, "1.2.3 confirmed");
+        CHECK_EQ(molt_awdt_load(&wa, &st, &boots), MOLT_OK);
+        if (staged_before) {
+            CHECK(r.recovery && st.recovery, "an image staged before expiry does not leave recovery");
+            CHECK_EQ(st.deadline, 100);
+        } else {
+            CHECK(!r.recovery && !st.recovery, "an approved image installed in recovery leaves it");
+            CHECK_EQ(st.deadline, 160 + 500);
+            CHECK_EQ(st.boot_limit, boots + 7);
+            CHECK_EQ(g_armed, 500);
+            CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+            CHECK(!r.recovery, "and stays out");
+        }
+        sim_flash_free(&wf);
+        sim_flash_free(&d.f);
+    }
+}
+
 int main(void)
 {
     img_t key = load("keys/sign-ecdsa-p256.pub.der");
@@ -579,6 +644,7 @@ int main(void)
     test_journal_capacity();
     test_downgrade();
     test_awdt_boot();
+    test_awdt_recovery_exit();
     sweep(false);
     sweep(true);
     return check_done();

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "molt/error.h"
+#include "molt/image.h"
 #include "molt/port.h"
 #include "molt/verify.h"
 
@@ -62,6 +63,11 @@ typedef struct molt_awdt_state {
     uint8_t nonce[MOLT_AWDT_NONCE_LEN];
     uint32_t nonce_time;                        /* device time it was issued */
     uint32_t nonce_boot;                        /* boot count it was issued at */
+    /* Recovery, latched by the boot code when it first finds the deadline or
+     * the boot limit reached; cleared only by an accepted ticket or by leaving
+     * recovery through an approved image (molt_awdt_boot). */
+    bool recovery;
+    molt_version_t entry;                       /* version of the image that ran at entry */
 } molt_awdt_state_t;
 
 /* Issue a fresh nonce from the port's random source: replaces any outstanding
@@ -107,7 +113,9 @@ molt_err_t molt_awdt_provision(const molt_area_t *a, uint32_t deadline, uint32_t
  * *boots receives the new count. */
 molt_err_t molt_awdt_count_boot(const molt_area_t *a, uint32_t *boots);
 
-/* Store the deadline and boot limit of st (after an accepted ticket). This
+/* Store the deadline, boot limit and recovery latch of st (after an accepted
+ * ticket: molt_awdt_ticket_check clears the latch). The deadline and the boot
+ * limit stored are never lower than those in force. This
  * trusts its caller: the update service must never offer it across the
  * isolation boundary; only molt_awdt_accept (a checked ticket) may be. */
 molt_err_t molt_awdt_store(const molt_area_t *a, const molt_awdt_state_t *st);
@@ -121,7 +129,17 @@ molt_err_t molt_awdt_accept(const molt_area_t *a, const molt_awdt_policy_t *pol,
 
 /* --- At boot (molt_boot_cfg_t.awdt) ---
  * The boot code counts the boot and decides, before the application runs,
- * whether this boot is a recovery boot. Time is the port's: */
+ * whether this boot is a recovery boot. Time is the port's.
+ *
+ * Recovery is latched: the first recovery boot records the version of the
+ * image it runs (the entry version) in the state. The device leaves recovery
+ * only (1) through an accepted ticket, or (2) through an approved image: a
+ * boot that runs a CONFIRMED image whose version is above the entry version.
+ * Such an image can only have been activated after entry (anything staged
+ * before was activated by the entry boot itself, or is the entry image), by
+ * the updater path that alone runs in recovery, and it passed the boot code's
+ * signature and counter checks. Leaving grants exit_seconds / exit_boots from
+ * this boot (a port that sets 0 leaves through tickets only). */
 typedef struct molt_awdt_cfg {
     const molt_area_t *area;                   /* the watchdog state (not reachable by the application) */
     uint32_t (*now)(void *ctx);                /* device time, seconds, monotonic; NULL: boots only */
@@ -129,14 +147,21 @@ typedef struct molt_awdt_cfg {
                                                   (0: reset now into recovery); NULL: none */
     void *ctx;
     /* The boot step; a port sets molt_awdt_boot, so that a boot stage without
-     * a watchdog does not link this module. */
-    molt_err_t (*boot)(const struct molt_awdt_cfg *c, bool *recovery, uint32_t *boots);
+     * a watchdog does not link this module. run is the image that will run and
+     * confirmed whether it runs confirmed (not a trial). */
+    molt_err_t (*boot)(const struct molt_awdt_cfg *c, const molt_image_t *run, bool confirmed, bool *recovery,
+                       uint32_t *boots);
+    uint32_t exit_seconds;                     /* granted on leaving recovery through an approved */
+    uint32_t exit_boots;                       /* image; 0: leave through tickets only */
 } molt_awdt_cfg_t;
 
-/* Count this boot; *recovery when the deadline or the boot limit is reached,
- * or when the state cannot be read or counted (the error is returned: a device
- * that cannot prove its deadline goes to the updater, never to the
- * application). Arms the port's watchdog with the seconds left. */
-molt_err_t molt_awdt_boot(const molt_awdt_cfg_t *c, bool *recovery, uint32_t *boots);
+/* Count this boot; *recovery when the deadline or the boot limit is reached
+ * (latching recovery with the entry version on the first such boot, leaving it
+ * for an approved image, see above), or when the state cannot be read or
+ * counted (the error is returned: a device that cannot prove its deadline goes
+ * to the updater, never to the application). Arms the port's watchdog with the
+ * seconds left (0 on a recovery boot). */
+molt_err_t molt_awdt_boot(const molt_awdt_cfg_t *c, const molt_image_t *run, bool confirmed, bool *recovery,
+                          uint32_t *boots);
 
 #endif
