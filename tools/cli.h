@@ -28,7 +28,9 @@ int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_sim_awdt(int argc, char **argv); /* molt sim watchdog|nonce|ticket|clock */
 int cmd_attest(int argc, char **argv);
+int cmd_ticket(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
 int cmd_envelope(int argc, char **argv);
 

@@ -83,7 +83,7 @@ static int usage(void)
             "       molt sim write -f DEV --slot primary|secondary IMAGE\n"
             "       molt sim request -f DEV [--permanent]\n"
             "       molt sim confirm -f DEV\n"
-            "       molt sim boot -f DEV -k PUB [-k PUB ...]\n"
+            "       molt sim boot -f DEV -k PUB [-k PUB ...] [--json]\n"
             "       molt sim state -f DEV [-k PUB ...] [--json]\n"
             "       molt sim attest -f DEV -k PUB [-k PUB ...] --nonce HEX [--client-id N] [-o TOKEN]\n"
             "       molt sim iak -f DEV [-o PUB.pem]\n"
@@ -95,7 +95,8 @@ static int usage(void)
             "                       [--vectors DIR | --old IMAGE --new IMAGE -k PUB]\n"
             "                       [--encrypted | --enc-key ENC_PRIV]\n"
             "       molt sim life [--mode M] [--lives N] [--first-seed S] [--vectors DIR] [--json]\n"
-            "       molt sim life --wear-cycles N [--vectors DIR]\n");
+            "       molt sim life --wear-cycles N [--vectors DIR]\n"
+            "       molt sim watchdog|nonce|ticket|clock ...   (the authenticated watchdog: molt sim watchdog --help)\n");
     return EXIT_USAGE;
 }
 
@@ -284,9 +285,12 @@ static bool dev_save(sim_device_t *dev, const char *path)
     return true;
 }
 
-static molt_boot_cfg_t dev_cfg(const sim_device_t *dev)
+/* The device's boot configuration: its mode, and its authenticated watchdog
+ * once provisioned (molt sim watchdog, R-AVAIL). */
+static molt_boot_cfg_t dev_cfg(sim_device_t *dev)
 {
-    molt_boot_cfg_t cfg = {.mode = (molt_boot_mode_t)dev->layout.mode, .downgrade_prevention = false};
+    molt_boot_cfg_t cfg = {.mode = (molt_boot_mode_t)dev->layout.mode, .downgrade_prevention = false,
+                           .awdt = sim_awdt_cfg(&dev->aw)};
     return cfg;
 }
 
@@ -523,10 +527,11 @@ static json_t *boot_json(molt_err_t e, const molt_boot_result_t *r)
     if (e != MOLT_OK)
         return json_pack("{s:s,s:s}", "error", molt_err_name(e), "reason", molt_err_str(e));
     version_str(&r->image.version, v, sizeof v);
-    return json_pack("{s:s,s:s,s:I,s:b,s:I,s:s,s:b,s:s}", "slot", slot_names[r->slot], "version", v,
+    return json_pack("{s:s,s:s,s:I,s:b,s:I,s:s,s:b,s:s,s:b,s:I}", "slot", slot_names[r->slot], "version", v,
                      "security_counter", (json_int_t)(r->image.has_sec_cnt ? r->image.sec_cnt : 0), "trial",
                      r->trial, "stored_counter", (json_int_t)r->counter, "action", action_name(r->action),
-                     "resumed", r->resumed, "staged", molt_err_name(r->staged_err));
+                     "resumed", r->resumed, "staged", molt_err_name(r->staged_err), "recovery", r->recovery, "boots",
+                     (json_int_t)r->boots);
 }
 
 static void boot_print(molt_err_t e, const molt_boot_result_t *r, const char *prefix)
@@ -543,6 +548,9 @@ static void boot_print(molt_err_t e, const molt_boot_result_t *r, const char *pr
     if (r->staged_err != MOLT_OK)
         printf(", staged image refused: %s", molt_err_str(r->staged_err));
     printf("\n");
+    if (r->recovery)
+        printf("%s: recovery boot %u: only the updater runs (%s)\n", prefix, (unsigned)r->boots,
+               r->awdt_err != MOLT_OK ? molt_err_str(r->awdt_err) : "the watchdog's deadline or boot limit passed");
 }
 
 static int sim_boot(const sim_opts_t *o)
@@ -560,8 +568,18 @@ static int sim_boot(const sim_opts_t *o)
     molt_err_t e = molt_boot_go(&dev.port, &cfg, &r);
     if (e == MOLT_OK)
         sim_device_set_boot_slot(&dev, r.slot);
+    dev.aw.recovery = e == MOLT_OK && r.recovery;
     int rc = e == MOLT_OK ? 0 : e == MOLT_E_NO_IMAGE ? EXIT_INVALID : EXIT_USAGE;
-    boot_print(e, &r, "boot");
+    if (o->json) {
+        json_t *j = boot_json(e, &r);
+        char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (s != NULL)
+            printf("%s\n", s);
+        free(s);
+        json_decref(j);
+    } else {
+        boot_print(e, &r, "boot");
+    }
     if (e != MOLT_OK && e != MOLT_E_NO_IMAGE)
         cli_error("%s: %s", o->file, molt_err_str(e));
     sim_data_t data;
@@ -1125,6 +1143,8 @@ int cmd_sim(int argc, char **argv)
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
         return usage();
     const char *sub = argv[1];
+    if (!strcmp(sub, "watchdog") || !strcmp(sub, "nonce") || !strcmp(sub, "ticket") || !strcmp(sub, "clock"))
+        return cmd_sim_awdt(argc, argv);
     if (!parse_opts(argc - 1, argv + 1, &o)) {
         cli_keyring_free(&o.kr);
         return EXIT_USAGE;

@@ -20,8 +20,9 @@ static const struct {
     {"inspect", cmd_inspect, "show an image's header and TLVs: IMAGE [--json]"},
     {"decrypt", cmd_decrypt, "decrypt an encrypted image as a device would: -k ENC_PRIV IN OUT"},
     {"envelope", cmd_envelope, "per-device key envelope: make --content-key K --device PUB --image IMG -o OUT"},
-    {"sim", cmd_sim, "simulated device: create|write|request|confirm|boot|state|powerfail|attest|iak"},
+    {"sim", cmd_sim, "simulated device: create|write|request|confirm|boot|state|powerfail|attest|iak|watchdog|nonce|ticket|clock"},
     {"attest", cmd_attest, "check a device's attestation token: verify --iak PUB --nonce HEX TOKEN"},
+    {"ticket", cmd_ticket, "sign a deferral ticket: -k KEY --iak PUB|--device-id HEX --nonce HEX --seconds S --boots B"},
 };
 
 static void usage(FILE *f)

@@ -14,6 +14,8 @@
  *   then (version 3) the data area, DATA_SIZE bytes:
  *   0  magic "MOLTDATA"     8  first sector   12 sector count (0: none)
  *   16 CRC-32 of bytes 0..15
+ *   then (version 4) the watchdog's isolated parts, SIM_AWDT_FILE_SIZE bytes
+ *   (sim_awdt.c, its own magic and CRC).
  * Version 1 files (no key store) still load, without an IAK; versions 1 and 2
  * without a data area.
  */
@@ -30,7 +32,8 @@
 #include "molt/attest.h"
 
 #define DEV_MAGIC   "MOLTSIMD"
-#define DEV_VERSION 3u
+#define DEV_VERSION 4u
+#define DEV_VERSION_NO_AWDT 3u
 #define DEV_VERSION_NO_DATA 2u
 #define DEV_VERSION_NO_KEYS 1u
 #define DEV_HDR     56u
@@ -391,6 +394,7 @@ static molt_err_t ks_provision(sim_device_t *dev)
 molt_err_t sim_device_new_boot(sim_device_t *dev)
 {
     dev->ks.boot_slot = -1;
+    sim_awdt_reset(&dev->aw);
     if (ks_init_psa() != MOLT_OK ||
         psa_generate_random(dev->ks.boot_seed, sizeof dev->ks.boot_seed) != PSA_SUCCESS)
         return MOLT_E_CRYPTO;
@@ -506,6 +510,7 @@ molt_err_t sim_device_init(sim_device_t *dev, const sim_layout_t *l, const molt_
     if (sim_layout_check(l) != MOLT_OK)
         return MOLT_E_LAYOUT;
     dev->layout = *l;
+    sim_awdt_wire(&dev->aw);
     if ((e = sim_flash_init(&dev->flash, &l->geom)) != MOLT_OK)
         return e;
     if ((e = ks_provision(dev)) != MOLT_OK || (e = sim_device_new_boot(dev)) != MOLT_OK ||
@@ -552,6 +557,8 @@ molt_err_t sim_device_copy(sim_device_t *dst, const sim_device_t *src)
     d->flags = s->flags;
     memcpy(dst->nv_advanced, src->nv_advanced, sizeof dst->nv_advanced);
     dst->ks = src->ks; /* the same device: the same IAK */
+    dst->aw = src->aw;
+    sim_awdt_wire(&dst->aw);
     wire_attest(dst);
     dst->no_image_calls = 0;
     dst->no_image_why = MOLT_OK;
@@ -672,15 +679,16 @@ molt_err_t sim_device_save(const sim_device_t *dev, const char *path)
         goto out;
     flash = slurp(fpath, &flen);
     remove(fpath);
-    if (flash == NULL || flen > UINT32_MAX - KS_SIZE - DATA_SIZE)
+    if (flash == NULL || flen > UINT32_MAX - KS_SIZE - DATA_SIZE - SIM_AWDT_FILE_SIZE)
         goto out;
     {
-        uint8_t *all = realloc(flash, flen + KS_SIZE + DATA_SIZE);
+        uint8_t *all = realloc(flash, flen + KS_SIZE + DATA_SIZE + SIM_AWDT_FILE_SIZE);
         if (all == NULL)
             goto out;
         flash = all;
         memcpy(flash + flen, ks, KS_SIZE);
         memcpy(flash + flen + KS_SIZE, dt, DATA_SIZE);
+        sim_awdt_serialize(&dev->aw, flash + flen + KS_SIZE + DATA_SIZE);
     }
     memcpy(hdr, DEV_MAGIC, 8);
     put32(hdr + 8, DEV_VERSION);
@@ -691,7 +699,7 @@ molt_err_t sim_device_save(const sim_device_t *dev, const char *path)
     }
     put32(hdr + 48, (uint32_t)flen);
     put32(hdr + 52, sim_crc32(0, hdr, 52));
-    if (spill(tmp, hdr, sizeof hdr, flash, flen + KS_SIZE + DATA_SIZE) && rename(tmp, path) == 0)
+    if (spill(tmp, hdr, sizeof hdr, flash, flen + KS_SIZE + DATA_SIZE + SIM_AWDT_FILE_SIZE) && rename(tmp, path) == 0)
         e = MOLT_OK;
     else
         remove(tmp);
@@ -721,19 +729,25 @@ molt_err_t sim_device_load(sim_device_t *dev, const char *path, const molt_keyri
     if (len < DEV_HDR || memcmp(buf, DEV_MAGIC, 8) != 0 || get32(buf + 52) != sim_crc32(0, buf, 52))
         goto out;
     uint32_t version = get32(buf + 8);
-    size_t dtlen = version == DEV_VERSION ? DATA_SIZE : 0;
-    size_t kslen = version == DEV_VERSION || version == DEV_VERSION_NO_DATA ? KS_SIZE : 0;
-    if ((version != DEV_VERSION && version != DEV_VERSION_NO_DATA && version != DEV_VERSION_NO_KEYS) ||
-        len - DEV_HDR < kslen + dtlen || get32(buf + 48) != len - DEV_HDR - kslen - dtlen)
+    size_t awlen = version == DEV_VERSION ? SIM_AWDT_FILE_SIZE : 0;
+    size_t dtlen = version == DEV_VERSION || version == DEV_VERSION_NO_AWDT ? DATA_SIZE : 0;
+    size_t kslen = version == DEV_VERSION || version == DEV_VERSION_NO_AWDT || version == DEV_VERSION_NO_DATA ? KS_SIZE : 0;
+    if ((version != DEV_VERSION && version != DEV_VERSION_NO_AWDT && version != DEV_VERSION_NO_DATA &&
+         version != DEV_VERSION_NO_KEYS) ||
+        len - DEV_HDR < kslen + dtlen + awlen || get32(buf + 48) != len - DEV_HDR - kslen - dtlen - awlen)
         goto out;
-    const uint8_t *ks = buf + len - dtlen - kslen, *dt = buf + len - dtlen;
+    const uint8_t *ks = buf + len - awlen - dtlen - kslen, *dt = buf + len - awlen - dtlen, *aw = buf + len - awlen;
+    if (awlen != 0 && !sim_awdt_deserialize(&dev->aw, aw))
+        goto out;
+    if (awlen == 0)
+        sim_awdt_wire(&dev->aw);
     if (dtlen != 0) {
         if (memcmp(dt, DATA_MAGIC, 8) != 0 || get32(dt + 16) != sim_crc32(0, dt, 16))
             goto out;
         dev->layout.data_first = get32(dt + 8);
         dev->layout.data_count = get32(dt + 12);
     }
-    kslen += dtlen; /* the flash file ends before both */
+    kslen += dtlen + awlen; /* the flash file ends before all three */
     dev->ks.boot_slot = -1;
     if (kslen != 0) {
         if (memcmp(ks, KS_MAGIC, 8) != 0 || get32(ks + 148) != sim_crc32(0, ks, 148) || get32(ks + 8) > 1u)

@@ -31,6 +31,7 @@
 
 #include "molt/error.h"
 #include "molt/port.h"
+#include "sim_awdt.h"
 #include "sim_flash.h"
 #include "sim_nvcnt.h"
 
@@ -110,6 +111,9 @@ struct sim_device {
     /* the device's encryption key store (a sim_keystore_t), or NULL: see
      * sim_device_set_keystore */
     void *key_store;
+    /* the authenticated watchdog's isolated parts (sim_awdt.h); aw.on once
+     * provisioned. Saved with the device. */
+    sim_awdt_t aw;
 };
 
 /* Give the device an encryption key store (sim_keystore.h; it must outlive the
@@ -154,7 +158,7 @@ uint32_t sim_device_area_base(const sim_device_t *dev, uint32_t id);
  * NULL) gets the simulator's reason (SIM_E_FILE, SIM_E_FORMAT, SIM_E_GEOMETRY).
  * Files of format 1 (before attestation) load, without an IAK: attestation on
  * such a device fails with MOLT_E_ATTEST_KEY. Files of format 1 and 2 have no
- * data area. */
+ * data area, files before format 4 no watchdog. */
 molt_err_t sim_device_save(const sim_device_t *dev, const char *path);
 molt_err_t sim_device_load(sim_device_t *dev, const char *path, const molt_keyring_t *keys,
                            sim_res_t *why);
