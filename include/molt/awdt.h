@@ -143,8 +143,11 @@ molt_err_t molt_awdt_accept(const molt_area_t *a, const molt_awdt_policy_t *pol,
 typedef struct molt_awdt_cfg {
     const molt_area_t *area;                   /* the watchdog state (not reachable by the application) */
     uint32_t (*now)(void *ctx);                /* device time, seconds, monotonic; NULL: boots only */
-    void (*arm)(void *ctx, uint32_t seconds);  /* hardware watchdog the application cannot stop
-                                                  (0: reset now into recovery); NULL: none */
+    void (*arm)(void *ctx, uint32_t seconds);  /* hardware watchdog the application cannot stop,
+                                                  for the seconds left; 0 on a recovery boot:
+                                                  only the updater runs, and the port arms what
+                                                  its recovery path needs (the sim: nothing);
+                                                  NULL: none */
     void *ctx;
     /* The boot step; a port sets molt_awdt_boot, so that a boot stage without
      * a watchdog does not link this module. run is the image that will run and

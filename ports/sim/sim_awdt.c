@@ -62,7 +62,9 @@ static uint32_t w_now(void *ctx) { return ((sim_awdt_t *)ctx)->clock; }
 static void w_arm(void *ctx, uint32_t seconds)
 {
     sim_awdt_t *w = ctx;
-    w->armed = true;
+    /* 0: a recovery boot. Only the updater runs; this port's recovery path
+     * needs no watchdog (it only polls the deployer and installs). */
+    w->armed = seconds != 0u;
     w->fires_at = w->clock + seconds < w->clock ? UINT32_MAX : w->clock + seconds;
 }
 
