@@ -31,6 +31,19 @@
  * every device. --require-encryption sets PSA_FWU_FLAG_ENCRYPTION: an
  * unencrypted package is refused at finish.
  *
+ * The authenticated watchdog (R-AVAIL, docs/awdt.md): on a device whose
+ * watchdog is provisioned (molt sim watchdog), --tickets asks moltd for a
+ * deferral ticket at every poll (a nonce from the device's update service,
+ * POST .../molt/ticket, the ticket handed back to the device) and --time-scale N
+ * moves device time N seconds per second the agent sleeps. When the hardware
+ * watchdog fires the device restarts; a recovery boot runs only the updater:
+ * the agent then installs what the deployer offers first, asks for a ticket
+ * only when nothing is offered, restarts after an accepted update (the
+ * confirmed image leaves recovery) and never runs the application's part.
+ * --block drop|ignore makes the application an attacker outside recovery:
+ * drop discards every deployment (tickets still go through), ignore never
+ * asks for a ticket and ignores deployments.
+ *
  * Faults for tests and the demo: --drop-after N drops the connection after N
  * bytes of artifact (once per run); --power-cut-at N cuts the power at the
  * N-th flash operation of the activation boot (the device file keeps the torn
@@ -115,6 +128,11 @@ typedef struct agent {
     bool closed;              /* a deployment was closed (final feedback accepted) */
     volatile int abort_dl;    /* set by the polling thread: the deployer cancels */
     long sleep_s;             /* the last config.polling.sleep */
+    /* the authenticated watchdog (R-AVAIL) */
+    bool tickets;             /* ask moltd for deferral tickets */
+    long time_scale;          /* device seconds per second slept (0: device time stands still) */
+    int block;                /* 0 none, 1 drop, 2 ignore: the application as an attacker */
+    bool updated_in_recovery; /* an update was accepted during recovery: restart to leave it */
 } agent_t;
 
 /* --- small utilities ------------------------------------------------------------ */
@@ -237,6 +255,9 @@ static int power_on(agent_t *a, bool cut)
     say(a, "boot: running %s (%s%s%s)", a->running, a->boot.trial ? "trial" : "confirmed",
         a->boot.resumed ? ", interrupted activation completed" : "",
         a->boot.action == MOLT_ACT_REVERT ? ", reverted" : "");
+    if (a->boot.recovery)
+        say(a, "boot: RECOVERY (boot %u): the watchdog's deadline passed; only the updater runs", (unsigned)a->boot.boots);
+    a->updated_in_recovery = false;
     return dev_save(a) ? 0 : EXIT_USAGE;
 }
 
@@ -925,6 +946,7 @@ static int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
             feedback(a, aid, "closed", strcmp(a->running, ver) == 0 ? "success" : "failure", why, 0, 0);
             say(a, "feedback: success (%s)", why);
             attest(a);
+            a->updated_in_recovery = a->boot.recovery;
             return 0;
         }
         case PSA_FWU_FAILED: {
@@ -946,6 +968,64 @@ static int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
     say(a, "deployment %s: no progress", aid);
     *retry = true;
     return 0;
+}
+
+/* --- the authenticated watchdog (R-AVAIL) ------------------------------------------ */
+
+/* A deferral ticket: a nonce from the device's update service, moltd signs (or
+ * refuses: the reason is printed; OUTDATED means the deployer wants an update
+ * first), the device checks and stores it. */
+static bool ask_ticket(agent_t *a)
+{
+    uint8_t nonce[MOLT_AWDT_NONCE_LEN];
+    char hex[2 * sizeof nonce + 1], url[1200], body[96];
+    molt_err_t e = sim_awdt_nonce(&a->dev.aw, nonce);
+    if (e != MOLT_OK) {
+        say(a, "ticket: the device issues no nonce: %s", molt_err_str(e));
+        return false;
+    }
+    dev_save(a); /* the outstanding nonce is the update service's RAM; saved for the CLI */
+    cli_hex(nonce, sizeof nonce, hex);
+    snprintf(url, sizeof url, "%s/molt/ticket", a->base);
+    snprintf(body, sizeof body, "{\"nonce\":\"%s\"}", hex);
+    buf_t b = {0};
+    long code = request(a, "POST", url, "application/json", body, strlen(body), &b);
+    json_error_t je;
+    json_t *j = code == 200 && b.p ? json_loads(b.p, 0, &je) : NULL;
+    const char *th = j ? json_string_value(json_object_get(j, "ticket")) : NULL;
+    uint8_t t[MOLT_AWDT_TICKET_LEN];
+    size_t tl = 0;
+    bool ok = false;
+    if (th == NULL || !cli_parse_hex(th, t, sizeof t, &tl)) {
+        say(a, "ticket: refused by moltd (HTTP %ld %s)", code, b.p ? b.p : "");
+    } else if ((e = sim_awdt_ticket(&a->dev.aw, t, tl)) != MOLT_OK) {
+        say(a, "ticket: refused by the device: %s [%s]", molt_err_str(e), molt_err_name(e));
+    } else {
+        molt_awdt_state_t st;
+        uint32_t boots = 0;
+        (void)sim_awdt_status(&a->dev.aw, &st, &boots);
+        say(a, "ticket: accepted; deadline at device time %u (now %u), boot limit %u", (unsigned)st.deadline,
+            (unsigned)a->dev.aw.clock, (unsigned)st.boot_limit);
+        ok = dev_save(a);
+    }
+    json_decref(j);
+    free(b.p);
+    return ok;
+}
+
+/* Sleep s seconds; device time moves on by s * time_scale. Returns an exit code,
+ * 0 also after a restart the hardware watchdog forced. */
+static int device_sleep(agent_t *a, long s)
+{
+    sleep_ms(s * 1000);
+    if (a->cfg.awdt == NULL || a->time_scale == 0)
+        return 0;
+    if (!sim_awdt_advance(&a->dev.aw, (uint32_t)(s * a->time_scale))) {
+        dev_save(a);
+        return 0;
+    }
+    say(a, "the hardware watchdog fired at device time %u: restart", (unsigned)a->dev.aw.clock);
+    return power_on(a, false);
 }
 
 /* One poll of the base resource and what it asks for. *sleep_s: the next sleep. */
@@ -996,6 +1076,10 @@ static int poll_once(agent_t *a, long *sleep_s, bool *error)
         request(a, "POST", url, "application/json", body, strlen(body), &b);
         free(b.p);
         say(a, "cancel of action %s: %s", aid, can ? "done" : "refused (already activating)");
+    } else if (dep && a->block != 0 && !a->boot.recovery) {
+        /* the application is the attacker: the deployment never reaches the updater */
+        say(a, "deployment %s by the application (--block %s)", a->block == 1 ? "dropped" : "ignored",
+            a->block == 1 ? "drop" : "ignore");
     } else if (dep) {
         json_t *d = get_json(a, dep, &code);
         const char *aid = d ? json_string_value(json_object_get(d, "id")) : NULL;
@@ -1008,6 +1092,15 @@ static int poll_once(agent_t *a, long *sleep_s, bool *error)
         }
         json_decref(d);
     }
+    /* A ticket when nothing is to be installed now (in recovery: only then; the
+     * compromised application of --block ignore never asks). */
+    if (rc == 0 && a->tickets && a->cfg.awdt != NULL && !(a->block == 2 && !a->boot.recovery) &&
+        (!dep || (a->block != 0 && !a->boot.recovery)))
+        ask_ticket(a);
+    if (rc == 0 && a->updated_in_recovery) {
+        say(a, "update accepted in recovery: restart to leave it");
+        rc = power_on(a, false);
+    }
     json_decref(j);
     return rc;
 }
@@ -1019,7 +1112,8 @@ static int usage(void)
             "                  [--once | --max-polls N] [--until-update] [--health-cmd CMD | --health-fail]\n"
             "                  [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS] [--max-sleep S]\n"
             "                  [--max-errors N] [--rate BYTES_PER_S] [--quiet]\n"
-            "                  [--enc-key ENC_PRIV ...] [--envelope-dir DIR] [--require-encryption]\n");
+            "                  [--enc-key ENC_PRIV ...] [--envelope-dir DIR] [--require-encryption]\n"
+            "                  [--tickets] [--time-scale N] [--block drop|ignore]\n");
     return EXIT_USAGE;
 }
 
@@ -1045,7 +1139,7 @@ int main(int argc, char **argv)
     a->backoff_ms = 1000;
     a->max_errors = 20;
     enum { O_SERVER = 256, O_ID, O_TOKEN, O_TENANT, O_ONCE, O_MAXP, O_HCMD, O_HFAIL, O_DROP, O_CUT, O_BACK, O_MSLEEP,
-           O_QUIET, O_UNTIL, O_MAXERR, O_RATE, O_ENCKEY, O_ENVDIR, O_REQENC };
+           O_QUIET, O_UNTIL, O_MAXERR, O_RATE, O_ENCKEY, O_ENVDIR, O_REQENC, O_TICKETS, O_TSCALE, O_BLOCK };
     const char *enc_keys[3];
     int nenc = 0;
     static const struct option opts[] = {
@@ -1060,6 +1154,8 @@ int main(int argc, char **argv)
         {"max-errors", required_argument, 0, O_MAXERR}, {"rate", required_argument, 0, O_RATE},
         {"enc-key", required_argument, 0, O_ENCKEY},  {"envelope-dir", required_argument, 0, O_ENVDIR},
         {"require-encryption", no_argument, 0, O_REQENC},
+        {"tickets", no_argument, 0, O_TICKETS},      {"time-scale", required_argument, 0, O_TSCALE},
+        {"block", required_argument, 0, O_BLOCK},
         {0, 0, 0, 0}};
     int c;
     long v;
@@ -1114,6 +1210,19 @@ int main(int argc, char **argv)
             break;
         case O_ENVDIR: a->env_dir = optarg; break;
         case O_REQENC: a->require_enc = true; break;
+        case O_TICKETS: a->tickets = true; break;
+        case O_TSCALE:
+            if (!num(optarg, 0, 1000000, &a->time_scale))
+                return die("--time-scale: device seconds per second, 0 to 1000000");
+            break;
+        case O_BLOCK:
+            if (strcmp(optarg, "drop") == 0)
+                a->block = 1;
+            else if (strcmp(optarg, "ignore") == 0)
+                a->block = 2;
+            else
+                return die("--block: drop or ignore, got '%s'", optarg);
+            break;
         case O_MAXERR:
             if (!num(optarg, 1, 1000000, &a->max_errors))
                 return die("--max-errors: a number from 1");
@@ -1160,6 +1269,9 @@ int main(int argc, char **argv)
     }
     a->cfg.mode = (molt_boot_mode_t)a->dev.layout.mode;
     a->cfg.downgrade_prevention = false;
+    a->cfg.awdt = sim_awdt_cfg(&a->dev.aw); /* NULL: no watchdog provisioned */
+    if (a->tickets && a->cfg.awdt == NULL)
+        return die("%s: --tickets needs a provisioned watchdog (molt sim watchdog)", a->file);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     signal(SIGPIPE, SIG_IGN);
     int rc = power_on(a, false);
@@ -1185,7 +1297,7 @@ int main(int argc, char **argv)
         if (a->until_update && a->closed)
             break;
         if (a->max_polls < 0 || polls < a->max_polls)
-            sleep_ms(sleep_s * 1000);
+            rc = device_sleep(a, sleep_s);
     }
     dev_save(a);
     sim_device_free(&a->dev);

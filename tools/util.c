@@ -193,3 +193,23 @@ void cli_hex(const uint8_t *in, size_t len, char *out)
     }
     out[2 * len] = '\0';
 }
+
+bool cli_parse_hex(const char *s, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t n = strlen(s);
+    if (n % 2 != 0 || n / 2 > cap)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+        if (v < 0)
+            return false;
+        if (i % 2 == 0)
+            out[i / 2] = (uint8_t)(v << 4);
+        else
+            out[i / 2] |= (uint8_t)v;
+    }
+    *len = n / 2;
+    return true;
+}
