@@ -367,7 +367,9 @@ eq "$(sql "SELECT COUNT(*) FROM audit WHERE what LIKE 'ticket.%' AND (object <> 
    "each record names the asking device"
 
 # --- schema step 5 on a database with history: the release times it derives from the audit log
-# (campaign.step, campaign.resume) equal those recorded live, within the few ms between the two writes
+# (campaign.step, campaign.resume) equal those recorded live, within the few ms between the two writes.
+# This assumes the tickets step is the LAST schema step (latest - 1 is the version before it): a step
+# appended after it must be undone here too.
 stop
 latest=$(sql 'SELECT version FROM schema_version')
 live=$(sql "SELECT campaign_id, step, COALESCE(released, -1) FROM campaign_steps ORDER BY 1, 2")
