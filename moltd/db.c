@@ -112,6 +112,21 @@ static const step_t steps[] = {
      " SUM(CASE WHEN state IN ('assigned', 'running', 'downloaded', 'cancelling') THEN 1 ELSE 0 END),"
      " SUM(CASE WHEN state = 'failure' THEN 1 ELSE 0 END) FROM actions GROUP BY campaign_id, step;\n",
      NULL},
+    /* 5: deferral tickets (R-AVAIL): the policy of each device class, quarantined
+     * devices, and when moltd released each campaign step (a ticket's grace counts
+     * from it, never from a device's fetch). Steps released before this step get
+     * their time from the audit log (campaign.step, or a later campaign.resume);
+     * step 0 without one counts from the campaign's creation (ticket.c). */
+    {"CREATE TABLE ticket_policies (class TEXT PRIMARY KEY REFERENCES device_classes(name),"
+     " seconds BIGINT NOT NULL CHECK (seconds >= 1), boots BIGINT NOT NULL CHECK (boots >= 1),"
+     " grace BIGINT NOT NULL CHECK (grace >= 0), updated BIGINT NOT NULL);\n"
+     "CREATE TABLE device_quarantine (device_id TEXT PRIMARY KEY REFERENCES devices(id), reason TEXT NOT NULL,"
+     " since BIGINT NOT NULL, actor TEXT NOT NULL);\n"
+     "ALTER TABLE campaign_steps ADD COLUMN released BIGINT;\n"
+     "UPDATE campaign_steps SET released = (SELECT MAX(au.at) FROM audit au"
+     " WHERE au.object = CAST(campaign_steps.campaign_id AS TEXT) AND (au.what = 'campaign.resume'"
+     " OR (au.what = 'campaign.step' AND au.detail LIKE 'step ' || CAST(campaign_steps.step + 1 AS TEXT) || ' of %')));\n",
+     NULL},
 };
 
 int db_schema_latest(void)

@@ -759,6 +759,8 @@ int ddi_dispatch(req_t *r)
         return http_error(r, 501, "%s is not implemented yet", s1);
     if (strcmp(s1, "molt") == 0 && n == 2 && strcmp(s2, "attestation") == 0)
         return attest_dispatch(r);
+    if (strcmp(s1, "molt") == 0 && n == 2 && strcmp(s2, "ticket") == 0)
+        return ticket_issue(r);
     if (strcmp(s1, "molt") == 0 && n == 3 && strcmp(s2, "keyEnvelope") == 0 && strspn(s3, "0123456789") == strlen(s3) &&
         strlen(s3) < 19)
         return get ? envelope_get(r, s3) : http_error(r, 405, "method %s not allowed here", m);

@@ -32,7 +32,9 @@ static void usage(FILE *f)
             "  --header-timeout S       seconds a new connection has to send its request headers (default 10)\n"
             "  --attest-ttl SECONDS     lifetime of an attestation challenge (default 300)\n"
             "  --kek-file FILE          key-encryption key (64 hex digits) that wraps the content keys of\n"
-            "                           encrypted packages; without it encrypted uploads are refused\n");
+            "                           encrypted packages; without it encrypted uploads are refused\n"
+            "  --ticket-key FILE        PEM ECDSA P-256 private key that signs deferral tickets (R-AVAIL);\n"
+            "                           a key of its own, never an image signer's; without it tickets get 503\n");
 }
 
 #include <stdarg.h>
@@ -60,11 +62,12 @@ static bool parse_num(const char *s, unsigned long long max, unsigned long long 
 
 int main(int argc, char **argv)
 {
-    const char *db_url = "sqlite:moltd.db", *listen = "127.0.0.1", *tokfile = NULL, *kekfile = NULL;
+    const char *db_url = "sqlite:moltd.db", *listen = "127.0.0.1", *tokfile = NULL, *kekfile = NULL,
+               *ticketfile = NULL;
     unsigned long long port = 8080, sleep_s = 300, max_json = 65536, max_pkg = 64ull << 20, threads = 4, attest_ttl = 300,
                        per_ip = 64, header_timeout = 10;
     moltd_t srv = {.artifact_dir = "artifacts", .tenant = "DEFAULT"};
-    enum { O_DB = 256, O_LISTEN, O_PORT, O_ADIR, O_AURL, O_TOK, O_TENANT, O_SLEEP, O_MJ, O_MP, O_THR, O_ATTL, O_KEK, O_PERIP, O_HDRT };
+    enum { O_DB = 256, O_LISTEN, O_PORT, O_ADIR, O_AURL, O_TOK, O_TENANT, O_SLEEP, O_MJ, O_MP, O_THR, O_ATTL, O_KEK, O_PERIP, O_HDRT, O_TKEY };
     static const struct option opts[] = {
         {"db", required_argument, 0, O_DB},           {"listen", required_argument, 0, O_LISTEN},
         {"port", required_argument, 0, O_PORT},       {"artifact-dir", required_argument, 0, O_ADIR},
@@ -74,6 +77,7 @@ int main(int argc, char **argv)
         {"threads", required_argument, 0, O_THR},     {"attest-ttl", required_argument, 0, O_ATTL},
         {"kek-file", required_argument, 0, O_KEK},
         {"per-ip-connections", required_argument, 0, O_PERIP}, {"header-timeout", required_argument, 0, O_HDRT},
+        {"ticket-key", required_argument, 0, O_TKEY},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -95,6 +99,7 @@ int main(int argc, char **argv)
         case O_KEK: kekfile = optarg; break;
         case O_PERIP: ok = parse_num(optarg, 4096, &per_ip); break;
         case O_HDRT: ok = parse_num(optarg, 300, &header_timeout) && header_timeout > 0; break;
+        case O_TKEY: ticketfile = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -146,8 +151,10 @@ int main(int argc, char **argv)
         srv.db->drv->close(srv.db);
         return 2;
     }
-    if (!kek_check(&srv, why, sizeof why)) {
+    if (!kek_check(&srv, why, sizeof why) || (ticketfile && !ticket_key_load(&srv, ticketfile, why, sizeof why)) ||
+        !ticket_key_check(&srv, why, sizeof why)) {
         srv.db->drv->close(srv.db);
+        ticket_key_free(&srv);
         return die("%s", why);
     }
     srv.poll_sleep = (unsigned)sleep_s;
@@ -172,6 +179,7 @@ int main(int argc, char **argv)
         last_seen_stop(&srv);
         srv_db_close_all(&srv);
         srv.db->drv->close(srv.db);
+        ticket_key_free(&srv);
         return die("cannot listen on %s port %llu (in use, or not an IPv4 address)", listen, port);
     }
     printf("moltd: listening on http://%s:%u (%s database, schema %d)\n", listen, http_port(d), srv.db->drv->name,
@@ -183,6 +191,7 @@ int main(int argc, char **argv)
     last_seen_stop(&srv);
     srv_db_close_all(&srv);
     srv.db->drv->close(srv.db);
+    ticket_key_free(&srv);
     pthread_mutex_destroy(&srv.lock);
     printf("moltd: stopped\n");
     return 0;

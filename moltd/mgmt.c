@@ -985,8 +985,8 @@ static int campaigns_control(req_t *r, const char *id, const char *op)
                "UPDATE actions SET state = 'cancelling', updated = $2 WHERE campaign_id = $1"
                " AND state IN ('running', 'downloaded')",
                id, now) == DB_OK;
-    if (ok && strcmp(to, "running") == 0)
-        ok = campaign_evaluate(srv, id, false) == DB_OK;
+    if (ok && strcmp(to, "running") == 0) /* a resume restarts the grace of tickets (ticket.c) */
+        ok = ticket_step_released(srv, id, NULL) == DB_OK && campaign_evaluate(srv, id, false) == DB_OK;
     if (!tx_end(srv, ok))
         return db_fail(r);
     return campaigns_get(r, id);
@@ -1015,6 +1015,8 @@ int mgmt_dispatch(req_t *r)
     const char *what = r->nseg >= 3 ? r->seg[2] : "", *id = r->nseg >= 4 ? r->seg[3] : NULL;
     if (r->nseg < 3 || r->nseg > 5)
         return http_error(r, 404, "no such resource");
+    if (ticket_mgmt_match(r)) /* ticket key, ticket policies, quarantine (ticket.c) */
+        return ticket_mgmt_dispatch(r);
     if (strcmp(what, "tokens") == 0 && r->nseg == 4) {
         if (strcmp(m, "DELETE") == 0)
             return need(r, ROLE_ADMIN, &ret) ? tokens_revoke(r, id) : ret;

@@ -54,6 +54,8 @@ typedef struct moltd {
     unsigned per_ip;              /* connections one client address may hold (0: no limit) */
     unsigned header_timeout;      /* seconds from accept to a request's complete headers */
     unsigned conn_timeout;        /* idle seconds, and the deadline of later requests' headers */
+    EVP_PKEY *ticket_key;         /* --ticket-key: signs deferral tickets (ticket.c); NULL: none */
+    char *ticket_pub_pem;         /* its public part, SPKI PEM (GET /api/v1/ticketkey) */
 } moltd_t;
 
 /* One HTTP request, from its headers to its completion. */
@@ -109,6 +111,22 @@ int ddi_auth(req_t *r, bool *refused);
 int ddi_dispatch(req_t *r);
 /* attest.c: GET/POST .../molt/attestation (challenge, token upload) */
 int attest_dispatch(req_t *r);
+
+/* --- ticket.c: deferral tickets (R-AVAIL) ----------------------------------- */
+/* Load the ticket key (PEM, ECDSA P-256). false: *why says why, in one line. */
+bool ticket_key_load(moltd_t *srv, const char *path, char *why, size_t cap);
+/* After the migration: the ticket key must not be an image signer's key. */
+bool ticket_key_check(moltd_t *srv, char *why, size_t cap);
+void ticket_key_free(moltd_t *srv);
+/* POST .../molt/ticket */
+int ticket_issue(req_t *r);
+/* /api/v1/ticketkey, /api/v1/classes/{name}/ticketpolicy, /api/v1/devices/{id}/quarantine */
+bool ticket_mgmt_match(const req_t *r);
+int ticket_mgmt_dispatch(req_t *r);
+/* Record when moltd released a campaign step to its devices (step NULL: every
+ * released step, on resume), inside the caller's transaction: a ticket's grace
+ * counts from it. */
+db_status_t ticket_step_released(moltd_t *srv, const char *campaign_id, const char *step);
 
 /* --- envelope.c: encrypted packages (content keys, per-device envelopes) ---- */
 /* Read the key-encryption key (first line: 64 hex digits). false: *why says why. */

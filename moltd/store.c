@@ -322,7 +322,8 @@ db_status_t campaign_evaluate(moltd_t *srv, const char *cid, bool count_failures
     if (cur + 1 < nsteps) {
         char next[16];
         snprintf(next, sizeof next, "%d", cur + 1);
-        if (Q(srv, NULL, "UPDATE campaigns SET step = $2 WHERE id = $1 AND step = $3", cid, next, step) != DB_OK)
+        if (Q(srv, NULL, "UPDATE campaigns SET step = $2 WHERE id = $1 AND step = $3", cid, next, step) != DB_OK ||
+            ticket_step_released(srv, cid, next) != DB_OK)
             return DB_ERROR;
         snprintf(detail, sizeof detail, "step %d of %d released", cur + 2, nsteps);
         if (audit(srv, "moltd", "campaign.step", cid, NULL, NULL, detail) != DB_OK)

@@ -68,9 +68,9 @@ MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --port 70000 --artifact-dir "$ART" >/dev/null 
 grep -qx "moltd: 70000: bad value for --port" "$work/err" && ok || bad "port msg: $(cat "$work/err")"
 
 start
-grep -q "($backend database, schema 4)" "$work/log" && ok || bad "start line: $(cat "$work/log")"
+grep -q "($backend database, schema 5)" "$work/log" && ok || bad "start line: $(cat "$work/log")"
 [ $backend = sqlite ] && eq "$(sql 'PRAGMA journal_mode')" wal "WAL mode"
-eq "$(sql 'SELECT version FROM schema_version')" 4 "schema_version"
+eq "$(sql 'SELECT version FROM schema_version')" 5 "schema_version"
 
 # --- authentication and roles
 call 401 GET "$U/devices" ""
@@ -494,6 +494,8 @@ grep -q "($backend database, schema $latest)" "$work/log" && ok || bad "upgrade 
 eq "$(sql1 'SELECT version FROM schema_version')" "$latest" "migrated to the latest schema"
 eq "$(dump1 | sha256sum)" "$d1" "migration kept every row"
 eq "$(sql1 "SELECT COUNT(*) FROM devices WHERE attested_hash IS NULL AND attested_at IS NULL") $(sql1 'SELECT COUNT(*) FROM attest_challenges')" "1 0" "step 2 objects added"
+eq "$(sql1 "SELECT COUNT(*) FROM campaign_steps WHERE released IS NULL") $(sql1 'SELECT COUNT(*) FROM ticket_policies') $(sql1 'SELECT COUNT(*) FROM device_quarantine')" \
+   "1 0 0" "step 5 objects added (no step released after creation: no release time)"
 OLDV="Bearer legacy-viewer-token-0001"; OLDT="TargetToken legacy-device-token-0001"
 call 200 GET "$U/devices" "$OLDV"
 eq "$(js 'map("\(.id) \(.class) \(.version) \(.attributes.hw) \(.action.state)") | join(",")')" "old1 legacy 0.9.0+0 rev-a success" "old token, old device"
@@ -523,7 +525,7 @@ grep -qi "^location: http://mirror.invalid/molt/$SHA1" "$work/h4" && ok || bad "
 kill "$pid"; wait "$pid"; pid=
 sql "UPDATE schema_version SET version = 99"
 MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$ART" >/dev/null 2>"$work/err"; eq "$?" 2 "newer schema exit"
-grep -qx "moltd: schema migration failed: schema version 99 is newer than this moltd (4)" "$work/err" && ok || bad "schema msg: $(cat "$work/err")"
+grep -qx "moltd: schema migration failed: schema version 99 is newer than this moltd (5)" "$work/err" && ok || bad "schema msg: $(cat "$work/err")"
 eq "$(sql 'SELECT version FROM schema_version')" 99 "schema left alone"
 
 echo "moltd: $pass passed, $fail failed"
