@@ -1095,8 +1095,11 @@ static int poll_once(agent_t *a, long *sleep_s, bool *error)
     /* A ticket when nothing is to be installed now (in recovery: only then; the
      * compromised application of --block ignore never asks). */
     if (rc == 0 && a->tickets && a->cfg.awdt != NULL && !(a->block == 2 && !a->boot.recovery) &&
-        (!dep || (a->block != 0 && !a->boot.recovery)))
+        (!dep || (a->block != 0 && !a->boot.recovery))) {
+        if (!a->attested) /* moltd judges the attested version: tell it what runs first */
+            attest(a);
         ask_ticket(a);
+    }
     if (rc == 0 && a->updated_in_recovery) {
         say(a, "update accepted in recovery: restart to leave it");
         rc = power_on(a, false);

@@ -931,8 +931,12 @@ static int campaigns_control(req_t *r, const char *id, const char *op)
     db_rows_free(&c);
     const char *to = strcmp(op, "pause") == 0    ? (strcmp(state, "running") == 0 ? "paused" : NULL)
                      : strcmp(op, "resume") == 0 ? (strcmp(state, "paused") == 0 ? "running" : NULL)
-                     : (strcmp(state, "running") == 0 || strcmp(state, "paused") == 0) ? "cancelled"
-                                                                                         : NULL;
+                     /* a finished campaign can be withdrawn too: it then no longer makes its
+                      * devices outdated for deferral tickets (moltd/ticket.c) */
+                     : (strcmp(state, "running") == 0 || strcmp(state, "paused") == 0 ||
+                        strcmp(state, "finished") == 0)
+                         ? "cancelled"
+                         : NULL;
     if (!to) {
         tx_end(srv, false);
         return http_error(r, 409, "cannot %s a campaign that is %s", op, state);

@@ -311,7 +311,7 @@ static bool decide(req_t *r, verdict_t *v, const uint8_t nonce[NONCE_LEN], char 
            "SELECT a.id, p.version, COALESCE(cs.released, c.created), c.start_at, c.id FROM actions a"
            " JOIN campaigns c ON c.id = a.campaign_id JOIN packages p ON p.id = c.package_id"
            " LEFT JOIN campaign_steps cs ON cs.campaign_id = a.campaign_id AND cs.step = a.step"
-           " WHERE a.device_id = $1 AND a.state IN ('assigned', 'running', 'downloaded') AND c.state = 'running'"
+           " WHERE a.device_id = $1 AND a.state NOT IN ('cancelled', 'cancelling') AND c.state IN ('running', 'finished')"
            " AND a.step <= c.step AND c.start_at <= $2 AND p.version_key > $3 ORDER BY a.id",
            r->device, now, key) == DB_OK;
     if (!ok)

@@ -348,6 +348,11 @@ call 200 PUT "$U/classes/sensor/ticketpolicy" "$A" -d '{"seconds":600,"boots":2,
 ask 200 devC; check_ticket devC $N0 600 2
 call 200 PUT "$U/classes/sensor/ticketpolicy" "$A" -d '{"seconds":600,"boots":2,"grace":0}'
 ask 403 devC; eq "$(js .reason)" OUTDATED "grace 0"
+# the device's own account of its action is not believed (a compromised application holds the
+# device's token): closed by the device with failure, it is still outdated
+call 200 POST "$D/devC/deploymentBase/2/feedback" "$(T devC)" \
+     -d '{"status":{"execution":"closed","result":{"finished":"failure"}}}'
+ask 403 devC; eq "$(js .reason)" OUTDATED "closed by the device with failure: still outdated"
 call 200 POST "$U/campaigns/$C1/cancel" "$OPS"
 ask 200 devC                                                      # cancelled: nothing to install
 # start_at: released when it comes, the grace counts from it
@@ -359,6 +364,11 @@ while [ "$(date +%s%3N)" -le $((sa + 100)) ]; do sleep 0.1; done
 ask 200 devC                                                      # started, inside the grace
 sleep 3.3
 ask 403 devC; eq "$(sql "SELECT detail FROM audit WHERE what = 'ticket.refused' ORDER BY id DESC LIMIT 1" | jq -r .released)" "$sa" "grace from start_at"
+# ... and closed with a success it never installed (its attested version says so): still outdated
+aid=$(sql "SELECT detail FROM audit WHERE what = 'ticket.refused' ORDER BY id DESC LIMIT 1" | jq -r .action)
+call 200 POST "$D/devC/deploymentBase/$aid/feedback" "$(T devC)" \
+     -d '{"status":{"execution":"closed","result":{"finished":"success"}}}'
+ask 403 devC; eq "$(js .reason)" OUTDATED "a success the device did not attest: still outdated"
 
 # --- every answer of the ticket endpoint is one audit record
 eq "$(sql "SELECT what FROM audit WHERE what LIKE 'ticket.%' ORDER BY id" | sed 's/^ticket\.//' | paste -sd' ')" \
