@@ -13,7 +13,8 @@
 # each device (R-CONF, R-ONEPKG) -- through a dropped connection, a power cut mid-activation, a
 # tampered package from a rogue mirror, a rollback upload and a v2 that fails its
 # health check on one device; the second table is device, version before and
-# after, attested version, outcome. Then the dashboard's URL (moltd's /ui/) and tokens to log in
+# after, attested version, outcome. Section 18: moltd signs deferral tickets, and a device whose
+# application ignores updates reaches v2 through its watchdog's recovery (R-AVAIL). Then the dashboard's URL (moltd's /ui/) and tokens to log in
 # with; KEEP=1 keeps moltd running until Ctrl-C (make demo KEEP=1).
 set -uo pipefail
 build=${1:?usage: scripts/demo.sh BUILD_DIR}
@@ -239,6 +240,33 @@ record "fleet: the package every device was served" "$(sha256sum app-v2.fleet | 
        "$(tr '\n' ' ' <<<"$served" | cut -c1-16)$([ "$(wc -l <<<"$served")" = 1 ] && echo " (encrypted)")"
 record "fleet: key envelopes issued, all different" 5 \
        "$(api "$S/api/v1/audit" | jq -r '[.[] | select(.what == "envelope.issued") | .detail | capture("sha256 (?<s>[0-9a-f]+)").s] | unique | length')"
+
+say "18. Updates an attacker cannot block (R-AVAIL): dev-f's application ignores v2 and never asks for a ticket"
+# moltd signs deferral tickets with a key of its own; dev-f's factory provisions its watchdog with the
+# public part. A ticket grants 30 device seconds; device time runs 10 s per second the agent sleeps.
+openssl ecparam -name prime256v1 -genkey -noout -out ticket.pem 2>/dev/null
+stop_moltd; start_moltd --ticket-key ticket.pem
+api -X PUT -d '{"seconds":30,"boots":50,"grace":0}' "$S/api/v1/classes/sensor/ticketpolicy"; echo
+api "$S/api/v1/ticketkey" | jq -r .pem > ticket.pub
+d=dev-f
+"$molt" sim create -f $d.sim --sector-size 4096 --slot-sectors 16 --align 8 >/dev/null
+"$molt" sim write -f $d.sim --slot primary app-v1.signed >/dev/null
+"$molt" sim iak -f $d.sim -o $d.iak
+"$molt" keygen -t x25519 -k $d.enc.pem >/dev/null; "$molt" getpub -k $d.enc.pem -e pem -o $d.enc.pub
+run "$molt" sim watchdog -f $d.sim --ticket-key ticket.pub --seconds 30 --boots 50 --max-seconds 60 --max-boots 100 \
+    --exit-seconds 30 --exit-boots 50
+TOK[$d]=$(api -d "$(jq -n --arg id $d --rawfile ak $d.iak --rawfile ek $d.enc.pub \
+           '{id:$id,class:"sensor",attestation_key:$ak,encryption_key:$ek}')" "$S/api/v1/devices" | jq -r .token)
+agent $d --tickets --time-scale 10 --max-polls 1 2>&1 | tee $d.0.log     # honest: a ticket keeps the deadline ahead
+api -d "$(jq -n --argjson p "$P2" '{name:"v2-for-dev-f",package:$p,filter:{ids:["dev-f"]}}')" "$S/api/v1/campaigns"; echo
+sleep 1.1                                                                 # past the class's grace of 0 s
+agent $d --tickets --time-scale 10 --block ignore 2>&1 | tee $d.log      # the application is the attacker now
+record "dev-f: a ticket while current" yes "$(grep -q '^dev-f: ticket: accepted' dev-f.0.log && echo yes || echo no)"
+record "dev-f: the application ignores v2" yes "$(grep -q '^dev-f: deployment ignored by the application' dev-f.log && echo yes || echo no)"
+record "dev-f: the watchdog fires, recovery boot" yes "$(grep -q '^dev-f: boot: RECOVERY' dev-f.log && echo yes || echo no)"
+record "dev-f: runs after recovery (attested)" "2.0.0+0 2.0.0+0" \
+       "$("$molt" sim state -f dev-f.sim -k vendor.pub.pem --json | jq -r .would_boot.version) $(api "$S/api/v1/devices/dev-f" | jq -r .attested_version)"
+record "dev-f: out of recovery" false "$("$molt" sim watchdog -f dev-f.sim --status --json | jq -r .recovery)"
 
 say "Outcome: image verification and the device"
 printf '%-44s %-32s %-32s %s\n' case expected got verdict
