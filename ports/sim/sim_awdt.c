@@ -26,25 +26,49 @@ static molt_err_t m_read(void *ctx, uint32_t off, void *buf, size_t len)
     return MOLT_OK;
 }
 
+/* How many bytes of this operation land: all, or a torn prefix at the armed cut. */
+static size_t m_lands(sim_awdt_t *w, size_t len)
+{
+    if (w->ops++ != w->cut_at || !w->cut_armed)
+        return len;
+    w->dead = true;
+    w->cut_rng = w->cut_rng * 1103515245u + 12345u;
+    return (size_t)((w->cut_rng >> 8) % (len + 1u));
+}
+
 static molt_err_t m_write(void *ctx, uint32_t off, const void *buf, size_t len)
 {
     sim_awdt_t *w = ctx;
-    if (off % 8u || len % 8u || off > sizeof w->mem || len > sizeof w->mem - off)
+    if (w->dead || off % 8u || len % 8u || off > sizeof w->mem || len > sizeof w->mem - off)
         return MOLT_E_FLASH;
     for (size_t i = 0; i < len; i++)
         if (w->mem[off + i] != 0xffu)
             return MOLT_E_FLASH; /* NOR: only erased bytes are programmed */
-    memcpy(w->mem + off, buf, len);
-    return MOLT_OK;
+    memcpy(w->mem + off, buf, m_lands(w, len));
+    return w->dead ? MOLT_E_FLASH : MOLT_OK;
 }
 
 static molt_err_t m_erase(void *ctx, uint32_t off, uint32_t len)
 {
     sim_awdt_t *w = ctx;
-    if (off % SIM_AWDT_SECTOR || len % SIM_AWDT_SECTOR || off > sizeof w->mem || len > sizeof w->mem - off)
+    if (w->dead || off % SIM_AWDT_SECTOR || len % SIM_AWDT_SECTOR || off > sizeof w->mem || len > sizeof w->mem - off)
         return MOLT_E_FLASH;
-    memset(w->mem + off, 0xff, len);
-    return MOLT_OK;
+    memset(w->mem + off, 0xff, m_lands(w, len));
+    return w->dead ? MOLT_E_FLASH : MOLT_OK;
+}
+
+void sim_awdt_arm_cut(sim_awdt_t *w, uint64_t n, uint32_t seed)
+{
+    w->cut_armed = true;
+    w->dead = false;
+    w->cut_at = w->ops + n;
+    w->cut_rng = seed;
+}
+
+void sim_awdt_power_back(sim_awdt_t *w)
+{
+    w->cut_armed = false;
+    w->dead = false;
 }
 
 static molt_err_t m_sector(void *ctx, uint32_t off, molt_sector_t *sec)

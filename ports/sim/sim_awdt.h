@@ -45,6 +45,12 @@ typedef struct sim_awdt {
     uint32_t max_seconds, max_boots, nonce_ttl, exit_seconds, exit_boots;
     uint8_t device_id[MOLT_AWDT_ID_LEN];
     bool recovery;                            /* the last boot was a recovery boot */
+    /* power cuts in the state area, for power-fail sweeps (not saved): with
+     * cut_armed, flash operation number cut_at (counted in ops) is torn and
+     * every later one fails until sim_awdt_power_back() */
+    bool cut_armed, dead;
+    uint64_t ops, cut_at;
+    uint32_t cut_rng;
     /* wired by sim_awdt_wire(), not saved */
     molt_area_t area;
     molt_key_t key;
@@ -77,6 +83,11 @@ molt_err_t sim_awdt_nonce(sim_awdt_t *w, uint8_t nonce[MOLT_AWDT_NONCE_LEN]);
 
 /* The update service checks and stores a ticket (molt_awdt_accept). */
 molt_err_t sim_awdt_ticket(sim_awdt_t *w, const uint8_t *ticket, size_t len);
+
+/* Power cuts in the state area (sweeps): arm a torn cut at the n-th operation
+ * from now; power back clears it. */
+void sim_awdt_arm_cut(sim_awdt_t *w, uint64_t n, uint32_t seed);
+void sim_awdt_power_back(sim_awdt_t *w);
 
 /* Device time moves on by secs; true when the hardware watchdog fired on the
  * way (the device must reset: the clock stops at the moment it fired). */
