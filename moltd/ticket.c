@@ -33,18 +33,16 @@
 #include <string.h>
 
 #include <openssl/bio.h>
-#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/sha.h>
 
 #include "moltd.h"
+#include "ticket.h"
 
 #define NONCE_LEN 16
 #define ID_LEN 32
-#define SIGNED_LEN 60
 #define TICKET_LEN 124
 #define U32_MAX_LL 4294967295LL
 #define REASON_MAX 256
@@ -167,9 +165,7 @@ static bool device_identity(const char *pem, uint8_t id[ID_LEN])
               n == 65 && pub[0] == 0x04;
     EVP_PKEY_free(key);
     BIO_free(bio);
-    if (ok)
-        SHA256(pub, sizeof pub, id);
-    return ok;
+    return ok && ticket_device_id(pub, id);
 }
 
 /* "MAJ.MIN.REV" or "MAJ.MIN.REV+BUILD" as pkg.c's sortable version_key;
@@ -202,33 +198,6 @@ static bool version_key(const char *v, char out[48])
     }
     snprintf(out, 48, "%03llu.%03llu.%05llu.%010llu", f[0], f[1], f[2], f[3]);
     return true;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-/* ECDSA P-256 over SHA-256 of msg, as raw r || s. */
-static bool sign_raw(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t sig[64])
-{
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    uint8_t der[80];
-    size_t dl = sizeof der;
-    bool ok = c && EVP_DigestSignInit(c, NULL, EVP_sha256(), NULL, key) == 1 &&
-              EVP_DigestSign(c, der, &dl, msg, len) == 1;
-    EVP_MD_CTX_free(c);
-    const unsigned char *p = der;
-    ECDSA_SIG *s = ok ? d2i_ECDSA_SIG(NULL, &p, (long)dl) : NULL;
-    const BIGNUM *r = NULL, *sv = NULL;
-    if (s)
-        ECDSA_SIG_get0(s, &r, &sv);
-    ok = s && BN_bn2binpad(r, sig, 32) == 32 && BN_bn2binpad(sv, sig + 32, 32) == 32;
-    ECDSA_SIG_free(s);
-    return ok;
 }
 
 static bool lower_hex(const char *s, size_t n)
@@ -333,12 +302,8 @@ static bool decide(req_t *r, verdict_t *v, const uint8_t nonce[NONCE_LEN], char 
             goto out;
         }
     }
-    memcpy(ticket, "MDT1", 4);
-    memcpy(ticket + 4, id, ID_LEN);
-    memcpy(ticket + 36, nonce, NONCE_LEN);
-    put_le32(ticket + 52, (uint32_t)*secs);
-    put_le32(ticket + 56, (uint32_t)*boots);
-    if (!sign_raw(srv->ticket_key, ticket, SIGNED_LEN, ticket + SIGNED_LEN))
+    /* the one ticket signer, shared with `molt ticket` (tools/ticket.c) */
+    if (!ticket_make(srv->ticket_key, id, nonce, (uint32_t)*secs, (uint32_t)*boots, ticket, NULL))
         refuse(v, 500, "SIGN_FAILED", "cannot sign the ticket");
 out:
     db_rows_free(&d);
