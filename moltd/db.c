@@ -112,6 +112,15 @@ static const step_t steps[] = {
      " SUM(CASE WHEN state IN ('assigned', 'running', 'downloaded', 'cancelling') THEN 1 ELSE 0 END),"
      " SUM(CASE WHEN state = 'failure' THEN 1 ELSE 0 END) FROM actions GROUP BY campaign_id, step;\n",
      NULL},
+    /* 5: package kinds (issue 19): a device class declares what its packages are,
+     * mcuboot (signed images, verified by lib/) or swu (SWUpdate archives, CMS);
+     * a campaign's DDI update/download modes, its maintenance windows and whether
+     * the user must confirm (campaigns.ddi, compact JSON), and the device's answer
+     * to a confirmation request (actions.confirmed: when it confirmed) */
+    {"ALTER TABLE device_classes ADD COLUMN kind TEXT NOT NULL DEFAULT 'mcuboot';\n"
+     "ALTER TABLE campaigns ADD COLUMN ddi TEXT;\n"
+     "ALTER TABLE actions ADD COLUMN confirmed BIGINT;\n",
+     NULL},
 };
 
 int db_schema_latest(void)
