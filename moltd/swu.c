@@ -71,14 +71,14 @@ static long cpio_parse(const uint8_t *p, size_t len, member_t *m, size_t cap, pk
 {
     size_t off = 0, n = 0;
     for (;;) {
-        if (len - off < 110) {
-            refuse(info, "CPIO_TRUNCATED", "cpio: header at offset %zu is truncated (no TRAILER!!!)", off);
+        const uint8_t *h = p + off;
+        bool crc = len - off >= 6 && memcmp(h, "070702", 6) == 0;
+        if (len - off >= 6 && !crc && memcmp(h, "070701", 6) != 0) {
+            refuse(info, "CPIO_MAGIC", "cpio: no newc header (070701/070702) at offset %zu", off);
             return -1;
         }
-        const uint8_t *h = p + off;
-        bool crc = memcmp(h, "070702", 6) == 0;
-        if (!crc && memcmp(h, "070701", 6) != 0) {
-            refuse(info, "CPIO_MAGIC", "cpio: no newc header (070701/070702) at offset %zu", off);
+        if (len - off < 110) {
+            refuse(info, "CPIO_TRUNCATED", "cpio: header at offset %zu is truncated (no TRAILER!!!)", off);
             return -1;
         }
         uint32_t f[13];

@@ -68,9 +68,9 @@ MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --port 70000 --artifact-dir "$ART" >/dev/null 
 grep -qx "moltd: 70000: bad value for --port" "$work/err" && ok || bad "port msg: $(cat "$work/err")"
 
 start
-grep -q "($backend database, schema 4)" "$work/log" && ok || bad "start line: $(cat "$work/log")"
+grep -q "($backend database, schema 5)" "$work/log" && ok || bad "start line: $(cat "$work/log")"
 [ $backend = sqlite ] && eq "$(sql 'PRAGMA journal_mode')" wal "WAL mode"
-eq "$(sql 'SELECT version FROM schema_version')" 4 "schema_version"
+eq "$(sql 'SELECT version FROM schema_version')" 5 "schema_version"
 
 # --- authentication and roles
 call 401 GET "$U/devices" ""

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# moltd_swu.sh - SWUpdate packages in moltd (issue 19): device class kinds and
+# their refusals (exact bodies), certificates as signers, swu uploads verified on
+# upload (cpio newc/crc, the CMS signature of sw-description against the class's
+# certificates, each image's sha256, R-DEPLOY-VERSION) with nothing stored on a
+# refusal, then Debian's SWUpdate suricatta (hawkBit mode) against moltd on
+# loopback: poll -> deploymentBase -> download -> install into a scratch
+# directory -> feedback -> closed/success, the next poll offers nothing; and the
+# three bad packages (untrusted signer, tampered sw-description, wrong payload
+# hash), refused at upload and, served by the test-only bypass, refused by
+# suricatta with closed/failure and nothing installed.
+# The packages are made here with openssl (cms -sign) and cpio (-H crc).
+set -uo pipefail
+: "${MOLTD:?}"
+work=$(mktemp -d)
+pid=
+spid=
+cleanup() {
+  [ -n "$spid" ] && { kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; }
+  [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+  rm -rf "$work"
+}
+trap cleanup EXIT
+pass=0; fail=0
+curl() { command curl --max-time 30 "$@"; }
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+eq() { [ "$1" == "$2" ] && ok || bad "$3: got '$1', expected '$2'"; }
+for tool in openssl cpio jq sqlite3; do
+  command -v $tool >/dev/null || { echo "FAIL: $tool is required (scripts/deps.sh installs it)"; exit 1; }
+done
+
+ADMIN=admin-token-0123456789abcdef
+printf '%s\n' "$ADMIN" > "$work/admin.token"
+DB=$work/moltd.sqlite; ART=$work/artifacts
+sql() { sqlite3 "$DB" "$1"; }
+start() {  # start [extra options]
+  : > "$work/log"
+  "$MOLTD" --db "sqlite:$DB" --port 0 --artifact-dir "$ART" --admin-token-file "$work/admin.token" \
+           --poll-sleep 10 --max-package 262144 "$@" >"$work/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do grep -q listening "$work/log" && break; sleep 0.05; done
+  port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/log")
+  [ -n "$port" ] || { echo "moltd did not start: $(cat "$work/log")"; exit 1; }
+  U=http://127.0.0.1:$port/api/v1
+  D=http://127.0.0.1:$port/DEFAULT/controller/v1
+}
+stop() { kill "$pid"; wait "$pid" 2>/dev/null; pid=; }
+call() {  # call CODE METHOD URL AUTH [curl args...]: exact status; the body is in $work/body
+  local want=$1 m=$2 url=$3 auth=$4; shift 4
+  local got; got=$(curl -s -o "$work/body" -w '%{http_code}' -X "$m" ${auth:+-H "Authorization: $auth"} "$@" "$url")
+  [ "$got" == "$want" ] && ok || bad "$m $url -> $got, expected $want ($(head -c 300 "$work/body"))"
+}
+body() { eq "$(jq -cS . "$work/body" 2>/dev/null || cat "$work/body")" "$(jq -cS . <<< "$1")" "${2:-body}"; }
+js() { jq -r "$1" "$work/body"; }
+A="Bearer $ADMIN"
+
+# --- keys: a CA and the signer it certifies; a rogue CA and its signer
+cd "$work" || exit 1
+ossl() { openssl "$@" 2>/dev/null || bad "openssl $1"; }
+printf 'keyUsage=digitalSignature\nextendedKeyUsage=emailProtection,codeSigning\n' > ext
+for who in ca rogue-ca; do
+  ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $who.key -out $who.crt -subj "/CN=$who" -days 30
+done
+mksigner() {  # mksigner NAME CA
+  ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$1"
+  ossl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial -out "$1.crt" -days 30 -extfile ext
+}
+mksigner signer ca; mksigner rogue rogue-ca
+ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out rsa4096.key
+ossl pkey -in rsa4096.key -pubout -out rsa4096.pub
+ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out dev.key
+ossl pkey -in dev.key -pubout -out dev.pub
+mkdir -p inst
+
+# mkswu OUT VERSION [SIGNER] [tamper|badhash|nosig|plain]: a .swu whose one image
+# (rawfile) is installed by SWUpdate to inst/<OUT>.bin
+mkswu() {
+  local out=$1 ver=$2 signer=${3:-signer} how=${4:-} d=$work/pkg.$1
+  mkdir -p "$d"; head -c 3000 /dev/urandom > "$d/payload.bin"
+  local h; h=$(sha256sum < "$d/payload.bin" | cut -d' ' -f1)
+  [ "$how" = badhash ] && h=$(printf 'other' | sha256sum | cut -d' ' -f1)
+  cat > "$d/sw-description" <<EOF
+software =
+{
+	version = "$ver";
+	description = "moltd test package"; # a comment
+	hardware-compatibility: [ "1.0" ];
+	images: (
+		{
+			filename = "payload.bin";
+			type = "rawfile";
+			path = "$work/inst/$out.bin";
+			sha256 = "$h";
+		}
+	);
+}
+EOF
+  (cd "$d" && openssl cms -sign -in sw-description -out sw-description.sig -signer "$work/$signer.crt" \
+     -inkey "$work/$signer.key" -outform DER -nosmimecap -binary) || bad "cms sign $out"
+  [ "$how" = tamper ] && sed -i 's/moltd test package/moltd test packagE/' "$d/sw-description"
+  local members='sw-description\nsw-description.sig\npayload.bin\n'
+  [ "$how" = nosig ] && members='sw-description\npayload.bin\n'
+  local fmt=crc; [ "$how" = plain ] && fmt=newc
+  (cd "$d" && printf "$members" | cpio -o -H $fmt --quiet > "$work/$out.swu") || bad "cpio $out"
+}
+mkswu good 1.0.0
+mkswu good2 1.1.0
+mkswu newc 1.2.0 signer plain
+mkswu older 0.9.0
+mkswu untrusted 2.0.0 rogue
+mkswu tampered 2.0.1 signer tamper
+mkswu badhash 2.0.2 signer badhash
+mkswu nosig 2.0.3 signer nosig
+mkswu badver 1.x signer
+printf 'not an archive at all' > junk.swu
+
+start
+eq "$(sql 'SELECT version FROM schema_version')" 5 "schema_version"
+
+# --- signers: a certificate as well as a public key
+pem() { jq -n --arg name "$1" --rawfile pem "$2" '{name:$name,pem:$pem}'; }
+call 201 POST "$U/signers" "$A" -d "$(pem vendor-ca ca.crt)"; body '{"name": "vendor-ca", "type": "ecdsa-p256", "certificate": "/CN=ca"}' "signer cert"
+call 201 POST "$U/signers" "$A" -d "$(pem rogue-ca rogue-ca.crt)"
+call 201 POST "$U/signers" "$A" -d "$(pem big-rsa rsa4096.pub)"; body '{"name": "big-rsa", "type": "rsa"}' "rsa-4096 signer"
+call 400 POST "$U/signers" "$A" -d '{"name":"junk","pem":"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}'
+body '{"error": "pem: not a readable X.509 certificate"}' "junk certificate"
+
+# --- classes: kind, unknown and contradictory fields refused by name (400, nothing made)
+n_audit=$(sql 'SELECT COUNT(*) FROM audit')
+call 400 POST "$U/classes" "$A" -d '{"name":"gw","signers":["vendor-ca"],"kinds":"swu"}'
+body '{"error": "kinds: unknown field (a class has name, signers, kind)"}' "unknown field"
+call 400 POST "$U/classes" "$A" -d '{"name":"gw","signers":["vendor-ca"],"kind":"rpm"}'
+body '{"error": "kind: mcuboot or swu"}' "unknown kind"
+call 400 POST "$U/classes" "$A" -d '{"name":"gw","signers":["vendor-ca"],"kind":7}'
+body '{"error": "kind: mcuboot or swu"}' "kind not a string"
+call 400 POST "$U/classes" "$A" -d '{"name":"mcu","signers":["big-rsa"],"kind":"mcuboot"}'
+body '{"error": "signers: big-rsa is an rsa key, which no MCUboot image can carry (kind mcuboot)"}' "contradictory"
+call 400 POST "$U/classes" "$A" -d '{"name":"mcu","signers":["big-rsa"]}'
+body '{"error": "signers: big-rsa is an rsa key, which no MCUboot image can carry (kind mcuboot)"}' "default kind is mcuboot"
+eq "$(sql 'SELECT COUNT(*) FROM audit') $(sql 'SELECT COUNT(*) FROM device_classes')" "$n_audit 0" "refusals changed nothing"
+call 201 POST "$U/classes" "$A" -d '{"name":"gw","signers":["vendor-ca"],"kind":"swu"}'
+body '{"name": "gw", "signers": ["vendor-ca"], "kind": "swu"}' "swu class"
+call 201 POST "$U/classes" "$A" -d '{"name":"gw-rsa","signers":["big-rsa"],"kind":"swu"}'
+call 201 POST "$U/classes" "$A" -d '{"name":"mcu","signers":["vendor-ca"]}'
+body '{"name": "mcu", "signers": ["vendor-ca"], "kind": "mcuboot"}' "mcuboot class, the default"
+call 200 GET "$U/classes" "$A"
+eq "$(js 'map(.class + ":" + .kind) | join(",")')" "gw:swu,gw-rsa:swu,mcu:mcuboot" "class list with kinds"
+
+# --- swu uploads
+up() { call "$1" POST "$U/packages?class=$2${4:+&filename=$4}" "$A" --data-binary "@$work/$3" -H 'Content-Type: application/octet-stream'; }
+state() { echo "$(sql 'SELECT COUNT(*) FROM packages') $(sql 'SELECT COUNT(*) FROM audit') $(find "$ART" -type f | wc -l)"; }
+s0=$(state)
+up 422 gw untrusted.swu
+eq "$(js .reason)" KEY_UNTRUSTED "untrusted reason"
+eq "$(js .error)" "sw-description is signed by /CN=rogue, which no signer of this class vouches for" "untrusted message"
+up 422 gw tampered.swu; eq "$(js .reason)" SIGNATURE_INVALID "tampered reason"
+up 422 gw badhash.swu; eq "$(js .reason)" HASH_MISMATCH "bad hash reason"
+eq "$(js .error)" "payload.bin: sha256 is $(sha256sum < pkg.badhash/payload.bin | cut -d' ' -f1), sw-description says $(printf other | sha256sum | cut -d' ' -f1)" "bad hash message"
+up 422 gw nosig.swu; body '{"error": "the second member of the archive is payload.bin, not sw-description.sig", "reason": "SWU_UNSIGNED"}' "unsigned"
+up 422 gw junk.swu; body '{"error": "cpio: no newc header (070701/070702) at offset 0", "reason": "CPIO_MAGIC"}' "not cpio"
+up 422 gw badver.swu; body '{"error": "sw-description: software.version \"1.x\" is not 1 to 4 dotted numbers below 65536", "reason": "SWU_VERSION"}' "bad version"
+up 422 gw-rsa good.swu; eq "$(js .reason)" KEY_UNTRUSTED "a class whose key did not sign it"
+up 422 mcu good.swu; eq "$(js .reason)" MAGIC "an swu package in an mcuboot class"
+up 400 gw good.swu good.bin; body '{"error": "filename: a package of an swu class is named *.swu"}' "filename"
+eq "$(state)" "$s0" "refused uploads stored nothing"
+up 201 gw good.swu
+eq "$(js '.version + " " + .filename + " " + .signer + " " + (.security_counter|tostring)')" "1.0.0 gw-1.0.0.swu vendor-ca 0" "swu package facts"
+eq "$(js .sha256)" "$(sha256sum < good.swu | cut -d' ' -f1)" "swu sha256"
+GOOD_ID=$(js .id)
+cmp -s "$ART/$(js .sha256)" good.swu && ok || bad "stored as uploaded"
+up 200 gw good.swu; eq "$(js .id)" "$GOOD_ID" "same bytes, same package"
+up 409 gw older.swu; body '{"error": "version is not above the latest of this class", "detail": "1.0.0"}' "R-DEPLOY-VERSION"
+up 201 gw newc.swu newc-1.2.0.swu; eq "$(js .filename)" newc-1.2.0.swu "070701 archive, filename kept"
+eq "$(sql "SELECT what || ' ' || version_before || ' ' || version_after FROM audit WHERE what = 'package.upload' ORDER BY id DESC LIMIT 1")" \
+   "package.upload 1.0.0 1.2.0" "upload audited"
+
+echo "moltd_swu: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
