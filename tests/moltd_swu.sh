@@ -18,7 +18,7 @@ spid=
 cleanup() {
   [ -n "$spid" ] && { kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; }
   [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
-  rm -rf "$work"
+  [ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 pass=0; fail=0
@@ -174,6 +174,65 @@ up 409 gw older.swu; body '{"error": "version is not above the latest of this cl
 up 201 gw newc.swu newc-1.2.0.swu; eq "$(js .filename)" newc-1.2.0.swu "070701 archive, filename kept"
 eq "$(sql "SELECT what || ' ' || version_before || ' ' || version_after FROM audit WHERE what = 'package.upload' ORDER BY id DESC LIMIT 1")" \
    "package.upload 1.0.0 1.2.0" "upload audited"
+
+# --- Debian's SWUpdate suricatta (hawkBit mode) against moltd on loopback
+if ! command -v swupdate >/dev/null; then
+  bad "swupdate is required (Debian package swupdate; scripts/deps.sh installs it)"
+else
+  swupdate -h > "$work/swupdate.help" 2>&1
+  grep -q -- '--suricatta' "$work/swupdate.help" || bad "this swupdate has no suricatta"
+  grep -q -- '--ca-path' "$work/swupdate.help" || bad "this swupdate has no CMS signature check"
+  dev() { jq -n --arg id "$1" --rawfile ak dev.pub --arg t "$1-token-0123456789abcdef" '{id:$id,class:"gw",attestation_key:$ak,token:$t}'; }
+  # suricatta DEV [extra suricatta options]: in its own session (killed as a group), its own TMPDIR
+  suricatta() {
+    mkdir -p "$work/tmp.$1"
+    TMPDIR=$work/tmp.$1 setsid swupdate -v -k "$work/ca.crt" -H test:1.0 -M -m \
+      -u "-t DEFAULT -u http://127.0.0.1:$port -i $1 -k $1-token-0123456789abcdef -p 1 -r 2 -w 1 ${2:-}" \
+      > "$work/suricatta.$1.log" 2>&1 &
+    spid=$!
+  }
+  sstop() { kill -TERM -- "-$spid" 2>/dev/null; wait "$spid" 2>/dev/null; spid=; }
+  # until SQL VALUE SECONDS: wait for a query to answer VALUE
+  until_sql() { for _ in $(seq $(($3 * 10))); do [ "$(sql "$1")" == "$2" ] && return 0; sleep 0.1; done; return 1; }
+  act() { sql "SELECT state || '|' || COALESCE(detail, '') FROM actions WHERE device_id = '$1' ORDER BY id DESC LIMIT 1"; }
+  for d in dev1 dev-untrusted dev-tampered dev-badhash; do call 201 POST "$U/devices" "$A" -d "$(dev $d)"; done
+  call 201 POST "$U/campaigns" "$A" -d "{\"name\":\"swu\",\"package\":$GOOD_ID,\"filter\":{\"ids\":[\"dev1\"]}}"
+  suricatta dev1
+  # the install: poll, deploymentBase, download, CMS check, rawfile into inst/, proceeding feedback
+  until_sql "SELECT state || '|' || COALESCE(detail, '') FROM actions WHERE device_id = 'dev1'" "running|All Chunks Installed." 60 \
+    || bad "suricatta did not install: $(act dev1); $(grep -E 'ERROR|WARN' "$work/suricatta.dev1.log" | grep -v mtd | tail -5)"
+  sstop
+  cmp -s inst/good.bin pkg.good/payload.bin && ok || bad "the image was installed into the scratch directory"
+  # "after the reboot": SWUpdate confirms the installed update (-c 2 = success) -> closed/success
+  suricatta dev1 "-c 2"
+  until_sql "SELECT state || '|' || COALESCE(detail, '') FROM actions WHERE device_id = 'dev1'" "success|Update Installed." 30 \
+    || bad "no closed/success: $(act dev1)"
+  until_sql "SELECT COUNT(*) FROM devices WHERE id = 'dev1' AND version = '1.0.0'" 1 5 || bad "device version after success"
+  sleep 1.5; sstop
+  eq "$(sql "SELECT what FROM audit WHERE object = 'dev1' AND what LIKE 'update.%' ORDER BY id" | paste -sd, -)" \
+     "update.running,update.success" "the device's audit trail"
+  grep -q "No pending action on server" "$work/suricatta.dev1.log" && ok || bad "the next poll offered something"
+  call 200 GET "$D/dev1" "TargetToken dev1-token-0123456789abcdef"
+  eq "$(js '._links | has("deploymentBase")') $(js '._links.installedBase.href')" "false $D/dev1/installedBase/1" "next poll: nothing to deploy"
+
+  # the three bad packages, stored through the test-only bypass, each refused by suricatta
+  stop; start --test-accept-unverified-swu
+  grep -q "^moltd: TEST MODE: swu uploads are stored without their signature and hash checks$" "$work/log" && ok || bad "test mode warns"
+  for b in untrusted tampered badhash; do
+    rm -rf "$work/tmp.dev-$b"
+    up 201 gw $b.swu; id=$(js .id)
+    eq "$(js .signer)" "(unverified: test mode)" "bypassed upload of $b is marked"
+    call 201 POST "$U/campaigns" "$A" -d "{\"name\":\"$b\",\"package\":$id,\"filter\":{\"ids\":[\"dev-$b\"]}}"
+    suricatta dev-$b
+    until_sql "SELECT state FROM actions WHERE device_id = 'dev-$b'" failure 60 || bad "suricatta did not refuse $b: $(act dev-$b)"
+    sstop
+    [ ! -e inst/$b.bin ] && ok || bad "$b: nothing may be installed"
+    eq "$(sql "SELECT COUNT(*) FROM audit WHERE object = 'dev-$b' AND what = 'update.failure'")" 1 "$b: update.failure audited"
+  done
+  grep -q "ERROR : Authentication of all signatures failed" "$work/suricatta.dev-untrusted.log" && ok || bad "untrusted: suricatta's reason"
+  grep -q "ERROR : Signature verification failed" "$work/suricatta.dev-tampered.log" && ok || bad "tampered: suricatta's reason"
+  grep -q "ERROR : HASH mismatch : $(printf other | sha256sum | cut -d' ' -f1) <--> $(sha256sum < pkg.badhash/payload.bin | cut -d' ' -f1)" "$work/suricatta.dev-badhash.log" && ok || bad "badhash: suricatta's reason"
+fi
 
 echo "moltd_swu: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
