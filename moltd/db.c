@@ -116,10 +116,15 @@ static const step_t steps[] = {
      * mcuboot (signed images, verified by lib/) or swu (SWUpdate archives, CMS);
      * a campaign's DDI update/download modes, its maintenance windows and whether
      * the user must confirm (campaigns.ddi, compact JSON), and the device's answer
-     * to a confirmation request (actions.confirmed: when it confirmed) */
+     * to a confirmation request (actions.confirmed: when it confirmed), and the
+     * feedback messages of each action (actionHistory) */
     {"ALTER TABLE device_classes ADD COLUMN kind TEXT NOT NULL DEFAULT 'mcuboot';\n"
      "ALTER TABLE campaigns ADD COLUMN ddi TEXT;\n"
-     "ALTER TABLE actions ADD COLUMN confirmed BIGINT;\n",
+     "ALTER TABLE actions ADD COLUMN confirmed BIGINT;\n"
+     /* every feedback's status and details, for DDI's actionHistory (bounded per action) */
+     "CREATE TABLE action_messages (id @SERIAL@, action_id BIGINT NOT NULL REFERENCES actions(id), at BIGINT NOT NULL,"
+     " execution TEXT NOT NULL, message TEXT NOT NULL);\n"
+     "CREATE INDEX action_messages_action ON action_messages (action_id, id);\n",
      NULL},
 };
 

@@ -783,6 +783,10 @@ static int campaigns_create(req_t *r)
             }
         }
     }
+    /* hawkBit's per-action DDI modes, windows, polling interval and consent (ddi.c) */
+    char *ddi = NULL;
+    if (!bad)
+        bad = ddi_campaign_parse(j, &ddi, why, sizeof why);
     if (bad) {
         json_decref(j);
         return http_error(r, 400, "%s", bad);
@@ -798,6 +802,7 @@ static int campaigns_create(req_t *r)
     moltd_t *srv = r->srv;
     if (!tx_begin(srv)) {
         free(filter_s);
+    free(ddi);
         json_decref(j);
         return db_fail(r);
     }
@@ -854,8 +859,8 @@ static int campaigns_create(req_t *r)
     }
     ok = Q(srv, &cid,
            "INSERT INTO campaigns (name, package_id, filter, steps, step, failure_threshold, message, start_at, state,"
-           " created_by, created) VALUES ($1, $2, $3, $4, 0, $5, $6, $7, 'running', $8, $9) RETURNING id",
-           name, pkgid, filter_s ? filter_s : fstr, stepstr, thrs, msg ? msg : "", starts, r->actor, now) == DB_OK;
+           " created_by, created, ddi) VALUES ($1, $2, $3, $4, 0, $5, $6, $7, 'running', $8, $9, $10) RETURNING id",
+           name, pkgid, filter_s ? filter_s : fstr, stepstr, thrs, msg ? msg : "", starts, r->actor, now, ddi) == DB_OK;
     /* Device i (of n) belongs to the first step s with i < ceil(n * steps[s] / 100). */
     long pct[20];
     size_t ns = 0;
@@ -921,6 +926,7 @@ static int campaigns_create(req_t *r)
     db_rows_free(&devs);
     db_rows_free(&cid);
     free(filter_s);
+    free(ddi);
     json_decref(j);
     return ret;
 out:
@@ -929,6 +935,7 @@ out:
     db_rows_free(&devs);
     db_rows_free(&cid);
     free(filter_s);
+    free(ddi);
     json_decref(j);
     return ret;
 }
@@ -948,17 +955,27 @@ static int campaigns_get(req_t *r, const char *id)
     db_rows_t rows, counts;
     srv_lock(r->srv);
     db_status_t st = Q(r->srv, &rows, CAMP_SELECT " WHERE c.id = $1", id);
+    db_rows_t dd = {0};
     if (st == DB_OK)
         st = Q(r->srv, &counts, "SELECT state, COUNT(*) FROM actions WHERE campaign_id = $1 GROUP BY state", id);
+    if (st == DB_OK)
+        st = Q(r->srv, &dd, "SELECT ddi FROM campaigns WHERE id = $1", id);
     srv_unlock(r->srv);
     if (st != DB_OK)
         return db_fail(r);
     if (rows.nrows == 0) {
         db_rows_free(&rows);
         db_rows_free(&counts);
+        db_rows_free(&dd);
         return http_error(r, 404, "no campaign %s", id);
     }
     json_t *o = row_json(&rows, camp_cols, 0), *c = json_object();
+    /* the DDI modes (download, update, polling_sleep, maintenance_windows, confirm), when any was given */
+    json_error_t je;
+    json_t *ddi = dd.nrows && db_cell(&dd, 0, 0) ? json_loads(db_cell(&dd, 0, 0), 0, &je) : NULL;
+    db_rows_free(&dd);
+    if (ddi)
+        json_object_set_new(o, "ddi", ddi);
     for (size_t i = 0; i < counts.nrows; i++)
         json_object_set_new(c, db_cell(&counts, i, 0), json_integer(strtoll(db_cell(&counts, i, 1), NULL, 10)));
     json_object_set_new(o, "actions", c);

@@ -108,6 +108,12 @@ int mgmt_dispatch(req_t *r);
 /* After mgmt_auth, still from the headers alone: role and upload parameters. */
 int mgmt_precheck(req_t *r, bool *refused);
 int ddi_auth(req_t *r, bool *refused);
+/* A campaign body's DDI fields (download, update, polling_sleep,
+ * maintenance_windows, confirm): NULL when valid (*ddi: compact JSON to store,
+ * malloc'd, or NULL for all defaults), else the 400 message (may be why). */
+const char *ddi_campaign_parse(json_t *j, char **ddi, char *why, size_t cap);
+/* Feedback messages kept per action for actionHistory. */
+#define ACTION_MESSAGES_MAX 200
 int ddi_dispatch(req_t *r);
 /* attest.c: GET/POST .../molt/attestation (challenge, token upload) */
 int attest_dispatch(req_t *r);
