@@ -927,7 +927,7 @@ static int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
         switch (q.state) {
         case PSA_FWU_READY:
             if (version_same(a->running, ver) && !a->boot.trial) {
-                snprintf(why, sizeof why, "%s running and confirmed", ver);
+                snprintf(why, sizeof why, "%s running and confirmed", a->running);
                 feedback(a, aid, "closed", "success", why, 0, 0);
                 say(a, "feedback: success (%s)", why);
                 attest(a);
@@ -967,7 +967,8 @@ static int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
                     return 0;
                 }
                 say(a, "download complete and verified (signature, hash, security counter)");
-                feedback(a, aid, "downloaded", "none", "downloaded and verified", (long)size, (long)size);
+                if (feedback(a, aid, "downloaded", "none", "downloaded and verified", (long)size, (long)size) && no_install)
+                    snprintf(a->downloaded_sent, sizeof a->downloaded_sent, "%s", aid);
             }
             break;
         case PSA_FWU_CANDIDATE: {
