@@ -523,7 +523,7 @@ grep -qi "^location: http://mirror.invalid/molt/$SHA1" "$work/h4" && ok || bad "
 kill "$pid"; wait "$pid"; pid=
 sql "UPDATE schema_version SET version = 99"
 MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$ART" >/dev/null 2>"$work/err"; eq "$?" 2 "newer schema exit"
-grep -qx "moltd: schema migration failed: schema version 99 is newer than this moltd (4)" "$work/err" && ok || bad "schema msg: $(cat "$work/err")"
+grep -qx "moltd: schema migration failed: schema version 99 is newer than this moltd (5)" "$work/err" && ok || bad "schema msg: $(cat "$work/err")"
 eq "$(sql 'SELECT version FROM schema_version')" 99 "schema left alone"
 
 echo "moltd: $pass passed, $fail failed"
