@@ -8,7 +8,8 @@
 # directory -> feedback -> closed/success, the next poll offers nothing; and the
 # three bad packages (untrusted signer, tampered sw-description, wrong payload
 # hash), refused at upload and, served by the test-only bypass, refused by
-# suricatta with closed/failure and nothing installed.
+# suricatta with closed/failure and nothing installed; 300 random byte changes
+# (fixed seeds) answered as an independent cpio reader and openssl cms predict.
 # The packages are made here with openssl (cms -sign) and cpio (-H crc).
 set -uo pipefail
 : "${MOLTD:?}"
@@ -174,6 +175,70 @@ up 409 gw older.swu; body '{"error": "version is not above the latest of this cl
 up 201 gw newc.swu newc-1.2.0.swu; eq "$(js .filename)" newc-1.2.0.swu "070701 archive, filename kept"
 eq "$(sql "SELECT what || ' ' || version_before || ' ' || version_after FROM audit WHERE what = 'package.upload' ORDER BY id DESC LIMIT 1")" \
    "package.upload 1.0.0 1.2.0" "upload audited"
+
+# --- attacker: 300 random byte changes (fixed seed) in the two stored archives. An
+# independent reader (Python, below) decides what each mutant is: the same members
+# (names and bytes, checksums valid) as the original -> moltd must answer 409 (its
+# version is not above the stored one); anything else -> 422, nothing stored. A
+# changed sw-description.sig with everything else the same is "same" exactly when
+# the openssl command (cms -verify against the CA) still accepts it: CMS has
+# unsigned fields (the signature algorithm identifier of an EC signer is one).
+cat > mutate.py <<'PY'
+import random, subprocess, sys
+def cms_ok(desc, sig):
+    open("m.desc", "wb").write(desc); open("m.sig", "wb").write(sig)
+    return subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", "m.sig", "-content",
+                           "m.desc", "-CAfile", "ca.crt", "-purpose", "any", "-out", "/dev/null"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+def same(m, want):
+    if m is None or len(m) != len(want) or [n for n, _ in m] != [n for n, _ in want]: return False
+    if all(a == b for a, b in zip(m, want)): return True
+    diff = [i for i in range(len(m)) if m[i] != want[i]]
+    return diff == [1] and m[1][0] == b"sw-description.sig\0" and cms_ok(m[0][1], m[1][1])
+def members(b):
+    out, off = [], 0
+    while True:
+        if len(b) - off < 110: return None
+        h = b[off:off + 110]
+        if h[:6] not in (b"070701", b"070702"): return None
+        try: f = [int(h[6 + 8 * i:14 + 8 * i], 16) for i in range(13)]
+        except ValueError: return None
+        if any(c not in b"0123456789abcdefABCDEF" for c in h[6:110]): return None
+        size, nsize, chk = f[6], f[11], f[12]
+        name_off = off + 110; data_off = (name_off + nsize + 3) & ~3
+        if nsize < 2 or name_off + nsize > len(b): return None
+        name = b[name_off:name_off + nsize]
+        if name[-1] != 0 or 0 in name[:-1]: return None
+        if data_off + size > len(b): return None
+        data = b[data_off:data_off + size]
+        if name == b"TRAILER!!!\0":
+            return out if not any(b[data_off + size:]) else None
+        if h[:6] == b"070701" and chk != 0: return None
+        if h[:6] == b"070702" and sum(data) & 0xffffffff != chk: return None
+        if any(n == name for n, _ in out): return None
+        out.append((name, data))
+        off = min(data_off + size + 3 & ~3, len(b))
+src, n, seed, first, outdir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+orig = open(src, "rb").read(); want = members(orig); assert want
+rnd = random.Random(seed)
+for i in range(first, first + n):
+    b = bytearray(orig); pos = rnd.randrange(len(b))
+    b[pos] = (b[pos] + rnd.randrange(1, 256)) & 0xff
+    open("%s/%d.swu" % (outdir, i), "wb").write(b)
+    print(i, pos, "same" if same(members(bytes(b)), want) else "other")
+PY
+mkdir -p mut
+{ python3 mutate.py good.swu 150 19 0 mut && python3 mutate.py newc.swu 150 1919 150 mut; } > mut.list || bad "mutate.py"
+s0=$(state); nsame=0; nother=0; mbad=0
+while read -r i pos kind; do
+  code=$(curl -s -o mbody -w '%{http_code}' -H "Authorization: $A" --data-binary "@mut/$i.swu" "$U/packages?class=gw")
+  if [ "$kind" = same ]; then nsame=$((nsame + 1)); want=409; else nother=$((nother + 1)); want=422; fi
+  [ "$code" = "$want" ] || { mbad=$((mbad + 1)); [ $mbad -le 5 ] && echo "mutant $i (byte $pos, $kind): $code $(cat mbody)"; }
+done < mut.list
+eq "$mbad" 0 "every mutant answered as the independent reader predicts ($nsame same content, $nother other)"
+[ "$nother" -ge 250 ] && ok || bad "too few real changes among the mutants: $nother"
+eq "$(state)" "$s0" "no mutant stored"
+kill -0 "$pid" 2>/dev/null && ok || bad "moltd died under the mutants"
 
 # --- Debian's SWUpdate suricatta (hawkBit mode) against moltd on loopback
 if ! command -v swupdate >/dev/null; then
