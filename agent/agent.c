@@ -894,9 +894,7 @@ static int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
         feedback(a, aid, "closed", "failure", "malformed deployment: no version, download link or size", 0, 0);
         return 0;
     }
-    say(a, "artifact %s of chunk %s (download %s, update %s%s%s)", json_string_value(json_object_get(art, "filename")),
-        json_string_value(json_object_get(chunk, "name")) ? json_string_value(json_object_get(chunk, "name")) : "?",
-        dl ? dl : "forced", up ? up : "forced", mw ? ", maintenance window " : "", mw ? mw : "");
+
     /* R-NOTIFY: the user is told before anything happens. */
     if (strcmp(a->notified, aid) != 0) {
         say(a, "update %s -> %s offered (action %s)", a->running, ver, aid);
@@ -905,6 +903,9 @@ static int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
     } else {
         say(a, "update to %s (action %s) continues", ver, aid);
     }
+    say(a, "artifact %s of chunk %s; modes: download=%s update=%s%s%s", json_string_value(json_object_get(art, "filename")),
+        json_string_value(json_object_get(chunk, "name")) ? json_string_value(json_object_get(chunk, "name")) : "?",
+        dl ? dl : "forced", up ? up : "forced", mw ? " maintenanceWindow=" : "", mw ? mw : "");
     char why[1024];
     /* An encrypted package: the envelope first, before any byte is downloaded. */
     const char *env_url = json_string_value(json_object_get(json_object_get(links, "molt-key-envelope"), "href"));

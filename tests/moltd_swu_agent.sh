@@ -52,7 +52,7 @@ fbs() { jq -r "select(.action == $1) | .kind + \":\" + (.body.status.execution /
 
 # --- update skip: the right artifact (by kind) downloaded and verified, not installed
 agent > a1.log 2>&1; eq "$?" 0 "update skip: exit"
-grep -q "^dev: artifact v2.img of chunk fw (download forced, update skip)" a1.log && ok || bad "artifact by kind: $(cat a1.log)"
+grep -q "^dev: artifact v2.img of chunk fw; modes: download=forced update=skip$" a1.log && ok || bad "artifact by kind: $(cat a1.log)"
 grep -q "^dev: downloaded 2.0.0; the install waits (update skip)" a1.log && ok || bad "update skip: $(cat a1.log)"
 eq "$(simver)" "1.0.0+1 false" "update skip: v1 still runs"
 eq "$(fbs 1)" "deployment:proceeding,deployment:downloaded" "update skip feedback"
@@ -101,7 +101,7 @@ agent --consent no > a10.log 2>&1
 agent > a11.log 2>&1
 grep -q "^dev: user confirmed: HTTP 200" a11.log && ok || bad "confirmed: $(cat a11.log)"
 agent > a12.log 2>&1
-grep -q "^dev: artifact v2.img of chunk fw (download skip, update skip)" a12.log && ok || bad "after consent, the deployment: $(cat a12.log)"
+grep -q "^dev: artifact v2.img of chunk fw; modes: download=skip update=skip$" a12.log && ok || bad "after consent, the deployment: $(cat a12.log)"
 eq "$(fbs 5)" "confirmation:denied,confirmation:denied,confirmation:confirmed" "consent feedback"
 "$MOLT_AGENT" -f dev.sim -k vendor.pub --server "$S" --id dev --token t0123456789abcdef --consent maybe > bad.log 2>&1
 eq "$? $(cat bad.log)" "2 molt-agent: --consent: yes or no" "bad --consent"
