@@ -13,11 +13,14 @@
 # The packages are made here with openssl (cms -sign) and cpio (-H crc).
 set -uo pipefail
 : "${MOLTD:?}"
+here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 pid=
 spid=
+mpid=
 cleanup() {
-  [ -n "$spid" ] && { kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; }
+  [ -n "$spid" ] && { kill -TERM -- "-$spid" 2>/dev/null; wait "$spid" 2>/dev/null; }
+  [ -n "$mpid" ] && { kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null; }
   [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
   [ -n "${KEEP:-}" ] || rm -rf "$work"
 }
@@ -172,7 +175,7 @@ GOOD_ID=$(js .id)
 cmp -s "$ART/$(js .sha256)" good.swu && ok || bad "stored as uploaded"
 up 200 gw good.swu; eq "$(js .id)" "$GOOD_ID" "same bytes, same package"
 up 409 gw older.swu; body '{"error": "version is not above the latest of this class", "detail": "1.0.0"}' "R-DEPLOY-VERSION"
-up 201 gw newc.swu newc-1.2.0.swu; eq "$(js .filename)" newc-1.2.0.swu "070701 archive, filename kept"
+up 201 gw newc.swu newc-1.2.0.swu; eq "$(js .filename)" newc-1.2.0.swu "070701 archive, filename kept"; NEWC_ID=$(js .id)
 eq "$(sql "SELECT what || ' ' || version_before || ' ' || version_after FROM audit WHERE what = 'package.upload' ORDER BY id DESC LIMIT 1")" \
    "package.upload 1.0.0 1.2.0" "upload audited"
 
@@ -260,7 +263,7 @@ else
   # until SQL VALUE SECONDS: wait for a query to answer VALUE
   until_sql() { for _ in $(seq $(($3 * 10))); do [ "$(sql "$1")" == "$2" ] && return 0; sleep 0.1; done; return 1; }
   act() { sql "SELECT state || '|' || COALESCE(detail, '') FROM actions WHERE device_id = '$1' ORDER BY id DESC LIMIT 1"; }
-  for d in dev1 dev-untrusted dev-tampered dev-badhash; do call 201 POST "$U/devices" "$A" -d "$(dev $d)"; done
+  for d in dev1 dev-resume dev-untrusted dev-tampered dev-badhash; do call 201 POST "$U/devices" "$A" -d "$(dev $d)"; done
   call 201 POST "$U/campaigns" "$A" -d "{\"name\":\"swu\",\"package\":$GOOD_ID,\"filter\":{\"ids\":[\"dev1\"]}}"
   suricatta dev1
   # the install: poll, deploymentBase, download, CMS check, rawfile into inst/, proceeding feedback
@@ -279,6 +282,21 @@ else
   grep -q "No pending action on server" "$work/suricatta.dev1.log" && ok || bad "the next poll offered something"
   call 200 GET "$D/dev1" "TargetToken dev1-token-0123456789abcdef"
   eq "$(js '._links | has("deploymentBase")') $(js '._links.installedBase.href')" "false $D/dev1/installedBase/1" "next poll: nothing to deploy"
+
+  # a dropped download resumes: a mirror (--artifact-base-url) closes the first connection
+  # after 1500 bytes; suricatta retries with a Range request and installs
+  python3 "$here/swu_flaky_mirror.py" mport "$ART" 1500 mirror.log > mirror.out 2>&1 & mpid=$!
+  for _ in $(seq 100); do [ -s mport ] && break; sleep 0.05; done
+  stop; start --artifact-base-url "http://127.0.0.1:$(cat mport)"
+  call 201 POST "$U/campaigns" "$A" -d "{\"name\":\"resume\",\"package\":$NEWC_ID,\"filter\":{\"ids\":[\"dev-resume\"]}}"
+  suricatta dev-resume
+  until_sql "SELECT state || '|' || COALESCE(detail, '') FROM actions WHERE device_id = 'dev-resume'" "running|All Chunks Installed." 60 \
+    || bad "no install after the dropped download: $(act dev-resume); $(grep -E 'ERROR|WARN' "$work/suricatta.dev-resume.log" | grep -v mtd | tail -5)"
+  sstop; kill "$mpid"; wait "$mpid" 2>/dev/null
+  NEWC_SHA=$(sha256sum < newc.swu | cut -d' ' -f1); NEWC_SIZE=$(stat -c %s newc.swu)
+  eq "$(cat mirror.log)" "/$NEWC_SHA - 200 1500
+/$NEWC_SHA bytes=1500- 206 $((NEWC_SIZE - 1500))" "dropped at 1500 bytes, resumed with a Range request"
+  cmp -s inst/newc.bin pkg.newc/payload.bin && ok || bad "the resumed download installed the image"
 
   # the three bad packages, stored through the test-only bypass, each refused by suricatta
   stop; start --test-accept-unverified-swu
