@@ -351,13 +351,12 @@ static bool action_history(req_t *r, const char *aid, const char *state, json_t 
     long n = strtol(q, &end, 10);
     if (*end || n == 0)
         return true;
-    char lim[24];
-    snprintf(lim, sizeof lim, "%ld", n < 0 || n > ACTION_MESSAGES_MAX ? (long)ACTION_MESSAGES_MAX : n);
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT at, execution, message FROM action_messages WHERE action_id = $1 ORDER BY id DESC LIMIT %ld",
+             n < 0 || n > ACTION_MESSAGES_MAX ? (long)ACTION_MESSAGES_MAX : n);
     db_rows_t m;
     srv_lock(r->srv);
-    db_status_t st = Q(r->srv, &m,
-                       "SELECT at, execution, message FROM action_messages WHERE action_id = $1 ORDER BY id DESC LIMIT $2",
-                       aid, lim);
+    db_status_t st = Q(r->srv, &m, sql, aid);
     srv_unlock(r->srv);
     if (st != DB_OK)
         return false;

@@ -22,8 +22,12 @@ K=$VECTORS/keys; PL=$VECTORS/payloads
 ADMIN=admin-token-0123456789abcdef
 printf '%s\n' "$ADMIN" > "$work/admin.token"
 DB=$work/moltd.sqlite
-sql() { sqlite3 "$DB" "$1"; }
-"$MOLTD" --db "sqlite:$DB" --port 0 --artifact-dir "$work/art" --admin-token-file "$work/admin.token" \
+DBURL=${MOLTD_TEST_DB:-sqlite:$DB}    # tests/moltd_swu_ddi_pg.sh: the same on PostgreSQL
+case $DBURL in
+  postgresql://*) sql() { psql -X -q -tA "$DBURL" -c "$1"; } ;;
+  *)              sql() { sqlite3 "$DB" "$1"; } ;;
+esac
+"$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$work/art" --admin-token-file "$work/admin.token" \
          --poll-sleep 30 --max-json 8192 >"$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q listening "$work/log" && break; sleep 0.05; done
