@@ -9,7 +9,8 @@
 # three bad packages (untrusted signer, tampered sw-description, wrong payload
 # hash), refused at upload and, served by the test-only bypass, refused by
 # suricatta with closed/failure and nothing installed; 300 random byte changes
-# (fixed seeds) answered as an independent cpio reader and openssl cms predict.
+# (fixed seeds) answered as an independent cpio reader and openssl cms predict;
+# collections (every selection's images checked) and the parser's refusals by line.
 # The packages are made here with openssl (cms -sign) and cpio (-H crc).
 set -uo pipefail
 : "${MOLTD:?}"
@@ -178,6 +179,34 @@ up 409 gw older.swu; body '{"error": "version is not above the latest of this cl
 up 201 gw newc.swu newc-1.2.0.swu; eq "$(js .filename)" newc-1.2.0.swu "070701 archive, filename kept"; NEWC_ID=$(js .id)
 eq "$(sql "SELECT what || ' ' || version_before || ' ' || version_after FROM audit WHERE what = 'package.upload' ORDER BY id DESC LIMIT 1")" \
    "package.upload 1.0.0 1.2.0" "upload audited"
+# sw-description forms SWUpdate uses beyond the flat one: collections (software = { stable =
+# { main = {...}; alt = {...}; }; }) — every image of every selection is checked — and the
+# parser's refusals, each with its line
+mkdesc() {  # mkdesc OUT: sw-description from stdin, signed, archived with payload.bin and alt.bin
+  local d=$work/pkg.$1; mkdir -p "$d"; cat > "$d/sw-description"
+  cp pkg.good/payload.bin "$d/"; printf 'alternative image' > "$d/alt.bin"
+  (cd "$d" && openssl cms -sign -in sw-description -out sw-description.sig -signer "$work/signer.crt" \
+     -inkey "$work/signer.key" -outform DER -nosmimecap -binary \
+   && printf 'sw-description\nsw-description.sig\npayload.bin\nalt.bin\n' | cpio -o -H crc --quiet > "$work/$1.swu")
+}
+H1=$(sha256sum < pkg.good/payload.bin | cut -d' ' -f1); H2=$(printf 'alternative image' | sha256sum | cut -d' ' -f1)
+coll() {  # coll VERSION ALT-HASH
+  printf 'software =\n{\n  version = "%s";\n  hardware-compatibility = [ "1.0", "1.1" ];\n  stable = {\n    main = { images: ( { filename = "payload.bin"; type = "raw"; device = "/dev/null"; sha256 = "%s"; } ); };\n    alt = { files: ( { filename = "alt.bin"; path = "/tmp/x"; sha256 = "%s"; } ); };\n  };\n}\n' "$1" "$H1" "$2"
+}
+coll 1.3.0 "$(printf x | sha256sum | cut -d' ' -f1)" | mkdesc coll-bad
+up 422 gw coll-bad.swu; eq "$(js .reason) $(js .error | cut -d: -f1)" "HASH_MISMATCH alt.bin" "collections: the alternative selection's file is checked too"
+coll 1.3.0 "$H2" | mkdesc coll
+up 201 gw coll.swu; eq "$(js .version)" 1.3.0 "collections accepted"
+printf 'software = {\n  version = "1.4.0";\n  @include "other.cfg"\n}\n' | mkdesc inc
+up 422 gw inc.swu; body '{"error": "sw-description line 3: @include is not accepted", "reason": "SWU_DESCRIPTION"}' "@include refused"
+printf 'software = {\n  version = "1.4.0";\n  version = "1.5.0";\n  images: ( { filename = "payload.bin"; sha256 = "%s"; } );\n}\n' "$H1" | mkdesc dup
+up 422 gw dup.swu; body '{"error": "sw-description line 3: setting version appears twice", "reason": "SWU_DESCRIPTION"}' "a setting twice refused"
+printf 'software = {\n  version = "1.4.0";\n  images: ( { filename = "payload.bin"; } );\n}\n' | mkdesc nohash
+up 422 gw nohash.swu; body '{"error": "sw-description line 3: payload.bin has no sha256 (64 hex digits)", "reason": "SWU_NO_HASH"}' "an image without sha256 refused"
+printf 'software = {\n  version = "1.4.0";\n  images: ( { filename = "missing.bin"; sha256 = "%s"; } );\n}\n' "$H1" | mkdesc missing
+up 422 gw missing.swu; body '{"error": "missing.bin is listed in sw-description, not in the archive", "reason": "SWU_MISSING_IMAGE"}' "a listed image missing from the archive"
+printf 'software = {\n  version = "1.4.0";\n  images: ( { filename = "payload.bin"; sha256 = "%s" } \n}\n' "$H1" | mkdesc unclosed
+up 422 gw unclosed.swu; eq "$(js .reason) $(js .error | cut -d: -f1)" "SWU_DESCRIPTION sw-description line 4" "an unclosed list refused with its line"
 
 # --- attacker: 300 random byte changes (fixed seed) in the two stored archives. An
 # independent reader (Python, below) decides what each mutant is: the same members
