@@ -802,7 +802,7 @@ static int campaigns_create(req_t *r)
     moltd_t *srv = r->srv;
     if (!tx_begin(srv)) {
         free(filter_s);
-    free(ddi);
+        free(ddi);
         json_decref(j);
         return db_fail(r);
     }
