@@ -66,6 +66,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -133,6 +134,11 @@ typedef struct agent {
     long time_scale;          /* device seconds per second slept (0: device time stands still) */
     int block;                /* 0 none, 1 drop, 2 ignore: the application as an attacker */
     bool updated_in_recovery; /* an update was accepted during recovery: restart to leave it */
+    /* a plain hawkBit-shaped server (issue 19) */
+    const char *artifact;     /* --artifact NAME: the artifact to take (else chosen by kind) */
+    bool defer_attempt;       /* --defer-attempt: "attempt" updates are downloaded, not installed */
+    bool consent_no;          /* --consent no: the user denies confirmation requests */
+    char downloaded_sent[32]; /* the action told "downloaded" while its install waits */
 } agent_t;
 
 /* --- small utilities ------------------------------------------------------------ */
@@ -789,6 +795,79 @@ static bool health_check(agent_t *a, char *why, size_t cap)
     return ok;
 }
 
+/* --- what a hawkBit-shaped server offers -------------------------------------------- */
+
+/* "2.0.0", "2.0", "2.0.0+0", "2.0.0.7": up to four numbers, the last one after '+'
+ * or '.'; missing parts are 0. false for anything else. */
+static bool version_parse(const char *s, unsigned long v[4])
+{
+    memset(v, 0, 4 * sizeof *v);
+    for (int i = 0; i < 4; i++) {
+        if (!s || *s < '0' || *s > '9')
+            return false;
+        char *end;
+        v[i] = strtoul(s, &end, 10);
+        if (*end == '\0')
+            return true;
+        if (!(i < 3 && (*end == '.' || (*end == '+' && i == 2))))
+            return false;
+        s = end + 1;
+    }
+    return false;
+}
+
+/* The server's form of a version against the device's: a plain hawkBit server
+ * says "2.0.0" where the image (and moltd) say "2.0.0+0". Numerically equal is
+ * the same version; strings that are not versions compare as strings. */
+static bool version_same(const char *mine, const char *theirs)
+{
+    unsigned long x[4], y[4];
+    if (version_parse(mine, x) && version_parse(theirs, y))
+        return memcmp(x, y, sizeof x) == 0;
+    return strcmp(mine, theirs) == 0;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+/* The artifact this device takes: the one named by --artifact, else by kind,
+ * not position: the first signed-image artifact of a chunk of part "os"
+ * (hawkBit's firmware part), then of any chunk, skipping what is not an image
+ * (SWUpdate archives, checksum and signature files, text). *chunk: its chunk. */
+static json_t *pick_artifact(const agent_t *a, json_t *chunks, json_t **chunk)
+{
+    static const char *const foreign[] = {".swu", ".md5sum", ".md5", ".sha1", ".sha256", ".sig", ".asc",
+                                          ".txt", ".json", ".deb", ".rpm", ".ipk"};
+    for (int pass = 0; pass < 2; pass++) {
+        size_t i, k;
+        json_t *c, *art;
+        json_array_foreach(chunks, i, c)
+        {
+            const char *part = json_string_value(json_object_get(c, "part"));
+            if (!a->artifact && (pass == 0) != (part && strcmp(part, "os") == 0))
+                continue;
+            if (a->artifact && pass == 1)
+                break;
+            json_array_foreach(json_object_get(c, "artifacts"), k, art)
+            {
+                const char *fn = json_string_value(json_object_get(art, "filename"));
+                bool take = fn && (a->artifact ? strcmp(fn, a->artifact) == 0 : true);
+                for (size_t f = 0; take && !a->artifact && f < sizeof foreign / sizeof *foreign; f++)
+                    take = !ends_with(fn, foreign[f]);
+                if (take) {
+                    *chunk = c;
+                    return art;
+                }
+            }
+        }
+    }
+    *chunk = NULL;
+    return NULL;
+}
+
 /* --- one deployment ------------------------------------------------------------------ */
 
 /* Drive the deployment aid (target version ver) from wherever the device stands.
@@ -796,9 +875,17 @@ static bool health_check(agent_t *a, char *why, size_t cap)
  * exit code (power cut, device error). */
 static int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
 {
-    json_t *chunk = json_array_get(json_object_get(json_object_get(dep, "deployment"), "chunks"), 0);
-    json_t *art = json_array_get(json_object_get(chunk, "artifacts"), 0);
+    json_t *d = json_object_get(dep, "deployment"), *chunk = NULL;
+    json_t *art = pick_artifact(a, json_object_get(d, "chunks"), &chunk);
     const char *ver = json_string_value(json_object_get(chunk, "version"));
+    /* hawkBit's modes: download skip: not now; update skip (a download-only
+     * action, or outside the maintenance window) or attempt with --defer-attempt:
+     * download and verify, install later. Unknown values are read as forced. */
+    const char *dl = json_string_value(json_object_get(d, "download")), *up = json_string_value(json_object_get(d, "update"));
+    const char *mw = json_string_value(json_object_get(d, "maintenanceWindow"));
+    bool no_download = dl && strcmp(dl, "skip") == 0;
+    bool no_install = (up && strcmp(up, "skip") == 0) || (mw && strcmp(mw, "unavailable") == 0) ||
+                      (up && strcmp(up, "attempt") == 0 && a->defer_attempt);
     json_t *links = json_object_get(art, "_links");
     const char *url = json_string_value(json_object_get(json_object_get(links, "download-http"), "href"));
     if (!url)
@@ -814,11 +901,22 @@ static int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
             msg = json_string_value(json_object_get(m, "value"));
     }
     *retry = false;
+    if (!art) {
+        char w[300];
+        if (a->artifact)
+            snprintf(w, sizeof w, "no artifact named %.200s in the deployment", a->artifact);
+        else
+            snprintf(w, sizeof w, "no signed-image artifact in the deployment (only SWUpdate, checksum or signature files)");
+        say(a, "deployment %s: %s", aid, w);
+        feedback(a, aid, "closed", "failure", w, 0, 0);
+        return 0;
+    }
     if (!ver || !url || size <= 0) {
         say(a, "deployment %s: malformed (no version, download link or size)", aid);
         feedback(a, aid, "closed", "failure", "malformed deployment: no version, download link or size", 0, 0);
         return 0;
     }
+
     /* R-NOTIFY: the user is told before anything happens. */
     if (strcmp(a->notified, aid) != 0) {
         say(a, "update %s -> %s offered (action %s)", a->running, ver, aid);
@@ -827,6 +925,9 @@ static int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
     } else {
         say(a, "update to %s (action %s) continues", ver, aid);
     }
+    say(a, "artifact %s of chunk %s; modes: download=%s update=%s%s%s", json_string_value(json_object_get(art, "filename")),
+        json_string_value(json_object_get(chunk, "name")) ? json_string_value(json_object_get(chunk, "name")) : "?",
+        dl ? dl : "forced", up ? up : "forced", mw ? " maintenanceWindow=" : "", mw ? mw : "");
     char why[1024];
     /* An encrypted package: the envelope first, before any byte is downloaded. */
     const char *env_url = json_string_value(json_object_get(json_object_get(links, "molt-key-envelope"), "href"));
@@ -848,11 +949,15 @@ static int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
         psa_fwu_component_info_t q = query();
         switch (q.state) {
         case PSA_FWU_READY:
-            if (strcmp(a->running, ver) == 0 && !a->boot.trial) {
-                snprintf(why, sizeof why, "%s running and confirmed", ver);
+            if (version_same(a->running, ver) && !a->boot.trial) {
+                snprintf(why, sizeof why, "%s running and confirmed", a->running);
                 feedback(a, aid, "closed", "success", why, 0, 0);
                 say(a, "feedback: success (%s)", why);
                 attest(a);
+                return 0;
+            }
+            if (no_download) {
+                say(a, "the server says download skip: nothing now");
                 return 0;
             }
             if (psa_fwu_start(0, NULL, 0) != PSA_SUCCESS) {
@@ -885,10 +990,20 @@ static int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
                     return 0;
                 }
                 say(a, "download complete and verified (signature, hash, security counter)");
-                feedback(a, aid, "downloaded", "none", "downloaded and verified", (long)size, (long)size);
+                if (feedback(a, aid, "downloaded", "none", "downloaded and verified", (long)size, (long)size) && no_install)
+                    snprintf(a->downloaded_sent, sizeof a->downloaded_sent, "%s", aid);
             }
             break;
         case PSA_FWU_CANDIDATE: {
+            if (no_install) { /* verified and kept; installed when the server says so */
+                if (strcmp(a->downloaded_sent, aid) != 0 &&
+                    feedback(a, aid, "downloaded", "none", "downloaded and verified; the install waits", (long)size,
+                             (long)size))
+                    snprintf(a->downloaded_sent, sizeof a->downloaded_sent, "%s", aid);
+                say(a, "downloaded %s; the install waits (update %s%s%s)", ver, up ? up : "forced",
+                    mw ? ", maintenance window " : "", mw ? mw : "");
+                return 0;
+            }
             psa_status_t s = psa_fwu_install();
             dev_save(a);
             say(a, "install: %s", s == PSA_SUCCESS_REBOOT ? "staged, restarting" : psa_name(s));
@@ -943,7 +1058,7 @@ static int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
             (void)a->dev.port.nv_read(a->dev.port.ctx, MOLT_NV_SECURITY_COUNTER, &cnt);
             snprintf(why, sizeof why, "%s running, health check passed, accepted; security counter %u", a->running,
                      (unsigned)cnt);
-            feedback(a, aid, "closed", strcmp(a->running, ver) == 0 ? "success" : "failure", why, 0, 0);
+            feedback(a, aid, "closed", version_same(a->running, ver) ? "success" : "failure", why, 0, 0);
             say(a, "feedback: success (%s)", why);
             attest(a);
             a->updated_in_recovery = a->boot.recovery;
@@ -1048,6 +1163,7 @@ static int poll_once(agent_t *a, long *sleep_s, bool *error)
     const char *dep = json_string_value(json_object_get(json_object_get(links, "deploymentBase"), "href"));
     const char *cancel = json_string_value(json_object_get(json_object_get(links, "cancelAction"), "href"));
     const char *cfg = json_string_value(json_object_get(json_object_get(links, "configData"), "href"));
+    const char *conf = json_string_value(json_object_get(json_object_get(links, "confirmationBase"), "href"));
     int rc = 0;
     if (cfg) {
         char body[256];
@@ -1080,6 +1196,39 @@ static int poll_once(agent_t *a, long *sleep_s, bool *error)
         /* the application is the attacker: the deployment never reaches the updater */
         say(a, "deployment %s by the application (--block %s)", a->block == 1 ? "dropped" : "ignored",
             a->block == 1 ? "drop" : "ignore");
+    } else if (conf && !dep) {
+        /* hawkBit's user consent (R-NOTIFY): the user sees the message and the
+         * version, then confirms or denies (--consent); the deployment follows. */
+        json_t *d = get_json(a, conf, &code);
+        const char *aid = d ? json_string_value(json_object_get(d, "id")) : NULL;
+        json_t *chunk = NULL;
+        pick_artifact(a, json_object_get(json_object_get(d, "confirmation"), "chunks"), &chunk);
+        if (!aid) {
+            *error = true;
+        } else {
+            const char *msg = NULL, *ver = json_string_value(json_object_get(chunk, "version"));
+            size_t i;
+            json_t *m;
+            json_array_foreach(json_object_get(chunk, "metadata"), i, m)
+            {
+                const char *k = json_string_value(json_object_get(m, "key"));
+                if (k && strcmp(k, "molt.message") == 0)
+                    msg = json_string_value(json_object_get(m, "value"));
+            }
+            say(a, "update %s -> %s needs the user's consent (action %s)", a->running, ver ? ver : "?", aid);
+            say(a, "MESSAGE FOR THE USER: %s", msg && *msg ? msg : "(none)");
+            snprintf(a->notified, sizeof a->notified, "%s", aid);
+            char url[1200], body[200];
+            snprintf(url, sizeof url, "%s/confirmationBase/%s/feedback", a->base, aid);
+            snprintf(body, sizeof body, "{\"confirmation\":\"%s\",\"details\":[\"%s by the user\"]}",
+                     a->consent_no ? "denied" : "confirmed", a->consent_no ? "denied" : "confirmed");
+            buf_t b = {0};
+            long c = request(a, "POST", url, "application/json", body, strlen(body), &b);
+            free(b.p);
+            say(a, "user %s: HTTP %ld", a->consent_no ? "denied" : "confirmed", c);
+            *error = c != 200;
+        }
+        json_decref(d);
     } else if (dep) {
         json_t *d = get_json(a, dep, &code);
         const char *aid = d ? json_string_value(json_object_get(d, "id")) : NULL;
@@ -1116,7 +1265,8 @@ static int usage(void)
             "                  [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS] [--max-sleep S]\n"
             "                  [--max-errors N] [--rate BYTES_PER_S] [--quiet]\n"
             "                  [--enc-key ENC_PRIV ...] [--envelope-dir DIR] [--require-encryption]\n"
-            "                  [--tickets] [--time-scale N] [--block drop|ignore]\n");
+            "                  [--tickets] [--time-scale N] [--block drop|ignore]\n"
+            "                  [--artifact NAME] [--defer-attempt] [--consent yes|no]\n");
     return EXIT_USAGE;
 }
 
@@ -1142,7 +1292,8 @@ int main(int argc, char **argv)
     a->backoff_ms = 1000;
     a->max_errors = 20;
     enum { O_SERVER = 256, O_ID, O_TOKEN, O_TENANT, O_ONCE, O_MAXP, O_HCMD, O_HFAIL, O_DROP, O_CUT, O_BACK, O_MSLEEP,
-           O_QUIET, O_UNTIL, O_MAXERR, O_RATE, O_ENCKEY, O_ENVDIR, O_REQENC, O_TICKETS, O_TSCALE, O_BLOCK };
+           O_QUIET, O_UNTIL, O_MAXERR, O_RATE, O_ENCKEY, O_ENVDIR, O_REQENC, O_TICKETS, O_TSCALE, O_BLOCK, O_ART, O_DEFER,
+           O_CONSENT };
     const char *enc_keys[3];
     int nenc = 0;
     static const struct option opts[] = {
@@ -1159,6 +1310,8 @@ int main(int argc, char **argv)
         {"require-encryption", no_argument, 0, O_REQENC},
         {"tickets", no_argument, 0, O_TICKETS},      {"time-scale", required_argument, 0, O_TSCALE},
         {"block", required_argument, 0, O_BLOCK},
+        {"artifact", required_argument, 0, O_ART},   {"defer-attempt", no_argument, 0, O_DEFER},
+        {"consent", required_argument, 0, O_CONSENT},
         {0, 0, 0, 0}};
     int c;
     long v;
@@ -1225,6 +1378,12 @@ int main(int argc, char **argv)
                 a->block = 2;
             else
                 return die("--block: drop or ignore, got '%s'", optarg);
+        case O_ART: a->artifact = optarg; break;
+        case O_DEFER: a->defer_attempt = true; break;
+        case O_CONSENT:
+            if (strcmp(optarg, "yes") && strcmp(optarg, "no"))
+                return die("--consent: yes or no");
+            a->consent_no = strcmp(optarg, "no") == 0;
             break;
         case O_MAXERR:
             if (!num(optarg, 1, 1000000, &a->max_errors))

@@ -154,6 +154,7 @@ static void setup(void)
     srv.poll_sleep = 30;
     srv.max_json = 65536;
     srv.max_package = 1u << 20;
+    srv.max_feedback = 1u << 20; /* DDI feedback (issue 19) */
     srv.attest_ttl = 300;
     pthread_mutex_init(&srv.lock, NULL);
     pthread_mutex_init(&srv.pool_lock, NULL);

@@ -112,7 +112,20 @@ static const step_t steps[] = {
      " SUM(CASE WHEN state IN ('assigned', 'running', 'downloaded', 'cancelling') THEN 1 ELSE 0 END),"
      " SUM(CASE WHEN state = 'failure' THEN 1 ELSE 0 END) FROM actions GROUP BY campaign_id, step;\n",
      NULL},
-    /* 5: deferral tickets (R-AVAIL): the policy of each device class, quarantined
+    /* 5: package kinds (issue 19): a device class declares what its packages are,
+     * mcuboot (signed images, verified by lib/) or swu (SWUpdate archives, CMS);
+     * a campaign's DDI update/download modes, its maintenance windows and whether
+     * the user must confirm (campaigns.ddi, compact JSON), and the device's answer
+     * to a confirmation request (actions.confirmed: when it confirmed), and the
+     * feedback messages of each action (actionHistory) */
+    {"ALTER TABLE device_classes ADD COLUMN kind TEXT NOT NULL DEFAULT 'mcuboot';\n"
+     "ALTER TABLE campaigns ADD COLUMN ddi TEXT;\n"
+     "ALTER TABLE actions ADD COLUMN confirmed BIGINT;\n"
+     /* every feedback's status and details, for DDI's actionHistory (bounded per action) */
+     "CREATE TABLE action_messages (id @SERIAL@, action_id BIGINT NOT NULL REFERENCES actions(id), at BIGINT NOT NULL,"
+     " execution TEXT NOT NULL, message TEXT NOT NULL);\n"
+     "CREATE INDEX action_messages_action ON action_messages (action_id, id);\n",
+    /* 6: deferral tickets (R-AVAIL): the policy of each device class, quarantined
      * devices, and when moltd released each campaign step (a ticket's grace counts
      * from it, never from a device's fetch). Steps released before this step get
      * their time from the audit log (campaign.step, or a later campaign.resume);

@@ -23,6 +23,101 @@
 #include "moltd.h"
 
 #define OPEN_STATES "('assigned', 'running', 'downloaded', 'cancelling')"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* --- a campaign's DDI modes (hawkBit parity, issue 19) ------------------------- */
+
+static bool mode_ok(const char *m)
+{
+    return m && (strcmp(m, "forced") == 0 || strcmp(m, "attempt") == 0 || strcmp(m, "skip") == 0);
+}
+
+const char *ddi_campaign_parse(json_t *j, char **out, char *why, size_t cap)
+{
+    json_t *dl = json_object_get(j, "download"), *up = json_object_get(j, "update"),
+           *sl = json_object_get(j, "polling_sleep"), *mw = json_object_get(j, "maintenance_windows"),
+           *cf = json_object_get(j, "confirm");
+    *out = NULL;
+    const char *d = dl ? json_string_value(dl) : "forced", *u = up ? json_string_value(up) : "forced";
+    if (!mode_ok(d))
+        return "download: forced, attempt or skip";
+    if (!mode_ok(u))
+        return "update: forced, attempt or skip";
+    if (strcmp(d, "skip") == 0 && strcmp(u, "skip") != 0)
+        return "update: must be skip when download is skip (nothing to install)";
+    if (sl && (!json_is_integer(sl) || json_integer_value(sl) < 1 || json_integer_value(sl) > 86399))
+        return "polling_sleep: seconds, 1 to 86399 (served as HH:MM:SS)";
+    if (cf && !json_is_boolean(cf))
+        return "confirm: true or false";
+    if (mw && (!json_is_array(mw) || json_array_size(mw) == 0 || json_array_size(mw) > 64))
+        return "maintenance_windows: 1 to 64 windows [{\"start\": ms, \"end\": ms}]";
+    size_t i;
+    json_t *w;
+    json_array_foreach(mw, i, w)
+    {
+        json_t *a = json_object_get(w, "start"), *b = json_object_get(w, "end");
+        if (!json_is_object(w) || json_object_size(w) != 2 || !json_is_integer(a) || !json_is_integer(b) ||
+            json_integer_value(a) < 0 || json_integer_value(b) <= json_integer_value(a)) {
+            snprintf(why, cap, "maintenance_windows[%zu]: {\"start\": ms, \"end\": ms} with start < end", i);
+            return why;
+        }
+    }
+    if (!dl && !up && !sl && !mw && !cf)
+        return NULL; /* all defaults: nothing stored */
+    json_t *o = json_pack("{s:s,s:s}", "download", d, "update", u);
+    if (sl)
+        json_object_set(o, "polling_sleep", sl);
+    if (mw)
+        json_object_set(o, "maintenance_windows", mw);
+    if (cf && json_is_true(cf))
+        json_object_set_new(o, "confirm", json_true());
+    *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return NULL;
+}
+
+/* What the device is told for one action: hawkBit's download/update modes, the
+ * maintenance window (update is skip outside it, as hawkBit serves it), the
+ * polling interval and whether the user must confirm first. */
+typedef struct modes {
+    char download[8], update[8];
+    const char *window; /* NULL (no windows), "available" or "unavailable" */
+    unsigned sleep;     /* 0: moltd's --poll-sleep */
+    bool confirm;
+} modes_t;
+
+static void modes_of(const char *ddi, modes_t *m)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->download, sizeof m->download, "forced");
+    snprintf(m->update, sizeof m->update, "forced");
+    json_error_t e;
+    json_t *o = ddi ? json_loads(ddi, 0, &e) : NULL;
+    if (!o)
+        return;
+    const char *d = json_string_value(json_object_get(o, "download")), *u = json_string_value(json_object_get(o, "update"));
+    if (mode_ok(d))
+        snprintf(m->download, sizeof m->download, "%s", d);
+    if (mode_ok(u))
+        snprintf(m->update, sizeof m->update, "%s", u);
+    m->sleep = (unsigned)json_integer_value(json_object_get(o, "polling_sleep"));
+    m->confirm = json_is_true(json_object_get(o, "confirm"));
+    json_t *mw = json_object_get(o, "maintenance_windows"), *w;
+    if (mw) {
+        int64_t now = now_ms();
+        size_t i;
+        m->window = "unavailable";
+        json_array_foreach(mw, i, w)
+        {
+            if (json_integer_value(json_object_get(w, "start")) <= now && now < json_integer_value(json_object_get(w, "end")))
+                m->window = "available";
+        }
+        if (strcmp(m->window, "unavailable") == 0)
+            snprintf(m->update, sizeof m->update, "skip");
+    }
+    json_decref(o);
+}
 
 int ddi_auth(req_t *r, bool *refused)
 {
@@ -89,6 +184,8 @@ static json_t *href(const char *a, const char *b, const char *c, const char *d)
 typedef struct open_action {
     char id[24], state[16];
     bool found;
+    bool waits;    /* the user must confirm it first (confirmationBase) */
+    modes_t modes; /* its campaign's DDI modes */
 } open_action_t;
 
 static db_status_t find_open(moltd_t *srv, const char *dev, open_action_t *a)
@@ -99,7 +196,7 @@ static db_status_t find_open(moltd_t *srv, const char *dev, open_action_t *a)
     /* Started actions continue whatever the campaign does; an unstarted one is
      * offered only while its campaign runs, its step is released and its time has come. */
     db_status_t st = Q(srv, &rows,
-                       "SELECT a.id, a.state FROM actions a JOIN campaigns c ON c.id = a.campaign_id"
+                       "SELECT a.id, a.state, c.ddi, a.confirmed FROM actions a JOIN campaigns c ON c.id = a.campaign_id"
                        " WHERE a.device_id = $1 AND a.state IN " OPEN_STATES " AND " ACTION_RELEASED("$2")
                        " ORDER BY a.id LIMIT 1",
                        dev, now);
@@ -107,6 +204,8 @@ static db_status_t find_open(moltd_t *srv, const char *dev, open_action_t *a)
     if (a->found) {
         snprintf(a->id, sizeof a->id, "%s", db_cell(&rows, 0, 0));
         snprintf(a->state, sizeof a->state, "%s", db_cell(&rows, 0, 1));
+        modes_of(db_cell(&rows, 0, 2), &a->modes);
+        a->waits = a->modes.confirm && !db_cell(&rows, 0, 3) && strcmp(a->state, "cancelling") != 0;
     }
     db_rows_free(&rows);
     return st;
@@ -139,12 +238,14 @@ static int poll_base(req_t *r)
     db_rows_free(&d);
     char base[512], sleep[16];
     base_url(r, base, sizeof base);
-    unsigned s = srv->poll_sleep > 86399 ? 86399 : srv->poll_sleep;
+    unsigned s = a.found && a.modes.sleep ? a.modes.sleep : srv->poll_sleep > 86399 ? 86399 : srv->poll_sleep;
     snprintf(sleep, sizeof sleep, "%02u:%02u:%02u", s / 3600, s / 60 % 60, s % 60);
     json_t *links = json_object();
     if (a.found && strcmp(a.state, "cancelling") == 0)
         json_object_set_new(links, "cancelAction", href(base, "/cancelAction/", a.id, NULL));
-    else if (a.found) {
+    else if (a.found && a.waits) { /* hawkBit: the user confirms before the deployment is offered */
+        json_object_set_new(links, "confirmationBase", href(base, "/confirmationBase/", a.id, NULL));
+    } else if (a.found) {
         char c[65], key[64], path[160];
         snprintf(key, sizeof key, "%s:%s", a.id, a.state);
         sha256_hex(key, strlen(key), c);
@@ -184,7 +285,8 @@ static int poll_base(req_t *r)
 
 #define ACT_SELECT                                                                                          \
     "SELECT a.id, a.state, a.notified, a.version_before, c.id, c.message, p.id, p.version, p.sha256,"      \
-    " p.sha1, p.md5, p.size, p.filename, p.class, p.security_counter, p.encryption, d.enc_key, a.step"     \
+    " p.sha1, p.md5, p.size, p.filename, p.class, p.security_counter, p.encryption, d.enc_key, a.step,"    \
+    " c.ddi, a.confirmed"                                                                                   \
     " FROM actions a"                                                                                      \
     " JOIN campaigns c ON c.id = a.campaign_id JOIN packages p ON p.id = c.package_id"                    \
     " JOIN devices d ON d.id = a.device_id WHERE a.id = $1 AND a.device_id = $2"
@@ -204,8 +306,15 @@ static json_t *artifact_json(const char *base, const char *pkgid, const char *fi
                      "sha256", sha256, "size", (json_int_t)strtoll(size, NULL, 10), "_links", links);
 }
 
-/* The deployment of action aid, row 0 of a (ACT_SELECT): deploymentBase and installedBase. */
+/* The deployment of action aid, row 0 of a (ACT_SELECT): deploymentBase,
+ * installedBase and confirmationBase (key "deployment" or "confirmation"). */
+static json_t *deployment_json_as(req_t *r, const char *aid, const db_rows_t *a, const char *key);
 static json_t *deployment_json(req_t *r, const char *aid, const db_rows_t *a)
+{
+    return deployment_json_as(r, aid, a, "deployment");
+}
+
+static json_t *deployment_json_as(req_t *r, const char *aid, const db_rows_t *a, const char *key)
 {
     char base[512];
     base_url(r, base, sizeof base);
@@ -223,8 +332,52 @@ static json_t *deployment_json(req_t *r, const char *aid, const db_rows_t *a)
     }
     json_t *chunk = json_pack("{s:s,s:s,s:s,s:o,s:[o]}", "part", "os", "version", db_cell(a, 0, 7), "name",
                               db_cell(a, 0, 13), "metadata", meta, "artifacts", art);
-    return json_pack("{s:s,s:{s:s,s:s,s:[o]}}", "id", aid, "deployment", "download", "forced", "update", "forced",
-                     "chunks", chunk);
+    modes_t m;
+    modes_of(db_cell(a, 0, 18), &m);
+    json_t *dep = json_pack("{s:s,s:s,s:[o]}", "download", m.download, "update", m.update, "chunks", chunk);
+    if (m.window)
+        json_object_set_new(dep, "maintenanceWindow", json_string(m.window));
+    return json_pack("{s:s,s:o}", "id", aid, key, dep);
+}
+
+/* hawkBit's actionHistory: ?actionHistory=N adds the action's state and its last
+ * N feedback messages, newest first (N < 0: all that are kept). */
+static bool action_history(req_t *r, const char *aid, const char *state, json_t *out)
+{
+    const char *q = http_arg(r, "actionHistory");
+    if (!q || !*q)
+        return true;
+    char *end;
+    long n = strtol(q, &end, 10);
+    if (*end || n == 0)
+        return true;
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT at, execution, message FROM action_messages WHERE action_id = $1 ORDER BY id DESC LIMIT %ld",
+             n < 0 || n > ACTION_MESSAGES_MAX ? (long)ACTION_MESSAGES_MAX : n);
+    db_rows_t m;
+    srv_lock(r->srv);
+    db_status_t st = Q(r->srv, &m, sql, aid);
+    srv_unlock(r->srv);
+    if (st != DB_OK)
+        return false;
+    json_t *msgs = json_array();
+    for (size_t i = 0; i < m.nrows; i++) {
+        char line[4200];
+        snprintf(line, sizeof line, "%s %s: %s", db_cell(&m, i, 0), db_cell(&m, i, 1), db_cell(&m, i, 2));
+        json_array_append_new(msgs, json_string(line));
+    }
+    db_rows_free(&m);
+    json_object_set_new(out, "actionHistory", json_pack("{s:s,s:o}", "status", state, "messages", msgs));
+    return true;
+}
+
+/* Row 0 of a (ACT_SELECT): an unstarted action of a campaign that wants the
+ * user's confirmation, not given yet. */
+static bool awaits_confirmation(const db_rows_t *a)
+{
+    modes_t m;
+    modes_of(db_cell(a, 0, 18), &m);
+    return m.confirm && !db_cell(a, 0, 19) && strcmp(db_cell(a, 0, 1), "cancelling") != 0;
 }
 
 static int deployment_base(req_t *r, const char *aid)
@@ -242,6 +395,11 @@ static int deployment_base(req_t *r, const char *aid)
         tx_end(srv, false);
         db_rows_free(&a);
         return http_error(r, 404, "no action %s for %s", aid, r->device);
+    }
+    if (ok && awaits_confirmation(&a)) {
+        tx_end(srv, false);
+        db_rows_free(&a);
+        return http_error(r, 409, "action %s waits for the user's confirmation (confirmationBase)", aid);
     }
     /* R-NOTIFY: the campaign's message travels with the deployment, before any
      * download; its first delivery to this device is recorded. */
@@ -262,7 +420,12 @@ static int deployment_base(req_t *r, const char *aid)
         return http_db_error(r);
     }
     json_t *out = deployment_json(r, aid, &a);
+    ok = action_history(r, aid, db_cell(&a, 0, 1), out);
     db_rows_free(&a);
+    if (!ok) {
+        json_decref(out);
+        return http_db_error(r);
+    }
     return http_json(r, 200, out);
 }
 
@@ -316,26 +479,24 @@ static json_t *feedback_body(req_t *r, const char *aid, const char **exec, const
     json_t *j = http_body_json(r, ret);
     if (!j)
         return NULL;
-    json_t *status = json_object_get(j, "status"), *id = json_object_get(j, "id");
+    /* A legacy "id" (SWUpdate 2022.12 sends the action id, or the stop id on a
+     * cancel) is ignored whatever it holds, as hawkBit ignores unknown fields:
+     * the action is the one in the path. */
+    json_t *status = json_object_get(j, "status");
     json_t *result = status ? json_object_get(status, "result") : NULL;
     *exec = status ? json_string_value(json_object_get(status, "execution")) : NULL;
     *fin = result ? json_string_value(json_object_get(result, "finished")) : NULL;
     bool known = false;
     for (size_t i = 0; *exec && i < sizeof execs / sizeof *execs; i++)
         known = known || strcmp(*exec, execs[i]) == 0;
-    char idbuf[32] = "";
-    if (json_is_integer(id))
-        snprintf(idbuf, sizeof idbuf, "%lld", (long long)json_integer_value(id));
-    else if (json_is_string(id))
-        snprintf(idbuf, sizeof idbuf, "%s", json_string_value(id));
     const char *bad = !json_is_object(status)  ? "status: an object is required"
                       : !known                 ? "status.execution: closed, proceeding, canceled, scheduled, rejected, "
                                                  "resumed, downloaded or download"
                       : !json_is_object(result) || !*fin ||
                               (strcmp(*fin, "success") && strcmp(*fin, "failure") && strcmp(*fin, "none"))
                           ? "status.result.finished: success, failure or none"
-                      : id && strcmp(idbuf, aid) != 0 ? "id: does not name this action"
-                                                      : NULL;
+                          : NULL;
+    (void)aid;
     if (bad) {
         json_decref(j);
         *ret = http_error(r, 400, "%s", bad);
@@ -391,9 +552,30 @@ again:
         json_decref(j);
         return ret;
     }
+    if (awaits_confirmation(&a)) {
+        tx_end(srv, false);
+        db_rows_free(&a);
+        json_decref(j);
+        return http_error(r, 409, "action %s waits for the user's confirmation (confirmationBase)", aid);
+    }
+    /* update skip (a download-only campaign, or outside its maintenance window):
+     * a closing success does not install, so the device's version stays; a
+     * download-only action is finished by "downloaded" (hawkBit's DOWNLOAD_ONLY). */
+    modes_t md;
+    modes_of(db_cell(&a, 0, 18), &md);
+    json_error_t je;
+    json_t *cddi = db_cell(&a, 0, 18) ? json_loads(db_cell(&a, 0, 18), 0, &je) : NULL;
+    const char *cu = cddi ? json_string_value(json_object_get(cddi, "update")) : NULL;
+    bool download_only = cu && strcmp(cu, "skip") == 0;
+    json_decref(cddi);
+    bool no_install = strcmp(md.update, "skip") == 0;
     const char *to = state, *what = NULL;
     bool closes = false;
-    if (strcmp(exec, "closed") == 0) {
+    if (download_only && strcmp(exec, "downloaded") == 0) {
+        closes = true;
+        to = "success";
+        what = "update.downloaded";
+    } else if (strcmp(exec, "closed") == 0) {
         closes = true;
         to = strcmp(fin, "failure") == 0 ? "failure" : "success";
         what = strcmp(to, "success") == 0 ? "update.success" : "update.failure";
@@ -431,12 +613,20 @@ again:
     }
     if (ok && closes)
         ok = step_count(srv, db_cell(&a, 0, 4), db_cell(&a, 0, 17), -1, strcmp(to, "failure") == 0) == DB_OK;
-    if (ok && strcmp(to, "success") == 0)
+    bool installs = strcmp(to, "success") == 0 && !no_install;
+    if (ok && installs)
         ok = Q(srv, NULL, "UPDATE devices SET version = $2, config_wanted = 1 WHERE id = $1", r->device, ver) == DB_OK;
+    /* actionHistory: every feedback's execution and details, the last ACTION_MESSAGES_MAX kept */
+    if (ok)
+        ok = Q(srv, NULL, "INSERT INTO action_messages (action_id, at, execution, message) VALUES ($1, $2, $3, $4)", aid,
+               now, exec, det) == DB_OK &&
+             Q(srv, NULL,
+               "DELETE FROM action_messages WHERE action_id = $1 AND id < (SELECT MIN(id) FROM (SELECT id FROM"
+               " action_messages WHERE action_id = $1 ORDER BY id DESC LIMIT " STR(ACTION_MESSAGES_MAX) ") t)",
+               aid) == DB_OK;
     /* The audit record: who, what, when, the version before and after. */
     if (ok && what)
-        ok = audit(srv, r->actor, what, r->device, before, strcmp(to, "success") == 0 ? ver : before,
-                   det[0] ? det : NULL) == DB_OK;
+        ok = audit(srv, r->actor, what, r->device, before, installs ? ver : before, det[0] ? det : NULL) == DB_OK;
     if (ok && closes)
         ok = campaign_evaluate(srv, db_cell(&a, 0, 4), strcmp(to, "failure") == 0) == DB_OK;
     db_rows_free(&a);
@@ -508,6 +698,178 @@ static int cancel_action(req_t *r, const char *aid, bool feedback)
     }
     db_rows_free(&a);
     json_decref(j);
+    if (!tx_end(srv, ok))
+        return http_db_error(r);
+    return http_reply(r, 200, NULL, "", 0);
+}
+
+/* --- user consent (hawkBit's confirmationBase, R-NOTIFY) ----------------------- */
+
+/* GET confirmationBase: hawkBit's auto-confirm state (moltd has none: every
+ * campaign that asks for consent asks the user) and the action waiting, if any. */
+static int confirmation_root(req_t *r)
+{
+    open_action_t a;
+    srv_lock(r->srv);
+    db_status_t st = find_open(r->srv, r->device, &a);
+    srv_unlock(r->srv);
+    if (st != DB_OK)
+        return http_db_error(r);
+    char base[512];
+    base_url(r, base, sizeof base);
+    json_t *links = json_object();
+    if (a.found && a.waits)
+        json_object_set_new(links, "confirmationBase", href(base, "/confirmationBase/", a.id, NULL));
+    return http_json(r, 200, json_pack("{s:{s:b},s:o}", "autoConfirm", "active", 0, "_links", links));
+}
+
+/* GET confirmationBase/{id}: the deployment the user is asked about, with the
+ * campaign's message (R-NOTIFY: served before anything is downloaded, its first
+ * delivery recorded as for deploymentBase). */
+static int confirmation_get(req_t *r, const char *aid)
+{
+    moltd_t *srv = r->srv;
+    db_rows_t a;
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms());
+    if (!tx_begin(srv))
+        return http_db_error(r);
+    bool ok = Q(srv, &a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK;
+    if (ok && (a.nrows == 0 || !awaits_confirmation(&a))) {
+        tx_end(srv, false);
+        int ret = a.nrows == 0 ? http_error(r, 404, "no action %s for %s", aid, r->device)
+                               : http_error(r, 404, "action %s of %s waits for no confirmation", aid, r->device);
+        db_rows_free(&a);
+        return ret;
+    }
+    if (ok && !db_cell(&a, 0, 2)) {
+        db_rows_t first;
+        ok = Q(srv, &first, "UPDATE actions SET notified = $2 WHERE id = $1 AND notified IS NULL RETURNING id", aid,
+               now) == DB_OK;
+        bool is_first = ok && first.nrows == 1;
+        if (ok)
+            db_rows_free(&first);
+        if (is_first)
+            ok = audit(srv, r->actor, "notify.served", r->device, db_cell(&a, 0, 3), db_cell(&a, 0, 7),
+                       db_cell(&a, 0, 5)) == DB_OK;
+    }
+    if (!tx_end(srv, ok)) {
+        if (ok)
+            db_rows_free(&a);
+        return http_db_error(r);
+    }
+    json_t *out = deployment_json_as(r, aid, &a, "confirmation");
+    ok = action_history(r, aid, db_cell(&a, 0, 1), out);
+    db_rows_free(&a);
+    if (!ok) {
+        json_decref(out);
+        return http_db_error(r);
+    }
+    return http_json(r, 200, out);
+}
+
+/* POST confirmationBase/{id}/feedback {confirmation: confirmed|denied, code?, details?}.
+ * confirmed: the deployment is offered from the next poll on; denied: recorded,
+ * the action keeps waiting (hawkBit) until the user confirms or the operator
+ * cancels the campaign. Both audited (update.confirmed / update.denied). */
+static int confirmation_feedback(req_t *r, const char *aid)
+{
+    moltd_t *srv = r->srv;
+    int ret;
+    json_t *j = http_body_json(r, &ret);
+    if (!j)
+        return ret;
+    const char *c = json_string_value(json_object_get(j, "confirmation"));
+    json_t *code = json_object_get(j, "code");
+    if (!c || (strcmp(c, "confirmed") && strcmp(c, "denied")) || (code && !json_is_integer(code))) {
+        json_decref(j);
+        return http_error(r, 400, "want {\"confirmation\": confirmed|denied, \"code\"?: integer, \"details\"?: [strings]}");
+    }
+    bool yes = strcmp(c, "confirmed") == 0;
+    c = yes ? "confirmed" : "denied"; /* j is released below */
+    char det[1024], now[24];
+    json_t *wrap = json_pack("{s:{s:O}}", "status", "details", json_object_get(j, "details") ? json_object_get(j, "details") : json_null());
+    details(wrap, det, sizeof det);
+    json_decref(wrap);
+    if (code)
+        snprintf(det + strlen(det), sizeof det - strlen(det), "%scode %lld", det[0] ? "; " : "",
+                 (long long)json_integer_value(code));
+    snprintf(now, sizeof now, "%lld", (long long)now_ms());
+    json_decref(j);
+    db_rows_t a;
+    if (!tx_begin(srv))
+        return http_db_error(r);
+    bool ok = Q(srv, &a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK;
+    if (ok && (a.nrows == 0 || !awaits_confirmation(&a))) {
+        tx_end(srv, false);
+        ret = a.nrows == 0 ? http_error(r, 404, "no action %s for %s", aid, r->device)
+                           : http_error(r, 410, "action %s of %s waits for no confirmation", aid, r->device);
+        db_rows_free(&a);
+        return ret;
+    }
+    bool have = ok;
+    db_rows_t upd = {0};
+    if (ok && yes) /* conditional: two confirmations at once are one */
+        ok = Q(srv, &upd, "UPDATE actions SET confirmed = $2, updated = $2 WHERE id = $1 AND confirmed IS NULL RETURNING id",
+               aid, now) == DB_OK;
+    bool changed = !yes || (ok && upd.nrows == 1);
+    if (ok && yes)
+        db_rows_free(&upd);
+    if (ok && changed)
+        ok = Q(srv, NULL, "INSERT INTO action_messages (action_id, at, execution, message) VALUES ($1, $2, $3, $4)", aid,
+               now, c, det) == DB_OK &&
+             audit(srv, r->actor, yes ? "update.confirmed" : "update.denied", r->device, db_cell(&a, 0, 3),
+                   db_cell(&a, 0, 3), det[0] ? det : NULL) == DB_OK;
+    if (have)
+        db_rows_free(&a);
+    if (!tx_end(srv, ok))
+        return http_db_error(r);
+    return changed ? http_reply(r, 200, NULL, "", 0) : http_error(r, 410, "action %s was confirmed meanwhile", aid);
+}
+
+/* PUT installedBase {name, version}: the device declares what it runs (an
+ * install done offline). hawkBit records a finished action for the named
+ * distribution set; moltd sets the device's version to that of a package of
+ * the device's class (name = the class, as the chunk name served), audited as
+ * device.installed. An unknown name or version is 404, as in hawkBit. */
+static int installed_put(req_t *r)
+{
+    moltd_t *srv = r->srv;
+    int ret;
+    json_t *j = http_body_json(r, &ret);
+    if (!j)
+        return ret;
+    const char *name = json_string_value(json_object_get(j, "name")), *ver = json_string_value(json_object_get(j, "version"));
+    if (!name || !ver || strlen(name) > 64 || strlen(ver) > 47) {
+        json_decref(j);
+        return http_error(r, 400, "want {\"name\": the class, \"version\": a package version of it}");
+    }
+    char n[72], v[48];
+    snprintf(n, sizeof n, "%s", name);
+    snprintf(v, sizeof v, "%s", ver);
+    json_decref(j);
+    if (!tx_begin(srv))
+        return http_db_error(r);
+    db_rows_t p;
+    bool ok = Q(srv, &p,
+                "SELECT p.id, d.version FROM packages p JOIN devices d ON d.class = p.class WHERE d.id = $1"
+                " AND p.class = $2 AND p.version = $3",
+                r->device, n, v) == DB_OK;
+    if (ok && p.nrows == 0) {
+        tx_end(srv, false);
+        db_rows_free(&p);
+        return http_error(r, 404, "no package %s %s for %s", n, v, r->device);
+    }
+    char before[48] = "";
+    bool had = ok && db_cell(&p, 0, 1);
+    if (had)
+        snprintf(before, sizeof before, "%s", db_cell(&p, 0, 1));
+    if (ok)
+        db_rows_free(&p);
+    bool same = had && strcmp(before, v) == 0;
+    if (ok && !same)
+        ok = Q(srv, NULL, "UPDATE devices SET version = $2 WHERE id = $1", r->device, v) == DB_OK &&
+             audit(srv, r->actor, "device.installed", r->device, had ? before : NULL, v, "PUT installedBase") == DB_OK;
     if (!tx_end(srv, ok))
         return http_db_error(r);
     return http_reply(r, 200, NULL, "", 0);
@@ -732,7 +1094,8 @@ static int download(req_t *r, const char *pkgid, const char *fname)
 int ddi_dispatch(req_t *r)
 {
     const char *m = r->method;
-    bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0, put = strcmp(m, "PUT") == 0;
+    bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0, put = strcmp(m, "PUT") == 0,
+         head = strcmp(m, "HEAD") == 0; /* libmicrohttpd sends the headers of the GET answer, no body */
     int n = r->nseg - 4; /* segments under the controller base */
     const char *s1 = n >= 1 ? r->seg[4] : "", *s2 = n >= 2 ? r->seg[5] : NULL, *s3 = n >= 3 ? r->seg[6] : NULL;
     if (n == 0)
@@ -749,14 +1112,22 @@ int ddi_dispatch(req_t *r)
     if (strcmp(s1, "configData") == 0 && n == 1)
         return put ? config_data(r) : http_error(r, 405, "method %s not allowed here", m);
     if (strcmp(s1, "softwaremodules") == 0 && num && n == 4 && strcmp(s3, "artifacts") == 0)
-        return get ? download(r, s2, r->seg[7]) : http_error(r, 405, "method %s not allowed here", m);
+        return get || head ? download(r, s2, r->seg[7]) : http_error(r, 405, "method %s not allowed here", m);
     if (strcmp(s1, "softwaremodules") == 0 && num && n == 3 && strcmp(s3, "artifacts") == 0)
         return get ? artifact_list(r, s2) : http_error(r, 405, "method %s not allowed here", m);
     if (strcmp(s1, "installedBase") == 0 && num && n == 2)
         return get ? installed_base(r, s2) : http_error(r, 405, "method %s not allowed here", m);
-    /* Parts of the DDI API not implemented: declaring an offline install, the user-consent flow. */
-    if (strcmp(s1, "installedBase") == 0 || strcmp(s1, "confirmationBase") == 0)
-        return http_error(r, 501, "%s is not implemented yet", s1);
+    if (strcmp(s1, "installedBase") == 0 && n == 1)
+        return put ? installed_put(r) : http_error(r, 405, "method %s not allowed here", m);
+    if (strcmp(s1, "confirmationBase") == 0 && n == 1)
+        return get ? confirmation_root(r) : http_error(r, 405, "method %s not allowed here", m);
+    if (strcmp(s1, "confirmationBase") == 0 && num && n == 2)
+        return get ? confirmation_get(r, s2) : http_error(r, 405, "method %s not allowed here", m);
+    if (strcmp(s1, "confirmationBase") == 0 && num && n == 3 && strcmp(s3, "feedback") == 0)
+        return post ? confirmation_feedback(r, s2) : http_error(r, 405, "method %s not allowed here", m);
+    /* hawkBit's auto-confirm switch: moltd asks the user for every campaign that wants consent */
+    if (strcmp(s1, "confirmationBase") == 0)
+        return http_error(r, 501, "auto-confirm is not supported: the user confirms each deployment");
     if (strcmp(s1, "molt") == 0 && n == 2 && strcmp(s2, "attestation") == 0)
         return attest_dispatch(r);
     if (strcmp(s1, "molt") == 0 && n == 2 && strcmp(s2, "ticket") == 0)

@@ -197,6 +197,13 @@ static bool is_ddi(const req_t *r)
     return r->nseg >= 4 && strcmp(r->seg[1], "controller") == 0 && strcmp(r->seg[2], "v1") == 0;
 }
 
+/* The body limit of a request: packages, DDI feedback (suricatta sends its log), other JSON. */
+static size_t body_limit(const req_t *r)
+{
+    bool feedback = is_ddi(r) && r->nseg >= 5 && strcmp(r->seg[r->nseg - 1], "feedback") == 0;
+    return r->to_file ? r->srv->max_package : feedback ? r->srv->max_feedback : r->srv->max_json;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **ctx)
 {
@@ -215,7 +222,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         conn_deadline(conn, 0); /* the headers are in */
         split(r, url);
         r->to_file = strcmp(method, "POST") == 0 && r->nseg == 3 && is_mgmt(r) && strcmp(r->seg[2], "packages") == 0;
-        size_t limit = r->to_file ? srv->max_package : srv->max_json;
+        size_t limit = body_limit(r);
         bool refused = false;
         int ret = MHD_YES;
         if (is_mgmt(r)) {
@@ -243,7 +250,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        size_t limit = r->to_file ? srv->max_package : srv->max_json;
+        size_t limit = body_limit(r);
         if (r->too_large || r->store_errno || n > limit - r->body_len) {
             r->too_large = !r->store_errno;
             return MHD_YES; /* read and drop the rest; 413 (or 507) at the end */
@@ -293,7 +300,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                            "cannot store the upload: %s", strerror(r->store_errno));
     if (r->too_large)
         return (enum MHD_Result)http_error(r, 413, "body larger than %zu bytes",
-                                           r->to_file ? srv->max_package : srv->max_json);
+                                           body_limit(r));
     if (is_mgmt(r))
         return (enum MHD_Result)(views_match(r) ? views_dispatch(r) : mgmt_dispatch(r));
     if (is_ddi(r))

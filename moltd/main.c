@@ -26,6 +26,8 @@ static void usage(FILE *f)
             "  --tenant NAME            DDI tenant (default DEFAULT)\n"
             "  --poll-sleep SECONDS     config.polling.sleep served to devices (default 300)\n"
             "  --max-json BYTES         body limit of JSON requests (default 65536)\n"
+            "  --max-feedback BYTES     body limit of DDI feedback (default 1048576)\n"
+            "  --test-accept-unverified-swu  TEST ONLY: store swu packages without checking them\n"
             "  --max-package BYTES      body limit of package uploads (default 67108864)\n"
             "  --threads N              HTTP worker threads (default 4)\n"
             "  --per-ip-connections N   connections one client address may hold (default 64; 0: no limit)\n"
@@ -65,15 +67,17 @@ int main(int argc, char **argv)
     const char *db_url = "sqlite:moltd.db", *listen = "127.0.0.1", *tokfile = NULL, *kekfile = NULL,
                *ticketfile = NULL;
     unsigned long long port = 8080, sleep_s = 300, max_json = 65536, max_pkg = 64ull << 20, threads = 4, attest_ttl = 300,
-                       per_ip = 64, header_timeout = 10;
+                       per_ip = 64, header_timeout = 10, max_fb = 1u << 20;
+    bool test_unverified_swu = false;
     moltd_t srv = {.artifact_dir = "artifacts", .tenant = "DEFAULT"};
-    enum { O_DB = 256, O_LISTEN, O_PORT, O_ADIR, O_AURL, O_TOK, O_TENANT, O_SLEEP, O_MJ, O_MP, O_THR, O_ATTL, O_KEK, O_PERIP, O_HDRT, O_TKEY };
+    enum { O_DB = 256, O_LISTEN, O_PORT, O_ADIR, O_AURL, O_TOK, O_TENANT, O_SLEEP, O_MJ, O_MP, O_THR, O_ATTL, O_KEK, O_PERIP, O_HDRT, O_TKEY, O_MFB, O_TUSWU };
     static const struct option opts[] = {
         {"db", required_argument, 0, O_DB},           {"listen", required_argument, 0, O_LISTEN},
         {"port", required_argument, 0, O_PORT},       {"artifact-dir", required_argument, 0, O_ADIR},
         {"artifact-base-url", required_argument, 0, O_AURL}, {"admin-token-file", required_argument, 0, O_TOK},
         {"tenant", required_argument, 0, O_TENANT},   {"poll-sleep", required_argument, 0, O_SLEEP},
         {"max-json", required_argument, 0, O_MJ},     {"max-package", required_argument, 0, O_MP},
+        {"max-feedback", required_argument, 0, O_MFB}, {"test-accept-unverified-swu", no_argument, 0, O_TUSWU},
         {"threads", required_argument, 0, O_THR},     {"attest-ttl", required_argument, 0, O_ATTL},
         {"kek-file", required_argument, 0, O_KEK},
         {"per-ip-connections", required_argument, 0, O_PERIP}, {"header-timeout", required_argument, 0, O_HDRT},
@@ -94,6 +98,8 @@ int main(int argc, char **argv)
         case O_SLEEP: ok = parse_num(optarg, 86399, &sleep_s) && sleep_s > 0; break;
         case O_MJ: ok = parse_num(optarg, 1ull << 30, &max_json) && max_json >= 1024; break;
         case O_MP: ok = parse_num(optarg, 1ull << 32, &max_pkg) && max_pkg >= 1024; break;
+        case O_MFB: ok = parse_num(optarg, 1ull << 30, &max_fb) && max_fb >= 1024; break;
+        case O_TUSWU: test_unverified_swu = true; break;
         case O_THR: ok = parse_num(optarg, 64, &threads) && threads > 0; break;
         case O_ATTL: ok = parse_num(optarg, 86400, &attest_ttl) && attest_ttl > 0; break;
         case O_KEK: kekfile = optarg; break;
@@ -160,6 +166,10 @@ int main(int argc, char **argv)
     srv.poll_sleep = (unsigned)sleep_s;
     srv.max_json = (size_t)max_json;
     srv.max_package = (size_t)max_pkg;
+    srv.max_feedback = (size_t)max_fb;
+    srv.test_unverified_swu = test_unverified_swu;
+    if (test_unverified_swu)
+        fprintf(stderr, "moltd: TEST MODE: swu uploads are stored without their signature and hash checks\n");
     srv.attest_ttl = (unsigned)attest_ttl;
     srv.per_ip = (unsigned)per_ip;
     srv.header_timeout = (unsigned)header_timeout;

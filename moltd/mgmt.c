@@ -105,14 +105,22 @@ int mgmt_precheck(req_t *r, bool *refused)
             return http_error(r, 400, "X-Molt-Content-Key: this moltd keeps no content keys (start it with --kek-file)");
         db_rows_t c;
         srv_lock(srv);
-        db_status_t st = Q(srv, &c, "SELECT 1 FROM class_signers WHERE class = $1", cls);
+        db_status_t st = Q(srv, &c,
+                           "SELECT dc.kind FROM device_classes dc WHERE dc.name = $1"
+                           " AND EXISTS (SELECT 1 FROM class_signers cs WHERE cs.class = dc.name)",
+                           cls);
         srv_unlock(srv);
         if (st != DB_OK)
             return db_fail(r);
-        bool known = c.nrows > 0;
+        bool known = c.nrows > 0, swu = known && strcmp(db_cell(&c, 0, 0), "swu") == 0;
         db_rows_free(&c);
         if (!known)
             return http_error(r, 400, "class: no device class named %s", cls);
+        /* suricatta installs only artifacts named *.swu */
+        if (swu && fname && (strlen(fname) < 5 || strcmp(fname + strlen(fname) - 4, ".swu") != 0))
+            return http_error(r, 400, "filename: a package of an swu class is named *.swu");
+        if (swu && ckh)
+            return http_error(r, 400, "X-Molt-Content-Key: an swu package carries its own encryption (SWUpdate's)");
     }
     *refused = false;
     return MHD_YES;
@@ -252,10 +260,21 @@ static int signers_create(req_t *r)
         json_decref(j);
         return http_error(r, 400, "want {\"name\": [A-Za-z0-9._-]{1,64}, \"pem\": a PEM public key}");
     }
-    if (!pkg_parse_pem(pem, &der, &der_len, &type) || strcmp(type, "x25519") == 0 || strcmp(type, "other") == 0) {
+    /* A certificate is accepted as well as a public key: its key signs MCUboot
+     * images, and the certificate itself is the trust anchor of swu packages'
+     * CMS signatures (the signer's own certificate or an issuer of it). */
+    char subject[256] = "";
+    char *cert_key = strstr(pem, "-----BEGIN CERTIFICATE-----") ? signer_cert_key(pem, subject, sizeof subject) : NULL;
+    if (strstr(pem, "-----BEGIN CERTIFICATE-----") && !cert_key) {
+        json_decref(j);
+        return http_error(r, 400, "pem: not a readable X.509 certificate");
+    }
+    bool parsed = pkg_parse_pem(cert_key ? cert_key : pem, &der, &der_len, &type);
+    free(cert_key);
+    if (!parsed || strcmp(type, "x25519") == 0 || strcmp(type, "other") == 0) {
         free(der);
         json_decref(j);
-        return http_error(r, 400, "pem: not a signing public key (ecdsa-p256/p384, ed25519, rsa-2048/3072)");
+        return http_error(r, 400, "pem: not a signing public key (ecdsa-p256/p384, ed25519, rsa-2048/3072) or a certificate of one");
     }
     char *hex = malloc(2 * der_len + 1), now[24];
     hex_encode(der, der_len, hex);
@@ -277,7 +296,8 @@ static int signers_create(req_t *r)
         json_decref(j);
         return ret;
     }
-    ret = http_json(r, 201, json_pack("{s:s,s:s}", "name", name, "type", type));
+    ret = subject[0] ? http_json(r, 201, json_pack("{s:s,s:s,s:s}", "name", name, "type", type, "certificate", subject))
+                     : http_json(r, 201, json_pack("{s:s,s:s}", "name", name, "type", type));
     json_decref(j);
     return ret;
 }
@@ -288,12 +308,25 @@ static int classes_create(req_t *r)
     json_t *j = http_body_json(r, &ret);
     if (!j)
         return ret;
-    const char *name = str_field(j, "name");
-    json_t *signers = json_object_get(j, "signers");
+    const char *name = str_field(j, "name"), *k;
+    json_t *signers = json_object_get(j, "signers"), *kv = json_object_get(j, "kind"), *v;
+    /* A misspelt field must not be silently dropped (a class's kind decides how
+     * every package of it is verified): unknown fields are refused by name. */
+    json_object_foreach(j, k, v) if (strcmp(k, "name") && strcmp(k, "signers") && strcmp(k, "kind"))
+    {
+        ret = http_error(r, 400, "%.64s: unknown field (a class has name, signers, kind)", k);
+        json_decref(j);
+        return ret;
+    }
+    const char *kind = kv ? json_string_value(kv) : "mcuboot";
+    if (!kind || (strcmp(kind, "mcuboot") && strcmp(kind, "swu"))) {
+        json_decref(j);
+        return http_error(r, 400, "kind: mcuboot or swu");
+    }
     if (!valid_name(name, 64) || !json_is_array(signers) || json_array_size(signers) == 0 ||
         json_array_size(signers) > 16) {
         json_decref(j);
-        return http_error(r, 400, "want {\"name\": [A-Za-z0-9._-]{1,64}, \"signers\": [1 to 16 signer names]}");
+        return http_error(r, 400, "want {\"name\": [A-Za-z0-9._-]{1,64}, \"signers\": [1 to 16 signer names], \"kind\"?: mcuboot|swu}");
     }
     char now[24];
     now_str(now, sizeof now);
@@ -301,9 +334,11 @@ static int classes_create(req_t *r)
         json_decref(j);
         return db_fail(r);
     }
-    db_status_t st = Q(r->srv, NULL, "INSERT INTO device_classes (name, created) VALUES ($1, $2)", name, now);
+    db_status_t st = Q(r->srv, NULL, "INSERT INTO device_classes (name, created, kind) VALUES ($1, $2, $3)", name, now,
+                       kind);
     bool ok = st == DB_OK;
-    const char *missing = NULL;
+    const char *missing = NULL, *unfit = NULL;
+    char unfit_type[32] = "";
     size_t i;
     json_t *s;
     json_array_foreach(signers, i, s)
@@ -311,10 +346,21 @@ static int classes_create(req_t *r)
         if (!ok)
             break;
         const char *sn = json_string_value(s);
-        db_rows_t found;
-        ok = sn && Q(r->srv, &found, "SELECT 1 FROM signers WHERE name = $1", sn) == DB_OK;
+        db_rows_t found = {0};
+        ok = sn && Q(r->srv, &found, "SELECT key_type FROM signers WHERE name = $1", sn) == DB_OK;
         if (ok && found.nrows == 0) {
             missing = sn;
+            ok = false;
+        }
+        /* Contradictory: an mcuboot class whose signer's key no MCUboot image can
+         * carry (RSA other than 2048/3072 bits, EC other than P-256/P-384). */
+        static const char *const mcuboot_types[] = {"ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-2048", "rsa-3072"};
+        bool fits = strcmp(kind, "mcuboot") != 0;
+        for (size_t t = 0; ok && !fits && t < sizeof mcuboot_types / sizeof *mcuboot_types; t++)
+            fits = strcmp(db_cell(&found, 0, 0), mcuboot_types[t]) == 0;
+        if (ok && !fits) {
+            unfit = sn;
+            snprintf(unfit_type, sizeof unfit_type, "%s", db_cell(&found, 0, 0));
             ok = false;
         }
         db_rows_free(&found);
@@ -326,9 +372,11 @@ static int classes_create(req_t *r)
     if (!ok) {
         ret = st == DB_CONSTRAINT ? http_error(r, 409, "device class %s exists", name)
               : missing           ? http_error(r, 400, "signers: no signer key named %s", missing)
+              : unfit ? http_error(r, 400, "signers: %s is an %s key, which no MCUboot image can carry (kind mcuboot)",
+                                   unfit, unfit_type)
                                   : http_error(r, 400, "signers: each must be a registered signer's name, once");
     } else {
-        ret = http_json(r, 201, json_pack("{s:s,s:O}", "name", name, "signers", signers));
+        ret = http_json(r, 201, json_pack("{s:s,s:O,s:s}", "name", name, "signers", signers, "kind", kind));
     }
     json_decref(j);
     return ret;
@@ -372,14 +420,16 @@ static int packages_upload(req_t *r)
     /* Uploads to one class are serialised across instances (the class row is
      * locked till commit), so R-DEPLOY-VERSION compares with what the others committed. */
     char lock_sql[128];
-    snprintf(lock_sql, sizeof lock_sql, "SELECT name FROM device_classes WHERE name = $1%s", srv_db(srv)->drv->for_update);
+    snprintf(lock_sql, sizeof lock_sql, "SELECT name, kind FROM device_classes WHERE name = $1%s",
+             srv_db(srv)->drv->for_update);
     if (Q(srv, &lock, lock_sql, cls) != DB_OK) {
         ret = db_fail(r);
         goto out;
     }
+    bool swu = lock.nrows && strcmp(db_cell(&lock, 0, 1), "swu") == 0;
     db_rows_free(&lock);
     if (Q(srv, &keys,
-          "SELECT s.name, s.der_hex FROM class_signers cs JOIN signers s ON s.name = cs.signer"
+          "SELECT s.name, s.der_hex, s.pem FROM class_signers cs JOIN signers s ON s.name = cs.signer"
           " WHERE cs.class = $1 ORDER BY s.name",
           cls) != DB_OK) {
         ret = db_fail(r);
@@ -394,9 +444,17 @@ static int packages_upload(req_t *r)
     for (size_t i = 0; i < nkeys; i++)
         der[i] = hex_decode(db_cell(&keys, i, 1), &der_len[i]);
     pkg_info_t info;
-    pthread_mutex_lock(&srv->crypto_lock); /* lib/ verifies: one at a time (no global database lock any more) */
-    int v = pkg_check(r->tmp_path, (const uint8_t *const *)der, der_len, nkeys, ckh ? ck : NULL, ck_len, &info);
-    pthread_mutex_unlock(&srv->crypto_lock);
+    int v;
+    if (swu) { /* SWUpdate: cpio, CMS over sw-description, each artifact's sha256 (swu.c) */
+        const char *pems[16];
+        for (size_t i = 0; i < nkeys; i++)
+            pems[i] = db_cell(&keys, i, 2);
+        v = swu_check(r->tmp_path, pems, nkeys, !srv->test_unverified_swu, &info);
+    } else {
+        pthread_mutex_lock(&srv->crypto_lock); /* lib/ verifies: one at a time (no global database lock any more) */
+        v = pkg_check(r->tmp_path, (const uint8_t *const *)der, der_len, nkeys, ckh ? ck : NULL, ck_len, &info);
+        pthread_mutex_unlock(&srv->crypto_lock);
+    }
     for (size_t i = 0; i < nkeys; i++)
         free(der[i]);
     if (v != 0) {
@@ -438,7 +496,7 @@ static int packages_upload(req_t *r)
                                   db_cell(&max, 0, 0)));
         goto out;
     }
-    if (max.nrows && (long long)info.sec_cnt <= top_cnt) {
+    if (!swu && max.nrows && (long long)info.sec_cnt <= top_cnt) { /* an swu package has no security counter */
         char d[64];
         snprintf(d, sizeof d, "%lld", top_cnt);
         ret = http_json(r, 409,
@@ -450,7 +508,7 @@ static int packages_upload(req_t *r)
     snprintf(path, sizeof path, "%s/%s", srv->artifact_dir, info.sha256);
     snprintf(size, sizeof size, "%llu", (unsigned long long)info.size);
     snprintf(cnt, sizeof cnt, "%u", info.sec_cnt);
-    snprintf(defname, sizeof defname, "%s-%s.bin", cls, info.version);
+    snprintf(defname, sizeof defname, "%s-%s.%s", cls, info.version, swu ? "swu" : "bin");
     for (char *p = defname; *p; p++)
         if (*p == '+')
             *p = '_';
@@ -466,7 +524,8 @@ static int packages_upload(req_t *r)
         close(dfd);
     }
     db_rows_t id;
-    const char *signer = db_cell(&keys, (size_t)info.signer, 0), *enc = info.encryption[0] ? info.encryption : NULL;
+    /* info.signer < 0 only in the test-only mode that skips an swu package's checks */
+    const char *signer = info.signer >= 0 ? db_cell(&keys, (size_t)info.signer, 0) : "(unverified: test mode)", *enc = info.encryption[0] ? info.encryption : NULL;
     if (Q(srv, &id,
           "INSERT INTO packages (sha256, sha1, md5, size, class, version, version_key, security_counter, filename,"
           " signer, uploaded_by, created, encryption) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
@@ -724,6 +783,10 @@ static int campaigns_create(req_t *r)
             }
         }
     }
+    /* hawkBit's per-action DDI modes, windows, polling interval and consent (ddi.c) */
+    char *ddi = NULL;
+    if (!bad)
+        bad = ddi_campaign_parse(j, &ddi, why, sizeof why);
     if (bad) {
         json_decref(j);
         return http_error(r, 400, "%s", bad);
@@ -739,6 +802,7 @@ static int campaigns_create(req_t *r)
     moltd_t *srv = r->srv;
     if (!tx_begin(srv)) {
         free(filter_s);
+        free(ddi);
         json_decref(j);
         return db_fail(r);
     }
@@ -795,8 +859,8 @@ static int campaigns_create(req_t *r)
     }
     ok = Q(srv, &cid,
            "INSERT INTO campaigns (name, package_id, filter, steps, step, failure_threshold, message, start_at, state,"
-           " created_by, created) VALUES ($1, $2, $3, $4, 0, $5, $6, $7, 'running', $8, $9) RETURNING id",
-           name, pkgid, filter_s ? filter_s : fstr, stepstr, thrs, msg ? msg : "", starts, r->actor, now) == DB_OK;
+           " created_by, created, ddi) VALUES ($1, $2, $3, $4, 0, $5, $6, $7, 'running', $8, $9, $10) RETURNING id",
+           name, pkgid, filter_s ? filter_s : fstr, stepstr, thrs, msg ? msg : "", starts, r->actor, now, ddi) == DB_OK;
     /* Device i (of n) belongs to the first step s with i < ceil(n * steps[s] / 100). */
     long pct[20];
     size_t ns = 0;
@@ -862,6 +926,7 @@ static int campaigns_create(req_t *r)
     db_rows_free(&devs);
     db_rows_free(&cid);
     free(filter_s);
+    free(ddi);
     json_decref(j);
     return ret;
 out:
@@ -870,6 +935,7 @@ out:
     db_rows_free(&devs);
     db_rows_free(&cid);
     free(filter_s);
+    free(ddi);
     json_decref(j);
     return ret;
 }
@@ -889,17 +955,27 @@ static int campaigns_get(req_t *r, const char *id)
     db_rows_t rows, counts;
     srv_lock(r->srv);
     db_status_t st = Q(r->srv, &rows, CAMP_SELECT " WHERE c.id = $1", id);
+    db_rows_t dd = {0};
     if (st == DB_OK)
         st = Q(r->srv, &counts, "SELECT state, COUNT(*) FROM actions WHERE campaign_id = $1 GROUP BY state", id);
+    if (st == DB_OK)
+        st = Q(r->srv, &dd, "SELECT ddi FROM campaigns WHERE id = $1", id);
     srv_unlock(r->srv);
     if (st != DB_OK)
         return db_fail(r);
     if (rows.nrows == 0) {
         db_rows_free(&rows);
         db_rows_free(&counts);
+        db_rows_free(&dd);
         return http_error(r, 404, "no campaign %s", id);
     }
     json_t *o = row_json(&rows, camp_cols, 0), *c = json_object();
+    /* the DDI modes (download, update, polling_sleep, maintenance_windows, confirm), when any was given */
+    json_error_t je;
+    json_t *ddi = dd.nrows && db_cell(&dd, 0, 0) ? json_loads(db_cell(&dd, 0, 0), 0, &je) : NULL;
+    db_rows_free(&dd);
+    if (ddi)
+        json_object_set_new(o, "ddi", ddi);
     for (size_t i = 0; i < counts.nrows; i++)
         json_object_set_new(c, db_cell(&counts, i, 0), json_integer(strtoll(db_cell(&counts, i, 1), NULL, 10)));
     json_object_set_new(o, "actions", c);
@@ -1039,12 +1115,13 @@ int mgmt_dispatch(req_t *r)
                        ? list(r, "SELECT name, key_type, pem, created FROM signers ORDER BY name", cols, NULL)
                        : ret;
     } else if (strcmp(what, "classes") == 0 && r->nseg == 3) {
-        static const char *const cols[] = {"class", "signer"};
+        static const char *const cols[] = {"class", "signer", "kind"};
         if (post)
             return need(r, ROLE_ADMIN, &ret) ? classes_create(r) : ret;
         if (get)
             return need(r, ROLE_VIEWER, &ret)
-                       ? list(r, "SELECT class, signer FROM class_signers ORDER BY class, signer", cols, NULL)
+                       ? list(r, "SELECT cs.class, cs.signer, dc.kind FROM class_signers cs JOIN device_classes dc"
+                                    " ON dc.name = cs.class ORDER BY cs.class, cs.signer", cols, NULL)
                        : ret;
     } else if (strcmp(what, "packages") == 0 && r->nseg <= 4) {
         if (get && id && !num_id(id))

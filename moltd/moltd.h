@@ -47,6 +47,8 @@ typedef struct moltd {
     unsigned poll_sleep;          /* seconds, served as config.polling.sleep */
     size_t max_json;              /* body limit of JSON requests */
     size_t max_package;           /* body limit of package uploads */
+    size_t max_feedback;          /* body limit of DDI feedback (suricatta sends its log) */
+    bool test_unverified_swu;     /* TEST ONLY (--test-accept-unverified-swu): swu uploads skip the signature and hash checks */
     unsigned attest_ttl;          /* seconds an attestation challenge stays valid */
     bool has_kek;                 /* --kek-file given: encrypted packages are accepted */
     uint8_t kek[32];              /* wraps every content key at rest (AES-256-GCM) */
@@ -108,6 +110,12 @@ int mgmt_dispatch(req_t *r);
 /* After mgmt_auth, still from the headers alone: role and upload parameters. */
 int mgmt_precheck(req_t *r, bool *refused);
 int ddi_auth(req_t *r, bool *refused);
+/* A campaign body's DDI fields (download, update, polling_sleep,
+ * maintenance_windows, confirm): NULL when valid (*ddi: compact JSON to store,
+ * malloc'd, or NULL for all defaults), else the 400 message (may be why). */
+const char *ddi_campaign_parse(json_t *j, char **ddi, char *why, size_t cap);
+/* Feedback messages kept per action for actionHistory. */
+#define ACTION_MESSAGES_MAX 200
 int ddi_dispatch(req_t *r);
 /* attest.c: GET/POST .../molt/attestation (challenge, token upload) */
 int attest_dispatch(req_t *r);
@@ -165,8 +173,18 @@ int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len
 /* Parse a PEM public (or private) key; writes its DER as lib/ wants it (malloc'd)
  * and a type name. Returns false if it is not a key. */
 bool pkg_parse_pem(const char *pem, uint8_t **der, size_t *der_len, const char **type);
+/* The public key of a PEM certificate, as a PEM public key (malloc'd), and the
+ * certificate's subject; NULL if pem is not a certificate. */
+char *signer_cert_key(const char *pem, char *subject, size_t cap);
 /* A PEM public (or private) key as OpenSSL's; NULL if it is not one. */
 EVP_PKEY *pkg_pem_key(const char *pem);
+
+/* --- swu.c: SWUpdate packages ------------------------------------------------ */
+/* Parse the cpio archive at path, verify sw-description's CMS signature against
+ * the signers (PEM certificates or public keys; skipped when !verify, test mode
+ * only) and every listed artifact's sha256; fills the hashes, version,
+ * version_key and signer. Returns 0 valid, 1 refused (why, why_name), -1 I/O. */
+int swu_check(const char *path, const char *const *pems, size_t npems, bool verify, pkg_info_t *info);
 
 /* --- util ------------------------------------------------------------------ */
 void sha256_hex(const void *data, size_t len, char out[65]);

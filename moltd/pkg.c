@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/decoder.h>
 #include <openssl/encoder.h>
@@ -99,6 +100,25 @@ EVP_PKEY *pkg_pem_key(const char *pem)
     }
     ERR_clear_error();
     return key;
+}
+
+char *signer_cert_key(const char *pem, char *subject, size_t cap)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    BIO *o = x ? BIO_new(BIO_s_mem()) : NULL;
+    char *out = NULL;
+    if (o && PEM_write_bio_PUBKEY(o, X509_get0_pubkey(x)) == 1) {
+        char *data;
+        long n = BIO_get_mem_data(o, &data);
+        out = n > 0 ? strndup(data, (size_t)n) : NULL;
+        X509_NAME_oneline(X509_get_subject_name(x), subject, (int)cap);
+    }
+    BIO_free(o);
+    X509_free(x);
+    ERR_clear_error();
+    return out;
 }
 
 bool pkg_parse_pem(const char *pem, uint8_t **der, size_t *der_len, const char **type)

@@ -79,6 +79,8 @@ echo
 echo
 "$top/scripts/bench-moltd-enc.sh" "$build" postgresql
 echo
+"$top/scripts/bench-moltd-swu.sh" "$build"
+echo
 "$top/scripts/bench-web.sh" "$build"
 echo
 # One campaign to a simulated fleet (bench/bench_fleet): FLEET_DEVICES (default 1000) devices

@@ -75,7 +75,7 @@ DDI=/DEFAULT/controller/v1
 
 # --- both instances start at once on an empty database
 start a; start b; wait_up a; wait_up b
-eq "$(grep -c 'postgresql database, schema 5' "$work/log.a" "$work/log.b" | cut -d: -f2 | paste -sd, -)" "1,1" "both started, schema 5"
+eq "$(grep -c 'postgresql database, schema 6' "$work/log.a" "$work/log.b" | cut -d: -f2 | paste -sd, -)" "1,1" "both started, schema 6"
 eq "$(sql 'SELECT version FROM schema_version') $(sql 'SELECT COUNT(*) FROM schema_version')" "5 1" "schema migrated once"
 PA=$PORT_a; PB=$PORT_b
 

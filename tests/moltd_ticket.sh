@@ -376,7 +376,7 @@ eq "$(sql "SELECT what FROM audit WHERE what LIKE 'ticket.%' ORDER BY id" | sed 
 eq "$(sql "SELECT COUNT(*) FROM audit WHERE what LIKE 'ticket.%' AND (object <> substr(actor, 8) AND actor <> 'gateway:gw')")" 0 \
    "each record names the asking device"
 
-# --- schema step 5 on a database with history: the release times it derives from the audit log
+# --- schema step 6 (tickets) on a database with history: the release times it derives from the audit log
 # (campaign.step, campaign.resume) equal those recorded live, within the few ms between the two writes.
 # This assumes the tickets step is the LAST schema step (latest - 1 is the version before it): a step
 # appended after it must be undone here too.
