@@ -125,6 +125,7 @@ static const step_t steps[] = {
      "CREATE TABLE action_messages (id @SERIAL@, action_id BIGINT NOT NULL REFERENCES actions(id), at BIGINT NOT NULL,"
      " execution TEXT NOT NULL, message TEXT NOT NULL);\n"
      "CREATE INDEX action_messages_action ON action_messages (action_id, id);\n",
+     NULL},
     /* 6: deferral tickets (R-AVAIL): the policy of each device class, quarantined
      * devices, and when moltd released each campaign step (a ticket's grace counts
      * from it, never from a device's fetch). Steps released before this step get
