@@ -1378,6 +1378,7 @@ int main(int argc, char **argv)
                 a->block = 2;
             else
                 return die("--block: drop or ignore, got '%s'", optarg);
+            break;
         case O_ART: a->artifact = optarg; break;
         case O_DEFER: a->defer_attempt = true; break;
         case O_CONSENT:
