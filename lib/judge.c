@@ -6,6 +6,7 @@
 #include "area.h"
 #include "judge.h"
 #include "keystore.h"
+#include "molt/keyrot.h"
 #include "trailer.h"
 
 #define DEP_LEN 12u /* MCUboot's image_dependency: id, 3 pad bytes, image_version */
@@ -64,9 +65,26 @@ molt_err_t molt_judge(const molt_port_t *port, const molt_source_t *src, const m
         pol.digest = in->digest;
         pol.digest_alg = MOLT_HASH_SHA256;
     }
+    /* Key rotation (molt/keyrot.h): the keys in force instead of the factory
+     * table; through the port's pointers, so that it links only when wired. */
+    const molt_keyrot_cfg_t *kr = in->keyrot;
+    const molt_keyring_t *ring = &port->keys;
+    molt_keyring_t inforce;
+    if (kr != NULL) {
+        if (kr->ring == NULL || kr->names_retired == NULL)
+            return MOLT_E_ARG;
+        if ((err = kr->ring(kr, &port->keys, &inforce)) != MOLT_OK)
+            return err;
+        ring = &inforce;
+    }
     memset(vr, 0, sizeof *vr);
-    if ((err = molt_verify(src, &port->keys, &pol, vr)) != MOLT_OK)
+    if ((err = molt_verify(src, ring, &pol, vr)) != MOLT_OK) {
+        bool retired = false;
+        if (err == MOLT_E_KEY_UNTRUSTED && kr != NULL && kr->names_retired(kr, &port->keys, src, &retired) == MOLT_OK &&
+            retired)
+            return MOLT_E_KEY_RETIRED;
         return err;
+    }
     return molt_judge_deps(src, &vr->image, in->deps);
 }
 

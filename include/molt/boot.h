@@ -41,7 +41,8 @@
 #include "molt/image.h"
 #include "molt/port.h"
 
-struct molt_awdt_cfg; /* molt/awdt.h */
+struct molt_awdt_cfg;   /* molt/awdt.h */
+struct molt_keyrot_cfg; /* molt/keyrot.h */
 
 typedef enum molt_boot_mode {
     MOLT_MODE_SWAP = 0,
@@ -78,6 +79,10 @@ typedef struct molt_boot_cfg {
      * res.recovery says whether only the updater path may run (molt/awdt.h,
      * R-AVAIL). */
     const struct molt_awdt_cfg *awdt;
+    /* NULL: the factory key table (molt_port_t.keys) is trusted as it is.
+     * Otherwise every image is judged against the key set in force, which a
+     * signed key-update rotates (molt/keyrot.h, R-ALLUPDATABLE). */
+    const struct molt_keyrot_cfg *keyrot;
 } molt_boot_cfg_t;
 
 /* What molt_boot_go() did, for logs and tests. */
