@@ -49,9 +49,14 @@ static bool cfg_ok(const molt_keyrot_cfg_t *c)
 molt_err_t molt_keyrot_key_id(const uint8_t *der, size_t len, uint8_t out[MOLT_KEYROT_HASH_LEN])
 {
     molt_key_t k = {der, len};
+    uint8_t h[MOLT_HASH_MAX_SIZE]; /* molt_key_hash may write that many */
     size_t n = 0;
-    molt_err_t e = molt_key_hash(&k, MOLT_HASH_SHA256, out, &n);
-    return e == MOLT_OK && n != MOLT_KEYROT_HASH_LEN ? MOLT_E_CRYPTO : e;
+    molt_err_t e = molt_key_hash(&k, MOLT_HASH_SHA256, h, &n);
+    if (e == MOLT_OK && n != MOLT_KEYROT_HASH_LEN)
+        e = MOLT_E_CRYPTO;
+    if (e == MOLT_OK)
+        memcpy(out, h, MOLT_KEYROT_HASH_LEN);
+    return e;
 }
 
 /* Decode a record of len bytes in p into s; false when it is not one. */
