@@ -21,6 +21,7 @@ static const struct {
     {"decrypt", cmd_decrypt, "decrypt an encrypted image as a device would: -k ENC_PRIV IN OUT"},
     {"envelope", cmd_envelope, "per-device key envelope: make --content-key K --device PUB --image IMG -o OUT"},
     {"sim", cmd_sim, "simulated device: create|write|request|confirm|boot|state|powerfail|attest|iak"},
+    {"keyupdate", cmd_keyupdate, "rotate trusted keys: make|sign|check a signed key-update (docs/keys.md)"},
     {"attest", cmd_attest, "check a device's attestation token: verify --iak PUB --nonce HEX TOKEN"},
 };
 
