@@ -185,16 +185,11 @@ static bool is_retired(const molt_keyset_t *s, const uint8_t id[MOLT_KEYROT_HASH
     return hit;
 }
 
-molt_err_t molt_keyrot_ring(const molt_keyrot_cfg_t *c, const molt_keyring_t *factory, molt_keyring_t *out)
+/* The keyring over ws->set as it stands. */
+static molt_err_t build_ring(molt_keyrot_ws_t *w, const molt_keyring_t *factory, molt_keyring_t *out)
 {
     uint8_t id[MOLT_KEYROT_HASH_LEN];
     molt_err_t e;
-
-    if (factory == NULL || out == NULL || factory->count > MOLT_KEYROT_MAX_FACTORY)
-        return MOLT_E_ARG;
-    if ((e = molt_keyrot_load(c)) != MOLT_OK)
-        return e;
-    molt_keyrot_ws_t *w = c->ws;
     size_t n = 0;
     for (size_t i = 0; i < factory->count; i++) {
         if ((e = molt_keyrot_key_id(factory->keys[i].der, factory->keys[i].der_len, id)) != MOLT_OK)
@@ -207,6 +202,17 @@ molt_err_t molt_keyrot_ring(const molt_keyrot_cfg_t *c, const molt_keyring_t *fa
     out->keys = w->ring;
     out->count = n;
     return MOLT_OK;
+}
+
+molt_err_t molt_keyrot_ring(const molt_keyrot_cfg_t *c, const molt_keyring_t *factory, molt_keyring_t *out)
+{
+    molt_err_t e;
+
+    if (factory == NULL || out == NULL || factory->count > MOLT_KEYROT_MAX_FACTORY)
+        return MOLT_E_ARG;
+    if ((e = molt_keyrot_load(c)) != MOLT_OK)
+        return e;
+    return build_ring(c->ws, factory, out);
 }
 
 molt_err_t molt_keyrot_names_retired(const molt_keyrot_cfg_t *c, const molt_keyring_t *factory,
@@ -455,12 +461,23 @@ molt_err_t molt_keyrot_check(const molt_keyrot_cfg_t *c, const molt_keyring_t *f
 }
 
 molt_err_t molt_keyrot_apply(const molt_keyrot_cfg_t *c, const molt_keyring_t *factory, const uint8_t *ku,
-                             size_t len)
+                             size_t len, const molt_source_t *running)
 {
     int half;
     molt_err_t e = check(c, factory, ku, len, &half);
     if (e != MOLT_OK)
         return e;
+    if (running != NULL) {
+        /* The running image under the new set, as the next boot will judge it. */
+        molt_keyring_t ring;
+        molt_policy_t pol;
+        molt_policy_default(&pol);
+        pol.role = MOLT_ROLE_INSTALLED;
+        if ((e = build_ring(c->ws, factory, &ring)) != MOLT_OK)
+            return e;
+        if (molt_verify(running, &ring, &pol, NULL) != MOLT_OK)
+            return MOLT_E_KU_STRANDS;
+    }
     /* c->ws->io holds the encoded next set: into the half not in force. */
     const molt_area_t *a = c->area;
     uint32_t hs = half_of(a), next = half < 0 ? 0u : 1u - (uint32_t)half;

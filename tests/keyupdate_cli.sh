@@ -45,6 +45,13 @@ expect 2 "not one of the rotation keys" "$MOLT" keyupdate sign "${R[@]}" -k f0.p
 expect 0 "" "$MOLT" keyupdate sign "${R[@]}" -k root2.pem ku1.half ku1
 expect 0 "" "$MOLT" keyupdate check "${DEV[@]}" ku1
 grep -q "makes key set 1 (2 added keys in force, 1 retired)" out || bad "check summary: $(cat out)"
+# Devices running an image signed by f1 only would refuse their own image
+# after this update: --running says so (KU_STRANDS); f0's image is fine.
+head -c 3000 /dev/zero | tr '\0' 'a' >fw.bin
+"$MOLT" sign -k f1.pem -v 1.0.0 -H 0x200 --pad-header -S 0x10000 --align 8 fw.bin by-f1.img >/dev/null || bad "sign f1"
+"$MOLT" sign -k f0.pem -v 1.0.0 -H 0x200 --pad-header -S 0x10000 --align 8 fw.bin by-f0.img >/dev/null || bad "sign f0"
+expect 1 "KU_STRANDS" "$MOLT" keyupdate check "${DEV[@]}" --running by-f1.img ku1
+expect 0 "" "$MOLT" keyupdate check "${DEV[@]}" --running by-f0.img ku1
 # Another device class (other rotation keys) refuses it.
 expect 1 "KU_SIG" "$MOLT" keyupdate check -r root2.pub -r root1.pub -r root0.pub --threshold 2 -f f0.pub -f f1.pub ku1
 

@@ -27,6 +27,7 @@
 #include <psa/crypto.h>
 
 #include "check.h"
+#include "area.h"
 #include "judge.h"
 #include "molt/boot.h"
 #include "molt/keyrot.h"
@@ -306,7 +307,7 @@ static void apply_expect(const uint8_t *ku, size_t len, molt_err_t want, const c
 {
     static uint8_t before[NOR_SIZE];
     memcpy(before, g_nor.mem, NOR_SIZE);
-    molt_err_t e = molt_keyrot_apply(&g_kr, &g_factory, ku, len);
+    molt_err_t e = molt_keyrot_apply(&g_kr, &g_factory, ku, len, NULL);
     CHECK(e == want, "%s: got %s, expected %s", what, molt_err_name(e), molt_err_name(want));
     if (want != MOLT_OK)
         CHECK(memcmp(before, g_nor.mem, NOR_SIZE) == 0, "%s: storage untouched", what);
@@ -505,7 +506,7 @@ static void test_updates(void)
             bad[rand() % n] ^= (uint8_t)(1u << (rand() % 8));
         if (memcmp(bad, ku, n) == 0)
             continue;
-        molt_err_t e = molt_keyrot_apply(&g_kr, &g_factory, bad, n);
+        molt_err_t e = molt_keyrot_apply(&g_kr, &g_factory, bad, n, NULL);
         CHECK(e != MOLT_OK, "round %d: altered key-update refused", round);
         refused += e != MOLT_OK;
         CHECK(g_nor.mem[0] == 0xff && g_nor.mem[NOR_SIZE / 2] == 0xff, "round %d: nothing written", round);
@@ -552,7 +553,7 @@ static void test_powercut(void)
     model_genesis(&m);
     CHECK(state_is(&m), "genesis");
     for (int i = 0; i < 6; i++) {
-        CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, g_seq_ku[i], g_seq_len[i]), MOLT_OK);
+        CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, g_seq_ku[i], g_seq_len[i], NULL), MOLT_OK);
         model_step(&m, i);
         CHECK(state_is(&m), "uncut step %d", i);
     }
@@ -574,7 +575,7 @@ static void test_powercut(void)
             for (; i < 6; i++) {
                 post = pre;
                 model_step(&post, i);
-                if (molt_keyrot_apply(&g_kr, &g_factory, g_seq_ku[i], g_seq_len[i]) != MOLT_OK)
+                if (molt_keyrot_apply(&g_kr, &g_factory, g_seq_ku[i], g_seq_len[i], NULL) != MOLT_OK)
                     break;
                 pre = post;
             }
@@ -592,17 +593,17 @@ static void test_powercut(void)
             /* Go on from what was loaded: the interrupted update again (unless
              * it landed, then it is a replay), then the rest. */
             model_t cont = is_post ? post : pre;
-            molt_err_t e = molt_keyrot_apply(&g_kr, &g_factory, g_seq_ku[i], g_seq_len[i]);
+            molt_err_t e = molt_keyrot_apply(&g_kr, &g_factory, g_seq_ku[i], g_seq_len[i], NULL);
             CHECK_EQ(e, is_post ? MOLT_E_KU_REPLAY : MOLT_OK);
             cont = post;
             for (int j = i + 1; j < 6; j++) {
-                CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, g_seq_ku[j], g_seq_len[j]), MOLT_OK);
+                CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, g_seq_ku[j], g_seq_len[j], NULL), MOLT_OK);
                 model_step(&cont, j);
             }
             CHECK(state_is(&cont), "cut %d seed %u: after the rest", k, seed);
             /* And the old updates can never be brought back. */
             if (i > 0)
-                CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, g_seq_ku[i - 1], g_seq_len[i - 1]), MOLT_E_KU_ROLLBACK);
+                CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, g_seq_ku[i - 1], g_seq_len[i - 1], NULL), MOLT_E_KU_ROLLBACK);
         }
     printf("key set: %u cuts over %d flash operations: %u left the old set, %u the new, %u other; "
            "%u with an image judged against another set\n",
@@ -617,8 +618,8 @@ static void test_damage(void)
 {
     model_t m;
     nor_fresh(&g_nor);
-    CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, g_seq_ku[0], g_seq_len[0]), MOLT_OK);
-    CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, g_seq_ku[1], g_seq_len[1]), MOLT_OK);
+    CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, g_seq_ku[0], g_seq_len[0], NULL), MOLT_OK);
+    CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, g_seq_ku[1], g_seq_len[1], NULL), MOLT_OK);
     model_genesis(&m);
     model_step(&m, 0);
     model_step(&m, 1);
@@ -656,11 +657,32 @@ static void test_boot(void)
     CHECK_EQ(molt_boot_go(p, &cfg, &r), MOLT_OK);
     CHECK_EQ(r.action, MOLT_ACT_NONE);
 
+    /* An update retiring F0, the running image's only signer, is refused when
+     * the running image is given, and nothing is stored ... */
+    ku_spec_t u0 = {1, {&g_n[0]}, 1, {g_f[0].hash}, 1, {0, 1, -1}};
+    uint8_t ku0[1024];
+    size_t n0len = make_ku(ku0, &u0);
+    molt_area_src_t pctx;
+    molt_source_t prim;
+    molt_area_source(&prim, &pctx, &p->area[MOLT_AREA_PRIMARY], 0);
+    static uint8_t snap[NOR_SIZE];
+    memcpy(snap, g_nor.mem, NOR_SIZE);
+    CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, ku0, n0len, &prim), MOLT_E_KU_STRANDS);
+    CHECK(memcmp(snap, g_nor.mem, NOR_SIZE) == 0, "stranding update: storage untouched");
+    /* ... because without that check the next boot refuses the device's own
+     * image: secure state. */
+    CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, ku0, n0len, NULL), MOLT_OK);
+    CHECK_EQ(molt_boot_go(p, &cfg, &r), MOLT_E_NO_IMAGE);
+    CHECK_EQ(d.no_image_why, MOLT_E_KEY_RETIRED);
+    memcpy(g_nor.mem, snap, NOR_SIZE); /* (the test undoes it) */
+    CHECK_EQ(molt_boot_go(p, &cfg, &r), MOLT_OK);
+    CHECK_EQ(r.image.version.build, 1);
+
     /* Update 1 retires F1 and adds N0: F1's staged image is refused. */
     ku_spec_t u1 = {1, {&g_n[0]}, 1, {g_f[1].hash}, 1, {0, 1, -1}};
     uint8_t ku[1024];
     size_t n = make_ku(ku, &u1);
-    CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, ku, n), MOLT_OK);
+    CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, ku, n, &prim), MOLT_OK);
     CHECK_EQ(sim_device_program(&d, MOLT_AREA_SECONDARY, stg, b.b, b.n), MOLT_OK);
     CHECK_EQ(molt_request_upgrade(p, &cfg, false), MOLT_OK);
     CHECK_EQ(molt_boot_go(p, &cfg, &r), MOLT_OK);
@@ -679,7 +701,7 @@ static void test_boot(void)
      * The trial is not confirmed: the revert must not install F0's image. */
     ku_spec_t u2 = {2, {0}, 0, {g_f[0].hash}, 1, {1, 2, -1}};
     n = make_ku(ku, &u2);
-    CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, ku, n), MOLT_OK);
+    CHECK_EQ(molt_keyrot_apply(&g_kr, &g_factory, ku, n, &prim), MOLT_OK); /* N0's image runs */
     /* The default policy (MOLT_REVERT_LOST_RUN_TRIAL): the trial keeps running,
      * unconfirmed, and says the revert was lost. */
     CHECK_EQ(molt_boot_go(p, &cfg, &r), MOLT_OK);

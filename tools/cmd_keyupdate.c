@@ -7,13 +7,15 @@
  *                       -r ROOT_PUB... [-k ROOT_PRIV]... -o OUT
  *   molt keyupdate sign -r ROOT_PUB... -k ROOT_PRIV IN OUT
  *   molt keyupdate check -r ROOT_PUB... --threshold T -f FACTORY_PUB...
- *                       [--after KU]... KU
+ *                       [--after KU]... [--running IMAGE] KU
  *
  * -r lists the device's rotation (root) keys in the order of its table: a
  * signature names its root by index. `sign` adds one more root signature, so
  * the holders of a threshold sign one after the other, each on their own
  * machine. `check` judges the update exactly as a device with these keys
- * would, after the earlier updates (--after, in order), through libmolt.
+ * would, after the earlier updates (--after, in order), through libmolt;
+ * with --running, also whether that image (what the devices run) still
+ * verifies under the new set (KU_STRANDS if the update retires its signer).
  * `molt inspect` shows a key-update.
  *
  * Exit 0 made / accepted, 1 refused (check), 2 usage or I/O error.
@@ -41,7 +43,8 @@ static int usage(void)
             "usage: molt keyupdate make --seq N [--add PUB]... [--retire PUB|HEXID]... -r ROOT_PUB... "
             "[-k ROOT_PRIV]... -o OUT\n"
             "       molt keyupdate sign -r ROOT_PUB... -k ROOT_PRIV IN OUT\n"
-            "       molt keyupdate check -r ROOT_PUB... --threshold T -f FACTORY_PUB... [--after KU]... KU\n");
+            "       molt keyupdate check -r ROOT_PUB... --threshold T -f FACTORY_PUB... [--after KU]... "
+            "[--running IMAGE] KU\n");
     return EXIT_USAGE;
 }
 
@@ -318,7 +321,9 @@ static molt_err_t ram_sector(void *c, uint32_t off, molt_sector_t *s)
 static int cmd_check(int argc, char **argv)
 {
     cli_keyring_t roots = {0}, factory = {0};
-    const char *after[64], *ku_path = NULL;
+    const char *after[64], *ku_path = NULL, *running = NULL;
+    uint8_t *img = NULL;
+    size_t img_len = 0;
     unsigned nafter = 0;
     uint64_t thr = 0;
     int rc = EXIT_USAGE;
@@ -354,6 +359,8 @@ static int cmd_check(int argc, char **argv)
                 cli_error("--threshold %s: want 1..%u", v, MOLT_KEYROT_MAX_SIG);
                 goto out;
             }
+        } else if (!strcmp(a, "--running")) {
+            running = v;
         } else if (!strcmp(a, "--after")) {
             if (nafter >= 64) {
                 cli_error("--after %s: at most 64 earlier updates", v);
@@ -370,6 +377,17 @@ static int cmd_check(int argc, char **argv)
         usage();
         goto out;
     }
+    molt_mem_source_t mem;
+    molt_source_t src;
+    if (running) {
+        if (!cli_read_file(running, &img, &img_len))
+            goto out;
+        if (img_len > UINT32_MAX) {
+            cli_error("%s: larger than 4 GiB", running);
+            goto out;
+        }
+        molt_source_from_mem(&src, &mem, img, (uint32_t)img_len);
+    }
     memset(g_ram, 0xff, sizeof g_ram);
     molt_area_t area = {sizeof g_ram, 8, 0xff, ram_read, ram_write, ram_erase, ram_sector, NULL};
     molt_keyrot_cfg_t c = {&area, &roots.ring, (uint32_t)thr, &ws, molt_keyrot_ring, molt_keyrot_names_retired};
@@ -379,8 +397,8 @@ static int cmd_check(int argc, char **argv)
         size_t len;
         if (!cli_read_file(path, &ku, &len))
             goto out;
-        molt_err_t e = i < nafter ? molt_keyrot_apply(&c, &factory.ring, ku, len)
-                                  : molt_keyrot_check(&c, &factory.ring, ku, len);
+        /* the last one into the host's RAM copy too: apply is check + store */
+        molt_err_t e = molt_keyrot_apply(&c, &factory.ring, ku, len, i == nafter && running ? &src : NULL);
         free(ku);
         if (e != MOLT_OK) {
             fprintf(stderr, "molt keyupdate: %s: %s (%s)%s\n", path, molt_err_str(e), molt_err_name(e),
@@ -393,6 +411,7 @@ static int cmd_check(int argc, char **argv)
            ws.set.n_added, ws.set.n_added == 1 ? "" : "s", ws.set.n_retired);
     rc = 0;
 out:
+    free(img);
     cli_keyring_free(&roots);
     cli_keyring_free(&factory);
     return rc;

@@ -136,9 +136,14 @@ molt_err_t molt_keyrot_check(const molt_keyrot_cfg_t *c, const molt_keyring_t *f
 /* Check a key-update and make the set it leads to the set in force. Only the
  * boot code (or the update service on its behalf) calls this; the area must
  * not be writable by the application. After a power cut the set in force is
- * the old or the new one. */
+ * the old or the new one.
+ * running (may be NULL: no such check): the image the device runs (installed
+ * role). When it would not verify under the new set -- the update retires its
+ * only signer -- the update is refused with MOLT_E_KU_STRANDS and nothing is
+ * stored: the next boot would otherwise refuse the device's own image. Deploy
+ * an image signed by a key in force after the update first (docs/keys.md). */
 molt_err_t molt_keyrot_apply(const molt_keyrot_cfg_t *c, const molt_keyring_t *factory, const uint8_t *ku,
-                             size_t len);
+                             size_t len, const molt_source_t *running);
 
 /* SHA-256 of a key's DER (the retire name of a key). */
 molt_err_t molt_keyrot_key_id(const uint8_t *der, size_t len, uint8_t out[MOLT_KEYROT_HASH_LEN]);
