@@ -89,6 +89,7 @@ static const err_entry_t errors[] = {
     {MOLT_E_KU_LOCKOUT, "KU_LOCKOUT", "key-update would leave no image key"},
     {MOLT_E_KU_FULL, "KU_FULL", "key set would exceed the device's limits"},
     {MOLT_E_KU_STRANDS, "KU_STRANDS", "key-update would leave the running image without a trusted signer"},
+    {MOLT_E_BOOT_STAGE, "BOOT_STAGE", "image is for another boot stage"},
 };
 
 static const err_entry_t *lookup(molt_err_t err)

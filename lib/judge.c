@@ -36,6 +36,31 @@ molt_err_t molt_judge_deps(const molt_source_t *src, const molt_image_t *img, co
     return err;
 }
 
+molt_err_t molt_judge_stage(const molt_source_t *src, const molt_image_t *img, uint8_t stage)
+{
+    molt_tlv_iter_t it;
+    molt_tlv_t t;
+    bool more, seen = false;
+    uint8_t v = 0;
+    molt_err_t err;
+
+    molt_tlv_iter_init(&it, src, img);
+    while ((err = molt_tlv_next(&it, &t, &more)) == MOLT_OK && more) {
+        if (!t.prot || t.type != MOLT_TLV_BOOT_STAGE)
+            continue;
+        if (seen)
+            return MOLT_E_TLV_DUPLICATE;
+        if (t.len != 1u)
+            return MOLT_E_TLV_LENGTH;
+        if ((err = molt_tlv_read(src, &t, &v, 1)) != MOLT_OK)
+            return err;
+        seen = true;
+    }
+    if (err != MOLT_OK)
+        return err;
+    return v == stage ? MOLT_OK : MOLT_E_BOOT_STAGE;
+}
+
 molt_err_t molt_judge(const molt_port_t *port, const molt_source_t *src, const molt_judge_in_t *in,
                       molt_verify_result_t *vr)
 {
@@ -85,6 +110,8 @@ molt_err_t molt_judge(const molt_port_t *port, const molt_source_t *src, const m
             return MOLT_E_KEY_RETIRED;
         return err;
     }
+    if ((err = molt_judge_stage(src, &vr->image, in->stage)) != MOLT_OK)
+        return err;
     return molt_judge_deps(src, &vr->image, in->deps);
 }
 

@@ -108,7 +108,8 @@ typedef enum molt_err {
     MOLT_E_KU_KEY = 126,       /* adds a trusted or once-retired key, or retires one not in force */
     MOLT_E_KU_LOCKOUT = 127,   /* key-update would leave no image key */
     MOLT_E_KU_FULL = 128,      /* the key set would exceed the device's limits */
-    MOLT_E_KU_STRANDS = 129    /* the running image would no longer verify: retire its signer later */
+    MOLT_E_KU_STRANDS = 129,   /* the running image would no longer verify: retire its signer later */
+    MOLT_E_BOOT_STAGE = 130    /* the image is for another boot stage (docs/boot-chain.md) */
 } molt_err_t;
 
 /* Short fixed phrase for err ("signature does not verify"); never NULL. */
