@@ -6,7 +6,8 @@
 # factory keys): one root signature below a threshold of two is refused
 # (KU_SIG); co-signed by a second holder it is accepted; an image key cannot
 # co-sign; the chain is checked in order (replay, rollback, gap refused with
-# their reasons); `molt inspect` names what it adds and retires. Usage and
+# their reasons); `molt inspect` names what it adds and retires; `molt sign
+# --boot-stage 1` marks a stage-1 image (docs/boot-chain.md). Usage and
 # malformed input: one line on stderr, exit 2 (1 for a refused update).
 set -uo pipefail
 : "${MOLT:?}"
@@ -80,6 +81,13 @@ expect 1 "KU_LOCKOUT" "$MOLT" keyupdate check "${DEV[@]}" ku-all
 # Altered after signing.
 cp ku1 ku1.alt; printf '\x02' | dd of=ku1.alt bs=1 seek=4 conv=notrunc 2>/dev/null
 expect 1 "KU_SIG" "$MOLT" keyupdate check "${DEV[@]}" ku1.alt
+
+# A stage-1 image (docs/boot-chain.md): molt sign --boot-stage 1 writes the protected mark.
+expect 0 "" "$MOLT" sign -k f0.pem -v 1.0.0 -H 0x200 --pad-header -S 0x10000 --align 8 --boot-stage 1 fw.bin s1.img
+expect 0 "" "$MOLT" inspect --json s1.img
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); t=[x for x in j["protected_tlvs"] if x["type"]==0x6dc1]; assert len(t)==1 and t[0]["value"]=="01", j["protected_tlvs"]' out && ok || bad "inspect shows the BOOT_STAGE mark"
+expect 2 "--boot-stage: '0'" "$MOLT" sign -k f0.pem -v 1.0.0 -H 0x200 --pad-header -S 0x10000 --boot-stage 0 fw.bin x.img
+expect 2 "--boot-stage given twice" "$MOLT" sign -k f0.pem -v 1.0.0 -H 0x200 --pad-header -S 0x10000 --boot-stage 1 --boot-stage 1 fw.bin x.img
 
 # Usage errors: one line, exit 2.
 expect 2 "need --seq" "$MOLT" keyupdate make --add n0.pub -o x
