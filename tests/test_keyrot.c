@@ -31,6 +31,7 @@
 #include "area.h"
 #include "judge.h"
 #include "molt/boot.h"
+#include "molt/fwu.h"
 #include "molt/keyrot.h"
 #include "sim_port.h"
 
@@ -606,6 +607,21 @@ static void test_boot(void)
     CHECK_EQ(r.action, MOLT_ACT_REFUSED);
     CHECK_EQ(r.staged_err, MOLT_E_KEY_RETIRED);
     CHECK_EQ(r.image.version.build, 3);
+
+    /* The update API judges with the same key set: an upload by a retired key
+     * fails at finish with KEY_RETIRED. */
+    static molt_fwu_t fwu;
+    psa_fwu_component_info_t info;
+    CHECK_EQ(molt_fwu_init(&fwu, p, &cfg, &r), MOLT_OK);
+    CHECK_EQ(molt_fwu_query(&fwu, 0, &info), PSA_SUCCESS);
+    if (info.state != PSA_FWU_READY) /* the refused staging leftovers */
+        CHECK_EQ(molt_fwu_clean(&fwu, 0), PSA_SUCCESS);
+    CHECK_EQ(molt_fwu_start(&fwu, 0, NULL, 0), PSA_SUCCESS);
+    CHECK_EQ(molt_fwu_write(&fwu, 0, 0, b.b, b.n), PSA_SUCCESS);
+    CHECK(molt_fwu_finish(&fwu, 0) != PSA_SUCCESS, "finish refuses F1's upload");
+    CHECK_EQ(molt_fwu_query(&fwu, 0, &info), PSA_SUCCESS);
+    CHECK_EQ(info.state, PSA_FWU_FAILED);
+    CHECK_EQ(info.error, MOLT_E_KEY_RETIRED);
     sim_device_free(&d);
 }
 
