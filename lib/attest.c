@@ -86,7 +86,7 @@ static molt_err_t measure_at(const molt_port_t *port, unsigned id, uint32_t base
 {
     molt_area_src_t ctx;
     molt_source_t src;
-    molt_judge_in_t in = {MOLT_ROLE_INSTALLED, counter, NULL, false, NULL, NULL};
+    molt_judge_in_t in = {MOLT_ROLE_INSTALLED, counter, NULL, false, NULL, NULL, NULL, MOLT_STAGE_APP};
     molt_verify_result_t vr;
     molt_err_t e;
 

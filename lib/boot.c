@@ -20,7 +20,7 @@
 molt_err_t molt_boot_judge(const molt_port_t *port, const molt_boot_cfg_t *cfg, unsigned id, uint32_t base,
                            molt_role_t role, uint32_t nv, const molt_version_t *min_ver, molt_verify_result_t *vr)
 {
-    molt_judge_in_t in = {role, nv, min_ver, false, cfg->deps, NULL};
+    molt_judge_in_t in = {role, nv, min_ver, false, cfg->deps, NULL, cfg->keyrot, cfg->stage};
     return molt_judge_slot(port, id, base, &in, vr);
 }
 

@@ -79,6 +79,17 @@ static const err_entry_t errors[] = {
     {MOLT_E_AWDT_NONCE, "AWDT_NONCE", "deferral ticket answers no outstanding nonce"},
     {MOLT_E_AWDT_EXPIRED, "AWDT_EXPIRED", "deferral ticket's nonce has expired"},
     {MOLT_E_AWDT_TOO_LONG, "AWDT_TOO_LONG", "deferral ticket extends too far"},
+    {MOLT_E_KEY_RETIRED, "KEY_RETIRED", "signed by a retired key"},
+    {MOLT_E_KU_FORMAT, "KU_FORMAT", "not a well-formed key-update"},
+    {MOLT_E_KU_SIG, "KU_SIG", "key-update not signed by enough rotation keys"},
+    {MOLT_E_KU_REPLAY, "KU_REPLAY", "key-update already applied"},
+    {MOLT_E_KU_ROLLBACK, "KU_ROLLBACK", "key-update older than the key set in force"},
+    {MOLT_E_KU_GAP, "KU_GAP", "key-update skips a sequence number"},
+    {MOLT_E_KU_KEY, "KU_KEY", "key-update names a key wrongly for the set in force"},
+    {MOLT_E_KU_LOCKOUT, "KU_LOCKOUT", "key-update would leave no image key"},
+    {MOLT_E_KU_FULL, "KU_FULL", "key set would exceed the device's limits"},
+    {MOLT_E_KU_STRANDS, "KU_STRANDS", "key-update would leave the running image without a trusted signer"},
+    {MOLT_E_BOOT_STAGE, "BOOT_STAGE", "image is for another boot stage"},
 };
 
 static const err_entry_t *lookup(molt_err_t err)

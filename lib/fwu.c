@@ -781,7 +781,8 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
     molt_area_source(&psrc, &pctx, &c->port->area[MOLT_AREA_PRIMARY], 0);
     bool floor = c->cfg.downgrade_prevention && molt_image_parse(&psrc, &cur) == MOLT_OK;
     molt_judge_in_t in = {MOLT_ROLE_UPLOAD, nv, floor ? &cur.version : NULL, (c->flags & PSA_FWU_FLAG_ENCRYPTION) != 0u,
-                          comp_deps(c), dlen == molt_hash_size(MOLT_HASH_SHA256) ? digest : NULL};
+                          comp_deps(c), dlen == molt_hash_size(MOLT_HASH_SHA256) ? digest : NULL, c->cfg.keyrot,
+                          c->cfg.stage};
     err = molt_judge(c->port, &src, &in, &vr);
 
     if (err == MOLT_OK && vr.image.end != c->declared)

@@ -6,6 +6,7 @@
 #include "area.h"
 #include "judge.h"
 #include "keystore.h"
+#include "molt/keyrot.h"
 #include "trailer.h"
 
 #define DEP_LEN 12u /* MCUboot's image_dependency: id, 3 pad bytes, image_version */
@@ -33,6 +34,31 @@ molt_err_t molt_judge_deps(const molt_source_t *src, const molt_image_t *img, co
             return err == MOLT_E_DEPENDENCY ? err : MOLT_E_DEPENDENCY;
     }
     return err;
+}
+
+molt_err_t molt_judge_stage(const molt_source_t *src, const molt_image_t *img, uint8_t stage)
+{
+    molt_tlv_iter_t it;
+    molt_tlv_t t;
+    bool more, seen = false;
+    uint8_t v = 0;
+    molt_err_t err;
+
+    molt_tlv_iter_init(&it, src, img);
+    while ((err = molt_tlv_next(&it, &t, &more)) == MOLT_OK && more) {
+        if (!t.prot || t.type != MOLT_TLV_BOOT_STAGE)
+            continue;
+        if (seen)
+            return MOLT_E_TLV_DUPLICATE;
+        if (t.len != 1u)
+            return MOLT_E_TLV_LENGTH;
+        if ((err = molt_tlv_read(src, &t, &v, 1)) != MOLT_OK)
+            return err;
+        seen = true;
+    }
+    if (err != MOLT_OK)
+        return err;
+    return v == stage ? MOLT_OK : MOLT_E_BOOT_STAGE;
 }
 
 molt_err_t molt_judge(const molt_port_t *port, const molt_source_t *src, const molt_judge_in_t *in,
@@ -64,8 +90,27 @@ molt_err_t molt_judge(const molt_port_t *port, const molt_source_t *src, const m
         pol.digest = in->digest;
         pol.digest_alg = MOLT_HASH_SHA256;
     }
+    /* Key rotation (molt/keyrot.h): the keys in force instead of the factory
+     * table; through the port's pointers, so that it links only when wired. */
+    const molt_keyrot_cfg_t *kr = in->keyrot;
+    const molt_keyring_t *ring = &port->keys;
+    molt_keyring_t inforce;
+    if (kr != NULL) {
+        if (kr->ring == NULL || kr->names_retired == NULL)
+            return MOLT_E_ARG;
+        if ((err = kr->ring(kr, &port->keys, &inforce)) != MOLT_OK)
+            return err;
+        ring = &inforce;
+    }
     memset(vr, 0, sizeof *vr);
-    if ((err = molt_verify(src, &port->keys, &pol, vr)) != MOLT_OK)
+    if ((err = molt_verify(src, ring, &pol, vr)) != MOLT_OK) {
+        bool retired = false;
+        if (err == MOLT_E_KEY_UNTRUSTED && kr != NULL && kr->names_retired(kr, &port->keys, src, &retired) == MOLT_OK &&
+            retired)
+            return MOLT_E_KEY_RETIRED;
+        return err;
+    }
+    if ((err = molt_judge_stage(src, &vr->image, in->stage)) != MOLT_OK)
         return err;
     return molt_judge_deps(src, &vr->image, in->deps);
 }

@@ -33,6 +33,10 @@ int cmd_attest(int argc, char **argv);
 int cmd_ticket(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
 int cmd_envelope(int argc, char **argv);
+int cmd_keyupdate(int argc, char **argv);
+
+/* `molt inspect` of a key-update (cmd_keyupdate.c): exit 0 parsed, 1 malformed. */
+int cli_inspect_keyupdate(const char *path, const uint8_t *p, size_t len, bool as_json);
 
 /* The program and the running subcommand's name, for messages ("molt" and
  * "sign"; moltd and molt-agent, which share these host pieces, set cli_prog). */

@@ -304,6 +304,11 @@ int cmd_inspect(int argc, char **argv)
         free(img);
         return cli_error("%s: larger than 4 GiB", argv[optind]);
     }
+    if (len >= 4 && !memcmp(img, "MKU1", 4)) { /* a key-update (molt/keyrot.h) */
+        int rc = cli_inspect_keyupdate(argv[optind], img, len, as_json);
+        free(img);
+        return rc;
+    }
     molt_err_t err;
     json_t *j = describe(argv[optind], img, len, &err);
     if (as_json) {

@@ -48,6 +48,8 @@ static const char usage_text[] =
     "      --data-schema APP:SCHEMA[:FROM]  the data schema this image uses for application APP\n"
     "                             (1..65535), migrating from schema FROM..SCHEMA (default FROM = SCHEMA)\n"
     "                             (protected TLV 0x6dd5, R-KEEPDATA; once per application)\n"
+    "      --boot-stage N         mark the image for boot stage N (1: the updatable boot stage,\n"
+    "                             docs/boot-chain.md; protected TLV 0x6dc1)\n"
     "      --vid UUID|DOMAIN      vendor UUID (UUIDv5 of DOMAIN in the DNS namespace)\n"
     "      --cid UUID|NAME        image class UUID (UUIDv5 of NAME in the vid namespace)\n"
     "  -L, --load-addr ADDR       RAM load address (sets RAM_LOAD)\n"
@@ -67,7 +69,7 @@ static const char usage_text[] =
 enum opt_id {
     O_KEY, O_VERSION, O_SECCNT, O_HDR, O_SLOT, O_PAD_HEADER, O_PAD, O_CONFIRM, O_OVERWRITE,
     O_ALIGN, O_MAX_ALIGN, O_MAX_SECTORS, O_PUBKEY_FMT, O_SHA, O_PURE, O_PAD_SIG, O_DEPS,
-    O_BOOT_RECORD, O_CUSTOM, O_CUSTOM_FILE, O_DATA_SCHEMA, O_VID, O_CID, O_LOAD_ADDR, O_ROM_FIXED,
+    O_BOOT_RECORD, O_CUSTOM, O_CUSTOM_FILE, O_DATA_SCHEMA, O_BOOT_STAGE, O_VID, O_CID, O_LOAD_ADDR, O_ROM_FIXED,
     O_NON_BOOTABLE, O_ERASED, O_ENDIAN, O_HEX_ADDR, O_ENCRYPT, O_ENC_KEYLEN, O_HMAC_SHA, O_CLEAR, O_SAVE_KEY,
     O_COMPRESSION, O_UNSUPPORTED, O_HELP
 };
@@ -99,6 +101,7 @@ static const struct option_def {
     {"custom-tlv", 0, 2, O_CUSTOM},
     {"custom-tlv-file", 0, 2, O_CUSTOM_FILE},
     {"data-schema", 0, 1, O_DATA_SCHEMA},
+    {"boot-stage", 0, 1, O_BOOT_STAGE},
     {"vid", 0, 1, O_VID},
     {"cid", 0, 1, O_CID},
     {"load-addr", 'L', 1, O_LOAD_ADDR},
@@ -352,6 +355,29 @@ static bool add_schema(sign_opts_t *o, const char *arg)
     return true;
 }
 
+/* --boot-stage N -> the protected TLV MOLT_TLV_BOOT_STAGE (one byte). */
+static bool add_stage(sign_opts_t *o, const char *arg)
+{
+    uint64_t n = 0;
+    if (!cli_parse_u64(arg, 255, &n) || n == 0)
+        return cli_error("--boot-stage: '%s': want 1..255 (1: the updatable boot stage)", arg), false;
+    for (size_t i = 0; i < o->ncustom; i++)
+        if (o->custom[i].tag == MOLT_TLV_BOOT_STAGE)
+            return cli_error("--boot-stage given twice"), false;
+    sign_custom_tlv_t t = {MOLT_TLV_BOOT_STAGE, malloc(1), 1};
+    sign_custom_tlv_t *c = realloc(o->custom, (o->ncustom + 1) * sizeof *c);
+    if (t.value == NULL || c == NULL) {
+        free(t.value);
+        if (c != NULL)
+            o->custom = c;
+        return cli_error("out of memory"), false;
+    }
+    o->custom = c;
+    t.value[0] = (uint8_t)n;
+    o->custom[o->ncustom++] = t;
+    return true;
+}
+
 static bool add_custom(sign_opts_t *o, const char *tag, const char *value, bool from_file)
 {
     const char *opt = from_file ? "--custom-tlv-file" : "--custom-tlv";
@@ -465,6 +491,7 @@ static bool apply_content(sign_args_t *a, enum opt_id id, const char *opt, char 
     case O_CUSTOM: return add_custom(o, v[0], v[1], false);
     case O_CUSTOM_FILE: return add_custom(o, v[0], v[1], true);
     case O_DATA_SCHEMA: return add_schema(o, v[0]);
+    case O_BOOT_STAGE: return add_stage(o, v[0]);
     case O_PUBKEY_FMT: o->full_pubkey = !strcmp(v[0], "full"); return choice(opt, v[0], fmts);
     case O_SHA: o->sha = (enum sign_sha)atoi(v[0]); return choice(opt, v[0], shas);
     default: return false;
@@ -521,7 +548,7 @@ static bool apply(sign_args_t *a, const struct option_def *d, const char *opt, c
         return apply_refusal(d->id, opt, v);
     case O_KEY: case O_VERSION: case O_SECCNT: case O_VID: case O_CID: case O_BOOT_RECORD:
     case O_PURE: case O_PAD_SIG: case O_DEPS: case O_CUSTOM: case O_CUSTOM_FILE: case O_DATA_SCHEMA:
-    case O_PUBKEY_FMT: case O_SHA:
+    case O_BOOT_STAGE: case O_PUBKEY_FMT: case O_SHA:
         return apply_content(a, d->id, opt, v);
     default:
         return apply_layout(a, d->id, opt, v);

@@ -41,7 +41,8 @@
 #include "molt/image.h"
 #include "molt/port.h"
 
-struct molt_awdt_cfg; /* molt/awdt.h */
+struct molt_awdt_cfg;   /* molt/awdt.h */
+struct molt_keyrot_cfg; /* molt/keyrot.h */
 
 typedef enum molt_boot_mode {
     MOLT_MODE_SWAP = 0,
@@ -78,7 +79,20 @@ typedef struct molt_boot_cfg {
      * res.recovery says whether only the updater path may run (molt/awdt.h,
      * R-AVAIL). */
     const struct molt_awdt_cfg *awdt;
+    /* NULL: the factory key table (molt_port_t.keys) is trusted as it is.
+     * Otherwise every image is judged against the key set in force, which a
+     * signed key-update rotates (molt/keyrot.h, R-ALLUPDATABLE). */
+    const struct molt_keyrot_cfg *keyrot;
+    /* The boot stage whose images these slots hold (docs/boot-chain.md):
+     * MOLT_STAGE_APP (0, default): applications; an image marked for a boot
+     * stage (MOLT_TLV_BOOT_STAGE) is refused with MOLT_E_BOOT_STAGE.
+     * MOLT_STAGE_1: stage 0 choosing the updatable boot stage; only images
+     * marked for stage 1 (`molt sign --custom-tlv 0x6dc1 0x01`) are accepted. */
+    uint8_t stage;
 } molt_boot_cfg_t;
+
+#define MOLT_STAGE_APP 0u
+#define MOLT_STAGE_1 1u
 
 /* What molt_boot_go() did, for logs and tests. */
 typedef enum molt_boot_action {

@@ -96,7 +96,20 @@ typedef enum molt_err {
     MOLT_E_AWDT_DEVICE = 112,  /* the ticket was issued for another device */
     MOLT_E_AWDT_NONCE = 113,   /* the ticket answers no outstanding nonce (replayed) */
     MOLT_E_AWDT_EXPIRED = 114, /* the ticket's nonce is too old */
-    MOLT_E_AWDT_TOO_LONG = 115 /* the ticket extends further than the device allows */
+    MOLT_E_AWDT_TOO_LONG = 115, /* the ticket extends further than the device allows */
+
+    /* Trusted-key rotation (include/molt/keyrot.h, R-ALLUPDATABLE). */
+    MOLT_E_KEY_RETIRED = 120,  /* the image's signer is a retired key */
+    MOLT_E_KU_FORMAT = 121,    /* not a well-formed key-update */
+    MOLT_E_KU_SIG = 122,       /* key-update not signed by enough rotation keys */
+    MOLT_E_KU_REPLAY = 123,    /* key-update already applied (its seq is in force) */
+    MOLT_E_KU_ROLLBACK = 124,  /* key-update older than the key set in force */
+    MOLT_E_KU_GAP = 125,       /* key-update skips one: the previous one is missing */
+    MOLT_E_KU_KEY = 126,       /* adds a trusted or once-retired key, or retires one not in force */
+    MOLT_E_KU_LOCKOUT = 127,   /* key-update would leave no image key */
+    MOLT_E_KU_FULL = 128,      /* the key set would exceed the device's limits */
+    MOLT_E_KU_STRANDS = 129,   /* the running image would no longer verify: retire its signer later */
+    MOLT_E_BOOT_STAGE = 130    /* the image is for another boot stage (docs/boot-chain.md) */
 } molt_err_t;
 
 /* Short fixed phrase for err ("signature does not verify"); never NULL. */

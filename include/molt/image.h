@@ -77,7 +77,10 @@ enum molt_tlv_type {
     /* molt's own, protected (a vendor tag, so imgtool's --custom-tlv writes it
      * too): the data schema an image uses, per application - app, schema,
      * oldest schema it migrates from, 0 (LE16 each; molt/keepdata.h). */
-    MOLT_TLV_DATA_SCHEMA = 0x6dd5
+    MOLT_TLV_DATA_SCHEMA = 0x6dd5,
+    /* molt's own, protected: the boot stage an image is for, one byte (1: the
+     * updatable boot stage, docs/boot-chain.md). Absent: an application. */
+    MOLT_TLV_BOOT_STAGE = 0x6dc1
 };
 
 /* Where the bytes of an image come from. read() returns MOLT_OK only when all

@@ -292,6 +292,7 @@ molt_err_t sim_powerfail_run(const sim_pf_cfg_t *cfg, sim_pf_result_t *res)
     pf.res = res;
     pf.bcfg.mode = cfg->mode;
     pf.bcfg.deps = cfg->deps;
+    pf.bcfg.stage = cfg->stage;
     pf.old_inst = cfg->old_plain ? cfg->old_plain : cfg->old_img;
     pf.new_inst = cfg->new_plain ? cfg->new_plain : cfg->new_img;
     pf.blocks = malloc((cfg->old_len + cfg->new_len) / 16 + 1 > 0 ? ((cfg->old_len + cfg->new_len) / 16 + 1) * 16 : 16);

@@ -66,6 +66,8 @@ typedef struct sim_pf_cfg {
     const uint8_t *old_plain, *new_plain;
     /* Other images of the device for DEPENDENCY TLVs (NULL: a single image). */
     const molt_deps_t *deps;
+    /* The boot stage the slots hold (molt_boot_cfg_t.stage; 0: applications). */
+    uint8_t stage;
 } sim_pf_cfg_t;
 
 typedef struct sim_pf_result {
