@@ -6,6 +6,7 @@
  *              [--until-update] [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS]
  *              [--max-sleep S] [--max-errors N] [--rate BYTES_PER_S] [--quiet]
  *              [--enc-key ENC_PRIV ...] [--envelope-dir DIR] [--require-encryption]
+ *              [--ca-file CA] [--client-cert CERT [--client-key KEY]]
  *
  * The process is the device: starting it is a power-on (the boot code runs on
  * the device file: sim reboot + molt_boot_go), then it speaks the hawkBit DDI
@@ -414,16 +415,109 @@ static size_t to_buf(char *d, size_t sz, size_t n, void *ctx)
     return len;
 }
 
-/* One request; returns the HTTP status (0: no answer), the body in *out. */
+/* --- the connection to moltd ------------------------------------------------------
+ * One connection for a whole update cycle: requests and the download use two
+ * curl easy handles, kept for the life of the process, that share one
+ * connection cache (and TLS sessions): poll, deploymentBase, the envelope, the
+ * Range downloads, feedback and attestation reuse the same kept-alive
+ * connection. A second one opens only while a download runs and the agent polls
+ * beside it (R-BACKGROUND), or when moltd closed an idle one. --ca-file verifies
+ * the server's certificate (moltd behind a TLS proxy) against that CA;
+ * --client-cert/--client-key authenticate the device by certificate, and then
+ * no TargetToken is needed. */
+static struct {
+    const char *ca_file, *cert, *key;
+    CURLSH *share;
+    CURL *req, *dl;
+    pthread_mutex_t lock[CURL_LOCK_DATA_LAST];
+    long connects, transfers;   /* for the summary line at exit */
+} net;
+
+static void net_lock(CURL *h, curl_lock_data d, curl_lock_access acc, void *u)
+{
+    (void)h, (void)acc, (void)u;
+    pthread_mutex_lock(&net.lock[d]);
+}
+
+static void net_unlock(CURL *h, curl_lock_data d, void *u)
+{
+    (void)h, (void)u;
+    pthread_mutex_unlock(&net.lock[d]);
+}
+
+static bool net_init(void)
+{
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&net.lock[i], NULL);
+    net.share = curl_share_init();
+    return net.share && curl_share_setopt(net.share, CURLSHOPT_LOCKFUNC, net_lock) == CURLSHE_OK &&
+           curl_share_setopt(net.share, CURLSHOPT_UNLOCKFUNC, net_unlock) == CURLSHE_OK &&
+           curl_share_setopt(net.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) == CURLSHE_OK &&
+           curl_share_setopt(net.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) == CURLSHE_OK &&
+           curl_share_setopt(net.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) == CURLSHE_OK;
+}
+
+/* *h, ready for a new transfer (its options reset, its connections kept). */
+static CURL *net_handle(CURL **h)
+{
+    if (!*h) {
+        if (!(*h = curl_easy_init()))
+            return NULL;
+        curl_easy_setopt(*h, CURLOPT_SHARE, net.share); /* kept by curl_easy_reset */
+    }
+    CURL *c = *h;
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (net.ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, net.ca_file);
+    if (net.cert) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, net.cert);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, net.key ? net.key : net.cert);
+    }
+    return c;
+}
+
+/* After a transfer on c: count the connections it had to open. */
+static void net_count(CURL *c)
+{
+    long n = 0;
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &n);
+    __atomic_fetch_add(&net.connects, n, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&net.transfers, 1, __ATOMIC_RELAXED);
+}
+
+static struct curl_slist *net_auth(const agent_t *a, struct curl_slist *h)
+{
+    char auth[300];
+    if (!a->token)
+        return h; /* a client certificate says who the device is */
+    snprintf(auth, sizeof auth, "Authorization: TargetToken %s", a->token);
+    return curl_slist_append(h, auth);
+}
+
+static void net_done(const agent_t *a)
+{
+    say(a, "connections: %ld opened for %ld requests", net.connects, net.transfers);
+    if (net.req)
+        curl_easy_cleanup(net.req);
+    if (net.dl)
+        curl_easy_cleanup(net.dl);
+    if (net.share)
+        curl_share_cleanup(net.share);
+}
+
+/* One request; returns the HTTP status (0: no answer), the body in *out. Not
+ * thread-safe (one handle): the polling thread's, never the download's. */
 static long request(agent_t *a, const char *method, const char *url, const char *type, const void *body,
                     size_t len, buf_t *out)
 {
-    CURL *c = curl_easy_init();
+    CURL *c = net_handle(&net.req);
     if (!c)
         return 0;
-    char auth[300], ct[128];
-    snprintf(auth, sizeof auth, "Authorization: TargetToken %s", a->token);
-    struct curl_slist *h = curl_slist_append(NULL, auth);
+    char ct[128];
+    struct curl_slist *h = net_auth(a, NULL);
     h = curl_slist_append(h, "Accept: application/json");
     if (type) {
         snprintf(ct, sizeof ct, "Content-Type: %s", type);
@@ -438,17 +532,16 @@ static long request(agent_t *a, const char *method, const char *url, const char 
     }
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_buf);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     long code = 0;
     CURLcode rc = curl_easy_perform(c);
+    net_count(c);
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     else
         say(a, "%s %s: %s", method, url, curl_easy_strerror(rc));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(h);
-    curl_easy_cleanup(c);
     return code;
 }
 
@@ -629,12 +722,11 @@ static bool download(agent_t *a, const char *url, uint64_t off, uint64_t size, c
                  (unsigned long long)size);
         return false;
     }
-    CURL *c = curl_easy_init();
+    CURL *c = net_handle(&net.dl);
     if (!c)
         return false;
-    char auth[300], range[64];
-    snprintf(auth, sizeof auth, "Authorization: TargetToken %s", a->token);
-    struct curl_slist *h = curl_slist_append(NULL, auth);
+    char range[64];
+    struct curl_slist *h = net_auth(a, NULL);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L); /* a mirror or CDN: the package is signed end to end */
@@ -650,16 +742,15 @@ static bool download(agent_t *a, const char *url, uint64_t off, uint64_t size, c
     clock_gettime(CLOCK_MONOTONIC, &x.t0);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     x.curl = c;
     CURLcode rc = curl_easy_perform(c);
+    net_count(c);
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(h);
-    curl_easy_cleanup(c);
     dev_save(a);
     if (__atomic_load_n(&a->abort_dl, __ATOMIC_SEQ_CST)) {
         snprintf(why, whycap, "the deployer cancels the update (after %llu bytes)", (unsigned long long)x.off);
@@ -1019,7 +1110,9 @@ static int usage(void)
             "                  [--once | --max-polls N] [--until-update] [--health-cmd CMD | --health-fail]\n"
             "                  [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS] [--max-sleep S]\n"
             "                  [--max-errors N] [--rate BYTES_PER_S] [--quiet]\n"
-            "                  [--enc-key ENC_PRIV ...] [--envelope-dir DIR] [--require-encryption]\n");
+            "                  [--enc-key ENC_PRIV ...] [--envelope-dir DIR] [--require-encryption]\n"
+            "                  [--ca-file CA.pem] [--client-cert CERT.pem [--client-key KEY.pem]]\n"
+            "  (--client-cert: the device authenticates by certificate; --token is then optional)\n");
     return EXIT_USAGE;
 }
 
@@ -1045,7 +1138,7 @@ int main(int argc, char **argv)
     a->backoff_ms = 1000;
     a->max_errors = 20;
     enum { O_SERVER = 256, O_ID, O_TOKEN, O_TENANT, O_ONCE, O_MAXP, O_HCMD, O_HFAIL, O_DROP, O_CUT, O_BACK, O_MSLEEP,
-           O_QUIET, O_UNTIL, O_MAXERR, O_RATE, O_ENCKEY, O_ENVDIR, O_REQENC };
+           O_QUIET, O_UNTIL, O_MAXERR, O_RATE, O_ENCKEY, O_ENVDIR, O_REQENC, O_CAFILE, O_CCERT, O_CKEY };
     const char *enc_keys[3];
     int nenc = 0;
     static const struct option opts[] = {
@@ -1060,6 +1153,8 @@ int main(int argc, char **argv)
         {"max-errors", required_argument, 0, O_MAXERR}, {"rate", required_argument, 0, O_RATE},
         {"enc-key", required_argument, 0, O_ENCKEY},  {"envelope-dir", required_argument, 0, O_ENVDIR},
         {"require-encryption", no_argument, 0, O_REQENC},
+        {"ca-file", required_argument, 0, O_CAFILE}, {"client-cert", required_argument, 0, O_CCERT},
+        {"client-key", required_argument, 0, O_CKEY},
         {0, 0, 0, 0}};
     int c;
     long v;
@@ -1114,6 +1209,9 @@ int main(int argc, char **argv)
             break;
         case O_ENVDIR: a->env_dir = optarg; break;
         case O_REQENC: a->require_enc = true; break;
+        case O_CAFILE: net.ca_file = optarg; break;
+        case O_CCERT: net.cert = optarg; break;
+        case O_CKEY: net.key = optarg; break;
         case O_MAXERR:
             if (!num(optarg, 1, 1000000, &a->max_errors))
                 return die("--max-errors: a number from 1");
@@ -1121,8 +1219,13 @@ int main(int argc, char **argv)
         default: return usage();
         }
     }
-    if (optind != argc || !a->file || !a->server || !a->id || !a->token)
+    if (optind != argc || !a->file || !a->server || !a->id || (!a->token && !net.cert))
         return usage();
+    if (net.key && !net.cert)
+        return die("--client-key needs --client-cert");
+    for (const char *const *p = (const char *const[]){net.ca_file, net.cert, net.key}, *const *e = p + 3; p < e; p++)
+        if (*p && access(*p, R_OK) != 0)
+            return die("%s: %s", *p, strerror(errno));
     if (a->ring.count == 0)
         return die("-k PUB is required (the device's trusted signing keys)");
     if ((a->env_dir || a->require_enc) && nenc == 0)
@@ -1161,6 +1264,8 @@ int main(int argc, char **argv)
     a->cfg.mode = (molt_boot_mode_t)a->dev.layout.mode;
     a->cfg.downgrade_prevention = false;
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (!net_init())
+        return die("cannot set up libcurl's shared connection cache");
     signal(SIGPIPE, SIG_IGN);
     int rc = power_on(a, false);
     for (long polls = 0; rc == 0 && (a->max_polls < 0 || polls < a->max_polls);) {
@@ -1192,6 +1297,7 @@ int main(int argc, char **argv)
     sim_keystore_free(&a->ks);
     for (size_t i = 0; i < a->ring.count; i++)
         OPENSSL_free((void *)a->keys[i].der);
+    net_done(a);
     curl_global_cleanup();
     return rc;
 }
