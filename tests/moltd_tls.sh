@@ -93,9 +93,13 @@ api -d '{"name":"sensor","signers":["vendor"]}' "$U/classes" >/dev/null
 eq "$(api --data-binary @v2.img "$U/packages?class=sensor" | jq -r .version)" 2.0.0+0 "upload v2"
 declare -A TOK
 for d in d1 d2 d3 d4; do
-  step "$MOLT" sim create -f $d.sim --sector-size 4096 --slot-sectors 16 --align 8
-  step "$MOLT" sim write -f $d.sim --slot primary v1.img
-  step "$MOLT" sim iak -f $d.sim -o $d.iak
+  if [ $d = d1 ] || [ $d = d2 ]; then  # the two that run an agent; d3, d4 only answer HTTP
+    step "$MOLT" sim create -f $d.sim --sector-size 4096 --slot-sectors 16 --align 8
+    step "$MOLT" sim write -f $d.sim --slot primary v1.img
+    step "$MOLT" sim iak -f $d.sim -o $d.iak
+  else
+    cp d1.iak $d.iak
+  fi
   TOK[$d]=$(api -d "$(jq -n --arg id $d --rawfile ak $d.iak '{id:$id,class:"sensor",attestation_key:$ak}')" "$U/devices" | jq -r .token)
 done
 eq "$(api -d '{"name":"v2","package":1,"filter":{"ids":["d1","d2"]}}' "$U/campaigns" | jq -r .targets)" 2 "campaign"
