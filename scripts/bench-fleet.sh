@@ -40,6 +40,7 @@ if [ "${2:-}" = matrix ]; then
       l1=$(cut -d' ' -f1 /proc/loadavg)
       line=$(grep '^fleet ' <<<"$out")
       acc=$(sed -n 's/^moltd: audit update.success \([0-9]*\), update.failure \([0-9]*\),.*/\1 + \2/p' <<<"$out")
+      acc="$acc, $(sed -n 's/.*; \([0-9]*\) errors.*/\1/p' <<<"$line") errors"
       setup="$1 x$2$([ "$3" = 1 ] && echo ' (TLS proxy)' || true)"
       camp=$(sed -n 's/.*campaign \([0-9.]*\) s;.*/\1 s/p' <<<"$line")
       dps=$(sed -n 's/.*; \([0-9.]*\) devices\/s;.*/\1/p' <<<"$line")
