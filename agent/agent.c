@@ -416,55 +416,31 @@ static size_t to_buf(char *d, size_t sz, size_t n, void *ctx)
 }
 
 /* --- the connection to moltd ------------------------------------------------------
- * One connection for a whole update cycle: requests and the download use two
- * curl easy handles, kept for the life of the process, that share one
- * connection cache (and TLS sessions): poll, deploymentBase, the envelope, the
- * Range downloads, feedback and attestation reuse the same kept-alive
- * connection. A second one opens only while a download runs and the agent polls
- * beside it (R-BACKGROUND), or when moltd closed an idle one. --ca-file verifies
- * the server's certificate (moltd behind a TLS proxy) against that CA;
- * --client-cert/--client-key authenticate the device by certificate, and then
- * no TargetToken is needed. */
+ * One connection for a whole update cycle: every request and the download use
+ * one curl easy handle, kept for the life of the process (curl_easy_reset
+ * between transfers keeps its connection), so poll, deploymentBase, the
+ * envelope, the Range download, feedback and attestation reuse one kept-alive
+ * connection. The download runs in its own thread (R-BACKGROUND) while this one
+ * keeps polling: those polls use a second handle, so a handle is only ever used
+ * by one thread at a time (libcurl's shared connection cache is not
+ * thread-safe, its known bug 11.11, so no cache is shared between threads); the
+ * download thread is joined before the main handle is used again. A new
+ * connection opens only for those polls beside a download, or when the server
+ * closed the idle one. --ca-file verifies the server's certificate (moltd
+ * behind a TLS proxy) against that CA; --client-cert/--client-key authenticate
+ * the device by certificate, and then no TargetToken is needed. */
 static struct {
     const char *ca_file, *cert, *key;
-    CURLSH *share;
-    CURL *req, *dl;
-    pthread_mutex_t lock[CURL_LOCK_DATA_LAST];
+    CURL *main, *side;          /* side: polls while the download thread holds main */
+    bool downloading;           /* set and read by the polling thread only */
     long connects, transfers;   /* for the summary line at exit */
 } net;
 
-static void net_lock(CURL *h, curl_lock_data d, curl_lock_access acc, void *u)
-{
-    (void)h, (void)acc, (void)u;
-    pthread_mutex_lock(&net.lock[d]);
-}
-
-static void net_unlock(CURL *h, curl_lock_data d, void *u)
-{
-    (void)h, (void)u;
-    pthread_mutex_unlock(&net.lock[d]);
-}
-
-static bool net_init(void)
-{
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_init(&net.lock[i], NULL);
-    net.share = curl_share_init();
-    return net.share && curl_share_setopt(net.share, CURLSHOPT_LOCKFUNC, net_lock) == CURLSHE_OK &&
-           curl_share_setopt(net.share, CURLSHOPT_UNLOCKFUNC, net_unlock) == CURLSHE_OK &&
-           curl_share_setopt(net.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) == CURLSHE_OK &&
-           curl_share_setopt(net.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) == CURLSHE_OK &&
-           curl_share_setopt(net.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) == CURLSHE_OK;
-}
-
-/* *h, ready for a new transfer (its options reset, its connections kept). */
+/* *h, ready for a new transfer (its options reset, its connection kept). */
 static CURL *net_handle(CURL **h)
 {
-    if (!*h) {
-        if (!(*h = curl_easy_init()))
-            return NULL;
-        curl_easy_setopt(*h, CURLOPT_SHARE, net.share); /* kept by curl_easy_reset */
-    }
+    if (!*h && !(*h = curl_easy_init()))
+        return NULL;
     CURL *c = *h;
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -500,20 +476,18 @@ static struct curl_slist *net_auth(const agent_t *a, struct curl_slist *h)
 static void net_done(const agent_t *a)
 {
     say(a, "connections: %ld opened for %ld requests", net.connects, net.transfers);
-    if (net.req)
-        curl_easy_cleanup(net.req);
-    if (net.dl)
-        curl_easy_cleanup(net.dl);
-    if (net.share)
-        curl_share_cleanup(net.share);
+    if (net.main)
+        curl_easy_cleanup(net.main);
+    if (net.side)
+        curl_easy_cleanup(net.side);
 }
 
-/* One request; returns the HTTP status (0: no answer), the body in *out. Not
- * thread-safe (one handle): the polling thread's, never the download's. */
+/* One request; returns the HTTP status (0: no answer), the body in *out. From
+ * the polling thread only (the download thread has download()). */
 static long request(agent_t *a, const char *method, const char *url, const char *type, const void *body,
                     size_t len, buf_t *out)
 {
-    CURL *c = net_handle(&net.req);
+    CURL *c = net_handle(net.downloading ? &net.side : &net.main);
     if (!c)
         return 0;
     char ct[128];
@@ -722,7 +696,7 @@ static bool download(agent_t *a, const char *url, uint64_t off, uint64_t size, c
                  (unsigned long long)size);
         return false;
     }
-    CURL *c = net_handle(&net.dl);
+    CURL *c = net_handle(&net.main); /* the polling thread uses side meanwhile */
     if (!c)
         return false;
     char range[64];
@@ -817,6 +791,7 @@ static bool download_bg(agent_t *a, const char *url, uint64_t off, uint64_t size
     if (pthread_create(&t, NULL, bg_download, &b) != 0)
         bg_download(&b);
     else {
+        net.downloading = true; /* the download thread has the main handle: polls take the side one */
         long waited = 0, every = (a->sleep_s > 0 ? a->sleep_s : 1) * 1000;
         while (!__atomic_load_n(&b.done, __ATOMIC_SEQ_CST)) {
             sleep_ms(50);
@@ -833,6 +808,7 @@ static bool download_bg(agent_t *a, const char *url, uint64_t off, uint64_t size
             free(r.p);
         }
         pthread_join(t, NULL);
+        net.downloading = false;
     }
     snprintf(why, whycap, "%s", b.why);
     return b.ok;
@@ -1264,8 +1240,6 @@ int main(int argc, char **argv)
     a->cfg.mode = (molt_boot_mode_t)a->dev.layout.mode;
     a->cfg.downgrade_prevention = false;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (!net_init())
-        return die("cannot set up libcurl's shared connection cache");
     signal(SIGPIPE, SIG_IGN);
     int rc = power_on(a, false);
     for (long polls = 0; rc == 0 && (a->max_polls < 0 || polls < a->max_polls);) {
