@@ -96,6 +96,9 @@ static void hang_up(conn_t *c)
             c->sess = s;
         } else if (s)
             SSL_SESSION_free(s);
+        /* without this, SSL_free of a connection not shut down marks its
+         * session not resumable (OpenSSL's rule for failed connections) */
+        SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
         SSL_free(c->ssl);
         c->ssl = NULL;
     }
