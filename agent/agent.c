@@ -6,6 +6,7 @@
  *              [--until-update] [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS]
  *              [--max-sleep S] [--max-errors N] [--rate BYTES_PER_S] [--quiet]
  *              [--enc-key ENC_PRIV ...] [--envelope-dir DIR] [--require-encryption]
+ *              [--ca-file CA] [--client-cert CERT [--client-key KEY]]
  *
  * The process is the device: starting it is a power-on (the boot code runs on
  * the device file: sim reboot + molt_boot_go), then it speaks the hawkBit DDI
@@ -441,16 +442,83 @@ static size_t to_buf(char *d, size_t sz, size_t n, void *ctx)
     return len;
 }
 
-/* One request; returns the HTTP status (0: no answer), the body in *out. */
+/* --- the connection to moltd ------------------------------------------------------
+ * One connection for a whole update cycle: every request and the download use
+ * one curl easy handle, kept for the life of the process (curl_easy_reset
+ * between transfers keeps its connection), so poll, deploymentBase, the
+ * envelope, the Range download, feedback and attestation reuse one kept-alive
+ * connection. The download runs in its own thread (R-BACKGROUND) while this one
+ * keeps polling: those polls use a second handle, so a handle is only ever used
+ * by one thread at a time (libcurl's shared connection cache is not
+ * thread-safe, its known bug 11.11, so no cache is shared between threads); the
+ * download thread is joined before the main handle is used again. A new
+ * connection opens only for those polls beside a download, or when the server
+ * closed the idle one. --ca-file verifies the server's certificate (moltd
+ * behind a TLS proxy) against that CA; --client-cert/--client-key authenticate
+ * the device by certificate, and then no TargetToken is needed. */
+static struct {
+    const char *ca_file, *cert, *key;
+    CURL *main, *side;          /* side: polls while the download thread holds main */
+    bool downloading;           /* set and read by the polling thread only */
+    long connects, transfers;   /* for the summary line at exit */
+} net;
+
+/* *h, ready for a new transfer (its options reset, its connection kept). */
+static CURL *net_handle(CURL **h)
+{
+    if (!*h && !(*h = curl_easy_init()))
+        return NULL;
+    CURL *c = *h;
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (net.ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, net.ca_file);
+    if (net.cert) {
+        curl_easy_setopt(c, CURLOPT_SSLCERT, net.cert);
+        curl_easy_setopt(c, CURLOPT_SSLKEY, net.key ? net.key : net.cert);
+    }
+    return c;
+}
+
+/* After a transfer on c: count the connections it had to open. */
+static void net_count(CURL *c)
+{
+    long n = 0;
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &n);
+    __atomic_fetch_add(&net.connects, n, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&net.transfers, 1, __ATOMIC_RELAXED);
+}
+
+static struct curl_slist *net_auth(const agent_t *a, struct curl_slist *h)
+{
+    char auth[300];
+    if (!a->token)
+        return h; /* a client certificate says who the device is */
+    snprintf(auth, sizeof auth, "Authorization: TargetToken %s", a->token);
+    return curl_slist_append(h, auth);
+}
+
+static void net_done(const agent_t *a)
+{
+    say(a, "connections: %ld opened for %ld requests", net.connects, net.transfers);
+    if (net.main)
+        curl_easy_cleanup(net.main);
+    if (net.side)
+        curl_easy_cleanup(net.side);
+}
+
+/* One request; returns the HTTP status (0: no answer), the body in *out. From
+ * the polling thread only (the download thread has download()). */
 static long request(agent_t *a, const char *method, const char *url, const char *type, const void *body,
                     size_t len, buf_t *out)
 {
-    CURL *c = curl_easy_init();
+    CURL *c = net_handle(net.downloading ? &net.side : &net.main);
     if (!c)
         return 0;
-    char auth[300], ct[128];
-    snprintf(auth, sizeof auth, "Authorization: TargetToken %s", a->token);
-    struct curl_slist *h = curl_slist_append(NULL, auth);
+    char ct[128];
+    struct curl_slist *h = net_auth(a, NULL);
     h = curl_slist_append(h, "Accept: application/json");
     if (type) {
         snprintf(ct, sizeof ct, "Content-Type: %s", type);
@@ -465,17 +533,16 @@ static long request(agent_t *a, const char *method, const char *url, const char 
     }
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_buf);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     long code = 0;
     CURLcode rc = curl_easy_perform(c);
+    net_count(c);
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     else
         say(a, "%s %s: %s", method, url, curl_easy_strerror(rc));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(h);
-    curl_easy_cleanup(c);
     return code;
 }
 
@@ -656,12 +723,11 @@ static bool download(agent_t *a, const char *url, uint64_t off, uint64_t size, c
                  (unsigned long long)size);
         return false;
     }
-    CURL *c = curl_easy_init();
+    CURL *c = net_handle(&net.main); /* the polling thread uses side meanwhile */
     if (!c)
         return false;
-    char auth[300], range[64];
-    snprintf(auth, sizeof auth, "Authorization: TargetToken %s", a->token);
-    struct curl_slist *h = curl_slist_append(NULL, auth);
+    char range[64];
+    struct curl_slist *h = net_auth(a, NULL);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L); /* a mirror or CDN: the package is signed end to end */
@@ -677,16 +743,15 @@ static bool download(agent_t *a, const char *url, uint64_t off, uint64_t size, c
     clock_gettime(CLOCK_MONOTONIC, &x.t0);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     x.curl = c;
     CURLcode rc = curl_easy_perform(c);
+    net_count(c);
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(h);
-    curl_easy_cleanup(c);
     dev_save(a);
     if (__atomic_load_n(&a->abort_dl, __ATOMIC_SEQ_CST)) {
         snprintf(why, whycap, "the deployer cancels the update (after %llu bytes)", (unsigned long long)x.off);
@@ -753,6 +818,7 @@ static bool download_bg(agent_t *a, const char *url, uint64_t off, uint64_t size
     if (pthread_create(&t, NULL, bg_download, &b) != 0)
         bg_download(&b);
     else {
+        net.downloading = true; /* the download thread has the main handle: polls take the side one */
         long waited = 0, every = (a->sleep_s > 0 ? a->sleep_s : 1) * 1000;
         while (!__atomic_load_n(&b.done, __ATOMIC_SEQ_CST)) {
             sleep_ms(50);
@@ -769,6 +835,7 @@ static bool download_bg(agent_t *a, const char *url, uint64_t off, uint64_t size
             free(r.p);
         }
         pthread_join(t, NULL);
+        net.downloading = false;
     }
     snprintf(why, whycap, "%s", b.why);
     return b.ok;
@@ -1266,7 +1333,10 @@ static int usage(void)
             "                  [--max-errors N] [--rate BYTES_PER_S] [--quiet]\n"
             "                  [--enc-key ENC_PRIV ...] [--envelope-dir DIR] [--require-encryption]\n"
             "                  [--tickets] [--time-scale N] [--block drop|ignore]\n"
-            "                  [--artifact NAME] [--defer-attempt] [--consent yes|no]\n");
+            "                  [--artifact NAME] [--defer-attempt] [--consent yes|no]\n"
+
+            "                  [--ca-file CA.pem] [--client-cert CERT.pem [--client-key KEY.pem]]\n"
+            "  (--client-cert: the device authenticates by certificate; --token is then optional)\n");
     return EXIT_USAGE;
 }
 
@@ -1293,7 +1363,7 @@ int main(int argc, char **argv)
     a->max_errors = 20;
     enum { O_SERVER = 256, O_ID, O_TOKEN, O_TENANT, O_ONCE, O_MAXP, O_HCMD, O_HFAIL, O_DROP, O_CUT, O_BACK, O_MSLEEP,
            O_QUIET, O_UNTIL, O_MAXERR, O_RATE, O_ENCKEY, O_ENVDIR, O_REQENC, O_TICKETS, O_TSCALE, O_BLOCK, O_ART, O_DEFER,
-           O_CONSENT };
+           O_CONSENT, O_CAFILE, O_CCERT, O_CKEY };
     const char *enc_keys[3];
     int nenc = 0;
     static const struct option opts[] = {
@@ -1312,6 +1382,8 @@ int main(int argc, char **argv)
         {"block", required_argument, 0, O_BLOCK},
         {"artifact", required_argument, 0, O_ART},   {"defer-attempt", no_argument, 0, O_DEFER},
         {"consent", required_argument, 0, O_CONSENT},
+        {"ca-file", required_argument, 0, O_CAFILE}, {"client-cert", required_argument, 0, O_CCERT},
+        {"client-key", required_argument, 0, O_CKEY},
         {0, 0, 0, 0}};
     int c;
     long v;
@@ -1386,6 +1458,9 @@ int main(int argc, char **argv)
                 return die("--consent: yes or no");
             a->consent_no = strcmp(optarg, "no") == 0;
             break;
+        case O_CAFILE: net.ca_file = optarg; break;
+        case O_CCERT: net.cert = optarg; break;
+        case O_CKEY: net.key = optarg; break;
         case O_MAXERR:
             if (!num(optarg, 1, 1000000, &a->max_errors))
                 return die("--max-errors: a number from 1");
@@ -1393,8 +1468,13 @@ int main(int argc, char **argv)
         default: return usage();
         }
     }
-    if (optind != argc || !a->file || !a->server || !a->id || !a->token)
+    if (optind != argc || !a->file || !a->server || !a->id || (!a->token && !net.cert))
         return usage();
+    if (net.key && !net.cert)
+        return die("--client-key needs --client-cert");
+    for (const char *const *p = (const char *const[]){net.ca_file, net.cert, net.key}, *const *e = p + 3; p < e; p++)
+        if (*p && access(*p, R_OK) != 0)
+            return die("%s: %s", *p, strerror(errno));
     if (a->ring.count == 0)
         return die("-k PUB is required (the device's trusted signing keys)");
     if ((a->env_dir || a->require_enc) && nenc == 0)
@@ -1467,6 +1547,7 @@ int main(int argc, char **argv)
     sim_keystore_free(&a->ks);
     for (size_t i = 0; i < a->ring.count; i++)
         OPENSSL_free((void *)a->keys[i].der);
+    net_done(a);
     curl_global_cleanup();
     return rc;
 }

@@ -2,7 +2,7 @@
  * bench_fleet.c - a fleet of simulated DDI devices in one process, for moltd's
  * campaign figures (scripts/bench-fleet.sh). Prints figures; never pass/fail.
  *
- *   bench_fleet PORTS TOKENS KEY.der THREADS POLL_S DEADLINE_S [FAIL_PCT [DROP_PCT]]
+ *   bench_fleet [--ca-file CA.pem] PORTS TOKENS KEY.der THREADS POLL_S DEADLINE_S [FAIL_PCT [DROP_PCT]]
  *
  * PORTS is a comma-separated list of moltd ports on 127.0.0.1 (several instances:
  * devices are spread over them). TOKENS is a file of "controllerId token" lines.
@@ -19,6 +19,12 @@
  * rewritten per device. A progress line goes to stderr every second; at the end
  * (every device closed, or DEADLINE_S) one line of figures: devices completed,
  * campaign time, devices/s, polls/s, poll and update latency p50/p99.
+ *
+ * --ca-file: the ports are a TLS-terminating proxy's (scripts/tls-proxy.sh):
+ * every connection is TLS (OpenSSL), the server's certificate is verified
+ * against CA.pem and must name 127.0.0.1; a connection that drops offers its
+ * TLS session on the new one, as a device's TLS stack would (the figures line
+ * counts handshakes and how many the server resumed).
  */
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
@@ -33,6 +39,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "molt/verify.h"
 #include "slurp.h"
@@ -66,23 +76,84 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - t0;
 }
 
-static int dial(int port)
+static SSL_CTX *tls; /* --ca-file: HTTPS */
+static unsigned long handshakes, resumed;
+
+typedef struct conn {
+    int fd, port;
+    SSL *ssl;
+    SSL_SESSION *sess; /* the last session, offered again on a reconnection */
+} conn_t;
+
+static void hang_up(conn_t *c)
+{
+    if (c->ssl) {
+        /* TLS 1.3 tickets come after the handshake: keep the session now */
+        SSL_SESSION *s = SSL_get1_session(c->ssl);
+        if (s && SSL_SESSION_is_resumable(s)) {
+            if (c->sess)
+                SSL_SESSION_free(c->sess);
+            c->sess = s;
+        } else if (s)
+            SSL_SESSION_free(s);
+        /* without this, SSL_free of a connection not shut down marks its
+         * session not resumable (OpenSSL's rule for failed connections) */
+        SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+static bool dial(conn_t *c)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         close(fd);
-        return -1;
+        return false;
     }
-    return fd;
+    c->fd = fd;
+    if (!tls)
+        return true;
+    c->ssl = SSL_new(tls);
+    if (!c->ssl || !SSL_set_fd(c->ssl, fd) || !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), "127.0.0.1") ||
+        (c->sess && !SSL_set_session(c->ssl, c->sess)) || SSL_connect(c->ssl) != 1) {
+        static int said;
+        if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED)) {
+            long v = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+            fprintf(stderr, "bench_fleet: TLS to port %d: %s\n", c->port,
+                    v != X509_V_OK ? X509_verify_cert_error_string(v) : "handshake failed");
+        }
+        hang_up(c);
+        return false;
+    }
+    __atomic_fetch_add(&handshakes, 1, __ATOMIC_RELAXED);
+    if (SSL_session_reused(c->ssl))
+        __atomic_fetch_add(&resumed, 1, __ATOMIC_RELAXED);
+    return true;
 }
 
-typedef struct conn {
-    int fd, port;
-} conn_t;
+static ssize_t io_write(conn_t *c, const void *p, size_t n)
+{
+    if (!c->ssl)
+        return write(c->fd, p, n);
+    int w = SSL_write(c->ssl, p, (int)n);
+    return w > 0 ? w : -1;
+}
+
+static ssize_t io_read(conn_t *c, void *p, size_t n)
+{
+    if (!c->ssl)
+        return read(c->fd, p, n);
+    int r = SSL_read(c->ssl, p, (int)(n > INT32_MAX ? INT32_MAX : n));
+    return r > 0 ? r : SSL_get_error(c->ssl, r) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+}
 
 /* One request on c (reconnecting once if the kept-alive connection was closed).
  * The body (Content-Length framed) lands in body[0..*blen). Returns the status or -1. */
@@ -99,24 +170,22 @@ static int request(conn_t *c, const char *method, const char *path, const device
     if (n < 0 || (size_t)n >= sizeof req)
         return -1;
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (c->fd < 0 && (c->fd = dial(c->port)) < 0)
+        if (c->fd < 0 && !dial(c))
             return -1;
-        if (write(c->fd, req, (size_t)n) != n) {
-            close(c->fd);
-            c->fd = -1;
+        if (io_write(c, req, (size_t)n) != n) {
+            hang_up(c);
             continue;
         }
         size_t got = 0;
         char *end = NULL;
         ssize_t r = 1;
-        while (!end && got < 8191 && (r = read(c->fd, buf + got, 8191 - got)) > 0) {
+        while (!end && got < 8191 && (r = io_read(c, buf + got, 8191 - got)) > 0) {
             got += (size_t)r;
             buf[got] = '\0';
             end = strstr(buf, "\r\n\r\n");
         }
         if (!end) {
-            close(c->fd);
-            c->fd = -1;
+            hang_up(c);
             if (got == 0)
                 continue; /* closed while idle: once more on a new connection */
             return -1;
@@ -125,16 +194,14 @@ static int request(conn_t *c, const char *method, const char *path, const device
         const char *cl = strcasestr(buf, "\r\nContent-Length:");
         size_t len = cl ? strtoul(cl + 17, NULL, 10) : 0, have = got - (size_t)(end + 4 - buf);
         if (len > BUF) {
-            close(c->fd);
-            c->fd = -1;
+            hang_up(c);
             return -1;
         }
         memcpy(body, end + 4, have);
         while (have < len) {
-            r = read(c->fd, body + have, len - have);
+            r = io_read(c, body + have, len - have);
             if (r <= 0) {
-                close(c->fd);
-                c->fd = -1;
+                hang_up(c);
                 return -1;
             }
             have += (size_t)r;
@@ -206,8 +273,7 @@ static void update(conn_t *c, device_t *d, const char *dep, char *buf, char *bod
         return;
     }
     if (drop_pct && (unsigned)rand_r(rng) % 100 < drop_pct) { /* the connection drops: resume on a new one */
-        close(c->fd);
-        c->fd = -1;
+        hang_up(c);
         __atomic_fetch_add(&drops, 1, __ATOMIC_RELAXED);
     }
     snprintf(range, sizeof range, "Range: bytes=%zu-\r\n", half);
@@ -262,7 +328,7 @@ static void *run(void *arg)
     worker_t *w = arg;
     conn_t c[MAX_PORTS];
     for (int i = 0; i < nports; i++)
-        c[i] = (conn_t){-1, ports[i]};
+        c[i] = (conn_t){-1, ports[i], NULL, NULL};
     char *buf = malloc(8192), *body = malloc(BUF);
     uint8_t *img = malloc(BUF);
     unsigned rng = (unsigned)w->first * 2654435761u + 1;
@@ -306,9 +372,11 @@ static void *run(void *arg)
             update(cn, d, dep, buf, body, img, &rng);
         }
     }
-    for (int i = 0; i < nports; i++)
-        if (c[i].fd >= 0)
-            close(c[i].fd);
+    for (int i = 0; i < nports; i++) {
+        hang_up(&c[i]);
+        if (c[i].sess)
+            SSL_SESSION_free(c[i].sess);
+    }
     free(buf);
     free(body);
     free(img);
@@ -328,8 +396,21 @@ static double pct(double *v, size_t n, double p)
 
 int main(int argc, char **argv)
 {
+    if (argc > 2 && strcmp(argv[1], "--ca-file") == 0) {
+        tls = SSL_CTX_new(TLS_client_method());
+        if (!tls || SSL_CTX_load_verify_locations(tls, argv[2], NULL) != 1) {
+            fprintf(stderr, "bench_fleet: %s: not a CA certificate file\n", argv[2]);
+            return 2;
+        }
+        SSL_CTX_set_verify(tls, SSL_VERIFY_PEER, NULL);
+        SSL_CTX_set_min_proto_version(tls, TLS1_2_VERSION);
+        SSL_CTX_set_session_cache_mode(tls, SSL_SESS_CACHE_CLIENT);
+        argv += 2;
+        argc -= 2;
+    }
     if (argc < 7 || argc > 9) {
-        fprintf(stderr, "usage: bench_fleet PORTS TOKENS KEY.der THREADS POLL_S DEADLINE_S [FAIL_PCT [DROP_PCT]]\n");
+        fprintf(stderr, "usage: bench_fleet [--ca-file CA.pem] PORTS TOKENS KEY.der THREADS POLL_S DEADLINE_S [FAIL_PCT "
+                        "[DROP_PCT]]\n");
         return 2;
     }
     for (char *p = argv[1]; *p && nports < MAX_PORTS;) {
@@ -390,12 +471,15 @@ int main(int argc, char **argv)
     qsort(poll_lat, npoll_lat, sizeof *poll_lat, cmp);
     qsort(upd_lat, nupd_lat, sizeof *upd_lat, cmp);
     double end = now();
-    printf("fleet %zu devices, %d instance%s, poll %.0f s: %lu updated, %lu failed (%u%% injected), %zu left; campaign "
+    printf("fleet %zu devices, %d port%s, poll %.0f s: %lu updated, %lu failed (%u%% injected), %zu left; campaign "
            "%.1f s; %.1f devices/s; %.0f polls/s; poll p50 %.1f ms p99 %.1f ms; update p50 %.0f ms p99 %.0f ms; "
-           "%lu drops resumed; %lu not verified; %lu errors\n",
+           "%lu drops resumed; %lu not verified; %lu errors",
            ndev, nports, nports > 1 ? "s" : "", poll_s, done_ok, done_fail, fail_pct, ndev - done_ok - done_fail,
            last_done, last_done > 0 ? (double)(done_ok + done_fail) / last_done : 0.0,
            end > 0 ? (double)polls / end : 0.0, pct(poll_lat, npoll_lat, 0.5), pct(poll_lat, npoll_lat, 0.99),
            pct(upd_lat, nupd_lat, 0.5), pct(upd_lat, nupd_lat, 0.99), drops, verify_bad, errors);
+    if (tls)
+        printf("; TLS: %lu handshakes, %lu resumed", handshakes, resumed);
+    printf("\n");
     return 0;
 }

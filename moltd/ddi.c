@@ -161,11 +161,11 @@ int ddi_auth(req_t *r, bool *refused)
     return MHD_YES;
 }
 
-/* "http://host/{tenant}/controller/v1/{id}" */
+/* "http://host/{tenant}/controller/v1/{id}" (https behind a TLS proxy: http_scheme) */
 static void base_url(req_t *r, char *out, size_t cap)
 {
     const char *host = http_header(r, MHD_HTTP_HEADER_HOST);
-    snprintf(out, cap, "http://%s/%s/controller/v1/%s", host && valid_name(host, 253) ? host
+    snprintf(out, cap, "%s://%s/%s/controller/v1/%s", http_scheme(r), host && valid_name(host, 253) ? host
                                                         : host && strspn(host, "0123456789.:[]abcdefABCDEF-") ==
                                                                       strlen(host) && strlen(host) < 100
                                                             ? host

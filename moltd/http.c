@@ -17,6 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+
 #include "moltd.h"
 #include "ui.h"
 
@@ -171,6 +174,75 @@ json_t *http_body_json(req_t *r, int *ret)
     return j;
 }
 
+/* --- behind a TLS-terminating proxy ----------------------------------------
+ * The proxy (HAProxy or nginx; docs/moltd.md, "Behind a TLS proxy") ends TLS,
+ * verifies a device's client certificate against the device CA and passes what
+ * it verified in headers, as hawkBit's reverse-proxy certificate authentication
+ * expects them: X-Ssl-Client-Cn (the certificate's CN, the controller id) and
+ * X-Ssl-Issuer-Hash-1 (a value naming the CA that signed it). Anyone can send
+ * those headers, so they count only from a --trusted-proxy address (the TCP
+ * peer, not a header), and only with the configured issuer value. */
+static bool from_proxy(req_t *r)
+{
+    if (!r->srv->nproxies)
+        return false;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr || ci->client_addr->sa_family != AF_INET)
+        return false;
+    uint32_t peer = ((const struct sockaddr_in *)ci->client_addr)->sin_addr.s_addr;
+    for (unsigned i = 0; i < r->srv->nproxies; i++)
+        if (r->srv->proxies[i] == peer)
+            return true;
+    return false;
+}
+
+const char *http_scheme(req_t *r)
+{
+    const char *p = http_header(r, "X-Forwarded-Proto");
+    return p && strcmp(p, "https") == 0 && from_proxy(r) ? "https" : "http";
+}
+
+/* DDI authentication by client certificate. *handled is false when the request
+ * is not one (no trusted proxy, mode off, or no certificate: the proxy passed a
+ * request without one, which then needs its TargetToken as usual). */
+static int ddi_cert_auth(req_t *r, bool *refused, bool *handled)
+{
+    moltd_t *srv = r->srv;
+    *handled = false;
+    if (!srv->cert_issuer || !from_proxy(r))
+        return MHD_YES;
+    const char *cn = http_header(r, "X-Ssl-Client-Cn");
+    if (!cn)
+        return MHD_YES;
+    *handled = true;
+    *refused = true;
+    const char *issuer = http_header(r, "X-Ssl-Issuer-Hash-1");
+    size_t n = strlen(srv->cert_issuer);
+    if (!issuer || strlen(issuer) != n || CRYPTO_memcmp(issuer, srv->cert_issuer, n) != 0)
+        return http_error(r, 401, "client certificate: not issued by the device CA this moltd trusts");
+    if (strcmp(r->seg[0], srv->tenant) != 0)
+        return http_error(r, 404, "no tenant %s", r->seg[0]);
+    const char *dev = r->seg[3];
+    if (!valid_name(dev, 64))
+        return http_error(r, 404, "no such controller");
+    if (strcmp(cn, dev) != 0)
+        return http_error(r, 403, "client certificate: it names another controller than %s", dev);
+    db_rows_t d = {0};
+    srv_lock(srv);
+    db_status_t st = Q(srv, &d, "SELECT 1 FROM devices WHERE id = $1", dev);
+    srv_unlock(srv);
+    bool known = st == DB_OK && d.nrows > 0;
+    db_rows_free(&d);
+    if (st != DB_OK)
+        return http_db_error(r);
+    if (!known)
+        return http_error(r, 404, "no controller %s", dev);
+    snprintf(r->actor, sizeof r->actor, "device:%s", dev);
+    snprintf(r->device, sizeof r->device, "%s", dev);
+    *refused = false;
+    return MHD_YES;
+}
+
 static void split(req_t *r, const char *url)
 {
     r->url = strdup(url);
@@ -230,8 +302,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             if (!refused)
                 ret = mgmt_precheck(r, &refused);
         }
-        else if (is_ddi(r))
-            ret = ddi_auth(r, &refused);
+        else if (is_ddi(r)) {
+            bool cert = false;
+            ret = ddi_cert_auth(r, &refused, &cert);
+            if (!cert)
+                ret = ddi_auth(r, &refused);
+        }
         if (refused) {
             r->answered = true;
             return (enum MHD_Result)ret;

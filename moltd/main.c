@@ -1,6 +1,7 @@
 /*
  * main.c - moltd: options, start-up and shutdown. See docs/moltd.md.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -32,6 +33,11 @@ static void usage(FILE *f)
             "  --threads N              HTTP worker threads (default 4)\n"
             "  --per-ip-connections N   connections one client address may hold (default 64; 0: no limit)\n"
             "  --header-timeout S       seconds a new connection has to send its request headers (default 10)\n"
+            "  --trusted-proxy ADDR     a TLS-terminating proxy's IPv4 address (repeatable): only from there\n"
+            "                           are X-Forwarded-Proto and the client-certificate headers believed\n"
+            "  --client-cert-issuer V   device authentication by client certificate (hawkBit's reverse-proxy\n"
+            "                           mode): a request from a trusted proxy with X-Ssl-Client-Cn and\n"
+            "                           X-Ssl-Issuer-Hash-1 equal to V is the device the CN names\n"
             "  --attest-ttl SECONDS     lifetime of an attestation challenge (default 300)\n"
             "  --kek-file FILE          key-encryption key (64 hex digits) that wraps the content keys of\n"
             "                           encrypted packages; without it encrypted uploads are refused\n"
@@ -70,7 +76,7 @@ int main(int argc, char **argv)
                        per_ip = 64, header_timeout = 10, max_fb = 1u << 20;
     bool test_unverified_swu = false;
     moltd_t srv = {.artifact_dir = "artifacts", .tenant = "DEFAULT"};
-    enum { O_DB = 256, O_LISTEN, O_PORT, O_ADIR, O_AURL, O_TOK, O_TENANT, O_SLEEP, O_MJ, O_MP, O_THR, O_ATTL, O_KEK, O_PERIP, O_HDRT, O_TKEY, O_MFB, O_TUSWU };
+    enum { O_DB = 256, O_LISTEN, O_PORT, O_ADIR, O_AURL, O_TOK, O_TENANT, O_SLEEP, O_MJ, O_MP, O_THR, O_ATTL, O_KEK, O_PERIP, O_HDRT, O_TKEY, O_MFB, O_TUSWU, O_PROXY, O_ISSUER };
     static const struct option opts[] = {
         {"db", required_argument, 0, O_DB},           {"listen", required_argument, 0, O_LISTEN},
         {"port", required_argument, 0, O_PORT},       {"artifact-dir", required_argument, 0, O_ADIR},
@@ -82,6 +88,7 @@ int main(int argc, char **argv)
         {"kek-file", required_argument, 0, O_KEK},
         {"per-ip-connections", required_argument, 0, O_PERIP}, {"header-timeout", required_argument, 0, O_HDRT},
         {"ticket-key", required_argument, 0, O_TKEY},
+        {"trusted-proxy", required_argument, 0, O_PROXY}, {"client-cert-issuer", required_argument, 0, O_ISSUER},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -106,6 +113,17 @@ int main(int argc, char **argv)
         case O_PERIP: ok = parse_num(optarg, 4096, &per_ip); break;
         case O_HDRT: ok = parse_num(optarg, 300, &header_timeout) && header_timeout > 0; break;
         case O_TKEY: ticketfile = optarg; break;
+        case O_PROXY: {
+            struct in_addr ia;
+            ok = srv.nproxies < sizeof srv.proxies / sizeof *srv.proxies && inet_pton(AF_INET, optarg, &ia) == 1;
+            if (ok)
+                srv.proxies[srv.nproxies++] = ia.s_addr;
+            break;
+        }
+        case O_ISSUER:
+            srv.cert_issuer = optarg;
+            ok = *optarg && strlen(optarg) <= 256 && strspn(optarg, "0123456789abcdefABCDEF:") == strlen(optarg);
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -114,6 +132,8 @@ int main(int argc, char **argv)
     }
     if (optind != argc)
         return die("unexpected argument %s", argv[optind]);
+    if (srv.cert_issuer && !srv.nproxies)
+        return die("--client-cert-issuer needs --trusted-proxy (the address the certificate headers may come from)");
 
     /* The bootstrap admin token: a file (first line) or the environment; only its hash is kept. */
     char tok[256] = "";

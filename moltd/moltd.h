@@ -58,6 +58,13 @@ typedef struct moltd {
     unsigned conn_timeout;        /* idle seconds, and the deadline of later requests' headers */
     EVP_PKEY *ticket_key;         /* --ticket-key: signs deferral tickets (ticket.c); NULL: none */
     char *ticket_pub_pem;         /* its public part, SPKI PEM (GET /api/v1/ticketkey) */
+    /* --trusted-proxy: the addresses of the TLS-terminating proxies (load
+     * balancers). Only a request whose TCP peer is one of them may speak through
+     * X-Forwarded-Proto and the client-certificate headers; from anyone else
+     * those headers are ignored. */
+    uint32_t proxies[16];         /* IPv4, network byte order */
+    unsigned nproxies;
+    const char *cert_issuer;      /* --client-cert-issuer: X-Ssl-Issuer-Hash-1 the proxy sends; NULL: mode off */
 } moltd_t;
 
 /* One HTTP request, from its headers to its completion. */
@@ -101,6 +108,9 @@ void http_stop(struct MHD_Daemon *d);
  * and artifacts no package names (store.c). Prints what it did to stderr. */
 void store_reconcile(moltd_t *srv);
 uint16_t http_port(struct MHD_Daemon *d);
+/* "https" when the request came through a trusted proxy that says so
+ * (X-Forwarded-Proto: https), else "http": the scheme of the links moltd sends. */
+const char *http_scheme(req_t *r);
 
 /* --- mgmt.c / ddi.c -------------------------------------------------------- */
 /* Authenticate from headers alone (before any body is read). Returns 0 when the

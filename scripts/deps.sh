@@ -25,7 +25,7 @@ packages=(
   clang libclang-rt-14-dev llvm valgrind
   python3-cryptography python3-cbor2
   libmicrohttpd-dev libsqlite3-dev sqlite3 libpq-dev postgresql curl jq
-  libcurl4-openssl-dev swupdate cpio
+  libcurl4-openssl-dev swupdate cpio haproxy
   chromium nodejs
 )
 
