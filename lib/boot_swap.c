@@ -93,8 +93,10 @@ typedef struct crypt_state {
 
 static void crypt_end(crypt_state_t *cs)
 {
-    molt_ctr_end(&cs->out);
-    molt_ctr_end(&cs->in);
+    if (cs->cx.ops != NULL) {
+        cs->cx.ops->ctr_end(&cs->out);
+        cs->cx.ops->ctr_end(&cs->in);
+    }
 }
 
 /* The keystream for one side, or none when that image is not encrypted. want:
@@ -114,20 +116,19 @@ static molt_err_t crypt_side(const molt_port_t *port, const molt_swap_plan_t *pl
 
     *use = NULL;
     if (!molt_port_can_decrypt(port))
-        return MOLT_OK; /* a device without decryption moves images as they are */
+        return MOLT_OK; /* a device without decryption moves images as they are (an
+                           encrypted one never gets here: judged, it is ENC_NO_KEY) */
     molt_swap_view_source(&src, &v, port, plan, k, out);
     if (molt_image_parse(&src, &img) != MOLT_OK || !(img.flags & MOLT_IMAGE_F_ENCRYPTED))
         return MOLT_OK; /* nothing there (e.g. no previous image), or plaintext */
     if (want == NULL)
         return MOLT_E_ENC_NO_KEY;
     molt_port_decrypt(port, &src, &dec, digest, &dlen);
-    err = molt_enc_content_key(&src, &img, &dec, digest, dlen, key, &klen);
-    if (err == MOLT_OK)
-        err = molt_enc_kcv(key, klen, kcv);
+    err = molt_decrypt_key(port->enc_ops, &src, &img, &dec, digest, dlen, key, &klen, kcv);
     if (err == MOLT_OK && !molt_ct_equal(kcv, want, MOLT_ENC_KCV_LEN))
         err = MOLT_E_ENV_IMAGE; /* not the key this image was installed with */
     if (err == MOLT_OK)
-        err = molt_ctr_start(ctr, key, klen);
+        err = port->enc_ops->ctr_start(ctr, key, klen);
     molt_wipe(key, sizeof key);
     if (err != MOLT_OK)
         return err;
@@ -147,6 +148,7 @@ static molt_err_t crypt_setup(const molt_port_t *port, const molt_swap_plan_t *p
     molt_err_t err;
 
     memset(cs, 0, sizeof *cs);
+    cs->cx.ops = molt_port_can_decrypt(port) ? port->enc_ops : NULL;
     err = crypt_side(port, plan, k, true, rev ? newk : oldk, &cs->out, &cs->cx.out, &cs->cx.out_start,
                      &cs->cx.out_end);
     if (err == MOLT_OK)
@@ -313,8 +315,7 @@ static molt_err_t genesis(const molt_port_t *port, const molt_boot_cfg_t *cfg, c
         uint8_t digest[64];
         size_t dlen;
         molt_port_decrypt(port, &src, &dec, digest, &dlen);
-        if (molt_enc_content_key(&src, &vr.image, &dec, digest, dlen, key, &klen) == MOLT_OK &&
-            molt_enc_kcv(key, klen, g.new_kcv) == MOLT_OK)
+        if (molt_decrypt_key(port->enc_ops, &src, &vr.image, &dec, digest, dlen, key, &klen, g.new_kcv) == MOLT_OK)
             g.flags |= MOLT_RECF_NEW_KCV;
         molt_wipe(key, sizeof key);
     }
@@ -405,7 +406,11 @@ molt_err_t molt_boot_swap(const molt_port_t *port, const molt_boot_cfg_t *cfg, u
     molt_bootrec_t r;
     molt_trailer_t st;
     bool lost, trial;
-    molt_err_t err = settle(port, cfg, nv, &lost, res);
+    molt_err_t err;
+
+    if (cfg->mode != MOLT_MODE_SWAP)
+        return MOLT_E_ARG; /* cfg.activate names another mode's entry */
+    err = settle(port, cfg, nv, &lost, res);
 
     if (err != MOLT_OK)
         return err;

@@ -65,7 +65,8 @@ molt_err_t molt_judge(const molt_port_t *port, const molt_source_t *src, const m
         pol.digest_alg = MOLT_HASH_SHA256;
     }
     memset(vr, 0, sizeof *vr);
-    if ((err = molt_verify(src, &port->keys, &pol, vr)) != MOLT_OK)
+    if ((err = molt_verify_with(src, &port->keys, &pol, molt_port_can_decrypt(port) ? port->enc_ops : NULL, vr)) !=
+        MOLT_OK)
         return err;
     return molt_judge_deps(src, &vr->image, in->deps);
 }
