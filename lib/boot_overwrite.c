@@ -12,6 +12,7 @@
 #include "boot_int.h"
 #include "counter.h"
 #include "crypto.h"
+#include "enc_ops.h"
 #include "keystore.h"
 #include "molt/enc.h"
 #include "swap.h"
@@ -31,15 +32,16 @@ static molt_err_t overwrite_copy(const molt_port_t *port, const molt_image_t *im
 
     if (!molt_port_can_decrypt(port) || !(img->flags & MOLT_IMAGE_F_ENCRYPTED))
         return molt_area_copy(pa, 0, sa, 0, len);
+    const molt_enc_ops_t *ops = port->enc_ops; /* every decryption step through the port's table */
     molt_area_source(&src, &ctx, sa, 0);
-    molt_port_decrypt(port, &src, &dec, digest, &dlen);
-    err = molt_decrypt_key(port->enc_ops, &src, img, &dec, digest, dlen, key, &klen, kcv);
+    ops->port_decrypt(port, &src, &dec, digest, &dlen);
+    err = ops->decrypt_key(ops, &src, img, &dec, digest, dlen, key, &klen, kcv);
     if (err == MOLT_OK)
-        err = port->enc_ops->ctr_start(&ctr, key, klen);
+        err = ops->ctr_start(&ctr, key, klen);
     molt_wipe(key, sizeof key);
     if (err == MOLT_OK)
-        err = molt_area_copy_ctr(pa, 0, sa, 0, len, port->enc_ops, &ctr, 0, img->payload_off, img->prot_off);
-    port->enc_ops->ctr_end(&ctr);
+        err = ops->copy_ctr(pa, 0, sa, 0, len, ops, &ctr, 0, img->payload_off, img->prot_off);
+    ops->ctr_end(&ctr);
     return err;
 }
 

@@ -386,7 +386,3 @@ molt_err_t molt_enc_content_key(const molt_source_t *src, const molt_image_t *im
         *key_len = klen;
     return err;
 }
-
-/* The table a decrypting port names (molt_port_t.enc_ops): the only reference the
- * boot code and the verifier make to this file. */
-const molt_enc_ops_t molt_enc_ops = {molt_enc_content_key, molt_enc_kcv, molt_ctr_start, molt_ctr_xor, molt_ctr_end};

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "area.h"
+#include "enc_ops.h"
 #include "judge.h"
 #include "keystore.h"
 #include "trailer.h"
@@ -57,7 +58,7 @@ molt_err_t molt_judge(const molt_port_t *port, const molt_source_t *src, const m
      * key store and its envelope for this image (R-CONF): a wrong key cannot
      * give the signed hash, so a key that passes here is the image's own. */
     if (molt_port_can_decrypt(port)) {
-        molt_port_decrypt(port, src, &dec, digest, &dlen);
+        port->enc_ops->port_decrypt(port, src, &dec, digest, &dlen);
         pol.dec = &dec;
     }
     if (in->digest != NULL) {

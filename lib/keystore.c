@@ -4,6 +4,7 @@
  */
 #include "area.h"
 #include "crypto.h"
+#include "enc_ops.h"
 #include "keystore.h"
 
 bool molt_port_can_decrypt(const molt_port_t *port)

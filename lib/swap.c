@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "enc_ops.h"
 #include "swap.h"
 #include "trailer.h"
 
@@ -116,7 +117,11 @@ static molt_err_t move_sector(const molt_area_t *d, uint32_t di, const molt_area
                               uint32_t pi, const molt_enc_ops_t *ops, molt_ctr_t *ctr, uint32_t start, uint32_t end)
 {
     molt_err_t err = d->erase(d->ctx, di * size, size);
-    return err ? err : molt_area_copy_ctr(d, di * size, s, si * size, size, ops, ctr, pi * size, start, end);
+    if (err != MOLT_OK)
+        return err;
+    if (ops == NULL || ctr == NULL) /* through the table: a plain swap links no keystream copy */
+        return molt_area_copy(d, di * size, s, si * size, size);
+    return ops->copy_ctr(d, di * size, s, si * size, size, ops, ctr, pi * size, start, end);
 }
 
 static molt_err_t run_step(const molt_port_t *port, const molt_swap_plan_t *p, uint32_t j, const molt_swap_crypt_t *cx)

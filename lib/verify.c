@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "crypto.h"
-#include "keystore.h"
+#include "enc_ops.h"
 #include "molt/verify.h"
 
 #define CHUNK 256u
@@ -355,7 +355,7 @@ static molt_err_t open_payload(const molt_source_t *src, const molt_image_t *img
 {
     uint8_t key[MOLT_ENC_KEY_MAX];
     size_t key_len = 0;
-    molt_err_t err = molt_decrypt_key(ops, src, img, pol->dec, digest, digest_len, key, &key_len, kcv);
+    molt_err_t err = ops->decrypt_key(ops, src, img, pol->dec, digest, digest_len, key, &key_len, kcv);
     if (err == MOLT_OK)
         err = ops->ctr_start(ctr, key, key_len);
     molt_wipe(key, sizeof key);

@@ -12,6 +12,11 @@
  * accepted. The checks are the same as lib/crypto.c's: exact digest length, strict
  * DER signature (molt_der_ecdsa_to_raw), an uncompressed point validated on the curve
  * by p256-m before any arithmetic.
+ *
+ * Built with MPS2_SIG_ED25519 (boot-ed25519.elf) it takes Ed25519 keys instead, over
+ * the SHA-256 digest, through lib/crypto_ed25519.c and the part of libsodium that
+ * verifies (cross-built from Debian's source package, like Mbed TLS); ECDSA is then
+ * refused and p256-m is not linked.
  */
 #include <string.h>
 
@@ -103,9 +108,17 @@ molt_err_t molt_sig_verify_digest(const molt_pubkey_t *key, uint32_t hash_alg, c
 
     if (molt_hash_size(hash_alg) != digest_len)
         return MOLT_E_ARG;
+#ifdef MPS2_SIG_ED25519
+    (void)raw;
+    (void)err;
+    if (key->type != MOLT_KEY_ED25519)
+        return MOLT_E_SIG_ALG; /* this boot stage takes Ed25519 only */
+    return molt_ed25519_verify_digest(key->pub, digest, digest_len, sig, sig_len);
+#else
     if (key->type != MOLT_KEY_P256)
         return MOLT_E_SIG_ALG; /* this boot stage takes ECDSA-P256 only */
     if ((err = molt_der_ecdsa_to_raw(sig, sig_len, raw, 32)) != MOLT_OK)
         return err;
     return molt_ecdsa_verify_raw(key, hash_alg, digest, digest_len, raw, sizeof raw);
+#endif
 }
