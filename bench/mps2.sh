@@ -30,6 +30,10 @@ cpu() { case $1 in an385) echo M3;; an386) echo M4;; an505) echo M33;; esac; }
 
 for b in $boards; do
   nice make -s -C "$top/ports/mps2" BOARD=$b O="$out/$b" -j2 >/dev/null || exit 2
+  # Ed25519 (libsodium's verify) when its source is there (scripts/deps.sh, or SODIUM=dir).
+  if [ -n "${SODIUM:-}" ] || compgen -G "$top/build/deps/src/libsodium-1.0.*" >/dev/null; then
+    nice make -s -C "$top/ports/mps2" BOARD=$b O="$out/$b" -j2 ed25519 >/dev/null || exit 2
+  fi
   nice make -s -C "$top/ports/mps2" BOARD=$b O="$out/$b" CRYPTO=enc -j2 >/dev/null || exit 2
   nice make -s -C "$top/ports/mps2" BOARD=$b O="$out/$b-shafast" SHA=fast -j2 >/dev/null || exit 2
 done
