@@ -3,7 +3,9 @@
 
 Reads a GNU ld map file (ports/mps2 links with -Wl,-Map) and sums the input
 sections the linker kept (after --gc-sections) per origin:
-  molt    lib/ (libmolt.a)         crypto  Mbed TLS (libcrypto.a)
+  molt    lib/ (libmolt.a)         crypto  Mbed TLS (libcrypto.a); libsodium's verify;
+                                           the port's crypto backend (crypto_direct.c,
+                                           ed25519_digest.c) where it replaces lib/crypto.c
   port    ports/mps2 objects       libc    newlib-nano, libgcc
 flash = .vectors + .text (code and rodata) + .ARM.exidx + .data (its load image);
 RAM = .data + .bss; the stack (.stack) is reported apart. --objects also lists
@@ -19,7 +21,8 @@ OUT_RAM = {".data", ".bss"}
 def origin(path):
     if "libmolt.a" in path:
         return "molt"
-    if "libcrypto.a" in path:
+    if ("libcrypto.a" in path or "libsodium-ed25519.a" in path or "crypto_direct" in path
+            or "ed25519_digest" in path):
         return "crypto"
     if "libc_nano.a" in path or "libgcc.a" in path or "libc.a" in path:
         return "libc"

@@ -94,22 +94,35 @@ bool molt_boot_cfg_ok(const molt_port_t *port, const molt_boot_cfg_t *cfg)
     return true;
 }
 
+/* Every mode by cfg->mode: the one place that names all three (a boot stage
+ * calling molt_boot_go_with() links only its own). */
 molt_err_t molt_boot_go(const molt_port_t *port, const molt_boot_cfg_t *cfg, molt_boot_result_t *res)
+{
+    molt_boot_cfg_t c;
+
+    if (cfg == NULL || cfg->activate != NULL)
+        return molt_boot_go_with(port, cfg, res);
+    c = *cfg;
+    switch (cfg->mode) {
+    case MOLT_MODE_SWAP: c.activate = molt_boot_swap; break;
+    case MOLT_MODE_REMAP: c.activate = molt_boot_remap; break;
+    case MOLT_MODE_OVERWRITE: c.activate = molt_boot_overwrite; break;
+    default: return MOLT_E_ARG;
+    }
+    return molt_boot_go_with(port, &c, res);
+}
+
+molt_err_t molt_boot_go_with(const molt_port_t *port, const molt_boot_cfg_t *cfg, molt_boot_result_t *res)
 {
     uint32_t nv;
     molt_err_t err;
 
-    if (res == NULL || !molt_boot_cfg_ok(port, cfg))
+    if (res == NULL || !molt_boot_cfg_ok(port, cfg) || cfg->activate == NULL)
         return MOLT_E_ARG;
     memset(res, 0, sizeof *res);
     if ((err = molt_counter_get(port, &nv)) != MOLT_OK)
         return err;
-    switch (cfg->mode) {
-    case MOLT_MODE_SWAP: err = molt_boot_swap(port, cfg, nv, res); break;
-    case MOLT_MODE_REMAP: err = molt_boot_remap(port, cfg, nv, res); break;
-    case MOLT_MODE_OVERWRITE: err = molt_boot_overwrite(port, cfg, nv, res); break;
-    default: return MOLT_E_ARG;
-    }
+    err = cfg->activate(port, cfg, nv, res);
     /* The watchdog decides after the activation, on the image that will run;
      * it never changes which image that is, only whether the application may
      * start (docs/awdt.md). */

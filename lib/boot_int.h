@@ -40,10 +40,7 @@ uint8_t molt_boot_request_of(const molt_trailer_t *t);
 /* Clear a request (erase the trailer sector) unless the trailer region is blank. */
 molt_err_t molt_boot_clear_request(const molt_area_t *a, bool *cleared);
 
-molt_err_t molt_boot_swap(const molt_port_t *port, const molt_boot_cfg_t *cfg, uint32_t nv, molt_boot_result_t *res);
-molt_err_t molt_boot_remap(const molt_port_t *port, const molt_boot_cfg_t *cfg, uint32_t nv, molt_boot_result_t *res);
-molt_err_t molt_boot_overwrite(const molt_port_t *port, const molt_boot_cfg_t *cfg, uint32_t nv,
-                               molt_boot_result_t *res);
+/* The modes' entries (molt_boot_swap, _remap, _overwrite) are in molt/boot.h. */
 
 /* Trial state from the boot record (SWAP, REMAP). */
 molt_err_t molt_swap_in_trial(const molt_port_t *port, bool *trial);

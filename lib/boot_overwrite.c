@@ -12,6 +12,7 @@
 #include "boot_int.h"
 #include "counter.h"
 #include "crypto.h"
+#include "enc_ops.h"
 #include "keystore.h"
 #include "molt/enc.h"
 #include "swap.h"
@@ -25,21 +26,22 @@ static molt_err_t overwrite_copy(const molt_port_t *port, const molt_image_t *im
     molt_area_src_t ctx;
     molt_source_t src;
     molt_ctr_t ctr = {0};
-    uint8_t key[MOLT_ENC_KEY_MAX], digest[64];
+    uint8_t key[MOLT_ENC_KEY_MAX], digest[64], kcv[MOLT_ENC_KCV_LEN];
     size_t klen = 0, dlen;
     molt_err_t err;
 
     if (!molt_port_can_decrypt(port) || !(img->flags & MOLT_IMAGE_F_ENCRYPTED))
         return molt_area_copy(pa, 0, sa, 0, len);
+    const molt_enc_ops_t *ops = port->enc_ops; /* every decryption step through the port's table */
     molt_area_source(&src, &ctx, sa, 0);
-    molt_port_decrypt(port, &src, &dec, digest, &dlen);
-    err = molt_enc_content_key(&src, img, &dec, digest, dlen, key, &klen);
+    ops->port_decrypt(port, &src, &dec, digest, &dlen);
+    err = ops->decrypt_key(ops, &src, img, &dec, digest, dlen, key, &klen, kcv);
     if (err == MOLT_OK)
-        err = molt_ctr_start(&ctr, key, klen);
+        err = ops->ctr_start(&ctr, key, klen);
     molt_wipe(key, sizeof key);
     if (err == MOLT_OK)
-        err = molt_area_copy_ctr(pa, 0, sa, 0, len, &ctr, 0, img->payload_off, img->prot_off);
-    molt_ctr_end(&ctr);
+        err = ops->copy_ctr(pa, 0, sa, 0, len, ops, &ctr, 0, img->payload_off, img->prot_off);
+    ops->ctr_end(&ctr);
     return err;
 }
 
@@ -60,9 +62,11 @@ molt_err_t molt_boot_overwrite(const molt_port_t *port, const molt_boot_cfg_t *c
     molt_verify_result_t cur, vr;
     molt_trailer_t st;
     molt_sector_t ptr;
-    molt_err_t err = molt_tr_read(sa, &st);
+    molt_err_t err;
 
-    if (err != MOLT_OK)
+    if (cfg->mode != MOLT_MODE_OVERWRITE)
+        return MOLT_E_ARG; /* cfg.activate names another mode's entry */
+    if ((err = molt_tr_read(sa, &st)) != MOLT_OK)
         return err;
     if (molt_boot_request_of(&st) == MOLT_SWAP_NONE)
         return boot_installed(port, cfg, nv, res);

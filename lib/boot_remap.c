@@ -201,9 +201,11 @@ molt_err_t molt_boot_remap(const molt_port_t *port, const molt_boot_cfg_t *cfg, 
     bool lost = false, trial, started, confirmed, rejected;
     unsigned ts;
     int cs;
-    molt_err_t err = molt_bootrec_read(port, &r);
+    molt_err_t err;
 
-    if (err != MOLT_OK)
+    if (cfg->mode != MOLT_MODE_REMAP)
+        return MOLT_E_ARG; /* cfg.activate names another mode's entry */
+    if ((err = molt_bootrec_read(port, &r)) != MOLT_OK)
         return err;
     if (r.valid && (r.type == MOLT_REC_REMAP_TRIAL || r.type == MOLT_REC_REMAP_PERM)) {
         if ((err = mark_done(port, &r, MOLT_MARK_STARTED, &started)) != MOLT_OK)

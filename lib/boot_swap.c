@@ -24,6 +24,7 @@
 
 #include "boot_int.h"
 #include "crypto.h"
+#include "enc_ops.h"
 #include "keystore.h"
 #include "molt/enc.h"
 #include "swap.h"
@@ -86,75 +87,24 @@ static void installed_of(const molt_port_t *port, const molt_bootrec_t *r, const
  * Content keys are never stored: they are re-derived through the port's key
  * store, reading each image where the record's progress says it is, and must
  * match the check value the record holds for that image. */
-typedef struct crypt_state {
-    molt_ctr_t out, in;
-    molt_swap_crypt_t cx;
-} crypt_state_t;
+typedef molt_swap_keys_t crypt_state_t;
 
-static void crypt_end(crypt_state_t *cs)
-{
-    molt_ctr_end(&cs->out);
-    molt_ctr_end(&cs->in);
-}
-
-/* The keystream for one side, or none when that image is not encrypted. want:
- * the key check the key must have; NULL: none known, so an encrypted image
- * cannot move (its plaintext would reach staging, or an unproven key would
- * re-encrypt it). */
-static molt_err_t crypt_side(const molt_port_t *port, const molt_swap_plan_t *plan, uint32_t k, bool out,
-                             const uint8_t *want, molt_ctr_t *ctr, molt_ctr_t **use, uint32_t *start, uint32_t *end)
-{
-    molt_swap_view_t v;
-    molt_source_t src;
-    molt_image_t img;
-    molt_decrypt_t dec;
-    uint8_t key[MOLT_ENC_KEY_MAX], digest[64], kcv[MOLT_ENC_KCV_LEN];
-    size_t klen = 0, dlen;
-    molt_err_t err;
-
-    *use = NULL;
-    if (!molt_port_can_decrypt(port))
-        return MOLT_OK; /* a device without decryption moves images as they are */
-    molt_swap_view_source(&src, &v, port, plan, k, out);
-    if (molt_image_parse(&src, &img) != MOLT_OK || !(img.flags & MOLT_IMAGE_F_ENCRYPTED))
-        return MOLT_OK; /* nothing there (e.g. no previous image), or plaintext */
-    if (want == NULL)
-        return MOLT_E_ENC_NO_KEY;
-    molt_port_decrypt(port, &src, &dec, digest, &dlen);
-    err = molt_enc_content_key(&src, &img, &dec, digest, dlen, key, &klen);
-    if (err == MOLT_OK)
-        err = molt_enc_kcv(key, klen, kcv);
-    if (err == MOLT_OK && !molt_ct_equal(kcv, want, MOLT_ENC_KCV_LEN))
-        err = MOLT_E_ENV_IMAGE; /* not the key this image was installed with */
-    if (err == MOLT_OK)
-        err = molt_ctr_start(ctr, key, klen);
-    molt_wipe(key, sizeof key);
-    if (err != MOLT_OK)
-        return err;
-    *use = ctr;
-    *start = img.payload_off;
-    *end = img.prot_off;
-    return MOLT_OK;
-}
-
+/* The keys of a run from step k (lib/boot_swap_enc.c, through the port's
+ * enc_ops): none on a device without decryption, which moves images as they
+ * are (an encrypted upload never gets that far: judged, it is ENC_NO_KEY). */
 static molt_err_t crypt_setup(const molt_port_t *port, const molt_swap_plan_t *plan, uint32_t k,
                               const molt_bootrec_t *r, crypt_state_t *cs)
 {
-    /* Upgrade: the old image leaves, the new one enters; revert: the reverse. */
-    bool rev = plan->type == MOLT_SWAP_REVERT;
-    const uint8_t *newk = (r->flags & MOLT_RECF_NEW_KCV) ? r->new_kcv : NULL;
-    const uint8_t *oldk = (r->flags & MOLT_RECF_OLD_KCV) ? r->old_kcv : NULL;
-    molt_err_t err;
-
     memset(cs, 0, sizeof *cs);
-    err = crypt_side(port, plan, k, true, rev ? newk : oldk, &cs->out, &cs->cx.out, &cs->cx.out_start,
-                     &cs->cx.out_end);
-    if (err == MOLT_OK)
-        err = crypt_side(port, plan, k, false, rev ? oldk : newk, &cs->in, &cs->cx.in, &cs->cx.in_start,
-                         &cs->cx.in_end);
-    if (err != MOLT_OK)
-        crypt_end(cs);
-    return err;
+    if (!molt_port_can_decrypt(port))
+        return MOLT_OK;
+    return port->enc_ops->swap_keys(port, plan, k, r, cs);
+}
+
+static void crypt_end(crypt_state_t *cs)
+{
+    if (cs->cx.ops != NULL)
+        cs->cx.ops->swap_keys_end(cs);
 }
 
 /* --- finalize ----------------------------------------------------------------- */
@@ -312,9 +262,9 @@ static molt_err_t genesis(const molt_port_t *port, const molt_boot_cfg_t *cfg, c
         molt_area_source(&src, &ctx, &port->area[MOLT_AREA_PRIMARY], 0);
         uint8_t digest[64];
         size_t dlen;
-        molt_port_decrypt(port, &src, &dec, digest, &dlen);
-        if (molt_enc_content_key(&src, &vr.image, &dec, digest, dlen, key, &klen) == MOLT_OK &&
-            molt_enc_kcv(key, klen, g.new_kcv) == MOLT_OK)
+        port->enc_ops->port_decrypt(port, &src, &dec, digest, &dlen);
+        if (port->enc_ops->decrypt_key(port->enc_ops, &src, &vr.image, &dec, digest, dlen, key, &klen, g.new_kcv) ==
+            MOLT_OK)
             g.flags |= MOLT_RECF_NEW_KCV;
         molt_wipe(key, sizeof key);
     }
@@ -405,7 +355,11 @@ molt_err_t molt_boot_swap(const molt_port_t *port, const molt_boot_cfg_t *cfg, u
     molt_bootrec_t r;
     molt_trailer_t st;
     bool lost, trial;
-    molt_err_t err = settle(port, cfg, nv, &lost, res);
+    molt_err_t err;
+
+    if (cfg->mode != MOLT_MODE_SWAP)
+        return MOLT_E_ARG; /* cfg.activate names another mode's entry */
+    err = settle(port, cfg, nv, &lost, res);
 
     if (err != MOLT_OK)
         return err;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "area.h"
+#include "enc_ops.h"
 #include "judge.h"
 #include "keystore.h"
 #include "molt/keyrot.h"
@@ -83,7 +84,7 @@ molt_err_t molt_judge(const molt_port_t *port, const molt_source_t *src, const m
      * key store and its envelope for this image (R-CONF): a wrong key cannot
      * give the signed hash, so a key that passes here is the image's own. */
     if (molt_port_can_decrypt(port)) {
-        molt_port_decrypt(port, src, &dec, digest, &dlen);
+        port->enc_ops->port_decrypt(port, src, &dec, digest, &dlen);
         pol.dec = &dec;
     }
     if (in->digest != NULL) {
@@ -103,7 +104,7 @@ molt_err_t molt_judge(const molt_port_t *port, const molt_source_t *src, const m
         ring = &inforce;
     }
     memset(vr, 0, sizeof *vr);
-    if ((err = molt_verify(src, ring, &pol, vr)) != MOLT_OK) {
+    if ((err = molt_verify_with(src, ring, &pol, molt_port_can_decrypt(port) ? port->enc_ops : NULL, vr)) != MOLT_OK) {
         bool retired = false;
         if (err == MOLT_E_KEY_UNTRUSTED && kr != NULL && kr->names_retired(kr, &port->keys, src, &retired) == MOLT_OK &&
             retired)

@@ -3,11 +3,15 @@
  * (keystore.h): its hooks, and the envelope it holds for an image.
  */
 #include "area.h"
+#include "crypto.h"
+#include "enc_ops.h"
 #include "keystore.h"
 
 bool molt_port_can_decrypt(const molt_port_t *port)
 {
-    return port->enc_ecdh != NULL || port->enc_rsa_unwrap != NULL;
+    /* Key-store hooks without the decryption code (enc_ops) cannot decrypt:
+     * encrypted uploads are then refused, never taken as plaintext. */
+    return port->enc_ops != NULL && (port->enc_ecdh != NULL || port->enc_rsa_unwrap != NULL);
 }
 
 void molt_port_decrypt(const molt_port_t *port, const molt_source_t *src, molt_decrypt_t *dec, uint8_t digest[64],
@@ -34,4 +38,21 @@ void molt_port_decrypt(const molt_port_t *port, const molt_source_t *src, molt_d
         dec->envelope = NULL;
         dec->envelope_len = 0;
     }
+}
+
+molt_err_t molt_decrypt_key(const molt_enc_ops_t *ops, const molt_source_t *src, const molt_image_t *img,
+                            const molt_decrypt_t *dec, const uint8_t *digest, size_t digest_len,
+                            uint8_t key[MOLT_ENC_KEY_MAX], size_t *key_len, uint8_t kcv[MOLT_ENC_KCV_LEN])
+{
+    molt_err_t err;
+
+    *key_len = 0;
+    if (ops == NULL || dec == NULL)
+        return MOLT_E_ENC_NO_KEY;
+    err = ops->content_key(src, img, dec, digest, digest_len, key, key_len);
+    if (err == MOLT_OK)
+        err = ops->kcv(key, *key_len, kcv);
+    if (err != MOLT_OK)
+        molt_wipe(key, MOLT_ENC_KEY_MAX);
+    return err;
 }

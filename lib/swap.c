@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "enc_ops.h"
 #include "swap.h"
 #include "trailer.h"
 
@@ -79,12 +80,13 @@ molt_err_t molt_swap_plan(const molt_port_t *port, uint8_t type, uint32_t old_en
 }
 
 molt_err_t molt_area_copy_ctr(const molt_area_t *dst, uint32_t doff, const molt_area_t *src, uint32_t soff,
-                              uint32_t len, molt_ctr_t *ctr, uint32_t ioff, uint32_t start, uint32_t end)
+                              uint32_t len, const molt_enc_ops_t *ops, molt_ctr_t *ctr, uint32_t ioff, uint32_t start,
+                              uint32_t end)
 {
     uint8_t buf[UNIT_BUF];
     molt_err_t err = MOLT_OK;
 
-    if (ctr == NULL || start >= end)
+    if (ops == NULL || ctr == NULL || start >= end)
         return molt_area_copy(dst, doff, src, soff, len);
     while (len > 0u && err == MOLT_OK) {
         uint32_t n = len < UNIT_BUF ? len : UNIT_BUF;
@@ -93,7 +95,7 @@ molt_err_t molt_area_copy_ctr(const molt_area_t *dst, uint32_t doff, const molt_
             break;
         if (ioff + n > start && ioff < end) {
             uint32_t a = ioff > start ? ioff : start, b = ioff + n < end ? ioff + n : end;
-            err = molt_ctr_xor(ctr, a - start, buf + (a - ioff), b - a);
+            err = ops->ctr_xor(ctr, a - start, buf + (a - ioff), b - a);
         }
         for (uint32_t i = 0; i < n; i++)
             any |= buf[i] != dst->erase_value;
@@ -112,10 +114,14 @@ molt_err_t molt_area_copy_ctr(const molt_area_t *dst, uint32_t doff, const molt_
 /* Erase dst sector di of area d, copy sector si of area s into it, transforming
  * the payload bytes of the moving image (its image offset is pi * size). */
 static molt_err_t move_sector(const molt_area_t *d, uint32_t di, const molt_area_t *s, uint32_t si, uint32_t size,
-                              uint32_t pi, molt_ctr_t *ctr, uint32_t start, uint32_t end)
+                              uint32_t pi, const molt_enc_ops_t *ops, molt_ctr_t *ctr, uint32_t start, uint32_t end)
 {
     molt_err_t err = d->erase(d->ctx, di * size, size);
-    return err ? err : molt_area_copy_ctr(d, di * size, s, si * size, size, ctr, pi * size, start, end);
+    if (err != MOLT_OK)
+        return err;
+    if (ops == NULL || ctr == NULL) /* through the table: a plain swap links no keystream copy */
+        return molt_area_copy(d, di * size, s, si * size, size);
+    return ops->copy_ctr(d, di * size, s, si * size, size, ops, ctr, pi * size, start, end);
 }
 
 static molt_err_t run_step(const molt_port_t *port, const molt_swap_plan_t *p, uint32_t j, const molt_swap_crypt_t *cx)
@@ -124,16 +130,18 @@ static molt_err_t run_step(const molt_port_t *port, const molt_swap_plan_t *p, u
     uint32_t s = p->sector_size;
     bool first = (j & 1u) == 0u;
     molt_ctr_t *oc = cx ? cx->out : NULL, *ic = cx ? cx->in : NULL;
+    const molt_enc_ops_t *ops = cx ? cx->ops : NULL;
     uint32_t os = cx ? cx->out_start : 0, oe = cx ? cx->out_end : 0, is = cx ? cx->in_start : 0,
              ie = cx ? cx->in_end : 0;
 
     /* (a) moves the leaving image's sector i out of PRIMARY, (b) the entering one's in. */
     if (p->type != MOLT_SWAP_REVERT) {
         uint32_t i = j / 2u;
-        return first ? move_sector(sa, i, pa, i, s, i, oc, os, oe) : move_sector(pa, i, sa, i + 1u, s, i, ic, is, ie);
+        return first ? move_sector(sa, i, pa, i, s, i, ops, oc, os, oe)
+                     : move_sector(pa, i, sa, i + 1u, s, i, ops, ic, is, ie);
     }
     uint32_t i = p->n - 1u - j / 2u;
-    return first ? move_sector(sa, i + 1u, pa, i, s, i, oc, os, oe) : move_sector(pa, i, sa, i, s, i, ic, is, ie);
+    return first ? move_sector(sa, i + 1u, pa, i, s, i, ops, oc, os, oe) : move_sector(pa, i, sa, i, s, i, ops, ic, is, ie);
 }
 
 /* ---- where an image's sector is after k steps (see swap.h) ---- */

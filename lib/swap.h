@@ -50,12 +50,15 @@ typedef struct molt_swap_plan {
 typedef struct molt_swap_crypt {
     molt_ctr_t *out, *in;
     uint32_t out_start, out_end, in_start, in_end;
+    const molt_enc_ops_t *ops; /* the port's enc_ops when out or in is set */
 } molt_swap_crypt_t;
 
 /* Copy len bytes from src at soff to dst at doff (dst erased), XORing with
- * ctr's keystream the bytes whose image offset (ioff + i) lies in [start, end). */
+ * ctr's keystream (through ops) the bytes whose image offset (ioff + i) lies in
+ * [start, end). ctr or ops NULL: a plain copy. */
 molt_err_t molt_area_copy_ctr(const molt_area_t *dst, uint32_t doff, const molt_area_t *src, uint32_t soff,
-                              uint32_t len, molt_ctr_t *ctr, uint32_t ioff, uint32_t start, uint32_t end);
+                              uint32_t len, const molt_enc_ops_t *ops, molt_ctr_t *ctr, uint32_t ioff, uint32_t start,
+                              uint32_t end);
 
 /* The number of steps of plan the record shows done (the next step to run). */
 molt_err_t molt_swap_progress(const molt_port_t *port, const molt_bootrec_t *rec, const molt_swap_plan_t *plan,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "enc_ops.h"
 #include "molt/verify.h"
 
 #define CHUNK 256u
@@ -125,7 +126,8 @@ static molt_err_t summarize(const molt_source_t *src, const molt_image_t *img, t
     return err;
 }
 
-static molt_err_t check_flags(const molt_image_t *img, const tlv_summary_t *s, const molt_policy_t *pol)
+static molt_err_t check_flags(const molt_image_t *img, const tlv_summary_t *s, const molt_policy_t *pol,
+                              const molt_enc_ops_t *ops)
 {
     const uint32_t unsupported = MOLT_IMAGE_F_PIC | MOLT_IMAGE_F_COMPRESSED_LZMA1 | MOLT_IMAGE_F_COMPRESSED_LZMA2 |
                                  MOLT_IMAGE_F_COMPRESSED_ARM_THUMB;
@@ -141,9 +143,10 @@ static molt_err_t check_flags(const molt_image_t *img, const tlv_summary_t *s, c
     if (!s->have_enc || s->enc.len != molt_enc_tlv_len(s->enc.type, key_len))
         return MOLT_E_ENC_TLV;
     /* An upload's payload is ciphertext: it is decrypted before hashing, which
-     * needs the device's decryption key. Installed images (and --clear factory
-     * images) are hashed as stored. */
-    if (pol->role == MOLT_ROLE_UPLOAD && pol->dec == NULL)
+     * needs the device's decryption key and the decryption code (ops: NULL in a
+     * build without it). Installed images (and --clear factory images) are
+     * hashed as stored. */
+    if (pol->role == MOLT_ROLE_UPLOAD && (pol->dec == NULL || ops == NULL))
         return MOLT_E_ENC_NO_KEY;
     return MOLT_OK;
 }
@@ -151,6 +154,7 @@ static molt_err_t check_flags(const molt_image_t *img, const tlv_summary_t *s, c
 /* The payload's decryption while it is hashed: ctr over [start, end) of the source. */
 typedef struct {
     molt_ctr_t *ctr; /* NULL: hashed as stored */
+    const molt_enc_ops_t *ops; /* with ctr */
     uint32_t start, end;
 } decrypt_view_t;
 
@@ -166,7 +170,7 @@ static molt_err_t hash_region(const molt_source_t *src, uint32_t end, molt_hash_
         if (err == MOLT_OK && dv && dv->ctr && off + n > dv->start && off < dv->end) {
             uint32_t a = off > dv->start ? off : dv->start;
             uint32_t b = off + (uint32_t)n < dv->end ? off + (uint32_t)n : dv->end;
-            err = molt_ctr_xor(dv->ctr, a - dv->start, buf + (a - off), b - a);
+            err = dv->ops->ctr_xor(dv->ctr, a - dv->start, buf + (a - off), b - a);
         }
         if (err == MOLT_OK && h)
             err = molt_hash_update(h, buf, n);
@@ -346,29 +350,28 @@ static molt_err_t check_policy(const molt_image_t *img, const molt_policy_t *pol
 /* An encrypted upload: recover the content key (key TLV through the key store,
  * or the envelope bound to digest) and open the keystream over the payload. */
 static molt_err_t open_payload(const molt_source_t *src, const molt_image_t *img, const molt_policy_t *pol,
-                               const uint8_t *digest, size_t digest_len, molt_ctr_t *ctr, decrypt_view_t *dv,
-                               uint8_t kcv[MOLT_ENC_KCV_LEN])
+                               const molt_enc_ops_t *ops, const uint8_t *digest, size_t digest_len, molt_ctr_t *ctr,
+                               decrypt_view_t *dv, uint8_t kcv[MOLT_ENC_KCV_LEN])
 {
     uint8_t key[MOLT_ENC_KEY_MAX];
     size_t key_len = 0;
-    molt_err_t err = molt_enc_content_key(src, img, pol->dec, digest, digest_len, key, &key_len);
+    molt_err_t err = ops->decrypt_key(ops, src, img, pol->dec, digest, digest_len, key, &key_len, kcv);
     if (err == MOLT_OK)
-        err = molt_enc_kcv(key, key_len, kcv);
-    if (err == MOLT_OK)
-        err = molt_ctr_start(ctr, key, key_len);
+        err = ops->ctr_start(ctr, key, key_len);
     molt_wipe(key, sizeof key);
     if (err != MOLT_OK)
         return err;
     dv->ctr = ctr;
+    dv->ops = ops;
     dv->start = img->payload_off;
     dv->end = img->prot_off;
     return MOLT_OK;
 }
 
 static molt_err_t verify(const molt_source_t *src, const molt_keyring_t *keys, const molt_policy_t *pol,
-                         molt_verify_result_t *r, molt_ctr_t *ctr)
+                         const molt_enc_ops_t *ops, molt_verify_result_t *r, molt_ctr_t *ctr)
 {
-    decrypt_view_t dv = {NULL, 0, 0};
+    decrypt_view_t dv = {NULL, NULL, 0, 0};
     tlv_summary_t s;
     uint8_t want[MOLT_HASH_MAX_SIZE];
     unsigned accept = 0;
@@ -379,7 +382,7 @@ static molt_err_t verify(const molt_source_t *src, const molt_keyring_t *keys, c
         return err;
     if ((err = summarize(src, &r->image, &s)) != MOLT_OK)
         return err;
-    if ((err = check_flags(&r->image, &s, pol)) != MOLT_OK)
+    if ((err = check_flags(&r->image, &s, pol, ops)) != MOLT_OK)
         return err;
     if (!s.have_hash)
         return MOLT_E_HASH_MISSING;
@@ -391,7 +394,7 @@ static molt_err_t verify(const molt_source_t *src, const molt_keyring_t *keys, c
     if ((err = molt_tlv_read(src, &s.hash, want, sizeof want)) != MOLT_OK)
         return err;
     if (pol->role == MOLT_ROLE_UPLOAD && (r->image.flags & MOLT_IMAGE_F_ENCRYPTED)) {
-        if ((err = open_payload(src, &r->image, pol, want, s.hash.len, ctr, &dv, r->kcv)) != MOLT_OK)
+        if ((err = open_payload(src, &r->image, pol, ops, want, s.hash.len, ctr, &dv, r->kcv)) != MOLT_OK)
             return err;
         r->decrypted = true;
     }
@@ -422,6 +425,12 @@ static molt_err_t verify(const molt_source_t *src, const molt_keyring_t *keys, c
 molt_err_t molt_verify(const molt_source_t *src, const molt_keyring_t *keys, const molt_policy_t *pol,
                        molt_verify_result_t *res)
 {
+    return molt_verify_with(src, keys, pol, &molt_enc_ops, res);
+}
+
+molt_err_t molt_verify_with(const molt_source_t *src, const molt_keyring_t *keys, const molt_policy_t *pol,
+                            const molt_enc_ops_t *ops, molt_verify_result_t *res)
+{
     molt_verify_result_t local;
     molt_verify_result_t *r = res ? res : &local;
     molt_err_t err;
@@ -433,8 +442,9 @@ molt_err_t molt_verify(const molt_source_t *src, const molt_keyring_t *keys, con
     if ((err = molt_crypto_init()) != MOLT_OK)
         return err;
     molt_ctr_t ctr = {0};
-    err = verify(src, keys, pol, r, &ctr);
-    molt_ctr_end(&ctr);
+    err = verify(src, keys, pol, ops, r, &ctr);
+    if (ops != NULL)
+        ops->ctr_end(&ctr);
     if (err != MOLT_OK)
         r->signed_ok = false;
     return err;

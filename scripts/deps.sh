@@ -86,6 +86,26 @@ fetch_mbedtls() {
   tar -C "$src" -xf "$tarball"
 }
 
+# libsodium's source, for the Cortex-M boot stage's Ed25519 verify (ports/mps2 cross-builds
+# its verify side; the host uses the libsodium-dev package). Same apt configuration.
+fetch_libsodium() {
+  local src="$deps/src"
+  if compgen -G "$src/libsodium-1.0.*/src/libsodium/include/sodium/version.h.in" >/dev/null; then
+    return
+  fi
+  mkdir -p "$src" "$deps/apt/lists/partial"
+  local uri; uri=$(archive_uri)
+  echo "deb-src $uri $suite main" > "$deps/apt/sources.list"
+  local opts=(-o Dir::Etc::SourceList="$deps/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+              -o Dir::State::Lists="$deps/apt/lists" -o APT::Sandbox::User=root)
+  log "fetching the libsodium source package ($suite)"
+  apt-get "${opts[@]}" update -qq
+  (cd "$src" && apt-get "${opts[@]}" source --download-only -qq libsodium)
+  local tarball; tarball=$(ls "$src"/libsodium_1.0.*.orig.tar.* 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$tarball" ] || { log "no libsodium 1.0.x orig tarball in $suite"; exit 1; }
+  tar -C "$src" -xf "$tarball"
+}
+
 build_mbedtls() {
   local srcdir; srcdir=$(ls -d "$deps"/src/mbedtls-"$mbedtls_series".* | sort -V | tail -n 1)
   local prefix="$deps/mbedtls" stamp="$deps/mbedtls/.built-$(basename "$srcdir")"
@@ -119,5 +139,6 @@ install_node_modules() {
 [ "${1:-}" = "--no-apt" ] || install_packages
 install_node_modules
 fetch_mbedtls
+fetch_libsodium
 build_mbedtls
 log "ok: Mbed TLS in $deps/mbedtls"

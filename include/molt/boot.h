@@ -43,6 +43,14 @@
 
 struct molt_awdt_cfg;   /* molt/awdt.h */
 struct molt_keyrot_cfg; /* molt/keyrot.h */
+struct molt_boot_cfg;
+struct molt_boot_result;
+
+/* An activation mode's entry (molt_boot_swap, molt_boot_remap,
+ * molt_boot_overwrite): given the stored counter nv, finish or start an
+ * activation, judge the image that will run and fill res. */
+typedef molt_err_t (*molt_boot_mode_fn)(const molt_port_t *port, const struct molt_boot_cfg *cfg, uint32_t nv,
+                                        struct molt_boot_result *res);
 
 typedef enum molt_boot_mode {
     MOLT_MODE_SWAP = 0,
@@ -89,6 +97,11 @@ typedef struct molt_boot_cfg {
      * MOLT_STAGE_1: stage 0 choosing the updatable boot stage; only images
      * marked for stage 1 (`molt sign --custom-tlv 0x6dc1 0x01`) are accepted. */
     uint8_t stage;
+    /* The mode's entry, for a boot stage the linker can trim (appended): the
+     * function of mode (molt_boot_swap for MOLT_MODE_SWAP, ...; another one is
+     * MOLT_E_ARG). molt_boot_go() takes it from mode when NULL, and so links every
+     * mode; molt_boot_go_with() requires it and links only the mode named here. */
+    molt_boot_mode_fn activate;
 } molt_boot_cfg_t;
 
 #define MOLT_STAGE_APP 0u
@@ -120,6 +133,18 @@ typedef struct molt_boot_result {
 } molt_boot_result_t;
 
 molt_err_t molt_boot_go(const molt_port_t *port, const molt_boot_cfg_t *cfg, molt_boot_result_t *res);
+
+/* molt_boot_go() with exactly the mode in cfg->activate (MOLT_E_ARG when it is
+ * NULL or not mode's entry). A boot stage that calls this, and not
+ * molt_boot_go(), links no code of the other modes; with molt_port_t.enc_ops
+ * NULL it links no decryption either (docs/porting.md). */
+molt_err_t molt_boot_go_with(const molt_port_t *port, const molt_boot_cfg_t *cfg, molt_boot_result_t *res);
+
+/* The modes' entries, for molt_boot_cfg_t.activate (molt_boot_mode_fn). */
+molt_err_t molt_boot_swap(const molt_port_t *port, const molt_boot_cfg_t *cfg, uint32_t nv, molt_boot_result_t *res);
+molt_err_t molt_boot_remap(const molt_port_t *port, const molt_boot_cfg_t *cfg, uint32_t nv, molt_boot_result_t *res);
+molt_err_t molt_boot_overwrite(const molt_port_t *port, const molt_boot_cfg_t *cfg, uint32_t nv,
+                               molt_boot_result_t *res);
 
 /* Application side (MCUboot semantics, so MCUboot-style tools drive molt). */
 

@@ -101,6 +101,18 @@ molt_err_t molt_ctr_start(molt_ctr_t *c, const uint8_t *key, size_t key_len);
 molt_err_t molt_ctr_xor(molt_ctr_t *c, uint32_t off, uint8_t *buf, size_t len);
 void molt_ctr_end(molt_ctr_t *c);
 
+/* Decryption as the boot code and the verifier reach it: through one table,
+ * never by direct calls, so that a link which never names molt_enc_ops keeps none
+ * of lib/enc.c (nor the PSA cipher, MAC and key-derivation code behind it) and none
+ * of the decryption steps of the activation modes. A port that takes encrypted
+ * images sets molt_port_t.enc_ops = &molt_enc_ops beside its key-store hooks;
+ * without it the boot code and the update API refuse encrypted uploads
+ * (MOLT_E_ENC_NO_KEY), exactly as for a port without a key store. molt_verify()
+ * always uses molt_enc_ops (host tools); molt_verify_with() takes the table as an
+ * argument. The table's members are internal (lib/enc_ops.h). */
+typedef struct molt_enc_ops molt_enc_ops_t;
+extern const molt_enc_ops_t molt_enc_ops;
+
 /* ---- envelopes (format in docs/encryption.md) ---- */
 #define MOLT_ENV_MAGIC0 'M'
 #define MOLT_ENV_VERSION 1u

@@ -121,6 +121,13 @@ typedef struct molt_port {
      * fails (another device's key, altered TLV); MOLT_E_ENC_ALG: no RSA key. ctx. */
     molt_err_t (*enc_rsa_unwrap)(void *ctx, const uint8_t *wrapped, size_t len, uint8_t *key, size_t key_max,
                                  size_t *key_len);
+
+    /* --- decryption code (appended; molt/enc.h) ---
+     * &molt_enc_ops for a port that takes encrypted images (with enc_ecdh or
+     * enc_rsa_unwrap). NULL: the device cannot decrypt, whatever key-store hooks
+     * it has: encrypted uploads are refused (MOLT_E_ENC_NO_KEY), and lib/enc.c
+     * stays out of a boot stage that never names molt_enc_ops. */
+    const struct molt_enc_ops *enc_ops;
 } molt_port_t;
 
 #endif

@@ -116,6 +116,15 @@ typedef struct molt_verify_result {
 molt_err_t molt_verify(const molt_source_t *src, const molt_keyring_t *keys,
                        const molt_policy_t *pol, molt_verify_result_t *res);
 
+/* molt_verify() with the decryption code given as ops (molt/enc.h) instead of
+ * lib/enc.c's molt_enc_ops: NULL for a build without decryption, where an
+ * encrypted upload is MOLT_E_ENC_NO_KEY even with pol->dec set. The boot code and
+ * the update API call this with the port's enc_ops, so a boot stage that never
+ * names molt_enc_ops links none of the decryption code. molt_verify(src, keys,
+ * pol, res) is molt_verify_with(src, keys, pol, &molt_enc_ops, res). */
+molt_err_t molt_verify_with(const molt_source_t *src, const molt_keyring_t *keys, const molt_policy_t *pol,
+                            const molt_enc_ops_t *ops, molt_verify_result_t *res);
+
 /* Hash the key's DER with alg into out (for KEYHASH and signer ids). */
 molt_err_t molt_key_hash(const molt_key_t *key, uint32_t alg, uint8_t *out, size_t *out_len);
 

@@ -10,6 +10,10 @@
  * One line on the console says what happened; the demo's table is built from it.
  * Reasons are printed as molt_err_t numbers: the name table (lib/error.c, 2.9 KB)
  * stays out of the boot stage.
+ *
+ * What the linker keeps: molt_boot_go_with() runs only the mode named in
+ * cfg.activate, so the other modes' code is never linked; decryption is linked only
+ * in the MPS2_ENC build, the one place that names molt_enc_ops (port.enc_ops).
  */
 #include <string.h>
 
@@ -75,9 +79,18 @@ int main(void)
     }
 #ifdef MPS2_ENC
     port.enc_ecdh = mps2_enc_ecdh; /* the CRYPTO=enc build takes encrypted images (ENC_EC256) */
+    port.enc_ops = &molt_enc_ops;  /* ... with lib/enc.c's decryption */
+#endif
+    molt_boot_cfg_t cfg = mps2_boot_cfg;
+#if defined(MPS2_MODE_REMAP)
+    cfg.activate = molt_boot_remap; /* size-only build (bench/mps2.sh) */
+#elif defined(MPS2_MODE_OVERWRITE)
+    cfg.activate = molt_boot_overwrite; /* size-only build (bench/mps2.sh) */
+#else
+    cfg.activate = molt_boot_swap;
 #endif
     memset(&res, 0, sizeof res);
-    err = molt_boot_go(&port, &mps2_boot_cfg, &res);
+    err = molt_boot_go_with(&port, &cfg, &res);
     uint32_t insns = mps2_timer_insns();
     uint32_t peak = stack_peak();
     if (err != MOLT_OK) {

@@ -1,11 +1,11 @@
 /*
- * no_ed25519.c - this port's build has no Ed25519 (no libsodium for the target).
+ * no_ed25519.c - the ECDSA builds of this port take no Ed25519.
  *
- * lib/verify.c calls the streamed PureEdDSA functions directly and lib/crypto.c hands
+ * lib/verify.c calls the streamed PureEdDSA functions by name and lib/crypto.c hands
  * Ed25519 keys to molt_ed25519_verify_digest(), so a link needs these symbols even
- * when no trusted key is Ed25519 (see docs/bench.md, "What the linker cannot drop").
- * Here every Ed25519 signature is refused as an algorithm this device does not
- * take (MOLT_E_SIG_ALG); lib/crypto_ed25519.c is the real one (host, libsodium).
+ * when no trusted key is Ed25519. Here every Ed25519 signature is refused as an
+ * algorithm this device does not take (MOLT_E_SIG_ALG). boot-ed25519.elf links
+ * ed25519_digest.c (libsodium) instead; lib/crypto_ed25519.c is the host's.
  */
 #include "crypto.h"
 

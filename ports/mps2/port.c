@@ -8,7 +8,15 @@
 #include "port.h"
 #include "protarea.h"
 
+/* SWAP; the size-only links of bench/mps2.sh build the boot stage for the other modes
+ * (MPS2_MODE_REMAP, MPS2_MODE_OVERWRITE: linked and measured, never run here). */
+#if defined(MPS2_MODE_REMAP)
+const molt_boot_cfg_t mps2_boot_cfg = {.mode = MOLT_MODE_REMAP, .downgrade_prevention = false};
+#elif defined(MPS2_MODE_OVERWRITE)
+const molt_boot_cfg_t mps2_boot_cfg = {.mode = MOLT_MODE_OVERWRITE, .downgrade_prevention = false};
+#else
 const molt_boot_cfg_t mps2_boot_cfg = {.mode = MOLT_MODE_SWAP, .downgrade_prevention = false};
+#endif
 
 static flash_window_t g_win[MOLT_AREA_COUNT];
 static molt_key_t g_keys[PA_MAX_KEYS];

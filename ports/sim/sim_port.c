@@ -444,6 +444,7 @@ void sim_device_set_keystore(sim_device_t *dev, void *key_store)
     dev->port.enc_ecdh = key_store ? dev_enc_ecdh : NULL;
     dev->port.enc_envelope = key_store ? dev_enc_envelope : NULL;
     dev->port.enc_rsa_unwrap = key_store ? dev_enc_rsa_unwrap : NULL;
+    dev->port.enc_ops = key_store ? &molt_enc_ops : NULL; /* lib/enc.c's decryption */
 }
 
 /* Wire the port to an initialised flash and a checked layout. */
