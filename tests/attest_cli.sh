@@ -153,8 +153,9 @@ expect 2 "--client-id" "$MOLT" sim attest -f "$D" -k "$K" --nonce $N32 --client-
 "$PYTHON" - "$D" "$work/v1.sim" <<'EOF' && ok || bad "could not build a format-1 file"
 import struct, sys, zlib
 d = bytearray(open(sys.argv[1], "rb").read())
-assert d[-20:-12] == b"MOLTDATA"               # format 3: the data-area block last
-d = d[:-(152 + 20)]                           # drop the key store and the data-area block
+AW = 1220                                     # format 4: the watchdog block last (ports/sim/sim_awdt.h)
+assert d[-AW:-AW + 8] == b"MOLTAWDT" and d[-AW - 20:-AW - 12] == b"MOLTDATA"
+d = d[:-(152 + 20 + AW)]                      # drop the key store, the data-area and the watchdog blocks
 d[8:12] = struct.pack("<I", 1)
 d[52:56] = struct.pack("<I", zlib.crc32(bytes(d[:52])) & 0xffffffff)
 open(sys.argv[2], "wb").write(d)
@@ -169,7 +170,7 @@ import struct, sys
 d = open(sys.argv[1], "rb").read()
 flen = struct.unpack("<I", d[48:52])[0]
 ks = d[56 + flen:56 + flen + 152]
-assert ks[:8] == b"MOLTKEYS" and len(d) == 56 + flen + 152 + 20 and d[-20:-12] == b"MOLTDATA", "key store block"
+assert ks[:8] == b"MOLTKEYS" and len(d) == 56 + flen + 152 + 20 + 1220 and d[-1220:-1212] == b"MOLTAWDT", "key store block"
 priv = ks[16:48]
 assert d.find(priv) == 56 + flen + 16 and d.find(priv, 56 + flen + 17) == -1
 EOF
