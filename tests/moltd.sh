@@ -70,7 +70,7 @@ grep -qx "moltd: 70000: bad value for --port" "$work/err" && ok || bad "port msg
 start
 grep -q "($backend database, schema 6)" "$work/log" && ok || bad "start line: $(cat "$work/log")"
 [ $backend = sqlite ] && eq "$(sql 'PRAGMA journal_mode')" wal "WAL mode"
-eq "$(sql 'SELECT version FROM schema_version')" 5 "schema_version"
+eq "$(sql 'SELECT version FROM schema_version')" 6 "schema_version"
 
 # --- authentication and roles
 call 401 GET "$U/devices" ""
