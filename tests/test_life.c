@@ -18,7 +18,7 @@ int main(void)
     for (int m = 0; m < 3; m++) {
         life_cfg_t cfg = {modes[m], 1000u * (uint64_t)(m + 1), lives, 40,
                           MOLT_VECTORS "/keys/sign-ecdsa-p256.pem", MOLT_VECTORS "/keys/sign-ecdsa-p256.pub.der",
-                          stderr};
+                          stderr, false};
         life_result_t res;
         char line[512];
         CHECK(life_run(&cfg, &res), "%s: set-up", names[m]);
@@ -33,7 +33,7 @@ int main(void)
     }
     life_wear_t w;
     life_cfg_t wc = {MOLT_MODE_SWAP, 1, 0, 0, MOLT_VECTORS "/keys/sign-ecdsa-p256.pem",
-                     MOLT_VECTORS "/keys/sign-ecdsa-p256.pub.der", NULL};
+                     MOLT_VECTORS "/keys/sign-ecdsa-p256.pub.der", NULL, false};
     CHECK(life_wear(&wc, 100, &w), "wear cycles");
     printf("wear over %u FWU update cycles: max %.2f erases per sector per update (staging trailer %.2f, "
            "STATUS %.2f, PRIMARY trailer %.2f)\n",
