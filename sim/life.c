@@ -175,6 +175,7 @@ typedef struct life {
         bool on;    /* a data-preserving upgrade is under way */
         bool pre;   /* its new code has not run yet (the data is the old code's) */
         bool maybe; /* the save was cut before its listener: it may not have started */
+        bool amb;   /* ... and the new code's schema is the data's: the boot could not tell */
         int O, N, Nalt; /* old and new image (Nalt: a session it may have replaced) */
         dmap_t snap;    /* the old data, for the revert */
         uint16_t snap_ds;
@@ -526,6 +527,9 @@ static void judge_data(life_t *l, molt_err_t kr)
             }
             if (c == 0 && j == J_MIGRATE && kr != MOLT_OK)
                 fail(l, &res->dmismatch, "the new code runs without its migrated data (keep error)", kr);
+            /* same schema: migrated and untouched data are the same bytes, so whether
+             * the cut save had begun shows only at the revert (restored or kept) */
+            l->ses.amb = c == 0 && j == J_MIGRATE && l->ses.maybe && sch[R] == l->ds;
         } else {
             c = data_cmp(l, &E, es, true, &took);
             if (kr != MOLT_OK)
@@ -538,6 +542,11 @@ static void judge_data(life_t *l, molt_err_t kr)
         pend_ok = l->ses.pre; /* a record written by the new code is gone with it */
         j = J_RESTORE;
         c = data_cmp(l, &E, es, pend_ok, &took);
+        if (c != 0 && l->ses.amb && data_cmp(l, &l->D, l->ds, true, &took) == 0) {
+            c = 0; /* the cut save had not begun: the unprotected trial's records stay */
+            E = l->D;
+            es = l->ds;
+        }
         if (kr == MOLT_OK && sch[R] != es)
             fail(l, &res->dmismatch, "old code that runs unmigrated data is given it, keep said OK", R * 100 + es);
         else if (kr != MOLT_OK && sch[R] == es)
@@ -623,6 +632,7 @@ static void ses_begin(life_t *l, int N, bool ok)
         l->ses.on = cut || ok;
         l->ses.pre = true;
         l->ses.maybe = false;
+        l->ses.amb = false;
         l->ses.O = l->R;
         l->ses.N = N;
         l->ses.Nalt = prevN;
@@ -634,6 +644,7 @@ static void ses_begin(life_t *l, int N, bool ok)
         l->ses.on = true;
         l->ses.pre = true;
         l->ses.maybe = true;
+        l->ses.amb = false;
         l->ses.O = l->R;
         l->ses.N = N;
         l->ses.Nalt = prevN;
