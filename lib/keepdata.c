@@ -371,14 +371,18 @@ molt_err_t molt_keep_save(molt_keep_t *k, const molt_source_t *staged)
     return MOLT_OK;
 }
 
+/* The recorded phase of k's application (MOLT_E_ARG for no k). */
+static molt_err_t state_of(molt_keep_t *k, molt_keep_state_t *s)
+{
+    return k == NULL ? MOLT_E_ARG : state_get(k, s);
+}
+
 molt_err_t molt_keep_accept_check(molt_keep_t *k)
 {
     molt_keep_state_t s;
     molt_err_t err;
 
-    if (k == NULL)
-        return MOLT_E_ARG;
-    if ((err = state_get(k, &s)) != MOLT_OK)
+    if ((err = state_of(k, &s)) != MOLT_OK)
         return err;
     switch (s.phase) {
     case MOLT_KEEP_NONE:
@@ -395,9 +399,7 @@ molt_err_t molt_keep_consolidate(molt_keep_t *k)
     molt_keep_state_t s;
     molt_err_t err;
 
-    if (k == NULL)
-        return MOLT_E_ARG;
-    if ((err = state_get(k, &s)) != MOLT_OK)
+    if ((err = state_of(k, &s)) != MOLT_OK)
         return err;
     if (s.phase != MOLT_KEEP_TRIAL && s.phase != MOLT_KEEP_CONSOLIDATING)
         return MOLT_OK;
@@ -409,9 +411,7 @@ molt_err_t molt_keep_abort(molt_keep_t *k)
     molt_keep_state_t s;
     molt_err_t err;
 
-    if (k == NULL)
-        return MOLT_E_ARG;
-    if ((err = state_get(k, &s)) != MOLT_OK)
+    if ((err = state_of(k, &s)) != MOLT_OK)
         return err;
     if (s.phase != MOLT_KEEP_SAVING && s.phase != MOLT_KEEP_SAVED)
         return s.phase == MOLT_KEEP_NONE || s.phase == MOLT_KEEP_DONE || s.phase == MOLT_KEEP_RECOVERED
