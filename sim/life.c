@@ -621,9 +621,12 @@ static void judge_data(life_t *l, molt_err_t kr)
 
 /* An install (FWU) or save + request (the other paths) of image N was called:
  * did it start a data-preserving upgrade? ok: the call succeeded. */
-static void ses_begin(life_t *l, int N, bool ok)
+static void ses_begin(life_t *l, int N, bool ok, bool save_ok)
 {
     bool cut = !sim_flash_powered(&l->d.flash);
+    /* a save that succeeded for code other than the running one must have saved */
+    if (save_ok && !cut && !l->saved_called && N >= 0 && N != l->R)
+        fail(l, &l->res->dmismatch, "the save of another image said OK without saving", N);
     if (l->trace)
         fprintf(stderr, "  save of %d: listener %d, cut %d, ok %d\n", N, l->saved_called, cut, ok);
     if (l->saved_called) {
@@ -827,7 +830,7 @@ static void act_stage_fwu(life_t *l, int i)
             if (is == PSA_SUCCESS_REBOOT)
                 l->res->fwu_installs++;
             if (l->cfg->data)
-                ses_begin(l, i, is == PSA_SUCCESS_REBOOT);
+                ses_begin(l, i, is == PSA_SUCCESS_REBOOT, is == PSA_SUCCESS_REBOOT);
         } else if (l->cfg->data && fs == PSA_ERROR_NOT_PERMITTED && sim_flash_powered(&l->d.flash) &&
                    psa_fwu_query(0, &info) == PSA_SUCCESS && info.error == MOLT_E_KEEP_SCHEMA) {
             l->res->schema_refusals++;
@@ -889,7 +892,7 @@ static void step(life_t *l)
             }
             if (se == MOLT_E_KEEP_SCHEMA)
                 l->res->schema_refusals++;
-            ses_begin(l, N, ok);
+            ses_begin(l, N, ok, se == MOLT_OK);
             if (aborted && l->ses.on)
                 l->ses.maybe = true; /* the withdrawal was cut: the save may stand */
         } else {
