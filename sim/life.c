@@ -657,13 +657,25 @@ static void ses_begin(life_t *l, int N, bool ok, bool save_ok)
     l->saved_called = false;
 }
 
-/* Which image the staging area holds (-1: none of the family). */
+/* Which image the staging area holds (-1: none of the family). An upgrade is
+ * bound to the identity of its new image, its hash TLV (docs/store.md): bytes
+ * whose TLV area is image i's claim to be image i, even with a damaged payload
+ * (the boot code refuses those; image i itself, staged later, is the code the
+ * data was saved for). */
 static int staged_now(life_t *l)
 {
     unsigned a = l->bc.mode == MOLT_MODE_REMAP ? 1u - (unsigned)l->running_slot : MOLT_AREA_SECONDARY;
+    uint32_t off = molt_boot_staging_offset(&l->d.port, &l->bc);
+    const uint8_t *p = sim_flash_data(&l->d.flash) + sim_device_area_base(&l->d, a) + off;
     for (int i = 0; i < NIMG; i++)
-        if (slot_is(l, a, molt_boot_staging_offset(&l->d.port, &l->bc), i))
+        if (slot_is(l, a, off, i))
             return i;
+    for (int i = 0; i < NIMG; i++) {
+        const img_t *m = img(l, i);
+        uint32_t t = (uint32_t)(m->b[8] | m->b[9] << 8) + (uint32_t)(m->b[12] | m->b[13] << 8 | m->b[14] << 16);
+        if (off + m->n <= l->d.port.area[a].size && t < m->n && memcmp(p + t, m->b + t, m->n - t) == 0)
+            return i;
+    }
     return -1;
 }
 
