@@ -23,7 +23,7 @@ int main(void)
     for (int v = 0; v < 2; v++) {
         for (int m = 0; m < 3; m++) {
             uint32_t n = v ? dlives : lives;
-            life_cfg_t cfg = {modes[m], (v ? 5000u : 1000u) * (uint64_t)(m + 1), n, 40,
+            life_cfg_t cfg = {modes[m], v ? 30000u : 1000u * (uint64_t)(m + 1), n, 40,
                               MOLT_VECTORS "/keys/sign-ecdsa-p256.pem", MOLT_VECTORS "/keys/sign-ecdsa-p256.pub.der",
                               stderr, v == 1};
             life_result_t res;

@@ -24,7 +24,10 @@
  *   restoring      restore the snapshot    snapshot -> LIVE, migrate again / + consolidate
  *   trial          restore the snapshot    - / consolidate
  *   consolidating  restore the snapshot    consolidate
- *   (neither image runs: MOLT_E_KEEP_IMAGE, nothing done)
+ *   (neither image runs: saving, saved -> the session is void, dropped;
+ *   later phases -> MOLT_E_KEEP_IMAGE, nothing done. With no session left,
+ *   code that declares another schema than the data's gets MOLT_E_KEEP_SCHEMA:
+ *   it was activated without a save.)
  *
  * Every bulk change (snapshot, reset of LIVE to the snapshot, restore, drop)
  * is one store compaction committed together with the new phase, so a cut
