@@ -629,24 +629,14 @@ static void ses_begin(life_t *l, int N, bool ok, bool save_ok)
         fail(l, &l->res->dmismatch, "the save of another image said OK without saving", N);
     if (l->trace)
         fprintf(stderr, "  save of %d: listener %d, cut %d, ok %d\n", N, l->saved_called, cut, ok);
-    if (l->saved_called) {
-        /* the save listener ran: the phase "saving" is recorded */
+    /* the save listener ran: the phase "saving" is recorded; cut before it: the
+     * phase may or may not have been written (a maybe-upgrade) */
+    bool maybe = !l->saved_called && cut && N != l->R && !(l->ses.on && !l->ses.pre);
+    if (l->saved_called || maybe) {
         int prevN = l->ses.on && l->ses.pre ? l->ses.N : -1;
-        l->ses.on = cut || ok;
+        l->ses.on = maybe || cut || ok;
         l->ses.pre = true;
-        l->ses.maybe = false;
-        l->ses.amb = false;
-        l->ses.O = l->R;
-        l->ses.N = N;
-        l->ses.Nalt = prevN;
-        l->ses.snap = l->D;
-        l->ses.snap_ds = l->ds;
-    } else if (cut && N != l->R && !(l->ses.on && !l->ses.pre)) {
-        /* cut before the listener: the phase may or may not have been written */
-        int prevN = l->ses.on && l->ses.pre ? l->ses.N : -1;
-        l->ses.on = true;
-        l->ses.pre = true;
-        l->ses.maybe = true;
+        l->ses.maybe = maybe;
         l->ses.amb = false;
         l->ses.O = l->R;
         l->ses.N = N;
