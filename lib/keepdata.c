@@ -330,7 +330,7 @@ molt_err_t molt_keep_check(molt_keep_t *k, const molt_source_t *staged)
 
 molt_err_t molt_keep_save(molt_keep_t *k, const molt_source_t *staged)
 {
-    molt_keep_state_t s;
+    molt_keep_state_t s, before;
     molt_area_src_t ctx;
     molt_source_t src;
     uint16_t schema, tlv = 0, from;
@@ -344,6 +344,7 @@ molt_err_t molt_keep_save(molt_keep_t *k, const molt_source_t *staged)
         return err;
     if (s.phase == MOLT_KEEP_RESTORING || s.phase == MOLT_KEEP_TRIAL || s.phase == MOLT_KEEP_CONSOLIDATING)
         return MOLT_E_KEEP_PHASE; /* a trial is running: FWU refuses the install too */
+    before = s;
     memset(&s, 0, sizeof s);
     running_src(k, k->slot, &src, &ctx); /* the image running now (REMAP: either slot) */
     if ((err = image_hash(&src, s.old_hash)) != MOLT_OK || (err = image_hash(staged, s.new_hash)) != MOLT_OK)
@@ -358,8 +359,10 @@ molt_err_t molt_keep_save(molt_keep_t *k, const molt_source_t *staged)
     if ((err = state_put(k, &s)) != MOLT_OK)
         return err;
     if (k->ops.save != NULL && k->ops.save(k->ops.ctx, &k->app) != MOLT_OK) {
-        s.phase = MOLT_KEEP_NONE;
-        (void)state_put(k, &s);
+        /* Back to the phase record found: an upgrade saved before (its request
+         * may stand) must survive a failed second save. (It was set to none; the
+         * life proof found the first upgrade's new code then running unmigrated.) */
+        (void)state_put(k, &before);
         return MOLT_E_KEEP_SAVE;
     }
     if (k->ops.cleanup != NULL)

@@ -621,7 +621,7 @@ static void judge_data(life_t *l, molt_err_t kr)
 
 /* An install (FWU) or save + request (the other paths) of image N was called:
  * did it start a data-preserving upgrade? ok: the call succeeded. */
-static void ses_begin(life_t *l, int N, bool ok, bool save_ok)
+static void ses_begin(life_t *l, int N, bool ok, bool save_ok, bool save_fail)
 {
     bool cut = !sim_flash_powered(&l->d.flash);
     /* a save that succeeded for code other than the running one must have saved */
@@ -632,11 +632,13 @@ static void ses_begin(life_t *l, int N, bool ok, bool save_ok)
     /* the save listener ran: the phase "saving" is recorded; cut before it: the
      * phase may or may not have been written (a maybe-upgrade) */
     bool maybe = !l->saved_called && cut && N != l->R && !(l->ses.on && !l->ses.pre);
-    if (l->saved_called || maybe) {
+    /* the listener failed without a cut: the phase found before is back (an upgrade saved before stands) */
+    bool restored = l->saved_called && !cut && save_fail;
+    if (!restored && (l->saved_called || maybe)) {
         int prevN = l->ses.on && l->ses.pre ? l->ses.N : -1;
         l->ses.on = maybe || cut || ok;
         l->ses.pre = true;
-        l->ses.maybe = maybe;
+        l->ses.maybe = maybe || (save_fail && cut); /* a cut failing save: the phase before may be back */
         l->ses.amb = false;
         l->ses.O = l->R;
         l->ses.N = N;
@@ -832,7 +834,7 @@ static void act_stage_fwu(life_t *l, int i)
             if (is == PSA_SUCCESS_REBOOT)
                 l->res->fwu_installs++;
             if (l->cfg->data)
-                ses_begin(l, i, is == PSA_SUCCESS_REBOOT, is == PSA_SUCCESS_REBOOT);
+                ses_begin(l, i, is == PSA_SUCCESS_REBOOT, is == PSA_SUCCESS_REBOOT, false);
         } else if (l->cfg->data && fs == PSA_ERROR_NOT_PERMITTED && sim_flash_powered(&l->d.flash) &&
                    psa_fwu_query(0, &info) == PSA_SUCCESS && info.error == MOLT_E_KEEP_SCHEMA) {
             l->res->schema_refusals++;
@@ -894,7 +896,7 @@ static void step(life_t *l)
             }
             if (se == MOLT_E_KEEP_SCHEMA)
                 l->res->schema_refusals++;
-            ses_begin(l, N, ok, se == MOLT_OK);
+            ses_begin(l, N, ok, se == MOLT_OK, se == MOLT_E_KEEP_SAVE);
             if (aborted && l->ses.on)
                 l->ses.maybe = true; /* the withdrawal was cut: the save may stand */
         } else {

@@ -58,7 +58,7 @@ static char g_dir[256];
 
 typedef struct appctx {
     unsigned saves, cleanups, restores, consolidates;
-    bool fail_restore;
+    bool fail_restore, fail_save;
     uint16_t prev, next;
 } appctx_t;
 
@@ -69,7 +69,7 @@ static molt_err_t app_save(void *ctx, const molt_store_app_t *h)
 {
     (void)h;
     ((appctx_t *)ctx)->saves++;
-    return MOLT_OK;
+    return ((appctx_t *)ctx)->fail_save ? MOLT_E_ARG : MOLT_OK;
 }
 static void app_cleanup(void *ctx) { ((appctx_t *)ctx)->cleanups++; }
 static void app_consolidate(void *ctx) { ((appctx_t *)ctx)->consolidates++; }
@@ -529,7 +529,9 @@ static void test_refusals(void)
  *  - a save made during the unconfirmed trial of a third image bound the session
  *    to that image: after its revert the old code found KEEP_IMAGE forever (its
  *    data stranded). Now the session is void once other code runs (dropped),
- *    and the old code has its data, byte for byte. */
+ *    and the old code has its data, byte for byte;
+ *  - a second save whose listener failed set the phase to none, cancelling the
+ *    first saved upgrade whose request stood. */
 static void test_unprotected(void)
 {
     dut_t *u = dut_factory();
@@ -564,6 +566,22 @@ static void test_unprotected(void)
     CHECK_EQ(saved_count(u, 1), 0);
     CHECK(holds(u, MOLT_STORE_LIVE, false) && app2_intact(u), "the old data byte for byte");
     CHECK_EQ(molt_store_put(&u->k.app, 7, "x", 1), MOLT_OK); /* usable again */
+    dut_free(u);
+
+    /* a second save that fails (its listener) leaves the first upgrade saved: its
+     * request stands, and the new code must find its data migrated */
+    u = dut_factory();
+    CHECK_EQ(download(u, &im_new), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_install(), PSA_SUCCESS_REBOOT);
+    CHECK_EQ(phase_of(u), MOLT_KEEP_SAVED);
+    u->app.fail_save = true;
+    molt_source_from_mem(&src, &mem, im_new.b, (uint32_t)im_new.n);
+    CHECK_EQ(molt_keep_save(&u->k, &src), MOLT_E_KEEP_SAVE);
+    CHECK_EQ(phase_of(u), MOLT_KEEP_SAVED);
+    u->app.fail_save = false;
+    CHECK_EQ(app_start(u), MOLT_OK);
+    CHECK_EQ(u->act, MOLT_KEEP_ACT_MIGRATED);
+    CHECK(u->r.trial && code_side(u) == NEW_DATA && holds(u, MOLT_STORE_LIVE, true), "new code, migrated data");
     dut_free(u);
 }
 
