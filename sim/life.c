@@ -162,6 +162,7 @@ typedef struct life {
     bool data_ready;    /* st and k attached for this boot */
     bool keep_ok;       /* molt_keep_boot() said OK: the application uses its records */
     bool saved_called;  /* the save listener ran in the current call */
+    bool save_failed;   /* ... and failed */
     uint32_t saves_n;
     bool app2;          /* application 2's record was written (at the factory) */
     /* ... and the data oracle: what the application wrote, in which schema */
@@ -372,7 +373,9 @@ static molt_err_t ls_save(void *ctx, const molt_store_app_t *h)
     l->res->saves++;
     l->saves_n++;
     memcpy(p, &l->saves_n, 4);
-    return app_write(l, 0, true, p, 4, l->ds);
+    molt_err_t e = app_write(l, 0, true, p, 4, l->ds);
+    l->save_failed = e != MOLT_OK; /* (a save made while an earlier one froze the records) */
+    return e;
 }
 
 /* Restore listener: rewrite every record from schema prev to next (LIVE holds
@@ -621,7 +624,7 @@ static void judge_data(life_t *l, molt_err_t kr)
 
 /* An install (FWU) or save + request (the other paths) of image N was called:
  * did it start a data-preserving upgrade? ok: the call succeeded. */
-static void ses_begin(life_t *l, int N, bool ok, bool save_ok, bool save_fail)
+static void ses_begin(life_t *l, int N, bool ok, bool save_ok)
 {
     bool cut = !sim_flash_powered(&l->d.flash);
     /* a save that succeeded for code other than the running one must have saved */
@@ -633,7 +636,8 @@ static void ses_begin(life_t *l, int N, bool ok, bool save_ok, bool save_fail)
      * phase may or may not have been written (a maybe-upgrade) */
     bool maybe = !l->saved_called && cut && N != l->R && !(l->ses.on && !l->ses.pre);
     /* the listener failed without a cut: the phase found before is back (an upgrade saved before stands) */
-    bool restored = l->saved_called && !cut && save_fail;
+    bool save_fail = l->saved_called && l->save_failed;
+    bool restored = save_fail && !cut;
     if (!restored && (l->saved_called || maybe)) {
         int prevN = l->ses.on && l->ses.pre ? l->ses.N : -1;
         l->ses.on = maybe || cut || ok;
@@ -647,6 +651,7 @@ static void ses_begin(life_t *l, int N, bool ok, bool save_ok, bool save_fail)
         l->ses.snap_ds = l->ds;
     }
     l->saved_called = false;
+    l->save_failed = false;
 }
 
 /* Which image the staging area holds (-1: none of the family). An upgrade is
@@ -834,7 +839,7 @@ static void act_stage_fwu(life_t *l, int i)
             if (is == PSA_SUCCESS_REBOOT)
                 l->res->fwu_installs++;
             if (l->cfg->data)
-                ses_begin(l, i, is == PSA_SUCCESS_REBOOT, is == PSA_SUCCESS_REBOOT, false);
+                ses_begin(l, i, is == PSA_SUCCESS_REBOOT, is == PSA_SUCCESS_REBOOT);
         } else if (l->cfg->data && fs == PSA_ERROR_NOT_PERMITTED && sim_flash_powered(&l->d.flash) &&
                    psa_fwu_query(0, &info) == PSA_SUCCESS && info.error == MOLT_E_KEEP_SCHEMA) {
             l->res->schema_refusals++;
@@ -896,7 +901,7 @@ static void step(life_t *l)
             }
             if (se == MOLT_E_KEEP_SCHEMA)
                 l->res->schema_refusals++;
-            ses_begin(l, N, ok, se == MOLT_OK, se == MOLT_E_KEEP_SAVE);
+            ses_begin(l, N, ok, se == MOLT_OK);
             if (aborted && l->ses.on)
                 l->ses.maybe = true; /* the withdrawal was cut: the save may stand */
         } else {
