@@ -579,6 +579,8 @@ static void judge_data(life_t *l, molt_err_t kr)
     /* the oracle moves on with what it found legitimate */
     if (took)
         take_pend(l, &E);
+    if (took && j == J_MIGRATE)
+        take_pend(l, &l->ses.snap); /* the write cut before the save landed in the snapshot too */
     l->pend = false;
     if (c != 0) {
         l->keep_ok = false;
