@@ -162,6 +162,18 @@ static molt_err_t schema_get(molt_keep_t *k, uint16_t *schema, bool *have)
     return MOLT_OK;
 }
 
+/* Outside a session: does the running code use the data's schema? Code that
+ * declares another one was activated without a save (a request outside the
+ * update API, or the old side of such an activation), so nothing was migrated:
+ * MOLT_E_KEEP_SCHEMA, nothing touched. (The life proof found new code silently
+ * running on unmigrated data here.) */
+static molt_err_t same_schema(molt_keep_t *k, const molt_source_t *src, bool have, uint16_t schema)
+{
+    uint16_t tlv, from;
+    uint16_t decl = molt_keep_image_schema(src, k->app.app, &tlv, &from) == MOLT_OK ? tlv : 0u;
+    return have && decl != schema ? MOLT_E_KEEP_SCHEMA : MOLT_OK;
+}
+
 /* --- steps --------------------------------------------------------------------- */
 
 molt_err_t molt_keep_init(molt_keep_t *k, molt_store_t *st, uint16_t app, const molt_port_t *port,
@@ -177,6 +189,7 @@ molt_err_t molt_keep_init(molt_keep_t *k, molt_store_t *st, uint16_t app, const 
     k->st = st;
     k->port = port;
     k->cfg = *cfg;
+    k->slot = MOLT_AREA_PRIMARY;
     if (ops != NULL)
         k->ops = *ops;
     return MOLT_OK;
@@ -225,25 +238,38 @@ molt_err_t molt_keep_boot(molt_keep_t *k, const molt_boot_result_t *boot, molt_k
     if (k == NULL || k->st == NULL || boot == NULL)
         return MOLT_E_ARG;
     k->st->frozen_app = 0; /* a reset ends any freeze: the boot below decides */
+    k->slot = boot->slot < 2u ? boot->slot : MOLT_AREA_PRIMARY;
     running_src(k, boot->slot, &src, &ctx);
     if ((err = state_get(k, &s)) != MOLT_OK || (err = schema_get(k, &schema, &have)) != MOLT_OK)
         return err;
     if (s.phase == MOLT_KEEP_NONE || s.phase == MOLT_KEEP_DONE || s.phase == MOLT_KEEP_RECOVERED) {
+        uint16_t decl = molt_keep_image_schema(&src, k->app.app, &tlv, &from) == MOLT_OK ? tlv : 0u;
         /* First boot with data: the running image's schema is the device's. */
-        if (!have && molt_keep_image_schema(&src, k->app.app, &tlv, &from) == MOLT_OK && tlv != 0u) {
+        if (!have && decl != 0u) {
             uint8_t v[2];
-            molt_put_le16(v, tlv);
+            molt_put_le16(v, decl);
             return molt_store_put_raw(k->st, MOLT_STORE_SYSTEM, k->app.app, ID_SCHEMA, v, sizeof v);
         }
-        return MOLT_OK;
+        return same_schema(k, &src, have, schema);
     }
     if ((err = image_hash(&src, h)) != MOLT_OK)
         return err;
     enum side side = memcmp(h, s.old_hash, sizeof h) == 0   ? SIDE_OLD
                      : memcmp(h, s.new_hash, sizeof h) == 0 ? SIDE_NEW
                                                             : SIDE_OTHER;
-    if (side == SIDE_OTHER)
-        return MOLT_E_KEEP_IMAGE;
+    if (side == SIDE_OTHER) {
+        if (s.phase != MOLT_KEEP_SAVING && s.phase != MOLT_KEEP_SAVED)
+            return MOLT_E_KEEP_IMAGE; /* LIVE may be migrated: the snapshot waits for the old code */
+        /* The data never left LIVE, and the code it was saved for is not the
+         * code that runs: the session is void. Keeping it would strand the
+         * data when the old code returns under another identity (a save made
+         * during a trial that is then reverted - found by the life proof). */
+        s.phase = MOLT_KEEP_NONE;
+        if ((err = commit(k, MOLT_STORE_X_DROP_SNAP, &s, NULL)) != MOLT_OK)
+            return err;
+        *did = MOLT_KEEP_ACT_DROPPED;
+        return same_schema(k, &src, have, schema);
+    }
     if (side == SIDE_OLD) {
         if (s.phase == MOLT_KEEP_SAVING || s.phase == MOLT_KEEP_SAVED) {
             /* The new code never ran: LIVE is the old code's own. */
@@ -251,14 +277,16 @@ molt_err_t molt_keep_boot(molt_keep_t *k, const molt_boot_result_t *boot, molt_k
             if ((err = commit(k, MOLT_STORE_X_DROP_SNAP, &s, NULL)) != MOLT_OK)
                 return err;
             *did = MOLT_KEEP_ACT_DROPPED;
-            return MOLT_OK;
+        } else {
+            /* RESTORING, TRIAL, CONSOLIDATING: the new code touched LIVE. */
+            s.phase = MOLT_KEEP_RECOVERED;
+            if ((err = commit(k, MOLT_STORE_X_LIVE_FROM_SNAP | MOLT_STORE_X_DROP_SNAP, &s, NULL)) != MOLT_OK)
+                return err;
+            *did = MOLT_KEEP_ACT_RESTORED;
         }
-        /* RESTORING, TRIAL, CONSOLIDATING: the new code touched LIVE. */
-        s.phase = MOLT_KEEP_RECOVERED;
-        if ((err = commit(k, MOLT_STORE_X_LIVE_FROM_SNAP | MOLT_STORE_X_DROP_SNAP, &s, NULL)) != MOLT_OK)
-            return err;
-        *did = MOLT_KEEP_ACT_RESTORED;
-        return MOLT_OK;
+        /* The old data is back; whether the old code may use it is the same
+         * question as without a session (it may itself run unmigrated). */
+        return same_schema(k, &src, have, schema);
     }
     /* The new code runs. */
     if (s.phase == MOLT_KEEP_SAVING || s.phase == MOLT_KEEP_SAVED || s.phase == MOLT_KEEP_RESTORING) {
@@ -302,7 +330,7 @@ molt_err_t molt_keep_check(molt_keep_t *k, const molt_source_t *staged)
 
 molt_err_t molt_keep_save(molt_keep_t *k, const molt_source_t *staged)
 {
-    molt_keep_state_t s;
+    molt_keep_state_t s, before;
     molt_area_src_t ctx;
     molt_source_t src;
     uint16_t schema, tlv = 0, from;
@@ -316,8 +344,9 @@ molt_err_t molt_keep_save(molt_keep_t *k, const molt_source_t *staged)
         return err;
     if (s.phase == MOLT_KEEP_RESTORING || s.phase == MOLT_KEEP_TRIAL || s.phase == MOLT_KEEP_CONSOLIDATING)
         return MOLT_E_KEEP_PHASE; /* a trial is running: FWU refuses the install too */
+    before = s;
     memset(&s, 0, sizeof s);
-    running_src(k, MOLT_AREA_PRIMARY, &src, &ctx);
+    running_src(k, k->slot, &src, &ctx); /* the image running now (REMAP: either slot) */
     if ((err = image_hash(&src, s.old_hash)) != MOLT_OK || (err = image_hash(staged, s.new_hash)) != MOLT_OK)
         return err;
     if (memcmp(s.old_hash, s.new_hash, MOLT_KEEP_HASH) == 0)
@@ -330,8 +359,10 @@ molt_err_t molt_keep_save(molt_keep_t *k, const molt_source_t *staged)
     if ((err = state_put(k, &s)) != MOLT_OK)
         return err;
     if (k->ops.save != NULL && k->ops.save(k->ops.ctx, &k->app) != MOLT_OK) {
-        s.phase = MOLT_KEEP_NONE;
-        (void)state_put(k, &s);
+        /* Back to the phase record found: an upgrade saved before (its request
+         * may stand) must survive a failed second save. (It was set to none; the
+         * life proof found the first upgrade's new code then running unmigrated.) */
+        (void)state_put(k, &before);
         return MOLT_E_KEEP_SAVE;
     }
     if (k->ops.cleanup != NULL)
@@ -343,14 +374,18 @@ molt_err_t molt_keep_save(molt_keep_t *k, const molt_source_t *staged)
     return MOLT_OK;
 }
 
+/* The recorded phase of k's application (MOLT_E_ARG for no k). */
+static molt_err_t state_of(molt_keep_t *k, molt_keep_state_t *s)
+{
+    return k == NULL ? MOLT_E_ARG : state_get(k, s);
+}
+
 molt_err_t molt_keep_accept_check(molt_keep_t *k)
 {
     molt_keep_state_t s;
     molt_err_t err;
 
-    if (k == NULL)
-        return MOLT_E_ARG;
-    if ((err = state_get(k, &s)) != MOLT_OK)
+    if ((err = state_of(k, &s)) != MOLT_OK)
         return err;
     switch (s.phase) {
     case MOLT_KEEP_NONE:
@@ -367,9 +402,7 @@ molt_err_t molt_keep_consolidate(molt_keep_t *k)
     molt_keep_state_t s;
     molt_err_t err;
 
-    if (k == NULL)
-        return MOLT_E_ARG;
-    if ((err = state_get(k, &s)) != MOLT_OK)
+    if ((err = state_of(k, &s)) != MOLT_OK)
         return err;
     if (s.phase != MOLT_KEEP_TRIAL && s.phase != MOLT_KEEP_CONSOLIDATING)
         return MOLT_OK;
@@ -381,9 +414,7 @@ molt_err_t molt_keep_abort(molt_keep_t *k)
     molt_keep_state_t s;
     molt_err_t err;
 
-    if (k == NULL)
-        return MOLT_E_ARG;
-    if ((err = state_get(k, &s)) != MOLT_OK)
+    if ((err = state_of(k, &s)) != MOLT_OK)
         return err;
     if (s.phase != MOLT_KEEP_SAVING && s.phase != MOLT_KEEP_SAVED)
         return s.phase == MOLT_KEEP_NONE || s.phase == MOLT_KEEP_DONE || s.phase == MOLT_KEEP_RECOVERED

@@ -153,6 +153,29 @@ static molt_err_t newest(molt_store_t *st, const ent_t *e, bool *yes)
     return MOLT_OK;
 }
 
+/* The next live entry of the active sector's log (valid, not a tombstone, the
+ * newest of its key) at or after *pos: *found, and *pos moves past it (or to
+ * where the walk stopped). */
+static molt_err_t next_live(molt_store_t *st, uint32_t *pos, ent_t *e, bool *found)
+{
+    molt_err_t err;
+
+    *found = false;
+    while (st->active >= 0 && *pos < st->pos) {
+        int kind;
+        if ((err = ent_at(st, st->active, *pos, e, &kind)) != MOLT_OK)
+            return err;
+        if (kind != ENT_OK)
+            break;
+        *pos += e->size;
+        if (!e->valid || e->tomb)
+            continue;
+        if ((err = newest(st, e, found)) != MOLT_OK || *found)
+            return err;
+    }
+    return MOLT_OK;
+}
+
 /* --- mount ------------------------------------------------------------------- */
 
 static molt_err_t scan_end(molt_store_t *st)
@@ -283,21 +306,13 @@ static molt_err_t compact_pass(molt_store_t *st, int32_t t, uint16_t app, uint32
     molt_err_t err;
 
     *wpos = st->hdr_size;
-    while (st->active >= 0 && pos < st->pos) {
+    for (;;) {
         ent_t e;
-        int kind;
-        bool yes;
-        if ((err = ent_at(st, st->active, pos, &e, &kind)) != MOLT_OK)
+        bool found;
+        if ((err = next_live(st, &pos, &e, &found)) != MOLT_OK)
             return err;
-        if (kind != ENT_OK)
+        if (!found)
             break;
-        pos += e.size;
-        if (!e.valid || e.tomb)
-            continue;
-        if ((err = newest(st, &e, &yes)) != MOLT_OK)
-            return err;
-        if (!yes)
-            continue;
         bool live = e.space == MOLT_STORE_LIVE && e.app == app, snap = e.space == MOLT_STORE_SAVED && e.app == app;
         bool keep = !emits_key(x, nx, e.space, e.app, e.id);
         if (live && (flags & MOLT_STORE_X_LIVE_FROM_SNAP))
@@ -490,29 +505,15 @@ molt_err_t molt_store_next(molt_store_t *st, uint32_t *cursor, molt_store_rec_t 
         return MOLT_E_ARG;
     *more = false;
     uint32_t pos = *cursor < st->hdr_size ? st->hdr_size : *cursor;
-    while (st->active >= 0 && pos < st->pos) {
-        ent_t e;
-        int kind;
-        bool yes;
-        if ((err = ent_at(st, st->active, pos, &e, &kind)) != MOLT_OK)
-            return err;
-        if (kind != ENT_OK)
-            break;
-        pos += e.size;
-        if (!e.valid || e.tomb)
-            continue;
-        if ((err = newest(st, &e, &yes)) != MOLT_OK)
-            return err;
-        if (!yes)
-            continue;
+    ent_t e;
+    if ((err = next_live(st, &pos, &e, more)) != MOLT_OK)
+        return err;
+    if (*more) {
         rec->space = e.space;
         rec->app = e.app;
         rec->id = e.id;
         rec->len = e.len;
         rec->off = sec_base(st, st->active) + e.pos + MOLT_STORE_HDR;
-        *cursor = pos;
-        *more = true;
-        return MOLT_OK;
     }
     *cursor = pos;
     return MOLT_OK;

@@ -11,6 +11,8 @@
 
 #include "life.h"
 #include "molt/fwu.h"
+#include "molt/keepdata.h"
+#include "molt/store.h"
 #include "sign.h"
 #include "sim_port.h"
 
@@ -42,6 +44,16 @@ typedef struct img {
 } img_t;
 
 static img_t fam[NGEO][NIMG];
+
+/* The data variant's family: the same images, each declaring a data schema for
+ * application 1 in the protected schema TLV (schema, oldest it migrates from):
+ * migrations 1->2, 1->3, 2->3 and same-schema upgrades; image 2 cannot migrate
+ * schema 1, image 5 neither 1 nor 2, image 3 not 2 or 3 (refused at finish). */
+static img_t famd[NGEO][NIMG];
+static const uint16_t sch[NIMG] = {1, 2, 2, 1, 3, 3};
+static const uint16_t sch_from[NIMG] = {1, 1, 2, 1, 1, 3};
+#define DAPP 1u  /* the application whose data is upgraded */
+#define DAPP2 2u /* another application: its record must never change */
 
 typedef struct rng {
     uint64_t s;
@@ -90,9 +102,18 @@ static bool make_family(const life_cfg_t *cfg)
             for (size_t k = 0; k < len; k++)
                 in[k] = (uint8_t)rnd(&r);
             ok = sign_build_image(&o, &key, SIGN_SHA256, in, len, &out) && !out.oom;
-            free(in);
             fam[g][i].b = out.p;
             fam[g][i].n = out.len;
+            uint8_t tv[8] = {DAPP, 0, (uint8_t)sch[i], (uint8_t)(sch[i] >> 8), (uint8_t)sch_from[i],
+                             (uint8_t)(sch_from[i] >> 8), 0, 0};
+            sign_custom_tlv_t ct = {MOLT_TLV_DATA_SCHEMA, tv, sizeof tv};
+            sbuf_t outd = {0};
+            o.custom = &ct;
+            o.ncustom = 1;
+            ok = ok && sign_build_image(&o, &key, SIGN_SHA256, in, len, &outd) && !outd.oom;
+            free(in);
+            famd[g][i].b = outd.p;
+            famd[g][i].n = outd.len;
         }
     }
     sign_key_free(&key);
@@ -100,6 +121,16 @@ static bool make_family(const life_cfg_t *cfg)
 }
 
 /* --- one life ------------------------------------------------------------------- */
+
+/* The data oracle's view of application 1's records: id -> payload (the
+ * application's content, independent of schema). */
+#define NID 5u   /* record ids 0..4; id 0 is the save listener's */
+#define PAYMAX 20u
+typedef struct dmap {
+    bool has[NID];
+    uint8_t len[NID];
+    uint8_t v[NID][PAYMAX];
+} dmap_t;
 
 typedef struct life {
     const life_cfg_t *cfg;
@@ -124,6 +155,32 @@ typedef struct life {
     bool trace;
     bool maybe;     /* a confirm of that trial was cut: it may have landed */
     int pre_staged; /* the image in the staging area when the reset came */
+    int R;          /* the image the last completed boot runs (-1: none) */
+    /* the data variant: the application's store and listeners ... */
+    molt_store_t st;
+    molt_keep_t k;
+    bool data_ready;    /* st and k attached for this boot */
+    bool keep_ok;       /* molt_keep_boot() said OK: the application uses its records */
+    bool saved_called;  /* the save listener ran in the current call */
+    bool save_failed;   /* ... and failed */
+    uint32_t saves_n;
+    bool app2;          /* application 2's record was written (at the factory) */
+    /* ... and the data oracle: what the application wrote, in which schema */
+    dmap_t D;           /* the records as the application last wrote them */
+    uint16_t ds;        /* the schema they are in */
+    bool pend;          /* a put/del was cut: record pend_id is the old or the new value */
+    uint8_t pend_id;
+    bool pend_has;
+    uint8_t pend_len, pend_v[PAYMAX];
+    struct {
+        bool on;    /* a data-preserving upgrade is under way */
+        bool pre;   /* its new code has not run yet (the data is the old code's) */
+        bool maybe; /* the save was cut before its listener: it may not have started */
+        bool amb;   /* ... and the new code's schema is the data's: the boot could not tell */
+        int O, N, Nalt; /* old and new image (Nalt: a session it may have replaced) */
+        dmap_t snap;    /* the old data, for the revert */
+        uint16_t snap_ds;
+    } ses;
 } life_t;
 
 static void fail(life_t *l, uint64_t *what, const char *why, long long x)
@@ -134,7 +191,7 @@ static void fail(life_t *l, uint64_t *what, const char *why, long long x)
                 (int)l->bc.mode, why, x);
 }
 
-static const img_t *img(life_t *l, int i) { return &fam[l->g][i]; }
+static const img_t *img(life_t *l, int i) { return l->cfg->data ? &famd[l->g][i] : &fam[l->g][i]; }
 
 static bool slot_is(life_t *l, unsigned area, uint32_t off, int i)
 {
@@ -186,6 +243,7 @@ static void judge(life_t *l, molt_err_t rc)
     life_result_t *res = l->res;
     molt_boot_result_t *r = &l->br;
     res->boots++;
+    l->R = -1;
     if (l->trace)
         fprintf(stderr, "  boot rc %d slot %u trial %d action %d lost %d cleared %d err %d\n", rc, r->slot, r->trial,
                 r->action, r->revert_lost, r->request_cleared, r->staged_err);
@@ -204,6 +262,7 @@ static void judge(life_t *l, molt_err_t rc)
         fail(l, &res->mixed, "running bytes are no signed image", r->slot);
         return;
     }
+    l->R = R;
     /* A trial the application confirmed is the confirmed image from then on;
      * one whose confirm was cut landed if the boot moved on to another trial. */
     if (l->trial >= 0 && (l->confirmed || (l->maybe && r->trial && R != l->trial))) {
@@ -258,11 +317,365 @@ static void judge(life_t *l, molt_err_t rc)
         l->perm = false;
 }
 
+/* --- the data variant: the application's side ------------------------------------ */
+
+/* A record as the application stores it in schema sc: schema (LE16), id
+ * (LE16), then the content scrambled by a schema-dependent key, so the same
+ * content has other bytes in every schema. */
+static uint32_t enc(uint16_t sc, uint8_t id, const uint8_t *p, uint32_t n, uint8_t *out)
+{
+    out[0] = (uint8_t)sc;
+    out[1] = (uint8_t)(sc >> 8);
+    out[2] = id;
+    out[3] = 0;
+    for (uint32_t i = 0; i < n; i++)
+        out[4 + i] = (uint8_t)(p[i] ^ (uint8_t)(sc * 29u + id * 7u + i));
+    return n + 4u;
+}
+
+/* The application writes (has) or deletes (!has) record id in schema sc; a cut
+ * call leaves the oracle unsure which value the record holds until the boot. */
+static molt_err_t app_write(life_t *l, uint8_t id, bool has, const uint8_t *p, uint8_t n, uint16_t sc)
+{
+    uint8_t b[4 + PAYMAX];
+    uint64_t v0 = l->d.flash.stats.violations;
+    molt_err_t e = has ? molt_store_put(&l->k.app, id, b, enc(sc, id, p, n, b)) : molt_store_del(&l->k.app, id);
+    if (l->d.flash.stats.violations != v0)
+        fail(l, &l->res->nor, "NOR violation inside the store", (long long)(l->d.flash.stats.violations - v0));
+    if (!sim_flash_powered(&l->d.flash)) {
+        l->pend = true;
+        l->pend_id = id;
+        l->pend_has = has;
+        l->pend_len = n;
+        memcpy(l->pend_v, p, n);
+    } else if (e == MOLT_OK) {
+        /* accepted: it must survive (also into the snapshot while the new code has not run) */
+        l->res->rec_writes++;
+        l->D.has[id] = has;
+        l->D.len[id] = n;
+        memcpy(l->D.v[id], p, n);
+        if (l->ses.on && l->ses.pre) {
+            l->ses.snap.has[id] = has;
+            l->ses.snap.len[id] = n;
+            memcpy(l->ses.snap.v[id], p, n);
+        }
+    }
+    return e;
+}
+
+/* Save listener: flush the RAM state (the number of saves) into record 0. */
+static molt_err_t ls_save(void *ctx, const molt_store_app_t *h)
+{
+    life_t *l = ctx;
+    uint8_t p[4];
+    (void)h;
+    l->saved_called = true;
+    l->res->saves++;
+    l->saves_n++;
+    memcpy(p, &l->saves_n, 4);
+    molt_err_t e = app_write(l, 0, true, p, 4, l->ds);
+    l->save_failed = e != MOLT_OK; /* (a save made while an earlier one froze the records) */
+    return e;
+}
+
+/* Restore listener: rewrite every record from schema prev to next (LIVE holds
+ * the saved records at each call). A record in another schema: refuse. */
+static molt_err_t ls_restore(void *ctx, const molt_store_app_t *h, uint16_t prev, uint16_t next)
+{
+    (void)ctx;
+    if (prev == next)
+        return MOLT_OK;
+    uint16_t ids[NID + 4], id, len;
+    uint32_t n = 0, cur = 0;
+    bool more = true;
+    molt_err_t err;
+    while ((err = molt_store_app_next(h, &cur, &id, &len, &more)) == MOLT_OK && more && n < NID + 4)
+        ids[n++] = id;
+    if (err != MOLT_OK)
+        return err;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t v[4 + PAYMAX], p[PAYMAX], w[4 + PAYMAX];
+        size_t vl = 0;
+        if ((err = molt_store_get(h, ids[i], v, sizeof v, &vl)) != MOLT_OK)
+            return err;
+        if (vl < 4u || (uint16_t)(v[0] | v[1] << 8) != prev || v[2] != ids[i])
+            return MOLT_E_ARG;
+        for (uint32_t j = 0; j < vl - 4u; j++)
+            p[j] = (uint8_t)(v[4 + j] ^ (uint8_t)(prev * 29u + ids[i] * 7u + j));
+        if ((err = molt_store_put(h, ids[i], w, enc(next, (uint8_t)ids[i], p, (uint32_t)vl - 4u, w))) != MOLT_OK)
+            return err;
+    }
+    return MOLT_OK;
+}
+
+/* The application's start after a boot: its store and listeners (no flash op). */
+static void data_attach(life_t *l)
+{
+    molt_keep_ops_t ops = {ls_save, NULL, ls_restore, NULL, l};
+    l->data_ready = molt_store_mount(&l->st, sim_device_data_area(&l->d)) == MOLT_OK &&
+                    molt_keep_init(&l->k, &l->st, DAPP, &l->d.port, &l->bc, &ops) == MOLT_OK;
+}
+
 static void fwu_setup(life_t *l)
 {
     l->fwu_ok = l->bc.mode == MOLT_MODE_SWAP && molt_fwu_init(&l->fwu, &l->d.port, &l->bc, &l->br) == MOLT_OK;
+    if (l->fwu_ok && l->cfg->data && l->data_ready)
+        molt_keep_fwu_hooks(&l->k, &l->fwu);
     if (l->fwu_ok)
         molt_fwu_bind(&l->fwu);
+}
+
+/* --- the data oracle ---------------------------------------------------------------- */
+
+static const uint8_t app2_rec[12] = {'p', 'a', 'i', 'r', 'i', 'n', 'g', '-', 'k', 'e', 'y', '2'};
+
+/* Does application 1's LIVE space hold exactly E in schema es? The record cut
+ * in flight (pend) may hold its new value; *took says it does. 0: yes; 1: the
+ * content is there, in another schema (wrong side); 2: records lost. */
+static int data_cmp(life_t *l, const dmap_t *E, uint16_t es, bool pend_ok, bool *took)
+{
+    uint8_t seen[NID] = {0}, v[MOLT_STORE_VALUE_MAX], w[4 + PAYMAX];
+    uint32_t cur = 0;
+    bool more = true, other_schema = false;
+    molt_store_rec_t r;
+    *took = false;
+    while (molt_store_next(&l->st, &cur, &r, &more) == MOLT_OK && more) {
+        if (r.space != MOLT_STORE_LIVE)
+            continue;
+        if (r.app == DAPP2) {
+            if (r.id != 7 || r.len != sizeof app2_rec || molt_store_read_value(&l->st, &r, v, sizeof v) != MOLT_OK ||
+                memcmp(v, app2_rec, sizeof app2_rec) != 0)
+                return 2;
+            seen[0] |= 2;
+            continue;
+        }
+        if (r.app != DAPP || r.id >= NID || r.len > sizeof v || molt_store_read_value(&l->st, &r, v, sizeof v) != MOLT_OK)
+            return 2;
+        uint8_t id = (uint8_t)r.id;
+        seen[id] |= 1;
+        bool want = E->has[id];
+        uint32_t n = want ? enc(es, id, E->v[id], E->len[id], w) : 0;
+        if (want && r.len == n && memcmp(v, w, n) == 0)
+            continue;
+        if (pend_ok && l->pend && l->pend_id == id && l->pend_has) {
+            n = enc(es, id, l->pend_v, l->pend_len, w);
+            if (r.len == n && memcmp(v, w, n) == 0) {
+                *took = true;
+                continue;
+            }
+        }
+        /* the right content in another schema? */
+        uint16_t s2 = (uint16_t)(r.len >= 4 ? v[0] | v[1] << 8 : 0);
+        if (want && s2 != es && r.len == 4u + E->len[id] && enc(s2, id, E->v[id], E->len[id], w) == r.len &&
+            memcmp(v, w, r.len) == 0) {
+            other_schema = true;
+            continue;
+        }
+        return 2;
+    }
+    if (l->app2 && !(seen[0] & 2))
+        return 2;
+    for (uint8_t id = 0; id < NID; id++) {
+        if ((seen[id] & 1) || !E->has[id])
+            continue;
+        if (pend_ok && l->pend && l->pend_id == id && !l->pend_has) {
+            *took = true; /* the cut delete landed */
+            continue;
+        }
+        return 2;
+    }
+    return other_schema ? 1 : 0;
+}
+
+static void take_pend(life_t *l, dmap_t *E)
+{
+    E->has[l->pend_id] = l->pend_has;
+    E->len[l->pend_id] = l->pend_len;
+    memcpy(E->v[l->pend_id], l->pend_v, l->pend_len);
+}
+
+/* After a completed boot (the code oracle found image R running) and the
+ * application's molt_keep_boot() (kr): code and data on the same side, nothing
+ * lost, a revert gives back the old data byte for byte. */
+static void judge_data(life_t *l, molt_err_t kr)
+{
+    life_result_t *res = l->res;
+    int R = l->R;
+    bool trial = l->br.trial, took = false, pend_ok = true;
+    dmap_t E = l->D;
+    uint16_t es = l->ds;
+    int c = -1;
+    enum { J_KEEP, J_MIGRATE, J_RESTORE } j = J_KEEP;
+
+    if (R < 0)
+        return;
+    if (kr == MOLT_E_KEEP_SCHEMA || kr == MOLT_E_KEEP_IMAGE)
+        res->keep_refused++;
+    if (l->ses.on && (R == l->ses.N || (l->ses.maybe && R == l->ses.Nalt)) && R != l->ses.O) {
+        if (l->ses.pre) {
+            /* the new code's first boot: the old data migrated to its schema */
+            E = l->ses.snap;
+            es = sch[R];
+            j = J_MIGRATE;
+            c = data_cmp(l, &E, es, true, &took);
+            if (c != 0 && l->ses.maybe) {
+                /* the cut save may never have started: the data untouched */
+                int c2 = data_cmp(l, &l->D, l->ds, true, &took);
+                if (c2 == 0 && (kr != MOLT_OK || sch[R] == l->ds)) {
+                    c = 0;
+                    j = J_KEEP;
+                    E = l->D;
+                    es = l->ds;
+                }
+            }
+            if (c == 0 && j == J_MIGRATE && kr != MOLT_OK)
+                fail(l, &res->dmismatch, "the new code runs without its migrated data (keep error)", kr);
+            /* same schema: migrated and untouched data are the same bytes, so whether
+             * the cut save had begun shows only at the revert (restored or kept) */
+            l->ses.amb = c == 0 && j == J_MIGRATE && l->ses.maybe && sch[R] == l->ds;
+        } else {
+            c = data_cmp(l, &E, es, true, &took);
+            if (kr != MOLT_OK)
+                fail(l, &res->dmismatch, "the new code is refused its migrated data (keep error)", kr);
+        }
+    } else if (l->ses.on && R == l->ses.O) {
+        /* the old code again: its own data, byte for byte */
+        E = l->ses.snap;
+        es = l->ses.snap_ds;
+        pend_ok = l->ses.pre; /* a record written by the new code is gone with it */
+        j = J_RESTORE;
+        c = data_cmp(l, &E, es, pend_ok, &took);
+        if (c != 0 && l->ses.amb && data_cmp(l, &l->D, l->ds, true, &took) == 0) {
+            c = 0; /* the cut save had not begun: the unprotected trial's records stay */
+            E = l->D;
+            es = l->ds;
+        }
+        if (kr == MOLT_OK && sch[R] != es)
+            fail(l, &res->dmismatch, "old code that runs unmigrated data is given it, keep said OK", R * 100 + es);
+        else if (kr != MOLT_OK && sch[R] == es)
+            fail(l, &res->dmismatch, "the old code is refused its own data (keep error)", kr);
+    } else {
+        /* no upgrade of the data concerns this image: nothing may change. A
+         * saved upgrade whose new code has not run is void once other code runs. */
+        if (l->ses.on && l->ses.pre)
+            l->ses.on = false;
+        c = data_cmp(l, &E, es, true, &took);
+        if (kr == MOLT_OK && sch[R] != es)
+            fail(l, &res->dmismatch, "code runs with data of another schema, keep said OK", R * 100 + es);
+        else if (kr != MOLT_OK && sch[R] == es && !l->ses.on)
+            fail(l, &res->dmismatch, "code is refused data of its own schema (keep error)", kr);
+    }
+    if (c == 1)
+        fail(l, &res->dmismatch, "the records are in the other side's schema", R);
+    else if (c == 2)
+        fail(l, &res->dlost, j == J_RESTORE ? "the old data is not given back byte for byte" : "records lost", R);
+    if (l->trace) {
+        molt_keep_state_t ks;
+        uint16_t ksc = 0;
+        (void)molt_keep_status(&l->k, &ks, &ksc);
+        fprintf(stderr, "  data: keep %d R %d judge %d cmp %d ses %d pre %d O %d N %d ds %u es %u | phase 0x%02x schema %u\n",
+                kr, R, (int)j, c, l->ses.on, l->ses.pre, l->ses.O, l->ses.N, l->ds, es, ks.phase, ksc);
+    }
+    /* the oracle moves on with what it found legitimate */
+    if (took)
+        take_pend(l, &E);
+    if (took && j == J_MIGRATE)
+        take_pend(l, &l->ses.snap); /* the write cut before the save landed in the snapshot too */
+    l->pend = false;
+    if (c != 0) {
+        l->keep_ok = false;
+        l->ses.on = false;
+        /* resynchronise with the store to go on judging the rest of the life */
+        memset(&E, 0, sizeof E);
+        uint32_t cur = 0;
+        bool more = true;
+        molt_store_rec_t r;
+        uint8_t v[MOLT_STORE_VALUE_MAX];
+        while (molt_store_next(&l->st, &cur, &r, &more) == MOLT_OK && more)
+            if (r.space == MOLT_STORE_LIVE && r.app == DAPP && r.id < NID && r.len >= 4 && r.len <= 4 + PAYMAX &&
+                molt_store_read_value(&l->st, &r, v, sizeof v) == MOLT_OK) {
+                es = (uint16_t)(v[0] | v[1] << 8);
+                E.has[r.id] = true;
+                E.len[r.id] = (uint8_t)(r.len - 4);
+                for (uint32_t i = 0; i < r.len - 4u; i++)
+                    E.v[r.id][i] = (uint8_t)(v[4 + i] ^ (uint8_t)(es * 29u + r.id * 7u + i));
+            }
+        l->D = E;
+        l->ds = es;
+        return;
+    }
+    l->D = E;
+    l->ds = es;
+    if (j == J_MIGRATE) {
+        res->migrations++;
+        l->ses.pre = false;
+        l->ses.maybe = false;
+        l->ses.N = R;
+    } else if (j == J_RESTORE) {
+        res->restores += !l->ses.pre;
+        res->drops += l->ses.pre;
+        l->ses.on = false;
+    } else if (l->ses.on && l->ses.maybe && (R == l->ses.N || R == l->ses.Nalt)) {
+        l->ses.on = false; /* the cut save never started: the new code runs unprotected */
+    }
+    /* the new code confirmed: the upgrade is over (consolidated) */
+    if (l->ses.on && !l->ses.pre && R == l->ses.N && !trial)
+        l->ses.on = false;
+    l->keep_ok = kr == MOLT_OK;
+}
+
+/* An install (FWU) or save + request (the other paths) of image N was called:
+ * did it start a data-preserving upgrade? ok: the call succeeded. */
+static void ses_begin(life_t *l, int N, bool ok, bool save_ok)
+{
+    bool cut = !sim_flash_powered(&l->d.flash);
+    /* a save that succeeded for code other than the running one must have saved */
+    if (save_ok && !cut && !l->saved_called && N >= 0 && N != l->R)
+        fail(l, &l->res->dmismatch, "the save of another image said OK without saving", N);
+    if (l->trace)
+        fprintf(stderr, "  save of %d: listener %d, cut %d, ok %d\n", N, l->saved_called, cut, ok);
+    /* the save listener ran: the phase "saving" is recorded; cut before it: the
+     * phase may or may not have been written (a maybe-upgrade) */
+    bool maybe = !l->saved_called && cut && N != l->R && !(l->ses.on && !l->ses.pre);
+    /* the listener failed without a cut: the phase found before is back (an upgrade saved before stands) */
+    bool save_fail = l->saved_called && l->save_failed;
+    bool restored = save_fail && !cut;
+    if (!restored && (l->saved_called || maybe)) {
+        int prevN = l->ses.on && l->ses.pre ? l->ses.N : -1;
+        l->ses.on = maybe || cut || ok;
+        l->ses.pre = true;
+        l->ses.maybe = maybe || (save_fail && cut); /* a cut failing save: the phase before may be back */
+        l->ses.amb = false;
+        l->ses.O = l->R;
+        l->ses.N = N;
+        l->ses.Nalt = prevN;
+        l->ses.snap = l->D;
+        l->ses.snap_ds = l->ds;
+    }
+    l->saved_called = false;
+    l->save_failed = false;
+}
+
+/* Which image the staging area holds (-1: none of the family). An upgrade is
+ * bound to the identity of its new image, its hash TLV (docs/store.md): bytes
+ * whose TLV area is image i's claim to be image i, even with a damaged payload
+ * (the boot code refuses those; image i itself, staged later, is the code the
+ * data was saved for). */
+static int staged_now(life_t *l)
+{
+    unsigned a = l->bc.mode == MOLT_MODE_REMAP ? 1u - (unsigned)l->running_slot : MOLT_AREA_SECONDARY;
+    uint32_t off = molt_boot_staging_offset(&l->d.port, &l->bc);
+    const uint8_t *p = sim_flash_data(&l->d.flash) + sim_device_area_base(&l->d, a) + off;
+    for (int i = 0; i < NIMG; i++)
+        if (slot_is(l, a, off, i))
+            return i;
+    for (int i = 0; i < NIMG; i++) {
+        const img_t *m = img(l, i);
+        uint32_t t = (uint32_t)(m->b[8] | m->b[9] << 8) + (uint32_t)(m->b[12] | m->b[13] << 8 | m->b[14] << 16);
+        if (off + m->n <= l->d.port.area[a].size && t < m->n && memcmp(p + t, m->b + t, m->n - t) == 0)
+            return i;
+    }
+    return -1;
 }
 
 /* Reset: boot, with up to MAX_CUTS nested cuts in recovery. */
@@ -274,20 +687,27 @@ static void reset(life_t *l, int depth)
             l->pre_staged = i;
     for (int c = depth; c <= MAX_CUTS; c++) {
         sim_device_reboot(&l->d);
-        if (c < MAX_CUTS && chance(&l->r, c == 0 ? 20 : 35)) {
+        l->data_ready = false;
+        l->keep_ok = false;
+        bool armed = c < MAX_CUTS && chance(&l->r, c == 0 ? 20 : 35);
+        if (armed)
             sim_flash_arm_cut(&l->d.flash, chance(&l->r, 70) ? SIM_CUT_TORN : SIM_CUT_BEFORE, below(&l->r, 60),
                               rnd(&l->r));
-            molt_err_t rc = MOLT_CALL(l, molt_boot_go(&l->d.port, &l->bc, &l->br));
-            if (!sim_flash_powered(&l->d.flash)) {
-                l->res->cuts++;
-                l->res->recovery_cuts += c > 0;
-                continue;
-            }
-            sim_flash_disarm(&l->d.flash);
-            judge(l, rc);
-        } else {
-            judge(l, MOLT_CALL(l, molt_boot_go(&l->d.port, &l->bc, &l->br)));
+        molt_err_t rc = MOLT_CALL(l, molt_boot_go(&l->d.port, &l->bc, &l->br)), kr = MOLT_OK;
+        /* the application's start: resume or recover its data first (a cut may land there too) */
+        if (l->cfg->data && rc == MOLT_OK && sim_flash_powered(&l->d.flash)) {
+            data_attach(l);
+            kr = l->data_ready ? MOLT_CALL(l, molt_keep_boot(&l->k, &l->br, NULL)) : MOLT_E_IO;
         }
+        if (armed && !sim_flash_powered(&l->d.flash)) {
+            l->res->cuts++;
+            l->res->recovery_cuts += c > 0;
+            continue;
+        }
+        sim_flash_disarm(&l->d.flash);
+        judge(l, rc);
+        if (l->cfg->data && rc == MOLT_OK)
+            judge_data(l, kr);
         fwu_setup(l);
         return;
     }
@@ -413,10 +833,18 @@ static void act_stage_fwu(life_t *l, int i)
                 break;
             off += n;
         }
-        if (off == m->n && MOLT_CALL(l, psa_fwu_finish(0)) == PSA_SUCCESS) {
+        psa_status_t fs = off == m->n ? MOLT_CALL(l, psa_fwu_finish(0)) : PSA_ERROR_BAD_STATE;
+        if (fs == PSA_SUCCESS) {
             l->staged = i;
-            if (MOLT_CALL(l, psa_fwu_install()) == PSA_SUCCESS_REBOOT)
+            l->saved_called = false;
+            psa_status_t is = MOLT_CALL(l, psa_fwu_install());
+            if (is == PSA_SUCCESS_REBOOT)
                 l->res->fwu_installs++;
+            if (l->cfg->data)
+                ses_begin(l, i, is == PSA_SUCCESS_REBOOT, is == PSA_SUCCESS_REBOOT);
+        } else if (l->cfg->data && fs == PSA_ERROR_NOT_PERMITTED && sim_flash_powered(&l->d.flash) &&
+                   psa_fwu_query(0, &info) == PSA_SUCCESS && info.error == MOLT_E_KEEP_SCHEMA) {
+            l->res->schema_refusals++;
         }
     }
     after_action(l);
@@ -431,6 +859,18 @@ static void step(life_t *l)
     if (l->trace)
         fprintf(stderr, "  step %u img %d | conf %d trial %d confd %d staged %d perm %d run %d\n", a, i, l->conf,
                 l->trial, l->confirmed, l->staged, l->perm, l->running_slot);
+    if (l->cfg->data && chance(&l->r, 30)) { /* the application writes its records */
+        uint8_t id = (uint8_t)(1u + below(&l->r, NID - 1u)), n = (uint8_t)(1u + below(&l->r, PAYMAX)), p[PAYMAX];
+        bool del = chance(&l->r, 15);
+        for (uint32_t k = 0; k < n; k++)
+            p[k] = (uint8_t)rnd(&l->r);
+        if (!l->keep_ok || l->R < 0)
+            return; /* molt_keep_boot() refused: a careful application leaves its records alone */
+        maybe_arm(l);
+        (void)app_write(l, id, !del, p, n, sch[l->R]);
+        after_action(l);
+        return;
+    }
     if (a < 16) { /* stage by raw writes */
         maybe_arm(l);
         stage_raw(l, i);
@@ -444,7 +884,31 @@ static void step(life_t *l)
         /* the application asked: a cut call may still have written it */
         if (perm || l->bc.mode == MOLT_MODE_OVERWRITE)
             l->perm = true;
-        (void)MOLT_CALL(l, molt_request_upgrade(&l->d.port, &l->bc, perm));
+        if (l->cfg->data && l->data_ready) {
+            /* a data-preserving upgrade outside the update API: save, then request */
+            molt_mem_source_t mem;
+            molt_source_t src;
+            int N = staged_now(l);
+            molt_source_from_mem(&src, &mem, sim_flash_data(&l->d.flash) + sim_device_area_base(&l->d, sa) + stage_off(l),
+                                 l->d.port.area[sa].size - stage_off(l));
+            l->saved_called = false;
+            molt_err_t se = MOLT_CALL(l, molt_keep_save(&l->k, &src));
+            bool ok = se == MOLT_OK && sim_flash_powered(&l->d.flash) &&
+                      MOLT_CALL(l, molt_request_upgrade(&l->d.port, &l->bc, perm)) == MOLT_OK;
+            bool aborted = false;
+            if (se == MOLT_OK && !ok && sim_flash_powered(&l->d.flash)) {
+                /* no request: withdraw the save, as the update API does */
+                (void)MOLT_CALL(l, molt_keep_abort(&l->k));
+                aborted = true;
+            }
+            if (se == MOLT_E_KEEP_SCHEMA)
+                l->res->schema_refusals++;
+            ses_begin(l, N, ok, se == MOLT_OK);
+            if (aborted && l->ses.on)
+                l->ses.maybe = true; /* the withdrawal was cut: the save may stand */
+        } else {
+            (void)MOLT_CALL(l, molt_request_upgrade(&l->d.port, &l->bc, perm));
+        }
         after_action(l);
     } else if (a < 52) { /* raw trailer fields in the staging slot */
         maybe_arm(l);
@@ -496,6 +960,10 @@ static void step(life_t *l)
                              : w == 1 ? MOLT_CALL(l, psa_fwu_reject(-1234))
                              : w == 2 ? MOLT_CALL(l, psa_fwu_cancel(0))
                                       : MOLT_CALL(l, psa_fwu_clean(0));
+            if (l->trace)
+                fprintf(stderr, "  fwu call %u: %d\n", w, (int)s);
+            if (w == 1 && s == PSA_SUCCESS && sim_flash_powered(&l->d.flash) && l->ses.on && l->ses.pre)
+                l->ses.on = false; /* a staged request withdrawn: the data stays the old code's */
             if (w == 0 && l->trial >= 0 && s == PSA_SUCCESS && sim_flash_powered(&l->d.flash))
                 l->confirmed = true;
             else if (w == 0 && l->trial >= 0 && !sim_flash_powered(&l->d.flash))
@@ -536,6 +1004,8 @@ static void one_life(const life_cfg_t *cfg, life_result_t *res, uint64_t seed)
     uint32_t slot = g->img_secs + 2u;
     molt_err_t e = g->mixed ? sim_layout_mixed(&lay, g->sector, g->img_secs + 1u, 4u * g->sector, 1, g->align, g->ev)
                             : sim_layout_uniform(&lay, g->sector, slot, g->align, g->ev);
+    if (e == MOLT_OK && cfg->data)
+        e = sim_layout_add_data(&lay, 2);
     if (e != MOLT_OK || sim_device_init(&l->d, &lay, &ring) != MOLT_OK) {
         fail(l, &res->bricked, "geometry", e);
         free(l);
@@ -553,7 +1023,21 @@ static void one_life(const life_cfg_t *cfg, life_result_t *res, uint64_t seed)
     if (sim_device_program(&l->d, MOLT_AREA_PRIMARY, 0, img(l, 0)->b, img(l, 0)->n) != MOLT_OK) {
         fail(l, &res->bricked, "factory programming", 0);
     } else {
+        if (cfg->data)
+            l->ds = sch[0];
         reset(l, MAX_CUTS); /* the factory boot, uncut */
+        if (cfg->data && l->keep_ok) {
+            /* the factory's records: application 1's calibration, application 2's key */
+            molt_store_app_t a2;
+            for (uint8_t id = 1; id < 4; id++) {
+                uint8_t p[8] = {'c', 'a', 'l', (uint8_t)('0' + id), id, 0x5a, 0xa5, (uint8_t)(id * 3u)};
+                (void)app_write(l, id, true, p, sizeof p, sch[0]);
+            }
+            if (molt_store_app_open(&a2, &l->st, DAPP2) != MOLT_OK ||
+                molt_store_put(&a2, 7, app2_rec, sizeof app2_rec) != MOLT_OK)
+                fail(l, &res->dlost, "factory records", 0);
+            l->app2 = true;
+        }
         for (uint32_t s = 0; s < cfg->steps; s++)
             step(l);
         reset(l, 0);
@@ -580,7 +1064,7 @@ bool life_run(const life_cfg_t *cfg, life_result_t *res)
 bool life_ok(const life_result_t *r)
 {
     return r->boots > 0 && r->bricked == 0 && r->mixed == 0 && r->unconf == 0 && r->revert == 0 && r->lost == 0 &&
-           r->counter == 0 && r->nor == 0;
+           r->counter == 0 && r->nor == 0 && r->dmismatch == 0 && r->dlost == 0;
 }
 
 void life_line(const life_result_t *r, char *buf, size_t cap)
@@ -595,6 +1079,15 @@ void life_line(const life_result_t *r, char *buf, size_t cap)
              (unsigned long long)r->fwu_installs, (unsigned long long)r->bricked, (unsigned long long)r->mixed,
              (unsigned long long)r->unconf, (unsigned long long)r->revert, (unsigned long long)r->lost,
              (unsigned long long)r->counter, (unsigned long long)r->nor);
+    size_t n = strlen(buf);
+    if (r->saves > 0 || r->rec_writes > 0)
+        snprintf(buf + n, cap > n ? cap - n : 0,
+                 "; data: record writes %llu, saves %llu, migrations %llu, restores %llu, drops %llu, schema "
+                 "refusals %llu, keep refusals %llu; data mismatches %llu, lost records %llu",
+                 (unsigned long long)r->rec_writes, (unsigned long long)r->saves, (unsigned long long)r->migrations,
+                 (unsigned long long)r->restores, (unsigned long long)r->drops,
+                 (unsigned long long)r->schema_refusals, (unsigned long long)r->keep_refused,
+                 (unsigned long long)r->dmismatch, (unsigned long long)r->dlost);
 }
 
 bool life_wear(const life_cfg_t *cfg, uint32_t cycles, life_wear_t *w)
@@ -611,7 +1104,7 @@ bool life_wear(const life_cfg_t *cfg, uint32_t cycles, life_wear_t *w)
     }
     molt_key_t key = {der, der_len};
     molt_keyring_t ring = {&key, 1};
-    if (l == NULL || !life_run(&(life_cfg_t){MOLT_MODE_SWAP, 1, 0, 0, cfg->key_pem, cfg->key_der, NULL}, &dummy))
+    if (l == NULL || !life_run(&(life_cfg_t){MOLT_MODE_SWAP, 1, 0, 0, cfg->key_pem, cfg->key_der, NULL, false}, &dummy))
         return false;
     memset(w, 0, sizeof *w);
     l->res = &dummy;

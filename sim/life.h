@@ -26,6 +26,22 @@
  *   counter   the counter decreased, exceeds the counter of the confirmed
  *             image, or an image below it runs;
  *   nor       molt broke a NOR rule (violations inside molt's own calls).
+ *
+ * The data variant (cfg.data, issue 13) gives every life a record store and
+ * Amendment H's upgrade listeners (molt/keepdata.h): the images declare data
+ * schemas in their protected schema TLV, the application writes records
+ * between steps (the save listener flushes one more), installs save its data
+ * (through the update API's hooks in SWAP, molt_keep_save() before the
+ * request otherwise), and cuts land in save, activation, migration, accept,
+ * reject and revert. After every boot a second oracle - which knows only the
+ * images' schemas and the records the application wrote, never lib/keepdata.c -
+ * checks the application's records:
+ *   dmismatch code and data on different sides: molt_keep_boot() let the
+ *             application run on data of another schema than its code's, or
+ *             a record holds the right content in the wrong schema;
+ *   dlost     a record the application wrote is missing, altered or extra, a
+ *             revert or reject did not give back the old data byte for byte,
+ *             or another application's record changed.
  */
 #ifndef MOLT_SIM_LIFE_H
 #define MOLT_SIM_LIFE_H
@@ -44,6 +60,7 @@ typedef struct life_cfg {
     const char *key_pem; /* signing key (private PEM) */
     const char *key_der; /* its public key, DER, as the device trusts it */
     FILE *log;          /* violations (with their seeds); may be NULL */
+    bool data;          /* the data variant: a record store and data-preserving upgrades */
 } life_cfg_t;
 
 typedef struct life_result {
@@ -52,6 +69,14 @@ typedef struct life_result {
     uint64_t bricked, mixed, unconf, revert, lost, counter, nor;
     /* wear: the largest per-sector erase count divided by the updates */
     uint64_t updates, max_wear;
+    /* the data variant: record writes, saves (save listener calls), migrations
+     * (the new code took the saved data over), restores (the old code got it
+     * back after the new code had run), drops (the old code ran again before
+     * the new one), images refused at finish for their schema, boots where
+     * molt_keep_boot() refused the data to the code (KEEP_SCHEMA / KEEP_IMAGE);
+     * violations: dmismatch, dlost */
+    uint64_t rec_writes, saves, migrations, restores, drops, schema_refusals, keep_refused;
+    uint64_t dmismatch, dlost;
 } life_result_t;
 
 /* Run the lives. false when the set-up failed (reason on stderr). */

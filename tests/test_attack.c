@@ -27,6 +27,8 @@
 #include "check.h"
 #include "deps.h"
 #include "molt/boot.h"
+#include "molt/fwu.h"
+#include "psa/update.h"
 #include "sim_port.h"
 #include "slurp.h"
 
@@ -404,6 +406,162 @@ static void defect10_torn_trailer_erase(void)
     CHECK_EQ(confirmed, 16);
 }
 
+/* 10, told apart (issue 13 item 3): the trailer units are seeded so that they
+ * read blank on purpose while the cells are unfit to program -- the application
+ * programs erase-value bytes there (on write-once flash such a unit is
+ * programmed), then tears an erase of the sector, which leaves the units
+ * outside the finished prefix still marked. A path that trusts a blank-reading
+ * trailer programs into them (a write-once violation: on ECC flash, a double
+ * program); a careful one erases first. Driven through molt_request_upgrade
+ * (careful), psa_fwu_install (molt_boot_request_own: trusts a blank trailer
+ * it erased itself at psa_fwu_start) and psa_fwu_accept (fresh_record: trusts
+ * a blank record region), with the exact outcome of each asserted. */
+static uint32_t unfit_units(sim_device_t *d, uint32_t area, uint32_t off, uint32_t len)
+{
+    uint32_t base = sim_device_area_base(d, area) + off, n = 0;
+    for (uint32_t u = base / 8u; u < (base + len) / 8u; u++)
+        n += (d->flash.programmed[u / 8u] >> (u % 8u)) & 1u;
+    return n;
+}
+
+static bool reads_blank(sim_device_t *d, uint32_t area, uint32_t off, uint32_t len)
+{
+    const uint8_t *p = sim_flash_data(&d->flash) + sim_device_area_base(d, area) + off;
+    for (uint32_t i = 0; i < len; i++)
+        if (p[i] != 0xff)
+            return false;
+    return true;
+}
+
+static void seed_blank_unfit(sim_device_t *d, uint32_t off, uint32_t len, uint64_t seed)
+{
+    uint8_t ff[SEC];
+    memset(ff, 0xff, sizeof ff);
+    raw(d, MOLT_AREA_SECONDARY, off, ff, len);
+    tear_trailer_erase(d, seed);
+}
+
+static void fwu_download(sim_device_t *d, const img_t *im)
+{
+    CHECK_EQ(psa_fwu_start(0, NULL, 0), PSA_SUCCESS);
+    for (size_t off = 0; off < im->n; off += 512u)
+        CHECK_EQ(psa_fwu_write(0, off, im->b + off, im->n - off < 512u ? im->n - off : 512u), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_finish(0), PSA_SUCCESS);
+    (void)d;
+}
+
+static void defect10_blank_unfit(void)
+{
+    molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .deps = &test_deps};
+    const uint32_t RES = 16u + 4u * 8u; /* the request units: magic + 4 field units (align 8) */
+    int requested = 0, refused = 0, accepted = 0, head_refused = 0, unfit[3] = {0, 0, 0};
+    for (uint64_t seed = 1; seed <= 16; seed++) {
+        molt_boot_result_t r;
+        sim_device_t d;
+        molt_fwu_t f;
+        psa_fwu_component_info_t info;
+        uint32_t tsz, u;
+        uint64_t v0;
+
+        /* (a) molt_request_upgrade over the seeded trailer: careful, it erases first */
+        dev_new(&d, true);
+        tsz = d.port.area[MOLT_AREA_SECONDARY].size;
+        CHECK_EQ(sim_device_program(&d, MOLT_AREA_PRIMARY, 0, p24.b, p24.n), MOLT_OK);
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        CHECK_EQ(sim_device_program(&d, MOLT_AREA_SECONDARY, molt_boot_staging_offset(&d.port, &cfg), p03.b, p03.n),
+                 MOLT_OK);
+        seed_blank_unfit(&d, tsz - SEC, SEC, seed);
+        CHECK(reads_blank(&d, MOLT_AREA_SECONDARY, tsz - RES, RES), "10a seed %llu: reads blank",
+              (unsigned long long)seed);
+        unfit[0] += unfit_units(&d, MOLT_AREA_SECONDARY, tsz - RES, RES) > 0u;
+        v0 = d.flash.stats.violations;
+        CHECK_EQ(molt_request_upgrade(&d.port, &cfg, false), MOLT_OK);
+        CHECK_EQ(d.flash.stats.violations, v0); /* nothing programmed into an unfit unit */
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        CHECK(r.action == MOLT_ACT_UPGRADE_TEST && r.trial && holds(&d, MOLT_AREA_PRIMARY, 0, &p03),
+              "10a seed %llu: a trial of p03", (unsigned long long)seed);
+        requested += r.trial;
+        sim_device_free(&d);
+
+        /* (b) psa_fwu_install: psa_fwu_start erased the sector, the application seeds
+         * the request units and tears the erase, molt_boot_request_own trusts them */
+        dev_new(&d, true);
+        CHECK_EQ(sim_device_program(&d, MOLT_AREA_PRIMARY, 0, p24.b, p24.n), MOLT_OK);
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        CHECK_EQ(molt_fwu_init(&f, &d.port, &cfg, &r), MOLT_OK);
+        molt_fwu_bind(&f);
+        fwu_download(&d, &p03);
+        seed_blank_unfit(&d, tsz - RES, RES, seed);
+        CHECK(reads_blank(&d, MOLT_AREA_SECONDARY, tsz - RES, RES), "10b seed %llu: reads blank",
+              (unsigned long long)seed);
+        u = unfit_units(&d, MOLT_AREA_SECONDARY, tsz - RES, RES);
+        unfit[1] += u > 0u;
+        v0 = d.flash.stats.violations;
+        psa_status_t st = psa_fwu_install();
+        if (u > 0u) {
+            /* exact: the magic is programmed into an unfit unit, the flash refuses it */
+            refused++;
+            CHECK_EQ(st, PSA_ERROR_STORAGE_FAILURE);
+            CHECK_EQ(d.flash.stats.violations, v0 + 1u);
+            CHECK_EQ(psa_fwu_query(0, &info), PSA_SUCCESS);
+            CHECK_EQ(info.state, PSA_FWU_CANDIDATE);
+            CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+            CHECK(r.action == MOLT_ACT_NONE && !r.trial && holds(&d, MOLT_AREA_PRIMARY, 0, &p24),
+                  "10b seed %llu: nothing requested, p24 stays confirmed", (unsigned long long)seed);
+            CHECK_EQ(counter(&d), 1);
+            /* the way out: a new download starts with an erase of the sector */
+            CHECK_EQ(molt_fwu_init(&f, &d.port, &cfg, &r), MOLT_OK);
+            molt_fwu_bind(&f);
+            CHECK_EQ(psa_fwu_query(0, &info), PSA_SUCCESS);
+            CHECK_EQ(info.state, PSA_FWU_READY); /* the tear took the candidate's record */
+            fwu_download(&d, &p03);
+            v0 = d.flash.stats.violations;
+            st = psa_fwu_install();
+        }
+        CHECK_EQ(st, PSA_SUCCESS_REBOOT);
+        CHECK_EQ(d.flash.stats.violations, v0);
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        CHECK(r.action == MOLT_ACT_UPGRADE_TEST && r.trial && holds(&d, MOLT_AREA_PRIMARY, 0, &p03),
+              "10b seed %llu: a trial of p03", (unsigned long long)seed);
+
+        /* (c) psa_fwu_accept in that trial: the record region seeded and torn the same way */
+        CHECK_EQ(molt_fwu_init(&f, &d.port, &cfg, &r), MOLT_OK);
+        molt_fwu_bind(&f);
+        uint32_t ro = f.comp[0].rec_off;
+        seed_blank_unfit(&d, ro, tsz - ro, seed);
+        CHECK(reads_blank(&d, MOLT_AREA_SECONDARY, ro, tsz - ro), "10c seed %llu: reads blank",
+              (unsigned long long)seed);
+        u = unfit_units(&d, MOLT_AREA_SECONDARY, ro, tsz - ro);
+        unfit[2] += u > 0u;
+        bool head_unfit = unfit_units(&d, MOLT_AREA_SECONDARY, ro, 8u) > 0u; /* the record's head unit */
+        head_refused += head_unfit;
+        v0 = d.flash.stats.violations;
+        st = psa_fwu_accept();
+        /* exact: fresh_record trusts the blank region; the head written into an unfit
+         * unit is refused -- after the confirm and the counter, so p03 stays */
+        CHECK_EQ(st, head_unfit ? PSA_ERROR_STORAGE_FAILURE : PSA_SUCCESS);
+        CHECK_EQ(d.flash.stats.violations, v0 + (head_unfit ? 1u : 0u));
+        CHECK_EQ(molt_boot_go(&d.port, &cfg, &r), MOLT_OK);
+        CHECK(!r.trial && holds(&d, MOLT_AREA_PRIMARY, 0, &p03), "10c seed %llu: p03 confirmed",
+              (unsigned long long)seed);
+        accepted += !r.trial && holds(&d, MOLT_AREA_PRIMARY, 0, &p03);
+        molt_fwu_bind(NULL);
+        sim_device_free(&d);
+    }
+    printf("defect 10, blank but unfit: molt_request_upgrade %d/16 requested (%d unfit); psa_fwu_install "
+           "refused %d/16 (%d unfit); psa_fwu_accept: p03 confirmed %d/16 (%d unfit), the record refused %d\n",
+           requested, unfit[0], refused, unfit[1], accepted, unfit[2], head_refused);
+    /* exact over the seeds: the scenario occurs on every path; the careful call
+     * requests every time; the trusting ones fail on every unfit unit they write */
+    CHECK_EQ(unfit[0], 15);
+    CHECK_EQ(unfit[1], 15);
+    CHECK_EQ(unfit[2], 15);
+    CHECK_EQ(requested, 16);
+    CHECK_EQ(refused, 15);
+    CHECK_EQ(accepted, 16);
+    CHECK_EQ(head_refused, 1);
+}
+
 int main(void)
 {
     size_t kl = 0;
@@ -428,6 +586,7 @@ int main(void)
     defect7_newer_without_request();
     defect9_dependencies();
     defect10_torn_trailer_erase();
+    defect10_blank_unfit();
     free(k);
     free(p03.b);
     free(p07.b);

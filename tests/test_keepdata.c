@@ -58,7 +58,7 @@ static char g_dir[256];
 
 typedef struct appctx {
     unsigned saves, cleanups, restores, consolidates;
-    bool fail_restore;
+    bool fail_restore, fail_save;
     uint16_t prev, next;
 } appctx_t;
 
@@ -69,7 +69,7 @@ static molt_err_t app_save(void *ctx, const molt_store_app_t *h)
 {
     (void)h;
     ((appctx_t *)ctx)->saves++;
-    return MOLT_OK;
+    return ((appctx_t *)ctx)->fail_save ? MOLT_E_ARG : MOLT_OK;
 }
 static void app_cleanup(void *ctx) { ((appctx_t *)ctx)->cleanups++; }
 static void app_consolidate(void *ctx) { ((appctx_t *)ctx)->consolidates++; }
@@ -491,7 +491,8 @@ static void test_refusals(void)
         free(dat);
         dut_free(u);
     }
-    /* a third image running (programmed behind the update's back): nothing decided, nothing changed */
+    /* a third image running (programmed behind the update's back) before the new code ran: the
+     * session is void (dropped, LIVE untouched); v3 declares schema 2 for data of schema 1: refused */
     {
         dut_t *u = dut_factory();
         CHECK_EQ(download(u, &im_new), PSA_SUCCESS);
@@ -499,9 +500,11 @@ static void test_refusals(void)
         const molt_area_t *sa = &u->d.port.area[MOLT_AREA_SECONDARY];
         CHECK_EQ(sa->erase(sa->ctx, sa->size - SEC, SEC), MOLT_OK); /* the request dropped */
         CHECK_EQ(sim_device_program(&u->d, MOLT_AREA_PRIMARY, 0, im_v3.b, im_v3.n), MOLT_OK);
-        CHECK_EQ(app_start(u), MOLT_E_KEEP_IMAGE);
-        CHECK_EQ(phase_of(u), MOLT_KEEP_SAVED);
-        CHECK(holds(u, MOLT_STORE_LIVE, false) && holds(u, MOLT_STORE_SAVED, false), "data untouched");
+        CHECK_EQ(app_start(u), MOLT_E_KEEP_SCHEMA);
+        CHECK_EQ(u->act, MOLT_KEEP_ACT_DROPPED);
+        CHECK_EQ(phase_of(u), MOLT_KEEP_NONE);
+        CHECK(holds(u, MOLT_STORE_LIVE, false) && saved_count(u, 1) == 0 && app2_intact(u), "LIVE untouched");
+        CHECK_EQ(schema_of(u), 1);
         dut_free(u);
     }
     /* molt_keep_check on its own: schema within [from, schema] */
@@ -516,6 +519,69 @@ static void test_refusals(void)
     CHECK_EQ(molt_keep_image_schema(&src, 1, &sc, &from), MOLT_OK);
     CHECK(sc == 3 && from == 2, "bad.bin declares 3 from 2");
     CHECK_EQ(molt_keep_image_schema(&src, 2, &sc, &from), MOLT_E_STORE_NOT_FOUND);
+    dut_free(u);
+}
+
+/* Found by the data variant of the life proof (sim/life.c), directed here:
+ *  - new code activated without a save (a request outside the update API) used
+ *    to run on unmigrated data with molt_keep_boot() saying OK: now KEEP_SCHEMA,
+ *    nothing touched, and the old code gets its data back after the revert;
+ *  - a save made during the unconfirmed trial of a third image bound the session
+ *    to that image: after its revert the old code found KEEP_IMAGE forever (its
+ *    data stranded). Now the session is void once other code runs (dropped),
+ *    and the old code has its data, byte for byte;
+ *  - a second save whose listener failed set the phase to none, cancelling the
+ *    first saved upgrade whose request stood. */
+static void test_unprotected(void)
+{
+    dut_t *u = dut_factory();
+    uint32_t stg = molt_boot_staging_offset(&u->d.port, &g_cfg);
+    CHECK_EQ(sim_device_program(&u->d, MOLT_AREA_SECONDARY, stg, im_new.b, im_new.n), MOLT_OK);
+    CHECK_EQ(molt_request_upgrade(&u->d.port, &g_cfg, false), MOLT_OK); /* no save */
+    CHECK_EQ(app_start(u), MOLT_E_KEEP_SCHEMA);
+    CHECK(u->r.action == MOLT_ACT_UPGRADE_TEST && code_side(u) == NEW_DATA, "schema-2 code in a trial");
+    CHECK_EQ(u->act, MOLT_KEEP_ACT_NONE);
+    CHECK(holds(u, MOLT_STORE_LIVE, false) && app2_intact(u), "unmigrated data untouched");
+    CHECK_EQ(phase_of(u), MOLT_KEEP_NONE);
+    CHECK_EQ(schema_of(u), 1);
+    CHECK_EQ(app_start(u), MOLT_OK); /* no confirm: the revert */
+    CHECK(u->r.action == MOLT_ACT_REVERT && code_side(u) == OLD_DATA, "old code back");
+    CHECK(holds(u, MOLT_STORE_LIVE, false) && app2_intact(u), "old code, old data");
+    dut_free(u);
+
+    /* a save during the trial of a third image (no schema TLV), then its revert */
+    u = dut_factory();
+    CHECK_EQ(sim_device_program(&u->d, MOLT_AREA_SECONDARY, stg, im_none.b, im_none.n), MOLT_OK);
+    CHECK_EQ(molt_request_upgrade(&u->d.port, &g_cfg, false), MOLT_OK);
+    CHECK_EQ(app_start(u), MOLT_E_KEEP_SCHEMA); /* declares no schema for data of schema 1 */
+    molt_mem_source_t mem;
+    molt_source_t src;
+    molt_source_from_mem(&src, &mem, im_new.b, (uint32_t)im_new.n);
+    CHECK_EQ(molt_keep_save(&u->k, &src), MOLT_OK);
+    CHECK_EQ(phase_of(u), MOLT_KEEP_SAVED);
+    CHECK_EQ(app_start(u), MOLT_OK); /* the revert: the old code, which the session does not name */
+    CHECK(u->r.action == MOLT_ACT_REVERT && code_side(u) == OLD_DATA, "old code back");
+    CHECK_EQ(u->act, MOLT_KEEP_ACT_DROPPED);
+    CHECK_EQ(phase_of(u), MOLT_KEEP_NONE);
+    CHECK_EQ(saved_count(u, 1), 0);
+    CHECK(holds(u, MOLT_STORE_LIVE, false) && app2_intact(u), "the old data byte for byte");
+    CHECK_EQ(molt_store_put(&u->k.app, 7, "x", 1), MOLT_OK); /* usable again */
+    dut_free(u);
+
+    /* a second save that fails (its listener) leaves the first upgrade saved: its
+     * request stands, and the new code must find its data migrated */
+    u = dut_factory();
+    CHECK_EQ(download(u, &im_new), PSA_SUCCESS);
+    CHECK_EQ(psa_fwu_install(), PSA_SUCCESS_REBOOT);
+    CHECK_EQ(phase_of(u), MOLT_KEEP_SAVED);
+    u->app.fail_save = true;
+    molt_source_from_mem(&src, &mem, im_new.b, (uint32_t)im_new.n);
+    CHECK_EQ(molt_keep_save(&u->k, &src), MOLT_E_KEEP_SAVE);
+    CHECK_EQ(phase_of(u), MOLT_KEEP_SAVED);
+    u->app.fail_save = false;
+    CHECK_EQ(app_start(u), MOLT_OK);
+    CHECK_EQ(u->act, MOLT_KEEP_ACT_MIGRATED);
+    CHECK(u->r.trial && code_side(u) == NEW_DATA && holds(u, MOLT_STORE_LIVE, true), "new code, migrated data");
     dut_free(u);
 }
 
@@ -664,6 +730,7 @@ int main(void)
     if (im_old.b && im_new.b && im_bad.b && im_none.b && im_v3.b && g_key.der) {
         test_flows();
         test_refusals();
+        test_unprotected();
         test_powerfail();
     }
     cleanup_dir();

@@ -65,7 +65,7 @@ typedef struct sim_opts {
     bool has_id;
     uint64_t sector_size, slot_sectors, align, erase_value, seeds, double_cuts, lives, first_seed, wear_cycles;
     int mode; /* -1: not given */
-    bool permanent, json, clean;
+    bool permanent, json, clean, data;
     cli_keyring_t kr;
     int nargs;
     char **args;
@@ -94,7 +94,7 @@ static int usage(void)
             "                       [--erase-value V] [--seeds K] [--torn|--clean] [--double-cuts M]\n"
             "                       [--vectors DIR | --old IMAGE --new IMAGE -k PUB]\n"
             "                       [--encrypted | --enc-key ENC_PRIV]\n"
-            "       molt sim life [--mode M] [--lives N] [--first-seed S] [--vectors DIR] [--json]\n"
+            "       molt sim life [--mode M] [--lives N] [--first-seed S] [--data] [--vectors DIR] [--json]\n"
             "       molt sim life --wear-cycles N [--vectors DIR]\n"
             "       molt sim watchdog|nonce|ticket|clock ...   (the authenticated watchdog: molt sim watchdog --help)\n");
     return EXIT_USAGE;
@@ -128,6 +128,7 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
         {"lives", required_argument, NULL, 1001},
         {"first-seed", required_argument, NULL, 1002},
         {"wear-cycles", required_argument, NULL, 1003},
+        {"data", no_argument, NULL, 1004},
         {"torn", no_argument, NULL, 't'},
         {"clean", no_argument, NULL, 'c'},
         {"double-cuts", required_argument, NULL, 'D'},
@@ -204,6 +205,7 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
             if (!parse_num("--lives", optarg, 1, 100000000, &o->lives))
                 return false;
             break;
+        case 1004: o->data = true; break;
         case 1003:
             if (!parse_num("--wear-cycles", optarg, 1, 1000000, &o->wear_cycles))
                 return false;
@@ -949,13 +951,13 @@ out:
 /* The adversarial device-life proof (sim/life.h): exit 0 with zero violations. */
 static int sim_life(sim_opts_t *o)
 {
-    char pem[4096], der[4096], line[600];
+    char pem[4096], der[4096], line[1000];
     const char *dir = o->vectors ? o->vectors : getenv("VECTORS") ? getenv("VECTORS") : "tests/vectors/imgtool";
     life_result_t res;
     snprintf(pem, sizeof pem, "%s/keys/sign-ecdsa-p256.pem", dir);
     snprintf(der, sizeof der, "%s/keys/sign-ecdsa-p256.pub.der", dir);
     life_cfg_t cfg = {o->mode < 0 ? MOLT_MODE_SWAP : (molt_boot_mode_t)o->mode, o->first_seed, (uint32_t)o->lives, 40,
-                      pem, der, stderr};
+                      pem, der, stderr, o->data};
     if (o->wear_cycles > 0) {
         life_wear_t w;
         if (!life_wear(&cfg, (uint32_t)o->wear_cycles, &w))
@@ -972,13 +974,15 @@ static int sim_life(sim_opts_t *o)
     if (o->json)
         printf("{\"mode\":\"%s\",\"lives\":%llu,\"steps\":%llu,\"boots\":%llu,\"cuts\":%llu,"
                "\"recovery_cuts\":%llu,\"activations\":%llu,\"reverts\":%llu,\"refusals\":%llu,"
-               "\"revert_lost\":%llu,\"violations\":%llu}\n",
+               "\"revert_lost\":%llu,\"migrations\":%llu,\"restores\":%llu,\"data_mismatches\":%llu,"
+               "\"lost_records\":%llu,\"violations\":%llu}\n",
                mode_names[cfg.mode], (unsigned long long)res.lives, (unsigned long long)res.steps,
                (unsigned long long)res.boots, (unsigned long long)res.cuts, (unsigned long long)res.recovery_cuts,
                (unsigned long long)res.activations, (unsigned long long)res.reverts, (unsigned long long)res.refusals,
-               (unsigned long long)res.revert_lost,
+               (unsigned long long)res.revert_lost, (unsigned long long)res.migrations,
+               (unsigned long long)res.restores, (unsigned long long)res.dmismatch, (unsigned long long)res.dlost,
                (unsigned long long)(res.bricked + res.mixed + res.unconf + res.revert + res.lost + res.counter +
-                                    res.nor));
+                                    res.nor + res.dmismatch + res.dlost));
     else
         printf("%s: %s\n", mode_names[cfg.mode], line);
     return life_ok(&res) ? 0 : EXIT_INVALID;

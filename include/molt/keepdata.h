@@ -24,7 +24,10 @@
  *   restoring      restore the snapshot    snapshot -> LIVE, migrate again / + consolidate
  *   trial          restore the snapshot    - / consolidate
  *   consolidating  restore the snapshot    consolidate
- *   (neither image runs: MOLT_E_KEEP_IMAGE, nothing done)
+ *   (neither image runs: saving, saved -> the session is void, dropped;
+ *   later phases -> MOLT_E_KEEP_IMAGE, nothing done. With no session left,
+ *   code that declares another schema than the data's gets MOLT_E_KEEP_SCHEMA:
+ *   it was activated without a save.)
  *
  * Every bulk change (snapshot, reset of LIVE to the snapshot, restore, drop)
  * is one store compaction committed together with the new phase, so a cut
@@ -99,6 +102,7 @@ typedef struct molt_keep {
     molt_store_app_t app;
     const molt_port_t *port;
     molt_boot_cfg_t cfg;
+    uint32_t slot;               /* the running image's slot (molt_keep_boot); PRIMARY before */
     molt_keep_ops_t ops;
     molt_fwu_keep_hooks_t hooks; /* filled by molt_keep_fwu_hooks() */
 } molt_keep_t;
@@ -111,7 +115,10 @@ molt_err_t molt_keep_init(molt_keep_t *k, molt_store_t *st, uint16_t app, const 
 /* After molt_boot_go(): resume or recover the recorded session (table above)
  * for the image boot says is running. A device with no schema record takes
  * the running image's (or 0). did may be NULL. MOLT_E_KEEP_IMAGE: the running
- * image is neither side (nothing done); MOLT_E_KEEP_RESTORE: the restore
+ * image is neither side (nothing done); MOLT_E_KEEP_SCHEMA: no session, and
+ * the running image declares another schema than the data's (it was activated
+ * without a save: nothing migrated, nothing done - the application must not
+ * use its records); MOLT_E_KEEP_RESTORE: the restore
  * listener failed - the phase stays RESTORING, accept is refused, and the
  * application should reject the trial (the next boot restores the snapshot). */
 molt_err_t molt_keep_boot(molt_keep_t *k, const molt_boot_result_t *boot, molt_keep_action_t *did);
