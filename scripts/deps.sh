@@ -68,9 +68,11 @@ archive_uri() {
   printf '%s\n' "$uri"
 }
 
-fetch_mbedtls() {
-  local src="$deps/src"
-  if compgen -G "$src/mbedtls-$mbedtls_series.*/include/mbedtls/build_info.h" >/dev/null; then
+# fetch_source PKG SERIES PRESENT: unpack Debian's source package PKG (version SERIES.x) into
+# $deps/src, unless a file matching the glob PRESENT (relative to $deps/src) is there already.
+fetch_source() {
+  local pkg=$1 series=$2 present=$3 src="$deps/src"
+  if compgen -G "$src/$present" >/dev/null; then
     return
   fi
   mkdir -p "$src" "$deps/apt/lists/partial"
@@ -78,33 +80,20 @@ fetch_mbedtls() {
   echo "deb-src $uri $suite main" > "$deps/apt/sources.list"
   local opts=(-o Dir::Etc::SourceList="$deps/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
               -o Dir::State::Lists="$deps/apt/lists" -o APT::Sandbox::User=root)
-  log "fetching the mbedtls source package ($suite)"
+  log "fetching the $pkg source package ($suite)"
   apt-get "${opts[@]}" update -qq
-  (cd "$src" && apt-get "${opts[@]}" source --download-only -qq mbedtls)
-  local tarball; tarball=$(ls "$src"/mbedtls_"$mbedtls_series".*.orig.tar.* 2>/dev/null | sort -V | tail -n 1)
-  [ -n "$tarball" ] || { log "no mbedtls $mbedtls_series.x orig tarball in $suite"; exit 1; }
+  (cd "$src" && apt-get "${opts[@]}" source --download-only -qq "$pkg")
+  local tarball; tarball=$(ls "$src/${pkg}_$series".*.orig.tar.* 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$tarball" ] || { log "no $pkg $series.x orig tarball in $suite"; exit 1; }
   tar -C "$src" -xf "$tarball"
 }
 
+# Mbed TLS 3.6 for the host and the Cortex-M port (bookworm ships only 2.28).
+fetch_mbedtls() { fetch_source mbedtls "$mbedtls_series" "mbedtls-$mbedtls_series.*/include/mbedtls/build_info.h"; }
+
 # libsodium's source, for the Cortex-M boot stage's Ed25519 verify (ports/mps2 cross-builds
-# its verify side; the host uses the libsodium-dev package). Same apt configuration.
-fetch_libsodium() {
-  local src="$deps/src"
-  if compgen -G "$src/libsodium-1.0.*/src/libsodium/include/sodium/version.h.in" >/dev/null; then
-    return
-  fi
-  mkdir -p "$src" "$deps/apt/lists/partial"
-  local uri; uri=$(archive_uri)
-  echo "deb-src $uri $suite main" > "$deps/apt/sources.list"
-  local opts=(-o Dir::Etc::SourceList="$deps/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-              -o Dir::State::Lists="$deps/apt/lists" -o APT::Sandbox::User=root)
-  log "fetching the libsodium source package ($suite)"
-  apt-get "${opts[@]}" update -qq
-  (cd "$src" && apt-get "${opts[@]}" source --download-only -qq libsodium)
-  local tarball; tarball=$(ls "$src"/libsodium_1.0.*.orig.tar.* 2>/dev/null | sort -V | tail -n 1)
-  [ -n "$tarball" ] || { log "no libsodium 1.0.x orig tarball in $suite"; exit 1; }
-  tar -C "$src" -xf "$tarball"
-}
+# its verify side; the host uses the libsodium-dev package).
+fetch_libsodium() { fetch_source libsodium 1.0 "libsodium-1.0.*/src/libsodium/include/sodium/version.h.in"; }
 
 build_mbedtls() {
   local srcdir; srcdir=$(ls -d "$deps"/src/mbedtls-"$mbedtls_series".* | sort -V | tail -n 1)
