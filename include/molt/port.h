@@ -81,6 +81,11 @@ typedef struct molt_port {
     molt_keyring_t keys; /* trusted signing keys, in immutable storage */
 
     molt_err_t (*random)(void *ctx, void *buf, size_t len); /* may be NULL until encryption/attestation */
+    /* The crypto build's own entropy is the port's too: a target whose Mbed TLS
+     * is built with MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG (no entropy module, as the
+     * mps2 port) must define mbedtls_psa_external_get_random() from a TRNG; PSA
+     * Crypto calls it for ECDSA signing (attestation), ephemeral keys and
+     * blinding. docs/porting.md says what each port function must guarantee. */
 
     /* Called when no verified image can run: the device stays in a secure state
      * (no code from the slots executes, no secret is touched); a port may start a
