@@ -80,8 +80,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
-#include "cli.h"
-#include "enc_tool.h"
+#include "molt_host/util.h"
+#include "molt_host/encrypt.h"
 #include "molt/attest.h"
 #include "molt/boot.h"
 #include "molt/enc.h"
@@ -333,7 +333,7 @@ static bool slot_bound(agent_t *a, uint32_t id, const uint8_t *d, size_t dlen)
 static void env_path(const agent_t *a, const uint8_t *d, size_t dlen, char *out, size_t cap)
 {
     char hex[129];
-    cli_hex(d, dlen, hex);
+    host_hex(d, dlen, hex);
     snprintf(out, cap, "%s/%s.env", a->env_dir, hex);
 }
 
@@ -1167,7 +1167,7 @@ static bool ask_ticket(agent_t *a)
         return false;
     }
     dev_save(a); /* the outstanding nonce is the update service's RAM; saved for the CLI */
-    cli_hex(nonce, sizeof nonce, hex);
+    host_hex(nonce, sizeof nonce, hex);
     snprintf(url, sizeof url, "%s/molt/ticket", a->base);
     snprintf(body, sizeof body, "{\"nonce\":\"%s\"}", hex);
     buf_t b = {0};
@@ -1178,7 +1178,7 @@ static bool ask_ticket(agent_t *a)
     uint8_t t[MOLT_AWDT_TICKET_LEN];
     size_t tl = 0;
     bool ok = false;
-    if (th == NULL || !cli_parse_hex(th, t, sizeof t, &tl)) {
+    if (th == NULL || !host_parse_hex(th, t, sizeof t, &tl)) {
         say(a, "ticket: refused by moltd (HTTP %ld %s)", code, b.p ? b.p : "");
     } else if ((e = sim_awdt_ticket(&a->dev.aw, t, tl)) != MOLT_OK) {
         say(a, "ticket: refused by the device: %s [%s]", molt_err_str(e), molt_err_name(e));
@@ -1355,7 +1355,7 @@ int main(int argc, char **argv)
 {
     static agent_t ag; /* large (the device); static, not on the stack */
     agent_t *a = &ag;
-    cli_prog = "molt-agent";
+    host_set_context("molt-agent", NULL);
     a->tenant = "DEFAULT";
     a->max_polls = -1;
     a->power_cut_at = -1;

@@ -1,5 +1,5 @@
 /*
- * fuzz_attest.c - the host's attestation token check (tools/attest_check.c,
+ * fuzz_attest.c - the host's attestation token check (host/attest_check.c,
  * run by `molt attest verify` and by moltd on every uploaded token), R-ATTEST.
  *
  * First byte even: the rest is a token, checked as it comes against a fixed
@@ -21,7 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "attest_check.h"
+#include "molt_host/attest_check.h"
 #include "molt/attest.h"
 #include "oracle.h"
 

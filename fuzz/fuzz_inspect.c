@@ -40,8 +40,8 @@ static void setup(void)
     saved_stdout = dup(STDOUT_FILENO);
     if (saved_stdout < 0)
         abort();
-    cli_prog = "molt";
-    cli_cmd = "inspect";
+    host_set_context("molt", NULL);
+    host_set_context(NULL, "inspect");
 }
 
 static int inspect(bool json)

@@ -33,7 +33,7 @@
 
 #include <jansson.h>
 
-#include "cli.h"
+#include "molt_host/util.h"
 #include "mhd_shim.h"
 #include "moltd.h"
 #include "oracle.h"
@@ -158,7 +158,7 @@ static void setup(void)
     srv.attest_ttl = 300;
     pthread_mutex_init(&srv.lock, NULL);
     pthread_mutex_init(&srv.pool_lock, NULL);
-    cli_prog = "moltd";
+    host_set_context("moltd", NULL);
     open_db(tmpl);
     if (db_migrate(srv.db) < 0)
         abort();

@@ -30,14 +30,6 @@ void molt_boot_id(const molt_verify_result_t *vr, uint8_t id[MOLT_ID_LEN])
     memcpy(id, vr->hash, vr->hash_len < MOLT_ID_LEN ? vr->hash_len : MOLT_ID_LEN);
 }
 
-molt_err_t molt_boot_parse(const molt_port_t *port, unsigned id, uint32_t base, molt_image_t *img)
-{
-    molt_area_src_t ctx;
-    molt_source_t src;
-    molt_area_source(&src, &ctx, &port->area[id], base);
-    return molt_image_parse(&src, img);
-}
-
 molt_err_t molt_boot_secure(const molt_port_t *port, molt_err_t why)
 {
     if (port->no_image != NULL)

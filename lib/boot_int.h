@@ -24,8 +24,6 @@ molt_err_t molt_boot_judge(const molt_port_t *port, const molt_boot_cfg_t *cfg, 
 /* The identity of a verified image (first 32 bytes of its hash). */
 void molt_boot_id(const molt_verify_result_t *vr, uint8_t id[MOLT_ID_LEN]);
 
-/* Header facts only (no crypto). */
-molt_err_t molt_boot_parse(const molt_port_t *port, unsigned id, uint32_t base, molt_image_t *img);
 
 /* Slot id runs: fill res; a confirmed image commits its counter (R-ROLLBACK). */
 molt_err_t molt_boot_run(const molt_port_t *port, unsigned id, const molt_verify_result_t *vr, bool trial,

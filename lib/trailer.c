@@ -103,17 +103,6 @@ molt_err_t molt_tr_write_field(const molt_area_t *a, molt_tr_field_t f, uint8_t 
     return a->write(a->ctx, field_off(a, f), unit, m);
 }
 
-uint8_t molt_tr_swap_type(const molt_trailer_t *pri, const molt_trailer_t *sec)
-{
-    if (sec->magic_good && molt_tr_is_unset(sec, sec->image_ok))
-        return MOLT_SWAP_TEST;
-    if (sec->magic_good && molt_tr_is_set(sec, sec->image_ok))
-        return MOLT_SWAP_PERM;
-    if (pri->magic_good && molt_tr_is_unset(pri, pri->image_ok) && molt_tr_is_set(pri, pri->copy_done))
-        return MOLT_SWAP_REVERT;
-    return MOLT_SWAP_NONE;
-}
-
 uint32_t molt_tr_size(const molt_area_t *a) { return magic_unit(a) + 4u * molt_tr_align(a); }
 
 molt_err_t molt_tr_blank(const molt_area_t *a, bool *blank)

@@ -61,7 +61,5 @@ uint32_t molt_tr_size(const molt_area_t *a);
 /* Whether that region reads as erased (no request, no flag, no torn magic). */
 molt_err_t molt_tr_blank(const molt_area_t *a, bool *blank);
 
-/* MCUboot's boot_swap_type table (notes 2.3, rows 1-3). */
-uint8_t molt_tr_swap_type(const molt_trailer_t *pri, const molt_trailer_t *sec);
 
 #endif

@@ -8,7 +8,7 @@
  *   POST .../molt/attestation   the token itself (Content-Type:
  *                               application/cbor, the raw COSE_Sign1 bytes).
  *                               moltd verifies it with the device's provisioned
- *                               IAK (tools/attest_check.c, the same checks as
+ *                               IAK (host/attest_check.c, the same checks as
  *                               `molt attest verify`) against the outstanding
  *                               challenge, consumes the challenge, records the
  *                               running image's version and measurement in the
@@ -30,7 +30,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include "attest_check.h"
+#include "molt_host/attest_check.h"
 #include "moltd.h"
 
 #define CHALLENGE_LEN 32

@@ -21,7 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "enc_tool.h"
+#include "molt_host/encrypt.h"
 #include "moltd.h"
 
 #define GCM_IV 12

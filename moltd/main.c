@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "molt_host/util.h"
 #include "moltd.h"
 
 static void usage(FILE *f)
@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     memset(tok, 0, sizeof tok);
 
     char why[512];
-    cli_prog = "moltd";
+    host_set_context("moltd", NULL);
     if (kekfile && !kek_load(&srv, kekfile, why, sizeof why))
         return die("%s", why);
     pthread_mutex_init(&srv.lock, NULL);

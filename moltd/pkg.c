@@ -20,7 +20,7 @@
 #include <openssl/decoder.h>
 #include <openssl/encoder.h>
 
-#include "enc_tool.h"
+#include "molt_host/encrypt.h"
 #include "molt/verify.h"
 #include "moltd.h"
 

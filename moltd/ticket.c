@@ -39,7 +39,7 @@
 #include <openssl/pem.h>
 
 #include "moltd.h"
-#include "ticket.h"
+#include "molt_host/ticket.h"
 
 #define NONCE_LEN 16
 #define ID_LEN 32
@@ -302,7 +302,7 @@ static bool decide(req_t *r, verdict_t *v, const uint8_t nonce[NONCE_LEN], char 
             goto out;
         }
     }
-    /* the one ticket signer, shared with `molt ticket` (tools/ticket.c) */
+    /* the one ticket signer, shared with `molt ticket` (host/ticket.c) */
     if (!ticket_make(srv->ticket_key, id, nonce, (uint32_t)*secs, (uint32_t)*boots, ticket, NULL))
         refuse(v, 500, "SIGN_FAILED", "cannot sign the ticket");
 out:

@@ -63,6 +63,10 @@ echo "== record store and data-preserving upgrade (R-KEEPDATA; simulated NOR fla
 "$build/bench/bench_store"
 
 echo
+echo "== authenticated watchdog: the blocking attacker's delay (R-AVAIL; simulated device time) =="
+"$build/bench/bench_awdt"
+
+echo
 "$top/bench/mps2.sh" "$build/bin/molt" "$build/mps2-bench"
 
 echo

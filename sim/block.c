@@ -14,7 +14,7 @@
 
 #include "molt/boot.h"
 #include "sim_port.h"
-#include "ticket.h"
+#include "molt_host/ticket.h"
 
 typedef struct bsim {
     const block_cfg_t *c;

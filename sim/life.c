@@ -13,7 +13,7 @@
 #include "molt/fwu.h"
 #include "molt/keepdata.h"
 #include "molt/store.h"
-#include "sign.h"
+#include "molt_host/image_writer.h"
 #include "sim_port.h"
 
 #define NIMG 6

@@ -2,7 +2,7 @@
  * test_attest_bound.c - the attestation token check runs in bounded memory
  * (R-ATTEST, R-FLAW: the finding of docs/fuzzing.md).
  *
- * tools/attest_check.c hands tokens to libcbor, which allocates what a
+ * host/attest_check.c hands tokens to libcbor, which allocates what a
  * definite length claims before reading the items: the 6-byte token
  * d2 9a 10 00 00 00 (tag 18, an array claiming 2^28 items) made it allocate
  * and fill 2 GiB, on every token a device uploads to moltd. The check now
@@ -28,7 +28,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 
-#include "attest_check.h"
+#include "molt_host/attest_check.h"
 #include "check.h"
 #include "molt/attest.h"
 

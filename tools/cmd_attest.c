@@ -29,7 +29,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "attest_check.h"
+#include "molt_host/attest_check.h"
 #include "cli.h"
 #include "molt/attest.h"
 
@@ -48,9 +48,9 @@ bool cli_write_p256_pem(const uint8_t pub[65], const char *path)
     bool ok = false;
 
     if (key == NULL || bio == NULL || !PEM_write_bio_PUBKEY(bio, key) || (n = BIO_get_mem_data(bio, &data)) <= 0)
-        cli_error("cannot encode the public key");
+        host_error("cannot encode the public key");
     else
-        ok = cli_write_file(path, (const uint8_t *)data, (size_t)n);
+        ok = host_write_file(path, (const uint8_t *)data, (size_t)n);
     BIO_free(bio);
     EVP_PKEY_free(key);
     return ok;
@@ -60,7 +60,7 @@ bool cli_write_p256_pem(const uint8_t pub[65], const char *path)
 static bool load_iak(const char *path, uint8_t pub[65])
 {
     bool is_private = false;
-    EVP_PKEY *key = cli_load_key(path, &is_private);
+    EVP_PKEY *key = host_load_key(path, &is_private);
     char group[64] = "";
     size_t n = 0;
     bool ok = false;
@@ -70,10 +70,10 @@ static bool load_iak(const char *path, uint8_t pub[65])
     if (!EVP_PKEY_is_a(key, "EC") ||
         !EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL) ||
         strcmp(group, "prime256v1") != 0)
-        cli_error("%s: the IAK must be an ECDSA P-256 key", path);
+        host_error("%s: the IAK must be an ECDSA P-256 key", path);
     else if (!EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub, 65, &n) || n != 65 ||
              pub[0] != 0x04)
-        cli_error("%s: cannot read the public point", path);
+        host_error("%s: cannot read the public point", path);
     else
         ok = true;
     EVP_PKEY_free(key);
@@ -137,15 +137,15 @@ static int attest_verify(int argc, char **argv)
         return usage();
     uint8_t nonce[64], pub[65];
     size_t nonce_len = 0;
-    if (!cli_parse_hex(nonce_hex, nonce, sizeof nonce, &nonce_len) ||
+    if (!host_parse_hex(nonce_hex, nonce, sizeof nonce, &nonce_len) ||
         (nonce_len != 32 && nonce_len != 48 && nonce_len != 64))
-        return cli_error("--nonce: expected 32, 48 or 64 bytes in hex");
+        return host_error("--nonce: expected 32, 48 or 64 bytes in hex");
     if (!load_iak(iak, pub))
         return EXIT_USAGE;
     const char *path = argv[optind];
     uint8_t *tok;
     size_t len;
-    if (!cli_read_file(path, &tok, &len))
+    if (!host_read_file(path, &tok, &len))
         return EXIT_USAGE;
     attest_verdict_t v;
     memset(&v, 0, sizeof v);
@@ -160,7 +160,7 @@ static int attest_verify(int argc, char **argv)
             free(s);
             json_decref(j);
         }
-        cli_error("%s: %s", path, v.reason);
+        host_error("%s: %s", path, v.reason);
         return EXIT_INVALID;
     }
     if (json) {
@@ -184,6 +184,6 @@ int cmd_attest(int argc, char **argv)
         return usage();
     if (!strcmp(argv[1], "verify"))
         return attest_verify(argc - 1, argv + 1);
-    cli_error("unknown subcommand '%s' (verify)", argv[1]);
+    host_error("unknown subcommand '%s' (verify)", argv[1]);
     return EXIT_USAGE;
 }

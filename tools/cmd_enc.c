@@ -21,7 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
-#include "enc_tool.h"
+#include "molt_host/encrypt.h"
 #include "molt/enc.h"
 #include "molt/verify.h"
 
@@ -61,15 +61,15 @@ int cmd_decrypt(int argc, char **argv)
     if (!enc_key_load(key_path, true, &ek))
         goto done;
     if (env_path) {
-        if (!cli_read_file(env_path, &env, &env_len))
+        if (!host_read_file(env_path, &env, &env_len))
             goto done;
         dec.envelope = env;
         dec.envelope_len = env_len;
     }
-    if (!cli_read_file(in, &img, &len))
+    if (!host_read_file(in, &img, &len))
         goto done;
     if (len > UINT32_MAX) {
-        cli_error("%s: larger than 4 GiB", in);
+        host_error("%s: larger than 4 GiB", in);
         goto done;
     }
     /* Integrity through lib/, decrypting as a device does (hash over the plaintext). */
@@ -109,8 +109,8 @@ int cmd_decrypt(int argc, char **argv)
         rc = EXIT_INVALID;
         goto done;
     }
-    bool ok = payload_only ? cli_write_file(out, img + res.image.payload_off, res.image.img_size)
-                           : cli_write_file(out, img, len);
+    bool ok = payload_only ? host_write_file(out, img + res.image.payload_off, res.image.img_size)
+                           : host_write_file(out, img, len);
     if (ok)
         printf("%s: decrypted %u payload bytes (%s) into %s\n", in, res.image.img_size,
                env_path ? "key from the envelope" : "key from the key TLV", out);
@@ -157,10 +157,10 @@ static int envelope_make(int argc, char **argv)
     }
     if (!kpath || !dpath || !ipath || !opath || optind != argc)
         return envelope_usage();
-    if (!cli_read_file(kpath, &key, &klen) || !enc_key_load(dpath, false, &dev) || !cli_read_file(ipath, &img, &len))
+    if (!host_read_file(kpath, &key, &klen) || !enc_key_load(dpath, false, &dev) || !host_read_file(ipath, &img, &len))
         goto done;
     if (klen != 16 && klen != 32) {
-        cli_error("%s: a content key is 16 or 32 bytes (molt sign --save-content-key), not %zu", kpath, klen);
+        host_error("%s: a content key is 16 or 32 bytes (molt sign --save-content-key), not %zu", kpath, klen);
         goto done;
     }
     molt_source_t src;
@@ -172,20 +172,20 @@ static int envelope_make(int argc, char **argv)
     size_t dlen = 0, elen = 0;
     uint16_t htype = 0;
     if (err != MOLT_OK) {
-        cli_error("%s: %s [%s]", ipath, molt_err_str(err), molt_err_name(err));
+        host_error("%s: %s [%s]", ipath, molt_err_str(err), molt_err_name(err));
         goto done;
     }
     if (molt_enc_key_len(im.flags) != klen) {
-        cli_error("%s: %s", ipath,
+        host_error("%s: %s", ipath,
                   molt_enc_key_len(im.flags) ? "the content key's size does not match the image's AES flag"
                                              : "not an encrypted image");
         goto done;
     }
     if (!enc_image_digest(&src, &im, &htype, digest, &dlen)) {
-        cli_error("%s: no hash TLV to bind the envelope to", ipath);
+        host_error("%s: no hash TLV to bind the envelope to", ipath);
         goto done;
     }
-    if (!enc_make_envelope(&dev, key, klen, htype, digest, dlen, env, &elen) || !cli_write_file(opath, env, elen))
+    if (!enc_make_envelope(&dev, key, klen, htype, digest, dlen, env, &elen) || !host_write_file(opath, env, elen))
         goto done;
     printf("%s: envelope for %s (%s), bound to %s, %zu bytes\n", opath, dpath, dev.x25519 ? "x25519" : "p-256",
            ipath, elen);

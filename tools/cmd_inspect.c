@@ -16,7 +16,7 @@
 
 #include "cli.h"
 #include "molt/verify.h"
-#include "version.h"
+#include "molt_host/version.h"
 
 static const char *tlv_name(uint16_t type)
 {
@@ -75,7 +75,7 @@ static char *hexdup(const uint8_t *p, size_t n)
 {
     char *s = malloc(2 * n + 1);
     if (s)
-        cli_hex(p, n, s);
+        host_hex(p, n, s);
     return s;
 }
 
@@ -155,7 +155,7 @@ static json_t *describe(const char *path, const uint8_t *img, size_t len, molt_e
         for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
             if (im->flags & flag_names[i].bit)
                 json_array_append_new(flags, json_string(flag_names[i].name));
-        cli_format_version(&im->version, ver, sizeof ver);
+        host_format_version(&im->version, ver, sizeof ver);
         json_object_set_new(j, "header",
                             json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:s}", "magic", (json_int_t)im->magic,
                                       "load_addr", (json_int_t)im->load_addr, "hdr_size", (json_int_t)im->hdr_size,
@@ -298,11 +298,11 @@ int cmd_inspect(int argc, char **argv)
     }
     uint8_t *img;
     size_t len;
-    if (!cli_read_file(argv[optind], &img, &len))
+    if (!host_read_file(argv[optind], &img, &len))
         return EXIT_USAGE;
     if (len > UINT32_MAX) {
         free(img);
-        return cli_error("%s: larger than 4 GiB", argv[optind]);
+        return host_error("%s: larger than 4 GiB", argv[optind]);
     }
     if (len >= 4 && !memcmp(img, "MKU1", 4)) { /* a key-update (molt/keyrot.h) */
         int rc = cli_inspect_keyupdate(argv[optind], img, len, as_json);

@@ -24,7 +24,7 @@
 #include <openssl/pem.h>
 
 #include "cli.h"
-#include "sign.h"
+#include "molt_host/image_writer.h"
 
 /* ---- keygen ---- */
 
@@ -87,10 +87,10 @@ bool cli_write_secret(const char *path, const uint8_t *buf, size_t len, bool for
 {
     char tmp[4096];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >= sizeof tmp)
-        return cli_error("%s: path too long", path), false;
+        return host_error("%s: path too long", path), false;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0)
-        return cli_error("%s: %s", path, strerror(errno)), false;
+        return host_error("%s: %s", path, strerror(errno)), false;
     bool ok = write_all(fd, buf, len);
     ok = close(fd) == 0 && ok;
     int err = errno;
@@ -100,9 +100,9 @@ bool cli_write_secret(const char *path, const uint8_t *buf, size_t len, bool for
     }
     unlink(tmp);
     if (!ok && err == EEXIST)
-        return cli_error("%s: already exists (use --force to overwrite)", path), false;
+        return host_error("%s: already exists (use --force to overwrite)", path), false;
     if (!ok)
-        return cli_error("%s: write error: %s", path, strerror(err)), false;
+        return host_error("%s: write error: %s", path, strerror(err)), false;
     return true;
 }
 
@@ -110,13 +110,13 @@ static int keygen_run(const char *type, const char *path, bool force)
 {
     struct stat st;
     if (!force && lstat(path, &st) == 0)
-        return cli_error("%s: already exists (use --force to overwrite)", path);
+        return host_error("%s: already exists (use --force to overwrite)", path);
     EVP_PKEY *key = generate(type);
     uint8_t *pem = NULL;
     size_t len = 0;
     bool ok = key && encode_pkcs8_pem(key, &pem, &len);
     if (!ok)
-        cli_error("%s: key generation failed: %s", type, sign_ossl_error());
+        host_error("%s: key generation failed: %s", type, host_ossl_error());
     ok = ok && cli_write_secret(path, pem, len, force);
     if (pem)
         OPENSSL_clear_free(pem, len);
@@ -138,7 +138,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *shrt, co
     if (strcmp(a, shrt) && strcmp(a, lng))
         return NULL;
     if (*i + 1 >= argc) {
-        cli_error("%s needs a value", a);
+        host_error("%s needs a value", a);
         return missing_value;
     }
     return argv[++*i];
@@ -156,22 +156,22 @@ int cmd_keygen(int argc, char **argv)
                  "-k KEY.pem [--force]");
             return 0;
         } else if (!strcmp(argv[i], "-p") || !strcmp(argv[i], "--password")) {
-            return cli_error("%s: password-protected keys are not supported", argv[i]);
+            return host_error("%s: password-protected keys are not supported", argv[i]);
         } else if ((v = opt_value(argc, argv, &i, "-t", "--type"))) {
             type = v;
         } else if ((v = opt_value(argc, argv, &i, "-k", "--key"))) {
             path = v;
         } else {
-            return cli_error("unexpected argument '%s' (usage: molt keygen -t TYPE -k KEY.pem)", argv[i]);
+            return host_error("unexpected argument '%s' (usage: molt keygen -t TYPE -k KEY.pem)", argv[i]);
         }
         if (v == missing_value)
             return EXIT_USAGE;
         v = NULL;
     }
     if (!type || !path)
-        return cli_error("need -t TYPE and -k KEY.pem");
+        return host_error("need -t TYPE and -k KEY.pem");
     if (!is_key_type(type))
-        return cli_error("-t %s: unknown key type (ecdsa-p256, ecdsa-p384, ed25519, x25519, "
+        return host_error("-t %s: unknown key type (ecdsa-p256, ecdsa-p384, ed25519, x25519, "
                          "rsa-2048, rsa-3072)", type);
     return keygen_run(type, path, force);
 }
@@ -251,11 +251,11 @@ static bool render_pub(EVP_PKEY *key, const char *enc, sbuf_t *out, const char *
     uint8_t *der = NULL;
     size_t len = 0;
     if (!name)
-        return cli_error("%s: unsupported key type", path), false;
+        return host_error("%s: unsupported key type", path), false;
     if (!strcmp(enc, "pem"))
-        return emit_pem(out, key) || (cli_error("%s: cannot encode the public key", path), false);
-    if (!cli_pubkey_der(key, &der, &len))
-        return cli_error("%s: cannot encode the public key", path), false;
+        return emit_pem(out, key) || (host_error("%s: cannot encode the public key", path), false);
+    if (!host_pubkey_der(key, &der, &len))
+        return host_error("%s: cannot encode the public key", path), false;
     if (!strcmp(enc, "raw"))
         sbuf_put(out, der, len);
     else if (!strcmp(enc, "c") || !strcmp(enc, "lang-c"))
@@ -277,14 +277,14 @@ static bool is_encoding(const char *e)
 
 static int getpub_run(const char *path, const char *enc, const char *out_path)
 {
-    EVP_PKEY *key = cli_load_key(path, NULL);
+    EVP_PKEY *key = host_load_key(path, NULL);
     if (!key)
         return EXIT_USAGE;
     sbuf_t out = {0};
     bool ok = render_pub(key, enc, &out, path);
     if (ok && out.oom)
-        ok = (cli_error("out of memory"), false);
-    ok = ok && cli_write_file(out_path ? out_path : "-", out.p, out.len);
+        ok = (host_error("out of memory"), false);
+    ok = ok && host_write_file(out_path ? out_path : "-", out.p, out.len);
     sbuf_free(&out);
     EVP_PKEY_free(key);
     ERR_clear_error();
@@ -306,14 +306,14 @@ int cmd_getpub(int argc, char **argv)
         } else if ((v = opt_value(argc, argv, &i, "-o", "--output"))) {
             out = v;
         } else {
-            return cli_error("unexpected argument '%s' (usage: molt getpub -k KEY [-e c|pem|raw])", argv[i]);
+            return host_error("unexpected argument '%s' (usage: molt getpub -k KEY [-e c|pem|raw])", argv[i]);
         }
         if (v == missing_value)
             return EXIT_USAGE;
     }
     if (!path)
-        return cli_error("need -k KEY");
+        return host_error("need -k KEY");
     if (!is_encoding(enc))
-        return cli_error("-e %s: unknown encoding (c, pem, raw, rust)", enc);
+        return host_error("-e %s: unknown encoding (c, pem, raw, rust)", enc);
     return getpub_run(path, enc, out);
 }

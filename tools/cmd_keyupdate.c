@@ -31,9 +31,9 @@
 #include <openssl/x509.h>
 
 #include "cli.h"
-#include "keyring.h"
+#include "molt_host/keyring.h"
 #include "molt/keyrot.h"
-#include "sign.h"
+#include "molt_host/image_writer.h"
 
 #define KU_MAX 4096u
 
@@ -55,7 +55,7 @@ static void sha256(const uint8_t *p, size_t n, uint8_t out[32])
 }
 
 /* Where a root's signature goes: its index in the device's root table. */
-static int root_index(const cli_keyring_t *roots, const sign_key_t *k)
+static int root_index(const host_keyring_t *roots, const sign_key_t *k)
 {
     for (size_t i = 0; i < roots->ring.count; i++)
         if (roots->keys[i].der_len == k->pub_len && !memcmp(roots->keys[i].der, k->pub_der, k->pub_len))
@@ -85,7 +85,7 @@ static bool ku_body(const uint8_t *p, size_t len, size_t *body)
 }
 
 /* Append one root signature (ECDSA P-256, raw r || s over SHA-256 of the body). */
-static bool add_sig(uint8_t *ku, size_t *len, size_t body, const cli_keyring_t *roots, const char *path)
+static bool add_sig(uint8_t *ku, size_t *len, size_t body, const host_keyring_t *roots, const char *path)
 {
     sign_key_t k;
     if (!sign_key_load(path, &k))
@@ -93,11 +93,11 @@ static bool add_sig(uint8_t *ku, size_t *len, size_t body, const cli_keyring_t *
     bool ok = false;
     int ix = root_index(roots, &k);
     if (k.type != SIGN_KEY_ECDSA_P256) {
-        cli_error("%s: a rotation key is ecdsa-p256, not %s", path, sign_key_type_name(k.type));
+        host_error("%s: a rotation key is ecdsa-p256, not %s", path, sign_key_type_name(k.type));
     } else if (ix < 0) {
-        cli_error("%s: not one of the rotation keys given with -r", path);
+        host_error("%s: not one of the rotation keys given with -r", path);
     } else if (*len + 65 > KU_MAX || ku[body] >= MOLT_KEYROT_MAX_SIG) {
-        cli_error("%s: at most %u signatures", path, MOLT_KEYROT_MAX_SIG);
+        host_error("%s: at most %u signatures", path, MOLT_KEYROT_MAX_SIG);
     } else {
         bool dup = false;
         for (unsigned i = 0; i < ku[body]; i++)
@@ -106,7 +106,7 @@ static bool add_sig(uint8_t *ku, size_t *len, size_t body, const cli_keyring_t *
         sha256(ku, body, dg);
         sbuf_t sig = {0};
         if (dup) {
-            cli_error("%s: this rotation key has signed already", path);
+            host_error("%s: this rotation key has signed already", path);
         } else if (sign_message(&k, SIGN_SHA256, false, dg, sizeof dg, &sig) && !sig.oom) {
             const unsigned char *q = sig.p;
             ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &q, (long)sig.len);
@@ -120,7 +120,7 @@ static bool add_sig(uint8_t *ku, size_t *len, size_t body, const cli_keyring_t *
                 *len += 65;
                 ok = true;
             } else {
-                cli_error("%s: signing failed", path);
+                host_error("%s: signing failed", path);
             }
             ECDSA_SIG_free(es);
         }
@@ -132,7 +132,7 @@ static bool add_sig(uint8_t *ku, size_t *len, size_t body, const cli_keyring_t *
 
 static int cmd_make(int argc, char **argv)
 {
-    cli_keyring_t roots = {0}, adds = {0};
+    host_keyring_t roots = {0}, adds = {0};
     const char *out = NULL, *privs[MOLT_KEYROT_MAX_SIG];
     uint8_t retire[MOLT_KEYROT_MAX_RETIRE][32];
     unsigned nret = 0, npriv = 0;
@@ -148,61 +148,61 @@ static int cmd_make(int argc, char **argv)
             goto out;
         }
         if (!v) {
-            cli_error("%s: missing value", a);
+            host_error("%s: missing value", a);
             goto out;
         }
         i++;
         if (!strcmp(a, "--seq")) {
-            if (!cli_parse_u64(v, UINT32_MAX, &seq) || seq == 0) {
-                cli_error("--seq %s: want 1..4294967295 (the key set's number after this update)", v);
+            if (!host_parse_u64(v, UINT32_MAX, &seq) || seq == 0) {
+                host_error("--seq %s: want 1..4294967295 (the key set's number after this update)", v);
                 goto out;
             }
             have_seq = true;
         } else if (!strcmp(a, "--add")) {
             if (adds.ring.count >= MOLT_KEYROT_MAX_ADD) {
-                cli_error("--add %s: at most %u keys per update", v, MOLT_KEYROT_MAX_ADD);
+                host_error("--add %s: at most %u keys per update", v, MOLT_KEYROT_MAX_ADD);
                 goto out;
             }
-            if (!cli_keyring_add(&adds, v))
+            if (!host_keyring_add(&adds, v))
                 goto out;
         } else if (!strcmp(a, "--retire")) {
             size_t n = 0;
             if (nret >= MOLT_KEYROT_MAX_RETIRE) {
-                cli_error("--retire %s: at most %u keys per update", v, MOLT_KEYROT_MAX_RETIRE);
+                host_error("--retire %s: at most %u keys per update", v, MOLT_KEYROT_MAX_RETIRE);
                 goto out;
             }
-            if (strlen(v) == 64 && cli_parse_hex(v, retire[nret], 32, &n) && n == 32) {
+            if (strlen(v) == 64 && host_parse_hex(v, retire[nret], 32, &n) && n == 32) {
                 nret++;
             } else {
-                cli_keyring_t one = {0};
-                if (!cli_keyring_add(&one, v))
+                host_keyring_t one = {0};
+                if (!host_keyring_add(&one, v))
                     goto out;
                 sha256(one.keys[0].der, one.keys[0].der_len, retire[nret++]);
-                cli_keyring_free(&one);
+                host_keyring_free(&one);
             }
         } else if (!strcmp(a, "-r") || !strcmp(a, "--root")) {
-            if (!cli_keyring_add(&roots, v))
+            if (!host_keyring_add(&roots, v))
                 goto out;
         } else if (!strcmp(a, "-k") || !strcmp(a, "--key")) {
             if (npriv >= MOLT_KEYROT_MAX_SIG) {
-                cli_error("-k %s: at most %u signatures", v, MOLT_KEYROT_MAX_SIG);
+                host_error("-k %s: at most %u signatures", v, MOLT_KEYROT_MAX_SIG);
                 goto out;
             }
             privs[npriv++] = v;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             out = v;
         } else {
-            cli_error("unexpected argument '%s'", a);
+            host_error("unexpected argument '%s'", a);
             usage();
             goto out;
         }
     }
     if (!have_seq || !out || roots.ring.count == 0) {
-        cli_error("need --seq N, -r ROOT_PUB (the device's rotation keys, in order) and -o OUT");
+        host_error("need --seq N, -r ROOT_PUB (the device's rotation keys, in order) and -o OUT");
         goto out;
     }
     if (adds.ring.count + nret == 0) {
-        cli_error("nothing to do: give --add and/or --retire");
+        host_error("nothing to do: give --add and/or --retire");
         goto out;
     }
     uint8_t ku[KU_MAX];
@@ -214,7 +214,7 @@ static int cmd_make(int argc, char **argv)
     ku[10] = ku[11] = 0;
     for (size_t i = 0; i < adds.ring.count; i++) {
         if (adds.keys[i].der_len > MOLT_KEYROT_MAX_DER) {
-            cli_error("--add %s: key too long for a device (%zu bytes)", adds.paths[i], adds.keys[i].der_len);
+            host_error("--add %s: key too long for a device (%zu bytes)", adds.paths[i], adds.keys[i].der_len);
             goto out;
         }
         molt_put_le16(ku + len, (uint16_t)adds.keys[i].der_len);
@@ -228,20 +228,20 @@ static int cmd_make(int argc, char **argv)
     for (unsigned i = 0; i < npriv; i++)
         if (!add_sig(ku, &len, body, &roots, privs[i]))
             goto out;
-    if (!cli_write_file(out, ku, len))
+    if (!host_write_file(out, ku, len))
         goto out;
     printf("key-update seq %llu: %zu added, %u retired, %u signature%s, %zu bytes -> %s\n", (unsigned long long)seq,
            adds.ring.count, nret, ku[body], ku[body] == 1 ? "" : "s", len, out);
     rc = 0;
 out:
-    cli_keyring_free(&roots);
-    cli_keyring_free(&adds);
+    host_keyring_free(&roots);
+    host_keyring_free(&adds);
     return rc;
 }
 
 static int cmd_cosign(int argc, char **argv)
 {
-    cli_keyring_t roots = {0};
+    host_keyring_t roots = {0};
     const char *priv = NULL, *pos[2] = {NULL, NULL};
     unsigned npos = 0;
     int rc = EXIT_USAGE;
@@ -251,12 +251,12 @@ static int cmd_cosign(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if ((!strcmp(a, "-r") || !strcmp(a, "-k")) && i + 1 < argc) {
-            if (a[1] == 'r' ? !cli_keyring_add(&roots, argv[++i]) : (priv = argv[++i]) == NULL)
+            if (a[1] == 'r' ? !host_keyring_add(&roots, argv[++i]) : (priv = argv[++i]) == NULL)
                 goto out;
         } else if (a[0] != '-' && npos < 2) {
             pos[npos++] = a;
         } else {
-            cli_error("unexpected argument '%s'", a);
+            host_error("unexpected argument '%s'", a);
             usage();
             goto out;
         }
@@ -265,21 +265,21 @@ static int cmd_cosign(int argc, char **argv)
         usage();
         goto out;
     }
-    if (!cli_read_file(pos[0], &in, &len))
+    if (!host_read_file(pos[0], &in, &len))
         goto out;
     if (!ku_body(in, len, &body) || len > KU_MAX - 65 || len != body + 1 + 65u * in[body]) {
-        cli_error("%s: not a key-update", pos[0]);
+        host_error("%s: not a key-update", pos[0]);
         goto out;
     }
     uint8_t ku[KU_MAX];
     memcpy(ku, in, len);
-    if (!add_sig(ku, &len, body, &roots, priv) || !cli_write_file(pos[1], ku, len))
+    if (!add_sig(ku, &len, body, &roots, priv) || !host_write_file(pos[1], ku, len))
         goto out;
     printf("key-update: %u signature%s -> %s\n", ku[body], ku[body] == 1 ? "" : "s", pos[1]);
     rc = 0;
 out:
     free(in);
-    cli_keyring_free(&roots);
+    host_keyring_free(&roots);
     return rc;
 }
 
@@ -320,7 +320,7 @@ static molt_err_t ram_sector(void *c, uint32_t off, molt_sector_t *s)
 
 static int cmd_check(int argc, char **argv)
 {
-    cli_keyring_t roots = {0}, factory = {0};
+    host_keyring_t roots = {0}, factory = {0};
     const char *after[64], *ku_path = NULL, *running = NULL;
     uint8_t *img = NULL;
     size_t img_len = 0;
@@ -333,42 +333,42 @@ static int cmd_check(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (a[0] != '-') {
             if (ku_path) {
-                cli_error("unexpected argument '%s'", a);
+                host_error("unexpected argument '%s'", a);
                 goto out;
             }
             ku_path = a;
             continue;
         }
         if (!v) {
-            cli_error("%s: missing value", a);
+            host_error("%s: missing value", a);
             goto out;
         }
         i++;
         if (!strcmp(a, "-r") || !strcmp(a, "--root")) {
-            if (!cli_keyring_add(&roots, v))
+            if (!host_keyring_add(&roots, v))
                 goto out;
         } else if (!strcmp(a, "-f") || !strcmp(a, "--factory")) {
             if (factory.ring.count >= MOLT_KEYROT_MAX_FACTORY) {
-                cli_error("-f %s: a device extends at most %u factory keys", v, MOLT_KEYROT_MAX_FACTORY);
+                host_error("-f %s: a device extends at most %u factory keys", v, MOLT_KEYROT_MAX_FACTORY);
                 goto out;
             }
-            if (!cli_keyring_add(&factory, v))
+            if (!host_keyring_add(&factory, v))
                 goto out;
         } else if (!strcmp(a, "--threshold") || !strcmp(a, "-t")) {
-            if (!cli_parse_u64(v, MOLT_KEYROT_MAX_SIG, &thr) || thr == 0) {
-                cli_error("--threshold %s: want 1..%u", v, MOLT_KEYROT_MAX_SIG);
+            if (!host_parse_u64(v, MOLT_KEYROT_MAX_SIG, &thr) || thr == 0) {
+                host_error("--threshold %s: want 1..%u", v, MOLT_KEYROT_MAX_SIG);
                 goto out;
             }
         } else if (!strcmp(a, "--running")) {
             running = v;
         } else if (!strcmp(a, "--after")) {
             if (nafter >= 64) {
-                cli_error("--after %s: at most 64 earlier updates", v);
+                host_error("--after %s: at most 64 earlier updates", v);
                 goto out;
             }
             after[nafter++] = v;
         } else {
-            cli_error("unexpected argument '%s'", a);
+            host_error("unexpected argument '%s'", a);
             usage();
             goto out;
         }
@@ -380,10 +380,10 @@ static int cmd_check(int argc, char **argv)
     molt_mem_source_t mem;
     molt_source_t src;
     if (running) {
-        if (!cli_read_file(running, &img, &img_len))
+        if (!host_read_file(running, &img, &img_len))
             goto out;
         if (img_len > UINT32_MAX) {
-            cli_error("%s: larger than 4 GiB", running);
+            host_error("%s: larger than 4 GiB", running);
             goto out;
         }
         molt_source_from_mem(&src, &mem, img, (uint32_t)img_len);
@@ -395,7 +395,7 @@ static int cmd_check(int argc, char **argv)
         const char *path = i < nafter ? after[i] : ku_path;
         uint8_t *ku;
         size_t len;
-        if (!cli_read_file(path, &ku, &len))
+        if (!host_read_file(path, &ku, &len))
             goto out;
         /* the last one into the host's RAM copy too: apply is check + store */
         molt_err_t e = molt_keyrot_apply(&c, &factory.ring, ku, len, i == nafter && running ? &src : NULL);
@@ -412,8 +412,8 @@ static int cmd_check(int argc, char **argv)
     rc = 0;
 out:
     free(img);
-    cli_keyring_free(&roots);
-    cli_keyring_free(&factory);
+    host_keyring_free(&roots);
+    host_keyring_free(&factory);
     return rc;
 }
 
@@ -431,7 +431,7 @@ int cmd_keyupdate(int argc, char **argv)
         usage();
         return 0;
     }
-    cli_error("unknown action '%s' (make, sign, check)", argv[1]);
+    host_error("unknown action '%s' (make, sign, check)", argv[1]);
     return EXIT_USAGE;
 }
 
@@ -452,13 +452,13 @@ int cli_inspect_keyupdate(const char *path, const uint8_t *p, size_t len, bool a
         size_t kl = molt_le16(p + off);
         uint8_t id[32];
         sha256(p + off + 2, kl, id);
-        cli_hex(id, 32, hex);
-        json_array_append_new(adds, json_pack("{s:s,s:s,s:I}", "type", cli_key_type_name(p + off + 2, kl), "key_id",
+        host_hex(id, 32, hex);
+        json_array_append_new(adds, json_pack("{s:s,s:s,s:I}", "type", host_key_type_name(p + off + 2, kl), "key_id",
                                               hex, "length", (json_int_t)kl));
         off += 2 + kl;
     }
     for (unsigned i = 0; i < p[9]; i++, off += 32) {
-        cli_hex(p + off, 32, hex);
+        host_hex(p + off, 32, hex);
         json_array_append_new(rets, json_string(hex));
     }
     for (unsigned i = 0; i < p[body]; i++)

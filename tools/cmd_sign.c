@@ -19,9 +19,9 @@
 #include <openssl/rand.h>
 
 #include "cli.h"
-#include "enc_tool.h"
-#include "version.h"
-#include "sign.h"
+#include "molt_host/encrypt.h"
+#include "molt_host/version.h"
+#include "molt_host/image_writer.h"
 
 static const char usage_text[] =
     "usage: molt sign [options] IN OUT    (imgtool sign's options)\n"
@@ -171,7 +171,7 @@ static bool parse_int_opt(const char *opt, const char *s, uint64_t max, uint64_t
 {
     if (py_int(s, max, out))
         return true;
-    cli_error("%s: '%s' is not an integer in [0, %llu] (use 0x for hex)", opt, s, (unsigned long long)max);
+    host_error("%s: '%s' is not an integer in [0, %llu] (use 0x for hex)", opt, s, (unsigned long long)max);
     return false;
 }
 
@@ -202,7 +202,7 @@ static bool parse_one_dep(const char **s, sign_dep_t *d, const char **why)
     memcpy(ver, p, n);
     ver[n] = '\0';
     p = skip_space(p + n);
-    if (*p++ != ')' || !cli_parse_version(ver, &d->version, why))
+    if (*p++ != ')' || !host_parse_version(ver, &d->version, why))
         return false;
     if (id > 255) {
         *why = "image ID is at most 255";
@@ -222,17 +222,17 @@ static bool parse_deps(sign_opts_t *o, const char *s)
     for (const char *p = skip_space(s); *p; p = skip_space(p)) {
         sign_dep_t *d = realloc(o->deps, (o->ndeps + 1) * sizeof *d);
         if (!d)
-            return cli_error("out of memory"), false;
+            return host_error("out of memory"), false;
         o->deps = d;
         if (!parse_one_dep(&p, &o->deps[o->ndeps], &why))
-            return cli_error("--dependencies: '%s': %s", s, why), false;
+            return host_error("--dependencies: '%s': %s", s, why), false;
         o->ndeps++;
         p = skip_space(p);
         if (*p == ',')
             p++;
     }
     if (o->ndeps == 0)
-        return cli_error("--dependencies: '%s': no dependency given", s), false;
+        return host_error("--dependencies: '%s': no dependency given", s), false;
     return true;
 }
 
@@ -264,14 +264,14 @@ static bool resolve_uuids(sign_args_t *a)
     if (a->vid) {
         o->has_vid = parse_raw_uuid(a->vid, o->vid) || sign_uuid5(dns, a->vid, o->vid);
         if (!o->has_vid)
-            return cli_error("--vid: cannot compute the UUID"), false;
+            return host_error("--vid: cannot compute the UUID"), false;
     }
     if (a->cid) {
         if (!parse_raw_uuid(a->cid, o->cid)) {
             if (!a->vid)
-                return cli_error("--cid: '%s' is not a UUID; a class name needs --vid", a->cid), false;
+                return host_error("--cid: '%s' is not a UUID; a class name needs --vid", a->cid), false;
             if (!sign_uuid5(o->vid, a->cid, o->cid))
-                return cli_error("--cid: cannot compute the UUID"), false;
+                return host_error("--cid: cannot compute the UUID"), false;
         }
         o->has_cid = true;
     }
@@ -284,13 +284,13 @@ static bool hex_value(const char *s, sign_custom_tlv_t *t)
 {
     size_t n = strlen(s);
     if (n % 2)
-        return cli_error("--custom-tlv: '0x%s': odd number of hex digits", s), false;
+        return host_error("--custom-tlv: '0x%s': odd number of hex digits", s), false;
     t->value = malloc(n / 2 + 1);
     if (!t->value)
-        return cli_error("out of memory"), false;
+        return host_error("out of memory"), false;
     for (size_t i = 0; i < n; i += 2) {
         if (!isxdigit((unsigned char)s[i]) || !isxdigit((unsigned char)s[i + 1]))
-            return cli_error("--custom-tlv: '0x%s': not hex", s), false;
+            return host_error("--custom-tlv: '0x%s': not hex", s), false;
         char hex[3] = {s[i], s[i + 1], 0};
         t->value[i / 2] = (uint8_t)strtoul(hex, NULL, 16);
     }
@@ -304,10 +304,10 @@ static bool custom_tag(const sign_opts_t *o, const char *opt, const char *s, uin
     if (!parse_int_opt(opt, s, 0xffff, &v))
         return false;
     if ((v & 0xff) < 0xa0 || v == 0xffff)
-        return cli_error("%s: tag %s is not in a vendor range 0xXXa0-0xXXff (not 0xffff)", opt, s), false;
+        return host_error("%s: tag %s is not in a vendor range 0xXXa0-0xXXff (not 0xffff)", opt, s), false;
     for (size_t i = 0; i < o->ncustom; i++)
         if (o->custom[i].tag == v)
-            return cli_error("%s: tag 0x%llx given twice", opt, (unsigned long long)v), false;
+            return host_error("%s: tag 0x%llx given twice", opt, (unsigned long long)v), false;
     *tag = (uint16_t)v;
     return true;
 }
@@ -329,22 +329,22 @@ static bool add_schema(sign_opts_t *o, const char *arg)
         p++;
     }
     if (*p != '\0' || n < 2)
-        return cli_error("--data-schema: '%s' is not APP:SCHEMA or APP:SCHEMA:FROM", arg), false;
+        return host_error("--data-schema: '%s' is not APP:SCHEMA or APP:SCHEMA:FROM", arg), false;
     if (n == 2)
         v[2] = v[1];
     if (v[0] == 0 || v[0] > 0xffff || v[1] > 0xffff || v[2] > v[1])
-        return cli_error("--data-schema: '%s': APP must be 1..65535 and FROM <= SCHEMA <= 65535", arg), false;
+        return host_error("--data-schema: '%s': APP must be 1..65535 and FROM <= SCHEMA <= 65535", arg), false;
     for (size_t i = 0; i < o->ncustom; i++)
         if (o->custom[i].tag == MOLT_TLV_DATA_SCHEMA && o->custom[i].len == 8 &&
             molt_le16(o->custom[i].value) == v[0])
-            return cli_error("--data-schema: application %lu given twice", v[0]), false;
+            return host_error("--data-schema: application %lu given twice", v[0]), false;
     sign_custom_tlv_t t = {MOLT_TLV_DATA_SCHEMA, malloc(8), 8};
     sign_custom_tlv_t *c = realloc(o->custom, (o->ncustom + 1) * sizeof *c);
     if (t.value == NULL || c == NULL) {
         free(t.value);
         if (c != NULL)
             o->custom = c;
-        return cli_error("out of memory"), false;
+        return host_error("out of memory"), false;
     }
     o->custom = c;
     molt_put_le16(t.value, (uint16_t)v[0]);
@@ -359,18 +359,18 @@ static bool add_schema(sign_opts_t *o, const char *arg)
 static bool add_stage(sign_opts_t *o, const char *arg)
 {
     uint64_t n = 0;
-    if (!cli_parse_u64(arg, 255, &n) || n == 0)
-        return cli_error("--boot-stage: '%s': want 1..255 (1: the updatable boot stage)", arg), false;
+    if (!host_parse_u64(arg, 255, &n) || n == 0)
+        return host_error("--boot-stage: '%s': want 1..255 (1: the updatable boot stage)", arg), false;
     for (size_t i = 0; i < o->ncustom; i++)
         if (o->custom[i].tag == MOLT_TLV_BOOT_STAGE)
-            return cli_error("--boot-stage given twice"), false;
+            return host_error("--boot-stage given twice"), false;
     sign_custom_tlv_t t = {MOLT_TLV_BOOT_STAGE, malloc(1), 1};
     sign_custom_tlv_t *c = realloc(o->custom, (o->ncustom + 1) * sizeof *c);
     if (t.value == NULL || c == NULL) {
         free(t.value);
         if (c != NULL)
             o->custom = c;
-        return cli_error("out of memory"), false;
+        return host_error("out of memory"), false;
     }
     o->custom = c;
     t.value[0] = (uint8_t)n;
@@ -386,11 +386,11 @@ static bool add_custom(sign_opts_t *o, const char *tag, const char *value, bool 
         return false;
     sign_custom_tlv_t *c = realloc(o->custom, (o->ncustom + 1) * sizeof *c);
     if (!c)
-        return cli_error("out of memory"), false;
+        return host_error("out of memory"), false;
     o->custom = c;
     bool ok;
     if (from_file) {
-        ok = cli_read_file(value, &t.value, &t.len);
+        ok = host_read_file(value, &t.value, &t.len);
     } else if (!strncmp(value, "0x", 2)) {
         ok = hex_value(value + 2, &t);
     } else {
@@ -413,7 +413,7 @@ static bool choice(const char *opt, const char *v, const char *const *allowed)
     for (size_t i = 0; allowed[i]; i++)
         if (!strcmp(v, allowed[i]))
             return true;
-    cli_error("%s: '%s' is not one of the allowed values", opt, v);
+    host_error("%s: '%s' is not one of the allowed values", opt, v);
     return false;
 }
 
@@ -423,7 +423,7 @@ static bool set_u32(const char *opt, const char *v, uint64_t min, uint64_t max, 
     if (!parse_int_opt(opt, v, max, &x))
         return false;
     if (x < min)
-        return cli_error("%s: must be at least %llu", opt, (unsigned long long)min), false;
+        return host_error("%s: must be at least %llu", opt, (unsigned long long)min), false;
     *out = (uint32_t)x;
     return true;
 }
@@ -501,18 +501,18 @@ static bool apply_content(sign_args_t *a, enum opt_id id, const char *opt, char 
 static bool apply_refusal(enum opt_id id, const char *opt, char **v)
 {
     switch (id) {
-    case O_HEX_ADDR: return cli_error("%s: Intel HEX output is not supported", opt), false;
-    case O_UNSUPPORTED: return cli_error("%s is not supported", opt), false;
+    case O_HEX_ADDR: return host_error("%s: Intel HEX output is not supported", opt), false;
+    case O_UNSUPPORTED: return host_error("%s is not supported", opt), false;
     case O_ENDIAN:
         if (!strcmp(v[0], "little"))
             return true;
         if (!strcmp(v[0], "big"))
-            return cli_error("%s big: big-endian images are not supported", opt), false;
-        return cli_error("%s: '%s' is not little or big", opt, v[0]), false;
+            return host_error("%s big: big-endian images are not supported", opt), false;
+        return host_error("%s: '%s' is not little or big", opt, v[0]), false;
     case O_COMPRESSION:
         if (!strcmp(v[0], "disabled"))
             return true;
-        return cli_error("%s %s: compression is not supported", opt, v[0]), false;
+        return host_error("%s %s: compression is not supported", opt, v[0]), false;
     default: return false;
     }
 }
@@ -585,11 +585,11 @@ static bool take_option(sign_args_t *a, int argc, char **argv, int *i)
     const char *arg = argv[*i];
     const struct option_def *d = find_option(arg, &inline_value);
     if (!d)
-        return cli_error("unknown option '%s' (see molt sign --help)", arg), false;
+        return host_error("unknown option '%s' (see molt sign --help)", arg), false;
     char *vals[2] = {(char *)inline_value, NULL};
     int need = d->nargs - (inline_value ? 1 : 0);
     if (*i + need >= argc)
-        return cli_error("%s needs %d value%s", arg, d->nargs, d->nargs > 1 ? "s" : ""), false;
+        return host_error("%s needs %d value%s", arg, d->nargs, d->nargs > 1 ? "s" : ""), false;
     for (int k = 0; k < need; k++)
         vals[d->nargs - need + k] = argv[*i + 1 + k];
     *i += need;
@@ -611,7 +611,7 @@ static bool parse_argv(sign_args_t *a, int argc, char **argv)
         } else if (a->npos < 2) {
             a->pos[a->npos++] = arg;
         } else {
-            return cli_error("unexpected argument '%s' (usage: molt sign [options] IN OUT)", arg),
+            return host_error("unexpected argument '%s' (usage: molt sign [options] IN OUT)", arg),
                    false;
         }
     }
@@ -628,19 +628,19 @@ static bool has_hex_ext(const char *path)
 static bool finish_required(sign_args_t *a)
 {
     if (a->npos != 2)
-        return cli_error("need IN and OUT (usage: molt sign [options] IN OUT)"), false;
+        return host_error("need IN and OUT (usage: molt sign [options] IN OUT)"), false;
     if (!a->version)
-        return cli_error("missing required option -v/--version"), false;
+        return host_error("missing required option -v/--version"), false;
     if (!a->has_hdr)
-        return cli_error("missing required option -H/--header-size"), false;
+        return host_error("missing required option -H/--header-size"), false;
     if (!a->has_slot)
-        return cli_error("missing required option -S/--slot-size"), false;
+        return host_error("missing required option -S/--slot-size"), false;
     a->o.in_path = a->pos[0];
     a->o.out_path = a->pos[1];
     if (has_hex_ext(a->o.in_path))
-        return cli_error("%s: Intel HEX input is not supported: give a raw binary", a->o.in_path), false;
+        return host_error("%s: Intel HEX input is not supported: give a raw binary", a->o.in_path), false;
     if (has_hex_ext(a->o.out_path))
-        return cli_error("%s: Intel HEX output is not supported: use a .bin name", a->o.out_path), false;
+        return host_error("%s: Intel HEX output is not supported: use a .bin name", a->o.out_path), false;
     return true;
 }
 
@@ -648,8 +648,8 @@ static bool finish_values(sign_args_t *a)
 {
     sign_opts_t *o = &a->o;
     const char *why;
-    if (!cli_parse_version(a->version, &o->version, &why))
-        return cli_error("--version: '%s': %s", a->version, why), false;
+    if (!host_parse_version(a->version, &o->version, &why))
+        return host_error("--version: '%s': %s", a->version, why), false;
     if (a->sec_cnt && !strcasecmp(a->sec_cnt, "auto")) {
         o->sec_cnt = ((uint32_t)o->version.major << 24) | ((uint32_t)o->version.minor << 16) |
                      o->version.revision;
@@ -662,11 +662,11 @@ static bool finish_values(sign_args_t *a)
         o->has_sec_cnt = true;
     }
     if (o->boot_record && strlen(o->boot_record) > 12)
-        return cli_error("--boot-record: '%s' is too long (at most 12 characters)", o->boot_record), false;
+        return host_error("--boot-record: '%s' is too long (at most 12 characters)", o->boot_record), false;
     if (o->load_addr && o->rom_fixed)
-        return cli_error("--load-addr and --rom-fixed cannot be used together"), false;
+        return host_error("--load-addr and --rom-fixed cannot be used together"), false;
     if (!o->enc_path && (a->has_keylen || a->has_hmac || o->clear || o->save_key_path))
-        return cli_error("--encrypt-keylen, --hmac-sha, --clear and --save-content-key need -E/--encrypt"), false;
+        return host_error("--encrypt-keylen, --hmac-sha, --clear and --save-content-key need -E/--encrypt"), false;
     return resolve_uuids(a);
 }
 
@@ -678,7 +678,7 @@ static bool finish_layout(sign_args_t *a)
     if (!a->has_max_align)
         o->max_align = o->align > 8 ? o->align : 8;
     if (o->pad && o->slot_size == 0)
-        return cli_error("--pad needs a non-zero -S/--slot-size"), false;
+        return host_error("--pad needs a non-zero -S/--slot-size"), false;
     return true;
 }
 
@@ -702,9 +702,9 @@ static bool prepare_encryption(sign_opts_t *o)
         return false;
     bool ok = true;
     if (o->hmac512 && !k.x25519)
-        ok = (cli_error("--hmac-sha 512: only with an x25519 encryption key (ENC_EC256 is HMAC-SHA256)"), false);
+        ok = (host_error("--hmac-sha 512: only with an x25519 encryption key (ENC_EC256 is HMAC-SHA256)"), false);
     ok = ok && (RAND_priv_bytes(o->content_key, (int)o->enc_key_len) == 1 ||
-                (cli_error("no randomness for the content key: %s", sign_ossl_error()), false));
+                (host_error("no randomness for the content key: %s", host_ossl_error()), false));
     ok = ok && enc_wrap_tlv(&k, o->hmac512, o->content_key, o->enc_key_len, &o->enc_tlv_type, o->enc_tlv,
                             &o->enc_tlv_len);
     enc_key_free(&k);
@@ -720,10 +720,10 @@ static int sign_run(sign_opts_t *o)
     sbuf_t img = {0};
     bool ok = (!o->key_path || sign_key_load(o->key_path, &key)) &&
               sign_pick_sha(o->key_path ? &key : NULL, o->sha, o->pure, &alg) && prepare_encryption(o) &&
-              cli_read_file(o->in_path, &in, &in_len) &&
+              host_read_file(o->in_path, &in, &in_len) &&
               sign_build_image(o, o->key_path ? &key : NULL, alg, in, in_len, &img) &&
               (!o->save_key_path || cli_write_secret(o->save_key_path, o->content_key, o->enc_key_len, true)) &&
-              cli_write_file(o->out_path, img.p, img.len);
+              host_write_file(o->out_path, img.p, img.len);
     OPENSSL_cleanse(o->content_key, sizeof o->content_key);
     sign_key_free(&key);
     free(in);

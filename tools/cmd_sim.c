@@ -44,13 +44,13 @@
 #include <openssl/x509.h>
 
 #include "cli.h"
-#include "keyring.h"
+#include "molt_host/keyring.h"
 #include "molt/attest.h"
 #include "molt/boot.h"
 #include "molt/enc.h"
 #include "molt/keepdata.h"
 #include "molt/store.h"
-#include "enc_tool.h"
+#include "molt_host/encrypt.h"
 #include "sim_keystore.h"
 #include "sim_port.h"
 #include "life.h"
@@ -66,7 +66,7 @@ typedef struct sim_opts {
     uint64_t sector_size, slot_sectors, align, erase_value, seeds, double_cuts, lives, first_seed, wear_cycles;
     int mode; /* -1: not given */
     bool permanent, json, clean, data;
-    cli_keyring_t kr;
+    host_keyring_t kr;
     int nargs;
     char **args;
 } sim_opts_t;
@@ -102,8 +102,8 @@ static int usage(void)
 
 static bool parse_num(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-    if (!cli_parse_u64(s, max, out) || *out < min) {
-        cli_error("%s: '%s' is not a number in %llu..%llu", opt, s, (unsigned long long)min,
+    if (!host_parse_u64(s, max, out) || *out < min) {
+        host_error("%s: '%s' is not a number in %llu..%llu", opt, s, (unsigned long long)min,
                   (unsigned long long)max);
         return false;
     }
@@ -163,7 +163,7 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
         switch (c) {
         case 'f': o->file = optarg; break;
         case 'k':
-            if (!cli_keyring_add(&o->kr, optarg))
+            if (!host_keyring_add(&o->kr, optarg))
                 return false;
             break;
         case 'S':
@@ -181,7 +181,7 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
         case 'E':
             if (!parse_num("--erase-value", optarg, 0, 0xff, &o->erase_value) ||
                 (o->erase_value != 0 && o->erase_value != 0xff)) {
-                cli_error("--erase-value: expected 0xff or 0x00, got '%s'", optarg);
+                host_error("--erase-value: expected 0xff or 0x00, got '%s'", optarg);
                 return false;
             }
             break;
@@ -190,7 +190,7 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
                 if (!strcmp(optarg, mode_names[m]))
                     o->mode = m;
             if (o->mode < 0) {
-                cli_error("--mode: expected swap, remap or overwrite, got '%s'", optarg);
+                host_error("--mode: expected swap, remap or overwrite, got '%s'", optarg);
                 return false;
             }
             break;
@@ -229,7 +229,7 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
             char *end = NULL;
             long long v = strtoll(optarg, &end, 0);
             if (end == optarg || *end != '\0' || v < INT32_MIN || v > INT32_MAX || v == 0) {
-                cli_error("--client-id: expected a non-zero 32-bit integer, got '%s'", optarg);
+                host_error("--client-id: expected a non-zero 32-bit integer, got '%s'", optarg);
                 return false;
             }
             o->client_id = v;
@@ -241,7 +241,7 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
             if (!parse_num("--data-sectors", optarg, 0, MOLT_STORE_MAX_SECTORS, &o->data_sectors))
                 return false;
             if (o->data_sectors == 1) {
-                cli_error("--data-sectors: the store needs at least 2 sectors, got 1");
+                host_error("--data-sectors: the store needs at least 2 sectors, got 1");
                 return false;
             }
             break;
@@ -268,11 +268,11 @@ static bool dev_load(sim_device_t *dev, const sim_opts_t *o)
 {
     sim_res_t why;
     if (o->file == NULL) {
-        cli_error("-f DEV is required");
+        host_error("-f DEV is required");
         return false;
     }
     if (sim_device_load(dev, o->file, &o->kr.ring, &why) != MOLT_OK) {
-        cli_error("%s: %s", o->file, sim_res_str(why));
+        host_error("%s: %s", o->file, sim_res_str(why));
         return false;
     }
     return true;
@@ -281,7 +281,7 @@ static bool dev_load(sim_device_t *dev, const sim_opts_t *o)
 static bool dev_save(sim_device_t *dev, const char *path)
 {
     if (sim_device_save(dev, path) != MOLT_OK) {
-        cli_error("%s: cannot write the device file", path);
+        host_error("%s: cannot write the device file", path);
         return false;
     }
     return true;
@@ -309,21 +309,21 @@ static int sim_create(const sim_opts_t *o)
     sim_device_t dev;
 
     if (o->file == NULL)
-        return cli_error("-f DEV is required");
+        return host_error("-f DEV is required");
     if (sim_layout_uniform(&l, (uint32_t)o->sector_size, (uint32_t)o->slot_sectors, (uint32_t)o->align,
                            (uint8_t)o->erase_value) != MOLT_OK)
-        return cli_error("unusable geometry: sector size must be a multiple of the alignment (a power of two)");
+        return host_error("unusable geometry: sector size must be a multiple of the alignment (a power of two)");
     l.mode = (uint32_t)(o->mode < 0 ? MOLT_MODE_SWAP : o->mode);
     if (o->data_sectors > 0 && sim_layout_add_data(&l, (uint32_t)o->data_sectors) != MOLT_OK)
-        return cli_error("--data-sectors %llu: no room for a data area in this geometry",
+        return host_error("--data-sectors %llu: no room for a data area in this geometry",
                          (unsigned long long)o->data_sectors);
     if (sim_device_init(&dev, &l, NULL) != MOLT_OK)
-        return cli_error("cannot create the device");
+        return host_error("cannot create the device");
     if (o->data_sectors > 0) {
         molt_store_t st;
         if (molt_store_mount(&st, sim_device_data_area(&dev)) != MOLT_OK) {
             sim_device_free(&dev);
-            return cli_error("--data-sectors: sectors of %llu bytes are too small for the record store",
+            return host_error("--data-sectors: sectors of %llu bytes are too small for the record store",
                              (unsigned long long)o->sector_size);
         }
     }
@@ -351,10 +351,10 @@ static int sim_write(const sim_opts_t *o)
             if (!strcmp(o->slot, slot_names[s]))
                 slot = s;
     if (slot < 0)
-        return cli_error("--slot primary|secondary is required");
+        return host_error("--slot primary|secondary is required");
     if (o->nargs != 1)
         return usage();
-    if (!cli_read_file(o->args[0], &img, &len))
+    if (!host_read_file(o->args[0], &img, &len))
         return EXIT_USAGE;
     if (!dev_load(&dev, o)) {
         free(img);
@@ -365,7 +365,7 @@ static int sim_write(const sim_opts_t *o)
     molt_err_t e = len == 0 ? MOLT_E_ARG : sim_device_program(&dev, (uint32_t)slot, off, img, len);
     int rc = 0;
     if (e != MOLT_OK)
-        rc = cli_error("%s: cannot write to the %s slot at offset %u: %s", o->args[0], slot_names[slot], off,
+        rc = host_error("%s: cannot write to the %s slot at offset %u: %s", o->args[0], slot_names[slot], off,
                        molt_err_str(e));
     else if (!dev_save(&dev, o->file))
         rc = EXIT_USAGE;
@@ -434,7 +434,7 @@ static bool data_open(sim_device_t *dev, const molt_boot_cfg_t *cfg, sim_data_t 
         return true;
     if ((e = molt_store_mount(&d->st, sim_device_data_area(dev))) != MOLT_OK ||
         (e = molt_keep_init(&d->keep, &d->st, SIM_APP, &dev->port, cfg, &ops)) != MOLT_OK) {
-        cli_error("%s: record store: %s", file, molt_err_str(e));
+        host_error("%s: record store: %s", file, molt_err_str(e));
         return false;
     }
     d->on = true;
@@ -496,7 +496,7 @@ static int sim_app(const sim_opts_t *o, bool confirm)
         e = molt_keep_consolidate(&data.keep);
     int rc = 0;
     if (e != MOLT_OK) {
-        cli_error("%s: %s [%s]", o->file, molt_err_str(e), molt_err_name(e));
+        host_error("%s: %s [%s]", o->file, molt_err_str(e), molt_err_name(e));
         rc = EXIT_INVALID;
         if (e != MOLT_E_KEEP_SCHEMA && e != MOLT_E_KEEP_PHASE && !dev_save(&dev, o->file))
             rc = EXIT_USAGE; /* flash changed before the failure: keep it */
@@ -561,7 +561,7 @@ static int sim_boot(const sim_opts_t *o)
     molt_boot_result_t r;
 
     if (o->kr.ring.count == 0)
-        return cli_error("-k PUB is required");
+        return host_error("-k PUB is required");
     if (!dev_load(&dev, o))
         return EXIT_USAGE;
     molt_boot_cfg_t cfg = dev_cfg(&dev);
@@ -583,7 +583,7 @@ static int sim_boot(const sim_opts_t *o)
         boot_print(e, &r, "boot");
     }
     if (e != MOLT_OK && e != MOLT_E_NO_IMAGE)
-        cli_error("%s: %s", o->file, molt_err_str(e));
+        host_error("%s: %s", o->file, molt_err_str(e));
     sim_data_t data;
     if (e == MOLT_OK && data_open(&dev, &cfg, &data, o->file) && data.on) {
         /* The application's first act: resume or recover its data (R-KEEPDATA). */
@@ -594,7 +594,7 @@ static int sim_boot(const sim_opts_t *o)
         if (ke == MOLT_OK && (ke = molt_keep_status(&data.keep, &ks, &schema)) == MOLT_OK) {
             printf("data: %s, schema %u, phase %s\n", keep_action_name(act), (unsigned)schema, phase_name(ks.phase));
         } else {
-            cli_error("%s: data: %s [%s]", o->file, molt_err_str(ke), molt_err_name(ke));
+            host_error("%s: data: %s [%s]", o->file, molt_err_str(ke), molt_err_name(ke));
             rc = EXIT_INVALID;
         }
     }
@@ -718,35 +718,35 @@ static int sim_attest(const sim_opts_t *o)
     size_t nonce_len = 0, len = 0;
     int rc = 0;
 
-    if (o->nonce == NULL || !cli_parse_hex(o->nonce, nonce, sizeof nonce, &nonce_len))
-        return cli_error("--nonce HEX is required (the challenge, 32, 48 or 64 bytes in hex)");
+    if (o->nonce == NULL || !host_parse_hex(o->nonce, nonce, sizeof nonce, &nonce_len))
+        return host_error("--nonce HEX is required (the challenge, 32, 48 or 64 bytes in hex)");
     if (o->kr.ring.count == 0)
-        return cli_error("-k PUB is required (the device's trusted signing keys)");
+        return host_error("-k PUB is required (the device's trusted signing keys)");
     if (!dev_load(&dev, o))
         return EXIT_USAGE;
     if (!dev.ks.has_iak) {
-        cli_error("%s: no attestation key (device file from before attestation: create it again)", o->file);
+        host_error("%s: no attestation key (device file from before attestation: create it again)", o->file);
         rc = EXIT_INVALID;
     } else if (dev.ks.boot_slot < 0) {
-        cli_error("%s: the device has not booted since its last reset (molt sim boot first)", o->file);
+        host_error("%s: the device has not booted since its last reset (molt sim boot first)", o->file);
         rc = EXIT_INVALID;
     } else {
         molt_attest_req_t req = {nonce, nonce_len, (int32_t)o->client_id, (uint8_t)dev.ks.boot_slot, dev_cfg(&dev)};
         molt_err_t e = molt_attest_get_token(&dev.port, &req, tok, sizeof tok, &len);
         if (e != MOLT_OK) {
-            cli_error("%s: %s", o->file, molt_err_str(e));
+            host_error("%s: %s", o->file, molt_err_str(e));
             rc = EXIT_INVALID;
         } else if (o->out != NULL) {
-            if (!cli_write_file(o->out, tok, len))
+            if (!host_write_file(o->out, tok, len))
                 rc = EXIT_USAGE;
             else if (strcmp(o->out, "-") != 0)
                 printf("%s: %zu-byte token\n", o->out, len);
         } else {
             char *hex = malloc(2 * len + 1);
             if (hex == NULL) {
-                rc = cli_error("out of memory");
+                rc = host_error("out of memory");
             } else {
-                cli_hex(tok, len, hex);
+                host_hex(tok, len, hex);
                 printf("%s\n", hex);
                 free(hex);
             }
@@ -764,7 +764,7 @@ static int sim_iak(const sim_opts_t *o)
     if (!dev_load(&dev, o))
         return EXIT_USAGE;
     if (!dev.ks.has_iak)
-        rc = cli_error("%s: no attestation key (device file from before attestation: create it again)", o->file);
+        rc = host_error("%s: no attestation key (device file from before attestation: create it again)", o->file);
     else if (!cli_write_p256_pem(dev.ks.iak_pub, o->out ? o->out : "-"))
         rc = EXIT_USAGE;
     sim_device_free(&dev);
@@ -780,7 +780,7 @@ static bool load_keystore(const char *path, sim_keystore_t *ks)
         return false;
     bool ok = sim_keystore_add_pkcs8(ks, der, n) == MOLT_OK;
     if (!ok)
-        cli_error("%s: not a P-256, X25519 or RSA-2048 private key", path);
+        host_error("%s: not a P-256, X25519 or RSA-2048 private key", path);
     OPENSSL_clear_free(der, n);
     return ok;
 }
@@ -845,43 +845,43 @@ static int sim_powerfail(sim_opts_t *o)
     memset(&cfg, 0, sizeof cfg);
     memset(&ks, 0, sizeof ks);
     if ((o->old_img == NULL) != (o->new_img == NULL))
-        return cli_error("--old and --new go together");
+        return host_error("--old and --new go together");
     if (o->encrypted && (o->old_img != NULL || o->enc_key != NULL))
-        return cli_error("--encrypted uses the vectors' encrypted images and key: not with --old/--new or --enc-key");
+        return host_error("--encrypted uses the vectors' encrypted images and key: not with --old/--new or --enc-key");
     if (o->encrypted) {
         snprintf(path, sizeof path, "%s/images/p13_ed25519_enc_x25519_aes256.bin", dir);
-        if (!cli_read_file(path, &old_img, &old_len))
+        if (!host_read_file(path, &old_img, &old_len))
             goto out;
         snprintf(path, sizeof path, "%s/images/p14_ed25519_enc_x25519_hmacsha512_aes256.bin", dir);
-        if (!cli_read_file(path, &new_img, &new_len))
+        if (!host_read_file(path, &new_img, &new_len))
             goto out;
         if (o->kr.ring.count == 0) {
             snprintf(path, sizeof path, "%s/keys/sign-ed25519.pub.der", dir);
-            if (!cli_keyring_add(&o->kr, path))
+            if (!host_keyring_add(&o->kr, path))
                 goto out;
         }
         snprintf(enc_path, sizeof enc_path, "%s/keys/enc-x25519.pem", dir);
         o->enc_key = enc_path;
     } else if (o->old_img == NULL) {
         snprintf(path, sizeof path, "%s/images/p03_ecdsa_p256_seccnt.bin", dir);
-        if (!cli_read_file(path, &old_img, &old_len))
+        if (!host_read_file(path, &old_img, &old_len))
             goto out;
         /* p20 declares a DEPENDENCY on image 1 >= 1.2.3: the default device has
          * that second image (pf_image1), so the dependency is met. */
         snprintf(path, sizeof path, "%s/images/p20_ecdsa_p256_deps_bootrec_custom.bin", dir);
-        if (!cli_read_file(path, &new_img, &new_len))
+        if (!host_read_file(path, &new_img, &new_len))
             goto out;
         cfg.deps = &pf_image1;
         if (o->kr.ring.count == 0) {
             snprintf(path, sizeof path, "%s/keys/sign-ecdsa-p256.pub.der", dir);
-            if (!cli_keyring_add(&o->kr, path))
+            if (!host_keyring_add(&o->kr, path))
                 goto out;
         }
     } else {
-        if (!cli_read_file(o->old_img, &old_img, &old_len) || !cli_read_file(o->new_img, &new_img, &new_len))
+        if (!host_read_file(o->old_img, &old_img, &old_len) || !host_read_file(o->new_img, &new_img, &new_len))
             goto out;
         if (o->kr.ring.count == 0) {
-            cli_error("-k PUB is required with --old/--new");
+            host_error("-k PUB is required with --old/--new");
             goto out;
         }
     }
@@ -893,7 +893,7 @@ static int sim_powerfail(sim_opts_t *o)
         if (why == MOLT_OK)
             new_plain = installed_form(new_img, new_len, &ks, &why);
         if (why != MOLT_OK) {
-            cli_error("%s: cannot decrypt the images with this key: %s", o->enc_key, molt_err_str(why));
+            host_error("%s: cannot decrypt the images with this key: %s", o->enc_key, molt_err_str(why));
             goto out;
         }
         cfg.key_store = &ks;
@@ -902,7 +902,7 @@ static int sim_powerfail(sim_opts_t *o)
     }
     if (sim_layout_uniform(&cfg.layout, (uint32_t)o->sector_size, (uint32_t)o->slot_sectors,
                            (uint32_t)o->align, (uint8_t)o->erase_value) != MOLT_OK) {
-        cli_error("unusable geometry: sector size must be a multiple of the alignment (a power of two)");
+        host_error("unusable geometry: sector size must be a multiple of the alignment (a power of two)");
         goto out;
     }
     cfg.mode = (molt_boot_mode_t)(o->mode < 0 ? MOLT_MODE_SWAP : o->mode);
@@ -926,7 +926,7 @@ static int sim_powerfail(sim_opts_t *o)
     fflush(stdout);
     molt_err_t e = sim_powerfail_run(&cfg, &res);
     if (e != MOLT_OK) {
-        cli_error("the sweep could not run: %s", molt_err_str(e));
+        host_error("the sweep could not run: %s", molt_err_str(e));
         goto out;
     }
     for (int f = 0; f < 4; f++)
@@ -961,7 +961,7 @@ static int sim_life(sim_opts_t *o)
     if (o->wear_cycles > 0) {
         life_wear_t w;
         if (!life_wear(&cfg, (uint32_t)o->wear_cycles, &w))
-            return cli_error("life: the wear cycles did not run as expected");
+            return host_error("life: the wear cycles did not run as expected");
         printf("wear over %u update cycles through the PSA FWU API (download, install, trial, accept, clean): "
                "max %.3f erases of one sector per update; staging trailer %.3f, STATUS %.3f, PRIMARY trailer %.3f\n",
                w.cycles, w.max_per_update, w.staging_trailer_per_update, w.status_per_update,
@@ -1009,16 +1009,16 @@ static int sim_record(const sim_opts_t *o, const char *sub)
     bool put = !strcmp(sub, "put"), del = !strcmp(sub, "del");
 
     if (!o->has_id)
-        return cli_error("--id N is required");
+        return host_error("--id N is required");
     if (put != (o->nargs == 1))
         return usage();
     if (put) {
         const char *val = o->args[0];
         if (!strncmp(val, "0x", 2)) {
-            if (!cli_parse_hex(val + 2, v, sizeof v, &len))
-                return cli_error("%s: not hex of at most %u bytes", val, MOLT_STORE_VALUE_MAX);
+            if (!host_parse_hex(val + 2, v, sizeof v, &len))
+                return host_error("%s: not hex of at most %u bytes", val, MOLT_STORE_VALUE_MAX);
         } else if ((len = strlen(val)) > MOLT_STORE_VALUE_MAX) {
-            return cli_error("value of %zu bytes: at most %u", len, MOLT_STORE_VALUE_MAX);
+            return host_error("value of %zu bytes: at most %u", len, MOLT_STORE_VALUE_MAX);
         } else {
             memcpy(v, val, len);
         }
@@ -1032,7 +1032,7 @@ static int sim_record(const sim_opts_t *o, const char *sub)
     }
     if (!data.on) {
         sim_device_free(&dev);
-        return cli_error("%s: no data area (molt sim create --data-sectors N)", o->file);
+        return host_error("%s: no data area (molt sim create --data-sectors N)", o->file);
     }
     molt_keep_state_t ks;
     uint16_t schema = 0;
@@ -1045,7 +1045,7 @@ static int sim_record(const sim_opts_t *o, const char *sub)
             : del ? molt_store_del(&h, (uint16_t)o->id)
                   : molt_store_get(&h, (uint16_t)o->id, v, sizeof v, &len);
     if (e != MOLT_OK) {
-        cli_error("%s: app %llu record %llu: %s [%s]", o->file, (unsigned long long)o->app,
+        host_error("%s: app %llu record %llu: %s [%s]", o->file, (unsigned long long)o->app,
                   (unsigned long long)o->id, molt_err_str(e), molt_err_name(e));
         rc = EXIT_INVALID;
     } else if (put || del) {
@@ -1059,7 +1059,7 @@ static int sim_record(const sim_opts_t *o, const char *sub)
         printf("\n");
     } else {
         char hex[2 * MOLT_STORE_VALUE_MAX + 1];
-        cli_hex(v, len, hex);
+        host_hex(v, len, hex);
         printf("0x%s\n", hex);
     }
     sim_device_free(&dev);
@@ -1077,7 +1077,7 @@ static int sim_records(const sim_opts_t *o)
     molt_boot_cfg_t cfg = dev_cfg(&dev);
     if (!data_open(&dev, &cfg, &data, o->file) || !data.on) {
         sim_device_free(&dev);
-        return data.on ? EXIT_USAGE : cli_error("%s: no data area (molt sim create --data-sectors N)", o->file);
+        return data.on ? EXIT_USAGE : host_error("%s: no data area (molt sim create --data-sectors N)", o->file);
     }
     molt_keep_state_t ks;
     uint16_t schema = 0;
@@ -1086,7 +1086,7 @@ static int sim_records(const sim_opts_t *o)
     if ((e = molt_keep_status(&data.keep, &ks, &schema)) != MOLT_OK ||
         (e = molt_store_usage(&data.st, &used, &cap)) != MOLT_OK) {
         sim_device_free(&dev);
-        cli_error("%s: record store: %s", o->file, molt_err_str(e));
+        host_error("%s: record store: %s", o->file, molt_err_str(e));
         return EXIT_INVALID;
     }
     json_t *root = json_object(), *arr = json_array();
@@ -1102,7 +1102,7 @@ static int sim_records(const sim_opts_t *o)
         char hex[2 * MOLT_STORE_VALUE_MAX + 1];
         if ((e = molt_store_read_value(&data.st, &r, v, sizeof v)) != MOLT_OK)
             break;
-        cli_hex(v, r.len, hex);
+        host_hex(v, r.len, hex);
         json_t *j = json_pack("{s:s,s:I,s:I,s:I,s:s}", "space", spaces[r.space % 3], "app", (json_int_t)r.app,
                               "id", (json_int_t)r.id, "len", (json_int_t)r.len, "hex", hex);
         if (printable(v, r.len))
@@ -1112,7 +1112,7 @@ static int sim_records(const sim_opts_t *o)
     json_object_set_new(root, "records", arr);
     int rc = 0;
     if (e != MOLT_OK) {
-        cli_error("%s: record store: %s", o->file, molt_err_str(e));
+        host_error("%s: record store: %s", o->file, molt_err_str(e));
         rc = EXIT_INVALID;
     } else if (o->json) {
         char *js = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -1150,7 +1150,7 @@ int cmd_sim(int argc, char **argv)
     if (!strcmp(sub, "watchdog") || !strcmp(sub, "nonce") || !strcmp(sub, "ticket") || !strcmp(sub, "clock"))
         return cmd_sim_awdt(argc, argv);
     if (!parse_opts(argc - 1, argv + 1, &o)) {
-        cli_keyring_free(&o.kr);
+        host_keyring_free(&o.kr);
         return EXIT_USAGE;
     }
     if (!strcmp(sub, "powerfail"))
@@ -1180,9 +1180,9 @@ int cmd_sim(int argc, char **argv)
     else if (!strcmp(sub, "records"))
         rc = sim_records(&o);
     else
-        rc = cli_error("unknown subcommand '%s' (create, write, request, confirm, boot, state, powerfail, life, attest, iak, "
+        rc = host_error("unknown subcommand '%s' (create, write, request, confirm, boot, state, powerfail, life, attest, iak, "
                        "put, get, del, records)",
                        sub);
-    cli_keyring_free(&o.kr);
+    host_keyring_free(&o.kr);
     return rc;
 }

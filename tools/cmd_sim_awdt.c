@@ -22,12 +22,12 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "keyring.h"
+#include "molt_host/keyring.h"
 #include "sim_port.h"
 
 typedef struct aw_opts {
     const char *file;
-    cli_keyring_t tk;
+    host_keyring_t tk;
     uint64_t seconds, boots, max_seconds, max_boots, nonce_ttl, exit_seconds, exit_boots, advance;
     bool json, status;
     int nargs;
@@ -50,7 +50,7 @@ static bool num(const char *opt, const char *s, uint64_t min, uint64_t max, uint
     char *end = NULL;
     unsigned long long v = strtoull(s, &end, 0);
     if (end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
-        cli_error("%s: expected an integer from %llu to %llu, got '%s'", opt, (unsigned long long)min,
+        host_error("%s: expected an integer from %llu to %llu, got '%s'", opt, (unsigned long long)min,
                   (unsigned long long)max, s);
         return false;
     }
@@ -79,7 +79,7 @@ static bool aw_parse(int argc, char **argv, aw_opts_t *o)
         bool ok = true;
         switch (c) {
         case 'f': o->file = optarg; break;
-        case 'T': ok = cli_keyring_add(&o->tk, optarg); break;
+        case 'T': ok = host_keyring_add(&o->tk, optarg); break;
         case 's': ok = num("--seconds", optarg, 1, U32, &o->seconds); break;
         case 'b': ok = num("--boots", optarg, 1, U32, &o->boots); break;
         case 'S': ok = num("--max-seconds", optarg, 1, U32, &o->max_seconds); break;
@@ -99,7 +99,7 @@ static bool aw_parse(int argc, char **argv, aw_opts_t *o)
     o->nargs = argc - optind;
     o->args = argv + optind;
     if (o->file == NULL) {
-        cli_error("-f DEV is required");
+        host_error("-f DEV is required");
         return false;
     }
     return true;
@@ -123,7 +123,7 @@ static json_t *status_json(sim_device_t *dev)
         return json_pack("{s:b,s:s,s:I}", "provisioned", dev->aw.on, "error", molt_err_name(e), "clock",
                          (json_int_t)dev->aw.clock);
     char id[2 * MOLT_AWDT_ID_LEN + 1], entry[48];
-    cli_hex(dev->aw.device_id, sizeof dev->aw.device_id, id);
+    host_hex(dev->aw.device_id, sizeof dev->aw.device_id, id);
     snprintf(entry, sizeof entry, "%u.%u.%u+%u", st.entry.major, st.entry.minor, st.entry.revision,
              (unsigned)st.entry.build);
     json_t *j = json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:b,s:b,s:b}", "provisioned", true, "device_id", id, "clock",
@@ -142,23 +142,23 @@ static json_t *status_json(sim_device_t *dev)
 static int aw_provision(sim_device_t *dev, const aw_opts_t *o)
 {
     if (o->tk.ring.count != 1)
-        return cli_error("--ticket-key PUB (one ECDSA P-256 public key) is required");
+        return host_error("--ticket-key PUB (one ECDSA P-256 public key) is required");
     if (o->seconds == 0 || o->boots == 0)
-        return cli_error("--seconds S and --boots B (the first deadline) are required");
+        return host_error("--seconds S and --boots B (the first deadline) are required");
     if ((o->exit_seconds == 0) != (o->exit_boots == 0))
-        return cli_error("--exit-seconds and --exit-boots go together (0 and 0: leave recovery through tickets only)");
+        return host_error("--exit-seconds and --exit-boots go together (0 and 0: leave recovery through tickets only)");
     if (!dev->ks.has_iak)
-        return cli_error("%s: the device has no attestation key (its identity): recreate it", o->file);
+        return host_error("%s: the device has no attestation key (its identity): recreate it", o->file);
     const molt_key_t *k = &o->tk.ring.keys[0];
     molt_err_t e = sim_awdt_provision(&dev->aw, dev->ks.iak_pub, k->der, k->der_len, (uint32_t)o->seconds,
                                       (uint32_t)o->boots, (uint32_t)o->max_seconds, (uint32_t)o->max_boots,
                                       (uint32_t)o->nonce_ttl, (uint32_t)o->exit_seconds, (uint32_t)o->exit_boots);
     if (e == MOLT_E_STATE) {
-        cli_error("%s: the watchdog is provisioned already: it is never reset", o->file);
+        host_error("%s: the watchdog is provisioned already: it is never reset", o->file);
         return EXIT_INVALID;
     }
     if (e != MOLT_OK)
-        return cli_error("%s: watchdog: %s [%s]", o->file, molt_err_str(e), molt_err_name(e));
+        return host_error("%s: watchdog: %s [%s]", o->file, molt_err_str(e), molt_err_name(e));
     return -1; /* save */
 }
 
@@ -173,16 +173,16 @@ int cmd_sim_awdt(int argc, char **argv)
 
     memset(&o, 0, sizeof o);
     if (!aw_parse(argc - 1, argv + 1, &o)) {
-        cli_keyring_free(&o.tk);
+        host_keyring_free(&o.tk);
         return EXIT_USAGE;
     }
     if ((strcmp(sub, "ticket") == 0) != (o.nargs == 1) || o.nargs > 1) {
-        cli_keyring_free(&o.tk);
+        host_keyring_free(&o.tk);
         return aw_usage();
     }
     if (sim_device_load(&dev, o.file, NULL, &why) != MOLT_OK) {
-        cli_keyring_free(&o.tk);
-        return cli_error("%s: %s", o.file, sim_res_str(why));
+        host_keyring_free(&o.tk);
+        return host_error("%s: %s", o.file, sim_res_str(why));
     }
     bool save = false;
     if (!strcmp(sub, "watchdog") && !o.status) {
@@ -192,7 +192,7 @@ int cmd_sim_awdt(int argc, char **argv)
         if (save)
             out = status_json(&dev);
     } else if (!dev.aw.on && strcmp(sub, "clock") != 0 && strcmp(sub, "watchdog") != 0) {
-        rc = cli_error("%s: the watchdog is not provisioned (molt sim watchdog)", o.file);
+        rc = host_error("%s: the watchdog is not provisioned (molt sim watchdog)", o.file);
     } else if (!strcmp(sub, "watchdog")) {
         out = status_json(&dev);
     } else if (!strcmp(sub, "nonce")) {
@@ -200,25 +200,25 @@ int cmd_sim_awdt(int argc, char **argv)
         char nh[2 * sizeof n + 1], id[2 * MOLT_AWDT_ID_LEN + 1];
         molt_err_t e = sim_awdt_nonce(&dev.aw, n);
         if (e != MOLT_OK) {
-            rc = cli_error("%s: nonce: %s [%s]", o.file, molt_err_str(e), molt_err_name(e));
+            rc = host_error("%s: nonce: %s [%s]", o.file, molt_err_str(e), molt_err_name(e));
         } else {
-            cli_hex(n, sizeof n, nh);
-            cli_hex(dev.aw.device_id, sizeof dev.aw.device_id, id);
+            host_hex(n, sizeof n, nh);
+            host_hex(dev.aw.device_id, sizeof dev.aw.device_id, id);
             out = json_pack("{s:s,s:s,s:I}", "nonce", nh, "device_id", id, "clock", (json_int_t)dev.aw.clock);
             save = true;
         }
     } else if (!strcmp(sub, "ticket")) {
         uint8_t t[2 * MOLT_AWDT_TICKET_LEN];
         size_t len = 0;
-        if (!cli_parse_hex(o.args[0], t, sizeof t, &len)) {
-            rc = cli_error("ticket: expected hex, got '%.16s...'", o.args[0]);
+        if (!host_parse_hex(o.args[0], t, sizeof t, &len)) {
+            rc = host_error("ticket: expected hex, got '%.16s...'", o.args[0]);
         } else {
             molt_err_t e = sim_awdt_ticket(&dev.aw, t, len);
             if (e == MOLT_OK) {
                 out = status_json(&dev);
                 save = true;
             } else {
-                cli_error("%s: ticket refused: %s [%s]", o.file, molt_err_str(e), molt_err_name(e));
+                host_error("%s: ticket refused: %s [%s]", o.file, molt_err_str(e), molt_err_name(e));
                 out = json_pack("{s:s,s:s}", "refused", molt_err_name(e), "reason", molt_err_str(e));
                 rc = EXIT_INVALID;
             }
@@ -247,8 +247,8 @@ int cmd_sim_awdt(int argc, char **argv)
         }
     }
     if (save && sim_device_save(&dev, o.file) != MOLT_OK)
-        rc = cli_error("%s: cannot write the device file", o.file);
+        rc = host_error("%s: cannot write the device file", o.file);
     sim_device_free(&dev);
-    cli_keyring_free(&o.tk);
+    host_keyring_free(&o.tk);
     return rc;
 }

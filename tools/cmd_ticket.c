@@ -19,7 +19,7 @@
 #include <openssl/pem.h>
 
 #include "cli.h"
-#include "ticket.h"
+#include "molt_host/ticket.h"
 
 static int usage(void)
 {
@@ -43,7 +43,7 @@ static bool u32_arg(const char *opt, const char *s, uint32_t *out)
     char *end = NULL;
     unsigned long long v = strtoull(s, &end, 0);
     if (end == s || *end != '\0' || s[0] == '-' || v == 0 || v > UINT32_MAX) {
-        cli_error("%s: expected an integer from 1 to 4294967295, got '%s'", opt, s);
+        host_error("%s: expected an integer from 1 to 4294967295, got '%s'", opt, s);
         return false;
     }
     *out = (uint32_t)v;
@@ -80,10 +80,10 @@ int cmd_ticket(int argc, char **argv)
         return usage();
     uint8_t id[MOLT_AWDT_ID_LEN], n[MOLT_AWDT_NONCE_LEN], t[MOLT_AWDT_TICKET_LEN];
     size_t len = 0;
-    if (!cli_parse_hex(nonce, n, sizeof n, &len) || len != sizeof n)
-        return cli_error("--nonce: expected %u bytes in hex", (unsigned)sizeof n);
-    if (dev != NULL && (!cli_parse_hex(dev, id, sizeof id, &len) || len != sizeof id))
-        return cli_error("--device-id: expected %u bytes in hex", (unsigned)sizeof id);
+    if (!host_parse_hex(nonce, n, sizeof n, &len) || len != sizeof n)
+        return host_error("--nonce: expected %u bytes in hex", (unsigned)sizeof n);
+    if (dev != NULL && (!host_parse_hex(dev, id, sizeof id, &len) || len != sizeof id))
+        return host_error("--device-id: expected %u bytes in hex", (unsigned)sizeof id);
     if (iak != NULL) {
         EVP_PKEY *pk = load_pem(iak, false);
         uint8_t pt[65];
@@ -93,25 +93,25 @@ int cmd_ticket(int argc, char **argv)
                   pl == sizeof pt && ticket_device_id(pt, id);
         EVP_PKEY_free(pk);
         if (!ok)
-            return cli_error("--iak %s: not a P-256 public key in PEM", iak);
+            return host_error("--iak %s: not a P-256 public key in PEM", iak);
     }
     EVP_PKEY *k = load_pem(key, true);
     if (k == NULL)
-        return cli_error("-k %s: cannot read a PEM private key", key);
+        return host_error("-k %s: cannot read a PEM private key", key);
     const char *why = NULL;
     bool ok = ticket_make(k, id, n, secs, boots, t, &why);
     EVP_PKEY_free(k);
     if (!ok)
-        return cli_error("-k %s: %s", key, why);
+        return host_error("-k %s: %s", key, why);
     if (out != NULL) {
         FILE *fp = fopen(out, "wb");
         bool w = fp != NULL && fwrite(t, 1, sizeof t, fp) == sizeof t;
         if (fp == NULL || fclose(fp) != 0 || !w)
-            return cli_error("%s: cannot write", out);
+            return host_error("%s: cannot write", out);
         return EXIT_VALID;
     }
     char hex[2 * sizeof t + 1];
-    cli_hex(t, sizeof t, hex);
+    host_hex(t, sizeof t, hex);
     printf("%s\n", hex);
     return EXIT_VALID;
 }

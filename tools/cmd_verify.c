@@ -17,10 +17,10 @@
 #include <string.h>
 
 #include "cli.h"
-#include "enc_tool.h"
-#include "keyring.h"
+#include "molt_host/encrypt.h"
+#include "molt_host/keyring.h"
 #include "molt/verify.h"
-#include "version.h"
+#include "molt_host/version.h"
 
 static const char *sig_name(uint32_t alg)
 {
@@ -57,7 +57,7 @@ int cmd_verify(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    cli_keyring_t kr = {0};
+    host_keyring_t kr = {0};
     enc_key_t ek = {0};
     molt_decrypt_t dec = {enc_host_ecdh, &ek, NULL, 0, enc_host_rsa_unwrap};
     uint8_t *env = NULL, *img = NULL;
@@ -73,7 +73,7 @@ int cmd_verify(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
         switch (c) {
         case 'k':
-            if (!cli_keyring_add(&kr, optarg))
+            if (!host_keyring_add(&kr, optarg))
                 goto out;
             break;
         case 'H':
@@ -85,28 +85,28 @@ int cmd_verify(int argc, char **argv)
             else if (!strcmp(optarg, "installed"))
                 pol.role = MOLT_ROLE_INSTALLED;
             else {
-                cli_error("--role: expected upload or installed, got '%s'", optarg);
+                host_error("--role: expected upload or installed, got '%s'", optarg);
                 goto out;
             }
             break;
         case 'c':
-            if (!cli_parse_u64(optarg, UINT32_MAX, &v)) {
-                cli_error("--min-security-counter: '%s' is not a number up to 4294967295", optarg);
+            if (!host_parse_u64(optarg, UINT32_MAX, &v)) {
+                host_error("--min-security-counter: '%s' is not a number up to 4294967295", optarg);
                 goto out;
             }
             pol.check_sec_cnt = true;
             pol.min_sec_cnt = (uint32_t)v;
             break;
         case 'm':
-            if (!cli_parse_version(optarg, &pol.min_version, &why)) {
-                cli_error("--min-version: '%s': %s", optarg, why);
+            if (!host_parse_version(optarg, &pol.min_version, &why)) {
+                host_error("--min-version: '%s': %s", optarg, why);
                 goto out;
             }
             pol.check_version = true;
             break;
         case 'E':
             if (ek.pkey) {
-                cli_error("--enc-key: given twice");
+                host_error("--enc-key: given twice");
                 goto out;
             }
             if (!enc_key_load(optarg, true, &ek))
@@ -125,11 +125,11 @@ int cmd_verify(int argc, char **argv)
         }
     }
     if (env_path && !ek.pkey) {
-        cli_error("--envelope needs --enc-key (the device key the envelope was made for)");
+        host_error("--envelope needs --enc-key (the device key the envelope was made for)");
         goto out;
     }
     if (env_path) {
-        if (!cli_read_file(env_path, &env, &env_len))
+        if (!host_read_file(env_path, &env, &env_len))
             goto out;
         dec.envelope = env;
         dec.envelope_len = env_len;
@@ -139,15 +139,15 @@ int cmd_verify(int argc, char **argv)
         goto out;
     }
     if (kr.ring.count == 0 && pol.require_signature) {
-        cli_error("no trusted key: give -k PUB (or --hash-only to check integrity alone)");
+        host_error("no trusted key: give -k PUB (or --hash-only to check integrity alone)");
         goto out;
     }
     const char *path = argv[optind];
     size_t len;
-    if (!cli_read_file(path, &img, &len))
+    if (!host_read_file(path, &img, &len))
         goto out;
     if (len > UINT32_MAX) {
-        cli_error("%s: larger than 4 GiB", path);
+        host_error("%s: larger than 4 GiB", path);
         goto out;
     }
     molt_source_t src;
@@ -160,7 +160,7 @@ int cmd_verify(int argc, char **argv)
         rc = EXIT_INVALID;
     } else {
         char ver[48];
-        cli_format_version(&res.image.version, ver, sizeof ver);
+        host_format_version(&res.image.version, ver, sizeof ver);
         printf("%s: valid: version %s", path, ver);
         if (res.image.has_sec_cnt)
             printf(", security counter %u", res.image.sec_cnt);
@@ -177,6 +177,6 @@ out:
     free(img);
     free(env);
     enc_key_free(&ek);
-    cli_keyring_free(&kr);
+    host_keyring_free(&kr);
     return rc;
 }

@@ -50,7 +50,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (!strcmp(argv[1], commands[i].name)) {
-            cli_cmd = commands[i].name;
+            host_set_context(NULL, commands[i].name);
             return commands[i].fn(argc - 1, argv + 1);
         }
     }

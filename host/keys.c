@@ -10,8 +10,8 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
-#include "cli.h"
-#include "sign.h"
+#include "molt_host/util.h"
+#include "molt_host/keys.h"
 
 static enum sign_key_type classify_ec(EVP_PKEY *pkey)
 {
@@ -40,14 +40,6 @@ enum sign_key_type sign_key_classify(EVP_PKEY *pkey)
     return SIGN_KEY_OTHER;
 }
 
-const char *sign_ossl_error(void)
-{
-    unsigned long e = ERR_get_error();
-    const char *reason = e ? ERR_reason_error_string(e) : NULL;
-    ERR_clear_error();
-    return reason ? reason : "unknown OpenSSL error";
-}
-
 const char *sign_key_type_name(enum sign_key_type type)
 {
     switch (type) {
@@ -64,7 +56,7 @@ const char *sign_key_type_name(enum sign_key_type type)
 bool sign_key_load(const char *path, sign_key_t *key)
 {
     memset(key, 0, sizeof *key);
-    key->pkey = cli_load_key(path, &key->is_private);
+    key->pkey = host_load_key(path, &key->is_private);
     if (!key->pkey)
         return false;
     key->type = sign_key_classify(key->pkey);
@@ -75,10 +67,10 @@ bool sign_key_load(const char *path, sign_key_t *key)
         why = "an x25519 key cannot sign";
     else if (!key->is_private)
         why = "a public key cannot sign: give the private key";
-    else if (!cli_pubkey_der(key->pkey, &key->pub_der, &key->pub_len))
+    else if (!host_pubkey_der(key->pkey, &key->pub_der, &key->pub_len))
         why = "cannot encode the public key";
     if (why) {
-        cli_error("%s: %s", path, why);
+        host_error("%s: %s", path, why);
         sign_key_free(key);
         return false;
     }
@@ -107,11 +99,11 @@ static const enum sign_sha *allowed_sha(enum sign_key_type type)
 static bool pick_pure(const sign_key_t *key, enum sign_sha user, enum sign_sha *out)
 {
     if (!key || key->type != SIGN_KEY_ED25519) {
-        cli_error("--pure needs an ed25519 signing key (-k)");
+        host_error("--pure needs an ed25519 signing key (-k)");
         return false;
     }
     if (user != SIGN_SHA_AUTO && user != SIGN_SHA512) {
-        cli_error("--pure always hashes with SHA-512; --sha %d is refused", (int)user);
+        host_error("--pure always hashes with SHA-512; --sha %d is refused", (int)user);
         return false;
     }
     *out = SIGN_SHA512;
@@ -137,7 +129,7 @@ bool sign_pick_sha(const sign_key_t *key, enum sign_sha user, bool pure, enum si
             return true;
         }
     }
-    cli_error("%s keys can not be used with --sha %d (allowed: %d%s)", sign_key_type_name(key->type),
+    host_error("%s keys can not be used with --sha %d (allowed: %d%s)", sign_key_type_name(key->type),
               (int)user, (int)ok[0], ok[1] ? ", 512" : "");
     return false;
 }
@@ -205,7 +197,7 @@ bool sign_message(const sign_key_t *key, enum sign_sha alg, bool pad_sig, const 
     bool ok = key->type == SIGN_KEY_ED25519 ? sign_ed25519(key, msg, len, out, &n)
                                             : sign_with_pkey_ctx(key, alg, msg, len, out, &n);
     if (!ok) {
-        cli_error("%s key: signing failed: %s", sign_key_type_name(key->type), sign_ossl_error());
+        host_error("%s key: signing failed: %s", sign_key_type_name(key->type), host_ossl_error());
         return false;
     }
     sbuf_put(sig, out, n);

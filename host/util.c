@@ -1,5 +1,6 @@
 /*
- * util.c - shared helpers of the molt CLI: errors, files, numbers, keys.
+ * util.c - the host library's base layer (molt_host/util.h): error lines, files,
+ * numbers, hex, keys, the growable buffer.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,15 +16,24 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "cli.h"
+#include "molt/image.h"
+#include "molt_host/util.h"
 
-const char *cli_prog = "molt";
-const char *cli_cmd = "";
+static const char *ctx_prog = "molt";
+static const char *ctx_cmd = "";
 
-int cli_error(const char *fmt, ...)
+void host_set_context(const char *prog, const char *cmd)
+{
+    if (prog)
+        ctx_prog = prog;
+    if (cmd)
+        ctx_cmd = cmd;
+}
+
+int host_error(const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s%s%s: ", cli_prog, cli_cmd[0] ? " " : "", cli_cmd);
+    fprintf(stderr, "%s%s%s: ", ctx_prog, ctx_cmd[0] ? " " : "", ctx_cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -31,11 +41,11 @@ int cli_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-bool cli_read_file(const char *path, uint8_t **buf, size_t *len)
+bool host_read_file(const char *path, uint8_t **buf, size_t *len)
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!f) {
-        cli_error("%s: %s", path, strerror(errno));
+        host_error("%s: %s", path, strerror(errno));
         return false;
     }
     size_t cap = 1 << 16, n = 0;
@@ -45,14 +55,14 @@ bool cli_read_file(const char *path, uint8_t **buf, size_t *len)
         n += got;
         if (n < cap) {
             if (ferror(f)) {
-                cli_error("%s: read error: %s", path, strerror(errno));
+                host_error("%s: read error: %s", path, strerror(errno));
                 free(p);
                 p = NULL;
             }
             break;
         }
         if (cap >= (size_t)1 << 30) {
-            cli_error("%s: file larger than 1 GiB", path);
+            host_error("%s: file larger than 1 GiB", path);
             free(p);
             p = NULL;
             break;
@@ -75,11 +85,11 @@ bool cli_read_file(const char *path, uint8_t **buf, size_t *len)
     return true;
 }
 
-bool cli_write_file(const char *path, const uint8_t *buf, size_t len)
+bool host_write_file(const char *path, const uint8_t *buf, size_t len)
 {
     if (!strcmp(path, "-")) {
         if (fwrite(buf, 1, len, stdout) != len || fflush(stdout)) {
-            cli_error("stdout: write error: %s", strerror(errno));
+            host_error("stdout: write error: %s", strerror(errno));
             return false;
         }
         return true;
@@ -91,7 +101,7 @@ bool cli_write_file(const char *path, const uint8_t *buf, size_t len)
     snprintf(tmp, plen + 16, "%s.tmp%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        cli_error("%s: %s", path, strerror(errno));
+        host_error("%s: %s", path, strerror(errno));
         free(tmp);
         return false;
     }
@@ -100,7 +110,7 @@ bool cli_write_file(const char *path, const uint8_t *buf, size_t len)
     ok = (fsync(fileno(f)) == 0) && ok;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
-        cli_error("%s: write error: %s", path, strerror(errno));
+        host_error("%s: write error: %s", path, strerror(errno));
         unlink(tmp);
         free(tmp);
         return false;
@@ -109,7 +119,7 @@ bool cli_write_file(const char *path, const uint8_t *buf, size_t len)
     return true;
 }
 
-bool cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
+bool host_parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
     if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
         return false;
@@ -122,11 +132,11 @@ bool cli_parse_u64(const char *s, uint64_t max, uint64_t *out)
     return true;
 }
 
-EVP_PKEY *cli_load_key(const char *path, bool *is_private)
+EVP_PKEY *host_load_key(const char *path, bool *is_private)
 {
     uint8_t *data;
     size_t len;
-    if (!cli_read_file(path, &data, &len))
+    if (!host_read_file(path, &data, &len))
         return NULL;
     EVP_PKEY *key = NULL;
     bool priv = false;
@@ -150,7 +160,7 @@ EVP_PKEY *cli_load_key(const char *path, bool *is_private)
     ERR_clear_error();
     free(data);
     if (!key) {
-        cli_error("%s: not a PEM or DER key", path);
+        host_error("%s: not a PEM or DER key", path);
         return NULL;
     }
     if (is_private)
@@ -158,7 +168,7 @@ EVP_PKEY *cli_load_key(const char *path, bool *is_private)
     return key;
 }
 
-bool cli_pubkey_der(EVP_PKEY *key, uint8_t **der, size_t *len)
+bool host_pubkey_der(EVP_PKEY *key, uint8_t **der, size_t *len)
 {
     unsigned char *out = NULL;
     int n;
@@ -184,7 +194,7 @@ bool cli_pubkey_der(EVP_PKEY *key, uint8_t **der, size_t *len)
     return true;
 }
 
-void cli_hex(const uint8_t *in, size_t len, char *out)
+void host_hex(const uint8_t *in, size_t len, char *out)
 {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < len; i++) {
@@ -194,7 +204,7 @@ void cli_hex(const uint8_t *in, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-bool cli_parse_hex(const char *s, uint8_t *out, size_t cap, size_t *len)
+bool host_parse_hex(const char *s, uint8_t *out, size_t cap, size_t *len)
 {
     size_t n = strlen(s);
     if (n % 2 != 0 || n / 2 > cap)
@@ -212,4 +222,67 @@ bool cli_parse_hex(const char *s, uint8_t *out, size_t cap, size_t *len)
     }
     *len = n / 2;
     return true;
+}
+
+const char *host_ossl_error(void)
+{
+    unsigned long e = ERR_get_error();
+    const char *reason = e ? ERR_reason_error_string(e) : NULL;
+    ERR_clear_error();
+    return reason ? reason : "unknown OpenSSL error";
+}
+
+static bool sbuf_reserve(sbuf_t *b, size_t n)
+{
+    if (b->oom)
+        return false;
+    if (n <= b->cap - b->len)
+        return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < n) {
+        if (cap > SIZE_MAX / 2) {
+            b->oom = true;
+            return false;
+        }
+        cap *= 2;
+    }
+    uint8_t *p = realloc(b->p, cap);
+    if (!p) {
+        b->oom = true;
+        return false;
+    }
+    b->p = p;
+    b->cap = cap;
+    return true;
+}
+
+void sbuf_put(sbuf_t *b, const void *data, size_t n)
+{
+    if (n && sbuf_reserve(b, n)) {
+        memcpy(b->p + b->len, data, n);
+        b->len += n;
+    }
+}
+
+void sbuf_fill(sbuf_t *b, uint8_t value, size_t n)
+{
+    if (n && sbuf_reserve(b, n)) {
+        memset(b->p + b->len, value, n);
+        b->len += n;
+    }
+}
+
+void sbuf_u8(sbuf_t *b, uint8_t v) { sbuf_put(b, &v, 1); }
+
+void sbuf_u16(sbuf_t *b, uint16_t v)
+{
+    uint8_t le[2];
+    molt_put_le16(le, v);
+    sbuf_put(b, le, 2);
+}
+
+void sbuf_free(sbuf_t *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
 }

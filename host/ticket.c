@@ -1,7 +1,7 @@
 /*
  * ticket.c - sign deferral tickets (ticket.h).
  */
-#include "ticket.h"
+#include "molt_host/ticket.h"
 
 #include <string.h>
 

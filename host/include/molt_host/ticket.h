@@ -1,10 +1,10 @@
 /*
- * ticket.h - the deployer's side of deferral tickets (R-AVAIL): sign a ticket
+ * molt_host/ticket.h - the deployer's side of deferral tickets (R-AVAIL): sign a ticket
  * in the format of molt/awdt.h with the deployer's ticket key (ECDSA P-256),
  * and the device identity a ticket names. Used by `molt ticket` and moltd.
  */
-#ifndef MOLT_TOOLS_TICKET_H
-#define MOLT_TOOLS_TICKET_H
+#ifndef MOLT_HOST_TICKET_H
+#define MOLT_HOST_TICKET_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -7,24 +7,24 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "cli.h"
-#include "keyring.h"
+#include "molt_host/util.h"
+#include "molt_host/keyring.h"
 
-bool cli_keyring_add(cli_keyring_t *kr, const char *path)
+bool host_keyring_add(host_keyring_t *kr, const char *path)
 {
-    if (kr->ring.count >= CLI_MAX_KEYS) {
-        cli_error("%s: at most %d keys", path, CLI_MAX_KEYS);
+    if (kr->ring.count >= HOST_MAX_KEYS) {
+        host_error("%s: at most %d keys", path, HOST_MAX_KEYS);
         return false;
     }
-    EVP_PKEY *key = cli_load_key(path, NULL);
+    EVP_PKEY *key = host_load_key(path, NULL);
     if (!key)
         return false;
     uint8_t *der;
     size_t len;
-    bool ok = cli_pubkey_der(key, &der, &len);
+    bool ok = host_pubkey_der(key, &der, &len);
     EVP_PKEY_free(key);
     if (!ok) {
-        cli_error("%s: cannot encode the public key", path);
+        host_error("%s: cannot encode the public key", path);
         return false;
     }
     kr->keys[kr->ring.count] = (molt_key_t){der, len};
@@ -34,14 +34,14 @@ bool cli_keyring_add(cli_keyring_t *kr, const char *path)
     return true;
 }
 
-void cli_keyring_free(cli_keyring_t *kr)
+void host_keyring_free(host_keyring_t *kr)
 {
     for (size_t i = 0; i < kr->ring.count; i++)
         OPENSSL_free((void *)kr->keys[i].der);
     kr->ring.count = 0;
 }
 
-const char *cli_key_type_name(const uint8_t *der, size_t len)
+const char *host_key_type_name(const uint8_t *der, size_t len)
 {
     const unsigned char *p = der;
     EVP_PKEY *k = d2i_PUBKEY(NULL, &p, (long)len);

@@ -1,5 +1,5 @@
 /*
- * attest_check.h - verify a PSA attestation token (R-ATTEST) on the host.
+ * molt_host/attest_check.h - verify a PSA attestation token (R-ATTEST) on the host.
  *
  * Checks, in order: at most MOLT_ATTEST_TOKEN_MAX bytes; every CBOR head
  * bounded by the bytes left (attest_cbor_bounded, before libcbor decodes any
@@ -14,8 +14,8 @@
  * measurement value and signer id, no duplicate claim.
  * Uses libcbor, OpenSSL and jansson; host code only.
  */
-#ifndef MOLT_ATTEST_CHECK_H
-#define MOLT_ATTEST_CHECK_H
+#ifndef MOLT_HOST_ATTEST_CHECK_H
+#define MOLT_HOST_ATTEST_CHECK_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -11,9 +11,9 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "cli.h"
-#include "enc_tool.h"
-#include "sign.h"
+#include "molt_host/util.h"
+#include "molt_host/encrypt.h"
+#include "molt_host/keys.h"
 
 static const uint8_t ecies_info[16] = "MCUBoot_ECIES_v1";
 static const uint8_t env_info[16] = "molt-envelope-v1";
@@ -43,20 +43,20 @@ const char *enc_key_adopt(EVP_PKEY *pkey, bool is_private, bool need_private, en
 bool enc_key_load(const char *path, bool need_private, enc_key_t *k)
 {
     bool is_private = false;
-    EVP_PKEY *pkey = cli_load_key(path, &is_private);
+    EVP_PKEY *pkey = host_load_key(path, &is_private);
     memset(k, 0, sizeof *k);
     if (!pkey)
         return false;
     const char *why = enc_key_adopt(pkey, is_private, need_private, k);
     if (why)
-        cli_error("%s: %s", path, why);
+        host_error("%s: %s", path, why);
     return why == NULL;
 }
 
 bool enc_key_pkcs8(const char *path, uint8_t **der, size_t *len)
 {
     bool priv = false;
-    EVP_PKEY *k = cli_load_key(path, &priv);
+    EVP_PKEY *k = host_load_key(path, &priv);
     if (k == NULL)
         return false;
     PKCS8_PRIV_KEY_INFO *p8 = priv ? EVP_PKEY2PKCS8(k) : NULL;
@@ -65,7 +65,7 @@ bool enc_key_pkcs8(const char *path, uint8_t **der, size_t *len)
     PKCS8_PRIV_KEY_INFO_free(p8);
     EVP_PKEY_free(k);
     if (n <= 0) {
-        cli_error("%s: not a private key", path);
+        host_error("%s: not a private key", path);
         return false;
     }
     *der = out;
@@ -157,7 +157,7 @@ static bool ephemeral_agree(const enc_key_t *k, uint8_t *eph_pub, size_t *eph_le
     EVP_PKEY_CTX_free(d);
     EVP_PKEY_free(eph);
     if (!ok)
-        cli_error("ECDH with the encryption key failed: %s", sign_ossl_error());
+        host_error("ECDH with the encryption key failed: %s", host_ossl_error());
     return ok;
 }
 
@@ -183,7 +183,7 @@ static bool rsa_wrap(const enc_key_t *k, const uint8_t *key, size_t key_len, uin
     bool ok = c && EVP_PKEY_encrypt(c, tlv, &out, key, key_len) == 1 && out == 256;
     EVP_PKEY_CTX_free(c);
     if (!ok)
-        return cli_error("cannot wrap the content key (RSA-OAEP): %s", sign_ossl_error()), false;
+        return host_error("cannot wrap the content key (RSA-OAEP): %s", host_ossl_error()), false;
     *type = MOLT_TLV_ENC_RSA2048;
     *tlv_len = out;
     return true;
@@ -229,7 +229,7 @@ bool enc_wrap_tlv(const enc_key_t *k, bool sha512, const uint8_t *key, size_t ke
     OPENSSL_cleanse(shared, sizeof shared);
     OPENSSL_cleanse(okm, sizeof okm);
     if (!ok)
-        return cli_error("cannot wrap the content key: %s", sign_ossl_error()), false;
+        return host_error("cannot wrap the content key: %s", host_ossl_error()), false;
     *type = !k->x25519 ? MOLT_TLV_ENC_EC256 : sha512 ? MOLT_TLV_ENC_X25519_SHA512 : MOLT_TLV_ENC_X25519;
     *tlv_len = eph_len + tag_len + key_len;
     return true;
@@ -239,7 +239,7 @@ bool enc_make_envelope(const enc_key_t *k, const uint8_t *key, size_t key_len, u
                        const uint8_t *digest, size_t digest_len, uint8_t *env, size_t *env_len)
 {
     if (k->rsa)
-        return cli_error("envelopes are ECC-only: give the device's ecdsa-p256 or x25519 key"), false;
+        return host_error("envelopes are ECC-only: give the device's ecdsa-p256 or x25519 key"), false;
     uint8_t shared[32], okm[32 + 32], info[16 + MOLT_ENV_HDR + 64];
     size_t eph_len = 0, p = MOLT_ENV_HDR + digest_len;
     memcpy(env, "MENV", 4);
@@ -260,7 +260,7 @@ bool enc_make_envelope(const enc_key_t *k, const uint8_t *key, size_t key_len, u
     OPENSSL_cleanse(shared, sizeof shared);
     OPENSSL_cleanse(okm, sizeof okm);
     if (!ok)
-        return cli_error("cannot seal the envelope: %s", sign_ossl_error()), false;
+        return host_error("cannot seal the envelope: %s", host_ossl_error()), false;
     *env_len = p + key_len + 32;
     return true;
 }

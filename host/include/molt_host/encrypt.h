@@ -1,5 +1,5 @@
 /*
- * enc_tool.h - the host side of image encryption (OpenSSL 3): ECIES wrapping of
+ * molt_host/encrypt.h - the host side of image encryption (OpenSSL 3): ECIES wrapping of
  * a content key exactly as imgtool does, per-device envelopes, and a host
  * "key store" (a private key file) for `molt verify --enc-key` and
  * `molt decrypt`. Formats: include/molt/enc.h and docs/encryption.md.
@@ -7,8 +7,8 @@
  * This is an implementation independent of lib/enc.c (OpenSSL's HKDF, HMAC and
  * AES-CTR), so every image the CLI makes and lib/ opens crosses two codes.
  */
-#ifndef MOLT_TOOLS_ENC_TOOL_H
-#define MOLT_TOOLS_ENC_TOOL_H
+#ifndef MOLT_HOST_ENCRYPT_H
+#define MOLT_HOST_ENCRYPT_H
 
 #include <stdbool.h>
 #include <stddef.h>

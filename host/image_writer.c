@@ -9,73 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "enc_tool.h"
-#include "sign.h"
+#include "molt_host/util.h"
+#include "molt_host/encrypt.h"
+#include "molt_host/image_writer.h"
 
 /* ---- byte buffer ---- */
-
-static bool sbuf_reserve(sbuf_t *b, size_t n)
-{
-    if (b->oom)
-        return false;
-    if (n <= b->cap - b->len)
-        return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < n) {
-        if (cap > SIZE_MAX / 2) {
-            b->oom = true;
-            return false;
-        }
-        cap *= 2;
-    }
-    uint8_t *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = true;
-        return false;
-    }
-    b->p = p;
-    b->cap = cap;
-    return true;
-}
-
-void sbuf_put(sbuf_t *b, const void *data, size_t n)
-{
-    if (n && sbuf_reserve(b, n)) {
-        memcpy(b->p + b->len, data, n);
-        b->len += n;
-    }
-}
-
-void sbuf_fill(sbuf_t *b, uint8_t value, size_t n)
-{
-    if (n && sbuf_reserve(b, n)) {
-        memset(b->p + b->len, value, n);
-        b->len += n;
-    }
-}
-
-void sbuf_u8(sbuf_t *b, uint8_t v) { sbuf_put(b, &v, 1); }
-
-void sbuf_u16(sbuf_t *b, uint16_t v)
-{
-    uint8_t le[2];
-    molt_put_le16(le, v);
-    sbuf_put(b, le, 2);
-}
-
-void sbuf_u32(sbuf_t *b, uint32_t v)
-{
-    uint8_t le[4];
-    molt_put_le32(le, v);
-    sbuf_put(b, le, 4);
-}
-
-void sbuf_free(sbuf_t *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
 
 /* ---- TLVs ---- */
 
@@ -94,7 +32,7 @@ static bool tlv_area_finish(const sbuf_t *entries, uint16_t magic, sbuf_t *out, 
     if (entries->len == 0)
         return true;
     if (entries->len > 0xffffu - MOLT_TLV_INFO_SIZE) {
-        cli_error("%s: %s TLV area too large (%zu bytes, at most 65535)", input, what,
+        host_error("%s: %s TLV area too large (%zu bytes, at most 65535)", input, what,
                   entries->len + MOLT_TLV_INFO_SIZE);
         return false;
     }
@@ -246,12 +184,12 @@ static bool header_and_payload(const sign_opts_t *o, const uint8_t *in, size_t i
         sbuf_fill(img, o->erased, o->hdr_size);
     } else {
         if (in_len < o->hdr_size) {
-            cli_error("%s: shorter than the %u-byte header (use --pad-header?)", o->in_path, o->hdr_size);
+            host_error("%s: shorter than the %u-byte header (use --pad-header?)", o->in_path, o->hdr_size);
             return false;
         }
         for (size_t i = 0; i < o->hdr_size; i++) {
             if (in[i]) {
-                cli_error("%s: does not start with %u zero bytes for the header (use --pad-header)",
+                host_error("%s: does not start with %u zero bytes for the header (use --pad-header)",
                           o->in_path, o->hdr_size);
                 return false;
             }
@@ -262,7 +200,7 @@ static bool header_and_payload(const sign_opts_t *o, const uint8_t *in, size_t i
     if (o->enc_path && img->len % 16)
         sbuf_fill(img, 0, 16 - img->len % 16);
     if (img->len - o->hdr_size > UINT32_MAX) {
-        cli_error("%s: payload larger than 4 GiB", o->in_path);
+        host_error("%s: payload larger than 4 GiB", o->in_path);
         return false;
     }
     return true;
@@ -351,7 +289,7 @@ static bool check_slot(const sign_opts_t *o, size_t image_len)
         return true;
     uint64_t tsize = trailer_size(o);
     if ((uint64_t)image_len + tsize > o->slot_size) {
-        cli_error("%s: image size (0x%zx) + trailer (0x%llx) exceeds the slot size 0x%x", o->in_path,
+        host_error("%s: image size (0x%zx) + trailer (0x%llx) exceeds the slot size 0x%x", o->in_path,
                   image_len, (unsigned long long)tsize, o->slot_size);
         return false;
     }
@@ -382,7 +320,7 @@ bool sign_build_image(const sign_opts_t *o, const sign_key_t *key, enum sign_sha
     if (ok && o->pad)
         pad_to_slot(o, out);
     if (out->oom) {
-        cli_error("%s: out of memory", o->in_path);
+        host_error("%s: out of memory", o->in_path);
         ok = false;
     }
     return ok;

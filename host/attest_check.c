@@ -17,7 +17,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 
-#include "attest_check.h"
+#include "molt_host/attest_check.h"
 #include "molt/attest.h"
 
 /* An EVP_PKEY for a raw P-256 point (0x04 || X || Y). */

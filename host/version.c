@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "version.h"
+#include "molt_host/version.h"
 
 /* One version component: "0" or a decimal without leading zeros. */
 static bool version_part(const char **p, uint64_t max, uint64_t *v, bool *range)
@@ -26,7 +26,7 @@ static bool version_part(const char **p, uint64_t max, uint64_t *v, bool *range)
 }
 
 /* imgtool's maj.min.rev+build (later parts optional), then the header's ranges. */
-bool cli_parse_version(const char *s, molt_version_t *ver, const char **why)
+bool host_parse_version(const char *s, molt_version_t *ver, const char **why)
 {
     uint64_t v[4] = {0};
     static const uint64_t max[4] = {255, 255, 65535, UINT32_MAX};
@@ -51,7 +51,7 @@ bool cli_parse_version(const char *s, molt_version_t *ver, const char **why)
     return true;
 }
 
-void cli_format_version(const molt_version_t *v, char *out, size_t cap)
+void host_format_version(const molt_version_t *v, char *out, size_t cap)
 {
     snprintf(out, cap, "%u.%u.%u+%lu", v->major, v->minor, v->revision, (unsigned long)v->build);
 }
