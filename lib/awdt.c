@@ -118,12 +118,13 @@ bool molt_awdt_expired(const molt_awdt_state_t *st, uint32_t now, uint32_t boots
 
 #define ST_MAGIC 0x57u
 #define ST_VERSION 2u
-/* magic, version, flags (bit 0: recovery latched), 1 reserved, seq, deadline,
+/* magic, version, flags (bit 0: recovery latched, bit 1: approval pending), 1 reserved, seq, deadline,
  * boot_limit, base, entry version (major, minor, revision 16, build 32),
  * CRC-32 of the 28 bytes before */
 #define ST_HDR 32u
 #define ST_CRC_OFF 28u
 #define ST_F_RECOVERY 0x01u
+#define ST_F_PENDING 0x02u /* an activated trial above entry awaits its confirmation */
 #define UNIT_MAX 256u
 
 typedef struct st_rec {
@@ -131,6 +132,7 @@ typedef struct st_rec {
     uint32_t half, seq, deadline, boot_limit, base;
     bool recovery;
     molt_version_t entry;
+    bool pending;
 } st_rec_t;
 
 static uint32_t unit_of(const molt_area_t *a) { return a->write_align < 8u ? 8u : a->write_align; }
@@ -163,7 +165,7 @@ static molt_err_t read_rec(const molt_area_t *a, uint32_t half, st_rec_t *r)
     r->valid = false;
     if (e != MOLT_OK)
         return e;
-    if (h[0] != ST_MAGIC || h[1] != ST_VERSION || (h[2] & (uint8_t)~ST_F_RECOVERY) != 0u ||
+    if (h[0] != ST_MAGIC || h[1] != ST_VERSION || (h[2] & (uint8_t)~(ST_F_RECOVERY | ST_F_PENDING)) != 0u ||
         le32(h + ST_CRC_OFF) != molt_crc32(h, ST_CRC_OFF))
         return MOLT_OK;
     r->valid = true;
@@ -173,6 +175,7 @@ static molt_err_t read_rec(const molt_area_t *a, uint32_t half, st_rec_t *r)
     r->boot_limit = le32(h + 12);
     r->base = le32(h + 16);
     r->recovery = (h[2] & ST_F_RECOVERY) != 0u;
+    r->pending = (h[2] & ST_F_PENDING) != 0u;
     r->entry.major = h[20];
     r->entry.minor = h[21];
     r->entry.revision = (uint16_t)(h[22] | (h[23] << 8));
@@ -229,7 +232,7 @@ static molt_err_t begin(const molt_area_t *a, const st_rec_t *cur, st_rec_t *nex
     memset(buf, a->erase_value, len);
     buf[0] = ST_MAGIC;
     buf[1] = ST_VERSION;
-    buf[2] = next->recovery ? (uint8_t)ST_F_RECOVERY : 0u;
+    buf[2] = (uint8_t)((next->recovery ? ST_F_RECOVERY : 0u) | (next->pending ? ST_F_PENDING : 0u));
     buf[3] = 0;
     put32(buf + 4, next->seq);
     put32(buf + 8, next->deadline);
@@ -260,13 +263,14 @@ molt_err_t molt_awdt_load(const molt_area_t *a, molt_awdt_state_t *st, uint32_t 
     st->boot_limit = r.boot_limit;
     st->recovery = r.recovery;
     st->entry = r.entry;
+    st->pending = r.pending;
     *boots = r.base + n;
     return MOLT_OK;
 }
 
 molt_err_t molt_awdt_provision(const molt_area_t *a, uint32_t deadline, uint32_t boot_limit)
 {
-    st_rec_t cur, next = {false, 0, 0, deadline, boot_limit, 0, false, {0, 0, 0, 0}};
+    st_rec_t cur, next = {false, 0, 0, deadline, boot_limit, 0, false, {0, 0, 0, 0}, false};
     if (a == NULL)
         return MOLT_E_ARG;
     molt_err_t e = current(a, &cur);
@@ -320,7 +324,7 @@ molt_err_t molt_awdt_store(const molt_area_t *a, const molt_awdt_state_t *st)
         return e;
     st_rec_t next = {false, 0, 0, st->deadline > r.deadline ? st->deadline : r.deadline,
                      st->boot_limit > r.boot_limit ? st->boot_limit : r.boot_limit, r.base + n, st->recovery,
-                     st->entry};
+                     st->entry, st->recovery && st->pending};
     return begin(a, &r, &next);
 }
 
@@ -338,11 +342,21 @@ molt_err_t molt_awdt_accept(const molt_area_t *a, const molt_awdt_policy_t *pol,
 
 /* The state after this boot's count (r, boots) at device time now: latch
  * recovery on the first recovery boot, leave it for an approved image. *next
- * is what to store, when *store. */
-static bool decide(const molt_awdt_cfg_t *c, const molt_image_t *run, bool confirmed, const st_rec_t *r,
+ * is what to store, when the function returns true.
+ *
+ * Which images may leave recovery is bound to what ran, never to what the
+ * application wrote: the entry boot's image is the application's (it may be a
+ * trial the application requested), and so is every image that runs confirmed
+ * in recovery without having been activated there (a revert's target above
+ * all): entry rises to the highest of them. An approved image is one a latched
+ * recovery boot activated - only the updater runs in recovery, so only it can
+ * have requested that activation - above entry: for good (leave now), or for a
+ * trial (pending: leave when it runs confirmed; a revert clears it). */
+static bool decide(const molt_awdt_cfg_t *c, const molt_image_t *run, unsigned how, const st_rec_t *r,
                    uint32_t now, uint32_t boots, st_rec_t *next, bool *recovery)
 {
     molt_awdt_state_t st;
+    bool confirmed = (how & MOLT_AWDT_RUN_CONFIRMED) != 0u, activated = (how & MOLT_AWDT_RUN_ACTIVATED) != 0u;
     st.deadline = r->deadline;
     st.boot_limit = r->boot_limit;
     *next = *r;
@@ -353,23 +367,37 @@ static bool decide(const molt_awdt_cfg_t *c, const molt_image_t *run, bool confi
     if (!r->recovery) { /* entry: remember what ran */
         next->recovery = true;
         next->entry = run->version;
+        next->pending = false;
         return true;
     }
-    if (c->exit_seconds == 0u || c->exit_boots == 0u || !confirmed || molt_version_cmp(&run->version, &r->entry) <= 0)
-        return false;
-    /* An approved image: confirmed, above the entry version. Never lowers a limit. */
+    bool above = molt_version_cmp(&run->version, &r->entry) > 0;
+    bool exits = c->exit_seconds != 0u && c->exit_boots != 0u;
+    if (!confirmed) { /* a trial: pending when this latched boot activated it above entry */
+        next->pending = r->pending || (activated && above);
+        return next->pending != r->pending;
+    }
+    if (!(above && (activated || r->pending) && exits)) {
+        /* the application's image (or a port that leaves through tickets only):
+         * no later image leaves recovery unless it is above this one */
+        next->pending = false;
+        if (above)
+            next->entry = run->version;
+        return above || r->pending;
+    }
+    /* An approved image: leave recovery. Never lowers a limit. */
     uint32_t dl = now + c->exit_seconds < now ? UINT32_MAX : now + c->exit_seconds;
     uint32_t bl = boots + c->exit_boots < boots ? UINT32_MAX : boots + c->exit_boots;
     next->deadline = dl > r->deadline ? dl : r->deadline;
     next->boot_limit = bl > r->boot_limit ? bl : r->boot_limit;
     next->recovery = false;
+    next->pending = false;
     st.deadline = next->deadline;
     st.boot_limit = next->boot_limit;
     *recovery = molt_awdt_expired(&st, now, boots);
     return true;
 }
 
-molt_err_t molt_awdt_boot(const molt_awdt_cfg_t *c, const molt_image_t *run, bool confirmed, bool *recovery,
+molt_err_t molt_awdt_boot(const molt_awdt_cfg_t *c, const molt_image_t *run, unsigned how, bool *recovery,
                           uint32_t *boots)
 {
     st_rec_t r, next;
@@ -385,7 +413,7 @@ molt_err_t molt_awdt_boot(const molt_awdt_cfg_t *c, const molt_image_t *run, boo
     if ((e = count(c->area, &r, boots)) != MOLT_OK)
         return e;
     now = c->now != NULL ? c->now(c->ctx) : 0u;
-    if (decide(c, run, confirmed, &r, now, *boots, &next, &rec)) {
+    if (decide(c, run, how, &r, now, *boots, &next, &rec)) {
         /* A cut here leaves r in force: the next boot counts again and decides again. */
         if ((e = begin(c->area, &r, &next)) != MOLT_OK)
             return e;

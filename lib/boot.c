@@ -123,7 +123,9 @@ molt_err_t molt_boot_go_with(const molt_port_t *port, const molt_boot_cfg_t *cfg
             res->recovery = true;
             res->awdt_err = MOLT_E_ARG;
         } else {
-            res->awdt_err = cfg->awdt->boot(cfg->awdt, &res->image, !res->trial, &res->recovery, &res->boots);
+            bool activated = res->action == MOLT_ACT_UPGRADE_TEST || res->action == MOLT_ACT_UPGRADE_PERM;
+            unsigned how = (res->trial ? 0u : MOLT_AWDT_RUN_CONFIRMED) | (activated ? MOLT_AWDT_RUN_ACTIVATED : 0u);
+            res->awdt_err = cfg->awdt->boot(cfg->awdt, &res->image, how, &res->recovery, &res->boots);
         }
     }
     return err;

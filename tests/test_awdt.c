@@ -282,7 +282,7 @@ static void powercut_sweep(void)
  * rule as docs/awdt.md states it, kept apart from lib/awdt.c. */
 typedef struct rmodel {
     uint32_t boots, deadline, limit, entry;
-    bool rec;
+    bool rec, pending;
 } rmodel_t;
 
 typedef struct rstep {
@@ -290,6 +290,7 @@ typedef struct rstep {
     uint32_t now;
     uint32_t ver;       /* boot: running major version */
     bool confirmed;     /* boot: runs confirmed */
+    bool activated;     /* boot: this boot activated the image (the updater's install) */
     uint32_t secs, nb;  /* ticket */
 } rstep_t;
 
@@ -323,6 +324,10 @@ static void make_script(uint32_t seed)
         } else if (r % 6 == 0) { /* the updater installs the next version */
             ver++;
             trial = true;
+            st->activated = true;
+        } else if (r % 17 == 0) { /* ... or, rarely, installs it for good */
+            ver++;
+            st->activated = true;
         }
         st->ver = ver;
         st->confirmed = !trial;
@@ -337,19 +342,29 @@ static void rmodel_step(rmodel_t *m, const rstep_t *st)
         m->deadline = dl > m->deadline ? dl : m->deadline;
         m->limit = bl > m->limit ? bl : m->limit;
         m->rec = false;
+        m->pending = false;
         return;
     }
     m->boots++;
     if (!(st->now >= m->deadline || m->boots >= m->limit))
         return;
-    if (!m->rec) {
+    bool above = st->ver > m->entry;
+    if (!m->rec) { /* entry: the application's image, whatever it is */
         m->rec = true;
         m->entry = st->ver;
-    } else if (st->confirmed && st->ver > m->entry) {
+        m->pending = false;
+    } else if (!st->confirmed) { /* a trial the updater's install activated, above entry: pending */
+        m->pending = m->pending || (st->activated && above);
+    } else if (above && (st->activated || m->pending)) { /* approved: leave */
         uint32_t dl = st->now + R_EXIT_S, bl = m->boots + R_EXIT_B;
         m->deadline = dl > m->deadline ? dl : m->deadline;
         m->limit = bl > m->limit ? bl : m->limit;
         m->rec = false;
+        m->pending = false;
+    } else { /* confirmed without approval (a revert's target): entry rises to it */
+        m->pending = false;
+        if (above)
+            m->entry = st->ver;
     }
 }
 
@@ -380,7 +395,8 @@ static molt_err_t rdevice_step(const molt_area_t *a, const rstep_t *st, const rm
     run.version.major = (uint8_t)st->ver;
     bool rec = false;
     uint32_t boots = 0;
-    molt_err_t e = molt_awdt_boot(&c, &run, st->confirmed, &rec, &boots);
+    unsigned how = (st->confirmed ? MOLT_AWDT_RUN_CONFIRMED : 0u) | (st->activated ? MOLT_AWDT_RUN_ACTIVATED : 0u);
+    molt_err_t e = molt_awdt_boot(&c, &run, how, &rec, &boots);
     if (e == MOLT_OK && expect_after != NULL) {
         CHECK_EQ(boots, expect_after->boots);
         CHECK(rec == rmodel_recovery(expect_after, st->now), "boot %u: recovery %d, model %d", boots, rec,
@@ -392,7 +408,7 @@ static molt_err_t rdevice_step(const molt_area_t *a, const rstep_t *st, const rm
 static bool rsame(const molt_awdt_state_t *st, uint32_t boots, const rmodel_t *m)
 {
     return boots == m->boots && st->deadline == m->deadline && st->boot_limit == m->limit && st->recovery == m->rec &&
-           (!m->rec || st->entry.major == m->entry);
+           (!m->rec || (st->entry.major == m->entry && st->pending == m->pending));
 }
 
 static void recovery_sweep(void)
@@ -412,7 +428,7 @@ static void recovery_sweep(void)
         f.cut_at = -1;
         CHECK_EQ(molt_awdt_provision(&a, 600, 8), MOLT_OK);
         int base_ops = f.ops;
-        rmodel_t m = {0, 600, 8, 0, false};
+        rmodel_t m = {0, 600, 8, 0, false, false};
         for (int i = 0; i < R_STEPS; i++) {
             rmodel_t n = m;
             rmodel_step(&n, &g_script[i]);
@@ -436,7 +452,7 @@ static void recovery_sweep(void)
             CHECK_EQ(molt_awdt_provision(&a, 600, 8), MOLT_OK);
             f.ops = 0;
             f.cut_at = k;
-            rmodel_t pre = {0, 600, 8, 0, false}, post = pre;
+            rmodel_t pre = {0, 600, 8, 0, false, false}, post = pre;
             int i = 0;
             for (; i < R_STEPS; i++) {
                 post = pre;
@@ -466,7 +482,7 @@ static void recovery_sweep(void)
             other += !is_pre && !is_post && !is_mid;
             cuts++;
             /* Power back: the rest of the life from what was loaded ends where the model says. */
-            rmodel_t cont = {boots, st.deadline, st.boot_limit, st.entry.major, st.recovery};
+            rmodel_t cont = {boots, st.deadline, st.boot_limit, st.entry.major, st.recovery, st.pending};
             for (int j = i + 1; j < R_STEPS; j++) {
                 rmodel_t n = cont;
                 rmodel_step(&n, &g_script[j]);

@@ -67,7 +67,12 @@ typedef struct molt_awdt_state {
      * the boot limit reached; cleared only by an accepted ticket or by leaving
      * recovery through an approved image (molt_awdt_boot). */
     bool recovery;
-    molt_version_t entry;                       /* version of the image that ran at entry */
+    /* The highest version that ran confirmed in recovery without approval
+     * (first: what the entry boot ran): an approved image must be above it. */
+    molt_version_t entry;
+    /* A trial above entry was activated by a latched recovery boot: the
+     * updater's install (confirming it approves it; a revert clears this). */
+    bool pending;
 } molt_awdt_state_t;
 
 /* Issue a fresh nonce from the port's random source: replaces any outstanding
@@ -127,6 +132,10 @@ molt_err_t molt_awdt_accept(const molt_area_t *a, const molt_awdt_policy_t *pol,
                             const uint8_t *ticket, size_t len, uint32_t now);
 
 
+/* How the image a boot step judges runs (molt_awdt_cfg_t.boot's how). */
+#define MOLT_AWDT_RUN_CONFIRMED 0x1u /* confirmed, not a trial */
+#define MOLT_AWDT_RUN_ACTIVATED 0x2u /* this boot activated it (a new image, for a trial or for good) */
+
 /* --- At boot (molt_boot_cfg_t.awdt) ---
  * The boot code counts the boot and decides, before the application runs,
  * whether this boot is a recovery boot. Time is the port's.
@@ -151,8 +160,8 @@ typedef struct molt_awdt_cfg {
     void *ctx;
     /* The boot step; a port sets molt_awdt_boot, so that a boot stage without
      * a watchdog does not link this module. run is the image that will run and
-     * confirmed whether it runs confirmed (not a trial). */
-    molt_err_t (*boot)(const struct molt_awdt_cfg *c, const molt_image_t *run, bool confirmed, bool *recovery,
+     * how a mask of MOLT_AWDT_RUN_* (it runs confirmed; this boot activated it). */
+    molt_err_t (*boot)(const struct molt_awdt_cfg *c, const molt_image_t *run, unsigned how, bool *recovery,
                        uint32_t *boots);
     uint32_t exit_seconds;                     /* granted on leaving recovery through an approved */
     uint32_t exit_boots;                       /* image; 0: leave through tickets only */
@@ -164,7 +173,7 @@ typedef struct molt_awdt_cfg {
  * counted (the error is returned: a device that cannot prove its deadline goes
  * to the updater, never to the application). Arms the port's watchdog with the
  * seconds left (0 on a recovery boot). */
-molt_err_t molt_awdt_boot(const molt_awdt_cfg_t *c, const molt_image_t *run, bool confirmed, bool *recovery,
+molt_err_t molt_awdt_boot(const molt_awdt_cfg_t *c, const molt_image_t *run, unsigned how, bool *recovery,
                           uint32_t *boots);
 
 #endif
