@@ -121,7 +121,7 @@ static const struct option long_opts[] = {
     {"output", required_argument, NULL, 'o'},     {"enc-key", required_argument, NULL, 'Y'},
     {"encrypted", no_argument, NULL, 'e'},        {"data-sectors", required_argument, NULL, 'G'},
     {"app", required_argument, NULL, 'a'},        {"id", required_argument, NULL, 'i'},
-    {NULL, 0, NULL, 0},
+    {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
 };
 
 static bool num_opt(int c, const char *arg, sim_opts_t *o, bool *known)
@@ -196,6 +196,7 @@ static bool other_opt(int c, const char *arg, sim_opts_t *o)
     case 'C': return parse_client_id(arg, &o->client_id);
     case 'Y': o->enc_key = arg; return true;
     case 'e': o->encrypted = true; return true;
+    case 'h': o->help = true; return true;
     default: usage(); return false;
     }
 }
@@ -216,7 +217,7 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
     o->client_id = -1;
     o->app = 1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:k:o:", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:k:o:h", long_opts, NULL)) != -1) {
         bool known;
         if (!num_opt(c, optarg, o, &known) || (!known && !other_opt(c, optarg, o)))
             return false;
@@ -407,14 +408,6 @@ static int unknown(const char *sub)
     return cli_error("unknown subcommand '%s' (%s)", sub, names);
 }
 
-static bool wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-            return true;
-    return false;
-}
-
 int cmd_sim(int argc, char **argv)
 {
     if (argc < 2)
@@ -432,16 +425,14 @@ int cmd_sim(int argc, char **argv)
         return unknown(sub);
     if (cmd->own != NULL)
         return cmd->own(argc, argv);
-    if (wants_help(argc - 1, argv + 1)) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
     sim_opts_t o;
     memset(&o, 0, sizeof o);
     o.sub = sub;
     int rc;
     if (!parse_opts(argc - 1, argv + 1, &o))
         rc = EXIT_USAGE;
+    else if (o.help)
+        rc = fputs(usage_text, stdout) < 0 ? EXIT_USAGE : 0;
     else if (o.nargs > 0 && !cmd->args)
         rc = usage();
     else

@@ -41,7 +41,7 @@ typedef struct sim_opts {
     bool has_id;
     uint64_t sector_size, slot_sectors, align, erase_value, seeds, double_cuts, lives, first_seed, wear_cycles;
     int mode; /* -1: not given */
-    bool permanent, json, clean, data;
+    bool permanent, json, clean, data, help;
     cli_keyring_t kr;
     int nargs;
     char **args;
