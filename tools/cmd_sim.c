@@ -261,7 +261,7 @@ molt_boot_cfg_t sim_dev_cfg(sim_device_t *dev)
 
 void sim_print_json(json_t *j)
 {
-    char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
     if (s != NULL)
         printf("%s\n", s);
     free(s);
