@@ -75,8 +75,9 @@ record "truncated image" BOUNDS "$(verdict -k vendor.pub.pem short.signed)"
 say "8. A device (simulated NOR flash, swap mode) runs v1.0.0; the boot code verifies it at reset"
 # (The boot lines go to stderr by the shell, not `tee /dev/stderr`: opening /dev/stderr
 # anew would truncate a log file that the demo's output is redirected to.)
-boot() { local out; out=$("$molt" sim boot -f device.sim -k vendor.pub.pem 2>&1); printf '%s\n' "$out" >&2
-         sed -nE 's/^boot: slot [a-z]+, version ([^,]+), ([a-z]+), security counter ([0-9]+), action ([a-z-]+).*/\1 \2 \4 cnt=\3/p' <<<"$out"; }
+# boot: the device resets; "VERSION trial|confirmed ACTION cnt=N" from the fields of `molt sim boot --json`
+boot() { local out; out=$("$molt" sim boot -f device.sim -k vendor.pub.pem --json); printf '%s\n' "$out" >&2
+         jq -r '"\(.version) \(if .trial then "trial" else "confirmed" end) \(.action) cnt=\(.stored_counter)"' <<<"$out"; }
 run "$molt" sim create -f device.sim --sector-size 4096 --slot-sectors 16 --align 8
 run "$molt" sim write -f device.sim --slot primary app-v1.signed
 record "device boots v1" "1.0.0+1 confirmed" "$(boot | cut -d' ' -f1-2)"
@@ -101,9 +102,9 @@ run "$molt" sim request -f device.sim
 record "device refuses the rollback" "2.0.0+0 refused" "$(boot | cut -d' ' -f1,3)"
 
 say "12. Power cut inside every flash operation of update, revert and confirm (torn writes)"
-pf=$("$molt" sim powerfail --old app-v1.signed --new app-v2.signed -k vendor.pub.pem --sector-size 4096 --sectors 16 --seeds 1 --double-cuts 2 2>&1)
+pf=$("$molt" sim powerfail --old app-v1.signed --new app-v2.signed -k vendor.pub.pem --sector-size 4096 --sectors 16 --seeds 1 --double-cuts 2 --json)
 printf '%s\n' "$pf"
-record "power-fail sweep" "bricked 0 mixed 0" "$(sed -nE 's/.*bricked: ([0-9]+), mixed: ([0-9]+).*/bricked \1 mixed \2/p' <<<"$pf")"
+record "power-fail sweep" "bricked 0 mixed 0 counter 0" "$(jq -r '"bricked \(.bricked) mixed \(.mixed) counter \(.counter)"' <<<"$pf")"
 
 say "12b. Data-preserving upgrade (R-KEEPDATA): a calibration record survives a migrating upgrade and the revert of another"
 # Application 1 of `molt sim` migrates schema P -> N by prefixing each value with "sN|".
@@ -111,8 +112,8 @@ run "$molt" sign -k vendor.pem -v 1.0.0 -s auto -H 0x200 --pad-header -S 0x10000
 run "$molt" sign -k vendor.pem -v 2.0.0 -s auto -H 0x200 --pad-header -S 0x10000 --data-schema 1:2:1 firmware-v2.bin cal-v2.signed
 run "$molt" sign -k vendor.pem -v 2.1.0 -s auto -H 0x200 --pad-header -S 0x10000 --data-schema 1:2:2 firmware-v2.bin cal-v21.signed
 run "$molt" sign -k vendor.pem -v 3.0.0 -s auto -H 0x200 --pad-header -S 0x10000 --data-schema 1:3:3 firmware-v2.bin cal-v3.signed
-kd() { local out; out=$("$molt" sim boot -f cal.sim -k vendor.pub.pem 2>&1); printf '%s\n' "$out" >&2
-       sed -nE 's/^data: ([a-z ()]+), schema ([0-9]+), phase.*/\1 schema=\2/p' <<<"$out"; }
+kd() { local out; out=$("$molt" sim boot -f cal.sim -k vendor.pub.pem --json); printf '%s\n' "$out" >&2
+       jq -r '.data | "\(.action) schema=\(.schema)"' <<<"$out"; }
 run "$molt" sim create -f cal.sim --sector-size 4096 --slot-sectors 16 --align 8 --data-sectors 2
 run "$molt" sim write -f cal.sim --slot primary cal-v1.signed
 kd >/dev/null
@@ -120,12 +121,12 @@ run "$molt" sim put -f cal.sim --id 1 "gain=1.037 offset=-12"
 run "$molt" sim put -f cal.sim --app 2 --id 1 "pairing=4f2a"
 run "$molt" sim records -f cal.sim
 run "$molt" sim write -f cal.sim --slot secondary cal-v3.signed
-out=$("$molt" sim request -f cal.sim 2>&1); rc=$?; printf '%s\n' "$out"
-record "v3.0.0 (migrates from schema 3 only)" "rc=1 KEEP_SCHEMA" "rc=$rc $(sed -nE 's/.*\[([A-Z_]+)\]$/\1/p' <<<"$out")"
+out=$("$molt" sim request -f cal.sim --json); rc=$?; printf '%s\n' "$out"
+record "v3.0.0 (migrates from schema 3 only)" "rc=1 KEEP_SCHEMA" "rc=$rc $(jq -r .error <<<"$out")"
 run "$molt" sim write -f cal.sim --slot secondary cal-v2.signed
 run "$molt" sim request -f cal.sim
 record "v2.0.0 trial: data migrated 1 -> 2" "migrated schema=1" "$(kd)"
-record "calibration in the trial" "s2|gain=1.037 offset=-12" "$("$molt" sim get -f cal.sim --id 1)"
+record "calibration in the trial" "s2|gain=1.037 offset=-12" "$("$molt" sim get -f cal.sim --id 1 --json | jq -r .text)"
 run "$molt" sim confirm -f cal.sim
 record "v2.0.0 accepted: consolidated" "kept schema=2" "$(kd)"
 run "$molt" sim write -f cal.sim --slot secondary cal-v21.signed
@@ -133,8 +134,8 @@ run "$molt" sim request -f cal.sim
 kd >/dev/null
 run "$molt" sim put -f cal.sim --id 1 "written by the v2.1.0 trial"
 record "v2.1.0 reset in trial: data restored" "restored schema=2" "$(kd)"
-record "calibration after the revert" "s2|gain=1.037 offset=-12" "$("$molt" sim get -f cal.sim --id 1)"
-record "another application's record" "pairing=4f2a" "$("$molt" sim get -f cal.sim --app 2 --id 1)"
+record "calibration after the revert" "s2|gain=1.037 offset=-12" "$("$molt" sim get -f cal.sim --id 1 --json | jq -r .text)"
+record "another application's record" "pairing=4f2a" "$("$molt" sim get -f cal.sim --app 2 --id 1 --json | jq -r .text)"
 run "$molt" sim records -f cal.sim
 
 # --- the fleet ---------------------------------------------------------------------

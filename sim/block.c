@@ -147,15 +147,16 @@ static bool setup(bsim_t *s)
         return false;
     }
     /* v2's version, from its header (the deployer's catalogue; the boot code checks the rest) */
-    if (s->c->v2_len < 32) {
-        fprintf(stderr, "block: v2 is not an image\n");
+    molt_source_t src;
+    molt_mem_source_t mem;
+    molt_image_t img;
+    molt_source_from_mem(&src, &mem, s->c->v2, (uint32_t)s->c->v2_len);
+    molt_err_t pe = s->c->v2_len <= UINT32_MAX ? molt_image_parse(&src, &img) : MOLT_E_TOO_LARGE;
+    if (pe != MOLT_OK) {
+        fprintf(stderr, "block: v2 is not an image: %s\n", molt_err_str(pe));
         return false;
     }
-    s->v2.major = s->c->v2[20];
-    s->v2.minor = s->c->v2[21];
-    s->v2.revision = (uint16_t)(s->c->v2[22] | (s->c->v2[23] << 8));
-    s->v2.build = (uint32_t)s->c->v2[24] | ((uint32_t)s->c->v2[25] << 8) | ((uint32_t)s->c->v2[26] << 16) |
-                  ((uint32_t)s->c->v2[27] << 24);
+    s->v2 = img.version;
     s->tk = EVP_EC_gen("P-256");
     uint8_t *der = NULL;
     int n = s->tk != NULL ? i2d_PUBKEY(s->tk, &der) : -1;

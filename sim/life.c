@@ -494,6 +494,92 @@ static void take_pend(life_t *l, dmap_t *E)
     memcpy(E->v[l->pend_id], l->pend_v, l->pend_len);
 }
 
+typedef enum { J_KEEP, J_MIGRATE, J_RESTORE } judge_t;
+
+static void trace_data(life_t *l, molt_err_t kr, int j, int c, uint16_t es)
+{
+    molt_keep_state_t ks;
+    uint16_t ksc = 0;
+    (void)molt_keep_status(&l->k, &ks, &ksc);
+    fprintf(stderr, "  data: keep %d R %d judge %d cmp %d ses %d pre %d O %d N %d ds %u es %u | phase 0x%02x schema %u\n",
+            kr, l->R, j, c, l->ses.on, l->ses.pre, l->ses.O, l->ses.N, l->ds, es, ks.phase, ksc);
+}
+
+/* After a failed data check: the oracle takes what the store holds (es: the
+ * schema it expected, kept when the store holds none of the records). */
+static void resync(life_t *l, uint16_t es)
+{
+    dmap_t E;
+    uint32_t cur = 0;
+    bool more = true;
+    molt_store_rec_t r;
+    uint8_t v[MOLT_STORE_VALUE_MAX];
+
+    memset(&E, 0, sizeof E);
+    while (molt_store_next(&l->st, &cur, &r, &more) == MOLT_OK && more)
+        if (r.space == MOLT_STORE_LIVE && r.app == DAPP && r.id < NID && r.len >= 4 && r.len <= 4 + PAYMAX &&
+            molt_store_read_value(&l->st, &r, v, sizeof v) == MOLT_OK) {
+            es = (uint16_t)(v[0] | v[1] << 8);
+            E.has[r.id] = true;
+            E.len[r.id] = (uint8_t)(r.len - 4);
+            for (uint32_t i = 0; i < r.len - 4u; i++)
+                E.v[r.id][i] = (uint8_t)(v[4 + i] ^ (uint8_t)(es * 29u + r.id * 7u + i));
+        }
+    l->D = E;
+    l->ds = es;
+}
+
+/* After a data check that passed: where the data-preserving upgrade stands now
+ * that image l->R ran (j: what the check expected of it). */
+static void ses_after_boot(life_t *l, judge_t j, bool trial)
+{
+    life_result_t *res = l->res;
+    int R = l->R;
+    if (j == J_MIGRATE) {
+        res->migrations++;
+        l->ses.pre = false;
+        l->ses.maybe = false;
+        l->ses.N = R;
+    } else if (j == J_RESTORE) {
+        res->restores += !l->ses.pre;
+        res->drops += l->ses.pre;
+        l->ses.on = false;
+    } else if (l->ses.on && l->ses.maybe && (R == l->ses.N || R == l->ses.Nalt)) {
+        l->ses.on = false; /* the cut save never started: the new code runs unprotected */
+    }
+    /* the new code confirmed: the upgrade is over (consolidated) */
+    if (l->ses.on && !l->ses.pre && R == l->ses.N && !trial)
+        l->ses.on = false;
+}
+
+/* The new code's first boot: the old data migrated to its schema (or, when
+ * the save was cut, maybe untouched). The comparison's result; *E, *es, *j:
+ * what the oracle expects from now on. */
+static int judge_first_boot(life_t *l, molt_err_t kr, dmap_t *E, uint16_t *es, judge_t *j, bool *took)
+{
+    int R = l->R;
+    *E = l->ses.snap;
+    *es = sch[R];
+    *j = J_MIGRATE;
+    int c = data_cmp(l, E, *es, true, took);
+    if (c != 0 && l->ses.maybe) {
+        /* the cut save may never have started: the data untouched */
+        int c2 = data_cmp(l, &l->D, l->ds, true, took);
+        if (c2 == 0 && (kr != MOLT_OK || sch[R] == l->ds)) {
+            c = 0;
+            *j = J_KEEP;
+            *E = l->D;
+            *es = l->ds;
+        }
+    }
+    if (c == 0 && *j == J_MIGRATE && kr != MOLT_OK)
+        fail(l, &l->res->dmismatch, "the new code runs without its migrated data (keep error)", kr);
+    /* same schema: migrated and untouched data are the same bytes, so whether
+     * the cut save had begun shows only at the revert (restored or kept) */
+    l->ses.amb = c == 0 && *j == J_MIGRATE && l->ses.maybe && sch[R] == l->ds;
+    return c;
+}
+
 /* After a completed boot (the code oracle found image R running) and the
  * application's molt_keep_boot() (kr): code and data on the same side, nothing
  * lost, a revert gives back the old data byte for byte. */
@@ -505,7 +591,7 @@ static void judge_data(life_t *l, molt_err_t kr)
     dmap_t E = l->D;
     uint16_t es = l->ds;
     int c = -1;
-    enum { J_KEEP, J_MIGRATE, J_RESTORE } j = J_KEEP;
+    judge_t j = J_KEEP;
 
     if (R < 0)
         return;
@@ -513,26 +599,7 @@ static void judge_data(life_t *l, molt_err_t kr)
         res->keep_refused++;
     if (l->ses.on && (R == l->ses.N || (l->ses.maybe && R == l->ses.Nalt)) && R != l->ses.O) {
         if (l->ses.pre) {
-            /* the new code's first boot: the old data migrated to its schema */
-            E = l->ses.snap;
-            es = sch[R];
-            j = J_MIGRATE;
-            c = data_cmp(l, &E, es, true, &took);
-            if (c != 0 && l->ses.maybe) {
-                /* the cut save may never have started: the data untouched */
-                int c2 = data_cmp(l, &l->D, l->ds, true, &took);
-                if (c2 == 0 && (kr != MOLT_OK || sch[R] == l->ds)) {
-                    c = 0;
-                    j = J_KEEP;
-                    E = l->D;
-                    es = l->ds;
-                }
-            }
-            if (c == 0 && j == J_MIGRATE && kr != MOLT_OK)
-                fail(l, &res->dmismatch, "the new code runs without its migrated data (keep error)", kr);
-            /* same schema: migrated and untouched data are the same bytes, so whether
-             * the cut save had begun shows only at the revert (restored or kept) */
-            l->ses.amb = c == 0 && j == J_MIGRATE && l->ses.maybe && sch[R] == l->ds;
+            c = judge_first_boot(l, kr, &E, &es, &j, &took);
         } else {
             c = data_cmp(l, &E, es, true, &took);
             if (kr != MOLT_OK)
@@ -569,13 +636,8 @@ static void judge_data(life_t *l, molt_err_t kr)
         fail(l, &res->dmismatch, "the records are in the other side's schema", R);
     else if (c == 2)
         fail(l, &res->dlost, j == J_RESTORE ? "the old data is not given back byte for byte" : "records lost", R);
-    if (l->trace) {
-        molt_keep_state_t ks;
-        uint16_t ksc = 0;
-        (void)molt_keep_status(&l->k, &ks, &ksc);
-        fprintf(stderr, "  data: keep %d R %d judge %d cmp %d ses %d pre %d O %d N %d ds %u es %u | phase 0x%02x schema %u\n",
-                kr, R, (int)j, c, l->ses.on, l->ses.pre, l->ses.O, l->ses.N, l->ds, es, ks.phase, ksc);
-    }
+    if (l->trace)
+        trace_data(l, kr, (int)j, c, es);
     /* the oracle moves on with what it found legitimate */
     if (took)
         take_pend(l, &E);
@@ -585,42 +647,12 @@ static void judge_data(life_t *l, molt_err_t kr)
     if (c != 0) {
         l->keep_ok = false;
         l->ses.on = false;
-        /* resynchronise with the store to go on judging the rest of the life */
-        memset(&E, 0, sizeof E);
-        uint32_t cur = 0;
-        bool more = true;
-        molt_store_rec_t r;
-        uint8_t v[MOLT_STORE_VALUE_MAX];
-        while (molt_store_next(&l->st, &cur, &r, &more) == MOLT_OK && more)
-            if (r.space == MOLT_STORE_LIVE && r.app == DAPP && r.id < NID && r.len >= 4 && r.len <= 4 + PAYMAX &&
-                molt_store_read_value(&l->st, &r, v, sizeof v) == MOLT_OK) {
-                es = (uint16_t)(v[0] | v[1] << 8);
-                E.has[r.id] = true;
-                E.len[r.id] = (uint8_t)(r.len - 4);
-                for (uint32_t i = 0; i < r.len - 4u; i++)
-                    E.v[r.id][i] = (uint8_t)(v[4 + i] ^ (uint8_t)(es * 29u + r.id * 7u + i));
-            }
-        l->D = E;
-        l->ds = es;
+        resync(l, es); /* to go on judging the rest of the life */
         return;
     }
     l->D = E;
     l->ds = es;
-    if (j == J_MIGRATE) {
-        res->migrations++;
-        l->ses.pre = false;
-        l->ses.maybe = false;
-        l->ses.N = R;
-    } else if (j == J_RESTORE) {
-        res->restores += !l->ses.pre;
-        res->drops += l->ses.pre;
-        l->ses.on = false;
-    } else if (l->ses.on && l->ses.maybe && (R == l->ses.N || R == l->ses.Nalt)) {
-        l->ses.on = false; /* the cut save never started: the new code runs unprotected */
-    }
-    /* the new code confirmed: the upgrade is over (consolidated) */
-    if (l->ses.on && !l->ses.pre && R == l->ses.N && !trial)
-        l->ses.on = false;
+    ses_after_boot(l, j, trial);
     l->keep_ok = kr == MOLT_OK;
 }
 
@@ -850,6 +882,120 @@ static void act_stage_fwu(life_t *l, int i)
     after_action(l);
 }
 
+/* The application writes or deletes one of its records. */
+static void act_records(life_t *l)
+{
+    uint8_t id = (uint8_t)(1u + below(&l->r, NID - 1u)), n = (uint8_t)(1u + below(&l->r, PAYMAX)), p[PAYMAX];
+    bool del = chance(&l->r, 15);
+    for (uint32_t k = 0; k < n; k++)
+        p[k] = (uint8_t)rnd(&l->r);
+    if (!l->keep_ok || l->R < 0)
+        return; /* molt_keep_boot() refused: a careful application leaves its records alone */
+    maybe_arm(l);
+    (void)app_write(l, id, !del, p, n, sch[l->R]);
+    after_action(l);
+}
+
+/* A request through the API (with data: save, then request). */
+static void act_request(life_t *l, unsigned sa)
+{
+    bool perm = chance(&l->r, 30);
+    maybe_arm(l);
+    /* the application asked: a cut call may still have written it */
+    if (perm || l->bc.mode == MOLT_MODE_OVERWRITE)
+        l->perm = true;
+    if (l->cfg->data && l->data_ready) {
+        /* a data-preserving upgrade outside the update API: save, then request */
+        molt_mem_source_t mem;
+        molt_source_t src;
+        int N = staged_now(l);
+        molt_source_from_mem(&src, &mem, sim_flash_data(&l->d.flash) + sim_device_area_base(&l->d, sa) + stage_off(l),
+                             l->d.port.area[sa].size - stage_off(l));
+        l->saved_called = false;
+        molt_err_t se = MOLT_CALL(l, molt_keep_save(&l->k, &src));
+        bool ok = se == MOLT_OK && sim_flash_powered(&l->d.flash) &&
+                  MOLT_CALL(l, molt_request_upgrade(&l->d.port, &l->bc, perm)) == MOLT_OK;
+        bool aborted = false;
+        if (se == MOLT_OK && !ok && sim_flash_powered(&l->d.flash)) {
+            /* no request: withdraw the save, as the update API does */
+            (void)MOLT_CALL(l, molt_keep_abort(&l->k));
+            aborted = true;
+        }
+        if (se == MOLT_E_KEEP_SCHEMA)
+            l->res->schema_refusals++;
+        ses_begin(l, N, ok, se == MOLT_OK);
+        if (aborted && l->ses.on)
+            l->ses.maybe = true; /* the withdrawal was cut: the save may stand */
+    } else {
+        (void)MOLT_CALL(l, molt_request_upgrade(&l->d.port, &l->bc, perm));
+    }
+    after_action(l);
+}
+
+/* Any 16 bytes of the staging slot (its sector erased first, sometimes). */
+static void act_junk(life_t *l, unsigned sa)
+{
+    maybe_arm(l);
+    const molt_area_t *ar = &l->d.port.area[sa];
+    uint32_t off = below(&l->r, ar->size) / geos[l->g].align * geos[l->g].align;
+    uint8_t junk[16];
+    for (int k = 0; k < 16; k++)
+        junk[k] = (uint8_t)rnd(&l->r);
+    if (chance(&l->r, 40))
+        raw_erase_sector(l, sa, off);
+    (void)raw_write(l, sa, off, junk, 16u);
+    if (l->staged >= 0 && !slot_is(l, sa, stage_off(l), l->staged))
+        l->staged = -2;
+    after_action(l);
+}
+
+/* Confirm: the API, or image_ok by hand in the running slot. */
+static void act_confirm(life_t *l)
+{
+    maybe_arm(l);
+    bool ok;
+    if (chance(&l->r, 60)) {
+        ok = MOLT_CALL(l, molt_confirm(&l->d.port, &l->bc)) == MOLT_OK;
+    } else {
+        const molt_area_t *ra = &l->d.port.area[l->running_slot];
+        uint32_t m = geos[l->g].align > 8u ? geos[l->g].align : 8u, mu = (16u + m - 1u) / m * m;
+        uint8_t b[256];
+        memset(b, ra->erase_value, m);
+        b[0] = 0x01;
+        uint64_t v0 = l->d.flash.stats.violations;
+        ok = ra->write(ra->ctx, ra->size - mu - m, b, m) == MOLT_OK;
+        l->d.flash.stats.violations = v0;
+    }
+    /* a confirm cut halfway may or may not have landed: both are fine */
+    if (l->trial >= 0 && ok && sim_flash_powered(&l->d.flash))
+        l->confirmed = true;
+    else if (l->trial >= 0 && !sim_flash_powered(&l->d.flash))
+        l->maybe = true;
+    after_action(l);
+}
+
+/* The update API's other calls: accept, reject, cancel, clean. */
+static void act_fwu_other(life_t *l)
+{
+    if (l->fwu_ok) {
+        maybe_arm(l);
+        uint32_t w = below(&l->r, 4);
+        psa_status_t s = w == 0   ? MOLT_CALL(l, psa_fwu_accept())
+                         : w == 1 ? MOLT_CALL(l, psa_fwu_reject(-1234))
+                         : w == 2 ? MOLT_CALL(l, psa_fwu_cancel(0))
+                                  : MOLT_CALL(l, psa_fwu_clean(0));
+        if (l->trace)
+            fprintf(stderr, "  fwu call %u: %d\n", w, (int)s);
+        if (w == 1 && s == PSA_SUCCESS && sim_flash_powered(&l->d.flash) && l->ses.on && l->ses.pre)
+            l->ses.on = false; /* a staged request withdrawn: the data stays the old code's */
+        if (w == 0 && l->trial >= 0 && s == PSA_SUCCESS && sim_flash_powered(&l->d.flash))
+            l->confirmed = true;
+        else if (w == 0 && l->trial >= 0 && !sim_flash_powered(&l->d.flash))
+            l->maybe = true;
+        after_action(l);
+    }
+}
+
 static void step(life_t *l)
 {
     unsigned sa = stage_area(l);
@@ -860,15 +1006,7 @@ static void step(life_t *l)
         fprintf(stderr, "  step %u img %d | conf %d trial %d confd %d staged %d perm %d run %d\n", a, i, l->conf,
                 l->trial, l->confirmed, l->staged, l->perm, l->running_slot);
     if (l->cfg->data && chance(&l->r, 30)) { /* the application writes its records */
-        uint8_t id = (uint8_t)(1u + below(&l->r, NID - 1u)), n = (uint8_t)(1u + below(&l->r, PAYMAX)), p[PAYMAX];
-        bool del = chance(&l->r, 15);
-        for (uint32_t k = 0; k < n; k++)
-            p[k] = (uint8_t)rnd(&l->r);
-        if (!l->keep_ok || l->R < 0)
-            return; /* molt_keep_boot() refused: a careful application leaves its records alone */
-        maybe_arm(l);
-        (void)app_write(l, id, !del, p, n, sch[l->R]);
-        after_action(l);
+        act_records(l);
         return;
     }
     if (a < 16) { /* stage by raw writes */
@@ -879,37 +1017,7 @@ static void step(life_t *l)
         if (l->bc.mode == MOLT_MODE_SWAP)
             act_stage_fwu(l, i);
     } else if (a < 40) { /* request through the API */
-        bool perm = chance(&l->r, 30);
-        maybe_arm(l);
-        /* the application asked: a cut call may still have written it */
-        if (perm || l->bc.mode == MOLT_MODE_OVERWRITE)
-            l->perm = true;
-        if (l->cfg->data && l->data_ready) {
-            /* a data-preserving upgrade outside the update API: save, then request */
-            molt_mem_source_t mem;
-            molt_source_t src;
-            int N = staged_now(l);
-            molt_source_from_mem(&src, &mem, sim_flash_data(&l->d.flash) + sim_device_area_base(&l->d, sa) + stage_off(l),
-                                 l->d.port.area[sa].size - stage_off(l));
-            l->saved_called = false;
-            molt_err_t se = MOLT_CALL(l, molt_keep_save(&l->k, &src));
-            bool ok = se == MOLT_OK && sim_flash_powered(&l->d.flash) &&
-                      MOLT_CALL(l, molt_request_upgrade(&l->d.port, &l->bc, perm)) == MOLT_OK;
-            bool aborted = false;
-            if (se == MOLT_OK && !ok && sim_flash_powered(&l->d.flash)) {
-                /* no request: withdraw the save, as the update API does */
-                (void)MOLT_CALL(l, molt_keep_abort(&l->k));
-                aborted = true;
-            }
-            if (se == MOLT_E_KEEP_SCHEMA)
-                l->res->schema_refusals++;
-            ses_begin(l, N, ok, se == MOLT_OK);
-            if (aborted && l->ses.on)
-                l->ses.maybe = true; /* the withdrawal was cut: the save may stand */
-        } else {
-            (void)MOLT_CALL(l, molt_request_upgrade(&l->d.port, &l->bc, perm));
-        }
-        after_action(l);
+        act_request(l, sa);
     } else if (a < 52) { /* raw trailer fields in the staging slot */
         maybe_arm(l);
         int f = (int)below(&l->r, 4);
@@ -919,57 +1027,11 @@ static void step(life_t *l)
         raw_trailer(l, sa, f, v);
         after_action(l);
     } else if (a < 58) { /* any byte of the staging slot */
-        maybe_arm(l);
-        const molt_area_t *ar = &l->d.port.area[sa];
-        uint32_t off = below(&l->r, ar->size) / geos[l->g].align * geos[l->g].align;
-        uint8_t junk[16];
-        for (int k = 0; k < 16; k++)
-            junk[k] = (uint8_t)rnd(&l->r);
-        if (chance(&l->r, 40))
-            raw_erase_sector(l, sa, off);
-        (void)raw_write(l, sa, off, junk, 16u);
-        if (l->staged >= 0 && !slot_is(l, sa, stage_off(l), l->staged))
-            l->staged = -2;
-        after_action(l);
-    } else if (a < 68) { /* confirm: the API, or image_ok by hand in the running slot */
-        maybe_arm(l);
-        bool ok;
-        if (chance(&l->r, 60)) {
-            ok = MOLT_CALL(l, molt_confirm(&l->d.port, &l->bc)) == MOLT_OK;
-        } else {
-            const molt_area_t *ra = &l->d.port.area[l->running_slot];
-            uint32_t m = geos[l->g].align > 8u ? geos[l->g].align : 8u, mu = (16u + m - 1u) / m * m;
-            uint8_t b[256];
-            memset(b, ra->erase_value, m);
-            b[0] = 0x01;
-            uint64_t v0 = l->d.flash.stats.violations;
-            ok = ra->write(ra->ctx, ra->size - mu - m, b, m) == MOLT_OK;
-            l->d.flash.stats.violations = v0;
-        }
-        /* a confirm cut halfway may or may not have landed: both are fine */
-        if (l->trial >= 0 && ok && sim_flash_powered(&l->d.flash))
-            l->confirmed = true;
-        else if (l->trial >= 0 && !sim_flash_powered(&l->d.flash))
-            l->maybe = true;
-        after_action(l);
+        act_junk(l, sa);
+    } else if (a < 68) { /* confirm */
+        act_confirm(l);
     } else if (a < 76) { /* the update API's other calls */
-        if (l->fwu_ok) {
-            maybe_arm(l);
-            uint32_t w = below(&l->r, 4);
-            psa_status_t s = w == 0   ? MOLT_CALL(l, psa_fwu_accept())
-                             : w == 1 ? MOLT_CALL(l, psa_fwu_reject(-1234))
-                             : w == 2 ? MOLT_CALL(l, psa_fwu_cancel(0))
-                                      : MOLT_CALL(l, psa_fwu_clean(0));
-            if (l->trace)
-                fprintf(stderr, "  fwu call %u: %d\n", w, (int)s);
-            if (w == 1 && s == PSA_SUCCESS && sim_flash_powered(&l->d.flash) && l->ses.on && l->ses.pre)
-                l->ses.on = false; /* a staged request withdrawn: the data stays the old code's */
-            if (w == 0 && l->trial >= 0 && s == PSA_SUCCESS && sim_flash_powered(&l->d.flash))
-                l->confirmed = true;
-            else if (w == 0 && l->trial >= 0 && !sim_flash_powered(&l->d.flash))
-                l->maybe = true;
-            after_action(l);
-        }
+        act_fwu_other(l);
     } else { /* reset */
         reset(l, 0);
     }

@@ -201,22 +201,26 @@ expect 2 "envelopes are ECC-only" "$MOLT" envelope make --content-key "$work/pkg
 [ "$(sha256sum < "$work/pkg.bin")" = "$sha_before" ] && ok || bad "package bytes changed"
 
 # --- 6. the power-fail command with encrypted updates (R-CONF): no plaintext in staging
-expect 0 "" "$MOLT" sim powerfail --encrypted --vectors "$V" --seeds 1 --double-cuts 1
-grep -q "bricked: 0, mixed: 0, counter violations: 0, plaintext in staging: 0 (" "$work/out" && ok || bad "sim powerfail --encrypted: $(cat "$work/out")"
-expect 0 "" "$MOLT" sim powerfail --encrypted --vectors "$V" --mode overwrite --seeds 1 --double-cuts 1
-grep -q "plaintext in staging: 0 (" "$work/out" && ok || bad "overwrite: $(cat "$work/out")"
+# pf_clean: the fields of `molt sim powerfail --json` that say nothing failed: cuts fired, staging
+# was scanned, 0 bricked, mixed, counter violations, lost, NOR violations and plaintext
+pf_clean() { jq -r '"\(.cuts > 0) \(.scans > 0) \(.bricked) \(.mixed) \(.counter) \(.lost) \(.violations) \(.plaintext) \(.ok)"' "$work/out"; }
+PF_CLEAN="true true 0 0 0 0 0 0 true"
+expect 0 "" "$MOLT" sim powerfail --encrypted --vectors "$V" --seeds 1 --double-cuts 1 --json
+[ "$(pf_clean)" = "$PF_CLEAN" ] && ok || bad "sim powerfail --encrypted: $(cat "$work/out")"
+expect 0 "" "$MOLT" sim powerfail --encrypted --vectors "$V" --mode overwrite --seeds 1 --double-cuts 1 --json
+[ "$(pf_clean) $(jq -r .mode "$work/out")" = "$PF_CLEAN overwrite" ] && ok || bad "overwrite: $(cat "$work/out")"
 # images made by molt sign -E, old one encrypted too
 expect 0 "" "$MOLT" sign -k "$K/sign-ed25519.pem" -v 1.0.0 -s 1 -H 0x200 --pad-header -S 0x2000 -E "$K/enc-x25519.pub.pem" \
   "$V/payloads/payload_A_1000.bin" "$work/v1.bin"
 expect 0 "" "$MOLT" sign -k "$K/sign-ed25519.pem" -v 1.1.0 -s 2 -H 0x200 --pad-header -S 0x2000 -E "$K/enc-x25519.pub.pem" \
   --encrypt-keylen 256 "$V/payloads/payload_A_1000.bin" "$work/v2.bin"
-expect 0 "" "$MOLT" sim powerfail --old "$work/v1.bin" --new "$work/v2.bin" -k "$ED" --enc-key "$EX" --seeds 1 --double-cuts 1
-grep -q "encrypted: old image encrypted, new image encrypted" "$work/out" && grep -q "plaintext in staging: 0 (" "$work/out" \
+expect 0 "" "$MOLT" sim powerfail --old "$work/v1.bin" --new "$work/v2.bin" -k "$ED" --enc-key "$EX" --seeds 1 --double-cuts 1 --json
+[ "$(jq -c .encrypted "$work/out") $(pf_clean)" = '{"old":true,"new":true} '"$PF_CLEAN" ] \
   && ok || bad "sim powerfail molt-made: $(cat "$work/out")"
 # RSA-OAEP: imgtool's p17 -> p18 on a device whose key store holds the RSA-2048 key
 expect 0 "" "$MOLT" sim powerfail --old "$V/images/p17_rsa2048.bin" --new "$V/images/p18_rsa2048_enc_rsa2048.bin" \
-  -k "$RSA" --enc-key "$ER" --seeds 1 --double-cuts 1
-grep -q "bricked: 0, mixed: 0, counter violations: 0, plaintext in staging: 0 (" "$work/out" \
+  -k "$RSA" --enc-key "$ER" --seeds 1 --double-cuts 1 --json
+[ "$(jq -c .encrypted "$work/out") $(pf_clean)" = '{"old":false,"new":true} '"$PF_CLEAN" ] \
   && ok || bad "sim powerfail RSA-OAEP: $(cat "$work/out")"
 expect 2 "--encrypted uses the vectors" "$MOLT" sim powerfail --encrypted --enc-key "$EX"
 expect 2 "cannot decrypt the images with this key" "$MOLT" sim powerfail --old "$work/v1.bin" --new "$work/v2.bin" -k "$ED" --enc-key "$EP"

@@ -101,9 +101,7 @@ static void round_(run_t *r)
     r->limit = st.boot_limit;
     r->boots = boots;
     r->recovery_boots += res.recovery;
-    if (res.awdt_err != MOLT_OK)
-        r->bricked += 0; /* unreadable state would also be a recovery boot; it never happens here */
-    CHECK_EQ(res.awdt_err, MOLT_OK);
+    CHECK_EQ(res.awdt_err, MOLT_OK); /* unreadable state would also be a recovery boot: never here */
     if (v2 && !res.trial && !res.recovery) {
         r->done = true;
         return;

@@ -24,7 +24,7 @@
 #include "molt/enc.h"
 #include "pem.h"
 #include "sim_keystore.h"
-#include "sim_powerfail.h"
+#include "powerfail.h"
 
 static uint8_t *load(const char *name, size_t *len)
 {

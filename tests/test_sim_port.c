@@ -1,8 +1,11 @@
 /*
  * test_sim_port.c - the host port (ports/sim/sim_port): layouts, area mapping,
- * out-of-area refusals, NV counters across reboots and cuts, device files.
+ * out-of-area refusals, NV counters across reboots and cuts, device files
+ * (sim_devfile.c): every earlier format still loads, and every bit flip and
+ * truncation of a file is refused.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -191,10 +194,152 @@ static void check_counters(void)
     sim_device_free(&dev);
 }
 
+/* --- device files: formats 1-4, and an attacker's bytes ------------------------ */
+
+/* CRC-32 (IEEE, reflected), written here so the file checks do not trust sim_crc32. */
+static uint32_t crc32_ref(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint8_t *read_all(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    uint8_t *b = malloc(1u << 20);
+    *len = fp && b ? fread(b, 1, 1u << 20, fp) : 0;
+    if (fp)
+        fclose(fp);
+    return b;
+}
+
+static void write_all(const char *path, const uint8_t *b, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    CHECK(fp != NULL && fwrite(b, 1, len, fp) == len, "write %s", path);
+    if (fp)
+        fclose(fp);
+}
+
+/* The file of format `version` made from a format-4 file by the documented
+ * layout (docs/sim.md): header 56, flash f, key store 152, data area 20, watchdog. */
+static size_t older_format(const uint8_t *v4, size_t len, uint32_t version, uint8_t *out)
+{
+    size_t f = (size_t)v4[48] | (size_t)v4[49] << 8 | (size_t)v4[50] << 16 | (size_t)v4[51] << 24;
+    size_t n = 56 + f + (version >= 2 ? 152 : 0) + (version >= 3 ? 20 : 0) + (version >= 4 ? SIM_AWDT_FILE_SIZE : 0);
+    CHECK(n <= len, "format %u: %zu of %zu bytes", version, n, len);
+    memcpy(out, v4, n);
+    put_le32(out + 8, version);
+    put_le32(out + 52, crc32_ref(out, 52));
+    return n;
+}
+
+static void check_devfile_formats(void)
+{
+    sim_layout_t l;
+    sim_device_t dev, back;
+    sim_res_t why;
+    char path[] = "/tmp/molt-simfile-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    close(fd);
+
+    CHECK_EQ(sim_layout_uniform(&l, 1 * KIB, 4, 8, 0xff), MOLT_OK);
+    CHECK_EQ(sim_layout_add_data(&l, 2), MOLT_OK);
+    l.mode = 1;
+    CHECK_EQ(sim_device_init(&dev, &l, NULL), MOLT_OK);
+    sim_device_set_boot_slot(&dev, 1);
+    dev.aw.clock = 4242; /* device time, saved in the watchdog block */
+    const uint8_t img[5] = {'m', 'o', 'l', 't', '!'};
+    CHECK_EQ(sim_device_program(&dev, MOLT_AREA_SECONDARY, 0, img, sizeof img), MOLT_OK);
+    CHECK_EQ(sim_device_save(&dev, path), MOLT_OK);
+    size_t len = 0;
+    uint8_t *v4 = read_all(path, &len), *b = malloc(len);
+    CHECK(v4 != NULL && b != NULL && len > 56 + 152 + 20 + SIM_AWDT_FILE_SIZE, "file of %zu bytes", len);
+    if (v4 == NULL || b == NULL) {
+        free(v4);
+        free(b);
+        return;
+    }
+    for (uint32_t version = 4; version >= 1; version--) {
+        size_t n = older_format(v4, len, version, b);
+        CHECK_EQ(n == len, version == 4);
+        write_all(path, b, n);
+        CHECK_EQ(sim_device_load(&back, path, NULL, &why), MOLT_OK);
+        CHECK_EQ(why, SIM_OK);
+        CHECK_EQ(back.layout.mode, 1);
+        CHECK_EQ(back.ks.has_iak, version >= 2);
+        CHECK_EQ(back.ks.boot_slot, version >= 2 ? 1 : -1);
+        CHECK_EQ(back.layout.data_count, version >= 3 ? 2u : 0u);
+        CHECK_EQ(back.aw.clock, version >= 4 ? 4242u : 0u);
+        CHECK_EQ(sim_device_data_area(&back) != NULL, version >= 3);
+        CHECK(version < 2 || memcmp(back.ks.iak_pub, dev.ks.iak_pub, sizeof dev.ks.iak_pub) == 0, "IAK, format %u", version);
+        CHECK_EQ(back.port.attest_sign != NULL, version >= 2);
+        uint8_t got[sizeof img];
+        CHECK_EQ(back.port.area[MOLT_AREA_SECONDARY].read(back.port.area[MOLT_AREA_SECONDARY].ctx, 0, got, sizeof got), MOLT_OK);
+        CHECK(memcmp(got, img, sizeof img) == 0, "slot bytes, format %u", version);
+        sim_device_free(&back);
+    }
+    /* formats 0 and 5 do not exist */
+    for (uint32_t version = 0; version <= 5; version += 5) {
+        memcpy(b, v4, len);
+        put_le32(b + 8, version);
+        put_le32(b + 52, crc32_ref(b, 52));
+        write_all(path, b, len);
+        CHECK_EQ(sim_device_load(&back, path, NULL, &why), MOLT_E_IO);
+        CHECK_EQ(why, SIM_E_FORMAT);
+    }
+
+    /* An attacker's bytes: 400 single-bit flips anywhere (fixed seed) and 200
+     * truncations are each refused, the reason a format (or geometry) error. */
+    uint64_t x = 0x5eed0f11e5ull;
+    unsigned flips = 0, truncs = 0, accepted = 0;
+    for (int round = 0; round < 600; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t n = len;
+        memcpy(b, v4, len);
+        if (round < 400) {
+            size_t at = (size_t)(x % len);
+            b[at] ^= (uint8_t)(1u << ((x >> 32) % 8u));
+            flips++;
+        } else {
+            n = (size_t)(x % len);
+            truncs++;
+        }
+        write_all(path, b, n);
+        why = SIM_OK;
+        molt_err_t e = sim_device_load(&back, path, NULL, &why);
+        if (e == MOLT_OK) {
+            accepted++;
+            sim_device_free(&back);
+        } else {
+            CHECK(e == MOLT_E_IO && (why == SIM_E_FORMAT || why == SIM_E_GEOMETRY), "round %d: %d, %d", round, e, why);
+        }
+    }
+    CHECK_EQ(accepted, 0u);
+    printf("device file of %zu bytes: formats 1-4 load, %u bit flips and %u truncations refused\n", len, flips, truncs);
+    remove(path);
+    free(v4);
+    free(b);
+    sim_device_free(&dev);
+}
+
 int main(void)
 {
     check_layouts();
     check_areas();
     check_counters();
+    check_devfile_formats();
     return check_done();
 }

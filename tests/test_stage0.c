@@ -30,7 +30,7 @@
 #include "mkimage.h"
 #include "molt/boot.h"
 #include "sim_port.h"
-#include "sim_powerfail.h"
+#include "powerfail.h"
 
 static signer_t g_vendor, g_other;
 static molt_key_t g_keys[1];

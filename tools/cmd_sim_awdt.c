@@ -22,40 +22,29 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "molt_host/keyring.h"
-#include "sim_port.h"
+#include "cmd_sim.h"
 
 typedef struct aw_opts {
     const char *file;
     host_keyring_t tk;
     uint64_t seconds, boots, max_seconds, max_boots, nonce_ttl, exit_seconds, exit_boots, advance;
-    bool json, status;
+    bool json, status, help;
     int nargs;
     char **args;
 } aw_opts_t;
 
+static const char aw_usage_text[] =
+    "usage: molt sim watchdog -f DEV --ticket-key PUB --seconds S --boots B [--max-seconds N]\n"
+    "                         [--max-boots N] [--nonce-ttl N] [--exit-seconds N] [--exit-boots N]\n"
+    "       molt sim watchdog -f DEV --status [--json]\n"
+    "       molt sim nonce -f DEV [--json]\n"
+    "       molt sim ticket -f DEV HEX [--json]\n"
+    "       molt sim clock -f DEV [--advance S] [--json]\n";
+
 static int aw_usage(void)
 {
-    fprintf(stderr, "usage: molt sim watchdog -f DEV --ticket-key PUB --seconds S --boots B [--max-seconds N]\n"
-                    "                         [--max-boots N] [--nonce-ttl N] [--exit-seconds N] [--exit-boots N]\n"
-                    "       molt sim watchdog -f DEV --status [--json]\n"
-                    "       molt sim nonce -f DEV [--json]\n"
-                    "       molt sim ticket -f DEV HEX [--json]\n"
-                    "       molt sim clock -f DEV [--advance S] [--json]\n");
+    fputs(aw_usage_text, stderr);
     return EXIT_USAGE;
-}
-
-static bool num(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    char *end = NULL;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
-        host_error("%s: expected an integer from %llu to %llu, got '%s'", opt, (unsigned long long)min,
-                  (unsigned long long)max, s);
-        return false;
-    }
-    *out = v;
-    return true;
 }
 
 static bool aw_parse(int argc, char **argv, aw_opts_t *o)
@@ -80,17 +69,17 @@ static bool aw_parse(int argc, char **argv, aw_opts_t *o)
         switch (c) {
         case 'f': o->file = optarg; break;
         case 'T': ok = host_keyring_add(&o->tk, optarg); break;
-        case 's': ok = num("--seconds", optarg, 1, U32, &o->seconds); break;
-        case 'b': ok = num("--boots", optarg, 1, U32, &o->boots); break;
-        case 'S': ok = num("--max-seconds", optarg, 1, U32, &o->max_seconds); break;
-        case 'B': ok = num("--max-boots", optarg, 1, U32, &o->max_boots); break;
-        case 'n': ok = num("--nonce-ttl", optarg, 1, U32, &o->nonce_ttl); break;
-        case 'e': ok = num("--exit-seconds", optarg, 0, U32, &o->exit_seconds); break;
-        case 'x': ok = num("--exit-boots", optarg, 0, U32, &o->exit_boots); break;
-        case 'a': ok = num("--advance", optarg, 0, U32, &o->advance); break;
+        case 's': ok = sim_parse_num("--seconds", optarg, 1, U32, &o->seconds); break;
+        case 'b': ok = sim_parse_num("--boots", optarg, 1, U32, &o->boots); break;
+        case 'S': ok = sim_parse_num("--max-seconds", optarg, 1, U32, &o->max_seconds); break;
+        case 'B': ok = sim_parse_num("--max-boots", optarg, 1, U32, &o->max_boots); break;
+        case 'n': ok = sim_parse_num("--nonce-ttl", optarg, 1, U32, &o->nonce_ttl); break;
+        case 'e': ok = sim_parse_num("--exit-seconds", optarg, 0, U32, &o->exit_seconds); break;
+        case 'x': ok = sim_parse_num("--exit-boots", optarg, 0, U32, &o->exit_boots); break;
+        case 'a': ok = sim_parse_num("--advance", optarg, 0, U32, &o->advance); break;
         case 'j': o->json = true; break;
         case 'q': o->status = true; break;
-        case 'h': aw_usage(); return false;
+        case 'h': o->help = true; return true;
         default: aw_usage(); return false;
         }
         if (!ok)
@@ -105,15 +94,6 @@ static bool aw_parse(int argc, char **argv, aw_opts_t *o)
     return true;
 }
 
-static void print_json(json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (s != NULL)
-        printf("%s\n", s);
-    free(s);
-    json_decref(j);
-}
-
 static json_t *status_json(sim_device_t *dev)
 {
     molt_awdt_state_t st;
@@ -122,17 +102,15 @@ static json_t *status_json(sim_device_t *dev)
     if (e != MOLT_OK)
         return json_pack("{s:b,s:s,s:I}", "provisioned", dev->aw.on, "error", molt_err_name(e), "clock",
                          (json_int_t)dev->aw.clock);
-    char id[2 * MOLT_AWDT_ID_LEN + 1], entry[48];
+    char id[2 * MOLT_AWDT_ID_LEN + 1];
     host_hex(dev->aw.device_id, sizeof dev->aw.device_id, id);
-    snprintf(entry, sizeof entry, "%u.%u.%u+%u", st.entry.major, st.entry.minor, st.entry.revision,
-             (unsigned)st.entry.build);
     json_t *j = json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:b,s:b,s:b}", "provisioned", true, "device_id", id, "clock",
                           (json_int_t)dev->aw.clock, "deadline", (json_int_t)st.deadline, "boot_limit",
                           (json_int_t)st.boot_limit, "boots", (json_int_t)boots, "expired",
                           molt_awdt_expired(&st, dev->aw.clock, boots), "recovery", st.recovery, "nonce_outstanding",
                           st.nonce_out);
     if (st.recovery)
-        json_object_set_new(j, "entry_version", json_string(entry));
+        json_object_set_new(j, "entry_version", sim_version_json(&st.entry));
     json_object_set_new(j, "watchdog_armed", json_boolean(dev->aw.armed));
     if (dev->aw.armed)
         json_object_set_new(j, "watchdog_fires_at", json_integer(dev->aw.fires_at));
@@ -162,6 +140,80 @@ static int aw_provision(sim_device_t *dev, const aw_opts_t *o)
     return -1; /* save */
 }
 
+/* nonce: the update service issues one (lost at the next reset). */
+static json_t *aw_nonce(sim_device_t *dev, const aw_opts_t *o, int *rc, bool *save)
+{
+    uint8_t n[MOLT_AWDT_NONCE_LEN];
+    char nh[2 * sizeof n + 1], id[2 * MOLT_AWDT_ID_LEN + 1];
+    molt_err_t e = sim_awdt_nonce(&dev->aw, n);
+    if (e != MOLT_OK) {
+        *rc = host_error("%s: nonce: %s [%s]", o->file, molt_err_str(e), molt_err_name(e));
+        return NULL;
+    }
+    host_hex(n, sizeof n, nh);
+    host_hex(dev->aw.device_id, sizeof dev->aw.device_id, id);
+    *save = true;
+    return json_pack("{s:s,s:s,s:I}", "nonce", nh, "device_id", id, "clock", (json_int_t)dev->aw.clock);
+}
+
+/* ticket HEX: checked and stored, or refused with its reason. */
+static json_t *aw_ticket(sim_device_t *dev, const aw_opts_t *o, int *rc, bool *save)
+{
+    uint8_t t[2 * MOLT_AWDT_TICKET_LEN];
+    size_t len = 0;
+    if (!host_parse_hex(o->args[0], t, sizeof t, &len)) {
+        *rc = host_error("ticket: expected hex, got '%.16s...'", o->args[0]);
+        return NULL;
+    }
+    molt_err_t e = sim_awdt_ticket(&dev->aw, t, len);
+    if (e != MOLT_OK) {
+        host_error("%s: ticket refused: %s [%s]", o->file, molt_err_str(e), molt_err_name(e));
+        *rc = EXIT_INVALID;
+        return json_pack("{s:s,s:s}", "refused", molt_err_name(e), "reason", molt_err_str(e));
+    }
+    *save = true;
+    return status_json(dev);
+}
+
+/* The command on the loaded device: its JSON answer (NULL: none), *rc, *save. */
+static json_t *aw_run(const char *sub, sim_device_t *dev, const aw_opts_t *o, int *rc, bool *save)
+{
+    if (!strcmp(sub, "watchdog") && !o->status) {
+        *rc = aw_provision(dev, o);
+        *save = *rc == -1;
+        *rc = *rc == -1 ? 0 : *rc;
+        return *save ? status_json(dev) : *rc == EXIT_INVALID ? sim_error_json(MOLT_E_STATE) : NULL;
+    }
+    if (!dev->aw.on && strcmp(sub, "clock") != 0 && strcmp(sub, "watchdog") != 0) {
+        *rc = host_error("%s: the watchdog is not provisioned (molt sim watchdog)", o->file);
+        return NULL;
+    }
+    if (!strcmp(sub, "watchdog"))
+        return status_json(dev);
+    if (!strcmp(sub, "nonce"))
+        return aw_nonce(dev, o, rc, save);
+    if (!strcmp(sub, "ticket"))
+        return aw_ticket(dev, o, rc, save);
+    bool fired = sim_awdt_advance(&dev->aw, (uint32_t)o->advance); /* clock */
+    *save = true;
+    *rc = fired ? EXIT_INVALID : 0;
+    return json_pack("{s:I,s:b}", "clock", (json_int_t)dev->aw.clock, "watchdog_fired", fired);
+}
+
+/* Without --json: "key: value" lines of the same object. */
+static void aw_print(json_t *out)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(out, k, v)
+    {
+        char *s = json_dumps(v, JSON_ENCODE_ANY);
+        printf("%s: %s\n", k, s != NULL ? s : "?");
+        free(s);
+    }
+    json_decref(out);
+}
+
 int cmd_sim_awdt(int argc, char **argv)
 {
     const char *sub = argv[1];
@@ -169,83 +221,25 @@ int cmd_sim_awdt(int argc, char **argv)
     sim_device_t dev;
     sim_res_t why;
     int rc = 0;
-    json_t *out = NULL;
+    bool save = false;
 
     memset(&o, 0, sizeof o);
-    if (!aw_parse(argc - 1, argv + 1, &o)) {
+    bool parsed = aw_parse(argc - 1, argv + 1, &o);
+    if (o.help || !parsed || (strcmp(sub, "ticket") == 0) != (o.nargs == 1) || o.nargs > 1) {
         host_keyring_free(&o.tk);
-        return EXIT_USAGE;
-    }
-    if ((strcmp(sub, "ticket") == 0) != (o.nargs == 1) || o.nargs > 1) {
-        host_keyring_free(&o.tk);
-        return aw_usage();
+        if (o.help)
+            fputs(aw_usage_text, stdout);
+        return o.help ? 0 : parsed ? aw_usage() : EXIT_USAGE;
     }
     if (sim_device_load(&dev, o.file, NULL, &why) != MOLT_OK) {
         host_keyring_free(&o.tk);
         return host_error("%s: %s", o.file, sim_res_str(why));
     }
-    bool save = false;
-    if (!strcmp(sub, "watchdog") && !o.status) {
-        rc = aw_provision(&dev, &o);
-        save = rc == -1;
-        rc = rc == -1 ? 0 : rc;
-        if (save)
-            out = status_json(&dev);
-    } else if (!dev.aw.on && strcmp(sub, "clock") != 0 && strcmp(sub, "watchdog") != 0) {
-        rc = host_error("%s: the watchdog is not provisioned (molt sim watchdog)", o.file);
-    } else if (!strcmp(sub, "watchdog")) {
-        out = status_json(&dev);
-    } else if (!strcmp(sub, "nonce")) {
-        uint8_t n[MOLT_AWDT_NONCE_LEN];
-        char nh[2 * sizeof n + 1], id[2 * MOLT_AWDT_ID_LEN + 1];
-        molt_err_t e = sim_awdt_nonce(&dev.aw, n);
-        if (e != MOLT_OK) {
-            rc = host_error("%s: nonce: %s [%s]", o.file, molt_err_str(e), molt_err_name(e));
-        } else {
-            host_hex(n, sizeof n, nh);
-            host_hex(dev.aw.device_id, sizeof dev.aw.device_id, id);
-            out = json_pack("{s:s,s:s,s:I}", "nonce", nh, "device_id", id, "clock", (json_int_t)dev.aw.clock);
-            save = true;
-        }
-    } else if (!strcmp(sub, "ticket")) {
-        uint8_t t[2 * MOLT_AWDT_TICKET_LEN];
-        size_t len = 0;
-        if (!host_parse_hex(o.args[0], t, sizeof t, &len)) {
-            rc = host_error("ticket: expected hex, got '%.16s...'", o.args[0]);
-        } else {
-            molt_err_t e = sim_awdt_ticket(&dev.aw, t, len);
-            if (e == MOLT_OK) {
-                out = status_json(&dev);
-                save = true;
-            } else {
-                host_error("%s: ticket refused: %s [%s]", o.file, molt_err_str(e), molt_err_name(e));
-                out = json_pack("{s:s,s:s}", "refused", molt_err_name(e), "reason", molt_err_str(e));
-                rc = EXIT_INVALID;
-            }
-        }
-    } else if (!strcmp(sub, "clock")) {
-        bool fired = sim_awdt_advance(&dev.aw, (uint32_t)o.advance);
-        out = json_pack("{s:I,s:b}", "clock", (json_int_t)dev.aw.clock, "watchdog_fired", fired);
-        save = true;
-        rc = fired ? EXIT_INVALID : 0;
-    } else {
-        rc = aw_usage();
-    }
-    if (out != NULL) {
-        if (o.json) {
-            print_json(out);
-        } else {
-            const char *k;
-            json_t *v;
-            json_object_foreach(out, k, v)
-            {
-                char *s = json_dumps(v, JSON_ENCODE_ANY);
-                printf("%s: %s\n", k, s != NULL ? s : "?");
-                free(s);
-            }
-            json_decref(out);
-        }
-    }
+    json_t *out = aw_run(sub, &dev, &o, &rc, &save);
+    if (out != NULL && o.json)
+        sim_print_json(out);
+    else if (out != NULL)
+        aw_print(out);
     if (save && sim_device_save(&dev, o.file) != MOLT_OK)
         rc = host_error("%s: cannot write the device file", o.file);
     sim_device_free(&dev);

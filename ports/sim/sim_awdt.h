@@ -17,7 +17,7 @@
  * The device identity a ticket names is SHA-256 of the device's IAK public key
  * (the 65-byte point; the PSA attestation instance id is 0x01 || that hash),
  * so the deployer derives it from the key it verifies tokens with.
- * Saved with the device file (sim_port.c, version 4). Host code only.
+ * Saved with the device file (sim_devfile.c, version 4). Host code only.
  */
 #ifndef MOLT_SIM_AWDT_H
 #define MOLT_SIM_AWDT_H
@@ -96,7 +96,7 @@ bool sim_awdt_advance(sim_awdt_t *w, uint32_t secs);
 /* The state in force (deadline, boot limit, latch, entry) and the boot count. */
 molt_err_t sim_awdt_status(sim_awdt_t *w, molt_awdt_state_t *st, uint32_t *boots);
 
-/* Device file section (sim_port.c): SIM_AWDT_FILE_SIZE bytes with a CRC. */
+/* Device file section (sim_devfile.c): SIM_AWDT_FILE_SIZE bytes with a CRC. */
 #define SIM_AWDT_FILE_SIZE (16u + 2u * SIM_AWDT_SECTOR + 4u * 9u + MOLT_AWDT_NONCE_LEN + SIM_AWDT_KEY_MAX + 1u + \
                             MOLT_AWDT_ID_LEN + 4u)
 void sim_awdt_serialize(const sim_awdt_t *w, uint8_t out[SIM_AWDT_FILE_SIZE]);

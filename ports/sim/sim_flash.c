@@ -468,8 +468,9 @@ molt_err_t sim_flash_erase(sim_flash_t *f, uint32_t off, size_t len)
         return fail(f, SIM_E_ARG);
     if (!range_ok(f, off, len))
         return fail(f, SIM_E_RANGE);
-    sim_flash_sector_at(f, off, &first);
-    sim_flash_sector_at(f, off + (uint32_t)len - 1, &last);
+    if (sim_flash_sector_at(f, off, &first) != MOLT_OK ||
+        sim_flash_sector_at(f, off + (uint32_t)len - 1, &last) != MOLT_OK)
+        return fail(f, SIM_E_RANGE);
     if (first.offset != off || last.offset + last.size != off + len)
         return fail(f, SIM_E_SECTOR);
     for (uint32_t i = first.index; i <= last.index; i++) {

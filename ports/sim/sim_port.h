@@ -1,6 +1,16 @@
 /*
  * sim_port.h - a molt_port_t over the flash simulator: the host "device".
  *
+ * The device is assembled from one file per job:
+ *   sim_flash.c     the NOR flash (torn writes, power cuts, wear, timing)
+ *   sim_layout.c    how the flash is cut into parts (sim_layout.h)
+ *   sim_nvcnt.c     NV counters in two sectors of their own
+ *   sim_keystore.c  the encryption key store (PSA keys, no export)
+ *   sim_attest.c    the attestation key store (IAK, boot seed, boot record)
+ *   sim_awdt.c      the authenticated watchdog's isolated parts
+ *   sim_devfile.c   the device in a file (sim_device_save / sim_device_load)
+ *   sim_port.c      this: the molt_port_t over all of them
+ *
  * A sim_device_t owns one sim_flash_t cut into four consecutive parts, each a
  * whole number of sectors: PRIMARY slot, SECONDARY slot, STATUS area (the boot
  * record: two sectors) and two sectors of NV counters (sim_nvcnt).
@@ -17,11 +27,9 @@
  * also remount by themselves when they find the handle unmounted.
  *
  * Key store (R-ATTEST, R-ASSETS): every device gets its own Initial Attestation
- * Key (ECDSA P-256) at sim_device_init(), kept in sim_attest_store_t -- not in any
- * of the molt flash areas, so nothing that reads or writes the slots, STATUS or
- * NV sectors can reach it. The port offers libmolt attest_sign() (PSA Crypto
- * psa_sign_hash) and the public key only. A fresh 32-byte boot seed is drawn
- * at every sim_device_reboot() and sim_device_new_boot().
+ * Key (ECDSA P-256) at sim_device_init(), kept in sim_attest_store_t
+ * (sim_attest.h) -- not in any of the molt flash areas. A fresh 32-byte boot
+ * seed is drawn at every sim_device_reboot() and sim_device_new_boot().
  */
 #ifndef MOLT_SIM_PORT_H
 #define MOLT_SIM_PORT_H
@@ -31,61 +39,13 @@
 
 #include "molt/error.h"
 #include "molt/port.h"
+#include "sim_attest.h"
 #include "sim_awdt.h"
 #include "sim_flash.h"
+#include "sim_layout.h"
 #include "sim_nvcnt.h"
 
-/* Parts of the device: the three molt areas, then the NV counter sectors. */
-#define SIM_PART_NV    3u
-/* STATUS: two sectors, the two halves of the boot record (lib/bootrec.h). */
-#define SIM_STATUS_SECTORS 2u
-#define SIM_PART_COUNT 4u
-
-typedef struct sim_layout {
-    sim_flash_geom_t geom;
-    uint32_t first[SIM_PART_COUNT]; /* first sector index of each part */
-    uint32_t count[SIM_PART_COUNT]; /* sectors in each part (NV: exactly 2) */
-    uint32_t mode;                  /* opaque to the port: the boot mode (molt_boot_mode_t) the
-                                       device is meant for, kept so `molt sim` can save it */
-    uint32_t data_first;            /* the data area for the record store (molt/store.h): */
-    uint32_t data_count;            /* first sector and count; 0 sectors: none */
-} sim_layout_t;
-
-/* Uniform: every part in sectors of sector_size; slot_sectors per slot, one
- * STATUS sector, two NV sectors (in a region of larger sectors when sector_size
- * cannot hold the counters at this alignment). MOLT_E_LAYOUT if impossible. */
-molt_err_t sim_layout_uniform(sim_layout_t *l, uint32_t sector_size, uint32_t slot_sectors,
-                              uint32_t write_align, uint8_t erase_value);
-
-/* Non-uniform: each slot is small_count sectors of small_size followed by
- * big_count sectors of big_size (e.g. 4 x 4 KiB + 1 x 128 KiB); STATUS and NV
- * use small sectors. */
-molt_err_t sim_layout_mixed(sim_layout_t *l, uint32_t small_size, uint32_t small_count,
-                            uint32_t big_size, uint32_t big_count, uint32_t write_align,
-                            uint8_t erase_value);
-
-/* Append a data area of count sectors (the slots' first sector size) at the
- * end of the device, for the record store (molt/store.h, R-KEEPDATA). The
- * boot code never sees it: it is not one of the molt areas. MOLT_E_LAYOUT if
- * count is 1 (the store needs two) or the geometry has no room for a region. */
-molt_err_t sim_layout_add_data(sim_layout_t *l, uint32_t count);
-
-/* Geometry valid, parts inside the device, non-empty and disjoint, NV = 2 sectors
- * big enough for sim_nvcnt. MOLT_OK or MOLT_E_LAYOUT. */
-molt_err_t sim_layout_check(const sim_layout_t *l);
-
 typedef struct sim_device sim_device_t;
-
-/* The simulated attestation key store and boot record: outside the flash areas
- * (the encryption key store is sim_keystore.h's sim_keystore_t). */
-typedef struct sim_attest_store {
-    bool has_iak;           /* false for device files from before attestation */
-    uint8_t iak_priv[32];   /* the IAK's private scalar: only attest_sign uses it */
-    uint8_t iak_pub[65];    /* 0x04 || X || Y */
-    uint8_t impl_id[32];    /* SHA-256("molt sim port"), the same on every sim device */
-    uint8_t boot_seed[32];  /* drawn at each boot */
-    int32_t boot_slot;      /* slot the last boot ran (molt_boot_result_t.slot), -1 none */
-} sim_attest_store_t;
 
 typedef struct sim_area_ctx {
     sim_device_t *dev;
@@ -153,7 +113,12 @@ const molt_area_t *sim_device_data_area(const sim_device_t *dev);
 /* Device offset of area-relative offset off of area id (no checks). */
 uint32_t sim_device_area_base(const sim_device_t *dev, uint32_t id);
 
-/* Save the layout, the flash (sim_flash_save's format, embedded) and the key
+/* Wire the port to dev->flash and the checked dev->layout (areas, NV counters,
+ * random, no_image, attestation door); keys may be NULL. For sim_device_init()
+ * and sim_device_load(); nothing else needs it. */
+molt_err_t sim_device_attach(sim_device_t *dev, const molt_keyring_t *keys);
+
+/* (sim_devfile.c) Save the layout, the flash (sim_flash_save's format, embedded) and the key
  * store to path, atomically. Load: init dev from such a file; *why (may be
  * NULL) gets the simulator's reason (SIM_E_FILE, SIM_E_FORMAT, SIM_E_GEOMETRY).
  * Files of format 1 (before attestation) load, without an IAK: attestation on

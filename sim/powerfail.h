@@ -1,5 +1,5 @@
 /*
- * sim_powerfail.h - the power-fail proof: cut power at every flash operation of
+ * powerfail.h - the power-fail proof: cut power at every flash operation of
  * molt_boot_go() (torn, optionally also clean), reboot, recover, and check.
  *
  * Flows, each from a start state built without cuts on a fresh device (old image
@@ -29,8 +29,8 @@
  *            image's plaintext payload found anywhere in SECONDARY or STATUS,
  *            after any cut or any boot.
  */
-#ifndef MOLT_SIM_POWERFAIL_H
-#define MOLT_SIM_POWERFAIL_H
+#ifndef MOLT_HARNESS_POWERFAIL_H
+#define MOLT_HARNESS_POWERFAIL_H
 
 #include <stdbool.h>
 #include <stddef.h>

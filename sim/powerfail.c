@@ -1,8 +1,8 @@
 /*
- * sim_powerfail.c - the power-fail proof engine (see sim_powerfail.h): every
+ * powerfail.c - the power-fail proof engine (see powerfail.h): every
  * flash operation of every activation flow cut, torn, rebooted and checked.
  */
-#include "sim_powerfail.h"
+#include "powerfail.h"
 
 #include <stdlib.h>
 #include <string.h>
