@@ -307,9 +307,11 @@ typedef struct seen {
     uint32_t s1cnt; /* the stage-1 hardware counter after the boot */
 } seen_t;
 
+static bool g_sabotage; /* chain_cfg_t.sabotage of the run in progress */
+
 static molt_err_t app_boot(dev_t_ *d, molt_boot_result_t *ra)
 {
-    molt_boot_cfg_t cfg = sim_stage_app_cfg(&d->st, app_base);
+    molt_boot_cfg_t cfg = g_sabotage ? app_base : sim_stage_app_cfg(&d->st, app_base);
     memset(ra, 0, sizeof *ra);
     return molt_boot_go(&d->app.port, &cfg, ra);
 }
@@ -539,11 +541,14 @@ static void step_keyrot(life_t *L)
         (void)snap_back(L);
         return;
     }
-    for (uint64_t k = 0; k < T; k++) {
+    /* k < T: operation k is torn; k == T: the cut comes just after the last
+     * operation completed (before the device says so). */
+    for (uint64_t k = 0; k <= T; k++) {
         (void)snap_back(L);
-        sim_flash_arm_cut(&L->d->st.dev.flash, SIM_CUT_TORN, k, L->seed * 7919u + (uint64_t)L->step * 31u + k);
+        if (k < T)
+            sim_flash_arm_cut(&L->d->st.dev.flash, SIM_CUT_TORN, k, L->seed * 7919u + (uint64_t)L->step * 31u + k);
         (void)ku_apply(L, ku);
-        if (powered(L->d))
+        if (k < T && powered(L->d))
             continue;
         L->res->cuts++;
         L->res->ku_cuts++;
@@ -577,6 +582,12 @@ static void step_app(life_t *L)
 {
     dev_t_ *d = L->d;
     int cand = (int)below(&L->r, NAPP);
+    if (chance(&L->r, 35)) /* often a retired key's image, when there is one */
+        for (int i = 0, start = (int)below(&L->r, NAPP); i < NAPP; i++)
+            if (key_status(L->m.seq, g_appimg[(start + i) % NAPP].key) == ST_RETIRED) {
+                cand = (start + i) % NAPP;
+                break;
+            }
     int key = g_appimg[cand].key, st = key_status(L->m.seq, key);
     bool cut = chance(&L->r, 40), confirm = chance(&L->r, 60);
     molt_boot_cfg_t cfg = sim_stage_app_cfg(&d->st, app_base);
@@ -668,10 +679,11 @@ static void dev_free(dev_t_ *d)
 
 static bool one_life(const chain_cfg_t *cfg, chain_result_t *res, uint64_t seed, dev_t_ *d, dev_t_ *snap)
 {
-    life_t L = {cfg, res, seed, -1, d, snap, {0, 0, 1}, {seed * 0x9e3779b97f4a7c15ull + 1u}};
-    /* Factory: stage 1 v1 in S1A, application image 0 (F0) in PRIMARY, the genesis key set. */
+    const int factory_img = 2 * KF1;
+    life_t L = {cfg, res, seed, -1, d, snap, {0, factory_img, 1}, {seed * 0x9e3779b97f4a7c15ull + 1u}};
+    /* Factory: stage 1 v1 in S1A, an application image by F1 in PRIMARY, the genesis key set. */
     if (sim_stage_factory(&d->st, g_s1img[1].b, g_s1img[1].n) != MOLT_OK ||
-        sim_device_program(&d->app, MOLT_AREA_PRIMARY, 0, g_appimg[0].b, g_appimg[0].n) != MOLT_OK)
+        sim_device_program(&d->app, MOLT_AREA_PRIMARY, 0, g_appimg[factory_img].b, g_appimg[factory_img].n) != MOLT_OK)
         return false;
     step_reset(&L);
     for (L.step = 0; L.step < (int)cfg->steps && L.m.seq >= 0; L.step++) {
@@ -679,9 +691,9 @@ static bool one_life(const chain_cfg_t *cfg, chain_result_t *res, uint64_t seed,
         res->steps++;
         if (u < 35)
             step_app(&L);
-        else if (u < 60)
+        else if (u < 55)
             step_stage1(&L);
-        else if (u < 90)
+        else if (u < 92)
             step_keyrot(&L);
         else
             step_reset(&L);
@@ -697,6 +709,7 @@ bool chain_run(const chain_cfg_t *cfg, chain_result_t *res)
         return false;
     }
     static dev_t_ d, snap;
+    g_sabotage = cfg->sabotage;
     for (uint32_t i = 0; i < cfg->lives; i++) {
         if (!dev_init(&d) || !dev_init(&snap)) {
             fprintf(stderr, "chain life: cannot create the devices\n");

@@ -47,6 +47,10 @@ typedef struct chain_cfg {
     uint32_t lives;
     uint32_t steps; /* actions per life */
     FILE *log;      /* violations, with their seeds; may be NULL */
+    /* The oracle's own test: stage 1 boots the application WITHOUT the key
+     * set (cfg.keyrot NULL), as a device that ignores rotation would. The
+     * oracle must then find retired-key images accepted. */
+    bool sabotage;
 } chain_cfg_t;
 
 typedef struct chain_result {

@@ -17,8 +17,8 @@
 int main(void)
 {
     const char *env = getenv("MOLT_LIFE_CHAIN_LIVES");
-    uint32_t lives = env ? (uint32_t)strtoul(env, NULL, 10) : 12u;
-    chain_cfg_t cfg = {18000u, lives, 16, stderr};
+    uint32_t lives = env ? (uint32_t)strtoul(env, NULL, 10) : 20u;
+    chain_cfg_t cfg = {18000u, lives, 16, stderr, false};
     chain_result_t res;
     char line[1200];
     CHECK(chain_run(&cfg, &res), "set-up");
@@ -36,5 +36,14 @@ int main(void)
     CHECK_EQ(res.mixed, 0);
     CHECK_EQ(res.retired, 0);
     CHECK_EQ(res.rollback, 0);
+
+    /* The oracle can fail: a stage 1 that boots the application without the
+     * key set accepts images of retired keys, and the oracle must say so. */
+    chain_cfg_t bad = {18000u, 6, 16, NULL, true};
+    chain_result_t bres;
+    CHECK(chain_run(&bad, &bres), "set-up (sabotaged)");
+    chain_line(&bres, line, sizeof line);
+    printf("sabotaged (the application boot ignores the key set): %s\n", line);
+    CHECK(bres.retired > 0 && !chain_ok(&bres), "the oracle finds the retired-key images");
     return check_done();
 }

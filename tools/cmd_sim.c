@@ -55,6 +55,7 @@
 #include "sim_port.h"
 #include "life.h"
 #include "sim_powerfail.h"
+#include "sim_chain.h" /* the two-stage chain and the key set (cmd_sim_stage.c) */
 #include "../lib/trailer.h" /* read-only trailer decoding, the boot code's own */
 
 typedef struct sim_opts {
@@ -96,6 +97,8 @@ static int usage(void)
             "                       [--encrypted | --enc-key ENC_PRIV]\n"
             "       molt sim life [--mode M] [--lives N] [--first-seed S] [--data] [--vectors DIR] [--json]\n"
             "       molt sim life --wear-cycles N [--vectors DIR]\n"
+            "       molt sim chain|stage1|stage1-confirm|keyupdate ...   (the boot chain and key set: molt sim chain --help)\n"
+            "       molt sim life --chain [--lives N] [--first-seed S]\n"
             "       molt sim watchdog|nonce|ticket|clock ...   (the authenticated watchdog: molt sim watchdog --help)\n");
     return EXIT_USAGE;
 }
@@ -565,6 +568,13 @@ static int sim_boot(const sim_opts_t *o)
     if (!dev_load(&dev, o))
         return EXIT_USAGE;
     molt_boot_cfg_t cfg = dev_cfg(&dev);
+    sim_chain_t *chain = NULL; /* stage 0 first, then this boot with the key set in force */
+    if (!sim_chain_open(o->file, &o->kr.ring, &chain) || !sim_chain_boot0(chain, o->json)) {
+        int crc = chain != NULL && sim_chain_close(chain, o->file, true) ? EXIT_INVALID : EXIT_USAGE;
+        sim_device_free(&dev);
+        return crc;
+    }
+    sim_chain_wire(chain, &cfg);
     memset(&r, 0, sizeof r);
     (void)sim_device_new_boot(&dev); /* a reset: fresh boot seed, no boot record */
     molt_err_t e = molt_boot_go(&dev.port, &cfg, &r);
@@ -574,6 +584,7 @@ static int sim_boot(const sim_opts_t *o)
     int rc = e == MOLT_OK ? 0 : e == MOLT_E_NO_IMAGE ? EXIT_INVALID : EXIT_USAGE;
     if (o->json) {
         json_t *j = boot_json(e, &r);
+        sim_chain_report(chain, j);
         char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (s != NULL)
             printf("%s\n", s);
@@ -581,7 +592,10 @@ static int sim_boot(const sim_opts_t *o)
         json_decref(j);
     } else {
         boot_print(e, &r, "boot");
+        sim_chain_report(chain, NULL);
     }
+    if (!sim_chain_close(chain, o->file, true))
+        rc = EXIT_USAGE;
     if (e != MOLT_OK && e != MOLT_E_NO_IMAGE)
         cli_error("%s: %s", o->file, molt_err_str(e));
     sim_data_t data;
@@ -1149,6 +1163,11 @@ int cmd_sim(int argc, char **argv)
     const char *sub = argv[1];
     if (!strcmp(sub, "watchdog") || !strcmp(sub, "nonce") || !strcmp(sub, "ticket") || !strcmp(sub, "clock"))
         return cmd_sim_awdt(argc, argv);
+    if (!strcmp(sub, "chain") || !strcmp(sub, "stage1") || !strcmp(sub, "stage1-confirm") || !strcmp(sub, "keyupdate"))
+        return cmd_sim_stage(argc, argv);
+    for (int i = 2; !strcmp(sub, "life") && i < argc; i++)
+        if (!strcmp(argv[i], "--chain"))
+            return cmd_sim_stage(argc, argv);
     if (!parse_opts(argc - 1, argv + 1, &o)) {
         cli_keyring_free(&o.kr);
         return EXIT_USAGE;
