@@ -746,7 +746,14 @@ static int sim_attest(const sim_opts_t *o)
         rc = EXIT_INVALID;
     } else {
         molt_attest_req_t req = {nonce, nonce_len, (int32_t)o->client_id, (uint8_t)dev.ks.boot_slot, dev_cfg(&dev)};
+        sim_chain_t *chain = NULL; /* measured with the key set in force (issue 18) */
+        if (!sim_chain_open(o->file, &o->kr.ring, &chain)) {
+            sim_device_free(&dev);
+            return EXIT_USAGE;
+        }
+        sim_chain_wire(chain, &req.boot);
         molt_err_t e = molt_attest_get_token(&dev.port, &req, tok, sizeof tok, &len);
+        (void)sim_chain_close(chain, o->file, false);
         if (e != MOLT_OK) {
             cli_error("%s: %s", o->file, molt_err_str(e));
             rc = EXIT_INVALID;
