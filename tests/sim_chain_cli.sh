@@ -8,7 +8,8 @@
 # confirmed (stage-1 counter 1 -> 2); an application image offered as stage 1
 # and an older stage 1 are refused. A key-update made by `molt keyupdate`
 # adds a key: the application image signed by it is then accepted; the next
-# retires f0: f0's image is refused with KEY_RETIRED; replaying a key-update is
+# retires f0: f0's image is refused with KEY_RETIRED (key-updates go through the
+# PSA FWU API as component 2 on this SWAP device); replaying a key-update is
 # refused (KU_REPLAY) and the key set stays. Retiring the signer of the running
 # image is refused (KU_STRANDS). Usage errors: one line, exit 2.
 set -uo pipefail
@@ -97,9 +98,12 @@ jcheck 'j["applied"] and j["seq"]==1 and j["added"]==1 and j["retired"]==0'
 expect 1 "KU_REPLAY" "$MOLT" sim keyupdate -f dev "${K[@]}" "${R[@]}" ku1
 # The device runs f0's image: retiring f0 would strand it.
 expect 1 "KU_STRANDS" "$MOLT" sim keyupdate -f dev "${K[@]}" "${R[@]}" ku2
-# n0's image is accepted now; confirmed, it runs.
+# n0's image is accepted now; confirmed, it runs. (The key-update travels
+# through the PSA FWU API, component 2: while an application update is
+# staged, install is refused and nothing changes.)
 expect 0 "" "$MOLT" sim write -f dev --slot secondary app-n0.img
 expect 0 "" "$MOLT" sim request -f dev
+expect 1 "staged or on trial" "$MOLT" sim keyupdate -f dev "${K[@]}" "${R[@]}" ku2
 expect 0 "" "$MOLT" sim boot -f dev "${K[@]}" --json
 jcheck 'j["action"]=="upgrade-test" and j["version"]=="1.1.0+0" and j["keyset"]["seq"]==1'
 expect 0 "" "$MOLT" sim confirm -f dev

@@ -15,7 +15,10 @@
  *   molt sim keyupdate -f DEV -k PUB... -r ROOT_PUB... --threshold T [--json] KU
  *       the update service applies a key-update (`molt keyupdate make`): -k the
  *       application's factory keys, -r the device's rotation keys; the image
- *       the application runs is checked not to be stranded (KU_STRANDS)
+ *       the application runs is checked not to be stranded (KU_STRANDS). On a
+ *       SWAP device it goes through the PSA FWU API as component 2 (start,
+ *       write, finish, install: what an agent calls); otherwise straight to
+ *       molt_keyrot_apply
  *   molt sim life --chain [--lives N] [--first-seed S] [--steps N] [--json]
  *       the device-life proof over the chain (sim/life_chain.h)
  * `molt sim boot -f DEV -k PUB [--json]` on a device with the chain runs stage
@@ -35,6 +38,7 @@
 #include "cli.h"
 #include "keyring.h"
 #include "life_chain.h"
+#include "molt/fwu.h"
 #include "molt/keyrot.h"
 #include "sim_chain.h"
 #include "sim_port.h"
@@ -359,6 +363,37 @@ static int st_confirm(const st_opts_t *o)
     return rc;
 }
 
+/* SWAP devices: the key-update travels as the agent will carry it, through the
+ * PSA FWU API as component SIM_FWU_COMPONENT_KEYSET (molt/fwu.h
+ * molt_fwu_keyset_t): start, write, finish (check), install (apply). */
+static molt_err_t via_fwu(sim_chain_t *c, sim_device_t *dev, const molt_keyring_t *factory, const uint8_t *ku,
+                          size_t len, bool *busy)
+{
+    static molt_fwu_t fwu;
+    static uint8_t buf[2457];
+    const molt_boot_cfg_t cfg = {.mode = MOLT_MODE_SWAP, .keyrot = &c->st.keyrot};
+    const molt_fwu_keyset_t ks = {&c->st.keyrot, factory, buf, sizeof buf, 0,
+                                  molt_keyrot_check, molt_keyrot_apply, molt_keyrot_load};
+    const psa_fwu_component_t id = SIM_FWU_COMPONENT_KEYSET;
+    psa_fwu_component_info_t info;
+    molt_err_t e;
+    if ((e = molt_fwu_init(&fwu, &dev->port, &cfg, NULL)) != MOLT_OK || (e = molt_fwu_add_keyset(&fwu, id, &ks)) != MOLT_OK)
+        return e;
+    psa_status_t st = molt_fwu_start(&fwu, id, NULL, 0);
+    for (size_t off = 0; st == PSA_SUCCESS && off < len; off += PSA_FWU_MAX_WRITE_SIZE)
+        st = molt_fwu_write(&fwu, id, off, ku + off, len - off < PSA_FWU_MAX_WRITE_SIZE ? len - off : PSA_FWU_MAX_WRITE_SIZE);
+    if (st == PSA_SUCCESS)
+        st = molt_fwu_finish(&fwu, id);
+    if (st == PSA_SUCCESS)
+        st = molt_fwu_install(&fwu);
+    if (st == PSA_SUCCESS)
+        return MOLT_OK;
+    if (molt_fwu_query(&fwu, id, &info) == PSA_SUCCESS && info.state == PSA_FWU_FAILED && info.error > 0)
+        return (molt_err_t)info.error;
+    *busy = st == PSA_ERROR_BAD_STATE; /* the application's component is staged or on trial */
+    return st == PSA_ERROR_INSUFFICIENT_STORAGE ? MOLT_E_KU_FORMAT : MOLT_E_ARG;
+}
+
 static int st_keyupdate(const st_opts_t *o)
 {
     uint8_t *ku = NULL;
@@ -394,8 +429,16 @@ static int st_keyupdate(const st_opts_t *o)
                          dev.port.area[run].size);
     uint32_t before = 0, after = 0;
     (void)sim_stage_keyset_seq(&c->st, &before);
-    molt_err_t e = sim_stage_keyupdate(&c->st, &o->kr.ring, ku, len, &src);
+    bool busy = false;
+    molt_err_t e = dev.layout.mode == MOLT_MODE_SWAP ? via_fwu(c, &dev, &o->kr.ring, ku, len, &busy)
+                                                     : sim_stage_keyupdate(&c->st, &o->kr.ring, ku, len, &src);
     (void)sim_stage_keyset_seq(&c->st, &after);
+    if (busy) {
+        cli_error("%s: an application update is staged or on trial: boot and confirm (or let it revert) first",
+                  o->file);
+        rc = EXIT_INVALID;
+        goto out;
+    }
     if (e == MOLT_OK && !chain_save(c, o->file))
         goto out;
     rc = e == MOLT_OK ? 0 : EXIT_INVALID;
