@@ -16,6 +16,7 @@
 
 #include "cbor.h"
 #include "crypto.h"
+#include "molt/keyrot.h" /* the ring pointer only: keyrot.c links only when the port wires it */
 #include "molt/verify.h"
 #include "trailer.h"
 
@@ -80,14 +81,19 @@ static bool environment_error(molt_err_t e)
     return e == MOLT_E_ARG || e == MOLT_E_IO || e == MOLT_E_CRYPTO || e == MOLT_E_BUFFER;
 }
 
-/* Measure the image at base of slot id; *found = it passed molt_verify(). */
-static molt_err_t measure_at(const molt_port_t *port, unsigned id, uint32_t base, uint32_t counter, comp_t *c,
-                             bool *found)
+/* Measure the image at base of slot id; *found = it passed the judge the boot
+ * code uses: the same keys (the key set in force when cfg->keyrot is wired,
+ * so an image by an added key is measured and one by a retired key is not),
+ * the same boot stage. */
+static molt_err_t measure_at(const molt_port_t *port, const molt_boot_cfg_t *cfg, unsigned id, uint32_t base,
+                             uint32_t counter, comp_t *c, bool *found)
 {
     molt_area_src_t ctx;
     molt_source_t src;
-    molt_judge_in_t in = {MOLT_ROLE_INSTALLED, counter, NULL, false, NULL, NULL, NULL, MOLT_STAGE_APP};
+    molt_judge_in_t in = {MOLT_ROLE_INSTALLED, counter, NULL, false, NULL, NULL, cfg->keyrot, cfg->stage};
     molt_verify_result_t vr;
+    const molt_keyring_t *ring = &port->keys;
+    molt_keyring_t inforce;
     molt_err_t e;
 
     *found = false;
@@ -95,11 +101,17 @@ static molt_err_t measure_at(const molt_port_t *port, unsigned id, uint32_t base
     e = molt_judge(port, &src, &in, &vr);
     if (e != MOLT_OK)
         return environment_error(e) ? e : MOLT_OK;
-    if (vr.key_index < 0 || (size_t)vr.key_index >= port->keys.count || vr.hash_len == 0)
+    /* vr.key_index indexes the ring the judge verified with. */
+    if (cfg->keyrot != NULL) {
+        if ((e = cfg->keyrot->ring(cfg->keyrot, &port->keys, &inforce)) != MOLT_OK)
+            return e;
+        ring = &inforce;
+    }
+    if (vr.key_index < 0 || (size_t)vr.key_index >= ring->count || vr.hash_len == 0)
         return MOLT_OK; /* not signed by a trusted key: nothing to attest */
     memcpy(c->value, vr.hash, vr.hash_len);
     c->value_len = vr.hash_len;
-    if ((e = molt_key_hash(&port->keys.keys[vr.key_index], vr.hash_alg, c->signer, &c->signer_len)) != MOLT_OK)
+    if ((e = molt_key_hash(&ring->keys[vr.key_index], vr.hash_alg, c->signer, &c->signer_len)) != MOLT_OK)
         return e;
     c->desc = hash_desc(vr.hash_alg);
     version_str(&vr.image.version, c->version);
@@ -115,10 +127,10 @@ static molt_err_t measure_slot(const molt_port_t *port, const molt_attest_req_t 
 
     if (id == MOLT_AREA_SECONDARY)
         base = molt_boot_staging_offset(port, &req->boot);
-    if ((e = measure_at(port, id, base, counter, c, found)) != MOLT_OK || *found || base == 0)
+    if ((e = measure_at(port, &req->boot, id, base, counter, c, found)) != MOLT_OK || *found || base == 0)
         return e;
     /* SWAP: after an activation the previous image sits at the start of SECONDARY. */
-    return measure_at(port, id, 0, counter, c, found);
+    return measure_at(port, &req->boot, id, 0, counter, c, found);
 }
 
 static void encode_claims(molt_cbor_t *c, const claims_t *cl)

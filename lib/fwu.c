@@ -41,6 +41,7 @@
 #include "boot_int.h"
 #include "judge.h"
 #include "keystore.h"
+#include "molt/keyrot.h" /* the key-set component: its struct only, calls go through pointers */
 #include "molt/verify.h"
 #include "trailer.h"
 
@@ -306,7 +307,7 @@ static molt_err_t fwu_dep_check(void *ctx, uint8_t image_id, const molt_version_
     molt_source_t src;
     molt_image_t img;
 
-    if (d == NULL)
+    if (d == NULL || d->keyset != NULL)
         return MOLT_E_DEPENDENCY;
     bool cand = d->state == PSA_FWU_CANDIDATE || d->state == PSA_FWU_STAGED;
     molt_area_source(&src, &sctx, cand ? sec_area(d) : &d->port->area[MOLT_AREA_PRIMARY], cand ? d->stg : 0u);
@@ -588,6 +589,109 @@ static molt_err_t keep_unstaged(const molt_fwu_t *fwu)
 
 void molt_fwu_bind(molt_fwu_t *fwu) { g_fwu = fwu; }
 
+/* --- the key-set component (molt_fwu_keyset_t): a key-update in RAM ------------------ */
+
+molt_err_t molt_fwu_add_keyset(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_fwu_keyset_t *ks)
+{
+    molt_fwu_comp_t *c = NULL;
+    if (fwu == NULL || ks == NULL || ks->keyrot == NULL || ks->factory == NULL || ks->buf == NULL || ks->cap == 0u ||
+        ks->check == NULL || ks->apply == NULL || ks->load == NULL || find(fwu, id) != NULL ||
+        find(fwu, ks->running) == NULL || find(fwu, ks->running)->keyset != NULL)
+        return MOLT_E_ARG;
+    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS && c == NULL; k++)
+        if (!fwu->comp[k].used)
+            c = &fwu->comp[k];
+    if (c == NULL)
+        return MOLT_E_ARG;
+    memset(c, 0, sizeof *c);
+    c->id = id;
+    c->fwu = fwu;
+    c->keyset = ks;
+    c->state = PSA_FWU_READY;
+    c->max_size = ks->cap;
+    c->flags = PSA_FWU_FLAG_VOLATILE_STAGING;
+    c->used = true;
+    return MOLT_OK;
+}
+
+static psa_status_t ks_failed(molt_fwu_comp_t *c, molt_err_t err)
+{
+    c->state = PSA_FWU_FAILED;
+    c->error = (psa_status_t)err;
+    switch (err) {
+    case MOLT_E_KU_SIG: return PSA_ERROR_INVALID_SIGNATURE;
+    case MOLT_E_KU_REPLAY:
+    case MOLT_E_KU_ROLLBACK:
+    case MOLT_E_KU_GAP:
+    case MOLT_E_KU_KEY:
+    case MOLT_E_KU_LOCKOUT:
+    case MOLT_E_KU_STRANDS: return PSA_ERROR_NOT_PERMITTED;
+    case MOLT_E_KU_FORMAT:
+    case MOLT_E_KU_FULL: return PSA_ERROR_INVALID_ARGUMENT;
+    default: return molt_fwu_status(err);
+    }
+}
+
+static psa_status_t ks_query(molt_fwu_comp_t *c, psa_fwu_component_info_t *info)
+{
+    const molt_fwu_keyset_t *ks = c->keyset;
+    memset(info, 0, sizeof *info);
+    info->state = c->state;
+    if (c->state == PSA_FWU_FAILED)
+        info->error = c->error;
+    if (ks->load(ks->keyrot) == MOLT_OK)
+        info->version.build = ks->keyrot->ws->set.seq;
+    info->max_size = c->max_size;
+    info->flags = c->flags;
+    if (c->state == PSA_FWU_WRITING)
+        info->impl.written = c->written;
+    if (c->state == PSA_FWU_CANDIDATE)
+        info->impl.image_size = c->written;
+    return PSA_SUCCESS;
+}
+
+static psa_status_t ks_write(molt_fwu_comp_t *c, size_t off, const void *block, size_t n)
+{
+    if (c->state != PSA_FWU_WRITING)
+        return PSA_ERROR_BAD_STATE;
+    if (block == NULL || n == 0u || n > PSA_FWU_MAX_WRITE_SIZE || off != c->written)
+        return PSA_ERROR_INVALID_ARGUMENT;
+    if (n > c->keyset->cap - c->written)
+        return PSA_ERROR_INSUFFICIENT_STORAGE; /* no key-update is this long: nothing kept */
+    memcpy(c->keyset->buf + c->written, block, n);
+    c->written += (uint32_t)n;
+    return PSA_SUCCESS;
+}
+
+static psa_status_t ks_finish(molt_fwu_comp_t *c)
+{
+    const molt_fwu_keyset_t *ks = c->keyset;
+    molt_err_t err;
+    if (c->state != PSA_FWU_WRITING)
+        return PSA_ERROR_BAD_STATE;
+    if ((err = ks->check(ks->keyrot, ks->factory, ks->buf, c->written)) != MOLT_OK)
+        return ks_failed(c, err);
+    c->state = PSA_FWU_CANDIDATE;
+    return PSA_SUCCESS;
+}
+
+/* install: apply the checked key-update, with the running image for the strand check. */
+static molt_err_t ks_install(molt_fwu_comp_t *c)
+{
+    const molt_fwu_keyset_t *ks = c->keyset;
+    const molt_fwu_comp_t *run = find(c->fwu, ks->running);
+    molt_area_src_t ctx;
+    molt_source_t src;
+    molt_err_t err;
+    if (run == NULL)
+        return MOLT_E_ARG;
+    molt_area_source(&src, &ctx, &run->port->area[MOLT_AREA_PRIMARY], 0);
+    if ((err = ks->apply(ks->keyrot, ks->factory, ks->buf, c->written, &src)) != MOLT_OK)
+        return err;
+    c->state = PSA_FWU_UPDATED;
+    return MOLT_OK;
+}
+
 /* --- per-component calls ---------------------------------------------------------- */
 
 psa_status_t molt_fwu_query(molt_fwu_t *fwu, psa_fwu_component_t id, psa_fwu_component_info_t *info)
@@ -601,6 +705,8 @@ psa_status_t molt_fwu_query(molt_fwu_t *fwu, psa_fwu_component_t id, psa_fwu_com
         return PSA_ERROR_DOES_NOT_EXIST;
     if (info == NULL)
         return PSA_ERROR_INVALID_ARGUMENT;
+    if (c->keyset != NULL)
+        return ks_query(c, info);
     memset(info, 0, sizeof *info);
     info->state = c->state;
     if (c->state == PSA_FWU_FAILED || c->state == PSA_FWU_REJECTED)
@@ -635,6 +741,12 @@ psa_status_t molt_fwu_start(molt_fwu_t *fwu, psa_fwu_component_t id, const void 
     /* The manifest is bundled with the image (MCUboot TLVs): a detached one is unexpected. */
     if (manifest != NULL || manifest_size != 0u)
         return PSA_ERROR_INVALID_ARGUMENT;
+    if (c->keyset != NULL) {
+        c->state = PSA_FWU_WRITING;
+        c->error = PSA_SUCCESS;
+        c->written = 0;
+        return PSA_SUCCESS;
+    }
     if (!c->rec_clean && (err = erase_record(c)) != MOLT_OK)
         return molt_fwu_status(err);
     c->rec_clean = false;
@@ -662,6 +774,8 @@ psa_status_t molt_fwu_write(molt_fwu_t *fwu, psa_fwu_component_t id, size_t imag
 
     if (c == NULL)
         return PSA_ERROR_DOES_NOT_EXIST;
+    if (c->keyset != NULL)
+        return ks_write(c, image_offset, block, block_size);
     if (c->state != PSA_FWU_WRITING)
         return PSA_ERROR_BAD_STATE;
     if (block == NULL || block_size == 0u || block_size > PSA_FWU_MAX_WRITE_SIZE || image_offset != c->written)
@@ -749,6 +863,8 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
 
     if (c == NULL)
         return PSA_ERROR_DOES_NOT_EXIST;
+    if (c->keyset != NULL)
+        return ks_finish(c);
     if (c->state != PSA_FWU_WRITING)
         return PSA_ERROR_BAD_STATE;
     if (c->declared == 0u || c->written != c->declared)
@@ -812,6 +928,11 @@ psa_status_t molt_fwu_cancel(molt_fwu_t *fwu, psa_fwu_component_t id)
         return PSA_ERROR_DOES_NOT_EXIST;
     if (c->state != PSA_FWU_WRITING && c->state != PSA_FWU_CANDIDATE)
         return PSA_ERROR_BAD_STATE;
+    if (c->keyset != NULL) {
+        c->state = PSA_FWU_FAILED;
+        c->error = (psa_status_t)MOLT_E_FWU_CANCELLED;
+        return PSA_SUCCESS;
+    }
     err = to_failed(c, (psa_status_t)MOLT_E_FWU_CANCELLED);
     return molt_fwu_status(err);
 }
@@ -825,6 +946,12 @@ psa_status_t molt_fwu_clean(molt_fwu_t *fwu, psa_fwu_component_t id)
         return PSA_ERROR_DOES_NOT_EXIST;
     if (c->state != PSA_FWU_FAILED && c->state != PSA_FWU_UPDATED)
         return PSA_ERROR_BAD_STATE;
+    if (c->keyset != NULL) {
+        c->state = PSA_FWU_READY;
+        c->error = PSA_SUCCESS;
+        c->written = 0;
+        return PSA_SUCCESS;
+    }
     /* One CLEAN mark: the image can never be installed from this record again,
      * and the staging sectors are erased once, when the next download enters
      * them (wear: docs/bench.md). */
@@ -875,7 +1002,7 @@ static molt_err_t request(molt_fwu_comp_t *c)
 
 psa_status_t molt_fwu_install(molt_fwu_t *fwu)
 {
-    unsigned cand = 0;
+    unsigned cand = 0, images = 0;
     molt_err_t err;
 
     if (fwu == NULL)
@@ -887,6 +1014,7 @@ psa_status_t molt_fwu_install(molt_fwu_t *fwu)
         if (c->state == PSA_FWU_STAGED || c->state == PSA_FWU_TRIAL || c->state == PSA_FWU_REJECTED)
             return PSA_ERROR_BAD_STATE;
         cand += c->state == PSA_FWU_CANDIDATE;
+        images += c->state == PSA_FWU_CANDIDATE && c->keyset == NULL;
     }
     if (cand == 0u)
         return PSA_ERROR_BAD_STATE;
@@ -898,17 +1026,25 @@ psa_status_t molt_fwu_install(molt_fwu_t *fwu)
         molt_area_src_t sctx;
         molt_source_t src;
         molt_image_t img;
-        if (!c->used || c->state != PSA_FWU_CANDIDATE)
+        if (!c->used || c->state != PSA_FWU_CANDIDATE || c->keyset != NULL)
             continue;
         molt_area_source(&src, &sctx, sec_area(c), c->stg); /* finish verified it: it parses */
         if ((err = molt_image_parse(&src, &img)) != MOLT_OK || (err = molt_judge_deps(&src, &img, comp_deps(c))) != MOLT_OK)
             return molt_fwu_status(err);
     }
+    /* Key sets first (docs/keys.md "Delivery"): applied at once, not taken back. */
+    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
+        molt_fwu_comp_t *c = &fwu->comp[k];
+        if (c->used && c->state == PSA_FWU_CANDIDATE && c->keyset != NULL && (err = ks_install(c)) != MOLT_OK)
+            return ks_failed(c, err);
+    }
+    if (images == 0u)
+        return PSA_SUCCESS;
     if ((err = keep_save(fwu)) != MOLT_OK) /* R-KEEPDATA */
         return molt_fwu_status(err);
     for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
         molt_fwu_comp_t *c = &fwu->comp[k];
-        if (!c->used || c->state != PSA_FWU_CANDIDATE)
+        if (!c->used || c->state != PSA_FWU_CANDIDATE || c->keyset != NULL)
             continue;
         if ((err = request(c)) != MOLT_OK) {
             (void)keep_unstaged(fwu); /* R-KEEPDATA */

@@ -39,6 +39,7 @@
 
 #include "cli.h"
 #include "cmd_sim.h"
+#include "sim_chain.h" /* the two-stage chain and the key set (cmd_sim_stage.c) */
 #include "molt_host/version.h"
 
 const char *const sim_mode_names[3] = {"swap", "remap", "overwrite"};
@@ -64,6 +65,8 @@ static const char usage_text[] =
     "                       [--encrypted | --enc-key ENC_PRIV]\n"
     "       molt sim life [--mode M] [--lives N] [--first-seed S] [--data] [--vectors DIR]\n"
     "       molt sim life --wear-cycles N [--vectors DIR]\n"
+    "       molt sim chain|stage1|stage1-confirm|keyupdate ...   (the boot chain and key set: molt sim chain --help)\n"
+    "       molt sim life --chain [--lives N] [--first-seed S]\n"
     "       molt sim watchdog|nonce|ticket|clock ...   (the authenticated watchdog: molt sim watchdog --help)\n"
     "every command: --json prints one JSON object on stdout (docs/sim.md)\n";
 
@@ -398,6 +401,10 @@ static const sim_cmd_t sim_cmds[] = {
     {"nonce", NULL, cmd_sim_awdt, false},
     {"ticket", NULL, cmd_sim_awdt, false},
     {"clock", NULL, cmd_sim_awdt, false},
+    {"chain", NULL, cmd_sim_stage, false},
+    {"stage1", NULL, cmd_sim_stage, false},
+    {"stage1-confirm", NULL, cmd_sim_stage, false},
+    {"keyupdate", NULL, cmd_sim_stage, false},
 };
 
 static int unknown(const char *sub)
@@ -425,6 +432,9 @@ int cmd_sim(int argc, char **argv)
         return unknown(sub);
     if (cmd->own != NULL)
         return cmd->own(argc, argv);
+    for (int i = 2; !strcmp(sub, "life") && i < argc; i++)
+        if (!strcmp(argv[i], "--chain"))
+            return cmd_sim_stage(argc, argv); /* the device life across both boot stages */
     sim_opts_t o;
     memset(&o, 0, sizeof o);
     o.sub = sub;

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "cmd_sim.h"
+#include "sim_chain.h"
 #include "molt_host/version.h"
 #include "molt/attest.h"
 #include "../lib/trailer.h" /* read-only trailer decoding, the boot code's own */
@@ -93,6 +94,13 @@ int sim_boot(sim_opts_t *o)
     if (!sim_dev_load(&dev, o))
         return EXIT_USAGE;
     molt_boot_cfg_t cfg = sim_dev_cfg(&dev);
+    sim_chain_t *chain = NULL; /* stage 0 first, then this boot with the key set in force */
+    if (!sim_chain_open(o->file, &o->kr.ring, &chain) || !sim_chain_boot0(chain, o->json)) {
+        int crc = chain != NULL && sim_chain_close(chain, o->file, true) ? EXIT_INVALID : EXIT_USAGE;
+        sim_device_free(&dev);
+        return crc;
+    }
+    sim_chain_wire(chain, &cfg);
     memset(&r, 0, sizeof r);
     (void)sim_device_new_boot(&dev); /* a reset: fresh boot seed, no boot record */
     molt_err_t e = molt_boot_go(&dev.port, &cfg, &r);
@@ -106,9 +114,11 @@ int sim_boot(sim_opts_t *o)
     if (o->json) {
         if (dj != NULL)
             json_object_set(j, "data", dj);
+        sim_chain_report(chain, j);
         sim_print_json(j);
     } else {
         boot_print(e, &r, "boot");
+        sim_chain_report(chain, NULL);
         if (dj != NULL && json_object_get(dj, "error") == NULL)
             printf("data: %s, schema %lld, phase %s\n", json_string_value(json_object_get(dj, "action")),
                    (long long)json_integer_value(json_object_get(dj, "schema")),
@@ -116,6 +126,8 @@ int sim_boot(sim_opts_t *o)
         json_decref(j);
     }
     json_decref(dj);
+    if (!sim_chain_close(chain, o->file, true))
+        rc = EXIT_USAGE;
     if (!sim_dev_save(&dev, o->file))
         rc = EXIT_USAGE;
     sim_device_free(&dev);
@@ -287,8 +299,15 @@ int sim_attest(sim_opts_t *o)
         e = MOLT_E_STATE;
     } else {
         molt_attest_req_t req = {nonce, nonce_len, (int32_t)o->client_id, (uint8_t)dev.ks.boot_slot, sim_dev_cfg(&dev)};
+        sim_chain_t *chain = NULL; /* measured with the key set in force (issue 18) */
+        if (!sim_chain_open(o->file, &o->kr.ring, &chain)) {
+            sim_device_free(&dev);
+            return EXIT_USAGE;
+        }
+        sim_chain_wire(chain, &req.boot);
         if ((e = molt_attest_get_token(&dev.port, &req, tok, sizeof tok, &len)) != MOLT_OK)
             host_error("%s: %s", o->file, molt_err_str(e));
+        (void)sim_chain_close(chain, o->file, false);
     }
     if (e != MOLT_OK) {
         rc = EXIT_INVALID;

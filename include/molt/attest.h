@@ -23,9 +23,13 @@
  *                 4: version "major.minor.revision+build",
  *                 5: signer id = hash of the signing key's DER (as KEYHASH),
  *                 6: "sha-256" | "sha-384" | "sha-512" }
- * A slot's image is reported only if molt_verify() accepts it against the
- * port's keys and the stored security counter, the running slot first; if the
- * running slot holds no valid image the call fails (ATTEST_NO_MEASUREMENT).
+ * A slot's image is reported only if the boot code's judge accepts it: the
+ * stored security counter and the keys in force -- the port's factory table,
+ * or, when req->boot.keyrot is wired, the key set in force after rotation
+ * (molt/keyrot.h: an image by an added key is measured, one by a retired key
+ * is not; the signer id is that of the key that verified) -- the running slot
+ * first; if the running slot holds no valid image the call fails
+ * (ATTEST_NO_MEASUREMENT).
  *
  * Stateless, no heap; the token buffer is the only output.
  */

@@ -66,6 +66,35 @@
 #define MOLT_FWU_HASH_CTX_WORDS 40u /* room for a PSA hash operation (checked in lib/fwu.c) */
 #endif
 
+struct molt_keyrot_cfg; /* molt/keyrot.h */
+
+/* A key-set component (docs/keys.md "Delivery"; R-ALLUPDATABLE): its "image"
+ * is a key-update (molt/keyrot.h), written into RAM (volatile staging:
+ * PSA_FWU_FLAG_VOLATILE_STAGING; a reset drops a download, READY). finish
+ * checks it (check(): a refusal is FAILED with the MOLT_E_KU_* reason, mapped
+ * to INVALID_SIGNATURE for KU_SIG, NOT_PERMITTED for replay / rollback / gap /
+ * a stranding or locking-out update, INVALID_ARGUMENT for the rest); install
+ * applies it with the image component `running` runs in its PRIMARY slot
+ * (apply(): the strand check) and the component goes to UPDATED at once --
+ * no reboot, no trial, no accept: a key set is never tried and reverted
+ * (that would be a rollback). install applies a key-set candidate before it
+ * requests any image candidate; the key set is not taken back if an image
+ * request then fails. clean: UPDATED / FAILED -> READY. query: version.build
+ * is the sequence number of the key set in force. The port sets check, apply
+ * and load to molt_keyrot_check, molt_keyrot_apply and molt_keyrot_load, so a
+ * build without key rotation does not link lib/keyrot.c. */
+typedef struct molt_fwu_keyset {
+    const struct molt_keyrot_cfg *keyrot;
+    const molt_keyring_t *factory;    /* the factory key table the set extends */
+    uint8_t *buf;                     /* RAM for one key-update */
+    uint32_t cap;                     /* its size (a key-update is at most 2,457 bytes) */
+    psa_fwu_component_t running;      /* the image component whose PRIMARY image runs */
+    molt_err_t (*check)(const struct molt_keyrot_cfg *c, const molt_keyring_t *factory, const uint8_t *ku, size_t len);
+    molt_err_t (*apply)(const struct molt_keyrot_cfg *c, const molt_keyring_t *factory, const uint8_t *ku, size_t len,
+                        const molt_source_t *running);
+    molt_err_t (*load)(const struct molt_keyrot_cfg *c);
+} molt_fwu_keyset_t;
+
 /* One component (treat as opaque; public for static allocation). */
 typedef struct molt_fwu_comp {
     bool used;
@@ -98,6 +127,7 @@ typedef struct molt_fwu_comp {
     uint8_t pend[MOLT_FWU_UNIT_MAX];
     uint32_t flags;         /* PSA_FWU_FLAG_* configured (molt_fwu_set_flags) */
     struct molt_fwu *fwu;   /* the instance it belongs to (DEPENDENCY TLVs) */
+    const molt_fwu_keyset_t *keyset; /* non-NULL: a key-set component (molt_fwu_add_keyset) */
 } molt_fwu_comp_t;
 
 /* Optional data-preserving upgrade (R-KEEPDATA): molt/keepdata.h fills these
@@ -135,6 +165,9 @@ molt_err_t molt_fwu_init(molt_fwu_t *fwu, const molt_port_t *port, const molt_bo
 /* Add component id (a separate port: its own slots, counter and boot result). */
 molt_err_t molt_fwu_add(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_port_t *port,
                         const molt_boot_cfg_t *cfg, const molt_boot_result_t *boot);
+/* Add key-set component id (molt_fwu_keyset_t above; ks must outlive fwu).
+ * MOLT_E_ARG: id taken, no room, or a member missing. */
+molt_err_t molt_fwu_add_keyset(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_fwu_keyset_t *ks);
 /* Component flags (reported in psa_fwu_component_info_t.flags), configured
  * after molt_fwu_init()/molt_fwu_add() at every boot. Only
  * PSA_FWU_FLAG_ENCRYPTION may be set, and only on a port that can decrypt
