@@ -20,15 +20,17 @@ bool dev_save(agent_t *a)
     return a->dev.save(a->dev.ctx);
 }
 
-static void ev_boot(agent_t *a)
+static void ev_boot(agent_t *a, bool was_recovery)
 {
     const agent_boot_t *b = &a->boot;
     ev(a, "boot", "{s:s,s:b,s:b,s:b,s:b,s:i}", "running", b->running, "trial", b->trial, "resumed", b->resumed,
        "reverted", b->reverted, "recovery", b->recovery, "slot", (int)b->slot);
     if (b->reverted)
         ev(a, "revert", "{s:s}", "running", b->running);
-    if (b->recovery)
+    if (b->recovery && !was_recovery)
         ev(a, "recovery_enter", "{s:i}", "boots", (int)b->boots);
+    if (!b->recovery && was_recovery)
+        ev(a, "recovery_leave", "{s:s}", "running", b->running);
 }
 
 /* Power on (or restart, reason says why): the boot code runs, then the FWU API
@@ -37,6 +39,7 @@ static void ev_boot(agent_t *a)
 int power_on(agent_t *a, bool cut, const char *reason)
 {
     char why[400];
+    bool was_recovery = a->boot.recovery;
     ev(a, "reboot", "{s:s,s:I}", "reason", reason, "cut_at", (json_int_t)(cut ? a->power_cut_at : -1));
     if (cut)
         say(a, "power cut armed at flash operation %ld of the activation", a->power_cut_at);
@@ -55,7 +58,7 @@ int power_on(agent_t *a, bool cut, const char *reason)
         a->boot.resumed ? ", interrupted activation completed" : "", a->boot.reverted ? ", reverted" : "");
     if (a->boot.recovery)
         say(a, "boot: RECOVERY (boot %u): the watchdog's deadline passed; only the updater runs", a->boot.boots);
-    ev_boot(a);
+    ev_boot(a, was_recovery);
     a->updated_in_recovery = false;
     return dev_save(a) ? 0 : EXIT_USAGE;
 }

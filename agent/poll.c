@@ -174,7 +174,6 @@ int poll_once(agent_t *a, long *sleep_s, bool *error)
     }
     if (rc == 0 && a->updated_in_recovery) {
         say(a, "update accepted in recovery: restart to leave it");
-        ev(a, "recovery_leave", "{s:s}", "running", a->boot.running);
         rc = power_on(a, false, "leave_recovery");
     }
     json_decref(j);
