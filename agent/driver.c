@@ -169,7 +169,8 @@ static int st_ready(agent_t *a, const char *aid, const offer_t *o, bool *retry)
     }
     if (o->no_download) {
         say(a, "the server says download skip: nothing now");
-        ev(a, "deferred", "{s:s,s:s}", "action", aid, "what", "download");
+        ev(a, "deferred", "{s:s,s:s,s:s,s:s,s:s?}", "action", aid, "what", "download", "version", o->ver, "update",
+           o->up ? o->up : "forced", "maintenance_window", o->mw);
         return 0;
     }
     if (a->dev.start(a->dev.ctx) != PSA_SUCCESS) {
@@ -224,8 +225,8 @@ static int st_candidate(agent_t *a, const char *aid, const offer_t *o, bool *ret
             snprintf(a->downloaded_sent, sizeof a->downloaded_sent, "%s", aid);
         say(a, "downloaded %s; the install waits (update %s%s%s)", o->ver, o->up ? o->up : "forced",
             o->mw ? ", maintenance window " : "", o->mw ? o->mw : "");
-        ev(a, "deferred", "{s:s,s:s,s:s,s:s?}", "action", aid, "what", "install", "update", o->up ? o->up : "forced",
-           "maintenance_window", o->mw);
+        ev(a, "deferred", "{s:s,s:s,s:s,s:s,s:s?}", "action", aid, "what", "install", "version", o->ver, "update",
+           o->up ? o->up : "forced", "maintenance_window", o->mw);
         return 0;
     }
     psa_status_t s = a->dev.install(a->dev.ctx);
