@@ -72,7 +72,9 @@ for d in d1 d2 d3 d4; do
   step "$MOLT" sim iak -f $d.sim -o $d.iak
   TOK[$d]=$(api -d "$(jq -n --arg id $d --rawfile ak $d.iak '{id:$id,class:"sensor",attestation_key:$ak}')" "$U/devices" | jq -r .token)
 done
-MSG="Update to 2.0.0 tonight: the sensor restarts once"
+# the message goes through moltd's JSON, the deployment and the agent's event stream: quotes, a
+# backslash, a tab and non-ASCII must arrive exactly as sent
+MSG=$'Update to 2.0.0 tonight: the sensor restarts once \u2014 "v2", C:\\fw\tready'
 api -d "$(jq -n --argjson p "$(jq .id p2.json)" --arg m "$MSG" '{name:"v2",package:$p,message:$m}')" "$U/campaigns" > c.json
 cid=$(jq -r .id c.json); eq "$(jq -r .targets c.json)" 4 "campaign targets"
 
