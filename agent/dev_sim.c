@@ -71,9 +71,13 @@ static dev_power_t sim_power_on(void *ctx, long cut_at, agent_boot_t *b, char *w
     memset(&s->boot, 0, sizeof s->boot);
     molt_err_t e = molt_boot_go(&s->dev.port, &s->cfg, &s->boot);
     if (cut_at >= 0 && !sim_flash_powered(&s->dev.flash)) {
-        snprintf(why, cap, "%s", molt_err_name(e));
         sim_flash_reboot(&s->dev.flash); /* the cells stay as the cut left them */
-        return sim_save(s) ? DEV_CUT : DEV_FAIL;
+        if (!sim_save(s)) {
+            snprintf(why, cap, "%s: the torn flash could not be saved", s->file);
+            return DEV_FAIL;
+        }
+        snprintf(why, cap, "%s", molt_err_name(e));
+        return DEV_CUT;
     }
     sim_flash_disarm(&s->dev.flash);
     if (e != MOLT_OK) {

@@ -6,7 +6,7 @@
  * PSA Firmware Update API, installs, accepts or rejects, asks for attestation
  * tokens and watchdog nonces, all through this table. dev_sim.c implements it
  * on a `molt sim` device file; a real device's port would implement the same
- * table over its own boot code and flash (docs/agent.md, "Device adapters").
+ * table over its own boot code and flash (docs/agent.md, "Layout: the parts and the device adapter").
  *
  * Every function takes the adapter's own context (dev->ctx). Functions that a
  * device without the feature cannot do are NULL (no watchdog: the awdt_* ones;
