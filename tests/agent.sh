@@ -127,6 +127,12 @@ eq "$(api "$U/audit" | jq -r '[.[] | select(.what == "attest.verified") | .objec
 # --- a second run finds nothing to do and leaves the device as it is
 agent d1 --once > d1b.log 2>&1; eq "$?" 0 "d1 second run"
 eq "$(evq d1.ev '[.[] | select(.event == "offer")] | length')" 0 "d1 not offered again"
+# --events - with --quiet: stdout is the event stream alone, one object per line, in order
+agent d1 --once --quiet --events - > d1c.out 2>d1c.err; eq "$?" 0 "d1 third run (events on stdout)"
+eq "$(jq -c . d1c.out | wc -l) $(wc -l < d1c.out) $(wc -c < d1c.err)" "6 6 0" "stdout: 6 lines, each one JSON object; nothing on stderr"
+eq "$(jq -rs '[.[].event] | join(" ")' d1c.out)" "reboot boot poll attest connections exit" "d1 third run: the events of a quiet poll"
+eq "$(jq -rs '[.[].device] | unique | join(" ")' d1c.out) $(jq -rs '[.[].t] | . == sort' d1c.out)" "d1 true" "every event names the device; t never goes back"
+eq "$(jq -rs '.[] | select(.event == "attest") | "\(.ok) \(.stage) \(.status)"' d1c.out)" "true verify 200" "d1 attested"
 eq "$(simver d1)" "2.0.0+0 false" "d1 unchanged"
 eq "$(api "$U/campaigns/$cid" | jq -r .state)" finished "campaign finished"
 
