@@ -30,6 +30,7 @@ curl() { command curl --max-time 30 "$@"; }
 ok()  { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 eq() { [ "$1" == "$2" ] && ok || bad "$3: got '$1', expected '$2'"; }
+evq() { jq -rs "$2" "$1"; }   # evq FILE FILTER: a jq filter over the array of one run's events (--events FILE)
 step() { "$@" >"$work/out" 2>&1 && ok || bad "$* -> $(cat "$work/out")"; }
 cd "$work"
 
@@ -71,44 +72,51 @@ for d in d1 d2 d3 d4; do
   step "$MOLT" sim iak -f $d.sim -o $d.iak
   TOK[$d]=$(api -d "$(jq -n --arg id $d --rawfile ak $d.iak '{id:$id,class:"sensor",attestation_key:$ak}')" "$U/devices" | jq -r .token)
 done
-MSG="Update to 2.0.0 tonight: the sensor restarts once"
+# the message goes through moltd's JSON, the deployment and the agent's event stream: quotes, a
+# backslash, a tab and non-ASCII must arrive exactly as sent
+MSG=$'Update to 2.0.0 tonight: the sensor restarts once \u2014 "v2", C:\\fw\tready'
 api -d "$(jq -n --argjson p "$(jq .id p2.json)" --arg m "$MSG" '{name:"v2",package:$p,message:$m}')" "$U/campaigns" > c.json
 cid=$(jq -r .id c.json); eq "$(jq -r .targets c.json)" 4 "campaign targets"
 
-agent() { local d=$1; shift; "$MOLT_AGENT" -f $d.sim -k vendor.pub --server "$S" --id $d --token "${TOK[$d]}" --backoff-ms 50 --max-sleep 1 "$@"; }
+# the agent's events (docs/agent.md) go to $d.ev, one file per device, rewritten by every run
+agent() { local d=$1; shift; "$MOLT_AGENT" -f $d.sim -k vendor.pub --server "$S" --id $d --token "${TOK[$d]}" --backoff-ms 50 --max-sleep 1 --events $d.ev "$@"; }
 dev() { api "$U/devices/$1" | jq -r "$2"; }
 simver() { "$MOLT" sim state -f $1.sim -k vendor.pub --json | jq -r '.would_boot | "\(.version) \(.trial)"'; }
 
 # --- d1: the round trip to UPDATED, attested
 agent d1 --once --health-cmd 'test "$MOLT_VERSION" = 2.0.0+0 && test "$MOLT_DEVICE" = d1' > d1.log 2>&1; eq "$?" 0 "d1 exit"
-grep -q '^d1: health check `test "$MOLT_VERSION" = 2.0.0+0 && test "$MOLT_DEVICE" = d1` passed (status 0) on 2.0.0+0' d1.log && ok || bad "d1 health command: $(cat d1.log)"
-m=$(grep -n "MESSAGE FOR THE USER: $MSG" d1.log | cut -d: -f1); dl=$(grep -n "download " d1.log | head -1 | cut -d: -f1)
-[ -n "$m" ] && [ -n "$dl" ] && [ "$m" -lt "$dl" ] && ok || bad "R-NOTIFY: message not shown before the download: $(cat d1.log)"
-grep -q "^d1: download $V2SIZE/$V2SIZE bytes (100%)" d1.log && ok || bad "d1 full download: $(cat d1.log)"
-grep -q "^d1: feedback: success (2.0.0+0 running, health check passed, accepted; security counter 33554432)" d1.log && ok || bad "d1 feedback: $(cat d1.log)"
+eq "$(evq d1.ev '.[] | select(.event == "health") | "\(.ok) \(.status) \(.version) \(.command)"')" \
+   'true 0 2.0.0+0 test "$MOLT_VERSION" = 2.0.0+0 && test "$MOLT_DEVICE" = d1' "d1 health command"
+eq "$(evq d1.ev '.[] | select(.event == "offer") | "\(.from) \(.to) \(.continued) \(.message)"')" "1.0.0+1 2.0.0+0 false $MSG" "d1 offer and message"
+eq "$(evq d1.ev '[.[].event] | (index("offer") // 1e9) < (index("download_start") // -1)')" true "R-NOTIFY: the message before the download"
+eq "$(evq d1.ev '[.[] | select(.event == "download_progress")] | last | "\(.offset)/\(.size) \(.percent)"')" "$V2SIZE/$V2SIZE 100" "d1 full download"
+eq "$(evq d1.ev '.[] | select(.event == "feedback_sent" and .execution == "closed") | "\(.finished): \(.detail)"')" \
+   "success: 2.0.0+0 running, health check passed, accepted; security counter 33554432" "d1 feedback"
 eq "$(dev d1 '"\(.version) \(.attested_version) \(.action.state)"')" "2.0.0+0 2.0.0+0 success" "d1 in moltd"
 eq "$(simver d1)" "2.0.0+0 false" "d1 runs v2 confirmed"
 eq "$(sql "SELECT attested_hash FROM devices WHERE id = 'd1'")" "$("$MOLT" inspect --json v2.img | jq -r .hash.value)" "d1 attested hash"
 
 # --- d2: the connection drops after 10000 bytes; the download resumes at psa_fwu_query's offset
 agent d2 --once --drop-after 10000 > d2.log 2>&1; eq "$?" 0 "d2 exit"
-grep -q "^d2: download interrupted: connection dropped after 10000 bytes (fault injected)" d2.log && ok || bad "d2 drop: $(cat d2.log)"
-grep -q "^d2: resuming the download at byte 10000 (Range: bytes=10000-$((V2SIZE - 1)))" d2.log && ok || bad "d2 resume: $(cat d2.log)"
-grep -q "^d2: back-off [0-9]* ms (error 1 in a row)" d2.log && ok || bad "d2 back-off: $(cat d2.log)"
+eq "$(evq d2.ev '.[] | select(.event == "download_interrupted") | "\(.reason) \(.offset)"')" "dropped 10000" "d2 drop"
+eq "$(evq d2.ev '[.[] | select(.event == "download_start") | "\(.resume) \(.offset) \(.size)"] | join(", ")')" \
+   "false 0 $V2SIZE, true 10000 $V2SIZE" "d2 resumes at the drop"
+eq "$(evq d2.ev '[.[] | select(.event == "backoff") | .errors] | join(" ")')" 1 "d2 back-off"
 eq "$(dev d2 '"\(.version) \(.attested_version) \(.action.state)"')" "2.0.0+0 2.0.0+0 success" "d2 in moltd"
 
 # --- d4: a power cut in the middle of the activation; the next power-on completes it
 agent d4 --once --power-cut-at 20 > d4a.log 2>&1; eq "$?" 3 "d4 power cut exit"
-grep -q "^d4: POWER CUT during the activation" d4a.log && ok || bad "d4 cut: $(cat d4a.log)"
+eq "$(evq d4.ev '.[] | select(.event == "power_cut") | .at')" 20 "d4 cut"
 eq "$(dev d4 .action.state)" running "d4 action open after the cut"
 agent d4 --once > d4b.log 2>&1; eq "$?" 0 "d4 exit after the power comes back"
-grep -q "^d4: boot: running 2.0.0+0 (trial, interrupted activation completed)" d4b.log && ok || bad "d4 resume: $(cat d4b.log)"
+eq "$(evq d4.ev 'first(.[] | select(.event == "boot")) | "\(.running) \(.trial) \(.resumed)"')" "2.0.0+0 true true" "d4 resume"
 eq "$(dev d4 '"\(.version) \(.attested_version) \(.action.state)"')" "2.0.0+0 2.0.0+0 success" "d4 in moltd"
 eq "$(simver d4)" "2.0.0+0 false" "d4 runs v2 confirmed"
 
 # --- d3: v2 fails its health check: rejected, reverted, failure feedback with the reason
 agent d3 --once --health-fail > d3.log 2>&1; eq "$?" 0 "d3 exit"
-grep -q "^d3: rejected 2.0.0+0: restarting to revert" d3.log && ok || bad "d3 reject: $(cat d3.log)"
+eq "$(evq d3.ev '[.[] | select(.event == "reject" or .event == "revert") | "\(.event) \(.version // .running)"] | join(", ")')" \
+   "reject 2.0.0+0, revert 1.0.0+1" "d3 rejected and reverted"
 eq "$(dev d3 '"\(.version) \(.attested_version) \(.action.state)"')" "null 1.0.0+1 failure" "d3 in moltd"
 eq "$(simver d3)" "1.0.0+1 false" "d3 back on v1"
 eq "$(api "$U/audit" | jq -r '.[] | select(.what == "update.failure" and .object == "d3") | .detail')" \
@@ -118,7 +126,13 @@ eq "$(api "$U/audit" | jq -r '[.[] | select(.what == "attest.verified") | .objec
 
 # --- a second run finds nothing to do and leaves the device as it is
 agent d1 --once > d1b.log 2>&1; eq "$?" 0 "d1 second run"
-grep -q "offered" d1b.log && bad "d1 offered again: $(cat d1b.log)" || ok
+eq "$(evq d1.ev '[.[] | select(.event == "offer")] | length')" 0 "d1 not offered again"
+# --events - with --quiet: stdout is the event stream alone, one object per line, in order
+agent d1 --once --quiet --events - > d1c.out 2>d1c.err; eq "$?" 0 "d1 third run (events on stdout)"
+eq "$(jq -c . d1c.out | wc -l) $(wc -l < d1c.out) $(wc -c < d1c.err)" "6 6 0" "stdout: 6 lines, each one JSON object; nothing on stderr"
+eq "$(jq -rs '[.[].event] | join(" ")' d1c.out)" "reboot boot poll attest connections exit" "d1 third run: the events of a quiet poll"
+eq "$(jq -rs '[.[].device] | unique | join(" ")' d1c.out) $(jq -rs '[.[].t] | . == sort' d1c.out)" "d1 true" "every event names the device; t never goes back"
+eq "$(jq -rs '.[] | select(.event == "attest") | "\(.ok) \(.stage) \(.status)"' d1c.out)" "true verify 200" "d1 attested"
 eq "$(simver d1)" "2.0.0+0 false" "d1 unchanged"
 eq "$(api "$U/campaigns/$cid" | jq -r .state)" finished "campaign finished"
 
@@ -138,11 +152,11 @@ TOK[d5]=$(api -d "$(jq -n --rawfile ak d5.iak '{id:"d5",class:"sensor",attestati
 api -d "$(jq -n --argjson p "$(jq .id p2.json)" '{name:"mirror",package:$p,filter:{ids:["d5"]}}')" "$U/campaigns" > c5.json
 eq "$(jq -r .targets c5.json)" 1 "mirror campaign targets"
 agent d5 --once --max-errors 2 > d5a.log 2>&1; eq "$?" 4 "d5 gives up on the oversized mirror"
-eq "$(grep -c "^d5: download interrupted: the server sent more than the declared $V2SIZE bytes" d5a.log)" 2 "d5 oversize refused twice"
-grep -q "^d5: giving up after 2 errors in a row" d5a.log && ok || bad "d5 give up: $(cat d5a.log)"
+eq "$(evq d5.ev "[.[] | select(.event == \"download_interrupted\" and .reason == \"oversize\" and .size == $V2SIZE)] | length")" 2 "d5 oversize refused twice"
+eq "$(evq d5.ev '.[] | select(.event == "give_up") | .errors')" 2 "d5 give up"
 cp v2.img mirror/$SHA; printf '\x5a' | dd of=mirror/$SHA bs=1 seek=8192 conv=notrunc status=none   # now: tampered
 agent d5 --once > d5b.log 2>&1; eq "$?" 0 "d5 exit"
-grep -q "^d5: the device refused the package at finish: INVALID_SIGNATURE (HASH_MISMATCH)" d5b.log && ok || bad "d5 tampered: $(cat d5b.log)"
+eq "$(evq d5.ev '.[] | select(.event == "verify") | "\(.ok) \(.status) \(.error)"')" "false INVALID_SIGNATURE HASH_MISMATCH" "d5 tampered"
 eq "$(dev d5 '"\(.version) \(.attested_version) \(.action.state)"')" "null 1.0.0+1 failure" "d5 in moltd"
 eq "$(simver d5)" "1.0.0+1 false" "d5 still on v1"
 eq "$(api "$U/audit" | jq -r '.[] | select(.what == "update.failure" and .object == "d5") | .detail')" \
@@ -162,7 +176,7 @@ eq "$(dev d6 .action.state)" running "d6 started"
 eq "$(api -X POST "$U/campaigns/$c6/cancel" | jq -r .state)" cancelled "campaign cancelled"
 eq "$(dev d6 .action.state)" cancelling "d6 asked to stop"
 agent d6 --once > d6b.log 2>&1; eq "$?" 0 "d6 exit"
-grep -q "^d6: cancel of action [0-9]*: done" d6b.log && ok || bad "d6 cancel: $(cat d6b.log)"
+eq "$(evq d6.ev '.[] | select(.event == "cancel") | "\(.result) \(.action | test("^[0-9]+$"))"')" "done true" "d6 cancel"
 eq "$(dev d6 '"\(.version) \(.attested_version) \(.action.state)"')" "null 1.0.0+1 cancelled" "d6 in moltd"
 eq "$(simver d6)" "1.0.0+1 false" "d6 still on v1"
 
@@ -176,9 +190,9 @@ agent d7 --once --rate 4000 > d7.log 2>&1 & apid=$!
 for _ in $(seq 100); do [ "$(dev d7 .action.state)" = running ] && break; sleep 0.05; done
 eq "$(api -X POST "$U/campaigns/$c7/cancel" | jq -r .state)" cancelled "campaign cancelled during the download"
 wait $apid; eq "$?" 0 "d7 exit"
-grep -q "^d7: the deployer cancels the update: stopping the download" d7.log && ok || bad "d7 stop: $(cat d7.log)"
-grep -q "^d7: cancel of action [0-9]*: done" d7.log && ok || bad "d7 cancel: $(cat d7.log)"
-grep -q "^d7: download $V2SIZE/" d7.log && bad "d7 downloaded everything: $(cat d7.log)" || ok
+eq "$(evq d7.ev '[.[] | select(.event == "cancel") | .result] | unique | join(" ")')" "done stopping_download" "d7 stops the download, then cancels"
+eq "$(evq d7.ev '[.[] | select(.event == "download_interrupted") | .reason] | join(" ")')" cancelled "d7 download cancelled"
+eq "$(evq d7.ev '[.[] | select(.event == "download_done")] | length')" 0 "d7 did not download everything"
 eq "$(dev d7 .action.state)" cancelled "d7 cancelled"
 eq "$(simver d7)" "1.0.0+1 false" "d7 still on v1"
 
@@ -207,9 +221,8 @@ api -d "$(jq -n --argjson p "$(jq .id p3.json)" '{name:"v3",package:$p,filter:{i
 eq "$(jq -r .targets c3.json)" 4 "encrypted campaign targets"
 # e1: the connection drops mid-download; what the staging slot holds is ciphertext
 agent e1 --enc-key e1.pem --require-encryption --once --drop-after 12000 --max-errors 1 > e1a.log 2>&1; eq "$?" 4 "e1 stops after the drop"
-grep -q "^e1: key envelope: 120 bytes for this device, kept for the boot code" e1a.log && ok || bad "e1 envelope: $(cat e1a.log)"
-e=$(grep -n "key envelope:" e1a.log | cut -d: -f1); dl=$(grep -n "download " e1a.log | head -1 | cut -d: -f1)
-[ -n "$e" ] && [ -n "$dl" ] && [ "$e" -lt "$dl" ] && ok || bad "the envelope comes before the download: $(cat e1a.log)"
+eq "$(evq e1.ev '.[] | select(.event == "envelope") | "\(.ok) \(.bytes)"')" "true 120" "e1 envelope"
+eq "$(evq e1.ev '[.[].event] | (index("envelope") // 1e9) < (index("download_start") // -1)')" true "the envelope comes before the download"
 eq "$(ls e1.sim.envelopes)" "$(xxd -p -c 64 -s 8 -l 32 e1.sim.envelopes/*.env).env" "e1's envelope kept, named by the image hash it is bound to"
 eq "$(xxd -p -c 64 -s 8 -l 32 e1.sim.envelopes/*.env)" "$("$MOLT" inspect --json v3.img | jq -r '.unprotected_tlvs[] | select(.name == "SHA256") | .value')" "bound to v3's hash TLV"
 python3 - e1.sim v3.img fw3.bin <<'PY' && ok || bad "staging after the drop: ciphertext, never plaintext"
@@ -222,23 +235,26 @@ for off in range(0, 12000 - hdr - 16, 16):              # no 16-byte plaintext b
     assert fw[off:off + 16] not in dev, "plaintext at payload offset %d" % off
 PY
 agent e1 --enc-key e1.pem --require-encryption --once > e1b.log 2>&1; eq "$?" 0 "e1 exit"
-grep -q "^e1: feedback: success (3.0.0+0 running, health check passed, accepted; security counter 50331648)" e1b.log && ok || bad "e1: $(cat e1b.log)"
+eq "$(evq e1.ev '.[] | select(.event == "feedback_sent" and .execution == "closed") | "\(.finished): \(.detail)"')" \
+   "success: 3.0.0+0 running, health check passed, accepted; security counter 50331648" "e1 feedback"
 eq "$(dev e1 '"\(.version) \(.attested_version) \(.action.state)"')" "3.0.0+0 3.0.0+0 success" "e1 in moltd"
 eq "$(simver e1)" "3.0.0+0 false" "e1 runs v3 confirmed"
 # e2 (P-256): the same package bytes, its own envelope
 agent e2 --enc-key e2.pem --once > e2.log 2>&1; eq "$?" 0 "e2 exit"
-grep -q "^e2: key envelope: 153 bytes for this device" e2.log && ok || bad "e2 envelope: $(cat e2.log)"
+eq "$(evq e2.ev '.[] | select(.event == "envelope") | "\(.ok) \(.bytes)"')" "true 153" "e2 envelope"
 eq "$(dev e2 '"\(.version) \(.attested_version) \(.action.state)"')" "3.0.0+0 3.0.0+0 success" "e2 in moltd"
 cmp -s e1.sim.envelopes/*.env e2.sim.envelopes/*.env && bad "e1 and e2 got the same envelope" || ok
 # e3: its envelope, but a key store with another key (a device that is not e3): refused at finish
 agent e3 --enc-key e3.stolen.pem --once > e3.log 2>&1; eq "$?" 0 "e3 exit"
-grep -q "^e3: the device refused the package at finish: INVALID_SIGNATURE (ENV_AUTH)" e3.log && ok || bad "e3: $(cat e3.log)"
+eq "$(evq e3.ev '.[] | select(.event == "verify") | "\(.ok) \(.status) \(.error)"')" "false INVALID_SIGNATURE ENV_AUTH" "e3 refused at finish"
 eq "$(dev e3 '"\(.attested_version) \(.action.state)"')" "1.0.0+1 failure" "e3 in moltd"
 eq "$(simver e3)" "1.0.0+1 false" "e3 still on v1"
 # e4: no key store at all: refused before any download
 agent e4 --once > e4.log 2>&1; eq "$?" 0 "e4 exit"
-grep -q "^e4: feedback: failure (an encrypted package, and this device has no key store (--enc-key))" e4.log && ok || bad "e4: $(cat e4.log)"
-grep -q "download " e4.log && bad "e4 downloaded: $(cat e4.log)" || ok
+eq "$(evq e4.ev '.[] | select(.event == "feedback_sent") | "\(.execution) \(.finished): \(.detail)"')" \
+   "closed failure: an encrypted package, and this device has no key store (--enc-key)" "e4 refused"
+eq "$(evq e4.ev '[.[] | select(.event == "error") | .code] | join(" ")')" no_keystore "e4 error code"
+eq "$(evq e4.ev '[.[] | select(.event == "download_start")] | length')" 0 "e4 did not download"
 eq "$(sql "SELECT COUNT(*) FROM envelopes")" 3 "three envelopes issued (e1, e2, e3)"
 eq "$(api "$U/audit" | jq -r '[.[] | select(.what == "envelope.issued") | .object] | join(" ")')" "e1 e2 e3" "envelopes audited once each"
 # --require-encryption (PSA_FWU_FLAG_ENCRYPTION): an unencrypted package is refused at finish
@@ -249,23 +265,23 @@ step "$MOLT" sim iak -f e5.sim -o e5.iak
 TOK[e5]=$(api -d "$(jq -n --rawfile ak e5.iak --rawfile ek e5.pub '{id:"e5",class:"sensor",attestation_key:$ak,encryption_key:$ek}')" "$U/devices" | jq -r .token)
 api -d "$(jq -n --argjson p "$(jq .id p2.json)" '{name:"plain-to-e5",package:$p,filter:{ids:["e5"]}}')" "$U/campaigns" >/dev/null
 agent e5 --enc-key e5.pem --require-encryption --once > e5.log 2>&1; eq "$?" 0 "e5 exit"
-grep -q "^e5: the device refused the package at finish: NOT_PERMITTED (ENC_REQUIRED)" e5.log && ok || bad "e5: $(cat e5.log)"
+eq "$(evq e5.ev '.[] | select(.event == "verify") | "\(.ok) \(.status) \(.error)"')" "false NOT_PERMITTED ENC_REQUIRED" "e5 refused at finish"
 eq "$(simver e5)" "1.0.0+1 false" "e5 still on v1"
 "$MOLT_AGENT" -f e5.sim -k vendor.pub --server "$S" --id e5 --token x --require-encryption > /dev/null 2> err; eq "$?" 2 "--require-encryption alone exit"
 grep -qx "molt-agent: --require-encryption needs --enc-key (the device's decryption key)" err && ok || bad "require msg: $(cat err)"
 
 # ==== fleet-extras: back-off delays (begin) ====
-# Nothing listens on 127.0.0.1:1: every poll is an error. agent/agent.c backoff(): the delay
+# Nothing listens on 127.0.0.1:1: every poll is an error. agent/main.c backoff(): the delay
 # after error k is base * 2^(k-1) times a random factor in [0.5, 1), so with --backoff-ms 50
 # errors 1, 2, 3 wait [25, 50), [50, 100), [100, 200) ms: disjoint ranges, each delay above the
 # last; the run lasts at least their sum; the 4th error gives up (exit 4).
 cp d1.sim d8.sim
 t0=$(date +%s%3N)
 "$MOLT_AGENT" -f d8.sim -k vendor.pub --server http://127.0.0.1:1 --id d8 --token none --backoff-ms 50 \
-              --max-sleep 1 --once --max-errors 4 > d8.log 2>&1; eq "$?" 4 "d8 gives up when unreachable"
+              --max-sleep 1 --once --max-errors 4 --events d8.ev > d8.log 2>&1; eq "$?" 4 "d8 gives up when unreachable"
 t1=$(date +%s%3N)
-mapfile -t bo < <(sed -n 's/^d8: back-off \([0-9]*\) ms (error \([0-9]*\) in a row)$/\2 \1/p' d8.log)
-eq "${#bo[@]} $(grep -c "^d8: GET http://127.0.0.1:1/DEFAULT/controller/v1/d8: Couldn't connect to server" d8.log)" "3 4" "d8: 4 errors, 3 back-offs"
+mapfile -t bo < <(evq d8.ev '.[] | select(.event == "backoff") | "\(.errors) \(.ms)"')
+eq "${#bo[@]} $(evq d8.ev "[.[] | select(.event == \"error\" and .code == \"transport\" and .url == \"http://127.0.0.1:1/DEFAULT/controller/v1/d8\" and .detail == \"Couldn't connect to server\")] | length")" "3 4" "d8: 4 errors, 3 back-offs"
 prev=-1; sum=0
 for n in 0 1 2; do
   read -r err ms <<< "${bo[$n]:-x -1}"; hi=$((50 << n))
@@ -275,7 +291,8 @@ for n in 0 1 2; do
   prev=$ms; sum=$((sum + ms))
 done
 [ $((t1 - t0)) -ge "$sum" ] && ok || bad "d8 ran $((t1 - t0)) ms, less than its back-offs ($sum ms)"
-grep -q "^d8: giving up after 4 errors in a row" d8.log && ok || bad "d8 give up: $(cat d8.log)"
+eq "$(evq d8.ev '.[] | select(.event == "give_up") | .errors')" 4 "d8 give up"
+eq "$(evq d8.ev 'last | "\(.event) \(.code)"')" "exit 4" "d8's last event: the exit code"
 # ==== fleet-extras: back-off delays (end) ====
 
 # --- bad options: one line, exit 2
@@ -283,6 +300,10 @@ grep -q "^d8: giving up after 4 errors in a row" d8.log && ok || bad "d8 give up
 eq "$(wc -l < err)" 1 "one-line error"
 "$MOLT_AGENT" -f d1.sim --server "$S" --id x --token y > /dev/null 2> err; eq "$?" 2 "no key exit"
 grep -qx "molt-agent: -k PUB is required (the device's trusted signing keys)" err && ok || bad "no key msg: $(cat err)"
+"$MOLT_AGENT" -f d1.sim -k vendor.pub --server "$S" --id x --token y --events nosuch/dir/ev > /dev/null 2> err; eq "$?" 2 "bad --events exit"
+eq "$(cat err)" "molt-agent: nosuch/dir/ev: No such file or directory" "bad --events msg"
+"$MOLT_AGENT" --help > out 2> err; eq "$?" 0 "--help exit"
+eq "$(head -c 18 out) $(wc -c < err)" "usage: molt-agent  0" "--help: the usage on stdout, nothing on stderr"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
