@@ -141,10 +141,15 @@ def http(method, url, auth=None, data=None, headers=None, chunked=False, timeout
         sock.close()
 
 
-def call(status, method, url, auth=None, data=None, **kw):
-    """The request, asserting its exact status; returns the Resp."""
+def call(status, method, url, auth=None, data=None, body=None, **kw):
+    """The request, asserting its exact status and, with `body`, its exact body (bytes or
+    str: byte for byte; a dict or list: the JSON value); returns the Resp."""
     r = http(method, url, auth, data, **kw)
     assert r.status == status, "%s %s -> %d, expected %d (%s)" % (method, url, r.status, status, r.body[:300])
+    if isinstance(body, (dict, list)):
+        assert r.json() == body, "%s %s: %s" % (method, url, r.body[:300])
+    elif body is not None:
+        assert r.body == (body.encode() if isinstance(body, str) else body), "%s %s: %s" % (method, url, r.body[:300])
     return r
 
 

@@ -85,8 +85,9 @@ def test_agent_updates(db, moltd_factory, device, agent, tmp_path):
     v2size = os.path.getsize(work / "v2.img")
     m = moltd_factory("--poll-sleep", "1").start()
     vendor = str(work / "vendor.pub")
-    call(201, "POST", m.U + "/signers", A, {"name": "vendor", "pem": rd(vendor)})
-    call(201, "POST", m.U + "/classes", A, {"name": "sensor", "signers": ["vendor"]})
+    call(201, "POST", m.U + "/signers", A, {"name": "vendor", "pem": rd(vendor)}, body={"name": "vendor", "type": "ecdsa-p256"})
+    call(201, "POST", m.U + "/classes", A, {"name": "sensor", "signers": ["vendor"]},
+         body={"name": "sensor", "signers": ["vendor"], "kind": "mcuboot"})
     r = call(201, "POST", m.U + "/packages?class=sensor&filename=v1.img", A, rd(work / "v1.img", "rb")).json()
     assert r["version"] == "1.0.0+1"
     p2 = call(201, "POST", m.U + "/packages?class=sensor&filename=v2.img", A, rd(work / "v2.img", "rb")).json()
@@ -313,7 +314,8 @@ def test_agent_updates(db, moltd_factory, device, agent, tmp_path):
     molt("keygen", "-t", "x25519", "-k", work / "e5.pem")
     molt("getpub", "-k", work / "e5.pem", "-e", "pem", "-o", work / "e5.pub")
     provision("e5", work / "e5.pub")
-    call(201, "POST", m.U + "/campaigns", A, {"name": "plain-to-e5", "package": p2["id"], "filter": {"ids": ["e5"]}})
+    assert call(201, "POST", m.U + "/campaigns", A, {"name": "plain-to-e5", "package": p2["id"],
+                                                   "filter": {"ids": ["e5"]}}).json()["targets"] == 1
     rc, log = run("e5", "--enc-key", work / "e5.pem", "--require-encryption", "--once")
     assert rc == 0, log
     assert has(log, "e5: the device refused the package at finish: NOT_PERMITTED (ENC_REQUIRED)"), log

@@ -162,8 +162,10 @@ def step_signers_classes(m, f, db):
     assert error(call(400, "POST", U + "/signers", A, '["not","an","object"]')) == "malformed JSON: the body must be an object"
     assert error(call(413, "POST", U + "/signers", A, '{"name":"big","pem":"%s"}' % ("A" * 9000))) == \
         "body larger than 8192 bytes"
-    call(201, "POST", U + "/classes", A, {"name": "sensor", "signers": ["vendor", "backup"]})
-    call(201, "POST", U + "/classes", A, {"name": "gateway-box", "signers": ["backup"]})
+    call(201, "POST", U + "/classes", A, {"name": "sensor", "signers": ["vendor", "backup"]},
+         body={"name": "sensor", "signers": ["vendor", "backup"], "kind": "mcuboot"})
+    call(201, "POST", U + "/classes", A, {"name": "gateway-box", "signers": ["backup"]},
+         body={"name": "gateway-box", "signers": ["backup"], "kind": "mcuboot"})
     assert error(call(400, "POST", U + "/classes", A, {"name": "other", "signers": ["nobody"]})) == \
         "signers: no signer key named nobody"
     assert error(call(409, "POST", U + "/classes", A, {"name": "sensor", "signers": ["vendor"]})) == \
@@ -263,13 +265,14 @@ def step_ddi_auth(m, f):
     assert error(call(401, "GET", D + "/dev1", "GatewayToken " + f.TOK["dev1"])) == "bad gateway token"
     assert error(call(404, "GET", m.S + "/OTHER/controller/v1/dev1", T(f, "dev1"))) == "no tenant OTHER"
     assert error(call(404, "GET", D + "/nosuch", "GatewayToken " + f.GW)) == "no controller nosuch"
-    call(200, "GET", D + "/dev1", "GatewayToken " + f.GW)
+    call(200, "GET", D + "/dev1", "GatewayToken " + f.GW, body={
+        "config": {"polling": {"sleep": "00:00:30"}}, "_links": {"configData": {"href": D + "/dev1/configData"}}})
     r = call(200, "GET", D + "/dev1", T(f, "dev1")).json()
     assert r == {"config": {"polling": {"sleep": "00:00:30"}},
                  "_links": {"configData": {"href": D + "/dev1/configData"}}}, r   # first contact: configData only
     call(200, "PUT", D + "/dev1/configData", T(f, "dev1"),
          '{"id":"","time":"20260101T000000","status":{"execution":"closed","result":{"finished":"success"}},'
-         '"data":{"hw":"rev-b","serial":"0001"}}')
+         '"data":{"hw":"rev-b","serial":"0001"}}', body=b"")
     assert error(call(400, "PUT", D + "/dev1/configData", T(f, "dev1"), {"data": {"n": 1}})) == "want {\"mode\": merge|replace|remove, \"data\": {\"key\": \"string\", ...}}"
     assert error(call(400, "PUT", D + "/dev1/configData", T(f, "dev1"), {"mode": "bogus", "data": {}})) == \
         "want {\"mode\": merge|replace|remove, \"data\": {\"key\": \"string\", ...}}"
@@ -373,9 +376,9 @@ def step_feedback(m, f, db):
     assert error(call(404, "POST", D + "/dev2/deploymentBase/1/feedback", T(f, "dev2"), ok)) == "no action 1 for dev2"
     assert len(audit(m)) == na                                          # refused feedback leaves no record
     assert db.val("SELECT state FROM actions WHERE id = 1") == "assigned"
-    call(200, "POST", FB, t, legacy(1, "proceeding", "none", "Installing Update Chunk Artifacts."))
+    call(200, "POST", FB, t, legacy(1, "proceeding", "none", "Installing Update Chunk Artifacts."), body=b"")
     assert db.val("SELECT state FROM actions WHERE id = 1") == "running"
-    call(200, "POST", FB, t, legacy(1, "closed", "success", "Update Installed."))
+    call(200, "POST", FB, t, legacy(1, "closed", "success", "Update Installed."), body=b"")
     assert error(call(410, "POST", FB, t, legacy(1, "closed", "success", "again"))) == "action 1 is closed (success)"
     r = call(200, "GET", U + "/devices/dev1", f.VIEW).json()
     assert (r["version"], r["action"]["state"]) == ("1.0.0+1", "success")
@@ -408,11 +411,14 @@ def step_threshold(m, f, db):
     """Step 2: dev2 succeeds (current fields), dev3 fails -> 1 of 4 > 20 %: paused."""
     U, D = m.U, m.D
     for d in ["dev2", "dev3"]:
-        call(200, "GET", dbase(call(200, "GET", D + "/" + d, T(f, d))), T(f, d))
+        assert call(200, "GET", dbase(call(200, "GET", D + "/" + d, T(f, d))), T(f, d)).json()["deployment"][
+            "chunks"][0]["version"] == "1.0.0+1"
     a2 = db.val("SELECT id FROM actions WHERE device_id = 'dev2'")
     a3 = db.val("SELECT id FROM actions WHERE device_id = 'dev3'")
-    call(200, "POST", "%s/dev2/deploymentBase/%s/feedback" % (D, a2), T(f, "dev2"), cur("closed", "success"))
-    call(200, "POST", "%s/dev3/deploymentBase/%s/feedback" % (D, a3), T(f, "dev3"), cur("closed", "failure"))
+    call(200, "POST", "%s/dev2/deploymentBase/%s/feedback" % (D, a2), T(f, "dev2"), cur("closed", "success"),
+         body=b"")
+    call(200, "POST", "%s/dev3/deploymentBase/%s/feedback" % (D, a3), T(f, "dev3"), cur("closed", "failure"),
+         body=b"")
     r = call(200, "GET", U + "/campaigns/1", f.VIEW).json()
     assert (r["state"], r["state_reason"]) == ("paused", "failure threshold 20% exceeded: 1 of 4 failed")
     assert r["actions"] == {"assigned": 1, "failure": 1, "success": 2}
@@ -422,8 +428,9 @@ def step_threshold(m, f, db):
     f.A4 = db.val("SELECT id FROM actions WHERE device_id = 'dev4'")
     href = dbase(call(200, "GET", D + "/dev4", T(f, "dev4")))
     assert href.split("?")[0] == "%s/dev4/deploymentBase/%s" % (D, f.A4)   # dev4 offered after resume
-    call(200, "GET", href, T(f, "dev4"))
-    call(200, "POST", "%s/dev4/deploymentBase/%s/feedback" % (D, f.A4), T(f, "dev4"), cur("downloaded", "none"))
+    assert call(200, "GET", href, T(f, "dev4")).json()["id"] == f.A4
+    call(200, "POST", "%s/dev4/deploymentBase/%s/feedback" % (D, f.A4), T(f, "dev4"), cur("downloaded", "none"),
+         body=b"")
 
 
 def devices_seen(m):
@@ -437,7 +444,8 @@ def step_kill_mid_campaign(m, f, db):
     m.start()
     assert (audit(m), devices_seen(m)) == before
     assert db.val("SELECT state FROM actions WHERE id = %s" % f.A4) == "downloaded"
-    call(200, "POST", "%s/dev4/deploymentBase/%s/feedback" % (m.D, f.A4), T(f, "dev4"), cur("closed", "success"))
+    call(200, "POST", "%s/dev4/deploymentBase/%s/feedback" % (m.D, f.A4), T(f, "dev4"), cur("closed", "success"),
+         body=b"")
     assert call(200, "GET", m.U + "/campaigns/1", f.VIEW).json()["state"] == "finished"
     r = call(200, "GET", m.U + "/devices", f.VIEW).json()
     assert [(d["id"], d.get("version")) for d in r] == [
@@ -455,7 +463,7 @@ def step_cancel(m, f, db):
     href = dbase(call(200, "GET", D + "/dev1", t))
     b1 = db.val("SELECT id FROM actions WHERE device_id = 'dev1' AND campaign_id = 2")
     assert call(200, "GET", href, t).json()["deployment"]["chunks"][0]["version"] == "1.1.0+0"
-    call(200, "POST", "%s/dev1/deploymentBase/%s/feedback" % (D, b1), t, cur("proceeding", "none"))
+    call(200, "POST", "%s/dev1/deploymentBase/%s/feedback" % (D, b1), t, cur("proceeding", "none"), body=b"")
     assert error(call(404, "GET", "%s/dev1/cancelAction/%s" % (D, b1), t)) == "no cancel request %s for dev1" % b1
     assert call(200, "POST", U + "/campaigns/2/cancel", f.OPS).json()["state"] == "cancelled"
     assert error(call(409, "POST", U + "/campaigns/2/cancel", f.OPS)) == "cannot cancel a campaign that is cancelled"
@@ -466,7 +474,7 @@ def step_cancel(m, f, db):
     # an unstarted device: no deployment (its last install linked)
     assert links(call(200, "GET", D + "/dev2", T(f, "dev2"))) == ["configData", "installedBase"]
     call(200, "POST", "%s/dev1/cancelAction/%s/feedback" % (D, b1), t,
-         {"id": b1, "status": {"execution": "closed", "result": {"finished": "success"}}})
+         {"id": b1, "status": {"execution": "closed", "result": {"finished": "success"}}}, body=b"")
     assert error(call(410, "POST", "%s/dev1/cancelAction/%s/feedback" % (D, b1), t,
                       {"status": {"execution": "closed", "result": {"finished": "success"}}})) == \
         "action %s is not being cancelled" % b1
@@ -508,7 +516,7 @@ def step_scheduled_polls(m, f):
              for d in ["dev1", "dev2", "dev3", "dev4", "dev5"] for _ in range(4)]
     assert parallel(polls) == [200] * 20                 # 20 concurrent polls
     assert dbase(call(200, "GET", m.D + "/dev2", T(f, "dev2"))) == "none"   # not before start_at
-    call(200, "POST", m.U + "/campaigns/3/cancel", f.OPS)
+    assert call(200, "POST", m.U + "/campaigns/3/cancel", f.OPS).json()["state"] == "cancelled"
 
 
 def acamp(flt):
@@ -522,7 +530,7 @@ def step_attribute_filters(m, f, db):
     U, D, OPS = m.U, m.D, f.OPS
     for d, data in [("dev2", {"hw": "rev-b", "site": "north"}), ("dev3", {"hw": "rev-a", "site": "north"}),
                     ("dev4", {"hw": "rev-b", "site": "south"})]:
-        call(200, "PUT", D + "/%s/configData" % d, T(f, d), {"mode": "replace", "data": data})
+        call(200, "PUT", D + "/%s/configData" % d, T(f, d), {"mode": "replace", "data": data}, body=b"")
     r = call(200, "GET", U + "/devices", f.VIEW).json()
     # dev1 still has {"hw":"rev-b","serial":"0001"}; dev5 reported nothing
     assert [(d["id"], d["attributes"]) for d in r] == [
@@ -541,13 +549,13 @@ def step_attribute_filters(m, f, db):
         assert (r["targets"], acted(r["id"])) == (len(targets), targets), flt
         assert db.val("SELECT filter FROM campaigns WHERE id = %d" % r["id"]) == \
             json.dumps(flt, sort_keys=True, separators=(",", ":"))
-        call(200, "POST", U + "/campaigns/%d/cancel" % r["id"], OPS)
+        assert call(200, "POST", U + "/campaigns/%d/cancel" % r["id"], OPS).json()["state"] == "cancelled"
     # a matching campaign is offered to its targets only
     c = call(201, "POST", U + "/campaigns", OPS, acamp({"attributes": {"hw": "rev-a"}})).json()["id"]
     assert dbase(call(200, "GET", D + "/dev3", T(f, "dev3"))).split("?")[0] == \
         "%s/dev3/deploymentBase/%s" % (D, db.val("SELECT id FROM actions WHERE campaign_id = %d" % c))
     assert dbase(call(200, "GET", D + "/dev2", T(f, "dev2"))) == "none"   # dev2 (hw rev-b) not offered
-    call(200, "POST", U + "/campaigns/%d/cancel" % c, OPS)
+    assert call(200, "POST", U + "/campaigns/%d/cancel" % c, OPS).json()["state"] == "cancelled"
 
     def counts():
         return (len(audit(m)), db.val("SELECT COUNT(*) FROM campaigns"), db.val("SELECT COUNT(*) FROM actions"))
@@ -655,7 +663,8 @@ def step_kill_during_provisioning(m, f, db):
         if n in rows:
             assert error(call(409, "POST", m.U + "/devices", f.OPS, dev(n, "sensor"))) == "device %s exists" % n
         else:
-            call(201, "POST", m.U + "/devices", f.OPS, dev(n, "sensor"))
+            r = call(201, "POST", m.U + "/devices", f.OPS, dev(n, "sensor")).json()
+            assert (r["id"], r["class"], len(r["token"])) == (n, "sensor", 32), r
     assert (db.val("SELECT COUNT(*) FROM devices WHERE id LIKE 'crash%'"),
             db.val("SELECT COUNT(*) FROM audit WHERE what = 'device.provision' AND object LIKE 'crash%'")) == ("50", "50")
 
@@ -729,6 +738,7 @@ def test_schema1_migrated(db, moltd_factory):
     r = call(200, "GET", m.D + "/old1/molt/attestation", oldt).json()
     assert re.fullmatch(r"[0-9a-f]{64}", r["nonce"]), r   # an attestation challenge on a migrated device
     assert db1.val("SELECT COUNT(*) FROM attest_challenges WHERE device_id = 'old1'") == "1"
-    call(201, "POST", m.U + "/devices", A, dev("new1", "legacy"))
+    r = call(201, "POST", m.U + "/devices", A, dev("new1", "legacy")).json()
+    assert (r["id"], r["class"], len(r["token"])) == ("new1", "legacy", 32), r
     assert db1.val("SELECT id FROM audit WHERE what = 'device.provision' AND object = 'new1'") == "8"
     assert "append-only" in db1.refused("DELETE FROM audit WHERE id = 1")   # still append-only
