@@ -7,7 +7,7 @@ MOLT_FAULT_ENOSPC.
 - `db`: a fresh, empty database, parametrized over `sqlite` and `pg` so both backends run
   through the same test code (`pytest -k sqlite` / `-k pg`). PostgreSQL is a throw-away
   cluster on loopback made by the project's scripts/pg-cluster.sh, one per session.
-- `moltd`: starts moltd on a free loopback port with a temporary state directory.
+- `moltd_factory`: moltd on a free loopback port with a temporary state directory.
 - `device`: a simulated device made with `molt sim`; `agent`: runs molt-agent for one.
 - `http()`: one HTTP/1.1 exchange; the status, headers and body are returned as they came.
 """
@@ -280,11 +280,11 @@ class Moltd:
         self.logfile = os.path.join(self.dir, "moltd.log")
         self.proc = None
 
-    def start(self, *extra, url=None, art=None, env=None, base=True):
+    def start(self, *extra, url=None, art=None, env=None):
         assert self.proc is None, "moltd already running"
         args = [os.environ["MOLTD"], "--db", url or self.db.url, "--port", "0",
                 "--artifact-dir", art or self.art, "--admin-token-file", self.token_file]
-        args += (self.base_args if base else []) + list(extra)
+        args += self.base_args + list(extra)
         e = dict(os.environ, **(env or {}))
         with open(self.logfile, "w") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=e)

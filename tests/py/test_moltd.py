@@ -21,8 +21,6 @@ import subprocess
 import threading
 import time
 
-import pytest
-
 from conftest import A, ADMIN, call, error, http, molt
 
 K = os.path.join(os.environ.get("VECTORS", ""), "keys")
