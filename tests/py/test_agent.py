@@ -85,7 +85,8 @@ def test_agent_updates(db, moltd_factory, device, agent, tmp_path):
     v2size = os.path.getsize(work / "v2.img")
     m = moltd_factory("--poll-sleep", "1").start()
     vendor = str(work / "vendor.pub")
-    call(201, "POST", m.U + "/signers", A, {"name": "vendor", "pem": rd(vendor)}, body={"name": "vendor", "type": "ecdsa-p256"})
+    call(201, "POST", m.U + "/signers", A, {"name": "vendor", "pem": rd(vendor)},
+         body={"name": "vendor", "type": "ecdsa-p256"})
     call(201, "POST", m.U + "/classes", A, {"name": "sensor", "signers": ["vendor"]},
          body={"name": "sensor", "signers": ["vendor"], "kind": "mcuboot"})
     r = call(201, "POST", m.U + "/packages?class=sensor&filename=v1.img", A, rd(work / "v1.img", "rb")).json()
@@ -137,7 +138,7 @@ def test_agent_updates(db, moltd_factory, device, agent, tmp_path):
                     '(status 0) on 2.0.0+0'), log
     mi, di = first(log, "d1: MESSAGE FOR THE USER: " + msg), first(log, "d1: download ")
     assert mi is not None and di is not None and mi < di, log     # R-NOTIFY
-    assert has(log, "d1: download %d/%d bytes (100%%)" % (v2size, v2size)), log
+    assert has(log, "d1: download %d/%d bytes (100%%)" % (v2size, v2size)), log   # TODO(events)
     assert has(log, "d1: feedback: success (2.0.0+0 running, health check passed, accepted; "
                     "security counter 33554432)"), log
 
@@ -196,13 +197,14 @@ def test_agent_updates(db, moltd_factory, device, agent, tmp_path):
         # TODO(events): the refusal of each oversized download, giving up
         assert sum(1 for x in lines(log) if x.startswith(
             "d5: download interrupted: the server sent more than the declared %d bytes" % v2size)) == 2, log
-        assert has(log, "d5: giving up after 2 errors in a row"), log
+        assert has(log, "d5: giving up after 2 errors in a row"), log   # TODO(events)
         copy.write_bytes(v2[:8192] + b"\x5a" + v2[8193:])          # now: tampered
         rc, log = run("d5", "--once")
         assert rc == 0, log
         assert outcome("d5") == (None, "1.0.0+1", "failure")
         assert simver("d5") == ("1.0.0+1", False)
         assert failure_detail("d5") == ["the device refused the package at finish: INVALID_SIGNATURE (HASH_MISMATCH)"]
+        # TODO(events): the same, from the agent
         assert has(log, "d5: the device refused the package at finish: INVALID_SIGNATURE (HASH_MISMATCH)"), log
     finally:
         mirror.stop()
@@ -237,7 +239,7 @@ def test_agent_updates(db, moltd_factory, device, agent, tmp_path):
     p.logfile.seek(0)
     log = p.logfile.read()
     # TODO(events): the stop, the cancel, no complete download
-    assert has(log, "d7: the deployer cancels the update: stopping the download"), log
+    assert has(log, "d7: the deployer cancels the update: stopping the download"), log   # TODO(events)
     assert any(re.fullmatch(r"d7: cancel of action \d+: done", x) for x in lines(log)), log
     assert not has(log, "d7: download %d/" % v2size), log
     assert dev("d7")["action"]["state"] == "cancelled"
@@ -267,7 +269,7 @@ def test_agent_updates(db, moltd_factory, device, agent, tmp_path):
                   "--max-errors", "1")
     assert rc == 4, log
     # TODO(events): the envelope's size, and that it comes before the download
-    assert has(log, "e1: key envelope: 120 bytes for this device, kept for the boot code"), log
+    assert has(log, "e1: key envelope: 120 bytes for this device, kept for the boot code"), log   # TODO(events)
     ei, di = first(log, "e1: key envelope:"), first(log, "e1: download ")
     assert ei is not None and di is not None and ei < di, log
     envs = sorted(os.listdir(work / "e1.sim.envelopes"))
@@ -296,6 +298,7 @@ def test_agent_updates(db, moltd_factory, device, agent, tmp_path):
     # e3: its envelope, but a key store with another key (a device that is not e3): refused at finish
     rc, log = run("e3", "--enc-key", work / "e3.stolen.pem", "--once")
     assert rc == 0, log
+    # TODO(events): the same, from the agent
     assert has(log, "e3: the device refused the package at finish: INVALID_SIGNATURE (ENV_AUTH)"), log
     r = dev("e3")
     assert (r.get("attested_version"), r["action"]["state"]) == ("1.0.0+1", "failure")
@@ -305,6 +308,7 @@ def test_agent_updates(db, moltd_factory, device, agent, tmp_path):
     rc, log = run("e4", "--once")
     assert rc == 0, log
     assert failure_detail("e4") == ["an encrypted package, and this device has no key store (--enc-key)"]
+    # TODO(events): the same, from the agent
     assert has(log, "e4: feedback: failure (an encrypted package, and this device has no key store (--enc-key))"), log
     assert not any(" download " in x for x in lines(log)), log     # TODO(events)
     assert db.val("SELECT COUNT(*) FROM envelopes") == "3"        # e1, e2, e3
@@ -318,6 +322,7 @@ def test_agent_updates(db, moltd_factory, device, agent, tmp_path):
                                                    "filter": {"ids": ["e5"]}}).json()["targets"] == 1
     rc, log = run("e5", "--enc-key", work / "e5.pem", "--require-encryption", "--once")
     assert rc == 0, log
+    # TODO(events): the same, from the agent
     assert has(log, "e5: the device refused the package at finish: NOT_PERMITTED (ENC_REQUIRED)"), log
     assert failure_detail("e5") == ["the device refused the package at finish: NOT_PERMITTED (ENC_REQUIRED)"]
     assert simver("e5") == ("1.0.0+1", False)
@@ -356,7 +361,7 @@ def test_backoff_unreachable(db, device, tmp_path):
         assert delay > prev, bo
         prev = delay
     assert ran >= sum(d for _, d in bo), (ran, bo)
-    assert has(log, "d8: giving up after 4 errors in a row"), log
+    assert has(log, "d8: giving up after 4 errors in a row"), log   # TODO(events)
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)

@@ -156,8 +156,10 @@ def step_signers_classes(m, f, db):
         "pem: not a signing public key (ecdsa-p256/p384, ed25519, rsa-2048/3072) or a certificate of one"
     assert error(call(400, "POST", U + "/signers", A, pem("enc", K + "/enc-x25519.pub.pem"))) == \
         "pem: not a signing public key (ecdsa-p256/p384, ed25519, rsa-2048/3072) or a certificate of one"
-    assert error(call(400, "POST", U + "/signers", A, '{"name":"x", "pem": ')) == "malformed JSON: unexpected token near end of file"
-    assert error(call(400, "POST", U + "/signers", A, '["not","an","object"]')) == "malformed JSON: the body must be an object"
+    assert error(call(400, "POST", U + "/signers", A, '{"name":"x", "pem": ')) == \
+        "malformed JSON: unexpected token near end of file"
+    assert error(call(400, "POST", U + "/signers", A, '["not","an","object"]')) == \
+        "malformed JSON: the body must be an object"
     assert error(call(413, "POST", U + "/signers", A, '{"name":"big","pem":"%s"}' % ("A" * 9000))) == \
         "body larger than 8192 bytes"
     call(201, "POST", U + "/classes", A, {"name": "sensor", "signers": ["vendor", "backup"]},
@@ -221,7 +223,8 @@ def step_packages(m, f, work):
         "body larger than 262144 bytes"
     assert error(call(401, "POST", U + "/packages?class=sensor", None, huge)) == \
         "a bearer token is required"                  # refused before the body is read
-    assert error(call(400, "POST", U + "/packages?class=sensor", OPS, b"")) == "empty body: send the signed image as application/octet-stream"
+    assert error(call(400, "POST", U + "/packages?class=sensor", OPS, b"")) == \
+        "empty body: send the signed image as application/octet-stream"
     names = os.listdir(m.art)
     assert [n for n in names if n.startswith(".upload")] == []  # no upload left behind
     assert len(names) == 3                                      # three packages stored
@@ -271,7 +274,8 @@ def step_ddi_auth(m, f):
     call(200, "PUT", D + "/dev1/configData", T(f, "dev1"),
          '{"id":"","time":"20260101T000000","status":{"execution":"closed","result":{"finished":"success"}},'
          '"data":{"hw":"rev-b","serial":"0001"}}', body=b"")
-    assert error(call(400, "PUT", D + "/dev1/configData", T(f, "dev1"), {"data": {"n": 1}})) == "want {\"mode\": merge|replace|remove, \"data\": {\"key\": \"string\", ...}}"
+    assert error(call(400, "PUT", D + "/dev1/configData", T(f, "dev1"), {"data": {"n": 1}})) == \
+        "want {\"mode\": merge|replace|remove, \"data\": {\"key\": \"string\", ...}}"
     assert error(call(400, "PUT", D + "/dev1/configData", T(f, "dev1"), {"mode": "bogus", "data": {}})) == \
         "want {\"mode\": merge|replace|remove, \"data\": {\"key\": \"string\", ...}}"
     assert call(200, "GET", D + "/dev1", T(f, "dev1")).json()["_links"] == {}   # no links after configData
@@ -363,7 +367,8 @@ def step_feedback(m, f, db):
     U, D, t = m.U, m.D, T(f, "dev1")
     na = len(audit(m))
     FB = D + "/dev1/deploymentBase/1/feedback"
-    assert error(call(400, "POST", FB, t, '{"status":{"execution":"closed"')) == "malformed JSON: '}' expected near end of file"
+    assert error(call(400, "POST", FB, t, '{"status":{"execution":"closed"')) == \
+        "malformed JSON: '}' expected near end of file"
     assert error(call(400, "POST", FB, t, {"status": {"execution": "exploded", "result": {"finished": "success"}}})) \
         == "status.execution: closed, proceeding, canceled, scheduled, rejected, resumed, downloaded or download"
     assert error(call(400, "POST", FB, t, {"status": {"execution": "closed", "result": {"finished": "maybe"}}})) == \

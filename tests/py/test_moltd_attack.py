@@ -173,7 +173,8 @@ def test_attacks(db, moltd_factory, tmp_path):
     # the audit detail: the attributes after
     assert db.val("SELECT detail FROM audit WHERE what = 'device.attributes' ORDER BY id DESC LIMIT 1") == \
         compact(keys(60, "a"))
-    call(200, "PUT", D + "/dev4/configData", T("dev4"), {"data": keys(60, "a")}, body=b"")   # the same: no change, no record
+    # the same: no change, no record
+    call(200, "PUT", D + "/dev4/configData", T("dev4"), {"data": keys(60, "a")}, body=b"")
     assert db.val("SELECT COUNT(*) FROM audit WHERE what = 'device.attributes'") == "1"
     before = db.val("SELECT attributes FROM devices WHERE id = 'dev4'")
     n0 = audit_count()
@@ -274,7 +275,8 @@ def test_attacks(db, moltd_factory, tmp_path):
         s.close()
     late = [t for t in closed.values() if 1.5 <= t <= 4.5]
     assert (ninth, other, len(late)) == ("closed", "HTTP/1.1 200 OK", 8), sorted(closed.items())
-    assert "_links" in call(200, "GET", D + "/dev2", T("dev2")).json()   # and 127.0.0.1 is served again once they are gone
+    # and 127.0.0.1 is served again once they are gone
+    assert "_links" in call(200, "GET", D + "/dev2", T("dev2")).json()
 
     # ==== 6. start-up sweep of the store ====
     # An upload in progress when moltd is killed; a stale and a fresh upload of another host;
