@@ -23,7 +23,7 @@ packages=(
   libssl-dev openssl libsodium-dev libjansson-dev libcbor-dev
   gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi qemu-system-arm
   clang libclang-rt-14-dev llvm valgrind
-  python3-cryptography python3-cbor2
+  python3-cryptography python3-cbor2 python3-pytest
   libmicrohttpd-dev libsqlite3-dev sqlite3 libpq-dev postgresql curl jq
   libcurl4-openssl-dev swupdate cpio haproxy
   chromium nodejs

@@ -3,7 +3,7 @@
  * mount): while the file named by $MOLT_FAULT_FLAG exists, write(2), pwrite(2)
  * and pwrite64 to a file whose path contains $MOLT_FAULT_DIR fail with ENOSPC,
  * exactly as the kernel answers on a full file system. Everything else is
- * passed to the real calls. Used by tests/moltd_attack.sh (507 with the cause).
+ * passed to the real calls. Used by tests/py/test_moltd_attack.py (507 with the cause).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -5,7 +5,7 @@
 # measurement land in the device row and the evidence in the audit log. A wrong
 # nonce, a replayed challenge, an expired challenge, another device's token, a
 # tampered token, a JSON body -> the exact 4xx and nothing recorded.
-# With MOLTD_TEST_DB=postgresql://... (tests/agent_pg.sh) the same test runs on PostgreSQL.
+# With MOLTD_TEST_DB=postgresql://... (the ctest agent_pg, tests/py/test_agent.py) the same test runs on PostgreSQL.
 set -uo pipefail
 : "${MOLT:?}" "${MOLTD:?}" "${VECTORS:?}"
 work=$(mktemp -d)

@@ -7,7 +7,7 @@
 # its provisioned encryption key, stored, audited and served again unchanged.
 # Every refusal: the exact status and message, nothing stored. A wrong
 # key-encryption key stops moltd at start; none makes envelopes unavailable.
-# With MOLTD_TEST_DB=postgresql://... (tests/agent_pg.sh) the same test runs on PostgreSQL.
+# With MOLTD_TEST_DB=postgresql://... (the ctest agent_pg, tests/py/test_agent.py) the same test runs on PostgreSQL.
 set -uo pipefail
 : "${MOLT:?}" "${MOLTD:?}" "${VECTORS:?}"
 work=$(mktemp -d)

@@ -1,5 +1,5 @@
 -- moltd_schema1.sql - a moltd database as schema 1 left it, for the upgrade check in
--- tests/moltd.sh. The tables are step 1 of moltd/db.c copied as released (steps are never
+-- tests/py/test_moltd.py. The tables are step 1 of moltd/db.c copied as released (steps are never
 -- edited, so neither is this copy); @SERIAL@ is the backend's auto-increment key and the
 -- test appends the backend's append-only triggers for audit. Then a small fleet: a viewer
 -- token, a signer, a class, a package, a device with attributes, a finished campaign and
