@@ -21,7 +21,10 @@ void reset_handler(void);
 void fault_handler(void);
 static void default_handler(void);
 
-__attribute__((section(".vectors"), used)) void (*const vectors[48])(void) = {
+/* The 16 system exceptions only: neither image enables an interrupt (the boot stage hands
+ * over with every NVIC line disabled and pending bits cleared), and the application's
+ * VTOR points at its own table. */
+__attribute__((section(".vectors"), used)) void (*const vectors[16])(void) = {
     (void (*)(void))(uintptr_t)&__stack_top,
     reset_handler,
     default_handler, /* NMI */
@@ -43,7 +46,8 @@ __attribute__((naked, noreturn)) void reset_handler(void)
                      "bhs 2f\n"
                      "str r2, [r0], #4\n"
                      "b 1b\n"
-                     "2: b reset_c\n");
+                     "2: b reset_c\n"
+                     ".ltorg\n"); /* the literals right here: an LTO partition can be larger than ldr's reach */
 }
 
 __attribute__((used, noreturn)) void reset_c(void);
