@@ -8,7 +8,10 @@ sections the linker kept (after --gc-sections) per origin:
                                            ed25519_digest.c) where it replaces lib/crypto.c
   port    ports/mps2 objects       libc    newlib-nano, libgcc, the port's libc.c
 flash = .vectors + .text (code and rodata) + .ARM.exidx + .data (its load image);
-RAM = .data + .bss; the stack (.stack) is reported apart. --objects also lists
+RAM = .data + .bss; the stack (.stack) is reported apart. image = the bytes the
+image occupies in flash, from the ELF beside the map (MAP with .elf for .map):
+from the first to the last byte loaded, so with the alignment padding between
+input sections that the sums leave out (what must fit the boot stage's space). --objects also lists
 every object's flash bytes, largest first.
 
 An LTO link (LTO=1, the port's default) puts all the LTO code into a few
@@ -153,6 +156,23 @@ def lto_split(elf, lto_flash, lto_ram):
     return flash, ram
 
 
+def image_bytes(elf):
+    """First to last byte of the loadable sections' load addresses (objdump -h)."""
+    out = subprocess.run(["arm-none-eabi-objdump", "-h", elf], check=True, capture_output=True, text=True).stdout
+    lines = out.splitlines()
+    lo, hi = None, None
+    for i, ln in enumerate(lines):
+        m = re.match(r"^\s*\d+\s+(\S+)\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s", ln)
+        if not m or i + 1 >= len(lines) or "LOAD" not in lines[i + 1]:
+            continue
+        size, lma = int(m.group(2), 16), int(m.group(3), 16)
+        if size == 0:
+            continue
+        lo = lma if lo is None else min(lo, lma)
+        hi = lma + size if hi is None else max(hi, lma + size)
+    return 0 if lo is None else hi - lo
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit("usage: mps2_size.py MAP [--objects]")
@@ -181,7 +201,12 @@ def main():
         for k, v in lr.items():
             ram[k] = ram.get(k, 0) + v
     groups = ["molt", "crypto", "port", "libc", "other"]
-    print("flash " + " ".join("%s=%d" % (g, flash.get(g, 0)) for g in groups) + " total=%d" % sum(flash.values()))
+    image = ""
+    elf = re.sub(r"\.map$", ".elf", sys.argv[1])
+    if os.path.exists(elf):
+        image = " image=%d" % image_bytes(elf)
+    print("flash " + " ".join("%s=%d" % (g, flash.get(g, 0)) for g in groups) + " total=%d" % sum(flash.values())
+          + image)
     print("ram   " + " ".join("%s=%d" % (g, ram.get(g, 0)) for g in groups) + " total=%d stack=%d" % (sum(ram.values()), stack))
     if "--objects" in sys.argv:
         for name, size in sorted(per_obj.items(), key=lambda kv: -kv[1]):
