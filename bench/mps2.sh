@@ -31,7 +31,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 molt=$(cd "$(dirname "$molt")" && pwd)/$(basename "$molt")
 mkdir -p "$out" && out=$(cd "$out" && pwd)
 size=$top/bench/mps2_size.py
-boards="an385 an386 an505"
+boards=${MPS2_BOARDS:-an385 an386 an505} # MPS2_BOARDS="an386" for one board
 cpu() { case $1 in an385) echo M3;; an386) echo M4;; an505) echo M33;; esac; }
 
 mk() { nice make -s -C "$top/ports/mps2" -j2 "$@" >/dev/null; }
