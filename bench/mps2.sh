@@ -122,7 +122,7 @@ for b in $boards; do
     python3 "$top/ports/mps2/mkflash.py" flash.bin --key ed.der --primary ed-$b.img || exit 2
     first=$(qrun $b "$out/$b/measure/boot-ed25519.elf")
     line=$(qrun $b "$out/$b/measure/boot-ed25519.elf")
-    printf '%-4s %-34s %12s %12s %8s %6s  %s\n' "$(cpu $b)" "Ed25519 (libsodium), SHA-256 small" "$(field insns "$line")" \
+    printf '%-4s %-34s %12s %12s %8s %6s  %s\n' "$(cpu $b)" "Ed25519 (libsodium), SHA unrolled" "$(field insns "$line")" \
       "$(field insns "$first")" "$(field stack "$line")" 0 "$(sed -E 's/ insns=.*//; s/^molt-boot: //' <<<"$line")"
   fi
   # An encrypted 256 KiB image staged for a trial: the boot stage verifies it (decrypting),
