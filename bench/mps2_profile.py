@@ -7,9 +7,8 @@ counted until the first one at or above STOP (hex, default 0x20000 = PRIMARY: th
 jump into the application). Each block's instructions are charged to the function
 containing it (arm-none-eabi-nm on ELF) and to its origin - molt (lib/), crypto
 (Mbed TLS), port, libc - from the link MAP; in an LTO link (the port's default)
-from the source file of the function's definition (nm -l), as bench/mps2_size.py
-splits it: code LTO inlined counts where it was inlined. Prints the totals and the
-top functions.
+from the source file of the function's definition (nm -l): code LTO inlined counts
+for the function it was inlined into. Prints the totals and the top functions.
 """
 import os
 import bisect

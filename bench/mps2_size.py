@@ -16,11 +16,11 @@ every object's flash bytes, largest first.
 
 An LTO link (LTO=1, the port's default) puts all the LTO code into a few
 *.ltrans.o objects, so the map cannot tell origins apart. Their bytes are then
-split by symbol: arm-none-eabi-nm -S -l on the ELF beside the map (MAP with .elf
-for .map) gives each function and object its size and the source line of its
-definition. Code that LTO inlined counts where it was inlined (lib/'s helpers
-inlined into a port function count as port, and the other way round). What no
-sized symbol covers (string literals, alignment padding) is reported as "other".
+split from the ELF beside the map (MAP with .elf for .map): code by the DWARF
+line table, instruction by instruction, so code LTO inlined into another unit's
+function still counts for the unit it came from; tables and other data by the
+source of their definition (nm -l, or the compile unit DWARF declares them in).
+What neither covers (string literals, alignment padding) is reported as "other".
 """
 import os
 import subprocess
@@ -126,22 +126,66 @@ def variable_units(elf):
     return units
 
 
+def line_table(elf):
+    """(address, source file) for every row of the DWARF line tables, sorted: each
+    instruction's origin even where LTO inlined it into another unit's function."""
+    out = subprocess.run(["arm-none-eabi-readelf", "--debug-dump=decodedline", elf], check=True,
+                         capture_output=True, text=True).stdout
+    rows, cur = [], None
+    for ln in out.splitlines():
+        m = re.match(r"^(?:CU: )?(\S.*?):(?:\[\+\+\])?$", ln)
+        if m and not ln.startswith("Contents"):
+            cur = m.group(1)
+            if cur.startswith("./"):
+                cur = "ports/mps2/" + cur[2:]  # the port compiles in its own directory
+            continue
+        m = re.match(r"^\S+\s+(?:\d+|-)\s+0x([0-9a-f]+)", ln)
+        if m and cur:
+            rows.append((int(m.group(1), 16), cur))
+    rows.sort()
+    return rows
+
+
+def code_split(rows, start, size):
+    """Bytes of [start, start + size) per origin, from the line table."""
+    import bisect
+    addrs = [r[0] for r in rows]
+    out = {}
+    i = max(bisect.bisect_right(addrs, start) - 1, 0)
+    pos, end = start, start + size
+    while pos < end:
+        nxt = addrs[i + 1] if i + 1 < len(addrs) else end
+        stop = min(max(nxt, pos + 1), end)
+        o = origin_of_source(rows[i][1] + ":1") if rows and rows[i][0] <= pos else "other"
+        out[o] = out.get(o, 0) + stop - pos
+        pos = stop
+        if nxt <= pos:
+            i += 1
+    return out
+
+
 def lto_split(elf, lto_flash, lto_ram):
     """Split the bytes of the *.ltrans.o objects by symbol (nm -S -l)."""
     out = subprocess.run(["arm-none-eabi-nm", "-S", "-l", "--defined-only", elf], check=True,
                          capture_output=True, text=True).stdout
     flash, ram = {}, {}
-    units = None
+    units = rows = None
     for ln in out.splitlines():
         m = re.match(r"^([0-9a-f]+) ([0-9a-f]+) ([tTrRdDbB]) (\S+)\t?(\S*)", ln)
         if not m:
             continue
         size, kind, src = int(m.group(2), 16), m.group(3).lower(), m.group(5)
+        has_line = bool(src)  # code; tables and statics in .text have none
         if not src:  # a table or static: the unit that declares it, if only one does
             units = variable_units(elf) if units is None else units
             cus = {origin_of_source(u + ":1") for u in units.get(m.group(4).split(".")[0], ())}
             src = (next(iter(cus)) if len(cus) == 1 else "") and next(iter(units[m.group(4).split(".")[0]])) + ":1"
         o = origin_of_source(src)
+        if kind == "t" and has_line and o not in ("libc", "other"):  # code: by line, instruction by instruction
+            rows = line_table(elf) if rows is None else rows
+            for k, v in code_split(rows, int(m.group(1), 16) & ~1, size).items():
+                flash[k] = flash.get(k, 0) + v
+            continue
         if o == "libc" and "ports/mps2/libc.c" not in src:
             continue  # newlib and libgcc: not LTO objects, counted from the map
         if "ports/mps2/libc.c" in src:
