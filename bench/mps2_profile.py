@@ -6,8 +6,11 @@ translation block's instruction count, exec each execution of a block. Blocks ar
 counted until the first one at or above STOP (hex, default 0x20000 = PRIMARY: the
 jump into the application). Each block's instructions are charged to the function
 containing it (arm-none-eabi-nm on ELF) and to its origin - molt (lib/), crypto
-(Mbed TLS), port, libc - from the link MAP. Prints the totals and the top functions.
+(Mbed TLS), port, libc - from the link MAP; in an LTO link (the port's default)
+from the source file of the function's definition (nm -l): code LTO inlined counts
+for the function it was inlined into. Prints the totals and the top functions.
 """
+import os
 import bisect
 import collections
 import re
@@ -39,7 +42,13 @@ def intervals_from_map(path):
     return out
 
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mps2_size import origin_of_source  # noqa: E402
+
+
 def origin(obj):
+    if obj.endswith("/libc.o"):
+        return "libc"  # ports/mps2/libc.c
     if "libmolt.a" in obj:
         return "molt"
     if "libcrypto.a" in obj:
@@ -62,11 +71,12 @@ def main():
     log, elf, mapf = sys.argv[1:4]
     stop = int(sys.argv[4], 16) if len(sys.argv) > 4 else 0x20000
     syms = []
-    nm = subprocess.run(["arm-none-eabi-nm", "-n", "-S", elf], capture_output=True, text=True, check=True).stdout
+    nm = subprocess.run(["arm-none-eabi-nm", "-n", "-S", "-l", elf], capture_output=True, text=True,
+                        check=True).stdout
     for ln in nm.splitlines():
         p = ln.split()
-        if len(p) == 4 and p[2] in "tT":
-            syms.append((int(p[0], 16), int(p[1], 16), p[3]))
+        if len(p) >= 4 and p[2] in "tT":
+            syms.append((int(p[0], 16), int(p[1], 16), p[3], p[4] if len(p) > 4 else ""))
     sstart = [s[0] for s in syms]
     objs = intervals_from_map(mapf)
     ostart = [o[0] for o in objs]
@@ -102,7 +112,10 @@ def main():
         s = lookup(syms, sstart, pc)
         o = lookup(objs, ostart, pc)
         by_fn[s[2] if s else "?"] += k
-        by_origin[origin(o[2]) if o else "?"] += k
+        if o and ".ltrans" in o[2]:
+            by_origin[origin_of_source(s[3]) if s else "?"] += k
+        else:
+            by_origin[origin(o[2]) if o else "?"] += k
     total = sum(by_origin.values())
     if total == 0:
         sys.exit("mps2_profile: %s: no executed block below 0x%x" % (log, stop))

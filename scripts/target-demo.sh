@@ -2,7 +2,9 @@
 # target-demo.sh [--short] MOLT_CLI OUT_DIR - molt's boot stage and the PSA FWU sample
 # application on QEMU's mps2-an386 (Cortex-M4) and mps2-an505 (Cortex-M33).
 #
-# For each board: cross-build ports/mps2 (arm-none-eabi-gcc, Mbed TLS 3.6 with p256-m),
+# For each board: cross-build ports/mps2 (arm-none-eabi-gcc, Mbed TLS 3.6 with p256-m; the
+# boot stage run is the port's default, boot-direct.elf: SHA-256 and p256-m without PSA,
+# SHA-256 unrolled, LTO, no bench instrumentation),
 # make a signing key, sign the application v1, v2 (security counter 2), v3 (counter 3,
 # built with a failing health check), a rollback image (1.0.1, counter 1), a tampered v2
 # a v2 signed by an untrusted key, and an encrypted v2.1 for a second device whose boot
@@ -31,7 +33,7 @@ record() { # board step observed verdict
 
 qemu() { # board: one power cycle, transcript on stdout
   timeout 60 qemu-system-arm -M "mps2-$1" -icount shift=0 -display none -monitor none -serial stdio \
-    -semihosting-config enable=on,target=native -kernel "$bdir/${kernel:-boot.elf}" </dev/null
+    -semihosting-config enable=on,target=native -kernel "$bdir/${kernel:-boot-direct.elf}" </dev/null
 }
 
 cycle() { # board step update-file|- expected-transcript
@@ -54,7 +56,7 @@ for board in an386 an505; do
   printf '\n\033[1m== %s: build the boot stage and the application\033[0m\n' "$board"
   bdir=$out/$board
   nice make -s -C "$top/ports/mps2" BOARD="$board" O="$bdir" -j2 || { record "$board" build "make failed" UNEXPECTED; continue; }
-  arm-none-eabi-size "$bdir/boot.elf" | sed "s|$bdir/||"
+  arm-none-eabi-size "$bdir/boot-direct.elf" | sed "s|$bdir/||"
   work=$bdir/demo; rm -rf "$work"; mkdir -p "$work"; cd "$work" || exit 2
   "$molt" keygen -t ecdsa-p256 -k vendor.pem && "$molt" getpub -k vendor.pem -e raw -o vendor.der || exit 2
   "$molt" keygen -t ecdsa-p256 -k rogue.pem || exit 2

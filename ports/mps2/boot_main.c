@@ -11,6 +11,11 @@
  * Reasons are printed as molt_err_t numbers: the name table (lib/error.c, 2.9 KB)
  * stays out of the boot stage.
  *
+ * Built with MPS2_MEASURE (Makefile MEASURE=1, the bench's flavour) it also counts the
+ * instructions from reset to the jump (CMSDK TIMER0 under QEMU -icount) and the painted
+ * stack's peak, prints them ("insns=... stack=...") and leaves them in the hand-over
+ * record; the product flavour (MEASURE=0, the default) carries no instrumentation.
+ *
  * What the linker keeps: molt_boot_go_with() runs only the mode named in
  * cfg.activate, so the other modes' code is never linked; decryption is linked only
  * in the MPS2_ENC build, the one place that names molt_enc_ops (port.enc_ops).
@@ -67,7 +72,9 @@ int main(void)
     molt_boot_result_t res;
     molt_err_t err;
 
+#ifdef MPS2_MEASURE
     mps2_timer_start();
+#endif
     uart_init();
     if ((err = flash_init(true)) != MOLT_OK) {
         uart_puts("molt-boot: flash.bin: cannot open or wrong size\n");
@@ -91,8 +98,12 @@ int main(void)
 #endif
     memset(&res, 0, sizeof res);
     err = molt_boot_go_with(&port, &cfg, &res);
+#ifdef MPS2_MEASURE
     uint32_t insns = mps2_timer_insns();
     uint32_t peak = stack_peak();
+#else
+    uint32_t insns = 0, peak = 0; /* not measured */
+#endif
     if (err != MOLT_OK) {
         uart_puts("molt-boot: " BOARD_NAME " no verified image (molt_err_t ");
         uart_putu((uint32_t)err);
@@ -110,11 +121,13 @@ int main(void)
     uart_putu(res.counter);
     uart_puts(" staged=");
     uart_putu((uint32_t)res.staged_err); /* a molt_err_t (include/molt/error.h), 0 = none refused */
+#ifdef MPS2_MEASURE
     uart_puts(" insns=");
     uart_putu(insns);
     uart_puts(" stack=");
     uart_putu(peak);
-#ifdef MPS2_ENC
+#endif
+#if defined(MPS2_ENC) && defined(MPS2_MEASURE)
     uart_puts(" heap=");
     uart_putu((uint32_t)mps2_heap_peak());
 #endif

@@ -49,7 +49,8 @@ molt_err_t mps2_enc_ecdh(void *ctx, uint16_t tlv_type, const uint8_t *peer_pub, 
 static uint8_t g_heap[2048] __attribute__((aligned(8)));
 static size_t g_brk;
 
-void *_sbrk(ptrdiff_t incr);
+/* used: only newlib's _sbrk_r (not LTO code) calls it, which the LTO plugin cannot see. */
+__attribute__((used)) void *_sbrk(ptrdiff_t incr);
 void *_sbrk(ptrdiff_t incr)
 {
     if (incr < 0 || (size_t)incr > sizeof g_heap - g_brk)

@@ -18,8 +18,8 @@
 typedef struct mps2_handover {
     uint32_t magic;
     molt_boot_result_t res;
-    uint32_t boot_insns;      /* instructions from reset to the jump (under -icount shift=0) */
-    uint32_t boot_stack_peak; /* bytes of the boot stage's stack ever used (painted) */
+    uint32_t boot_insns;      /* instructions from reset to the jump (under -icount shift=0); 0: not measured */
+    uint32_t boot_stack_peak; /* bytes of the boot stage's stack ever used (painted); 0: not measured */
     uint32_t crc;             /* CRC-32 of the bytes before it */
 } mps2_handover_t;
 

@@ -4,6 +4,6 @@
 
 #include <stdint.h>
 
-uint32_t stack_peak(void); /* bytes of this image's stack ever used since reset (painted) */
+uint32_t stack_peak(void); /* bytes of this image's stack ever used since reset (painted; MPS2_MEASURE only) */
 
 #endif
