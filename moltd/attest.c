@@ -42,7 +42,7 @@ static int challenge(req_t *r)
     char hex[2 * CHALLENGE_LEN + 1], exp[24];
     if (RAND_bytes(nonce, sizeof nonce) != 1)
         return http_error(r, 500, "no random source");
-    hex_encode(nonce, sizeof nonce, hex);
+    cli_hex(nonce, sizeof nonce, hex);
     long long expires = (long long)now_ms() + (long long)srv->attest_ttl * 1000;
     snprintf(exp, sizeof exp, "%lld", expires);
     if (!tx_begin(srv))

@@ -119,48 +119,6 @@ static void modes_of(const char *ddi, modes_t *m)
     json_decref(o);
 }
 
-int ddi_auth(req_t *r, bool *refused)
-{
-    moltd_t *srv = r->srv;
-    *refused = true;
-    if (strcmp(r->seg[0], srv->tenant) != 0)
-        return http_error(r, 404, "no tenant %s", r->seg[0]);
-    const char *dev = r->seg[3];
-    if (!valid_name(dev, 64))
-        return http_error(r, 404, "no such controller");
-    const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-    bool target = h && strncmp(h, "TargetToken ", 12) == 0, gw = h && strncmp(h, "GatewayToken ", 13) == 0;
-    if (!target && !gw)
-        return http_error(r, 401, "Authorization: TargetToken or GatewayToken is required");
-    const char *tok = h + (target ? 12 : 13);
-    char hash[65];
-    sha256_hex(tok, strlen(tok), hash);
-    db_rows_t d, g = {0};
-    srv_lock(srv);
-    db_status_t st = Q(srv, &d, "SELECT token_hash FROM devices WHERE id = $1", dev);
-    if (st == DB_OK && gw)
-        st = Q(srv, &g, "SELECT name FROM api_tokens WHERE hash = $1 AND role = 'gateway'", hash);
-    srv_unlock(srv);
-    if (st != DB_OK)
-        return http_db_error(r);
-    bool known = d.nrows > 0;
-    bool ok = target ? known && CRYPTO_memcmp(db_cell(&d, 0, 0), hash, 64) == 0 : g.nrows > 0;
-    if (ok && gw)
-        snprintf(r->actor, sizeof r->actor, "gateway:%s", db_cell(&g, 0, 0));
-    db_rows_free(&d);
-    db_rows_free(&g);
-    /* A wrong target token and an unknown device look the same (401): no probing. */
-    if (!ok)
-        return http_error(r, 401, "bad %s", target ? "target token" : "gateway token");
-    if (!known)
-        return http_error(r, 404, "no controller %s", dev);
-    if (!gw)
-        snprintf(r->actor, sizeof r->actor, "device:%s", dev);
-    snprintf(r->device, sizeof r->device, "%s", dev);
-    *refused = false;
-    return MHD_YES;
-}
-
 /* "http://host/{tenant}/controller/v1/{id}" (https behind a TLS proxy: http_scheme) */
 static void base_url(req_t *r, char *out, size_t cap)
 {
@@ -213,7 +171,7 @@ static db_status_t find_open(moltd_t *srv, const char *dev, open_action_t *a)
 
 static bool etag_matches(const char *h, const char *etag);
 
-static int poll_base(req_t *r)
+int ddi_poll_base(req_t *r)
 {
     moltd_t *srv = r->srv;
     open_action_t a;
@@ -380,7 +338,7 @@ static bool awaits_confirmation(const db_rows_t *a)
     return m.confirm && !db_cell(a, 0, 19) && strcmp(db_cell(a, 0, 1), "cancelling") != 0;
 }
 
-static int deployment_base(req_t *r, const char *aid)
+int ddi_deployment_base(req_t *r, const char *aid)
 {
     moltd_t *srv = r->srv;
     db_rows_t a;
@@ -430,7 +388,7 @@ static int deployment_base(req_t *r, const char *aid)
 }
 
 /* hawkBit's installedBase: the deployment of an action the device installed. */
-static int installed_base(req_t *r, const char *aid)
+int ddi_installed_base(req_t *r, const char *aid)
 {
     db_rows_t a;
     srv_lock(r->srv);
@@ -447,7 +405,7 @@ static int installed_base(req_t *r, const char *aid)
 }
 
 /* GET softwaremodules/{id}/artifacts: the package's artifact list, for devices of its class. */
-static int artifact_list(req_t *r, const char *pkgid)
+int ddi_artifact_list(req_t *r, const char *pkgid)
 {
     db_rows_t p;
     srv_lock(r->srv);
@@ -518,7 +476,7 @@ static void details(json_t *j, char *out, size_t cap)
     }
 }
 
-static int deployment_feedback(req_t *r, const char *aid)
+int ddi_deployment_feedback(req_t *r, const char *aid)
 {
     moltd_t *srv = r->srv;
     const char *exec, *fin;
@@ -636,7 +594,7 @@ again:
     return http_reply(r, 200, NULL, "", 0);
 }
 
-static int cancel_action(req_t *r, const char *aid, bool feedback)
+int ddi_cancel_action(req_t *r, const char *aid, bool feedback)
 {
     moltd_t *srv = r->srv;
     const char *exec = NULL, *fin = NULL;
@@ -707,7 +665,7 @@ static int cancel_action(req_t *r, const char *aid, bool feedback)
 
 /* GET confirmationBase: hawkBit's auto-confirm state (moltd has none: every
  * campaign that asks for consent asks the user) and the action waiting, if any. */
-static int confirmation_root(req_t *r)
+int ddi_confirmation_root(req_t *r)
 {
     open_action_t a;
     srv_lock(r->srv);
@@ -726,7 +684,7 @@ static int confirmation_root(req_t *r)
 /* GET confirmationBase/{id}: the deployment the user is asked about, with the
  * campaign's message (R-NOTIFY: served before anything is downloaded, its first
  * delivery recorded as for deploymentBase). */
-static int confirmation_get(req_t *r, const char *aid)
+int ddi_confirmation_get(req_t *r, const char *aid)
 {
     moltd_t *srv = r->srv;
     db_rows_t a;
@@ -772,7 +730,7 @@ static int confirmation_get(req_t *r, const char *aid)
  * confirmed: the deployment is offered from the next poll on; denied: recorded,
  * the action keeps waiting (hawkBit) until the user confirms or the operator
  * cancels the campaign. Both audited (update.confirmed / update.denied). */
-static int confirmation_feedback(req_t *r, const char *aid)
+int ddi_confirmation_feedback(req_t *r, const char *aid)
 {
     moltd_t *srv = r->srv;
     int ret;
@@ -832,7 +790,7 @@ static int confirmation_feedback(req_t *r, const char *aid)
  * distribution set; moltd sets the device's version to that of a package of
  * the device's class (name = the class, as the chunk name served), audited as
  * device.installed. An unknown name or version is 404, as in hawkBit. */
-static int installed_put(req_t *r)
+int ddi_installed_put(req_t *r)
 {
     moltd_t *srv = r->srv;
     int ret;
@@ -875,7 +833,7 @@ static int installed_put(req_t *r)
     return http_reply(r, 200, NULL, "", 0);
 }
 
-static int config_data(req_t *r)
+int ddi_config_data(req_t *r)
 {
     moltd_t *srv = r->srv;
     int ret;
@@ -999,7 +957,7 @@ static bool etag_matches(const char *h, const char *etag)
     return strstr(h, etag) != NULL; /* a list of quoted tags; ours is a full quoted sha256 */
 }
 
-static int download(req_t *r, const char *pkgid, const char *fname)
+int ddi_download(req_t *r, const char *pkgid, const char *fname)
 {
     moltd_t *srv = r->srv;
     db_rows_t p;
@@ -1089,51 +1047,4 @@ static int download(req_t *r, const char *pkgid, const char *fname)
     int ret = MHD_queue_response(r->conn, rg > 0 ? 206 : 200, resp);
     MHD_destroy_response(resp);
     return ret;
-}
-
-int ddi_dispatch(req_t *r)
-{
-    const char *m = r->method;
-    bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0, put = strcmp(m, "PUT") == 0,
-         head = strcmp(m, "HEAD") == 0; /* libmicrohttpd sends the headers of the GET answer, no body */
-    int n = r->nseg - 4; /* segments under the controller base */
-    const char *s1 = n >= 1 ? r->seg[4] : "", *s2 = n >= 2 ? r->seg[5] : NULL, *s3 = n >= 3 ? r->seg[6] : NULL;
-    if (n == 0)
-        return get ? poll_base(r) : http_error(r, 405, "method %s not allowed here", m);
-    bool num = s2 && strspn(s2, "0123456789") == strlen(s2) && strlen(s2) < 19;
-    if (strcmp(s1, "deploymentBase") == 0 && num && n == 2)
-        return get ? deployment_base(r, s2) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "deploymentBase") == 0 && num && n == 3 && strcmp(s3, "feedback") == 0)
-        return post ? deployment_feedback(r, s2) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "cancelAction") == 0 && num && n == 2)
-        return get ? cancel_action(r, s2, false) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "cancelAction") == 0 && num && n == 3 && strcmp(s3, "feedback") == 0)
-        return post ? cancel_action(r, s2, true) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "configData") == 0 && n == 1)
-        return put ? config_data(r) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "softwaremodules") == 0 && num && n == 4 && strcmp(s3, "artifacts") == 0)
-        return get || head ? download(r, s2, r->seg[7]) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "softwaremodules") == 0 && num && n == 3 && strcmp(s3, "artifacts") == 0)
-        return get ? artifact_list(r, s2) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "installedBase") == 0 && num && n == 2)
-        return get ? installed_base(r, s2) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "installedBase") == 0 && n == 1)
-        return put ? installed_put(r) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "confirmationBase") == 0 && n == 1)
-        return get ? confirmation_root(r) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "confirmationBase") == 0 && num && n == 2)
-        return get ? confirmation_get(r, s2) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "confirmationBase") == 0 && num && n == 3 && strcmp(s3, "feedback") == 0)
-        return post ? confirmation_feedback(r, s2) : http_error(r, 405, "method %s not allowed here", m);
-    /* hawkBit's auto-confirm switch: moltd asks the user for every campaign that wants consent */
-    if (strcmp(s1, "confirmationBase") == 0)
-        return http_error(r, 501, "auto-confirm is not supported: the user confirms each deployment");
-    if (strcmp(s1, "molt") == 0 && n == 2 && strcmp(s2, "attestation") == 0)
-        return attest_dispatch(r);
-    if (strcmp(s1, "molt") == 0 && n == 2 && strcmp(s2, "ticket") == 0)
-        return ticket_issue(r);
-    if (strcmp(s1, "molt") == 0 && n == 3 && strcmp(s2, "keyEnvelope") == 0 && strspn(s3, "0123456789") == strlen(s3) &&
-        strlen(s3) < 19)
-        return get ? envelope_get(r, s3) : http_error(r, 405, "method %s not allowed here", m);
-    return http_error(r, 404, "no such resource");
 }

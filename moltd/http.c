@@ -333,7 +333,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (r->to_file) {
             if (r->fd < 0) {
-                /* Named by host and process, so a restart (store_reconcile) knows
+                /* Named by host and process, so a restart (artifacts_reconcile) knows
                  * which unfinished uploads are its own dead ones. */
                 snprintf(r->tmp_path, sizeof r->tmp_path, "%s/.upload.%s.%ld.XXXXXX", srv->artifact_dir,
                          srv->host, (long)getpid());

@@ -196,7 +196,7 @@ int main(int argc, char **argv)
     srv.conn_timeout = 30;
     if (gethostname(srv.host, sizeof srv.host) != 0 || !valid_name(srv.host, sizeof srv.host - 1))
         snprintf(srv.host, sizeof srv.host, "localhost");
-    store_reconcile(&srv);
+    artifacts_reconcile(&srv);
 
     sigset_t set;
     sigemptyset(&set);

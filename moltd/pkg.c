@@ -24,66 +24,6 @@
 #include "molt/verify.h"
 #include "moltd.h"
 
-void hex_encode(const uint8_t *in, size_t len, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = d[in[i] >> 4];
-        out[2 * i + 1] = d[in[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-uint8_t *hex_decode(const char *hex, size_t *len)
-{
-    size_t n = strlen(hex);
-    if (n % 2)
-        return NULL;
-    uint8_t *out = malloc(n / 2 + 1);
-    for (size_t i = 0; out && i < n / 2; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(out);
-            return NULL;
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    *len = n / 2;
-    return out;
-}
-
-void sha256_hex(const void *data, size_t len, char out[65])
-{
-    uint8_t md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    hex_encode(md, 32, out);
-}
-
-bool random_token(char *out, size_t len)
-{
-    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    uint8_t b[256];
-    if (len > sizeof b || RAND_bytes(b, (int)len) != 1)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        out[i] = alnum[b[i] % 62]; /* 256 = 4*62 + 8: a bias below 2 %, irrelevant at 190 bits */
-    out[len] = '\0';
-    return true;
-}
-
-int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 EVP_PKEY *pkg_pem_key(const char *pem)
 {
     EVP_PKEY *key = NULL;
@@ -163,7 +103,7 @@ static void digest_hex(const EVP_MD *md, const void *data, size_t len, char *out
     uint8_t buf[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_Digest(data, len, buf, &n, md, NULL);
-    hex_encode(buf, n, out);
+    cli_hex(buf, n, out);
 }
 
 /* An encrypted package is verified as a device verifies it (decrypted while
@@ -223,7 +163,7 @@ static int pkg_dec_setup(pkg_dec_t *d, const molt_source_t *src, const uint8_t *
     uint8_t b[65];
     b[0] = (uint8_t)htype;
     memcpy(b + 1, digest, dlen);
-    hex_encode(b, dlen + 1, info->binding);
+    cli_hex(b, dlen + 1, info->binding);
     return 0;
 }
 

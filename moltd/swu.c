@@ -555,7 +555,7 @@ static void walk_artifacts(const node_t *n, walk_t *w)
             char hex[65], want[65];
             unsigned int mdl = 0;
             EVP_Digest(mm->data, mm->size, md, &mdl, EVP_sha256(), NULL);
-            hex_encode(md, 32, hex);
+            cli_hex(md, 32, hex);
             for (int i = 0; i < 65; i++)
                 want[i] = (char)tolower((unsigned char)sh->str[i]);
             if (strcmp(hex, want) != 0) {
@@ -697,11 +697,11 @@ int swu_check(const char *path, const char *const *pems, size_t npems, bool veri
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned int mdl = 0;
     EVP_Digest(p, len, md, &mdl, EVP_sha256(), NULL);
-    hex_encode(md, mdl, info->sha256);
+    cli_hex(md, mdl, info->sha256);
     EVP_Digest(p, len, md, &mdl, EVP_sha1(), NULL);
-    hex_encode(md, mdl, info->sha1);
+    cli_hex(md, mdl, info->sha1);
     EVP_Digest(p, len, md, &mdl, EVP_md5(), NULL);
-    hex_encode(md, mdl, info->md5);
+    cli_hex(md, mdl, info->md5);
 
     int ret = 1;
     signer_t sg[16];

@@ -106,7 +106,7 @@ bool ticket_key_check(moltd_t *srv, char *why, size_t cap)
     i2d_PUBKEY(srv->ticket_key, &p);
     char *hex = malloc(2 * (size_t)n + 1);
     if (hex)
-        hex_encode(der, (size_t)n, hex);
+        cli_hex(der, (size_t)n, hex);
     free(der);
     db_rows_t s;
     srv_lock(srv);
@@ -349,7 +349,7 @@ int ticket_issue(req_t *r)
     char ticket_hex[2 * TICKET_LEN + 1];
     if (ok && !v.reason) {
         char h[65];
-        hex_encode(ticket, TICKET_LEN, ticket_hex);
+        cli_hex(ticket, TICKET_LEN, ticket_hex);
         sha256_hex(ticket, TICKET_LEN, h);
         json_object_set_new(v.detail, "seconds", json_integer(secs));
         json_object_set_new(v.detail, "boots", json_integer(boots));
@@ -379,15 +379,6 @@ int ticket_issue(req_t *r)
 }
 
 /* --- management ------------------------------------------------------------------ */
-
-static bool need(req_t *r, role_t role, int *ret)
-{
-    static const char *const names[] = {"none", "viewer", "operator", "admin"};
-    if (r->role >= role)
-        return true;
-    *ret = http_error(r, 403, "needs the %s role (this token is %s)", names[role], names[r->role]);
-    return false;
-}
 
 bool ticket_mgmt_match(const req_t *r)
 {
@@ -440,7 +431,7 @@ static int policy_route(req_t *r, const char *cls)
          del = strcmp(r->method, "DELETE") == 0;
     if (!get && !put && !del)
         return http_error(r, 405, "method %s not allowed here", r->method);
-    if (!need(r, get ? ROLE_VIEWER : ROLE_ADMIN, &ret))
+    if (!need_role(r, get ? ROLE_VIEWER : ROLE_ADMIN, &ret))
         return ret;
     if (!valid_name(cls, 64))
         return http_error(r, 404, "no device class %s", "(malformed name)");
@@ -518,7 +509,7 @@ static int quarantine_route(req_t *r, const char *dev)
     bool get = strcmp(r->method, "GET") == 0, put = strcmp(r->method, "PUT") == 0;
     if (!get && !put)
         return http_error(r, 405, "method %s not allowed here", r->method);
-    if (!need(r, get ? ROLE_VIEWER : ROLE_OPERATOR, &ret))
+    if (!need_role(r, get ? ROLE_VIEWER : ROLE_OPERATOR, &ret))
         return ret;
     if (!valid_name(dev, 64))
         return http_error(r, 404, "no device %s", "(malformed id)");
@@ -599,7 +590,7 @@ int ticket_mgmt_dispatch(req_t *r)
     if (r->nseg == 3) { /* ticketkey */
         if (strcmp(r->method, "GET") != 0)
             return http_error(r, 405, "method %s not allowed here", r->method);
-        if (!need(r, ROLE_VIEWER, &ret))
+        if (!need_role(r, ROLE_VIEWER, &ret))
             return ret;
         if (!r->srv->ticket_pub_pem)
             return http_error(r, 503, "no ticket key");
