@@ -69,17 +69,37 @@ bool need_role(req_t *r, role_t role, int *ret)
     return false;
 }
 
+/* The controller id of a device API request, after its tenant; NULL with the
+ * 404 answer in *ret. */
+static const char *controller(req_t *r, int *ret)
+{
+    if (strcmp(r->seg[0], r->srv->tenant) != 0)
+        return *ret = http_error(r, 404, "no tenant %s", r->seg[0]), NULL;
+    if (!valid_name(r->seg[3], 64))
+        return *ret = http_error(r, 404, "no such controller"), NULL;
+    return r->seg[3];
+}
+
+/* Authenticated as device dev (actor "device:ID" unless a gateway speaks). */
+static int as_device(req_t *r, const char *dev, bool actor, bool *refused)
+{
+    if (actor)
+        snprintf(r->actor, sizeof r->actor, "device:%s", dev);
+    snprintf(r->device, sizeof r->device, "%s", dev);
+    *refused = false;
+    return MHD_YES;
+}
+
 /* The device API: "TargetToken" (the device's own) or "GatewayToken" (a gateway
  * token of the tenant), for the controller id in the URL. */
 int ddi_auth(req_t *r, bool *refused)
 {
     moltd_t *srv = r->srv;
     *refused = true;
-    if (strcmp(r->seg[0], srv->tenant) != 0)
-        return http_error(r, 404, "no tenant %s", r->seg[0]);
-    const char *dev = r->seg[3];
-    if (!valid_name(dev, 64))
-        return http_error(r, 404, "no such controller");
+    int ret;
+    const char *dev = controller(r, &ret);
+    if (!dev)
+        return ret;
     const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
     bool target = h && strncmp(h, "TargetToken ", 12) == 0, gw = h && strncmp(h, "GatewayToken ", 13) == 0;
     if (!target && !gw)
@@ -106,9 +126,42 @@ int ddi_auth(req_t *r, bool *refused)
         return http_error(r, 401, "bad %s", target ? "target token" : "gateway token");
     if (!known)
         return http_error(r, 404, "no controller %s", dev);
-    if (!gw)
-        snprintf(r->actor, sizeof r->actor, "device:%s", dev);
-    snprintf(r->device, sizeof r->device, "%s", dev);
-    *refused = false;
-    return MHD_YES;
+    return as_device(r, dev, !gw, refused);
+}
+
+/* DDI authentication by client certificate. *handled is false when the request
+ * is not one (no trusted proxy, mode off, or no certificate: the proxy passed a
+ * request without one, which then needs its TargetToken as usual). */
+int ddi_cert_auth(req_t *r, bool *refused, bool *handled)
+{
+    moltd_t *srv = r->srv;
+    *handled = false;
+    if (!srv->cert_issuer || !http_from_proxy(r))
+        return MHD_YES;
+    const char *cn = http_header(r, "X-Ssl-Client-Cn");
+    if (!cn)
+        return MHD_YES;
+    *handled = true;
+    *refused = true;
+    const char *issuer = http_header(r, "X-Ssl-Issuer-Hash-1");
+    size_t n = strlen(srv->cert_issuer);
+    if (!issuer || strlen(issuer) != n || CRYPTO_memcmp(issuer, srv->cert_issuer, n) != 0)
+        return http_error(r, 401, "client certificate: not issued by the device CA this moltd trusts");
+    int ret;
+    const char *dev = controller(r, &ret);
+    if (!dev)
+        return ret;
+    if (strcmp(cn, dev) != 0)
+        return http_error(r, 403, "client certificate: it names another controller than %s", dev);
+    db_rows_t d = {0};
+    srv_lock(srv);
+    db_status_t st = Q(srv, &d, "SELECT 1 FROM devices WHERE id = $1", dev);
+    srv_unlock(srv);
+    bool known = st == DB_OK && d.nrows > 0;
+    db_rows_free(&d);
+    if (st != DB_OK)
+        return http_db_error(r);
+    if (!known)
+        return http_error(r, 404, "no controller %s", dev);
+    return as_device(r, dev, true, refused);
 }

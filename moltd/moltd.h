@@ -112,18 +112,27 @@ uint16_t http_port(struct MHD_Daemon *d);
 /* "https" when the request came through a trusted proxy that says so
  * (X-Forwarded-Proto: https), else "http": the scheme of the links moltd sends. */
 const char *http_scheme(req_t *r);
+/* Did the request come from a --trusted-proxy address (the TCP peer)? */
+bool http_from_proxy(req_t *r);
 
 /* --- auth.c: who is asking --------------------------------------------------- */
 /* Authenticate from headers alone (before any body is read). Returns 0 when the
  * request may go on, or an MHD result after queueing the refusal. */
 int mgmt_auth(req_t *r, bool *refused);
 int ddi_auth(req_t *r, bool *refused);
+/* The device API by client certificate, through a trusted proxy; *handled is
+ * false when the request is not one (ddi_auth then decides). */
+int ddi_cert_auth(req_t *r, bool *refused, bool *handled);
 const char *role_name(role_t r);
 role_t role_parse(const char *s);
 /* Has the request's token the role? If not, *ret is the 403 answer. */
 bool need_role(req_t *r, role_t role, int *ret);
 
 /* --- routes.c: every URL ------------------------------------------------------ */
+bool route_is_mgmt(const req_t *r);   /* /api/v1/... */
+bool route_is_ddi(const req_t *r);    /* /{tenant}/controller/v1/{id}/... */
+/* A complete request to its handler (or 404). */
+int route_request(req_t *r);
 int mgmt_dispatch(req_t *r);
 /* After mgmt_auth, still from the headers alone: role and upload parameters. */
 int mgmt_precheck(req_t *r, bool *refused);

@@ -9,6 +9,29 @@
 #include <openssl/crypto.h>
 
 #include "moltd.h"
+#include "ui.h"
+
+bool route_is_mgmt(const req_t *r)
+{
+    return r->nseg >= 2 && strcmp(r->seg[0], "api") == 0 && strcmp(r->seg[1], "v1") == 0;
+}
+
+bool route_is_ddi(const req_t *r)
+{
+    return r->nseg >= 4 && strcmp(r->seg[1], "controller") == 0 && strcmp(r->seg[2], "v1") == 0;
+}
+
+/* A complete request (headers and body) to its API. */
+int route_request(req_t *r)
+{
+    if (route_is_mgmt(r))
+        return views_match(r) ? views_dispatch(r) : mgmt_dispatch(r);
+    if (route_is_ddi(r))
+        return ddi_dispatch(r);
+    if (ui_match(r))
+        return ui_dispatch(r);
+    return http_error(r, 404, "no such resource");
+}
 
 /* From the headers alone, before any body byte is read or stored: the role a
  * change needs, and for a package upload its parameters (packages.c). A refusal
