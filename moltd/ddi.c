@@ -226,10 +226,7 @@ int ddi_poll_base(req_t *r)
     snprintf(etag, sizeof etag, "\"%.32s\"", h);
     int ret;
     if (etag_matches(http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag)) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-        ret = MHD_queue_response(r->conn, 304, resp);
-        MHD_destroy_response(resp);
+        ret = http_empty(r, 304, MHD_HTTP_HEADER_ETAG, etag, NULL, NULL);
     } else {
         struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
@@ -476,122 +473,157 @@ static void details(json_t *j, char *out, size_t cap)
     }
 }
 
-int ddi_deployment_feedback(req_t *r, const char *aid)
-{
-    moltd_t *srv = r->srv;
-    const char *exec, *fin;
-    int ret;
-    json_t *j = feedback_body(r, aid, &exec, &fin, &ret);
-    if (!j)
-        return ret;
+/* One feedback, as the device sent it. */
+typedef struct feedback {
+    const char *aid, *exec, *fin;
     char det[1024], now[24];
-    details(j, det, sizeof det);
-    snprintf(now, sizeof now, "%lld", (long long)now_ms());
-    db_rows_t a;
-    int attempts = 0;
-again:
-    if (!tx_begin(srv)) {
-        json_decref(j);
-        return http_db_error(r);
-    }
-    bool ok = Q(srv, &a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK; /* unreleased: 404 */
-    if (!ok || a.nrows == 0) {
-        tx_end(srv, false);
-        if (ok)
-            db_rows_free(&a);
-        json_decref(j);
-        return ok ? http_error(r, 404, "no action %s for %s", aid, r->device) : http_db_error(r);
-    }
-    const char *state = db_cell(&a, 0, 1), *before = db_cell(&a, 0, 3), *ver = db_cell(&a, 0, 7);
-    if (strcmp(state, "success") == 0 || strcmp(state, "failure") == 0 || strcmp(state, "cancelled") == 0) {
-        tx_end(srv, false);
-        ret = http_error(r, 410, "action %s is closed (%s)", aid, state);
-        db_rows_free(&a);
-        json_decref(j);
-        return ret;
-    }
-    if (awaits_confirmation(&a)) {
-        tx_end(srv, false);
-        db_rows_free(&a);
-        json_decref(j);
-        return http_error(r, 409, "action %s waits for the user's confirmation (confirmationBase)", aid);
-    }
-    /* update skip (a download-only campaign, or outside its maintenance window):
-     * a closing success does not install, so the device's version stays; a
-     * download-only action is finished by "downloaded" (hawkBit's DOWNLOAD_ONLY). */
+} feedback_t;
+
+/* What a feedback does to an action: its next state, the audit record, whether
+ * it closes the action and whether the device then runs the new version. */
+typedef struct fb_effect {
+    const char *to, *what;
+    bool closes, installs;
+} fb_effect_t;
+
+/* The rule, without HTTP. update skip (a download-only campaign, or outside its
+ * maintenance window): a closing success does not install, so the device's
+ * version stays; a download-only action is finished by "downloaded" (hawkBit's
+ * DOWNLOAD_ONLY). "rejected" is hawkBit's warning: the action stays open. */
+static fb_effect_t feedback_effect(const char *state, const char *exec, const char *fin, const char *ddi)
+{
     modes_t md;
-    modes_of(db_cell(&a, 0, 18), &md);
+    modes_of(ddi, &md);
     json_error_t je;
-    json_t *cddi = db_cell(&a, 0, 18) ? json_loads(db_cell(&a, 0, 18), 0, &je) : NULL;
+    json_t *cddi = ddi ? json_loads(ddi, 0, &je) : NULL;
     const char *cu = cddi ? json_string_value(json_object_get(cddi, "update")) : NULL;
     bool download_only = cu && strcmp(cu, "skip") == 0;
     json_decref(cddi);
-    bool no_install = strcmp(md.update, "skip") == 0;
-    const char *to = state, *what = NULL;
-    bool closes = false;
-    if (download_only && strcmp(exec, "downloaded") == 0) {
-        closes = true;
-        to = "success";
-        what = "update.downloaded";
-    } else if (strcmp(exec, "closed") == 0) {
-        closes = true;
-        to = strcmp(fin, "failure") == 0 ? "failure" : "success";
-        what = strcmp(to, "success") == 0 ? "update.success" : "update.failure";
-    } else if (strcmp(exec, "canceled") == 0) {
-        closes = true;
-        to = "cancelled";
-        what = "update.cancelled";
-    } else if (strcmp(exec, "downloaded") == 0) {
-        to = "downloaded";
-    } else if (strcmp(exec, "rejected") == 0) {
-        what = "update.rejected"; /* hawkBit: a warning, the action stays open */
-    } else if (strcmp(state, "cancelling") != 0) {
-        to = "running";
+    fb_effect_t e = {state, NULL, false, false};
+    if (download_only && strcmp(exec, "downloaded") == 0)
+        e = (fb_effect_t){"success", "update.downloaded", true, false};
+    else if (strcmp(exec, "closed") == 0)
+        e = strcmp(fin, "failure") == 0 ? (fb_effect_t){"failure", "update.failure", true, false}
+                                        : (fb_effect_t){"success", "update.success", true, false};
+    else if (strcmp(exec, "canceled") == 0)
+        e = (fb_effect_t){"cancelled", "update.cancelled", true, false};
+    else if (strcmp(exec, "downloaded") == 0)
+        e.to = "downloaded";
+    else if (strcmp(exec, "rejected") == 0)
+        e.what = "update.rejected";
+    else if (strcmp(state, "cancelling") != 0)
+        e.to = "running";
+    if (!e.what && strcmp(e.to, state) != 0)
+        e.what = strcmp(e.to, "running") == 0 ? "update.running" : "update.downloaded";
+    e.installs = strcmp(e.to, "success") == 0 && strcmp(md.update, "skip") != 0;
+    return e;
+}
+
+/* After the action's state changed: the step's counters, the device's version,
+ * actionHistory (the last ACTION_MESSAGES_MAX kept), the audit record (who,
+ * what, when, the version before and after), the campaign's next step. */
+static bool feedback_record(req_t *r, const feedback_t *f, const db_rows_t *a, const fb_effect_t *e)
+{
+    moltd_t *srv = r->srv;
+    const char *cid = db_cell(a, 0, 4), *before = db_cell(a, 0, 3), *ver = db_cell(a, 0, 7);
+    bool failed = strcmp(e->to, "failure") == 0;
+    bool ok = !e->closes || step_count(srv, cid, db_cell(a, 0, 17), -1, failed) == DB_OK;
+    if (ok && e->installs)
+        ok = Q(srv, NULL, "UPDATE devices SET version = $2, config_wanted = 1 WHERE id = $1", r->device, ver) == DB_OK;
+    ok = ok &&
+         Q(srv, NULL, "INSERT INTO action_messages (action_id, at, execution, message) VALUES ($1, $2, $3, $4)", f->aid,
+           f->now, f->exec, f->det) == DB_OK &&
+         Q(srv, NULL,
+           "DELETE FROM action_messages WHERE action_id = $1 AND id < (SELECT MIN(id) FROM (SELECT id FROM"
+           " action_messages WHERE action_id = $1 ORDER BY id DESC LIMIT " STR(ACTION_MESSAGES_MAX) ") t)",
+           f->aid) == DB_OK;
+    if (ok && e->what)
+        ok = audit(srv, r->actor, e->what, r->device, before, e->installs ? ver : before,
+                   f->det[0] ? f->det : NULL) == DB_OK;
+    if (ok && e->closes)
+        ok = campaign_evaluate(srv, cid, failed) == DB_OK;
+    return ok;
+}
+
+#define FB_AGAIN (-2) /* the action changed meanwhile: decide again */
+
+/* The action, if the device may give feedback on it now: false with the
+ * answer in *ret (404 unreleased or unknown, 410 closed, 409 awaiting
+ * consent), the transaction rolled back. */
+static bool feedback_action(req_t *r, const feedback_t *f, db_rows_t *a, int *ret)
+{
+    moltd_t *srv = r->srv;
+    bool ok = Q(srv, a, ACT_SELECT_RELEASED, f->aid, r->device, f->now) == DB_OK; /* unreleased: 404 */
+    if (!ok || a->nrows == 0) {
+        tx_end(srv, false);
+        if (ok)
+            db_rows_free(a);
+        *ret = ok ? http_error(r, 404, "no action %s for %s", f->aid, r->device) : http_db_error(r);
+        return false;
     }
-    if (!what && strcmp(to, state) != 0)
-        what = strcmp(to, "running") == 0 ? "update.running" : "update.downloaded";
-    /* Conditional on the state read: when another instance (or request) changed
-     * the action meanwhile, nothing is written and the whole decision is taken
-     * again on what it committed (a closed action is then 410): exactly once. */
-    db_rows_t upd;
-    if (closes) /* the campaign row first, then the action and the counters: one lock order for all */
+    const char *state = db_cell(a, 0, 1);
+    bool closed = strcmp(state, "success") == 0 || strcmp(state, "failure") == 0 || strcmp(state, "cancelled") == 0;
+    if (!closed && !awaits_confirmation(a))
+        return true;
+    tx_end(srv, false);
+    *ret = closed ? http_error(r, 410, "action %s is closed (%s)", f->aid, state)
+                  : http_error(r, 409, "action %s waits for the user's confirmation (confirmationBase)", f->aid);
+    db_rows_free(a);
+    return false;
+}
+
+/* One attempt: the answer, or FB_AGAIN. Conditional on the state read: when
+ * another instance (or request) changed the action meanwhile, nothing is
+ * written and the whole decision is taken again on what it committed (a
+ * closed action is then 410): exactly once. */
+static int feedback_once(req_t *r, const feedback_t *f)
+{
+    moltd_t *srv = r->srv;
+    int ret;
+    db_rows_t a, upd;
+    if (!tx_begin(srv))
+        return http_db_error(r);
+    if (!feedback_action(r, f, &a, &ret))
+        return ret;
+    const char *state = db_cell(&a, 0, 1);
+    fb_effect_t e = feedback_effect(state, f->exec, f->fin, db_cell(&a, 0, 18));
+    bool ok = true;
+    if (e.closes) /* the campaign row first, then the action and the counters: one lock order for all */
         ok = campaign_lock(srv, db_cell(&a, 0, 4)) == DB_OK;
     ok = ok && Q(srv, &upd, "UPDATE actions SET state = $2, detail = $3, updated = $4 WHERE id = $1 AND state = $5 RETURNING id",
-                 aid, to, det[0] ? det : NULL, now, state) == DB_OK;
+                 f->aid, e.to, f->det[0] ? f->det : NULL, f->now, state) == DB_OK;
     bool changed = ok && upd.nrows == 1;
     if (ok)
         db_rows_free(&upd);
     if (ok && !changed) {
         tx_end(srv, false);
         db_rows_free(&a);
-        if (++attempts < 5)
-            goto again;
-        json_decref(j);
-        return http_error(r, 409, "action %s keeps changing: send the feedback again", aid);
+        return FB_AGAIN;
     }
-    if (ok && closes)
-        ok = step_count(srv, db_cell(&a, 0, 4), db_cell(&a, 0, 17), -1, strcmp(to, "failure") == 0) == DB_OK;
-    bool installs = strcmp(to, "success") == 0 && !no_install;
-    if (ok && installs)
-        ok = Q(srv, NULL, "UPDATE devices SET version = $2, config_wanted = 1 WHERE id = $1", r->device, ver) == DB_OK;
-    /* actionHistory: every feedback's execution and details, the last ACTION_MESSAGES_MAX kept */
-    if (ok)
-        ok = Q(srv, NULL, "INSERT INTO action_messages (action_id, at, execution, message) VALUES ($1, $2, $3, $4)", aid,
-               now, exec, det) == DB_OK &&
-             Q(srv, NULL,
-               "DELETE FROM action_messages WHERE action_id = $1 AND id < (SELECT MIN(id) FROM (SELECT id FROM"
-               " action_messages WHERE action_id = $1 ORDER BY id DESC LIMIT " STR(ACTION_MESSAGES_MAX) ") t)",
-               aid) == DB_OK;
-    /* The audit record: who, what, when, the version before and after. */
-    if (ok && what)
-        ok = audit(srv, r->actor, what, r->device, before, installs ? ver : before, det[0] ? det : NULL) == DB_OK;
-    if (ok && closes)
-        ok = campaign_evaluate(srv, db_cell(&a, 0, 4), strcmp(to, "failure") == 0) == DB_OK;
+    ok = ok && feedback_record(r, f, &a, &e);
     db_rows_free(&a);
-    json_decref(j);
     if (!tx_end(srv, ok))
         return http_db_error(r);
     return http_reply(r, 200, NULL, "", 0);
+}
+
+int ddi_deployment_feedback(req_t *r, const char *aid)
+{
+    feedback_t f = {.aid = aid};
+    int ret;
+    json_t *j = feedback_body(r, aid, &f.exec, &f.fin, &ret);
+    if (!j)
+        return ret;
+    details(j, f.det, sizeof f.det);
+    snprintf(f.now, sizeof f.now, "%lld", (long long)now_ms());
+    for (int attempts = 1; (ret = feedback_once(r, &f)) == FB_AGAIN; attempts++) {
+        if (attempts == 5) {
+            ret = http_error(r, 409, "action %s keeps changing: send the feedback again", aid);
+            break;
+        }
+    }
+    json_decref(j);
+    return ret;
 }
 
 int ddi_cancel_action(req_t *r, const char *aid, bool feedback)
@@ -957,6 +989,8 @@ static bool etag_matches(const char *h, const char *etag)
     return strstr(h, etag) != NULL; /* a list of quoted tags; ours is a full quoted sha256 */
 }
 
+static int serve_artifact(req_t *r, const char *sha, const char *etag, uint64_t size);
+
 int ddi_download(req_t *r, const char *pkgid, const char *fname)
 {
     moltd_t *srv = r->srv;
@@ -976,7 +1010,7 @@ int ddi_download(req_t *r, const char *pkgid, const char *fname)
         db_rows_free(&p);
         return http_error(r, 404, "no artifact %s/%s for %s", pkgid, fname, r->device);
     }
-    char sha[65], etag[80], path[4200];
+    char sha[65], etag[80];
     snprintf(sha, sizeof sha, "%s", db_cell(&p, 0, 0));
     snprintf(etag, sizeof etag, "\"%s\"", sha);
     uint64_t size = strtoull(db_cell(&p, 0, 2), NULL, 10);
@@ -991,21 +1025,19 @@ int ddi_download(req_t *r, const char *pkgid, const char *fname)
         /* The package is signed end to end: the mirror or CDN need not be trusted. */
         char loc[4200];
         snprintf(loc, sizeof loc, "%s/%s", srv->artifact_base_url, sha);
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-        int ret = MHD_queue_response(r->conn, 302, resp);
-        MHD_destroy_response(resp);
-        return ret;
+        return http_empty(r, 302, MHD_HTTP_HEADER_LOCATION, loc, MHD_HTTP_HEADER_ETAG, etag);
     }
-    if (etag_matches(http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag)) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-        int ret = MHD_queue_response(r->conn, 304, resp);
-        MHD_destroy_response(resp);
-        return ret;
-    }
-    snprintf(path, sizeof path, "%s/%s", srv->artifact_dir, sha);
+    if (etag_matches(http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag))
+        return http_empty(r, 304, MHD_HTTP_HEADER_ETAG, etag, NULL, NULL);
+    return serve_artifact(r, sha, etag, size);
+}
+
+/* The artifact's bytes from the store, whole or the Range asked (If-Range: only
+ * while the client's copy is this version). */
+static int serve_artifact(req_t *r, const char *sha, const char *etag, uint64_t size)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", r->srv->artifact_dir, sha);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat stt;
     if (fd < 0 || fstat(fd, &stt) != 0 || (uint64_t)stt.st_size != size) {
@@ -1025,11 +1057,7 @@ int ddi_download(req_t *r, const char *pkgid, const char *fname)
         close(fd);
         char cr[64];
         snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-        int ret = MHD_queue_response(r->conn, 416, resp);
-        MHD_destroy_response(resp);
-        return ret;
+        return http_empty(r, 416, MHD_HTTP_HEADER_CONTENT_RANGE, cr, NULL, NULL);
     }
     struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, off); /* owns fd */
     if (!resp) {

@@ -35,6 +35,18 @@ int http_reply(req_t *r, unsigned status, const char *type, const void *body, si
     return ret;
 }
 
+int http_empty(req_t *r, unsigned status, const char *h1, const char *v1, const char *h2, const char *v2)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (h1)
+        MHD_add_response_header(resp, h1, v1);
+    if (h2)
+        MHD_add_response_header(resp, h2, v2);
+    int ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 int http_json(req_t *r, unsigned status, json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT);

@@ -98,6 +98,8 @@ typedef struct req {
 /* --- http.c ---------------------------------------------------------------- */
 int http_reply(req_t *r, unsigned status, const char *type, const void *body, size_t len);
 int http_json(req_t *r, unsigned status, json_t *j);  /* steals j */
+/* An answer without a body, with up to two headers (h2 NULL: one; h1 NULL: none). */
+int http_empty(req_t *r, unsigned status, const char *h1, const char *v1, const char *h2, const char *v2);
 int http_error(req_t *r, unsigned status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A database failure: 507 when the disk (or quota) is full, else 500; the
  * message is the database's first error, not the rollback's. */
