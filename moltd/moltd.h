@@ -23,6 +23,7 @@
 
 #include "cli.h" /* cli_hex: the host utility */
 #include "db.h"
+#include "molt/image.h"
 
 /* Bounds of one device's attributes (PUT configData), after a change. */
 #define MOLTD_ATTR_MAX_KEYS 64
@@ -245,6 +246,13 @@ typedef struct pkg_info {
  * error (why set). */
 int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len, size_t nkeys, const uint8_t *ck,
               size_t ck_len, pkg_info_t *info);
+/* An image version as its sortable key, "001.002.00003.0000000004": the
+ * packages table orders by it (R-DEPLOY-VERSION). */
+void pkg_version_key(const molt_version_t *v, char out[48]);
+/* Open and map the upload at path and hash it (sha256, sha1, md5); info is
+ * reset first. 0 mapped (munmap *map, info->size bytes), 1 refused (empty, or
+ * larger than max: why, why_name), -1 I/O error (why). */
+int pkg_map(const char *path, uint64_t max, pkg_info_t *info, void **map);
 /* Parse a PEM public (or private) key; writes its DER as lib/ wants it (malloc'd)
  * and a type name. Returns false if it is not a key. */
 bool pkg_parse_pem(const char *pem, uint8_t **der, size_t *der_len, const char **type);

@@ -23,6 +23,7 @@
 #include "enc_tool.h"
 #include "molt/verify.h"
 #include "moltd.h"
+#include "version.h"
 
 EVP_PKEY *pkg_pem_key(const char *pem)
 {
@@ -173,8 +174,7 @@ static void pkg_dec_free(pkg_dec_t *d)
     OPENSSL_cleanse(d->env, sizeof d->env);
 }
 
-int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len, size_t nkeys, const uint8_t *ck,
-              size_t ck_len, pkg_info_t *info)
+int pkg_map(const char *path, uint64_t max, pkg_info_t *info, void **map)
 {
     memset(info, 0, sizeof *info);
     info->signer = -1;
@@ -187,21 +187,37 @@ int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len
         return -1;
     }
     info->size = (uint64_t)st.st_size;
-    if (st.st_size == 0 || (uint64_t)st.st_size > UINT32_MAX) {
+    if (st.st_size == 0 || (uint64_t)st.st_size > max) {
         close(fd);
         snprintf(info->why, sizeof info->why, "%s", st.st_size == 0 ? "empty package" : "package larger than 4 GiB");
         info->why_name = st.st_size == 0 ? "TRUNCATED" : "TOO_LARGE";
         return 1;
     }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (map == MAP_FAILED) {
+    if (*map == MAP_FAILED) {
         snprintf(info->why, sizeof info->why, "cannot map the upload");
         return -1;
     }
-    digest_hex(EVP_sha256(), map, (size_t)st.st_size, info->sha256);
-    digest_hex(EVP_sha1(), map, (size_t)st.st_size, info->sha1);
-    digest_hex(EVP_md5(), map, (size_t)st.st_size, info->md5);
+    digest_hex(EVP_sha256(), *map, (size_t)st.st_size, info->sha256);
+    digest_hex(EVP_sha1(), *map, (size_t)st.st_size, info->sha1);
+    digest_hex(EVP_md5(), *map, (size_t)st.st_size, info->md5);
+    return 0;
+}
+
+void pkg_version_key(const molt_version_t *v, char out[48])
+{
+    snprintf(out, 48, "%03u.%03u.%05u.%010u", v->major, v->minor, v->revision, v->build);
+}
+
+int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len, size_t nkeys, const uint8_t *ck,
+              size_t ck_len, pkg_info_t *info)
+{
+    void *map = NULL;
+    int mapped = pkg_map(path, UINT32_MAX, info, &map);
+    if (mapped != 0)
+        return mapped;
+    size_t size = (size_t)info->size;
 
     molt_key_t keys[16];
     size_t n = nkeys < 16 ? nkeys : 16;
@@ -212,12 +228,12 @@ int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len
     molt_policy_default(&pol);
     molt_source_t src;
     molt_mem_source_t mem;
-    molt_source_from_mem(&src, &mem, map, (uint32_t)st.st_size);
+    molt_source_from_mem(&src, &mem, map, (uint32_t)size);
     pkg_dec_t dec;
     int refused = pkg_dec_setup(&dec, &src, ck, ck_len, info);
     if (refused != 0) {
         pkg_dec_free(&dec);
-        munmap(map, (size_t)st.st_size);
+        munmap(map, size);
         return refused;
     }
     if (info->encryption[0])
@@ -225,16 +241,15 @@ int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len
     molt_verify_result_t res;
     molt_err_t err = molt_verify(&src, &ring, &pol, &res);
     pkg_dec_free(&dec);
-    munmap(map, (size_t)st.st_size);
+    munmap(map, size);
     if (err != MOLT_OK) {
         snprintf(info->why, sizeof info->why, "%s", molt_err_str(err));
         info->why_name = molt_err_name(err);
         return 1;
     }
     const molt_version_t *v = &res.image.version;
-    snprintf(info->version, sizeof info->version, "%u.%u.%u+%u", v->major, v->minor, v->revision, v->build);
-    snprintf(info->version_key, sizeof info->version_key, "%03u.%03u.%05u.%010u", v->major, v->minor, v->revision,
-             v->build);
+    cli_format_version(v, info->version, sizeof info->version);
+    pkg_version_key(v, info->version_key);
     info->sec_cnt = res.image.has_sec_cnt ? res.image.sec_cnt : 0;
     info->signer = res.key_index;
     return 0;

@@ -359,77 +359,82 @@ static bool parse_settings(parser_t *ps, node_t *g, int end)
     }
 }
 
-static node_t *parse_value(parser_t *ps)
+/* The members of a list "( ... )" or an array "[ ... ]" (scalars only), after
+ * its opening character, through its closing one. */
+static bool parse_items(parser_t *ps, node_t *n, int open)
 {
-    int c = peek(ps);
-    if (ps->err[0])
-        return NULL;
-    if (c == '{' || c == '(' || c == '[') {
-        if (++ps->depth > 32) {
-            perr(ps, "nested deeper than 32");
-            return NULL;
-        }
+    int close = open == '(' ? ')' : ']';
+    if (peek(ps) == close) {
         ps->pos++;
-        node_t *n = node_new(ps, c == '{' ? V_GROUP : c == '(' ? V_LIST : V_ARRAY);
-        if (!n)
-            return NULL;
-        bool ok;
-        if (c == '{') {
-            ok = parse_settings(ps, n, '}');
-        } else {
-            int close = c == '(' ? ')' : ']';
-            ok = true;
-            if (peek(ps) == close)
-                ps->pos++;
-            else
-                for (;;) {
-                    node_t *k = parse_value(ps);
-                    if (!k) {
-                        ok = false;
-                        break;
-                    }
-                    if (c == '[' && (k->type == V_GROUP || k->type == V_LIST || k->type == V_ARRAY)) {
-                        node_free(k);
-                        ok = perr(ps, "an array holds scalars only");
-                        break;
-                    }
-                    if (!add_kid(n, k)) {
-                        node_free(k);
-                        ok = perr(ps, "out of memory");
-                        break;
-                    }
-                    int d = peek(ps);
-                    if (d == ',') {
-                        ps->pos++;
-                        continue;
-                    }
-                    if (d == close) {
-                        ps->pos++;
-                        break;
-                    }
-                    ok = perr(ps, "',' or '%c' expected", close);
-                    break;
-                }
-        }
-        ps->depth--;
-        if (!ok) {
-            node_free(n);
-            return NULL;
-        }
-        return n;
+        return true;
     }
-    if (c == '"') {
-        node_t *n = node_new(ps, V_STRING);
-        if (!n)
-            return NULL;
-        n->str = parse_string(ps);
-        if (!n->str) {
-            node_free(n);
-            perr(ps, "out of memory");
-            return NULL;
+    for (;;) {
+        node_t *k = parse_value(ps);
+        if (!k)
+            return false;
+        if (open == '[' && (k->type == V_GROUP || k->type == V_LIST || k->type == V_ARRAY)) {
+            node_free(k);
+            return perr(ps, "an array holds scalars only");
         }
-        return n;
+        if (!add_kid(n, k)) {
+            node_free(k);
+            return perr(ps, "out of memory");
+        }
+        int d = peek(ps);
+        if (d == ',') {
+            ps->pos++;
+            continue;
+        }
+        if (d == close) {
+            ps->pos++;
+            return true;
+        }
+        return perr(ps, "',' or '%c' expected", close);
     }
+}
+
+/* A group, list or array, at its opening character. */
+static node_t *parse_aggregate(parser_t *ps, int c)
+{
+    if (++ps->depth > 32) {
+        perr(ps, "nested deeper than 32");
+        return NULL;
+    }
+    ps->pos++;
+    node_t *n = node_new(ps, c == '{' ? V_GROUP : c == '(' ? V_LIST : V_ARRAY);
+    if (!n)
+        return NULL;
+    bool ok = c == '{' ? parse_settings(ps, n, '}') : parse_items(ps, n, c);
+    ps->depth--;
+    if (!ok) {
+        node_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* The type of a scalar token: boolean, integer (an L or LL suffix is dropped
+ * from tok), float; false if it is none. */
+static bool scalar_type(char *tok, size_t n, vtype_t *t)
+{
+    char *end;
+    if (strcasecmp(tok, "true") == 0 || strcasecmp(tok, "false") == 0)
+        return *t = V_BOOL, true;
+    size_t tl = n;
+    if (tl >= 2 && (tok[tl - 1] == 'L' || tok[tl - 1] == 'l'))
+        tok[--tl] = '\0';
+    if (tl >= 1 && (tok[tl - 1] == 'L' || tok[tl - 1] == 'l'))
+        tok[--tl] = '\0';
+    (void)strtoll(tok, &end, 0);
+    if (*end == '\0' && tl)
+        return *t = V_INT, true;
+    (void)strtod(tok, &end);
+    return *t = V_FLOAT, *end == '\0';
+}
+
+/* A number or a boolean. */
+static node_t *parse_scalar(parser_t *ps)
+{
     size_t st = ps->pos;
     while (ps->pos < ps->len && (isalnum((unsigned char)ps->s[ps->pos]) || strchr("+-._", ps->s[ps->pos])))
         ps->pos++;
@@ -442,26 +447,9 @@ static node_t *parse_value(parser_t *ps)
     memcpy(tok, ps->s + st, n);
     tok[n] = '\0';
     vtype_t t;
-    char *end;
-    if (strcasecmp(tok, "true") == 0 || strcasecmp(tok, "false") == 0) {
-        t = V_BOOL;
-    } else {
-        size_t tl = n;
-        if (tl >= 2 && (tok[tl - 1] == 'L' || tok[tl - 1] == 'l'))
-            tok[--tl] = '\0';
-        if (tl >= 1 && (tok[tl - 1] == 'L' || tok[tl - 1] == 'l'))
-            tok[--tl] = '\0';
-        (void)strtoll(tok, &end, 0);
-        if (*end == '\0' && tl) {
-            t = V_INT;
-        } else {
-            (void)strtod(tok, &end);
-            if (*end != '\0') {
-                perr(ps, "'%s' is not a value", tok);
-                return NULL;
-            }
-            t = V_FLOAT;
-        }
+    if (!scalar_type(tok, n, &t)) {
+        perr(ps, "'%s' is not a value", tok);
+        return NULL;
     }
     node_t *v = node_new(ps, t);
     if (!v || !(v->str = strdup(tok))) {
@@ -470,6 +458,28 @@ static node_t *parse_value(parser_t *ps)
         return NULL;
     }
     return v;
+}
+
+static node_t *parse_value(parser_t *ps)
+{
+    int c = peek(ps);
+    if (ps->err[0])
+        return NULL;
+    if (c == '{' || c == '(' || c == '[')
+        return parse_aggregate(ps, c);
+    if (c == '"') {
+        node_t *n = node_new(ps, V_STRING);
+        if (!n)
+            return NULL;
+        n->str = parse_string(ps);
+        if (!n->str) {
+            node_free(n);
+            perr(ps, "out of memory");
+            return NULL;
+        }
+        return n;
+    }
+    return parse_scalar(ps);
 }
 
 static node_t *kid(const node_t *g, const char *name)
@@ -671,37 +681,12 @@ static bool signer_load(const char *pem, signer_t *s)
 
 int swu_check(const char *path, const char *const *pems, size_t npems, bool verify, pkg_info_t *info)
 {
-    memset(info, 0, sizeof *info);
-    info->signer = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        snprintf(info->why, sizeof info->why, "cannot read the upload");
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    info->size = (uint64_t)st.st_size;
-    if (st.st_size == 0) {
-        close(fd);
-        return refuse(info, "TRUNCATED", "empty package");
-    }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) {
-        snprintf(info->why, sizeof info->why, "cannot map the upload");
-        return -1;
-    }
+    void *map = NULL;
+    int mapped = pkg_map(path, UINT64_MAX, info, &map);
+    if (mapped != 0)
+        return mapped;
     const uint8_t *p = map;
-    size_t len = (size_t)st.st_size;
-    uint8_t md[EVP_MAX_MD_SIZE];
-    unsigned int mdl = 0;
-    EVP_Digest(p, len, md, &mdl, EVP_sha256(), NULL);
-    cli_hex(md, mdl, info->sha256);
-    EVP_Digest(p, len, md, &mdl, EVP_sha1(), NULL);
-    cli_hex(md, mdl, info->sha1);
-    EVP_Digest(p, len, md, &mdl, EVP_md5(), NULL);
-    cli_hex(md, mdl, info->md5);
+    size_t len = (size_t)info->size;
 
     int ret = 1;
     signer_t sg[16];

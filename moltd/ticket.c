@@ -168,9 +168,9 @@ static bool device_identity(const char *pem, uint8_t id[ID_LEN])
     return ok && ticket_device_id(pub, id);
 }
 
-/* "MAJ.MIN.REV" or "MAJ.MIN.REV+BUILD" as pkg.c's sortable version_key;
- * false for anything else. */
-static bool version_key(const char *v, char out[48])
+/* "MAJ.MIN.REV" or "MAJ.MIN.REV+BUILD" (as attestation reports it); false for
+ * anything else. Its sortable key is pkg.c's (pkg_version_key). */
+static bool parse_attested(const char *v, molt_version_t *out)
 {
     static const unsigned long long max[4] = {255, 255, 65535, 4294967295ULL};
     unsigned long long f[4] = {0};
@@ -196,7 +196,7 @@ static bool version_key(const char *v, char out[48])
             return false;
         p++;
     }
-    snprintf(out, 48, "%03llu.%03llu.%05llu.%010llu", f[0], f[1], f[2], f[3]);
+    *out = (molt_version_t){(uint8_t)f[0], (uint8_t)f[1], (uint16_t)f[2], (uint32_t)f[3]};
     return true;
 }
 
@@ -273,7 +273,9 @@ static bool decide(req_t *r, verdict_t *v, const uint8_t nonce[NONCE_LEN], char 
     long long grace = strtoll(db_cell(&pol, 0, 2), NULL, 10);
     /* An attested version moltd cannot read counts as the lowest: anything released is newer. */
     char key[48] = "000.000.00000.0000000000", now[24];
-    version_key(attested, key);
+    molt_version_t av;
+    if (parse_attested(attested, &av))
+        pkg_version_key(&av, key);
     long long t = (long long)now_ms();
     snprintf(now, sizeof now, "%lld", t);
     ok = Q(srv, &a,
