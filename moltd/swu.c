@@ -679,99 +679,92 @@ static bool signer_load(const char *pem, signer_t *s)
     return s->cert || s->key;
 }
 
+/* The archive's first two members are sw-description and its signature; the
+ * signature verifies with one of the signers (unless !verify, test mode only).
+ * 0, or 1 refused (why, why_name). */
+static int check_members(const member_t *m, long nm, const char *const *pems, size_t npems, bool verify,
+                         pkg_info_t *info)
+{
+    if (nm == 0 || strcmp(m[0].name, "sw-description") != 0)
+        return refuse(info, "SWU_NO_DESCRIPTION", "the first member of the archive is %s, not sw-description",
+                      nm ? m[0].name : "missing");
+    if (nm < 2 || strcmp(m[1].name, "sw-description.sig") != 0)
+        return refuse(info, "SWU_UNSIGNED", "the second member of the archive is %s, not sw-description.sig",
+                      nm >= 2 ? m[1].name : "missing");
+    if (m[0].size > SWU_MAX_DESC)
+        return refuse(info, "SWU_DESCRIPTION", "sw-description is larger than %u bytes", SWU_MAX_DESC);
+    if (verify) {
+        signer_t sg[16];
+        size_t ns = 0;
+        for (size_t i = 0; i < npems && ns < 16; i++)
+            if (signer_load(pems[i], &sg[ns]))
+                ns++;
+        int idx = -1;
+        int c = cms_check(m[1].data, m[1].size, m[0].data, m[0].size, sg, ns, &idx, info);
+        signers_free(sg, ns);
+        if (c != 0)
+            return 1;
+        info->signer = idx;
+    }
+    if (memchr(m[0].data, '\0', m[0].size))
+        return refuse(info, "SWU_DESCRIPTION", "sw-description holds a NUL byte");
+    return 0;
+}
+
+/* software = { version = "..."; hardware-compatibility = [...]; ... }: the
+ * version (SWUpdate's form) and every listed artifact, present and hashed. */
+static int check_software(const node_t *root, const member_t *m, long nm, bool verify, pkg_info_t *info)
+{
+    const node_t *sw = kid(root, "software"), *ver = kid(sw, "version"), *hw = kid(sw, "hardware-compatibility");
+    if (!sw || sw->type != V_GROUP)
+        return refuse(info, "SWU_DESCRIPTION", "sw-description: no group software = { ... }");
+    if (!ver || ver->type != V_STRING)
+        return refuse(info, "SWU_VERSION", "sw-description: software.version (a string) is missing");
+    if (strlen(ver->str) >= sizeof info->version ||
+        !swu_version(ver->str, info->version_key, sizeof info->version_key))
+        return refuse(info, "SWU_VERSION",
+                      "sw-description: software.version \"%.40s\" is not 1 to 4 dotted numbers below 65536", ver->str);
+    if (hw) {
+        bool ok = hw->type == V_ARRAY && hw->nkids > 0;
+        for (size_t i = 0; ok && i < hw->nkids; i++)
+            ok = hw->kids[i]->type == V_STRING;
+        if (!ok)
+            return refuse(info, "SWU_DESCRIPTION",
+                          "sw-description line %d: hardware-compatibility is not an array of strings", hw->line);
+    }
+    snprintf(info->version, sizeof info->version, "%s", ver->str);
+    walk_t w = {m, (size_t)nm, info, 0, 0, verify};
+    walk_artifacts(sw, &w);
+    if (w.refused)
+        return 1;
+    if (w.artifacts == 0)
+        return refuse(info, "SWU_DESCRIPTION", "sw-description lists no image or file");
+    return 0;
+}
+
 int swu_check(const char *path, const char *const *pems, size_t npems, bool verify, pkg_info_t *info)
 {
     void *map = NULL;
     int mapped = pkg_map(path, UINT64_MAX, info, &map);
     if (mapped != 0)
         return mapped;
-    const uint8_t *p = map;
     size_t len = (size_t)info->size;
-
     int ret = 1;
-    signer_t sg[16];
-    size_t ns = 0;
     node_t *root = NULL;
     member_t *m = calloc(SWU_MAX_MEMBERS, sizeof *m);
-    long nm = m ? cpio_parse(p, len, m, SWU_MAX_MEMBERS, info) : -1;
+    long nm = m ? cpio_parse(map, len, m, SWU_MAX_MEMBERS, info) : -1;
     if (!m) {
         snprintf(info->why, sizeof info->why, "out of memory");
         ret = -1;
-        goto out;
+    } else if (nm >= 0 && check_members(m, nm, pems, npems, verify, info) == 0) {
+        parser_t ps = {.s = (const char *)m[0].data, .len = m[0].size, .line = 1};
+        root = node_new(&ps, V_GROUP);
+        if (!root || !parse_settings(&ps, root, -1))
+            refuse(info, "SWU_DESCRIPTION", "%s", ps.err[0] ? ps.err : "out of memory");
+        else
+            ret = check_software(root, m, nm, verify, info);
     }
-    if (nm < 0)
-        goto out;
-    if (nm == 0 || strcmp(m[0].name, "sw-description") != 0) {
-        refuse(info, "SWU_NO_DESCRIPTION", "the first member of the archive is %s, not sw-description",
-               nm ? m[0].name : "missing");
-        goto out;
-    }
-    if (nm < 2 || strcmp(m[1].name, "sw-description.sig") != 0) {
-        refuse(info, "SWU_UNSIGNED", "the second member of the archive is %s, not sw-description.sig",
-               nm >= 2 ? m[1].name : "missing");
-        goto out;
-    }
-    if (m[0].size > SWU_MAX_DESC) {
-        refuse(info, "SWU_DESCRIPTION", "sw-description is larger than %u bytes", SWU_MAX_DESC);
-        goto out;
-    }
-    if (verify) {
-        for (size_t i = 0; i < npems && ns < 16; i++)
-            if (signer_load(pems[i], &sg[ns]))
-                ns++;
-        int idx = -1;
-        if (cms_check(m[1].data, m[1].size, m[0].data, m[0].size, sg, ns, &idx, info) != 0)
-            goto out;
-        info->signer = idx;
-    }
-    if (memchr(m[0].data, '\0', m[0].size)) {
-        refuse(info, "SWU_DESCRIPTION", "sw-description holds a NUL byte");
-        goto out;
-    }
-    parser_t ps = {.s = (const char *)m[0].data, .len = m[0].size, .line = 1};
-    root = node_new(&ps, V_GROUP);
-    if (!root || !parse_settings(&ps, root, -1)) {
-        refuse(info, "SWU_DESCRIPTION", "%s", ps.err[0] ? ps.err : "out of memory");
-        goto out;
-    }
-    const node_t *sw = kid(root, "software"), *ver = kid(sw, "version"), *hw = kid(sw, "hardware-compatibility");
-    if (!sw || sw->type != V_GROUP) {
-        refuse(info, "SWU_DESCRIPTION", "sw-description: no group software = { ... }");
-        goto out;
-    }
-    if (!ver || ver->type != V_STRING) {
-        refuse(info, "SWU_VERSION", "sw-description: software.version (a string) is missing");
-        goto out;
-    }
-    if (strlen(ver->str) >= sizeof info->version ||
-        !swu_version(ver->str, info->version_key, sizeof info->version_key)) {
-        refuse(info, "SWU_VERSION", "sw-description: software.version \"%.40s\" is not 1 to 4 dotted numbers below 65536",
-               ver->str);
-        goto out;
-    }
-    if (hw) {
-        bool ok = hw->type == V_ARRAY && hw->nkids > 0;
-        for (size_t i = 0; ok && i < hw->nkids; i++)
-            ok = hw->kids[i]->type == V_STRING;
-        if (!ok) {
-            refuse(info, "SWU_DESCRIPTION",
-                   "sw-description line %d: hardware-compatibility is not an array of strings", hw->line);
-            goto out;
-        }
-    }
-    snprintf(info->version, sizeof info->version, "%s", ver->str);
-    walk_t w = {m, (size_t)nm, info, 0, 0, verify};
-    walk_artifacts(sw, &w);
-    if (w.refused)
-        goto out;
-    if (w.artifacts == 0) {
-        refuse(info, "SWU_DESCRIPTION", "sw-description lists no image or file");
-        goto out;
-    }
-    ret = 0;
-out:
     node_free(root);
-    signers_free(sg, ns);
     free(m);
     munmap(map, len);
     return ret;
