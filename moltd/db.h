@@ -61,6 +61,10 @@ db_t *db_sqlite_open(const char *path, char *why, size_t whylen);
 db_t *db_pg_open(const char *url, char *why, size_t whylen);
 
 void db_rows_free(db_rows_t *r);
+/* For a backend building a result: append one row of rows->ncols cells, cell i
+ * a copy of cell(ctx, i) (NULL: SQL NULL); *cap is the cells allocated (0 at
+ * first). false when out of memory (rows is freed). */
+bool db_rows_append(db_rows_t *rows, size_t *cap, const char *(*cell)(void *ctx, size_t col), void *ctx);
 static inline const char *db_cell(const db_rows_t *r, size_t row, size_t col)
 {
     return (row < r->nrows && col < r->ncols) ? r->cell[row * r->ncols + col] : NULL;

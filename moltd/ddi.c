@@ -335,17 +335,66 @@ static bool awaits_confirmation(const db_rows_t *a)
     return m.confirm && !db_cell(a, 0, 19) && strcmp(db_cell(a, 0, 1), "cancelling") != 0;
 }
 
+/* Begin a transaction and read the action (ACT_SELECT) if the device may see
+ * it now (*ok: the read worked; a->nrows 0: no such released action). false
+ * when the transaction could not begin. */
+static bool released_action(req_t *r, const char *aid, db_rows_t *a, char now[24], bool *ok)
+{
+    snprintf(now, 24, "%lld", (long long)now_ms());
+    if (!tx_begin(r->srv))
+        return false;
+    *ok = Q(r->srv, a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK;
+    return true;
+}
+
+/* R-NOTIFY: the first delivery of the campaign's message to this device (the
+ * action row a: ACT_SELECT) is recorded, in the open transaction. Conditional:
+ * of two instances serving it at once, one records it. false on a database error. */
+static bool note_served(req_t *r, const char *aid, const db_rows_t *a, const char *now)
+{
+    if (db_cell(a, 0, 2))
+        return true; /* served before */
+    moltd_t *srv = r->srv;
+    db_rows_t first;
+    bool ok = Q(srv, &first, "UPDATE actions SET notified = $2 WHERE id = $1 AND notified IS NULL RETURNING id", aid,
+                now) == DB_OK;
+    bool is_first = ok && first.nrows == 1;
+    if (ok)
+        db_rows_free(&first);
+    if (is_first)
+        ok = audit(srv, r->actor, "notify.served", r->device, db_cell(a, 0, 3), db_cell(a, 0, 7), db_cell(a, 0, 5)) ==
+             DB_OK;
+    return ok;
+}
+
+/* Commit (when ok) and answer the deployment under key ("deployment" or
+ * "confirmation") with its actionHistory; frees a. */
+static int answer_deployment(req_t *r, const char *aid, db_rows_t *a, bool ok, const char *key)
+{
+    if (!tx_end(r->srv, ok)) {
+        db_rows_free(a);
+        return http_db_error(r);
+    }
+    json_t *out = deployment_json_as(r, aid, a, key);
+    ok = action_history(r, aid, db_cell(a, 0, 1), out);
+    db_rows_free(a);
+    if (!ok) {
+        json_decref(out);
+        return http_db_error(r);
+    }
+    return http_json(r, 200, out);
+}
+
 int ddi_deployment_base(req_t *r, const char *aid)
 {
     moltd_t *srv = r->srv;
     db_rows_t a;
     char now[24];
-    snprintf(now, sizeof now, "%lld", (long long)now_ms());
-    if (!tx_begin(srv))
-        return http_db_error(r);
+    bool ok;
     /* An action not yet released (its step, start_at, a pause) is not shown: the
      * same 404 as an unknown one, so it can be neither fetched nor probed. */
-    bool ok = Q(srv, &a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK;
+    if (!released_action(r, aid, &a, now, &ok))
+        return http_db_error(r);
     if (ok && a.nrows == 0) {
         tx_end(srv, false);
         db_rows_free(&a);
@@ -358,30 +407,8 @@ int ddi_deployment_base(req_t *r, const char *aid)
     }
     /* R-NOTIFY: the campaign's message travels with the deployment, before any
      * download; its first delivery to this device is recorded. */
-    if (ok && !db_cell(&a, 0, 2)) {
-        /* Conditional: of two instances serving it at once, one records it. */
-        db_rows_t first;
-        ok = Q(srv, &first, "UPDATE actions SET notified = $2 WHERE id = $1 AND notified IS NULL RETURNING id", aid,
-               now) == DB_OK;
-        bool is_first = ok && first.nrows == 1;
-        if (ok)
-            db_rows_free(&first);
-        if (is_first)
-            ok = audit(srv, r->actor, "notify.served", r->device, db_cell(&a, 0, 3), db_cell(&a, 0, 7),
-                       db_cell(&a, 0, 5)) == DB_OK;
-    }
-    if (!tx_end(srv, ok)) {
-        db_rows_free(&a);
-        return http_db_error(r);
-    }
-    json_t *out = deployment_json(r, aid, &a);
-    ok = action_history(r, aid, db_cell(&a, 0, 1), out);
-    db_rows_free(&a);
-    if (!ok) {
-        json_decref(out);
-        return http_db_error(r);
-    }
-    return http_json(r, 200, out);
+    ok = ok && note_served(r, aid, &a, now);
+    return answer_deployment(r, aid, &a, ok, "deployment");
 }
 
 /* hawkBit's installedBase: the deployment of an action the device installed. */
@@ -721,10 +748,9 @@ int ddi_confirmation_get(req_t *r, const char *aid)
     moltd_t *srv = r->srv;
     db_rows_t a;
     char now[24];
-    snprintf(now, sizeof now, "%lld", (long long)now_ms());
-    if (!tx_begin(srv))
+    bool ok;
+    if (!released_action(r, aid, &a, now, &ok))
         return http_db_error(r);
-    bool ok = Q(srv, &a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK;
     if (ok && (a.nrows == 0 || !awaits_confirmation(&a))) {
         tx_end(srv, false);
         int ret = a.nrows == 0 ? http_error(r, 404, "no action %s for %s", aid, r->device)
@@ -732,30 +758,8 @@ int ddi_confirmation_get(req_t *r, const char *aid)
         db_rows_free(&a);
         return ret;
     }
-    if (ok && !db_cell(&a, 0, 2)) {
-        db_rows_t first;
-        ok = Q(srv, &first, "UPDATE actions SET notified = $2 WHERE id = $1 AND notified IS NULL RETURNING id", aid,
-               now) == DB_OK;
-        bool is_first = ok && first.nrows == 1;
-        if (ok)
-            db_rows_free(&first);
-        if (is_first)
-            ok = audit(srv, r->actor, "notify.served", r->device, db_cell(&a, 0, 3), db_cell(&a, 0, 7),
-                       db_cell(&a, 0, 5)) == DB_OK;
-    }
-    if (!tx_end(srv, ok)) {
-        if (ok)
-            db_rows_free(&a);
-        return http_db_error(r);
-    }
-    json_t *out = deployment_json_as(r, aid, &a, "confirmation");
-    ok = action_history(r, aid, db_cell(&a, 0, 1), out);
-    db_rows_free(&a);
-    if (!ok) {
-        json_decref(out);
-        return http_db_error(r);
-    }
-    return http_json(r, 200, out);
+    ok = ok && note_served(r, aid, &a, now);
+    return answer_deployment(r, aid, &a, ok, "confirmation");
 }
 
 /* POST confirmationBase/{id}/feedback {confirmation: confirmed|denied, code?, details?}.
