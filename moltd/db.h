@@ -1,7 +1,7 @@
 /*
  * db.h - moltd's one storage interface: a driver is a struct of function pointers.
  *
- * Everything above this line (store.c, the API handlers) speaks portable SQL with
+ * Everything above this line (rollout.c, the API handlers) speaks portable SQL with
  * numbered text parameters ($1, $2, ...) and reads every value back as text, so a
  * backend only has to run a statement and hand back rows. SQLite (db_sqlite.c) is
  * the default; PostgreSQL (db_pg.c, libpq) implements the same table.

@@ -4,7 +4,7 @@
  * The database runs in WAL mode with synchronous=FULL: a transaction is on disk
  * when COMMIT returns, so a kill -9 (or a power cut) of moltd loses nothing that
  * was committed. Parameters are bound by name ("$1", "$2", ...), so the portable
- * SQL of store.c runs unchanged here and on PostgreSQL.
+ * SQL of the rules and handlers runs unchanged here and on PostgreSQL.
  *
  * Each connection keeps its prepared statements (a small cache keyed by the SQL
  * text): a base poll runs the same three queries every time, and compiling
