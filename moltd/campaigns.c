@@ -60,6 +60,52 @@ static const char *parse_filter(json_t *filter, json_t *ids, json_t *attrs, char
     return NULL;
 }
 
+/* A campaign body's DDI fields (hawkBit parity, issue 19): download, update,
+ * polling_sleep, maintenance_windows, confirm. */
+const char *ddi_campaign_parse(json_t *j, char **out, char *why, size_t cap)
+{
+    json_t *dl = json_object_get(j, "download"), *up = json_object_get(j, "update"),
+           *sl = json_object_get(j, "polling_sleep"), *mw = json_object_get(j, "maintenance_windows"),
+           *cf = json_object_get(j, "confirm");
+    *out = NULL;
+    const char *d = dl ? json_string_value(dl) : "forced", *u = up ? json_string_value(up) : "forced";
+    if (!rollout_mode_ok(d))
+        return "download: forced, attempt or skip";
+    if (!rollout_mode_ok(u))
+        return "update: forced, attempt or skip";
+    if (strcmp(d, "skip") == 0 && strcmp(u, "skip") != 0)
+        return "update: must be skip when download is skip (nothing to install)";
+    if (sl && (!json_is_integer(sl) || json_integer_value(sl) < 1 || json_integer_value(sl) > 86399))
+        return "polling_sleep: seconds, 1 to 86399 (served as HH:MM:SS)";
+    if (cf && !json_is_boolean(cf))
+        return "confirm: true or false";
+    if (mw && (!json_is_array(mw) || json_array_size(mw) == 0 || json_array_size(mw) > 64))
+        return "maintenance_windows: 1 to 64 windows [{\"start\": ms, \"end\": ms}]";
+    size_t i;
+    json_t *w;
+    json_array_foreach(mw, i, w)
+    {
+        json_t *a = json_object_get(w, "start"), *b = json_object_get(w, "end");
+        if (!json_is_object(w) || json_object_size(w) != 2 || !json_is_integer(a) || !json_is_integer(b) ||
+            json_integer_value(a) < 0 || json_integer_value(b) <= json_integer_value(a)) {
+            snprintf(why, cap, "maintenance_windows[%zu]: {\"start\": ms, \"end\": ms} with start < end", i);
+            return why;
+        }
+    }
+    if (!dl && !up && !sl && !mw && !cf)
+        return NULL; /* all defaults: nothing stored */
+    json_t *o = json_pack("{s:s,s:s}", "download", d, "update", u);
+    if (sl)
+        json_object_set(o, "polling_sleep", sl);
+    if (mw)
+        json_object_set(o, "maintenance_windows", mw);
+    if (cf && json_is_true(cf))
+        json_object_set_new(o, "confirm", json_true());
+    *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return NULL;
+}
+
 /* The body of POST /campaigns into c: NULL when valid, else the 400 message. */
 static const char *parse_campaign(json_t *j, campaign_spec_t *c, char *why, size_t cap)
 {

@@ -9,6 +9,10 @@
  * device-specific. The user
  * message of a campaign (R-NOTIFY) is served in the deployment before the update,
  * and its first delivery to each device is recorded in the audit log.
+ *
+ * Which action a device is offered, with which DDI modes, and what its feedback
+ * does to the action are rollout.c's rules; this file reads the request, runs
+ * them in a transaction and answers.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,102 +26,8 @@
 
 #include "moltd.h"
 
-#define OPEN_STATES "('assigned', 'running', 'downloaded', 'cancelling')"
 #define STR_(x) #x
 #define STR(x) STR_(x)
-
-/* --- a campaign's DDI modes (hawkBit parity, issue 19) ------------------------- */
-
-static bool mode_ok(const char *m)
-{
-    return m && (strcmp(m, "forced") == 0 || strcmp(m, "attempt") == 0 || strcmp(m, "skip") == 0);
-}
-
-const char *ddi_campaign_parse(json_t *j, char **out, char *why, size_t cap)
-{
-    json_t *dl = json_object_get(j, "download"), *up = json_object_get(j, "update"),
-           *sl = json_object_get(j, "polling_sleep"), *mw = json_object_get(j, "maintenance_windows"),
-           *cf = json_object_get(j, "confirm");
-    *out = NULL;
-    const char *d = dl ? json_string_value(dl) : "forced", *u = up ? json_string_value(up) : "forced";
-    if (!mode_ok(d))
-        return "download: forced, attempt or skip";
-    if (!mode_ok(u))
-        return "update: forced, attempt or skip";
-    if (strcmp(d, "skip") == 0 && strcmp(u, "skip") != 0)
-        return "update: must be skip when download is skip (nothing to install)";
-    if (sl && (!json_is_integer(sl) || json_integer_value(sl) < 1 || json_integer_value(sl) > 86399))
-        return "polling_sleep: seconds, 1 to 86399 (served as HH:MM:SS)";
-    if (cf && !json_is_boolean(cf))
-        return "confirm: true or false";
-    if (mw && (!json_is_array(mw) || json_array_size(mw) == 0 || json_array_size(mw) > 64))
-        return "maintenance_windows: 1 to 64 windows [{\"start\": ms, \"end\": ms}]";
-    size_t i;
-    json_t *w;
-    json_array_foreach(mw, i, w)
-    {
-        json_t *a = json_object_get(w, "start"), *b = json_object_get(w, "end");
-        if (!json_is_object(w) || json_object_size(w) != 2 || !json_is_integer(a) || !json_is_integer(b) ||
-            json_integer_value(a) < 0 || json_integer_value(b) <= json_integer_value(a)) {
-            snprintf(why, cap, "maintenance_windows[%zu]: {\"start\": ms, \"end\": ms} with start < end", i);
-            return why;
-        }
-    }
-    if (!dl && !up && !sl && !mw && !cf)
-        return NULL; /* all defaults: nothing stored */
-    json_t *o = json_pack("{s:s,s:s}", "download", d, "update", u);
-    if (sl)
-        json_object_set(o, "polling_sleep", sl);
-    if (mw)
-        json_object_set(o, "maintenance_windows", mw);
-    if (cf && json_is_true(cf))
-        json_object_set_new(o, "confirm", json_true());
-    *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(o);
-    return NULL;
-}
-
-/* What the device is told for one action: hawkBit's download/update modes, the
- * maintenance window (update is skip outside it, as hawkBit serves it), the
- * polling interval and whether the user must confirm first. */
-typedef struct modes {
-    char download[8], update[8];
-    const char *window; /* NULL (no windows), "available" or "unavailable" */
-    unsigned sleep;     /* 0: moltd's --poll-sleep */
-    bool confirm;
-} modes_t;
-
-static void modes_of(const char *ddi, modes_t *m)
-{
-    memset(m, 0, sizeof *m);
-    snprintf(m->download, sizeof m->download, "forced");
-    snprintf(m->update, sizeof m->update, "forced");
-    json_error_t e;
-    json_t *o = ddi ? json_loads(ddi, 0, &e) : NULL;
-    if (!o)
-        return;
-    const char *d = json_string_value(json_object_get(o, "download")), *u = json_string_value(json_object_get(o, "update"));
-    if (mode_ok(d))
-        snprintf(m->download, sizeof m->download, "%s", d);
-    if (mode_ok(u))
-        snprintf(m->update, sizeof m->update, "%s", u);
-    m->sleep = (unsigned)json_integer_value(json_object_get(o, "polling_sleep"));
-    m->confirm = json_is_true(json_object_get(o, "confirm"));
-    json_t *mw = json_object_get(o, "maintenance_windows"), *w;
-    if (mw) {
-        int64_t now = now_ms();
-        size_t i;
-        m->window = "unavailable";
-        json_array_foreach(mw, i, w)
-        {
-            if (json_integer_value(json_object_get(w, "start")) <= now && now < json_integer_value(json_object_get(w, "end")))
-                m->window = "available";
-        }
-        if (strcmp(m->window, "unavailable") == 0)
-            snprintf(m->update, sizeof m->update, "skip");
-    }
-    json_decref(o);
-}
 
 /* "http://host/{tenant}/controller/v1/{id}" (https behind a TLS proxy: http_scheme) */
 static void base_url(req_t *r, char *out, size_t cap)
@@ -138,37 +48,6 @@ static json_t *href(const char *a, const char *b, const char *c, const char *d)
     return json_pack("{s:s}", "href", u);
 }
 
-/* The open action of the device that may be shown now, if any. */
-typedef struct open_action {
-    char id[24], state[16];
-    bool found;
-    bool waits;    /* the user must confirm it first (confirmationBase) */
-    modes_t modes; /* its campaign's DDI modes */
-} open_action_t;
-
-static db_status_t find_open(moltd_t *srv, const char *dev, open_action_t *a)
-{
-    db_rows_t rows;
-    char now[24];
-    snprintf(now, sizeof now, "%lld", (long long)now_ms());
-    /* Started actions continue whatever the campaign does; an unstarted one is
-     * offered only while its campaign runs, its step is released and its time has come. */
-    db_status_t st = Q(srv, &rows,
-                       "SELECT a.id, a.state, c.ddi, a.confirmed FROM actions a JOIN campaigns c ON c.id = a.campaign_id"
-                       " WHERE a.device_id = $1 AND a.state IN " OPEN_STATES " AND " ACTION_RELEASED("$2")
-                       " ORDER BY a.id LIMIT 1",
-                       dev, now);
-    a->found = st == DB_OK && rows.nrows > 0;
-    if (a->found) {
-        snprintf(a->id, sizeof a->id, "%s", db_cell(&rows, 0, 0));
-        snprintf(a->state, sizeof a->state, "%s", db_cell(&rows, 0, 1));
-        modes_of(db_cell(&rows, 0, 2), &a->modes);
-        a->waits = a->modes.confirm && !db_cell(&rows, 0, 3) && strcmp(a->state, "cancelling") != 0;
-    }
-    db_rows_free(&rows);
-    return st;
-}
-
 static bool etag_matches(const char *h, const char *etag);
 
 int ddi_poll_base(req_t *r)
@@ -177,7 +56,7 @@ int ddi_poll_base(req_t *r)
     open_action_t a;
     db_rows_t d;
     srv_lock(srv);
-    db_status_t st = find_open(srv, r->device, &a);
+    db_status_t st = rollout_open_action(srv, r->device, &a);
     if (st == DB_OK)
         st = Q(srv, &d,
                "SELECT d.config_wanted, (SELECT MAX(a.id) FROM actions a WHERE a.device_id = d.id"
@@ -288,7 +167,7 @@ static json_t *deployment_json_as(req_t *r, const char *aid, const db_rows_t *a,
     json_t *chunk = json_pack("{s:s,s:s,s:s,s:o,s:[o]}", "part", "os", "version", db_cell(a, 0, 7), "name",
                               db_cell(a, 0, 13), "metadata", meta, "artifacts", art);
     modes_t m;
-    modes_of(db_cell(a, 0, 18), &m);
+    rollout_modes(db_cell(a, 0, 18), &m);
     json_t *dep = json_pack("{s:s,s:s,s:[o]}", "download", m.download, "update", m.update, "chunks", chunk);
     if (m.window)
         json_object_set_new(dep, "maintenanceWindow", json_string(m.window));
@@ -331,7 +210,7 @@ static bool action_history(req_t *r, const char *aid, const char *state, json_t 
 static bool awaits_confirmation(const db_rows_t *a)
 {
     modes_t m;
-    modes_of(db_cell(a, 0, 18), &m);
+    rollout_modes(db_cell(a, 0, 18), &m);
     return m.confirm && !db_cell(a, 0, 19) && strcmp(db_cell(a, 0, 1), "cancelling") != 0;
 }
 
@@ -506,46 +385,6 @@ typedef struct feedback {
     char det[1024], now[24];
 } feedback_t;
 
-/* What a feedback does to an action: its next state, the audit record, whether
- * it closes the action and whether the device then runs the new version. */
-typedef struct fb_effect {
-    const char *to, *what;
-    bool closes, installs;
-} fb_effect_t;
-
-/* The rule, without HTTP. update skip (a download-only campaign, or outside its
- * maintenance window): a closing success does not install, so the device's
- * version stays; a download-only action is finished by "downloaded" (hawkBit's
- * DOWNLOAD_ONLY). "rejected" is hawkBit's warning: the action stays open. */
-static fb_effect_t feedback_effect(const char *state, const char *exec, const char *fin, const char *ddi)
-{
-    modes_t md;
-    modes_of(ddi, &md);
-    json_error_t je;
-    json_t *cddi = ddi ? json_loads(ddi, 0, &je) : NULL;
-    const char *cu = cddi ? json_string_value(json_object_get(cddi, "update")) : NULL;
-    bool download_only = cu && strcmp(cu, "skip") == 0;
-    json_decref(cddi);
-    fb_effect_t e = {state, NULL, false, false};
-    if (download_only && strcmp(exec, "downloaded") == 0)
-        e = (fb_effect_t){"success", "update.downloaded", true, false};
-    else if (strcmp(exec, "closed") == 0)
-        e = strcmp(fin, "failure") == 0 ? (fb_effect_t){"failure", "update.failure", true, false}
-                                        : (fb_effect_t){"success", "update.success", true, false};
-    else if (strcmp(exec, "canceled") == 0)
-        e = (fb_effect_t){"cancelled", "update.cancelled", true, false};
-    else if (strcmp(exec, "downloaded") == 0)
-        e.to = "downloaded";
-    else if (strcmp(exec, "rejected") == 0)
-        e.what = "update.rejected";
-    else if (strcmp(state, "cancelling") != 0)
-        e.to = "running";
-    if (!e.what && strcmp(e.to, state) != 0)
-        e.what = strcmp(e.to, "running") == 0 ? "update.running" : "update.downloaded";
-    e.installs = strcmp(e.to, "success") == 0 && strcmp(md.update, "skip") != 0;
-    return e;
-}
-
 /* After the action's state changed: the step's counters, the device's version,
  * actionHistory (the last ACTION_MESSAGES_MAX kept), the audit record (who,
  * what, when, the version before and after), the campaign's next step. */
@@ -613,7 +452,7 @@ static int feedback_once(req_t *r, const feedback_t *f)
     if (!feedback_action(r, f, &a, &ret))
         return ret;
     const char *state = db_cell(&a, 0, 1);
-    fb_effect_t e = feedback_effect(state, f->exec, f->fin, db_cell(&a, 0, 18));
+    fb_effect_t e = rollout_feedback(state, f->exec, f->fin, db_cell(&a, 0, 18));
     bool ok = true;
     if (e.closes) /* the campaign row first, then the action and the counters: one lock order for all */
         ok = campaign_lock(srv, db_cell(&a, 0, 4)) == DB_OK;
@@ -728,7 +567,7 @@ int ddi_confirmation_root(req_t *r)
 {
     open_action_t a;
     srv_lock(r->srv);
-    db_status_t st = find_open(r->srv, r->device, &a);
+    db_status_t st = rollout_open_action(r->srv, r->device, &a);
     srv_unlock(r->srv);
     if (st != DB_OK)
         return http_db_error(r);

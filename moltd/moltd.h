@@ -187,7 +187,7 @@ int ddi_installed_put(req_t *r);
 int ddi_confirmation_root(req_t *r);
 int ddi_confirmation_get(req_t *r, const char *aid);
 int ddi_confirmation_feedback(req_t *r, const char *aid);
-/* A campaign body's DDI fields (download, update, polling_sleep,
+/* campaigns.c: a campaign body's DDI fields (download, update, polling_sleep,
  * maintenance_windows, confirm): NULL when valid (*ddi: compact JSON to store,
  * malloc'd, or NULL for all defaults), else the 400 message (may be why). */
 const char *ddi_campaign_parse(json_t *j, char **ddi, char *why, size_t cap);
@@ -358,6 +358,41 @@ rollout_t rollout_create(moltd_t *srv, const campaign_spec_t *c, campaign_made_t
 /* op: pause, resume, cancel. *state: the campaign's state before. Inside the
  * caller's transaction. */
 rollout_t rollout_control(moltd_t *srv, const char *id, const char *op, const char *actor, char state[16]);
+/* --- rollout.c, the DDI side: what a device is offered, what its feedback does --- */
+/* What the device is told for one action: hawkBit's download/update modes, the
+ * maintenance window (update is skip outside it, as hawkBit serves it), the
+ * polling interval and whether the user must confirm first. */
+typedef struct modes {
+    char download[8], update[8];
+    const char *window; /* NULL (no windows), "available" or "unavailable" */
+    unsigned sleep;     /* 0: moltd's --poll-sleep */
+    bool confirm;
+} modes_t;
+
+/* forced, attempt or skip */
+bool rollout_mode_ok(const char *m);
+/* A campaign's stored DDI modes (its ddi column, NULL: defaults), as of now. */
+void rollout_modes(const char *ddi, modes_t *m);
+/* The open action of the device that may be shown now, if any. */
+typedef struct open_action {
+    char id[24], state[16];
+    bool found;
+    bool waits;    /* the user must confirm it first (confirmationBase) */
+    modes_t modes; /* its campaign's DDI modes */
+} open_action_t;
+
+/* The device's open action it may see now (the release rule), if any. */
+db_status_t rollout_open_action(moltd_t *srv, const char *dev, open_action_t *a);
+/* What a feedback does to an action: its next state, the audit record, whether
+ * it closes the action and whether the device then runs the new version. */
+typedef struct fb_effect {
+    const char *to, *what;
+    bool closes, installs;
+} fb_effect_t;
+
+/* The rule for a feedback (execution exec, result fin) on an action in state,
+ * of a campaign with these DDI modes (ddi column). */
+fb_effect_t rollout_feedback(const char *state, const char *exec, const char *fin, const char *ddi);
 /* The release rule, as SQL over actions a JOIN campaigns c (now: the parameter
  * holding now_ms()): an action a device may see and act on is one it started
  * (any state but assigned, or its deployment was served), or one whose campaign

@@ -10,6 +10,8 @@
 
 #include "moltd.h"
 
+#define OPEN_STATES "('assigned', 'running', 'downloaded', 'cancelling')"
+
 db_status_t campaign_lock(moltd_t *srv, const char *cid)
 {
     char sql[96];
@@ -237,7 +239,7 @@ rollout_t rollout_create(moltd_t *srv, const campaign_spec_t *c, campaign_made_t
         Q(srv, &devs,
           "SELECT d.id, d.version, d.attributes FROM devices d WHERE d.class = $1 AND (d.version IS NULL OR d.version <> $2)"
           " AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.device_id = d.id"
-          " AND a.state IN ('assigned', 'running', 'downloaded', 'cancelling')) ORDER BY d.id",
+          " AND a.state IN " OPEN_STATES ") ORDER BY d.id",
           db_cell(&p, 0, 0), db_cell(&p, 0, 1)) != DB_OK)
         rc = ROLLOUT_DB;
     if (rc == ROLLOUT_OK) {
@@ -336,4 +338,99 @@ rollout_t rollout_control(moltd_t *srv, const char *id, const char *op, const ch
     if (ok && strcmp(to, "running") == 0) /* a resume restarts the grace of tickets (ticket.c) */
         ok = ticket_step_released(srv, id, NULL) == DB_OK && campaign_evaluate(srv, id, false) == DB_OK;
     return ok ? ROLLOUT_OK : ROLLOUT_DB;
+}
+
+/* --- what a device is offered, and what its feedback does (the DDI side) ------- */
+
+bool rollout_mode_ok(const char *m)
+{
+    return m && (strcmp(m, "forced") == 0 || strcmp(m, "attempt") == 0 || strcmp(m, "skip") == 0);
+}
+
+void rollout_modes(const char *ddi, modes_t *m)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->download, sizeof m->download, "forced");
+    snprintf(m->update, sizeof m->update, "forced");
+    json_error_t e;
+    json_t *o = ddi ? json_loads(ddi, 0, &e) : NULL;
+    if (!o)
+        return;
+    const char *d = json_string_value(json_object_get(o, "download")), *u = json_string_value(json_object_get(o, "update"));
+    if (rollout_mode_ok(d))
+        snprintf(m->download, sizeof m->download, "%s", d);
+    if (rollout_mode_ok(u))
+        snprintf(m->update, sizeof m->update, "%s", u);
+    m->sleep = (unsigned)json_integer_value(json_object_get(o, "polling_sleep"));
+    m->confirm = json_is_true(json_object_get(o, "confirm"));
+    json_t *mw = json_object_get(o, "maintenance_windows"), *w;
+    if (mw) {
+        int64_t now = now_ms();
+        size_t i;
+        m->window = "unavailable";
+        json_array_foreach(mw, i, w)
+        {
+            if (json_integer_value(json_object_get(w, "start")) <= now && now < json_integer_value(json_object_get(w, "end")))
+                m->window = "available";
+        }
+        if (strcmp(m->window, "unavailable") == 0)
+            snprintf(m->update, sizeof m->update, "skip");
+    }
+    json_decref(o);
+}
+
+db_status_t rollout_open_action(moltd_t *srv, const char *dev, open_action_t *a)
+{
+    db_rows_t rows;
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms());
+    /* Started actions continue whatever the campaign does; an unstarted one is
+     * offered only while its campaign runs, its step is released and its time has come. */
+    db_status_t st = Q(srv, &rows,
+                       "SELECT a.id, a.state, c.ddi, a.confirmed FROM actions a JOIN campaigns c ON c.id = a.campaign_id"
+                       " WHERE a.device_id = $1 AND a.state IN " OPEN_STATES " AND " ACTION_RELEASED("$2")
+                       " ORDER BY a.id LIMIT 1",
+                       dev, now);
+    a->found = st == DB_OK && rows.nrows > 0;
+    if (a->found) {
+        snprintf(a->id, sizeof a->id, "%s", db_cell(&rows, 0, 0));
+        snprintf(a->state, sizeof a->state, "%s", db_cell(&rows, 0, 1));
+        rollout_modes(db_cell(&rows, 0, 2), &a->modes);
+        a->waits = a->modes.confirm && !db_cell(&rows, 0, 3) && strcmp(a->state, "cancelling") != 0;
+    }
+    db_rows_free(&rows);
+    return st;
+}
+
+/* The rule, without HTTP. update skip (a download-only campaign, or outside its
+ * maintenance window): a closing success does not install, so the device's
+ * version stays; a download-only action is finished by "downloaded" (hawkBit's
+ * DOWNLOAD_ONLY). "rejected" is hawkBit's warning: the action stays open. */
+fb_effect_t rollout_feedback(const char *state, const char *exec, const char *fin, const char *ddi)
+{
+    modes_t md;
+    rollout_modes(ddi, &md);
+    json_error_t je;
+    json_t *cddi = ddi ? json_loads(ddi, 0, &je) : NULL;
+    const char *cu = cddi ? json_string_value(json_object_get(cddi, "update")) : NULL;
+    bool download_only = cu && strcmp(cu, "skip") == 0;
+    json_decref(cddi);
+    fb_effect_t e = {state, NULL, false, false};
+    if (download_only && strcmp(exec, "downloaded") == 0)
+        e = (fb_effect_t){"success", "update.downloaded", true, false};
+    else if (strcmp(exec, "closed") == 0)
+        e = strcmp(fin, "failure") == 0 ? (fb_effect_t){"failure", "update.failure", true, false}
+                                        : (fb_effect_t){"success", "update.success", true, false};
+    else if (strcmp(exec, "canceled") == 0)
+        e = (fb_effect_t){"cancelled", "update.cancelled", true, false};
+    else if (strcmp(exec, "downloaded") == 0)
+        e.to = "downloaded";
+    else if (strcmp(exec, "rejected") == 0)
+        e.what = "update.rejected";
+    else if (strcmp(state, "cancelling") != 0)
+        e.to = "running";
+    if (!e.what && strcmp(e.to, state) != 0)
+        e.what = strcmp(e.to, "running") == 0 ? "update.running" : "update.downloaded";
+    e.installs = strcmp(e.to, "success") == 0 && strcmp(md.update, "skip") != 0;
+    return e;
 }

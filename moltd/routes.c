@@ -62,7 +62,7 @@ typedef struct route {
     bool get, post;
 } route_t;
 
-/* GET/POST with the role each needs: admin to change, read_role to read. */
+/* tokens, signers, classes: admin to change; to read, admin for tokens, viewer for the others. */
 static int route_admin(req_t *r, const route_t *t)
 {
     int ret = 0;
