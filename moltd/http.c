@@ -47,6 +47,15 @@ int http_empty(req_t *r, unsigned status, const char *h1, const char *v1, const 
     return ret;
 }
 
+bool http_etag_matches(const char *h, const char *etag)
+{
+    if (!h)
+        return false;
+    if (strcmp(h, "*") == 0)
+        return true;
+    return strstr(h, etag) != NULL; /* a list of quoted tags; ours is a full quoted sha256 */
+}
+
 int http_json(req_t *r, unsigned status, json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT);

@@ -99,6 +99,8 @@ typedef struct req {
 /* --- http.c ---------------------------------------------------------------- */
 int http_reply(req_t *r, unsigned status, const char *type, const void *body, size_t len);
 int http_json(req_t *r, unsigned status, json_t *j);  /* steals j */
+/* Does an If-None-Match header value (NULL: none) name etag (or "*")? */
+bool http_etag_matches(const char *h, const char *etag);
 /* An answer without a body, with up to two headers (h2 NULL: one; h1 NULL: none). */
 int http_empty(req_t *r, unsigned status, const char *h1, const char *v1, const char *h2, const char *v2);
 int http_error(req_t *r, unsigned status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -174,13 +176,14 @@ int campaigns_create(req_t *r);
 int campaigns_get(req_t *r, const char *id);  /* id NULL: all */
 int campaigns_control(req_t *r, const char *id, const char *op);
 
-/* --- ddi.c: the device API (hawkBit DDI shape) and downloads ------------------ */
+/* --- ddi.c: the device API (hawkBit DDI shape) --------------------------------- */
+/* download.c: an artifact's bytes (Range, If-Range, ETag, .MD5SUM, mirror) */
+int ddi_download(req_t *r, const char *pkgid, const char *fname);
 int ddi_poll_base(req_t *r);
 int ddi_deployment_base(req_t *r, const char *aid);
 int ddi_deployment_feedback(req_t *r, const char *aid);
 int ddi_cancel_action(req_t *r, const char *aid, bool feedback);
 int ddi_config_data(req_t *r);
-int ddi_download(req_t *r, const char *pkgid, const char *fname);
 int ddi_artifact_list(req_t *r, const char *pkgid);
 int ddi_installed_base(req_t *r, const char *aid);
 int ddi_installed_put(req_t *r);
