@@ -34,9 +34,13 @@ FNR == 1 { sig = 0; name = ""; inbody = 0 }
 # A signature line: starts in column 0 with an identifier, is not a
 # preprocessor line, a declaration ending in ";" or a type definition.
 !inbody && /^[A-Za-z_]/ && !/;[ \t]*$/ && !/^(typedef|struct [A-Za-z_0-9]+ *\{|enum|union)/ {
-    if (index($0, "(") > 0) {
+    l = $0
+    # a leading __attribute__((...)) is not the name
+    if (l ~ /^__attribute__/ && index(l, ")) ") > 0)
+        l = substr(l, index(l, ")) ") + 3)
+    if (index(l, "(") > 0) {
         sig = FNR
-        s = substr($0, 1, index($0, "(") - 1)
+        s = substr(l, 1, index(l, "(") - 1)
         sub(/[ \t]+$/, "", s)
         n = split(s, w, /[ \t*]+/)
         name = w[n]

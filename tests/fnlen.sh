@@ -30,6 +30,8 @@ out=$("$fnlen" "$tmp/a"); rc=$?
 check "81 lines fail: exit" 1 "$rc"
 check "81 lines fail: listed" "$tmp/a/two.c:11 long_one 81" "$(head -1 <<<"$out")"
 check "81 lines fail: summary" "fnlen: 4 functions, 1 over 80 lines, longest 81 ($tmp/a/two.c:11 long_one)" "$(tail -1 <<<"$out")"
+{ echo '__attribute__((format(printf, 1, 2))) static int say(const char *fmt, ...)'; echo '{'; echo '    return 0;'; echo '}'; } >"$tmp/attr.c"
+check "__attribute__ before the name" "$tmp/attr.c:1 say 4" "$("$fnlen" --all "$tmp/attr.c" | head -1)"
 out=$("$fnlen" --max 100 "$tmp/a"); rc=$?
 check "--max 100: exit" 0 "$rc"
 out=$("$fnlen" --all "$tmp/a/one.c" | head -2 | tr '\n' ' '); 
