@@ -1,7 +1,7 @@
 /*
  * mhd_shim.c - the few libmicrohttpd functions moltd calls, in-process, so
  * fuzz_moltd drives moltd's real request path (http.c's callback: auth from
- * headers, body limits, routing; mgmt.c, ddi.c, attest.c, envelope.c) without
+ * headers, body limits; routes.c and the resource files) without
  * a socket. MHD_start_daemon() records the access and completion callbacks
  * that http_start() passes; shim_request() then plays one request through
  * them the way the library does (headers call, body chunks, final call,

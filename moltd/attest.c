@@ -42,7 +42,7 @@ static int challenge(req_t *r)
     char hex[2 * CHALLENGE_LEN + 1], exp[24];
     if (RAND_bytes(nonce, sizeof nonce) != 1)
         return http_error(r, 500, "no random source");
-    hex_encode(nonce, sizeof nonce, hex);
+    host_hex(nonce, sizeof nonce, hex);
     long long expires = (long long)now_ms() + (long long)srv->attest_ttl * 1000;
     snprintf(exp, sizeof exp, "%lld", expires);
     if (!tx_begin(srv))
@@ -79,6 +79,37 @@ static const char *jstr(json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
+/* The device's outstanding challenge (its nonce, hex), its attestation key
+ * (the P-256 point) and the version it attested last; false with the answer in
+ * *ret when there is no challenge or no usable key. */
+static bool outstanding(req_t *r, char nonce_hex[2 * CHALLENGE_LEN + 1], uint8_t pub[65], char before[64], int *ret)
+{
+    moltd_t *srv = r->srv;
+    db_rows_t d, c = {0};
+    srv_lock(srv);
+    db_status_t st = Q(srv, &d, "SELECT attest_key, attested_version FROM devices WHERE id = $1", r->device);
+    if (st == DB_OK)
+        st = Q(srv, &c, "SELECT nonce, expires FROM attest_challenges WHERE device_id = $1", r->device);
+    srv_unlock(srv);
+    if (st != DB_OK)
+        return *ret = http_db_error(r), false;
+    bool have = c.nrows > 0 && strtoll(db_cell(&c, 0, 1), NULL, 10) > now_ms();
+    if (have)
+        snprintf(nonce_hex, 2 * CHALLENGE_LEN + 1, "%s", db_cell(&c, 0, 0));
+    bool key_ok = d.nrows > 0 && pem_point(db_cell(&d, 0, 0), pub);
+    if (d.nrows > 0 && db_cell(&d, 0, 1))
+        snprintf(before, 64, "%s", db_cell(&d, 0, 1));
+    db_rows_free(&d);
+    db_rows_free(&c);
+    if (!have)
+        return *ret = http_error(r, 409, "no outstanding challenge for %s (GET molt/attestation first; a challenge is "
+                                  "used once and expires)", r->device), false;
+    if (!key_ok)
+        return *ret = http_error(r, 422, "the attestation key provisioned for %s is not an ECDSA P-256 key", r->device),
+               false;
+    return true;
+}
+
 static int token(req_t *r)
 {
     moltd_t *srv = r->srv;
@@ -87,29 +118,11 @@ static int token(req_t *r)
         return http_error(r, 415, "the token is sent as Content-Type: application/cbor");
     if (r->body_len == 0)
         return http_error(r, 400, "empty body: the attestation token is required");
-    db_rows_t d, c = {0};
-    srv_lock(srv);
-    db_status_t st = Q(srv, &d, "SELECT attest_key, attested_version FROM devices WHERE id = $1", r->device);
-    if (st == DB_OK)
-        st = Q(srv, &c, "SELECT nonce, expires FROM attest_challenges WHERE device_id = $1", r->device);
-    srv_unlock(srv);
-    if (st != DB_OK)
-        return http_db_error(r);
     char nonce_hex[2 * CHALLENGE_LEN + 1] = "", before[64] = "";
-    bool have = c.nrows > 0 && strtoll(db_cell(&c, 0, 1), NULL, 10) > now_ms();
-    if (have)
-        snprintf(nonce_hex, sizeof nonce_hex, "%s", db_cell(&c, 0, 0));
     uint8_t pub[65];
-    bool key_ok = d.nrows > 0 && pem_point(db_cell(&d, 0, 0), pub);
-    if (d.nrows > 0 && db_cell(&d, 0, 1))
-        snprintf(before, sizeof before, "%s", db_cell(&d, 0, 1));
-    db_rows_free(&d);
-    db_rows_free(&c);
-    if (!have)
-        return http_error(r, 409, "no outstanding challenge for %s (GET molt/attestation first; a challenge is "
-                                  "used once and expires)", r->device);
-    if (!key_ok)
-        return http_error(r, 422, "the attestation key provisioned for %s is not an ECDSA P-256 key", r->device);
+    int ret;
+    if (!outstanding(r, nonce_hex, pub, before, &ret))
+        return ret;
     size_t nlen = 0;
     uint8_t *nonce = hex_decode(nonce_hex, &nlen);
     attest_verdict_t v;
@@ -157,7 +170,6 @@ static int token(req_t *r)
          audit(srv, r->actor, "attest.verified", r->device, before[0] ? before : NULL, ver, evs) == DB_OK;
     bool committed = tx_end(srv, ok);
     free(evs);
-    int ret;
     if (!still)
         ret = http_error(r, 409, "no outstanding challenge for %s (used by another upload)", r->device);
     else if (!committed)

@@ -44,6 +44,29 @@ db_status_t db_exec(db_t *db, const char *sql, int n, const char *const *params,
     return db->drv->exec(db, sql, n, params, out);
 }
 
+bool db_rows_append(db_rows_t *rows, size_t *cap, const char *(*cell)(void *ctx, size_t col), void *ctx)
+{
+    size_t ncols = rows->ncols, need = (rows->nrows + 1) * ncols;
+    if (need > *cap) {
+        size_t c = *cap ? *cap * 2 : 16 * (ncols ? ncols : 1);
+        while (c < need)
+            c *= 2;
+        char **grown = realloc(rows->cell, c * sizeof *grown);
+        if (!grown) {
+            db_rows_free(rows);
+            return false;
+        }
+        rows->cell = grown;
+        *cap = c;
+    }
+    for (size_t i = 0; i < ncols; i++) {
+        const char *v = cell(ctx, i);
+        rows->cell[rows->nrows * ncols + i] = v ? strdup(v) : NULL;
+    }
+    rows->nrows++;
+    return true;
+}
+
 /* --- migrations ------------------------------------------------------------ */
 
 /* "@SERIAL@" is the driver's auto-increment primary key; statements end with ";\n". */

@@ -1,7 +1,7 @@
 /*
  * db.h - moltd's one storage interface: a driver is a struct of function pointers.
  *
- * Everything above this line (store.c, the API handlers) speaks portable SQL with
+ * Everything above this line (rollout.c, the API handlers) speaks portable SQL with
  * numbered text parameters ($1, $2, ...) and reads every value back as text, so a
  * backend only has to run a statement and hand back rows. SQLite (db_sqlite.c) is
  * the default; PostgreSQL (db_pg.c, libpq) implements the same table.
@@ -61,6 +61,10 @@ db_t *db_sqlite_open(const char *path, char *why, size_t whylen);
 db_t *db_pg_open(const char *url, char *why, size_t whylen);
 
 void db_rows_free(db_rows_t *r);
+/* For a backend building a result: append one row of rows->ncols cells, cell i
+ * a copy of cell(ctx, i) (NULL: SQL NULL); *cap is the cells allocated (0 at
+ * first). false when out of memory (rows is freed). */
+bool db_rows_append(db_rows_t *rows, size_t *cap, const char *(*cell)(void *ctx, size_t col), void *ctx);
 static inline const char *db_cell(const db_rows_t *r, size_t row, size_t col)
 {
     return (row < r->nrows && col < r->ncols) ? r->cell[row * r->ncols + col] : NULL;

@@ -19,6 +19,17 @@ typedef struct db_pg {
     PGconn *c;
 } db_pg_t;
 
+typedef struct pg_row {
+    PGresult *res;
+    int r;
+} pg_row_t;
+
+static const char *pg_cell(void *ctx, size_t col)
+{
+    const pg_row_t *row = ctx;
+    return PQgetisnull(row->res, row->r, (int)col) ? NULL : PQgetvalue(row->res, row->r, (int)col);
+}
+
 static db_status_t pg_exec(db_t *db, const char *sql, int n, const char *const *params, db_rows_t *out)
 {
     db_pg_t *d = (db_pg_t *)db;
@@ -36,20 +47,15 @@ static db_status_t pg_exec(db_t *db, const char *sql, int n, const char *const *
         return integrity ? DB_CONSTRAINT : DB_ERROR;
     }
     if (out && st == PGRES_TUPLES_OK) {
-        size_t rows = (size_t)PQntuples(res), cols = (size_t)PQnfields(res);
-        out->nrows = rows;
-        out->ncols = cols;
-        out->cell = rows && cols ? calloc(rows * cols, sizeof *out->cell) : NULL;
-        if (rows && cols && !out->cell) {
-            PQclear(res);
-            memset(out, 0, sizeof *out);
-            snprintf(db->err, sizeof db->err, "postgresql: out of memory");
-            return DB_ERROR;
-        }
-        for (size_t r = 0; r < rows; r++)
-            for (size_t c = 0; c < cols; c++)
-                if (!PQgetisnull(res, (int)r, (int)c))
-                    out->cell[r * cols + c] = strdup(PQgetvalue(res, (int)r, (int)c));
+        pg_row_t row = {res, 0};
+        size_t cap = 0, rows = (size_t)PQntuples(res);
+        out->ncols = (size_t)PQnfields(res);
+        for (; row.r < (int)rows; row.r++)
+            if (!db_rows_append(out, &cap, pg_cell, &row)) {
+                PQclear(res);
+                snprintf(db->err, sizeof db->err, "postgresql: out of memory");
+                return DB_ERROR;
+            }
     }
     PQclear(res);
     return DB_OK;

@@ -4,7 +4,7 @@
  * The database runs in WAL mode with synchronous=FULL: a transaction is on disk
  * when COMMIT returns, so a kill -9 (or a power cut) of moltd loses nothing that
  * was committed. Parameters are bound by name ("$1", "$2", ...), so the portable
- * SQL of store.c runs unchanged here and on PostgreSQL.
+ * SQL of the rules and handlers runs unchanged here and on PostgreSQL.
  *
  * Each connection keeps its prepared statements (a small cache keyed by the SQL
  * text): a base poll runs the same three queries every time, and compiling
@@ -83,6 +83,11 @@ static db_status_t fail(db_sqlite_t *d, int rc)
     return (rc & 0xff) == SQLITE_CONSTRAINT ? DB_CONSTRAINT : DB_ERROR;
 }
 
+static const char *column_text(void *st, size_t col)
+{
+    return (const char *)sqlite3_column_text(st, (int)col);
+}
+
 static db_status_t sq_exec(db_t *db, const char *sql, int n, const char *const *params, db_rows_t *out)
 {
     db_sqlite_t *d = (db_sqlite_t *)db;
@@ -109,26 +114,11 @@ static db_status_t sq_exec(db_t *db, const char *sql, int n, const char *const *
     size_t ncols = (size_t)sqlite3_column_count(st), cap = 0;
     db_rows_t rows = {0, ncols, NULL};
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!out)
-            continue;
-        if ((rows.nrows + 1) * ncols > cap) {
-            cap = cap ? cap * 2 : 16 * (ncols ? ncols : 1);
-            while (cap < (rows.nrows + 1) * ncols)
-                cap *= 2;
-            char **c = realloc(rows.cell, cap * sizeof *c);
-            if (!c) {
-                db_rows_free(&rows);
-                stmt_put(d, st);
-                snprintf(d->base.err, sizeof d->base.err, "sqlite: out of memory");
-                return DB_ERROR;
-            }
-            rows.cell = c;
+        if (out && !db_rows_append(&rows, &cap, column_text, st)) {
+            stmt_put(d, st);
+            snprintf(d->base.err, sizeof d->base.err, "sqlite: out of memory");
+            return DB_ERROR;
         }
-        for (size_t i = 0; i < ncols; i++) {
-            const unsigned char *t = sqlite3_column_text(st, (int)i);
-            rows.cell[rows.nrows * ncols + i] = t ? strdup((const char *)t) : NULL;
-        }
-        rows.nrows++;
     }
     if (rc != SQLITE_DONE) {
         db_status_t s = fail(d, rc);

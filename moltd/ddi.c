@@ -9,157 +9,21 @@
  * device-specific. The user
  * message of a campaign (R-NOTIFY) is served in the deployment before the update,
  * and its first delivery to each device is recorded in the audit log.
+ *
+ * Which action a device is offered, with which DDI modes, and what its feedback
+ * does to the action are rollout.c's rules; this file reads the request, runs
+ * them in a transaction and answers.
  */
-#include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
 #include "moltd.h"
 
-#define OPEN_STATES "('assigned', 'running', 'downloaded', 'cancelling')"
 #define STR_(x) #x
 #define STR(x) STR_(x)
-
-/* --- a campaign's DDI modes (hawkBit parity, issue 19) ------------------------- */
-
-static bool mode_ok(const char *m)
-{
-    return m && (strcmp(m, "forced") == 0 || strcmp(m, "attempt") == 0 || strcmp(m, "skip") == 0);
-}
-
-const char *ddi_campaign_parse(json_t *j, char **out, char *why, size_t cap)
-{
-    json_t *dl = json_object_get(j, "download"), *up = json_object_get(j, "update"),
-           *sl = json_object_get(j, "polling_sleep"), *mw = json_object_get(j, "maintenance_windows"),
-           *cf = json_object_get(j, "confirm");
-    *out = NULL;
-    const char *d = dl ? json_string_value(dl) : "forced", *u = up ? json_string_value(up) : "forced";
-    if (!mode_ok(d))
-        return "download: forced, attempt or skip";
-    if (!mode_ok(u))
-        return "update: forced, attempt or skip";
-    if (strcmp(d, "skip") == 0 && strcmp(u, "skip") != 0)
-        return "update: must be skip when download is skip (nothing to install)";
-    if (sl && (!json_is_integer(sl) || json_integer_value(sl) < 1 || json_integer_value(sl) > 86399))
-        return "polling_sleep: seconds, 1 to 86399 (served as HH:MM:SS)";
-    if (cf && !json_is_boolean(cf))
-        return "confirm: true or false";
-    if (mw && (!json_is_array(mw) || json_array_size(mw) == 0 || json_array_size(mw) > 64))
-        return "maintenance_windows: 1 to 64 windows [{\"start\": ms, \"end\": ms}]";
-    size_t i;
-    json_t *w;
-    json_array_foreach(mw, i, w)
-    {
-        json_t *a = json_object_get(w, "start"), *b = json_object_get(w, "end");
-        if (!json_is_object(w) || json_object_size(w) != 2 || !json_is_integer(a) || !json_is_integer(b) ||
-            json_integer_value(a) < 0 || json_integer_value(b) <= json_integer_value(a)) {
-            snprintf(why, cap, "maintenance_windows[%zu]: {\"start\": ms, \"end\": ms} with start < end", i);
-            return why;
-        }
-    }
-    if (!dl && !up && !sl && !mw && !cf)
-        return NULL; /* all defaults: nothing stored */
-    json_t *o = json_pack("{s:s,s:s}", "download", d, "update", u);
-    if (sl)
-        json_object_set(o, "polling_sleep", sl);
-    if (mw)
-        json_object_set(o, "maintenance_windows", mw);
-    if (cf && json_is_true(cf))
-        json_object_set_new(o, "confirm", json_true());
-    *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(o);
-    return NULL;
-}
-
-/* What the device is told for one action: hawkBit's download/update modes, the
- * maintenance window (update is skip outside it, as hawkBit serves it), the
- * polling interval and whether the user must confirm first. */
-typedef struct modes {
-    char download[8], update[8];
-    const char *window; /* NULL (no windows), "available" or "unavailable" */
-    unsigned sleep;     /* 0: moltd's --poll-sleep */
-    bool confirm;
-} modes_t;
-
-static void modes_of(const char *ddi, modes_t *m)
-{
-    memset(m, 0, sizeof *m);
-    snprintf(m->download, sizeof m->download, "forced");
-    snprintf(m->update, sizeof m->update, "forced");
-    json_error_t e;
-    json_t *o = ddi ? json_loads(ddi, 0, &e) : NULL;
-    if (!o)
-        return;
-    const char *d = json_string_value(json_object_get(o, "download")), *u = json_string_value(json_object_get(o, "update"));
-    if (mode_ok(d))
-        snprintf(m->download, sizeof m->download, "%s", d);
-    if (mode_ok(u))
-        snprintf(m->update, sizeof m->update, "%s", u);
-    m->sleep = (unsigned)json_integer_value(json_object_get(o, "polling_sleep"));
-    m->confirm = json_is_true(json_object_get(o, "confirm"));
-    json_t *mw = json_object_get(o, "maintenance_windows"), *w;
-    if (mw) {
-        int64_t now = now_ms();
-        size_t i;
-        m->window = "unavailable";
-        json_array_foreach(mw, i, w)
-        {
-            if (json_integer_value(json_object_get(w, "start")) <= now && now < json_integer_value(json_object_get(w, "end")))
-                m->window = "available";
-        }
-        if (strcmp(m->window, "unavailable") == 0)
-            snprintf(m->update, sizeof m->update, "skip");
-    }
-    json_decref(o);
-}
-
-int ddi_auth(req_t *r, bool *refused)
-{
-    moltd_t *srv = r->srv;
-    *refused = true;
-    if (strcmp(r->seg[0], srv->tenant) != 0)
-        return http_error(r, 404, "no tenant %s", r->seg[0]);
-    const char *dev = r->seg[3];
-    if (!valid_name(dev, 64))
-        return http_error(r, 404, "no such controller");
-    const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-    bool target = h && strncmp(h, "TargetToken ", 12) == 0, gw = h && strncmp(h, "GatewayToken ", 13) == 0;
-    if (!target && !gw)
-        return http_error(r, 401, "Authorization: TargetToken or GatewayToken is required");
-    const char *tok = h + (target ? 12 : 13);
-    char hash[65];
-    sha256_hex(tok, strlen(tok), hash);
-    db_rows_t d, g = {0};
-    srv_lock(srv);
-    db_status_t st = Q(srv, &d, "SELECT token_hash FROM devices WHERE id = $1", dev);
-    if (st == DB_OK && gw)
-        st = Q(srv, &g, "SELECT name FROM api_tokens WHERE hash = $1 AND role = 'gateway'", hash);
-    srv_unlock(srv);
-    if (st != DB_OK)
-        return http_db_error(r);
-    bool known = d.nrows > 0;
-    bool ok = target ? known && CRYPTO_memcmp(db_cell(&d, 0, 0), hash, 64) == 0 : g.nrows > 0;
-    if (ok && gw)
-        snprintf(r->actor, sizeof r->actor, "gateway:%s", db_cell(&g, 0, 0));
-    db_rows_free(&d);
-    db_rows_free(&g);
-    /* A wrong target token and an unknown device look the same (401): no probing. */
-    if (!ok)
-        return http_error(r, 401, "bad %s", target ? "target token" : "gateway token");
-    if (!known)
-        return http_error(r, 404, "no controller %s", dev);
-    if (!gw)
-        snprintf(r->actor, sizeof r->actor, "device:%s", dev);
-    snprintf(r->device, sizeof r->device, "%s", dev);
-    *refused = false;
-    return MHD_YES;
-}
 
 /* "http://host/{tenant}/controller/v1/{id}" (https behind a TLS proxy: http_scheme) */
 static void base_url(req_t *r, char *out, size_t cap)
@@ -180,46 +44,13 @@ static json_t *href(const char *a, const char *b, const char *c, const char *d)
     return json_pack("{s:s}", "href", u);
 }
 
-/* The open action of the device that may be shown now, if any. */
-typedef struct open_action {
-    char id[24], state[16];
-    bool found;
-    bool waits;    /* the user must confirm it first (confirmationBase) */
-    modes_t modes; /* its campaign's DDI modes */
-} open_action_t;
-
-static db_status_t find_open(moltd_t *srv, const char *dev, open_action_t *a)
-{
-    db_rows_t rows;
-    char now[24];
-    snprintf(now, sizeof now, "%lld", (long long)now_ms());
-    /* Started actions continue whatever the campaign does; an unstarted one is
-     * offered only while its campaign runs, its step is released and its time has come. */
-    db_status_t st = Q(srv, &rows,
-                       "SELECT a.id, a.state, c.ddi, a.confirmed FROM actions a JOIN campaigns c ON c.id = a.campaign_id"
-                       " WHERE a.device_id = $1 AND a.state IN " OPEN_STATES " AND " ACTION_RELEASED("$2")
-                       " ORDER BY a.id LIMIT 1",
-                       dev, now);
-    a->found = st == DB_OK && rows.nrows > 0;
-    if (a->found) {
-        snprintf(a->id, sizeof a->id, "%s", db_cell(&rows, 0, 0));
-        snprintf(a->state, sizeof a->state, "%s", db_cell(&rows, 0, 1));
-        modes_of(db_cell(&rows, 0, 2), &a->modes);
-        a->waits = a->modes.confirm && !db_cell(&rows, 0, 3) && strcmp(a->state, "cancelling") != 0;
-    }
-    db_rows_free(&rows);
-    return st;
-}
-
-static bool etag_matches(const char *h, const char *etag);
-
-static int poll_base(req_t *r)
+int ddi_poll_base(req_t *r)
 {
     moltd_t *srv = r->srv;
     open_action_t a;
     db_rows_t d;
     srv_lock(srv);
-    db_status_t st = find_open(srv, r->device, &a);
+    db_status_t st = rollout_open_action(srv, r->device, &a);
     if (st == DB_OK)
         st = Q(srv, &d,
                "SELECT d.config_wanted, (SELECT MAX(a.id) FROM actions a WHERE a.device_id = d.id"
@@ -267,11 +98,8 @@ static int poll_base(req_t *r)
     sha256_hex(body, strlen(body), h);
     snprintf(etag, sizeof etag, "\"%.32s\"", h);
     int ret;
-    if (etag_matches(http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag)) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-        ret = MHD_queue_response(r->conn, 304, resp);
-        MHD_destroy_response(resp);
+    if (http_etag_matches(http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag)) {
+        ret = http_empty(r, 304, MHD_HTTP_HEADER_ETAG, etag, NULL, NULL);
     } else {
         struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
@@ -333,7 +161,7 @@ static json_t *deployment_json_as(req_t *r, const char *aid, const db_rows_t *a,
     json_t *chunk = json_pack("{s:s,s:s,s:s,s:o,s:[o]}", "part", "os", "version", db_cell(a, 0, 7), "name",
                               db_cell(a, 0, 13), "metadata", meta, "artifacts", art);
     modes_t m;
-    modes_of(db_cell(a, 0, 18), &m);
+    rollout_modes(db_cell(a, 0, 18), &m);
     json_t *dep = json_pack("{s:s,s:s,s:[o]}", "download", m.download, "update", m.update, "chunks", chunk);
     if (m.window)
         json_object_set_new(dep, "maintenanceWindow", json_string(m.window));
@@ -376,21 +204,70 @@ static bool action_history(req_t *r, const char *aid, const char *state, json_t 
 static bool awaits_confirmation(const db_rows_t *a)
 {
     modes_t m;
-    modes_of(db_cell(a, 0, 18), &m);
+    rollout_modes(db_cell(a, 0, 18), &m);
     return m.confirm && !db_cell(a, 0, 19) && strcmp(db_cell(a, 0, 1), "cancelling") != 0;
 }
 
-static int deployment_base(req_t *r, const char *aid)
+/* Begin a transaction and read the action (ACT_SELECT) if the device may see
+ * it now (*ok: the read worked; a->nrows 0: no such released action). false
+ * when the transaction could not begin. */
+static bool released_action(req_t *r, const char *aid, db_rows_t *a, char now[24], bool *ok)
+{
+    snprintf(now, 24, "%lld", (long long)now_ms());
+    if (!tx_begin(r->srv))
+        return false;
+    *ok = Q(r->srv, a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK;
+    return true;
+}
+
+/* R-NOTIFY: the first delivery of the campaign's message to this device (the
+ * action row a: ACT_SELECT) is recorded, in the open transaction. Conditional:
+ * of two instances serving it at once, one records it. false on a database error. */
+static bool note_served(req_t *r, const char *aid, const db_rows_t *a, const char *now)
+{
+    if (db_cell(a, 0, 2))
+        return true; /* served before */
+    moltd_t *srv = r->srv;
+    db_rows_t first;
+    bool ok = Q(srv, &first, "UPDATE actions SET notified = $2 WHERE id = $1 AND notified IS NULL RETURNING id", aid,
+                now) == DB_OK;
+    bool is_first = ok && first.nrows == 1;
+    if (ok)
+        db_rows_free(&first);
+    if (is_first)
+        ok = audit(srv, r->actor, "notify.served", r->device, db_cell(a, 0, 3), db_cell(a, 0, 7), db_cell(a, 0, 5)) ==
+             DB_OK;
+    return ok;
+}
+
+/* Commit (when ok) and answer the deployment under key ("deployment" or
+ * "confirmation") with its actionHistory; frees a. */
+static int answer_deployment(req_t *r, const char *aid, db_rows_t *a, bool ok, const char *key)
+{
+    if (!tx_end(r->srv, ok)) {
+        db_rows_free(a);
+        return http_db_error(r);
+    }
+    json_t *out = deployment_json_as(r, aid, a, key);
+    ok = action_history(r, aid, db_cell(a, 0, 1), out);
+    db_rows_free(a);
+    if (!ok) {
+        json_decref(out);
+        return http_db_error(r);
+    }
+    return http_json(r, 200, out);
+}
+
+int ddi_deployment_base(req_t *r, const char *aid)
 {
     moltd_t *srv = r->srv;
     db_rows_t a;
     char now[24];
-    snprintf(now, sizeof now, "%lld", (long long)now_ms());
-    if (!tx_begin(srv))
-        return http_db_error(r);
+    bool ok;
     /* An action not yet released (its step, start_at, a pause) is not shown: the
      * same 404 as an unknown one, so it can be neither fetched nor probed. */
-    bool ok = Q(srv, &a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK;
+    if (!released_action(r, aid, &a, now, &ok))
+        return http_db_error(r);
     if (ok && a.nrows == 0) {
         tx_end(srv, false);
         db_rows_free(&a);
@@ -403,34 +280,12 @@ static int deployment_base(req_t *r, const char *aid)
     }
     /* R-NOTIFY: the campaign's message travels with the deployment, before any
      * download; its first delivery to this device is recorded. */
-    if (ok && !db_cell(&a, 0, 2)) {
-        /* Conditional: of two instances serving it at once, one records it. */
-        db_rows_t first;
-        ok = Q(srv, &first, "UPDATE actions SET notified = $2 WHERE id = $1 AND notified IS NULL RETURNING id", aid,
-               now) == DB_OK;
-        bool is_first = ok && first.nrows == 1;
-        if (ok)
-            db_rows_free(&first);
-        if (is_first)
-            ok = audit(srv, r->actor, "notify.served", r->device, db_cell(&a, 0, 3), db_cell(&a, 0, 7),
-                       db_cell(&a, 0, 5)) == DB_OK;
-    }
-    if (!tx_end(srv, ok)) {
-        db_rows_free(&a);
-        return http_db_error(r);
-    }
-    json_t *out = deployment_json(r, aid, &a);
-    ok = action_history(r, aid, db_cell(&a, 0, 1), out);
-    db_rows_free(&a);
-    if (!ok) {
-        json_decref(out);
-        return http_db_error(r);
-    }
-    return http_json(r, 200, out);
+    ok = ok && note_served(r, aid, &a, now);
+    return answer_deployment(r, aid, &a, ok, "deployment");
 }
 
 /* hawkBit's installedBase: the deployment of an action the device installed. */
-static int installed_base(req_t *r, const char *aid)
+int ddi_installed_base(req_t *r, const char *aid)
 {
     db_rows_t a;
     srv_lock(r->srv);
@@ -447,7 +302,7 @@ static int installed_base(req_t *r, const char *aid)
 }
 
 /* GET softwaremodules/{id}/artifacts: the package's artifact list, for devices of its class. */
-static int artifact_list(req_t *r, const char *pkgid)
+int ddi_artifact_list(req_t *r, const char *pkgid)
 {
     db_rows_t p;
     srv_lock(r->srv);
@@ -518,125 +373,120 @@ static void details(json_t *j, char *out, size_t cap)
     }
 }
 
-static int deployment_feedback(req_t *r, const char *aid)
+/* One feedback, as the device sent it. */
+typedef struct feedback {
+    const char *aid, *exec, *fin;
+    char det[1024], now[24];
+} feedback_t;
+
+/* After the action's state changed: the step's counters, the device's version,
+ * actionHistory (the last ACTION_MESSAGES_MAX kept), the audit record (who,
+ * what, when, the version before and after), the campaign's next step. */
+static bool feedback_record(req_t *r, const feedback_t *f, const db_rows_t *a, const fb_effect_t *e)
 {
     moltd_t *srv = r->srv;
-    const char *exec, *fin;
-    int ret;
-    json_t *j = feedback_body(r, aid, &exec, &fin, &ret);
-    if (!j)
-        return ret;
-    char det[1024], now[24];
-    details(j, det, sizeof det);
-    snprintf(now, sizeof now, "%lld", (long long)now_ms());
-    db_rows_t a;
-    int attempts = 0;
-again:
-    if (!tx_begin(srv)) {
-        json_decref(j);
-        return http_db_error(r);
-    }
-    bool ok = Q(srv, &a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK; /* unreleased: 404 */
-    if (!ok || a.nrows == 0) {
+    const char *cid = db_cell(a, 0, 4), *before = db_cell(a, 0, 3), *ver = db_cell(a, 0, 7);
+    bool failed = strcmp(e->to, "failure") == 0;
+    bool ok = !e->closes || step_count(srv, cid, db_cell(a, 0, 17), -1, failed) == DB_OK;
+    if (ok && e->installs)
+        ok = Q(srv, NULL, "UPDATE devices SET version = $2, config_wanted = 1 WHERE id = $1", r->device, ver) == DB_OK;
+    ok = ok &&
+         Q(srv, NULL, "INSERT INTO action_messages (action_id, at, execution, message) VALUES ($1, $2, $3, $4)", f->aid,
+           f->now, f->exec, f->det) == DB_OK &&
+         Q(srv, NULL,
+           "DELETE FROM action_messages WHERE action_id = $1 AND id < (SELECT MIN(id) FROM (SELECT id FROM"
+           " action_messages WHERE action_id = $1 ORDER BY id DESC LIMIT " STR(ACTION_MESSAGES_MAX) ") t)",
+           f->aid) == DB_OK;
+    if (ok && e->what)
+        ok = audit(srv, r->actor, e->what, r->device, before, e->installs ? ver : before,
+                   f->det[0] ? f->det : NULL) == DB_OK;
+    if (ok && e->closes)
+        ok = campaign_evaluate(srv, cid, failed) == DB_OK;
+    return ok;
+}
+
+#define FB_AGAIN (-2) /* the action changed meanwhile: decide again */
+
+/* The action, if the device may give feedback on it now: false with the
+ * answer in *ret (404 unreleased or unknown, 410 closed, 409 awaiting
+ * consent), the transaction rolled back. */
+static bool feedback_action(req_t *r, const feedback_t *f, db_rows_t *a, int *ret)
+{
+    moltd_t *srv = r->srv;
+    bool ok = Q(srv, a, ACT_SELECT_RELEASED, f->aid, r->device, f->now) == DB_OK; /* unreleased: 404 */
+    if (!ok || a->nrows == 0) {
         tx_end(srv, false);
         if (ok)
-            db_rows_free(&a);
-        json_decref(j);
-        return ok ? http_error(r, 404, "no action %s for %s", aid, r->device) : http_db_error(r);
+            db_rows_free(a);
+        *ret = ok ? http_error(r, 404, "no action %s for %s", f->aid, r->device) : http_db_error(r);
+        return false;
     }
-    const char *state = db_cell(&a, 0, 1), *before = db_cell(&a, 0, 3), *ver = db_cell(&a, 0, 7);
-    if (strcmp(state, "success") == 0 || strcmp(state, "failure") == 0 || strcmp(state, "cancelled") == 0) {
-        tx_end(srv, false);
-        ret = http_error(r, 410, "action %s is closed (%s)", aid, state);
-        db_rows_free(&a);
-        json_decref(j);
+    const char *state = db_cell(a, 0, 1);
+    bool closed = strcmp(state, "success") == 0 || strcmp(state, "failure") == 0 || strcmp(state, "cancelled") == 0;
+    if (!closed && !awaits_confirmation(a))
+        return true;
+    tx_end(srv, false);
+    *ret = closed ? http_error(r, 410, "action %s is closed (%s)", f->aid, state)
+                  : http_error(r, 409, "action %s waits for the user's confirmation (confirmationBase)", f->aid);
+    db_rows_free(a);
+    return false;
+}
+
+/* One attempt: the answer, or FB_AGAIN. Conditional on the state read: when
+ * another instance (or request) changed the action meanwhile, nothing is
+ * written and the whole decision is taken again on what it committed (a
+ * closed action is then 410): exactly once. */
+static int feedback_once(req_t *r, const feedback_t *f)
+{
+    moltd_t *srv = r->srv;
+    int ret;
+    db_rows_t a, upd;
+    if (!tx_begin(srv))
+        return http_db_error(r);
+    if (!feedback_action(r, f, &a, &ret))
         return ret;
-    }
-    if (awaits_confirmation(&a)) {
-        tx_end(srv, false);
-        db_rows_free(&a);
-        json_decref(j);
-        return http_error(r, 409, "action %s waits for the user's confirmation (confirmationBase)", aid);
-    }
-    /* update skip (a download-only campaign, or outside its maintenance window):
-     * a closing success does not install, so the device's version stays; a
-     * download-only action is finished by "downloaded" (hawkBit's DOWNLOAD_ONLY). */
-    modes_t md;
-    modes_of(db_cell(&a, 0, 18), &md);
-    json_error_t je;
-    json_t *cddi = db_cell(&a, 0, 18) ? json_loads(db_cell(&a, 0, 18), 0, &je) : NULL;
-    const char *cu = cddi ? json_string_value(json_object_get(cddi, "update")) : NULL;
-    bool download_only = cu && strcmp(cu, "skip") == 0;
-    json_decref(cddi);
-    bool no_install = strcmp(md.update, "skip") == 0;
-    const char *to = state, *what = NULL;
-    bool closes = false;
-    if (download_only && strcmp(exec, "downloaded") == 0) {
-        closes = true;
-        to = "success";
-        what = "update.downloaded";
-    } else if (strcmp(exec, "closed") == 0) {
-        closes = true;
-        to = strcmp(fin, "failure") == 0 ? "failure" : "success";
-        what = strcmp(to, "success") == 0 ? "update.success" : "update.failure";
-    } else if (strcmp(exec, "canceled") == 0) {
-        closes = true;
-        to = "cancelled";
-        what = "update.cancelled";
-    } else if (strcmp(exec, "downloaded") == 0) {
-        to = "downloaded";
-    } else if (strcmp(exec, "rejected") == 0) {
-        what = "update.rejected"; /* hawkBit: a warning, the action stays open */
-    } else if (strcmp(state, "cancelling") != 0) {
-        to = "running";
-    }
-    if (!what && strcmp(to, state) != 0)
-        what = strcmp(to, "running") == 0 ? "update.running" : "update.downloaded";
-    /* Conditional on the state read: when another instance (or request) changed
-     * the action meanwhile, nothing is written and the whole decision is taken
-     * again on what it committed (a closed action is then 410): exactly once. */
-    db_rows_t upd;
-    if (closes) /* the campaign row first, then the action and the counters: one lock order for all */
+    const char *state = db_cell(&a, 0, 1);
+    fb_effect_t e = rollout_feedback(state, f->exec, f->fin, db_cell(&a, 0, 18));
+    bool ok = true;
+    if (e.closes) /* the campaign row first, then the action and the counters: one lock order for all */
         ok = campaign_lock(srv, db_cell(&a, 0, 4)) == DB_OK;
     ok = ok && Q(srv, &upd, "UPDATE actions SET state = $2, detail = $3, updated = $4 WHERE id = $1 AND state = $5 RETURNING id",
-                 aid, to, det[0] ? det : NULL, now, state) == DB_OK;
+                 f->aid, e.to, f->det[0] ? f->det : NULL, f->now, state) == DB_OK;
     bool changed = ok && upd.nrows == 1;
     if (ok)
         db_rows_free(&upd);
     if (ok && !changed) {
         tx_end(srv, false);
         db_rows_free(&a);
-        if (++attempts < 5)
-            goto again;
-        json_decref(j);
-        return http_error(r, 409, "action %s keeps changing: send the feedback again", aid);
+        return FB_AGAIN;
     }
-    if (ok && closes)
-        ok = step_count(srv, db_cell(&a, 0, 4), db_cell(&a, 0, 17), -1, strcmp(to, "failure") == 0) == DB_OK;
-    bool installs = strcmp(to, "success") == 0 && !no_install;
-    if (ok && installs)
-        ok = Q(srv, NULL, "UPDATE devices SET version = $2, config_wanted = 1 WHERE id = $1", r->device, ver) == DB_OK;
-    /* actionHistory: every feedback's execution and details, the last ACTION_MESSAGES_MAX kept */
-    if (ok)
-        ok = Q(srv, NULL, "INSERT INTO action_messages (action_id, at, execution, message) VALUES ($1, $2, $3, $4)", aid,
-               now, exec, det) == DB_OK &&
-             Q(srv, NULL,
-               "DELETE FROM action_messages WHERE action_id = $1 AND id < (SELECT MIN(id) FROM (SELECT id FROM"
-               " action_messages WHERE action_id = $1 ORDER BY id DESC LIMIT " STR(ACTION_MESSAGES_MAX) ") t)",
-               aid) == DB_OK;
-    /* The audit record: who, what, when, the version before and after. */
-    if (ok && what)
-        ok = audit(srv, r->actor, what, r->device, before, installs ? ver : before, det[0] ? det : NULL) == DB_OK;
-    if (ok && closes)
-        ok = campaign_evaluate(srv, db_cell(&a, 0, 4), strcmp(to, "failure") == 0) == DB_OK;
+    ok = ok && feedback_record(r, f, &a, &e);
     db_rows_free(&a);
-    json_decref(j);
     if (!tx_end(srv, ok))
         return http_db_error(r);
     return http_reply(r, 200, NULL, "", 0);
 }
 
-static int cancel_action(req_t *r, const char *aid, bool feedback)
+int ddi_deployment_feedback(req_t *r, const char *aid)
+{
+    feedback_t f = {.aid = aid};
+    int ret;
+    json_t *j = feedback_body(r, aid, &f.exec, &f.fin, &ret);
+    if (!j)
+        return ret;
+    details(j, f.det, sizeof f.det);
+    snprintf(f.now, sizeof f.now, "%lld", (long long)now_ms());
+    for (int attempts = 1; (ret = feedback_once(r, &f)) == FB_AGAIN; attempts++) {
+        if (attempts == 5) {
+            ret = http_error(r, 409, "action %s keeps changing: send the feedback again", aid);
+            break;
+        }
+    }
+    json_decref(j);
+    return ret;
+}
+
+int ddi_cancel_action(req_t *r, const char *aid, bool feedback)
 {
     moltd_t *srv = r->srv;
     const char *exec = NULL, *fin = NULL;
@@ -707,11 +557,11 @@ static int cancel_action(req_t *r, const char *aid, bool feedback)
 
 /* GET confirmationBase: hawkBit's auto-confirm state (moltd has none: every
  * campaign that asks for consent asks the user) and the action waiting, if any. */
-static int confirmation_root(req_t *r)
+int ddi_confirmation_root(req_t *r)
 {
     open_action_t a;
     srv_lock(r->srv);
-    db_status_t st = find_open(r->srv, r->device, &a);
+    db_status_t st = rollout_open_action(r->srv, r->device, &a);
     srv_unlock(r->srv);
     if (st != DB_OK)
         return http_db_error(r);
@@ -726,15 +576,14 @@ static int confirmation_root(req_t *r)
 /* GET confirmationBase/{id}: the deployment the user is asked about, with the
  * campaign's message (R-NOTIFY: served before anything is downloaded, its first
  * delivery recorded as for deploymentBase). */
-static int confirmation_get(req_t *r, const char *aid)
+int ddi_confirmation_get(req_t *r, const char *aid)
 {
     moltd_t *srv = r->srv;
     db_rows_t a;
     char now[24];
-    snprintf(now, sizeof now, "%lld", (long long)now_ms());
-    if (!tx_begin(srv))
+    bool ok;
+    if (!released_action(r, aid, &a, now, &ok))
         return http_db_error(r);
-    bool ok = Q(srv, &a, ACT_SELECT_RELEASED, aid, r->device, now) == DB_OK;
     if (ok && (a.nrows == 0 || !awaits_confirmation(&a))) {
         tx_end(srv, false);
         int ret = a.nrows == 0 ? http_error(r, 404, "no action %s for %s", aid, r->device)
@@ -742,37 +591,15 @@ static int confirmation_get(req_t *r, const char *aid)
         db_rows_free(&a);
         return ret;
     }
-    if (ok && !db_cell(&a, 0, 2)) {
-        db_rows_t first;
-        ok = Q(srv, &first, "UPDATE actions SET notified = $2 WHERE id = $1 AND notified IS NULL RETURNING id", aid,
-               now) == DB_OK;
-        bool is_first = ok && first.nrows == 1;
-        if (ok)
-            db_rows_free(&first);
-        if (is_first)
-            ok = audit(srv, r->actor, "notify.served", r->device, db_cell(&a, 0, 3), db_cell(&a, 0, 7),
-                       db_cell(&a, 0, 5)) == DB_OK;
-    }
-    if (!tx_end(srv, ok)) {
-        if (ok)
-            db_rows_free(&a);
-        return http_db_error(r);
-    }
-    json_t *out = deployment_json_as(r, aid, &a, "confirmation");
-    ok = action_history(r, aid, db_cell(&a, 0, 1), out);
-    db_rows_free(&a);
-    if (!ok) {
-        json_decref(out);
-        return http_db_error(r);
-    }
-    return http_json(r, 200, out);
+    ok = ok && note_served(r, aid, &a, now);
+    return answer_deployment(r, aid, &a, ok, "confirmation");
 }
 
 /* POST confirmationBase/{id}/feedback {confirmation: confirmed|denied, code?, details?}.
  * confirmed: the deployment is offered from the next poll on; denied: recorded,
  * the action keeps waiting (hawkBit) until the user confirms or the operator
  * cancels the campaign. Both audited (update.confirmed / update.denied). */
-static int confirmation_feedback(req_t *r, const char *aid)
+int ddi_confirmation_feedback(req_t *r, const char *aid)
 {
     moltd_t *srv = r->srv;
     int ret;
@@ -832,7 +659,7 @@ static int confirmation_feedback(req_t *r, const char *aid)
  * distribution set; moltd sets the device's version to that of a package of
  * the device's class (name = the class, as the chunk name served), audited as
  * device.installed. An unknown name or version is 404, as in hawkBit. */
-static int installed_put(req_t *r)
+int ddi_installed_put(req_t *r)
 {
     moltd_t *srv = r->srv;
     int ret;
@@ -875,7 +702,7 @@ static int installed_put(req_t *r)
     return http_reply(r, 200, NULL, "", 0);
 }
 
-static int config_data(req_t *r)
+int ddi_config_data(req_t *r)
 {
     moltd_t *srv = r->srv;
     int ret;
@@ -942,198 +769,4 @@ static int config_data(req_t *r)
     if (!tx_end(srv, ok))
         return http_db_error(r);
     return http_reply(r, 200, NULL, "", 0);
-}
-
-/* --- downloads ---------------------------------------------------------------- */
-
-/* Parse a single "bytes=a-b" / "bytes=a-" / "bytes=-n" range against size.
- * Returns 1 satisfiable (off, len set), 0 absent or not understood (serve all),
- * -1 unsatisfiable (416). Several ranges are served as the whole file. */
-static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
-{
-    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
-        return 0;
-    const char *p = h + 6;
-    char *end;
-    if (*p == '-') {
-        if (p[1] < '0' || p[1] > '9')
-            return 0;
-        uint64_t n = strtoull(p + 1, &end, 10);
-        if (*end)
-            return 0;
-        if (n == 0 || size == 0)
-            return -1;
-        *len = n > size ? size : n;
-        *off = size - *len;
-        return 1;
-    }
-    if (*p < '0' || *p > '9')
-        return 0;
-    uint64_t a = strtoull(p, &end, 10), b;
-    if (*end != '-')
-        return 0;
-    if (end[1] == '\0')
-        b = size ? size - 1 : 0;
-    else {
-        if (end[1] < '0' || end[1] > '9')
-            return 0;
-        b = strtoull(end + 1, &end, 10);
-        if (*end || b < a)
-            return 0;
-    }
-    if (a >= size)
-        return -1;
-    if (b >= size)
-        b = size - 1;
-    *off = a;
-    *len = b - a + 1;
-    return 1;
-}
-
-static bool etag_matches(const char *h, const char *etag)
-{
-    if (!h)
-        return false;
-    if (strcmp(h, "*") == 0)
-        return true;
-    return strstr(h, etag) != NULL; /* a list of quoted tags; ours is a full quoted sha256 */
-}
-
-static int download(req_t *r, const char *pkgid, const char *fname)
-{
-    moltd_t *srv = r->srv;
-    db_rows_t p;
-    srv_lock(srv);
-    db_status_t st = Q(srv, &p,
-                       "SELECT p.sha256, p.md5, p.size, p.filename FROM packages p JOIN devices d ON d.class = p.class"
-                       " WHERE p.id = $1 AND d.id = $2",
-                       pkgid, r->device);
-    srv_unlock(srv);
-    if (st != DB_OK)
-        return http_db_error(r);
-    size_t fl = strlen(fname), name_len = p.nrows ? strlen(db_cell(&p, 0, 3)) : 0;
-    bool md5 = p.nrows && fl == name_len + 7 && strcmp(fname + name_len, ".MD5SUM") == 0 &&
-               strncmp(fname, db_cell(&p, 0, 3), name_len) == 0;
-    if (p.nrows == 0 || (!md5 && strcmp(fname, db_cell(&p, 0, 3)) != 0)) {
-        db_rows_free(&p);
-        return http_error(r, 404, "no artifact %s/%s for %s", pkgid, fname, r->device);
-    }
-    char sha[65], etag[80], path[4200];
-    snprintf(sha, sizeof sha, "%s", db_cell(&p, 0, 0));
-    snprintf(etag, sizeof etag, "\"%s\"", sha);
-    uint64_t size = strtoull(db_cell(&p, 0, 2), NULL, 10);
-    if (md5) {
-        char line[256];
-        int n = snprintf(line, sizeof line, "%s  %s\n", db_cell(&p, 0, 1), db_cell(&p, 0, 3));
-        db_rows_free(&p);
-        return http_reply(r, 200, "text/plain", line, (size_t)n);
-    }
-    db_rows_free(&p);
-    if (srv->artifact_base_url) {
-        /* The package is signed end to end: the mirror or CDN need not be trusted. */
-        char loc[4200];
-        snprintf(loc, sizeof loc, "%s/%s", srv->artifact_base_url, sha);
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-        int ret = MHD_queue_response(r->conn, 302, resp);
-        MHD_destroy_response(resp);
-        return ret;
-    }
-    if (etag_matches(http_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag)) {
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-        int ret = MHD_queue_response(r->conn, 304, resp);
-        MHD_destroy_response(resp);
-        return ret;
-    }
-    snprintf(path, sizeof path, "%s/%s", srv->artifact_dir, sha);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat stt;
-    if (fd < 0 || fstat(fd, &stt) != 0 || (uint64_t)stt.st_size != size) {
-        if (fd >= 0)
-            close(fd);
-        return http_error(r, 500, "artifact %s is missing or damaged in the store", sha);
-    }
-    uint64_t off = 0, len = size;
-    const char *ifr = http_header(r, "If-Range");
-    int rg = parse_range(http_header(r, MHD_HTTP_HEADER_RANGE), size, &off, &len);
-    if (rg != 0 && ifr && strcmp(ifr, etag) != 0) { /* the client's copy is another version: send it all */
-        rg = 0;
-        off = 0;
-        len = size;
-    }
-    if (rg < 0) {
-        close(fd);
-        char cr[64];
-        snprintf(cr, sizeof cr, "bytes */%" PRIu64, size);
-        struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-        int ret = MHD_queue_response(r->conn, 416, resp);
-        MHD_destroy_response(resp);
-        return ret;
-    }
-    struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, off); /* owns fd */
-    if (!resp) {
-        close(fd);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-    if (rg > 0) {
-        char cr[96];
-        snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, off, off + len - 1, size);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-    }
-    int ret = MHD_queue_response(r->conn, rg > 0 ? 206 : 200, resp);
-    MHD_destroy_response(resp);
-    return ret;
-}
-
-int ddi_dispatch(req_t *r)
-{
-    const char *m = r->method;
-    bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0, put = strcmp(m, "PUT") == 0,
-         head = strcmp(m, "HEAD") == 0; /* libmicrohttpd sends the headers of the GET answer, no body */
-    int n = r->nseg - 4; /* segments under the controller base */
-    const char *s1 = n >= 1 ? r->seg[4] : "", *s2 = n >= 2 ? r->seg[5] : NULL, *s3 = n >= 3 ? r->seg[6] : NULL;
-    if (n == 0)
-        return get ? poll_base(r) : http_error(r, 405, "method %s not allowed here", m);
-    bool num = s2 && strspn(s2, "0123456789") == strlen(s2) && strlen(s2) < 19;
-    if (strcmp(s1, "deploymentBase") == 0 && num && n == 2)
-        return get ? deployment_base(r, s2) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "deploymentBase") == 0 && num && n == 3 && strcmp(s3, "feedback") == 0)
-        return post ? deployment_feedback(r, s2) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "cancelAction") == 0 && num && n == 2)
-        return get ? cancel_action(r, s2, false) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "cancelAction") == 0 && num && n == 3 && strcmp(s3, "feedback") == 0)
-        return post ? cancel_action(r, s2, true) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "configData") == 0 && n == 1)
-        return put ? config_data(r) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "softwaremodules") == 0 && num && n == 4 && strcmp(s3, "artifacts") == 0)
-        return get || head ? download(r, s2, r->seg[7]) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "softwaremodules") == 0 && num && n == 3 && strcmp(s3, "artifacts") == 0)
-        return get ? artifact_list(r, s2) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "installedBase") == 0 && num && n == 2)
-        return get ? installed_base(r, s2) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "installedBase") == 0 && n == 1)
-        return put ? installed_put(r) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "confirmationBase") == 0 && n == 1)
-        return get ? confirmation_root(r) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "confirmationBase") == 0 && num && n == 2)
-        return get ? confirmation_get(r, s2) : http_error(r, 405, "method %s not allowed here", m);
-    if (strcmp(s1, "confirmationBase") == 0 && num && n == 3 && strcmp(s3, "feedback") == 0)
-        return post ? confirmation_feedback(r, s2) : http_error(r, 405, "method %s not allowed here", m);
-    /* hawkBit's auto-confirm switch: moltd asks the user for every campaign that wants consent */
-    if (strcmp(s1, "confirmationBase") == 0)
-        return http_error(r, 501, "auto-confirm is not supported: the user confirms each deployment");
-    if (strcmp(s1, "molt") == 0 && n == 2 && strcmp(s2, "attestation") == 0)
-        return attest_dispatch(r);
-    if (strcmp(s1, "molt") == 0 && n == 2 && strcmp(s2, "ticket") == 0)
-        return ticket_issue(r);
-    if (strcmp(s1, "molt") == 0 && n == 3 && strcmp(s2, "keyEnvelope") == 0 && strspn(s3, "0123456789") == strlen(s3) &&
-        strlen(s3) < 19)
-        return get ? envelope_get(r, s3) : http_error(r, 405, "method %s not allowed here", m);
-    return http_error(r, 404, "no such resource");
 }

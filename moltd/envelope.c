@@ -85,7 +85,7 @@ char *content_key_wrap(const moltd_t *srv, const char *sha256, const uint8_t *ke
         free(hex);
         return NULL;
     }
-    hex_encode(w, GCM_IV + len + GCM_TAG, hex);
+    host_hex(w, GCM_IV + len + GCM_TAG, hex);
     return hex;
 }
 
@@ -224,7 +224,7 @@ static unsigned issue(req_t *r, const db_rows_t *a, uint8_t *env, size_t *env_le
     if (status)
         return status;
     char hex[2 * MOLT_ENV_MAX + 1], now[24], sha[65], detail[200];
-    hex_encode(env, *env_len, hex);
+    host_hex(env, *env_len, hex);
     sha256_hex(env, *env_len, sha);
     snprintf(now, sizeof now, "%lld", (long long)now_ms());
     snprintf(detail, sizeof detail, "package %s, %s envelope, %zu bytes, sha256 %s", db_cell(a, 0, 0), type, *env_len,

@@ -35,6 +35,27 @@ int http_reply(req_t *r, unsigned status, const char *type, const void *body, si
     return ret;
 }
 
+int http_empty(req_t *r, unsigned status, const char *h1, const char *v1, const char *h2, const char *v2)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (h1)
+        MHD_add_response_header(resp, h1, v1);
+    if (h2)
+        MHD_add_response_header(resp, h2, v2);
+    int ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+bool http_etag_matches(const char *h, const char *etag)
+{
+    if (!h)
+        return false;
+    if (strcmp(h, "*") == 0)
+        return true;
+    return strstr(h, etag) != NULL; /* a list of quoted tags; ours is a full quoted sha256 */
+}
+
 int http_json(req_t *r, unsigned status, json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT);
@@ -182,7 +203,7 @@ json_t *http_body_json(req_t *r, int *ret)
  * X-Ssl-Issuer-Hash-1 (a value naming the CA that signed it). Anyone can send
  * those headers, so they count only from a --trusted-proxy address (the TCP
  * peer, not a header), and only with the configured issuer value. */
-static bool from_proxy(req_t *r)
+bool http_from_proxy(req_t *r)
 {
     if (!r->srv->nproxies)
         return false;
@@ -199,48 +220,7 @@ static bool from_proxy(req_t *r)
 const char *http_scheme(req_t *r)
 {
     const char *p = http_header(r, "X-Forwarded-Proto");
-    return p && strcmp(p, "https") == 0 && from_proxy(r) ? "https" : "http";
-}
-
-/* DDI authentication by client certificate. *handled is false when the request
- * is not one (no trusted proxy, mode off, or no certificate: the proxy passed a
- * request without one, which then needs its TargetToken as usual). */
-static int ddi_cert_auth(req_t *r, bool *refused, bool *handled)
-{
-    moltd_t *srv = r->srv;
-    *handled = false;
-    if (!srv->cert_issuer || !from_proxy(r))
-        return MHD_YES;
-    const char *cn = http_header(r, "X-Ssl-Client-Cn");
-    if (!cn)
-        return MHD_YES;
-    *handled = true;
-    *refused = true;
-    const char *issuer = http_header(r, "X-Ssl-Issuer-Hash-1");
-    size_t n = strlen(srv->cert_issuer);
-    if (!issuer || strlen(issuer) != n || CRYPTO_memcmp(issuer, srv->cert_issuer, n) != 0)
-        return http_error(r, 401, "client certificate: not issued by the device CA this moltd trusts");
-    if (strcmp(r->seg[0], srv->tenant) != 0)
-        return http_error(r, 404, "no tenant %s", r->seg[0]);
-    const char *dev = r->seg[3];
-    if (!valid_name(dev, 64))
-        return http_error(r, 404, "no such controller");
-    if (strcmp(cn, dev) != 0)
-        return http_error(r, 403, "client certificate: it names another controller than %s", dev);
-    db_rows_t d = {0};
-    srv_lock(srv);
-    db_status_t st = Q(srv, &d, "SELECT 1 FROM devices WHERE id = $1", dev);
-    srv_unlock(srv);
-    bool known = st == DB_OK && d.nrows > 0;
-    db_rows_free(&d);
-    if (st != DB_OK)
-        return http_db_error(r);
-    if (!known)
-        return http_error(r, 404, "no controller %s", dev);
-    snprintf(r->actor, sizeof r->actor, "device:%s", dev);
-    snprintf(r->device, sizeof r->device, "%s", dev);
-    *refused = false;
-    return MHD_YES;
+    return p && strcmp(p, "https") == 0 && http_from_proxy(r) ? "https" : "http";
 }
 
 static void split(req_t *r, const char *url)
@@ -259,65 +239,115 @@ static void split(req_t *r, const char *url)
     }
 }
 
-static bool is_mgmt(const req_t *r)
-{
-    return r->nseg >= 2 && strcmp(r->seg[0], "api") == 0 && strcmp(r->seg[1], "v1") == 0;
-}
-
-static bool is_ddi(const req_t *r)
-{
-    return r->nseg >= 4 && strcmp(r->seg[1], "controller") == 0 && strcmp(r->seg[2], "v1") == 0;
-}
-
 /* The body limit of a request: packages, DDI feedback (suricatta sends its log), other JSON. */
 static size_t body_limit(const req_t *r)
 {
-    bool feedback = is_ddi(r) && r->nseg >= 5 && strcmp(r->seg[r->nseg - 1], "feedback") == 0;
+    bool feedback = route_is_ddi(r) && r->nseg >= 5 && strcmp(r->seg[r->nseg - 1], "feedback") == 0;
     return r->to_file ? r->srv->max_package : feedback ? r->srv->max_feedback : r->srv->max_json;
+}
+
+/* The headers are in: authenticate (from the headers alone, before any body
+ * byte is read) and check the announced length. */
+static enum MHD_Result on_headers(req_t *r)
+{
+    size_t limit = body_limit(r);
+    bool refused = false;
+    int ret = MHD_YES;
+    if (route_is_mgmt(r)) {
+        ret = mgmt_auth(r, &refused);
+        if (!refused)
+            ret = mgmt_precheck(r, &refused);
+    } else if (route_is_ddi(r)) {
+        bool cert = false;
+        ret = ddi_cert_auth(r, &refused, &cert);
+        if (!cert)
+            ret = ddi_auth(r, &refused);
+    }
+    if (refused) {
+        r->answered = true;
+        return (enum MHD_Result)ret;
+    }
+    const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > limit) {
+        r->answered = true;
+        return (enum MHD_Result)http_error(r, 413, "body larger than %zu bytes", limit);
+    }
+    return MHD_YES;
+}
+
+/* A package upload's bytes go to a file in the artifact directory. */
+static enum MHD_Result body_to_file(req_t *r, const char *upload, size_t n)
+{
+    moltd_t *srv = r->srv;
+    if (r->fd < 0) {
+        /* Named by host and process, so a restart (artifacts_reconcile) knows
+         * which unfinished uploads are its own dead ones. */
+        snprintf(r->tmp_path, sizeof r->tmp_path, "%s/.upload.%s.%ld.XXXXXX", srv->artifact_dir, srv->host,
+                 (long)getpid());
+        r->fd = mkstemp(r->tmp_path);
+        if (r->fd < 0) {
+            r->tmp_path[0] = '\0';
+            r->store_errno = errno ? errno : EIO;
+            return MHD_YES;
+        }
+    }
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(r->fd, upload + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) { /* a full disk: keep reading, answer 507 with the cause at the end */
+            r->store_errno = w < 0 ? errno : ENOSPC;
+            return MHD_YES;
+        }
+        off += (size_t)w;
+    }
+    r->body_len += n;
+    return MHD_YES;
+}
+
+/* One piece of the body: to the file, or kept in memory (JSON). */
+static enum MHD_Result on_body(req_t *r, const char *upload, size_t n)
+{
+    size_t limit = body_limit(r);
+    if (r->too_large || r->store_errno || n > limit - r->body_len) {
+        r->too_large = !r->store_errno;
+        return MHD_YES; /* read and drop the rest; 413 (or 507) at the end */
+    }
+    if (r->to_file)
+        return body_to_file(r, upload, n);
+    if (r->body_len + n > r->body_cap) {
+        size_t cap = r->body_cap ? r->body_cap : 4096;
+        while (cap < r->body_len + n)
+            cap *= 2;
+        char *b = realloc(r->body, cap);
+        if (!b)
+            return MHD_NO;
+        r->body = b;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, upload, n);
+    r->body_len += n;
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **ctx)
 {
     (void)version;
-    moltd_t *srv = cls;
     req_t *r = *ctx;
     if (!r) {
         r = calloc(1, sizeof *r);
         if (!r)
             return MHD_NO;
         *ctx = r;
-        r->srv = srv;
+        r->srv = cls;
         r->conn = conn;
         r->method = method;
         r->fd = -1;
         conn_deadline(conn, 0); /* the headers are in */
         split(r, url);
-        r->to_file = strcmp(method, "POST") == 0 && r->nseg == 3 && is_mgmt(r) && strcmp(r->seg[2], "packages") == 0;
-        size_t limit = body_limit(r);
-        bool refused = false;
-        int ret = MHD_YES;
-        if (is_mgmt(r)) {
-            ret = mgmt_auth(r, &refused);
-            if (!refused)
-                ret = mgmt_precheck(r, &refused);
-        }
-        else if (is_ddi(r)) {
-            bool cert = false;
-            ret = ddi_cert_auth(r, &refused, &cert);
-            if (!cert)
-                ret = ddi_auth(r, &refused);
-        }
-        if (refused) {
-            r->answered = true;
-            return (enum MHD_Result)ret;
-        }
-        const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > limit) {
-            r->answered = true;
-            return (enum MHD_Result)http_error(r, 413, "body larger than %zu bytes", limit);
-        }
-        return MHD_YES;
+        r->to_file = strcmp(method, "POST") == 0 && r->nseg == 3 && route_is_mgmt(r) && strcmp(r->seg[2], "packages") == 0;
+        return on_headers(r);
     }
     if (r->answered) {
         *upload_size = 0; /* refused from the headers: the rest is read and dropped */
@@ -326,64 +356,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        size_t limit = body_limit(r);
-        if (r->too_large || r->store_errno || n > limit - r->body_len) {
-            r->too_large = !r->store_errno;
-            return MHD_YES; /* read and drop the rest; 413 (or 507) at the end */
-        }
-        if (r->to_file) {
-            if (r->fd < 0) {
-                /* Named by host and process, so a restart (store_reconcile) knows
-                 * which unfinished uploads are its own dead ones. */
-                snprintf(r->tmp_path, sizeof r->tmp_path, "%s/.upload.%s.%ld.XXXXXX", srv->artifact_dir,
-                         srv->host, (long)getpid());
-                r->fd = mkstemp(r->tmp_path);
-                if (r->fd < 0) {
-                    r->tmp_path[0] = '\0';
-                    r->store_errno = errno ? errno : EIO;
-                    return MHD_YES;
-                }
-            }
-            for (size_t off = 0; off < n;) {
-                ssize_t w = write(r->fd, upload + off, n - off);
-                if (w < 0 && errno == EINTR)
-                    continue;
-                if (w <= 0) { /* a full disk: keep reading, answer 507 with the cause at the end */
-                    r->store_errno = w < 0 ? errno : ENOSPC;
-                    return MHD_YES;
-                }
-                off += (size_t)w;
-            }
-            r->body_len += n;
-            return MHD_YES;
-        }
-        if (r->body_len + n > r->body_cap) {
-            size_t cap = r->body_cap ? r->body_cap : 4096;
-            while (cap < r->body_len + n)
-                cap *= 2;
-            char *b = realloc(r->body, cap);
-            if (!b)
-                return MHD_NO;
-            r->body = b;
-            r->body_cap = cap;
-        }
-        memcpy(r->body + r->body_len, upload, n);
-        r->body_len += n;
-        return MHD_YES;
+        return on_body(r, upload, n);
     }
     if (r->store_errno)
         return (enum MHD_Result)http_error(r, r->store_errno == ENOSPC || r->store_errno == EDQUOT ? 507 : 500,
                                            "cannot store the upload: %s", strerror(r->store_errno));
     if (r->too_large)
-        return (enum MHD_Result)http_error(r, 413, "body larger than %zu bytes",
-                                           body_limit(r));
-    if (is_mgmt(r))
-        return (enum MHD_Result)(views_match(r) ? views_dispatch(r) : mgmt_dispatch(r));
-    if (is_ddi(r))
-        return (enum MHD_Result)ddi_dispatch(r);
-    if (ui_match(r))
-        return (enum MHD_Result)ui_dispatch(r);
-    return (enum MHD_Result)http_error(r, 404, "no such resource");
+        return (enum MHD_Result)http_error(r, 413, "body larger than %zu bytes", body_limit(r));
+    return (enum MHD_Result)route_request(r);
 }
 
 static void on_done(void *cls, struct MHD_Connection *conn, void **ctx, enum MHD_RequestTerminationCode toe)

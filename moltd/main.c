@@ -68,6 +68,104 @@ static bool parse_num(const char *s, unsigned long long max, unsigned long long 
     return true;
 }
 
+/* The bootstrap admin token: a file (first line) or the environment; only its
+ * hash is kept. 0, or die()'s exit status. */
+static int admin_token(moltd_t *srv, const char *tokfile)
+{
+    char tok[256] = "";
+    if (tokfile) {
+        FILE *f = fopen(tokfile, "r");
+        if (!f)
+            return die("%s: %s", tokfile, strerror(errno));
+        if (!fgets(tok, sizeof tok, f))
+            tok[0] = '\0';
+        fclose(f);
+        tok[strcspn(tok, "\r\n")] = '\0';
+    } else if (getenv("MOLTD_ADMIN_TOKEN")) {
+        snprintf(tok, sizeof tok, "%s", getenv("MOLTD_ADMIN_TOKEN"));
+    }
+    if (strlen(tok) < 16)
+        return die("a bootstrap admin token of at least 16 characters is required"
+                   " (--admin-token-file FILE or MOLTD_ADMIN_TOKEN)");
+    sha256_hex(tok, strlen(tok), srv->admin_hash);
+    memset(tok, 0, sizeof tok);
+    return 0;
+}
+
+/* The KEK, the database (migrated to the latest schema), the artifact
+ * directory and the ticket key. 0, or the exit status after saying why. */
+static int open_store(moltd_t *srv, const char *db_url, const char *kekfile, const char *ticketfile, int *ver)
+{
+    char why[512];
+    host_set_context("moltd", NULL);
+    if (kekfile && !kek_load(srv, kekfile, why, sizeof why))
+        return die("%s", why);
+    pthread_mutex_init(&srv->lock, NULL);
+    pthread_mutex_init(&srv->pool_lock, NULL);
+    pthread_mutex_init(&srv->write_lock, NULL);
+    pthread_mutex_init(&srv->crypto_lock, NULL);
+    srv->db = db_open(db_url, why, sizeof why);
+    srv->db_url = db_url;
+    srv_db_bind_main(srv);
+    if (!srv->db)
+        return die("%s", why);
+    if (mkdir(srv->artifact_dir, 0750) != 0 && errno != EEXIST) {
+        srv->db->drv->close(srv->db);
+        return die("%s: %s", srv->artifact_dir, strerror(errno));
+    }
+    *ver = db_migrate(srv->db);
+    if (*ver < 0) {
+        die("schema migration failed: %s", srv->db->err);
+        srv->db->drv->close(srv->db);
+        return 2;
+    }
+    if (!kek_check(srv, why, sizeof why) || (ticketfile && !ticket_key_load(srv, ticketfile, why, sizeof why)) ||
+        !ticket_key_check(srv, why, sizeof why)) {
+        srv->db->drv->close(srv->db);
+        ticket_key_free(srv);
+        return die("%s", why);
+    }
+    return 0;
+}
+
+/* Reconcile the store, serve until SIGINT or SIGTERM, close everything. */
+static int serve(moltd_t *srv, const char *listen, unsigned long long port, unsigned threads, int ver)
+{
+    if (srv->test_unverified_swu)
+        fprintf(stderr, "moltd: TEST MODE: swu uploads are stored without their signature and hash checks\n");
+    srv->conn_timeout = 30;
+    if (gethostname(srv->host, sizeof srv->host) != 0 || !valid_name(srv->host, sizeof srv->host - 1))
+        snprintf(srv->host, sizeof srv->host, "localhost");
+    artifacts_reconcile(srv);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* worker threads inherit the mask */
+    signal(SIGPIPE, SIG_IGN);
+    struct MHD_Daemon *d = last_seen_start(srv) ? http_start(srv, listen, (uint16_t)port, threads) : NULL;
+    if (!d) {
+        last_seen_stop(srv);
+        srv_db_close_all(srv);
+        srv->db->drv->close(srv->db);
+        ticket_key_free(srv);
+        return die("cannot listen on %s port %llu (in use, or not an IPv4 address)", listen, port);
+    }
+    printf("moltd: listening on http://%s:%u (%s database, schema %d)\n", listen, http_port(d), srv->db->drv->name,
+           ver);
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    http_stop(d);
+    last_seen_stop(srv);
+    srv_db_close_all(srv);
+    srv->db->drv->close(srv->db);
+    ticket_key_free(srv);
+    pthread_mutex_destroy(&srv->lock);
+    printf("moltd: stopped\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *db_url = "sqlite:moltd.db", *listen = "127.0.0.1", *tokfile = NULL, *kekfile = NULL,
@@ -135,94 +233,16 @@ int main(int argc, char **argv)
     if (srv.cert_issuer && !srv.nproxies)
         return die("--client-cert-issuer needs --trusted-proxy (the address the certificate headers may come from)");
 
-    /* The bootstrap admin token: a file (first line) or the environment; only its hash is kept. */
-    char tok[256] = "";
-    if (tokfile) {
-        FILE *f = fopen(tokfile, "r");
-        if (!f)
-            return die("%s: %s", tokfile, strerror(errno));
-        if (!fgets(tok, sizeof tok, f))
-            tok[0] = '\0';
-        fclose(f);
-        tok[strcspn(tok, "\r\n")] = '\0';
-    } else if (getenv("MOLTD_ADMIN_TOKEN")) {
-        snprintf(tok, sizeof tok, "%s", getenv("MOLTD_ADMIN_TOKEN"));
-    }
-    if (strlen(tok) < 16)
-        return die("a bootstrap admin token of at least 16 characters is required"
-                   " (--admin-token-file FILE or MOLTD_ADMIN_TOKEN)");
-    sha256_hex(tok, strlen(tok), srv.admin_hash);
-    memset(tok, 0, sizeof tok);
-
-    char why[512];
-    host_set_context("moltd", NULL);
-    if (kekfile && !kek_load(&srv, kekfile, why, sizeof why))
-        return die("%s", why);
-    pthread_mutex_init(&srv.lock, NULL);
-    pthread_mutex_init(&srv.pool_lock, NULL);
-    pthread_mutex_init(&srv.write_lock, NULL);
-    pthread_mutex_init(&srv.crypto_lock, NULL);
-    srv.db = db_open(db_url, why, sizeof why);
-    srv.db_url = db_url;
-    srv_db_bind_main(&srv);
-    if (!srv.db)
-        return die("%s", why);
-    if (mkdir(srv.artifact_dir, 0750) != 0 && errno != EEXIST) {
-        srv.db->drv->close(srv.db);
-        return die("%s: %s", srv.artifact_dir, strerror(errno));
-    }
-    int ver = db_migrate(srv.db);
-    if (ver < 0) {
-        die("schema migration failed: %s", srv.db->err);
-        srv.db->drv->close(srv.db);
-        return 2;
-    }
-    if (!kek_check(&srv, why, sizeof why) || (ticketfile && !ticket_key_load(&srv, ticketfile, why, sizeof why)) ||
-        !ticket_key_check(&srv, why, sizeof why)) {
-        srv.db->drv->close(srv.db);
-        ticket_key_free(&srv);
-        return die("%s", why);
-    }
+    int ver = 0, rc = admin_token(&srv, tokfile);
+    if (rc != 0 || (rc = open_store(&srv, db_url, kekfile, ticketfile, &ver)) != 0)
+        return rc;
     srv.poll_sleep = (unsigned)sleep_s;
     srv.max_json = (size_t)max_json;
     srv.max_package = (size_t)max_pkg;
     srv.max_feedback = (size_t)max_fb;
     srv.test_unverified_swu = test_unverified_swu;
-    if (test_unverified_swu)
-        fprintf(stderr, "moltd: TEST MODE: swu uploads are stored without their signature and hash checks\n");
     srv.attest_ttl = (unsigned)attest_ttl;
     srv.per_ip = (unsigned)per_ip;
     srv.header_timeout = (unsigned)header_timeout;
-    srv.conn_timeout = 30;
-    if (gethostname(srv.host, sizeof srv.host) != 0 || !valid_name(srv.host, sizeof srv.host - 1))
-        snprintf(srv.host, sizeof srv.host, "localhost");
-    store_reconcile(&srv);
-
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* worker threads inherit the mask */
-    signal(SIGPIPE, SIG_IGN);
-    struct MHD_Daemon *d = last_seen_start(&srv) ? http_start(&srv, listen, (uint16_t)port, (unsigned)threads) : NULL;
-    if (!d) {
-        last_seen_stop(&srv);
-        srv_db_close_all(&srv);
-        srv.db->drv->close(srv.db);
-        ticket_key_free(&srv);
-        return die("cannot listen on %s port %llu (in use, or not an IPv4 address)", listen, port);
-    }
-    printf("moltd: listening on http://%s:%u (%s database, schema %d)\n", listen, http_port(d), srv.db->drv->name,
-           ver);
-    fflush(stdout);
-    int sig = 0;
-    sigwait(&set, &sig);
-    http_stop(d);
-    last_seen_stop(&srv);
-    srv_db_close_all(&srv);
-    srv.db->drv->close(srv.db);
-    ticket_key_free(&srv);
-    pthread_mutex_destroy(&srv.lock);
-    printf("moltd: stopped\n");
-    return 0;
+    return serve(&srv, listen, port, (unsigned)threads, ver);
 }

@@ -23,66 +23,7 @@
 #include "molt_host/encrypt.h"
 #include "molt/verify.h"
 #include "moltd.h"
-
-void hex_encode(const uint8_t *in, size_t len, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = d[in[i] >> 4];
-        out[2 * i + 1] = d[in[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-uint8_t *hex_decode(const char *hex, size_t *len)
-{
-    size_t n = strlen(hex);
-    if (n % 2)
-        return NULL;
-    uint8_t *out = malloc(n / 2 + 1);
-    for (size_t i = 0; out && i < n / 2; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(out);
-            return NULL;
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    *len = n / 2;
-    return out;
-}
-
-void sha256_hex(const void *data, size_t len, char out[65])
-{
-    uint8_t md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    hex_encode(md, 32, out);
-}
-
-bool random_token(char *out, size_t len)
-{
-    static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    uint8_t b[256];
-    if (len > sizeof b || RAND_bytes(b, (int)len) != 1)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        out[i] = alnum[b[i] % 62]; /* 256 = 4*62 + 8: a bias below 2 %, irrelevant at 190 bits */
-    out[len] = '\0';
-    return true;
-}
-
-int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "molt_host/version.h"
 
 EVP_PKEY *pkg_pem_key(const char *pem)
 {
@@ -163,7 +104,7 @@ static void digest_hex(const EVP_MD *md, const void *data, size_t len, char *out
     uint8_t buf[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     EVP_Digest(data, len, buf, &n, md, NULL);
-    hex_encode(buf, n, out);
+    host_hex(buf, n, out);
 }
 
 /* An encrypted package is verified as a device verifies it (decrypted while
@@ -223,7 +164,7 @@ static int pkg_dec_setup(pkg_dec_t *d, const molt_source_t *src, const uint8_t *
     uint8_t b[65];
     b[0] = (uint8_t)htype;
     memcpy(b + 1, digest, dlen);
-    hex_encode(b, dlen + 1, info->binding);
+    host_hex(b, dlen + 1, info->binding);
     return 0;
 }
 
@@ -233,8 +174,7 @@ static void pkg_dec_free(pkg_dec_t *d)
     OPENSSL_cleanse(d->env, sizeof d->env);
 }
 
-int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len, size_t nkeys, const uint8_t *ck,
-              size_t ck_len, pkg_info_t *info)
+int pkg_map(const char *path, uint64_t max, pkg_info_t *info, void **map)
 {
     memset(info, 0, sizeof *info);
     info->signer = -1;
@@ -247,21 +187,37 @@ int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len
         return -1;
     }
     info->size = (uint64_t)st.st_size;
-    if (st.st_size == 0 || (uint64_t)st.st_size > UINT32_MAX) {
+    if (st.st_size == 0 || (uint64_t)st.st_size > max) {
         close(fd);
         snprintf(info->why, sizeof info->why, "%s", st.st_size == 0 ? "empty package" : "package larger than 4 GiB");
         info->why_name = st.st_size == 0 ? "TRUNCATED" : "TOO_LARGE";
         return 1;
     }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (map == MAP_FAILED) {
+    if (*map == MAP_FAILED) {
         snprintf(info->why, sizeof info->why, "cannot map the upload");
         return -1;
     }
-    digest_hex(EVP_sha256(), map, (size_t)st.st_size, info->sha256);
-    digest_hex(EVP_sha1(), map, (size_t)st.st_size, info->sha1);
-    digest_hex(EVP_md5(), map, (size_t)st.st_size, info->md5);
+    digest_hex(EVP_sha256(), *map, (size_t)st.st_size, info->sha256);
+    digest_hex(EVP_sha1(), *map, (size_t)st.st_size, info->sha1);
+    digest_hex(EVP_md5(), *map, (size_t)st.st_size, info->md5);
+    return 0;
+}
+
+void pkg_version_key(const molt_version_t *v, char out[48])
+{
+    snprintf(out, 48, "%03u.%03u.%05u.%010u", v->major, v->minor, v->revision, v->build);
+}
+
+int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len, size_t nkeys, const uint8_t *ck,
+              size_t ck_len, pkg_info_t *info)
+{
+    void *map = NULL;
+    int mapped = pkg_map(path, UINT32_MAX, info, &map);
+    if (mapped != 0)
+        return mapped;
+    size_t size = (size_t)info->size;
 
     molt_key_t keys[16];
     size_t n = nkeys < 16 ? nkeys : 16;
@@ -272,12 +228,12 @@ int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len
     molt_policy_default(&pol);
     molt_source_t src;
     molt_mem_source_t mem;
-    molt_source_from_mem(&src, &mem, map, (uint32_t)st.st_size);
+    molt_source_from_mem(&src, &mem, map, (uint32_t)size);
     pkg_dec_t dec;
     int refused = pkg_dec_setup(&dec, &src, ck, ck_len, info);
     if (refused != 0) {
         pkg_dec_free(&dec);
-        munmap(map, (size_t)st.st_size);
+        munmap(map, size);
         return refused;
     }
     if (info->encryption[0])
@@ -285,16 +241,15 @@ int pkg_check(const char *path, const uint8_t *const *der, const size_t *der_len
     molt_verify_result_t res;
     molt_err_t err = molt_verify(&src, &ring, &pol, &res);
     pkg_dec_free(&dec);
-    munmap(map, (size_t)st.st_size);
+    munmap(map, size);
     if (err != MOLT_OK) {
         snprintf(info->why, sizeof info->why, "%s", molt_err_str(err));
         info->why_name = molt_err_name(err);
         return 1;
     }
     const molt_version_t *v = &res.image.version;
-    snprintf(info->version, sizeof info->version, "%u.%u.%u+%u", v->major, v->minor, v->revision, v->build);
-    snprintf(info->version_key, sizeof info->version_key, "%03u.%03u.%05u.%010u", v->major, v->minor, v->revision,
-             v->build);
+    host_format_version(v, info->version, sizeof info->version);
+    pkg_version_key(v, info->version_key);
     info->sec_cnt = res.image.has_sec_cnt ? res.image.sec_cnt : 0;
     info->signer = res.key_index;
     return 0;

@@ -359,77 +359,82 @@ static bool parse_settings(parser_t *ps, node_t *g, int end)
     }
 }
 
-static node_t *parse_value(parser_t *ps)
+/* The members of a list "( ... )" or an array "[ ... ]" (scalars only), after
+ * its opening character, through its closing one. */
+static bool parse_items(parser_t *ps, node_t *n, int open)
 {
-    int c = peek(ps);
-    if (ps->err[0])
-        return NULL;
-    if (c == '{' || c == '(' || c == '[') {
-        if (++ps->depth > 32) {
-            perr(ps, "nested deeper than 32");
-            return NULL;
-        }
+    int close = open == '(' ? ')' : ']';
+    if (peek(ps) == close) {
         ps->pos++;
-        node_t *n = node_new(ps, c == '{' ? V_GROUP : c == '(' ? V_LIST : V_ARRAY);
-        if (!n)
-            return NULL;
-        bool ok;
-        if (c == '{') {
-            ok = parse_settings(ps, n, '}');
-        } else {
-            int close = c == '(' ? ')' : ']';
-            ok = true;
-            if (peek(ps) == close)
-                ps->pos++;
-            else
-                for (;;) {
-                    node_t *k = parse_value(ps);
-                    if (!k) {
-                        ok = false;
-                        break;
-                    }
-                    if (c == '[' && (k->type == V_GROUP || k->type == V_LIST || k->type == V_ARRAY)) {
-                        node_free(k);
-                        ok = perr(ps, "an array holds scalars only");
-                        break;
-                    }
-                    if (!add_kid(n, k)) {
-                        node_free(k);
-                        ok = perr(ps, "out of memory");
-                        break;
-                    }
-                    int d = peek(ps);
-                    if (d == ',') {
-                        ps->pos++;
-                        continue;
-                    }
-                    if (d == close) {
-                        ps->pos++;
-                        break;
-                    }
-                    ok = perr(ps, "',' or '%c' expected", close);
-                    break;
-                }
-        }
-        ps->depth--;
-        if (!ok) {
-            node_free(n);
-            return NULL;
-        }
-        return n;
+        return true;
     }
-    if (c == '"') {
-        node_t *n = node_new(ps, V_STRING);
-        if (!n)
-            return NULL;
-        n->str = parse_string(ps);
-        if (!n->str) {
-            node_free(n);
-            perr(ps, "out of memory");
-            return NULL;
+    for (;;) {
+        node_t *k = parse_value(ps);
+        if (!k)
+            return false;
+        if (open == '[' && (k->type == V_GROUP || k->type == V_LIST || k->type == V_ARRAY)) {
+            node_free(k);
+            return perr(ps, "an array holds scalars only");
         }
-        return n;
+        if (!add_kid(n, k)) {
+            node_free(k);
+            return perr(ps, "out of memory");
+        }
+        int d = peek(ps);
+        if (d == ',') {
+            ps->pos++;
+            continue;
+        }
+        if (d == close) {
+            ps->pos++;
+            return true;
+        }
+        return perr(ps, "',' or '%c' expected", close);
     }
+}
+
+/* A group, list or array, at its opening character. */
+static node_t *parse_aggregate(parser_t *ps, int c)
+{
+    if (++ps->depth > 32) {
+        perr(ps, "nested deeper than 32");
+        return NULL;
+    }
+    ps->pos++;
+    node_t *n = node_new(ps, c == '{' ? V_GROUP : c == '(' ? V_LIST : V_ARRAY);
+    if (!n)
+        return NULL;
+    bool ok = c == '{' ? parse_settings(ps, n, '}') : parse_items(ps, n, c);
+    ps->depth--;
+    if (!ok) {
+        node_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* The type of a scalar token: boolean, integer (an L or LL suffix is dropped
+ * from tok), float; false if it is none. */
+static bool scalar_type(char *tok, size_t n, vtype_t *t)
+{
+    char *end;
+    if (strcasecmp(tok, "true") == 0 || strcasecmp(tok, "false") == 0)
+        return *t = V_BOOL, true;
+    size_t tl = n;
+    if (tl >= 2 && (tok[tl - 1] == 'L' || tok[tl - 1] == 'l'))
+        tok[--tl] = '\0';
+    if (tl >= 1 && (tok[tl - 1] == 'L' || tok[tl - 1] == 'l'))
+        tok[--tl] = '\0';
+    (void)strtoll(tok, &end, 0);
+    if (*end == '\0' && tl)
+        return *t = V_INT, true;
+    (void)strtod(tok, &end);
+    return *t = V_FLOAT, *end == '\0';
+}
+
+/* A number or a boolean. */
+static node_t *parse_scalar(parser_t *ps)
+{
     size_t st = ps->pos;
     while (ps->pos < ps->len && (isalnum((unsigned char)ps->s[ps->pos]) || strchr("+-._", ps->s[ps->pos])))
         ps->pos++;
@@ -442,26 +447,9 @@ static node_t *parse_value(parser_t *ps)
     memcpy(tok, ps->s + st, n);
     tok[n] = '\0';
     vtype_t t;
-    char *end;
-    if (strcasecmp(tok, "true") == 0 || strcasecmp(tok, "false") == 0) {
-        t = V_BOOL;
-    } else {
-        size_t tl = n;
-        if (tl >= 2 && (tok[tl - 1] == 'L' || tok[tl - 1] == 'l'))
-            tok[--tl] = '\0';
-        if (tl >= 1 && (tok[tl - 1] == 'L' || tok[tl - 1] == 'l'))
-            tok[--tl] = '\0';
-        (void)strtoll(tok, &end, 0);
-        if (*end == '\0' && tl) {
-            t = V_INT;
-        } else {
-            (void)strtod(tok, &end);
-            if (*end != '\0') {
-                perr(ps, "'%s' is not a value", tok);
-                return NULL;
-            }
-            t = V_FLOAT;
-        }
+    if (!scalar_type(tok, n, &t)) {
+        perr(ps, "'%s' is not a value", tok);
+        return NULL;
     }
     node_t *v = node_new(ps, t);
     if (!v || !(v->str = strdup(tok))) {
@@ -470,6 +458,28 @@ static node_t *parse_value(parser_t *ps)
         return NULL;
     }
     return v;
+}
+
+static node_t *parse_value(parser_t *ps)
+{
+    int c = peek(ps);
+    if (ps->err[0])
+        return NULL;
+    if (c == '{' || c == '(' || c == '[')
+        return parse_aggregate(ps, c);
+    if (c == '"') {
+        node_t *n = node_new(ps, V_STRING);
+        if (!n)
+            return NULL;
+        n->str = parse_string(ps);
+        if (!n->str) {
+            node_free(n);
+            perr(ps, "out of memory");
+            return NULL;
+        }
+        return n;
+    }
+    return parse_scalar(ps);
 }
 
 static node_t *kid(const node_t *g, const char *name)
@@ -555,7 +565,7 @@ static void walk_artifacts(const node_t *n, walk_t *w)
             char hex[65], want[65];
             unsigned int mdl = 0;
             EVP_Digest(mm->data, mm->size, md, &mdl, EVP_sha256(), NULL);
-            hex_encode(md, 32, hex);
+            host_hex(md, 32, hex);
             for (int i = 0; i < 65; i++)
                 want[i] = (char)tolower((unsigned char)sh->str[i]);
             if (strcmp(hex, want) != 0) {
@@ -669,124 +679,92 @@ static bool signer_load(const char *pem, signer_t *s)
     return s->cert || s->key;
 }
 
-int swu_check(const char *path, const char *const *pems, size_t npems, bool verify, pkg_info_t *info)
+/* The archive's first two members are sw-description and its signature; the
+ * signature verifies with one of the signers (unless !verify, test mode only).
+ * 0, or 1 refused (why, why_name). */
+static int check_members(const member_t *m, long nm, const char *const *pems, size_t npems, bool verify,
+                         pkg_info_t *info)
 {
-    memset(info, 0, sizeof *info);
-    info->signer = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        snprintf(info->why, sizeof info->why, "cannot read the upload");
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    info->size = (uint64_t)st.st_size;
-    if (st.st_size == 0) {
-        close(fd);
-        return refuse(info, "TRUNCATED", "empty package");
-    }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) {
-        snprintf(info->why, sizeof info->why, "cannot map the upload");
-        return -1;
-    }
-    const uint8_t *p = map;
-    size_t len = (size_t)st.st_size;
-    uint8_t md[EVP_MAX_MD_SIZE];
-    unsigned int mdl = 0;
-    EVP_Digest(p, len, md, &mdl, EVP_sha256(), NULL);
-    hex_encode(md, mdl, info->sha256);
-    EVP_Digest(p, len, md, &mdl, EVP_sha1(), NULL);
-    hex_encode(md, mdl, info->sha1);
-    EVP_Digest(p, len, md, &mdl, EVP_md5(), NULL);
-    hex_encode(md, mdl, info->md5);
-
-    int ret = 1;
-    signer_t sg[16];
-    size_t ns = 0;
-    node_t *root = NULL;
-    member_t *m = calloc(SWU_MAX_MEMBERS, sizeof *m);
-    long nm = m ? cpio_parse(p, len, m, SWU_MAX_MEMBERS, info) : -1;
-    if (!m) {
-        snprintf(info->why, sizeof info->why, "out of memory");
-        ret = -1;
-        goto out;
-    }
-    if (nm < 0)
-        goto out;
-    if (nm == 0 || strcmp(m[0].name, "sw-description") != 0) {
-        refuse(info, "SWU_NO_DESCRIPTION", "the first member of the archive is %s, not sw-description",
-               nm ? m[0].name : "missing");
-        goto out;
-    }
-    if (nm < 2 || strcmp(m[1].name, "sw-description.sig") != 0) {
-        refuse(info, "SWU_UNSIGNED", "the second member of the archive is %s, not sw-description.sig",
-               nm >= 2 ? m[1].name : "missing");
-        goto out;
-    }
-    if (m[0].size > SWU_MAX_DESC) {
-        refuse(info, "SWU_DESCRIPTION", "sw-description is larger than %u bytes", SWU_MAX_DESC);
-        goto out;
-    }
+    if (nm == 0 || strcmp(m[0].name, "sw-description") != 0)
+        return refuse(info, "SWU_NO_DESCRIPTION", "the first member of the archive is %s, not sw-description",
+                      nm ? m[0].name : "missing");
+    if (nm < 2 || strcmp(m[1].name, "sw-description.sig") != 0)
+        return refuse(info, "SWU_UNSIGNED", "the second member of the archive is %s, not sw-description.sig",
+                      nm >= 2 ? m[1].name : "missing");
+    if (m[0].size > SWU_MAX_DESC)
+        return refuse(info, "SWU_DESCRIPTION", "sw-description is larger than %u bytes", SWU_MAX_DESC);
     if (verify) {
+        signer_t sg[16];
+        size_t ns = 0;
         for (size_t i = 0; i < npems && ns < 16; i++)
             if (signer_load(pems[i], &sg[ns]))
                 ns++;
         int idx = -1;
-        if (cms_check(m[1].data, m[1].size, m[0].data, m[0].size, sg, ns, &idx, info) != 0)
-            goto out;
+        int c = cms_check(m[1].data, m[1].size, m[0].data, m[0].size, sg, ns, &idx, info);
+        signers_free(sg, ns);
+        if (c != 0)
+            return 1;
         info->signer = idx;
     }
-    if (memchr(m[0].data, '\0', m[0].size)) {
-        refuse(info, "SWU_DESCRIPTION", "sw-description holds a NUL byte");
-        goto out;
-    }
-    parser_t ps = {.s = (const char *)m[0].data, .len = m[0].size, .line = 1};
-    root = node_new(&ps, V_GROUP);
-    if (!root || !parse_settings(&ps, root, -1)) {
-        refuse(info, "SWU_DESCRIPTION", "%s", ps.err[0] ? ps.err : "out of memory");
-        goto out;
-    }
+    if (memchr(m[0].data, '\0', m[0].size))
+        return refuse(info, "SWU_DESCRIPTION", "sw-description holds a NUL byte");
+    return 0;
+}
+
+/* software = { version = "..."; hardware-compatibility = [...]; ... }: the
+ * version (SWUpdate's form) and every listed artifact, present and hashed. */
+static int check_software(const node_t *root, const member_t *m, long nm, bool verify, pkg_info_t *info)
+{
     const node_t *sw = kid(root, "software"), *ver = kid(sw, "version"), *hw = kid(sw, "hardware-compatibility");
-    if (!sw || sw->type != V_GROUP) {
-        refuse(info, "SWU_DESCRIPTION", "sw-description: no group software = { ... }");
-        goto out;
-    }
-    if (!ver || ver->type != V_STRING) {
-        refuse(info, "SWU_VERSION", "sw-description: software.version (a string) is missing");
-        goto out;
-    }
+    if (!sw || sw->type != V_GROUP)
+        return refuse(info, "SWU_DESCRIPTION", "sw-description: no group software = { ... }");
+    if (!ver || ver->type != V_STRING)
+        return refuse(info, "SWU_VERSION", "sw-description: software.version (a string) is missing");
     if (strlen(ver->str) >= sizeof info->version ||
-        !swu_version(ver->str, info->version_key, sizeof info->version_key)) {
-        refuse(info, "SWU_VERSION", "sw-description: software.version \"%.40s\" is not 1 to 4 dotted numbers below 65536",
-               ver->str);
-        goto out;
-    }
+        !swu_version(ver->str, info->version_key, sizeof info->version_key))
+        return refuse(info, "SWU_VERSION",
+                      "sw-description: software.version \"%.40s\" is not 1 to 4 dotted numbers below 65536", ver->str);
     if (hw) {
         bool ok = hw->type == V_ARRAY && hw->nkids > 0;
         for (size_t i = 0; ok && i < hw->nkids; i++)
             ok = hw->kids[i]->type == V_STRING;
-        if (!ok) {
-            refuse(info, "SWU_DESCRIPTION",
-                   "sw-description line %d: hardware-compatibility is not an array of strings", hw->line);
-            goto out;
-        }
+        if (!ok)
+            return refuse(info, "SWU_DESCRIPTION",
+                          "sw-description line %d: hardware-compatibility is not an array of strings", hw->line);
     }
     snprintf(info->version, sizeof info->version, "%s", ver->str);
     walk_t w = {m, (size_t)nm, info, 0, 0, verify};
     walk_artifacts(sw, &w);
     if (w.refused)
-        goto out;
-    if (w.artifacts == 0) {
-        refuse(info, "SWU_DESCRIPTION", "sw-description lists no image or file");
-        goto out;
+        return 1;
+    if (w.artifacts == 0)
+        return refuse(info, "SWU_DESCRIPTION", "sw-description lists no image or file");
+    return 0;
+}
+
+int swu_check(const char *path, const char *const *pems, size_t npems, bool verify, pkg_info_t *info)
+{
+    void *map = NULL;
+    int mapped = pkg_map(path, UINT64_MAX, info, &map);
+    if (mapped != 0)
+        return mapped;
+    size_t len = (size_t)info->size;
+    int ret = 1;
+    node_t *root = NULL;
+    member_t *m = calloc(SWU_MAX_MEMBERS, sizeof *m);
+    long nm = m ? cpio_parse(map, len, m, SWU_MAX_MEMBERS, info) : -1;
+    if (!m) {
+        snprintf(info->why, sizeof info->why, "out of memory");
+        ret = -1;
+    } else if (nm >= 0 && check_members(m, nm, pems, npems, verify, info) == 0) {
+        parser_t ps = {.s = (const char *)m[0].data, .len = m[0].size, .line = 1};
+        root = node_new(&ps, V_GROUP);
+        if (!root || !parse_settings(&ps, root, -1))
+            refuse(info, "SWU_DESCRIPTION", "%s", ps.err[0] ? ps.err : "out of memory");
+        else
+            ret = check_software(root, m, nm, verify, info);
     }
-    ret = 0;
-out:
     node_free(root);
-    signers_free(sg, ns);
     free(m);
     munmap(map, len);
     return ret;

@@ -106,7 +106,7 @@ bool ticket_key_check(moltd_t *srv, char *why, size_t cap)
     i2d_PUBKEY(srv->ticket_key, &p);
     char *hex = malloc(2 * (size_t)n + 1);
     if (hex)
-        hex_encode(der, (size_t)n, hex);
+        host_hex(der, (size_t)n, hex);
     free(der);
     db_rows_t s;
     srv_lock(srv);
@@ -168,9 +168,9 @@ static bool device_identity(const char *pem, uint8_t id[ID_LEN])
     return ok && ticket_device_id(pub, id);
 }
 
-/* "MAJ.MIN.REV" or "MAJ.MIN.REV+BUILD" as pkg.c's sortable version_key;
- * false for anything else. */
-static bool version_key(const char *v, char out[48])
+/* "MAJ.MIN.REV" or "MAJ.MIN.REV+BUILD" (as attestation reports it); false for
+ * anything else. Its sortable key is pkg.c's (pkg_version_key). */
+static bool parse_attested(const char *v, molt_version_t *out)
 {
     static const unsigned long long max[4] = {255, 255, 65535, 4294967295ULL};
     unsigned long long f[4] = {0};
@@ -196,7 +196,7 @@ static bool version_key(const char *v, char out[48])
             return false;
         p++;
     }
-    snprintf(out, 48, "%03llu.%03llu.%05llu.%010llu", f[0], f[1], f[2], f[3]);
+    *out = (molt_version_t){(uint8_t)f[0], (uint8_t)f[1], (uint16_t)f[2], (uint32_t)f[3]};
     return true;
 }
 
@@ -225,6 +225,49 @@ __attribute__((format(printf, 4, 5))) static void refuse(verdict_t *v, unsigned 
     v->reason = reason;
 }
 
+/* Is a newer version released to the device past its grace (seconds)? An
+ * action of a running or finished campaign, on a released step, whose
+ * package's version is above the attested one. 1 refused (v says why), 0 no,
+ * -1 database error. */
+static int outdated(moltd_t *srv, const char *dev, const char *attested, long long grace, verdict_t *v)
+{
+    /* An attested version moltd cannot read counts as the lowest: anything released is newer. */
+    char key[48] = "000.000.00000.0000000000", now[24];
+    molt_version_t av;
+    if (parse_attested(attested, &av))
+        pkg_version_key(&av, key);
+    long long t = (long long)now_ms();
+    snprintf(now, sizeof now, "%lld", t);
+    db_rows_t a = {0};
+    bool ok = Q(srv, &a,
+           "SELECT a.id, p.version, COALESCE(cs.released, c.created), c.start_at, c.id FROM actions a"
+           " JOIN campaigns c ON c.id = a.campaign_id JOIN packages p ON p.id = c.package_id"
+           " LEFT JOIN campaign_steps cs ON cs.campaign_id = a.campaign_id AND cs.step = a.step"
+           " WHERE a.device_id = $1 AND a.state NOT IN ('cancelled', 'cancelling') AND c.state IN ('running', 'finished')"
+           " AND a.step <= c.step AND c.start_at <= $2 AND p.version_key > $3 ORDER BY a.id",
+           dev, now, key) == DB_OK;
+    int ret = ok ? 0 : -1;
+    for (size_t i = 0; ret == 0 && i < a.nrows; i++) {
+        long long rel = strtoll(db_cell(&a, i, 2), NULL, 10), start = strtoll(db_cell(&a, i, 3), NULL, 10);
+        if (start > rel)
+            rel = start;
+        if (t - rel > grace * 1000) {
+            refuse(v, 403, "OUTDATED",
+                   "device %s runs %s (attested); %s (action %s) was released to it %lld s ago, past the grace of "
+                   "%lld s: install it",
+                   dev, attested, db_cell(&a, i, 1), db_cell(&a, i, 0), (t - rel) / 1000, grace);
+            json_object_set_new(v->detail, "action", json_integer(strtoll(db_cell(&a, i, 0), NULL, 10)));
+            json_object_set_new(v->detail, "campaign", json_integer(strtoll(db_cell(&a, i, 4), NULL, 10)));
+            json_object_set_new(v->detail, "version", json_string(db_cell(&a, i, 1)));
+            json_object_set_new(v->detail, "released", json_integer(rel));
+            json_object_set_new(v->detail, "grace", json_integer(grace));
+            ret = 1;
+        }
+    }
+    db_rows_free(&a);
+    return ret;
+}
+
 /* The decision, from the device row, its class's policy, its quarantine and its
  * open actions, read in the caller's transaction (the one that writes the audit
  * record). Returns false on a database error. */
@@ -232,7 +275,7 @@ static bool decide(req_t *r, verdict_t *v, const uint8_t nonce[NONCE_LEN], char 
                    long long *secs, long long *boots)
 {
     moltd_t *srv = r->srv;
-    db_rows_t d = {0}, pol = {0}, q = {0}, a = {0};
+    db_rows_t d = {0}, pol = {0}, q = {0};
     bool ok = Q(srv, &d, "SELECT attest_key, attested_version, class FROM devices WHERE id = $1", r->device) == DB_OK;
     if (!ok)
         return false;
@@ -270,38 +313,10 @@ static bool decide(req_t *r, verdict_t *v, const uint8_t nonce[NONCE_LEN], char 
     }
     *secs = strtoll(db_cell(&pol, 0, 0), NULL, 10);
     *boots = strtoll(db_cell(&pol, 0, 1), NULL, 10);
-    long long grace = strtoll(db_cell(&pol, 0, 2), NULL, 10);
-    /* An attested version moltd cannot read counts as the lowest: anything released is newer. */
-    char key[48] = "000.000.00000.0000000000", now[24];
-    version_key(attested, key);
-    long long t = (long long)now_ms();
-    snprintf(now, sizeof now, "%lld", t);
-    ok = Q(srv, &a,
-           "SELECT a.id, p.version, COALESCE(cs.released, c.created), c.start_at, c.id FROM actions a"
-           " JOIN campaigns c ON c.id = a.campaign_id JOIN packages p ON p.id = c.package_id"
-           " LEFT JOIN campaign_steps cs ON cs.campaign_id = a.campaign_id AND cs.step = a.step"
-           " WHERE a.device_id = $1 AND a.state NOT IN ('cancelled', 'cancelling') AND c.state IN ('running', 'finished')"
-           " AND a.step <= c.step AND c.start_at <= $2 AND p.version_key > $3 ORDER BY a.id",
-           r->device, now, key) == DB_OK;
-    if (!ok)
+    int old = outdated(srv, r->device, attested, strtoll(db_cell(&pol, 0, 2), NULL, 10), v);
+    ok = old >= 0;
+    if (old != 0)
         goto out;
-    for (size_t i = 0; i < a.nrows; i++) {
-        long long rel = strtoll(db_cell(&a, i, 2), NULL, 10), start = strtoll(db_cell(&a, i, 3), NULL, 10);
-        if (start > rel)
-            rel = start;
-        if (t - rel > grace * 1000) {
-            refuse(v, 403, "OUTDATED",
-                   "device %s runs %s (attested); %s (action %s) was released to it %lld s ago, past the grace of "
-                   "%lld s: install it",
-                   r->device, attested, db_cell(&a, i, 1), db_cell(&a, i, 0), (t - rel) / 1000, grace);
-            json_object_set_new(v->detail, "action", json_integer(strtoll(db_cell(&a, i, 0), NULL, 10)));
-            json_object_set_new(v->detail, "campaign", json_integer(strtoll(db_cell(&a, i, 4), NULL, 10)));
-            json_object_set_new(v->detail, "version", json_string(db_cell(&a, i, 1)));
-            json_object_set_new(v->detail, "released", json_integer(rel));
-            json_object_set_new(v->detail, "grace", json_integer(grace));
-            goto out;
-        }
-    }
     /* the one ticket signer, shared with `molt ticket` (host/ticket.c) */
     if (!ticket_make(srv->ticket_key, id, nonce, (uint32_t)*secs, (uint32_t)*boots, ticket, NULL))
         refuse(v, 500, "SIGN_FAILED", "cannot sign the ticket");
@@ -309,7 +324,6 @@ out:
     db_rows_free(&d);
     db_rows_free(&pol);
     db_rows_free(&q);
-    db_rows_free(&a);
     return ok;
 }
 
@@ -349,7 +363,7 @@ int ticket_issue(req_t *r)
     char ticket_hex[2 * TICKET_LEN + 1];
     if (ok && !v.reason) {
         char h[65];
-        hex_encode(ticket, TICKET_LEN, ticket_hex);
+        host_hex(ticket, TICKET_LEN, ticket_hex);
         sha256_hex(ticket, TICKET_LEN, h);
         json_object_set_new(v.detail, "seconds", json_integer(secs));
         json_object_set_new(v.detail, "boots", json_integer(boots));
@@ -379,15 +393,6 @@ int ticket_issue(req_t *r)
 }
 
 /* --- management ------------------------------------------------------------------ */
-
-static bool need(req_t *r, role_t role, int *ret)
-{
-    static const char *const names[] = {"none", "viewer", "operator", "admin"};
-    if (r->role >= role)
-        return true;
-    *ret = http_error(r, 403, "needs the %s role (this token is %s)", names[role], names[r->role]);
-    return false;
-}
 
 bool ticket_mgmt_match(const req_t *r)
 {
@@ -440,7 +445,7 @@ static int policy_route(req_t *r, const char *cls)
          del = strcmp(r->method, "DELETE") == 0;
     if (!get && !put && !del)
         return http_error(r, 405, "method %s not allowed here", r->method);
-    if (!need(r, get ? ROLE_VIEWER : ROLE_ADMIN, &ret))
+    if (!need_role(r, get ? ROLE_VIEWER : ROLE_ADMIN, &ret))
         return ret;
     if (!valid_name(cls, 64))
         return http_error(r, 404, "no device class %s", "(malformed name)");
@@ -511,6 +516,29 @@ static json_t *quarantine_json(const char *dev, const db_rows_t *q)
                      in ? db_cell(q, 0, 2) : NULL);
 }
 
+/* The body of PUT .../quarantine: NULL when valid (*set, *reason: borrowed
+ * from j), else the 400 message. */
+static const char *quarantine_parse(json_t *j, bool *set, const char **reason, char *why, size_t cap)
+{
+    json_t *qv = json_object_get(j, "quarantined"), *rv = json_object_get(j, "reason");
+    const char *k, *bad = NULL;
+    json_t *val;
+    json_object_foreach(j, k, val) if (!bad && strcmp(k, "quarantined") && strcmp(k, "reason"))
+    {
+        snprintf(why, cap, "%.64s: unknown field (want quarantined, reason)", k);
+        bad = why;
+    }
+    *set = json_is_true(qv);
+    *reason = json_string_value(rv);
+    if (!bad && !json_is_boolean(qv))
+        bad = "quarantined: true or false";
+    else if (!bad && rv && !json_is_null(rv) && (!*reason || strlen(*reason) > REASON_MAX))
+        bad = "reason: a string of at most 256 bytes";
+    else if (!bad && *set && (!*reason || !(*reason)[0]))
+        bad = "reason: required to quarantine a device (1 to 256 bytes)";
+    return bad;
+}
+
 static int quarantine_route(req_t *r, const char *dev)
 {
     moltd_t *srv = r->srv;
@@ -518,7 +546,7 @@ static int quarantine_route(req_t *r, const char *dev)
     bool get = strcmp(r->method, "GET") == 0, put = strcmp(r->method, "PUT") == 0;
     if (!get && !put)
         return http_error(r, 405, "method %s not allowed here", r->method);
-    if (!need(r, get ? ROLE_VIEWER : ROLE_OPERATOR, &ret))
+    if (!need_role(r, get ? ROLE_VIEWER : ROLE_OPERATOR, &ret))
         return ret;
     if (!valid_name(dev, 64))
         return http_error(r, 404, "no device %s", "(malformed id)");
@@ -528,23 +556,8 @@ static int quarantine_route(req_t *r, const char *dev)
     if (put) {
         if (!(j = http_body_json(r, &ret)))
             return ret;
-        json_t *qv = json_object_get(j, "quarantined"), *rv = json_object_get(j, "reason");
-        const char *k, *bad = NULL;
-        json_t *val;
         char why[160];
-        json_object_foreach(j, k, val) if (!bad && strcmp(k, "quarantined") && strcmp(k, "reason"))
-        {
-            snprintf(why, sizeof why, "%.64s: unknown field (want quarantined, reason)", k);
-            bad = why;
-        }
-        set = json_is_true(qv);
-        reason = json_string_value(rv);
-        if (!bad && !json_is_boolean(qv))
-            bad = "quarantined: true or false";
-        else if (!bad && rv && !json_is_null(rv) && (!reason || strlen(reason) > REASON_MAX))
-            bad = "reason: a string of at most 256 bytes";
-        else if (!bad && set && (!reason || !reason[0]))
-            bad = "reason: required to quarantine a device (1 to 256 bytes)";
+        const char *bad = quarantine_parse(j, &set, &reason, why, sizeof why);
         if (bad) {
             json_decref(j);
             return http_error(r, 400, "%s", bad);
@@ -599,7 +612,7 @@ int ticket_mgmt_dispatch(req_t *r)
     if (r->nseg == 3) { /* ticketkey */
         if (strcmp(r->method, "GET") != 0)
             return http_error(r, 405, "method %s not allowed here", r->method);
-        if (!need(r, ROLE_VIEWER, &ret))
+        if (!need_role(r, ROLE_VIEWER, &ret))
             return ret;
         if (!r->srv->ticket_pub_pem)
             return http_error(r, 503, "no ticket key");

@@ -105,6 +105,50 @@ static int whoami(req_t *r)
 static const char *const action_states[] = {"assigned", "running", "downloaded", "cancelling",
                                             "success",  "failure", "cancelled",  "none"};
 
+/* One device of the fleet page, with its latest action. */
+static json_t *fleet_device(const db_rows_t *rows, size_t i)
+{
+    json_error_t e;
+    const char *attrs = db_cell(rows, i, 6);
+    json_t *a = attrs ? json_loads(attrs, 0, &e) : NULL;
+    json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "id", db_cell(rows, i, 0), "class", db_cell(rows, i, 1),
+                          "version", str_or_null(db_cell(rows, i, 2)), "attested_version",
+                          str_or_null(db_cell(rows, i, 3)), "attested_at", num_or_null(db_cell(rows, i, 4)),
+                          "last_seen", num_or_null(db_cell(rows, i, 5)), "attributes", a ? a : json_object());
+    json_object_set_new(o, "action",
+                        db_cell(rows, i, 7)
+                            ? json_pack("{s:o,s:o,s:s,s:o}", "id", num_or_null(db_cell(rows, i, 7)), "campaign",
+                                        num_or_null(db_cell(rows, i, 8)), "state", db_cell(rows, i, 9), "detail",
+                                        str_or_null(db_cell(rows, i, 10)))
+                            : json_null());
+    return o;
+}
+
+/* The fleet's filters as SQL (where) with their parameters (p); false when out
+ * of memory. */
+static bool fleet_where(req_t *r, long long campaign, char *where, size_t cap, params_t *p)
+{
+    const char *q = http_arg(r, "q"), *cls = http_arg(r, "class"), *state = http_arg(r, "state");
+    if (q && *q) {
+        char *pat = like_pattern(q, false);
+        if (!pat)
+            return false;
+        int k = param_add(p, pat, true);
+        snprintf(where + strlen(where), cap - strlen(where),
+                 " AND (d.id LIKE $%d ESCAPE '\\' OR COALESCE(d.version, '') LIKE $%d ESCAPE '\\'"
+                 " OR COALESCE(d.attested_version, '') LIKE $%d ESCAPE '\\' OR d.attributes LIKE $%d ESCAPE '\\')",
+                 k, k, k, k);
+    }
+    if (cls && *cls)
+        snprintf(where + strlen(where), cap - strlen(where), " AND d.class = $%d", param_add(p, cls, false));
+    if (state && *state)
+        snprintf(where + strlen(where), cap - strlen(where), " AND COALESCE(la.state, 'none') = $%d",
+                 param_add(p, state, false));
+    if (campaign >= 0 && http_arg(r, "campaign"))
+        snprintf(where + strlen(where), cap - strlen(where), " AND la.campaign_id = %lld", campaign);
+    return true;
+}
+
 static int fleet(req_t *r)
 {
     const char *q = http_arg(r, "q"), *cls = http_arg(r, "class"), *state = http_arg(r, "state");
@@ -129,23 +173,8 @@ static int fleet(req_t *r)
     /* The latest action of each device; its state is the device's current action. */
     char where[512] = " WHERE 1 = 1";
     params_t p = {0};
-    if (q && *q) {
-        char *pat = like_pattern(q, false);
-        if (!pat)
-            return http_error(r, 500, "out of memory");
-        int k = param_add(&p, pat, true);
-        snprintf(where + strlen(where), sizeof where - strlen(where),
-                 " AND (d.id LIKE $%d ESCAPE '\\' OR COALESCE(d.version, '') LIKE $%d ESCAPE '\\'"
-                 " OR COALESCE(d.attested_version, '') LIKE $%d ESCAPE '\\' OR d.attributes LIKE $%d ESCAPE '\\')",
-                 k, k, k, k);
-    }
-    if (cls && *cls)
-        snprintf(where + strlen(where), sizeof where - strlen(where), " AND d.class = $%d", param_add(&p, cls, false));
-    if (state && *state)
-        snprintf(where + strlen(where), sizeof where - strlen(where), " AND COALESCE(la.state, 'none') = $%d",
-                 param_add(&p, state, false));
-    if (campaign >= 0 && http_arg(r, "campaign"))
-        snprintf(where + strlen(where), sizeof where - strlen(where), " AND la.campaign_id = %lld", campaign);
+    if (!fleet_where(r, campaign, where, sizeof where, &p))
+        return http_error(r, 500, "out of memory");
     static const char from[] =
         " FROM devices d LEFT JOIN actions la ON la.id = (SELECT MAX(a.id) FROM actions a WHERE a.device_id = d.id)";
     char sql[1600], csql[1200];
@@ -166,22 +195,8 @@ static int fleet(req_t *r)
         return fail_db(r);
     }
     json_t *devs = json_array();
-    for (size_t i = 0; i < rows.nrows; i++) {
-        json_error_t e;
-        const char *attrs = db_cell(&rows, i, 6);
-        json_t *a = attrs ? json_loads(attrs, 0, &e) : NULL;
-        json_t *o = json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "id", db_cell(&rows, i, 0), "class",
-                              db_cell(&rows, i, 1), "version", str_or_null(db_cell(&rows, i, 2)), "attested_version",
-                              str_or_null(db_cell(&rows, i, 3)), "attested_at", num_or_null(db_cell(&rows, i, 4)),
-                              "last_seen", num_or_null(db_cell(&rows, i, 5)), "attributes", a ? a : json_object());
-        json_object_set_new(o, "action",
-                            db_cell(&rows, i, 7)
-                                ? json_pack("{s:o,s:o,s:s,s:o}", "id", num_or_null(db_cell(&rows, i, 7)), "campaign",
-                                            num_or_null(db_cell(&rows, i, 8)), "state", db_cell(&rows, i, 9),
-                                            "detail", str_or_null(db_cell(&rows, i, 10)))
-                                : json_null());
-        json_array_append_new(devs, o);
-    }
+    for (size_t i = 0; i < rows.nrows; i++)
+        json_array_append_new(devs, fleet_device(&rows, i));
     long long total = cnt.nrows ? strtoll(db_cell(&cnt, 0, 0), NULL, 10) : 0;
     db_rows_free(&rows);
     db_rows_free(&cnt);
@@ -317,6 +332,23 @@ static void csv_cell(char **buf, size_t *len, size_t *cap, const char *v, bool l
     *len = (size_t)(o - *buf);
 }
 
+/* The first n audit rows as a CSV download, with a header line. */
+static int audit_csv(req_t *r, const db_rows_t *rows, size_t n)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (size_t c = 0; c < 8; c++)
+        csv_cell(&buf, &len, &cap, audit_cols[c], c == 7);
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < 8; c++)
+            csv_cell(&buf, &len, &cap, db_cell(rows, i, c), c == 7);
+    if (!buf)
+        return http_error(r, 500, "out of memory");
+    int ret = ui_reply_download(r, "text/csv; charset=utf-8", "molt-audit.csv", buf, len);
+    free(buf);
+    return ret;
+}
+
 static int audit_records(req_t *r)
 {
     const char *what = http_arg(r, "what"), *actor = http_arg(r, "actor"), *object = http_arg(r, "object"),
@@ -380,19 +412,7 @@ static int audit_records(req_t *r)
     size_t n = more ? (size_t)limit : rows.nrows;
     int ret;
     if (csv) {
-        char *buf = NULL;
-        size_t len = 0, cap = 0;
-        for (size_t c = 0; c < 8; c++)
-            csv_cell(&buf, &len, &cap, audit_cols[c], c == 7);
-        for (size_t i = 0; i < n; i++)
-            for (size_t c = 0; c < 8; c++)
-                csv_cell(&buf, &len, &cap, db_cell(&rows, i, c), c == 7);
-        if (!buf) {
-            ret = http_error(r, 500, "out of memory");
-        } else {
-            ret = ui_reply_download(r, "text/csv; charset=utf-8", "molt-audit.csv", buf, len);
-            free(buf);
-        }
+        ret = audit_csv(r, &rows, n);
     } else {
         json_t *a = json_array();
         for (size_t i = 0; i < n; i++)
@@ -433,16 +453,106 @@ static json_t *point_json(long long at, const long *count)
     return o;
 }
 
-static int campaign_timeline(req_t *r, const char *id)
+/* One event applied to the devices' states: a campaign.cancel of this campaign
+ * closes the unstarted and cancels the started; an update.* record moves its
+ * device on, unless it is closed already (a later campaign's record). false
+ * when the event changes nothing here. */
+static bool timeline_apply(const char *id, const char *what, const char *obj, const char **devs, size_t n,
+                           signed char *cur, long *count)
 {
-    if (strspn(id, "0123456789") != strlen(id) || strlen(id) > 18)
-        return http_error(r, 404, "no campaign %s", id);
-    db_rows_t c = {0}, acts = {0}, ev = {0}, steps = {0};
+    if (strcmp(what, "campaign.cancel") == 0) {
+        if (strcmp(obj, id) != 0)
+            return false;
+        for (size_t i = 0; i < n; i++) {
+            int to = cur[i] == S_ASSIGNED                         ? S_CANCELLED
+                     : cur[i] == S_RUNNING || cur[i] == S_DOWNLOADED ? S_CANCELLING
+                                                                     : -1;
+            if (to >= 0) {
+                count[cur[i]]--;
+                count[to]++;
+                cur[i] = (signed char)to;
+            }
+        }
+        return true;
+    }
+    const char **hit = bsearch(&obj, devs, n, sizeof *devs, dev_cmp);
+    if (!hit)
+        return false;
+    size_t i = (size_t)(hit - devs);
+    if (cur[i] >= S_SUCCESS)
+        return false; /* closed here: a later campaign's record */
+    int to = state_index(what + strlen("update."));
+    if (to < 0 || to == cur[i])
+        return false;
+    count[cur[i]]--;
+    count[to]++;
+    cur[i] = (signed char)to;
+    return true;
+}
+
+/* The points of the timeline: the counts by state at creation and after each
+ * event; more than TIMELINE_POINTS are thinned evenly (the last kept). NULL
+ * when out of memory. */
+static json_t *timeline_points(const char *id, long long created, const db_rows_t *acts, const db_rows_t *ev)
+{
+    size_t n = acts->nrows;
+    const char **devs = calloc(n + 1, sizeof *devs);
+    signed char *cur = calloc(n + 1, 1);
+    if (!devs || !cur) {
+        free(devs);
+        free(cur);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        devs[i] = db_cell(acts, i, 0);
+    qsort(devs, n, sizeof *devs, dev_cmp); /* byte order for bsearch: a PostgreSQL collation may differ */
+    long count[S_N] = {0};
+    count[S_ASSIGNED] = (long)n;
+    size_t nev = ev->nrows, stride = nev / TIMELINE_POINTS + 1;
+    json_t *points = json_array();
+    json_array_append_new(points, point_json(created, count));
+    for (size_t k = 0; k < nev; k++) {
+        if (!timeline_apply(id, db_cell(ev, k, 1), db_cell(ev, k, 2), devs, n, cur, count))
+            continue;
+        if (k % stride == 0 || k + 1 == nev)
+            json_array_append_new(points, point_json(strtoll(db_cell(ev, k, 0), NULL, 10), count));
+    }
+    free(devs);
+    free(cur);
+    return points;
+}
+
+/* Per step: its share of the targets and its actions by state (the live counts). */
+static json_t *timeline_steps(const char *sp, const db_rows_t *steps)
+{
+    json_t *sj = json_array();
+    long prev = 0;
+    for (int s = 0; sp && *sp; s++) {
+        char *end;
+        long pct = strtol(sp, &end, 10);
+        if (end == sp)
+            break;
+        json_t *counts = json_object();
+        for (size_t i = 0; i < steps->nrows; i++)
+            if (atoi(db_cell(steps, i, 0)) == s)
+                json_object_set_new(counts, db_cell(steps, i, 1), json_integer(strtoll(db_cell(steps, i, 2), NULL, 10)));
+        json_array_append_new(sj, json_pack("{s:i,s:i,s:i,s:o}", "step", s, "from", (int)prev, "to", (int)pct,
+                                            "actions", counts));
+        prev = pct;
+        sp = *end == ',' ? end + 1 : end;
+    }
+    return sj;
+}
+
+/* The campaign, its actions, the audit events about them and the counts by step. */
+static db_status_t timeline_rows(req_t *r, const char *id, db_rows_t *c, db_rows_t *acts, db_rows_t *ev,
+                                 db_rows_t *steps)
+{
     srv_lock(r->srv);
-    db_status_t st = Q(r->srv, &c, "SELECT created, steps, step, state FROM campaigns WHERE id = $1", id);
+    db_status_t st = Q(r->srv, c, "SELECT created, steps, step, state FROM campaigns WHERE id = $1", id);
     if (st == DB_OK)
-        st = Q(r->srv, &acts, "SELECT device_id FROM actions WHERE campaign_id = $1", id);
-    /* id is digits only (checked above): a literal, so $1 has one type (text) on PostgreSQL */
+        st = Q(r->srv, acts, "SELECT device_id FROM actions WHERE campaign_id = $1", id);
+    /* id is digits only (checked by the caller): a literal, so $1 has one type (text) on PostgreSQL */
     char evsql[600];
     snprintf(evsql, sizeof evsql,
              "SELECT au.at, au.what, au.object FROM audit au WHERE au.at >= $2"
@@ -451,98 +561,37 @@ static int campaign_timeline(req_t *r, const char *id)
              " AND (au.object = $1 OR au.object IN (SELECT device_id FROM actions WHERE campaign_id = %s))"
              " ORDER BY au.id",
              id);
-    if (st == DB_OK && c.nrows)
-        st = Q(r->srv, &ev, evsql, id, db_cell(&c, 0, 0));
+    if (st == DB_OK && c->nrows)
+        st = Q(r->srv, ev, evsql, id, db_cell(c, 0, 0));
     if (st == DB_OK)
-        st = Q(r->srv, &steps,
+        st = Q(r->srv, steps,
                "SELECT step, state, COUNT(*) FROM actions WHERE campaign_id = $1 GROUP BY step, state ORDER BY step",
                id);
     srv_unlock(r->srv);
+    return st;
+}
+
+static int campaign_timeline(req_t *r, const char *id)
+{
+    if (strspn(id, "0123456789") != strlen(id) || strlen(id) > 18)
+        return http_error(r, 404, "no campaign %s", id);
+    db_rows_t c = {0}, acts = {0}, ev = {0}, steps = {0};
+    db_status_t st = timeline_rows(r, id, &c, &acts, &ev, &steps);
+    long long created = c.nrows ? strtoll(db_cell(&c, 0, 0), NULL, 10) : 0;
+    json_t *points = st == DB_OK && c.nrows ? timeline_points(id, created, &acts, &ev) : NULL;
     int ret;
-    if (st != DB_OK) {
+    if (st != DB_OK)
         ret = fail_db(r);
-        goto out;
-    }
-    if (c.nrows == 0) {
+    else if (c.nrows == 0)
         ret = http_error(r, 404, "no campaign %s", id);
-        goto out;
-    }
-    size_t n = acts.nrows;
-    const char **devs = calloc(n + 1, sizeof *devs);
-    signed char *cur = calloc(n + 1, 1);
-    if (!devs || !cur) {
-        free(devs);
-        free(cur);
+    else if (!points)
         ret = http_error(r, 500, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++)
-        devs[i] = db_cell(&acts, i, 0);
-    qsort(devs, n, sizeof *devs, dev_cmp); /* byte order for bsearch: a PostgreSQL collation may differ */
-    long count[S_N] = {0};
-    count[S_ASSIGNED] = (long)n;
-    long long created = strtoll(db_cell(&c, 0, 0), NULL, 10);
-    /* Every event gives a point; more than TIMELINE_POINTS are thinned evenly (the last kept). */
-    size_t nev = ev.nrows, stride = nev / TIMELINE_POINTS + 1;
-    json_t *points = json_array();
-    json_array_append_new(points, point_json(created, count));
-    for (size_t k = 0; k < nev; k++) {
-        const char *what = db_cell(&ev, k, 1), *obj = db_cell(&ev, k, 2);
-        if (strcmp(what, "campaign.cancel") == 0) {
-            if (strcmp(obj, id) != 0)
-                continue;
-            for (size_t i = 0; i < n; i++) {
-                int to = cur[i] == S_ASSIGNED ? S_CANCELLED
-                         : cur[i] == S_RUNNING || cur[i] == S_DOWNLOADED ? S_CANCELLING
-                                                                         : -1;
-                if (to >= 0) {
-                    count[cur[i]]--;
-                    count[to]++;
-                    cur[i] = (signed char)to;
-                }
-            }
-        } else {
-            const char **hit = bsearch(&obj, devs, n, sizeof *devs, dev_cmp);
-            if (!hit)
-                continue;
-            size_t i = (size_t)(hit - devs);
-            if (cur[i] >= S_SUCCESS)
-                continue; /* closed here: a later campaign's record */
-            int to = state_index(what + strlen("update."));
-            if (to < 0 || to == cur[i])
-                continue;
-            count[cur[i]]--;
-            count[to]++;
-            cur[i] = (signed char)to;
-        }
-        if (k % stride == 0 || k + 1 == nev)
-            json_array_append_new(points, point_json(strtoll(db_cell(&ev, k, 0), NULL, 10), count));
-    }
-    free(devs);
-    free(cur);
-    /* Per step: its share of the targets and its actions by state (the live counts). */
-    json_t *sj = json_array();
-    const char *sp = db_cell(&c, 0, 1);
-    long prev = 0;
-    for (int s = 0; sp && *sp; s++) {
-        char *end;
-        long pct = strtol(sp, &end, 10);
-        if (end == sp)
-            break;
-        json_t *counts = json_object();
-        for (size_t i = 0; i < steps.nrows; i++)
-            if (atoi(db_cell(&steps, i, 0)) == s)
-                json_object_set_new(counts, db_cell(&steps, i, 1), json_integer(strtoll(db_cell(&steps, i, 2), NULL, 10)));
-        json_array_append_new(sj, json_pack("{s:i,s:i,s:i,s:o}", "step", s, "from", (int)prev, "to", (int)pct,
-                                            "actions", counts));
-        prev = pct;
-        sp = *end == ',' ? end + 1 : end;
-    }
-    ret = http_json(r, 200,
-                    json_pack("{s:I,s:I,s:I,s:s,s:o,s:o,s:I}", "id", (json_int_t)strtoll(id, NULL, 10), "created",
-                              (json_int_t)created, "targets", (json_int_t)n, "state", db_cell(&c, 0, 3), "steps", sj,
-                              "points", points, "now", (json_int_t)now_ms()));
-out:
+    else
+        ret = http_json(r, 200,
+                        json_pack("{s:I,s:I,s:I,s:s,s:o,s:o,s:I}", "id", (json_int_t)strtoll(id, NULL, 10), "created",
+                                  (json_int_t)created, "targets", (json_int_t)acts.nrows, "state", db_cell(&c, 0, 3),
+                                  "steps", timeline_steps(db_cell(&c, 0, 1), &steps), "points", points, "now",
+                                  (json_int_t)now_ms()));
     db_rows_free(&c);
     db_rows_free(&acts);
     db_rows_free(&ev);
