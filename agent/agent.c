@@ -1324,9 +1324,9 @@ static int poll_once(agent_t *a, long *sleep_s, bool *error)
     return rc;
 }
 
-static int usage(void)
+static int usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: molt-agent -f DEV -k PUB [-k PUB ...] --server URL --id ID --token TOKEN [--tenant T]\n"
             "                  [--once | --max-polls N] [--until-update] [--health-cmd CMD | --health-fail]\n"
             "                  [--drop-after BYTES] [--power-cut-at N] [--backoff-ms MS] [--max-sleep S]\n"
@@ -1337,7 +1337,7 @@ static int usage(void)
 
             "                  [--ca-file CA.pem] [--client-cert CERT.pem [--client-key KEY.pem]]\n"
             "  (--client-cert: the device authenticates by certificate; --token is then optional)\n");
-    return EXIT_USAGE;
+    return f == stdout ? 0 : EXIT_USAGE;
 }
 
 static bool num(const char *s, long min, long max, long *out)
@@ -1383,11 +1383,11 @@ int main(int argc, char **argv)
         {"artifact", required_argument, 0, O_ART},   {"defer-attempt", no_argument, 0, O_DEFER},
         {"consent", required_argument, 0, O_CONSENT},
         {"ca-file", required_argument, 0, O_CAFILE}, {"client-cert", required_argument, 0, O_CCERT},
-        {"client-key", required_argument, 0, O_CKEY},
+        {"client-key", required_argument, 0, O_CKEY}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
     long v;
-    while ((c = getopt_long(argc, argv, "f:k:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:k:h", opts, NULL)) != -1) {
         switch (c) {
         case 'f': a->file = optarg; break;
         case 'k':
@@ -1465,11 +1465,12 @@ int main(int argc, char **argv)
             if (!num(optarg, 1, 1000000, &a->max_errors))
                 return die("--max-errors: a number from 1");
             break;
-        default: return usage();
+        case 'h': return usage(stdout);
+        default: return usage(stderr);
         }
     }
     if (optind != argc || !a->file || !a->server || !a->id || (!a->token && !net.cert))
-        return usage();
+        return usage(stderr);
     if (net.key && !net.cert)
         return die("--client-key needs --client-cert");
     for (const char *const *p = (const char *const[]){net.ca_file, net.cert, net.key}, *const *e = p + 3; p < e; p++)

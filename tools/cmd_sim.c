@@ -74,9 +74,9 @@ typedef struct sim_opts {
 static const char *const mode_names[] = {"swap", "remap", "overwrite"};
 static const char *const slot_names[] = {"primary", "secondary"};
 
-static int usage(void)
+static int usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: molt sim create -f DEV [--sector-size N] [--slot-sectors N] [--align A]\n"
             "                       [--erase-value 0xff|0x00] [--mode swap|remap|overwrite]\n"
             "                       [--data-sectors N]   (a record store for R-KEEPDATA; 0: none)\n"
@@ -97,7 +97,7 @@ static int usage(void)
             "       molt sim life [--mode M] [--lives N] [--first-seed S] [--data] [--vectors DIR] [--json]\n"
             "       molt sim life --wear-cycles N [--vectors DIR]\n"
             "       molt sim watchdog|nonce|ticket|clock ...   (the authenticated watchdog: molt sim watchdog --help)\n");
-    return EXIT_USAGE;
+    return f == stdout ? EXIT_VALID : EXIT_USAGE;
 }
 
 static bool parse_num(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -254,7 +254,7 @@ static bool parse_opts(int argc, char **argv, sim_opts_t *o)
                 return false;
             o->has_id = true;
             break;
-        default: usage(); return false;
+        default: usage(stderr); return false;
         }
     }
     o->nargs = argc - optind;
@@ -353,7 +353,7 @@ static int sim_write(const sim_opts_t *o)
     if (slot < 0)
         return cli_error("--slot primary|secondary is required");
     if (o->nargs != 1)
-        return usage();
+        return usage(stderr);
     if (!cli_read_file(o->args[0], &img, &len))
         return EXIT_USAGE;
     if (!dev_load(&dev, o)) {
@@ -1011,7 +1011,7 @@ static int sim_record(const sim_opts_t *o, const char *sub)
     if (!o->has_id)
         return cli_error("--id N is required");
     if (put != (o->nargs == 1))
-        return usage();
+        return usage(stderr);
     if (put) {
         const char *val = o->args[0];
         if (!strncmp(val, "0x", 2)) {
@@ -1144,11 +1144,13 @@ int cmd_sim(int argc, char **argv)
     int rc;
 
     memset(&o, 0, sizeof o);
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
-        return usage();
+    if (argc < 2)
+        return usage(stderr);
     const char *sub = argv[1];
     if (!strcmp(sub, "watchdog") || !strcmp(sub, "nonce") || !strcmp(sub, "ticket") || !strcmp(sub, "clock"))
         return cmd_sim_awdt(argc, argv);
+    if (cli_help_asked(argc, argv))
+        return usage(stdout);
     if (!parse_opts(argc - 1, argv + 1, &o)) {
         cli_keyring_free(&o.kr);
         return EXIT_USAGE;
@@ -1158,7 +1160,7 @@ int cmd_sim(int argc, char **argv)
     else if (!strcmp(sub, "life"))
         rc = sim_life(&o);
     else if (o.nargs > 0 && strcmp(sub, "write") != 0 && strcmp(sub, "put") != 0)
-        rc = usage();
+        rc = usage(stderr);
     else if (!strcmp(sub, "create"))
         rc = sim_create(&o);
     else if (!strcmp(sub, "write"))

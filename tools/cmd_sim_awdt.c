@@ -34,15 +34,15 @@ typedef struct aw_opts {
     char **args;
 } aw_opts_t;
 
-static int aw_usage(void)
+static int aw_usage(FILE *f)
 {
-    fprintf(stderr, "usage: molt sim watchdog -f DEV --ticket-key PUB --seconds S --boots B [--max-seconds N]\n"
+    fprintf(f, "usage: molt sim watchdog -f DEV --ticket-key PUB --seconds S --boots B [--max-seconds N]\n"
                     "                         [--max-boots N] [--nonce-ttl N] [--exit-seconds N] [--exit-boots N]\n"
                     "       molt sim watchdog -f DEV --status [--json]\n"
                     "       molt sim nonce -f DEV [--json]\n"
                     "       molt sim ticket -f DEV HEX [--json]\n"
                     "       molt sim clock -f DEV [--advance S] [--json]\n");
-    return EXIT_USAGE;
+    return f == stdout ? EXIT_VALID : EXIT_USAGE;
 }
 
 static bool num(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -90,8 +90,7 @@ static bool aw_parse(int argc, char **argv, aw_opts_t *o)
         case 'a': ok = num("--advance", optarg, 0, U32, &o->advance); break;
         case 'j': o->json = true; break;
         case 'q': o->status = true; break;
-        case 'h': aw_usage(); return false;
-        default: aw_usage(); return false;
+        default: aw_usage(stderr); return false;
         }
         if (!ok)
             return false;
@@ -172,13 +171,15 @@ int cmd_sim_awdt(int argc, char **argv)
     json_t *out = NULL;
 
     memset(&o, 0, sizeof o);
+    if (cli_help_asked(argc, argv))
+        return aw_usage(stdout);
     if (!aw_parse(argc - 1, argv + 1, &o)) {
         cli_keyring_free(&o.tk);
         return EXIT_USAGE;
     }
     if ((strcmp(sub, "ticket") == 0) != (o.nargs == 1) || o.nargs > 1) {
         cli_keyring_free(&o.tk);
-        return aw_usage();
+        return aw_usage(stderr);
     }
     if (sim_device_load(&dev, o.file, NULL, &why) != MOLT_OK) {
         cli_keyring_free(&o.tk);
@@ -229,7 +230,7 @@ int cmd_sim_awdt(int argc, char **argv)
         save = true;
         rc = fired ? EXIT_INVALID : 0;
     } else {
-        rc = aw_usage();
+        rc = aw_usage(stderr);
     }
     if (out != NULL) {
         if (o.json) {

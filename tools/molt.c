@@ -20,11 +20,19 @@ static const struct {
     {"inspect", cmd_inspect, "show an image's header and TLVs: IMAGE [--json]"},
     {"decrypt", cmd_decrypt, "decrypt an encrypted image as a device would: -k ENC_PRIV IN OUT"},
     {"envelope", cmd_envelope, "per-device key envelope: make --content-key K --device PUB --image IMG -o OUT"},
-    {"sim", cmd_sim, "simulated device: create|write|request|confirm|boot|state|powerfail|attest|iak|watchdog|nonce|ticket|clock"},
+    {"sim", cmd_sim, "a simulated device: create, write, boot, state, powerfail, life, ... (molt sim --help)"},
     {"keyupdate", cmd_keyupdate, "rotate trusted keys: make|sign|check a signed key-update (docs/keys.md)"},
     {"attest", cmd_attest, "check a device's attestation token: verify --iak PUB --nonce HEX TOKEN"},
     {"ticket", cmd_ticket, "sign a deferral ticket: -k KEY --iak PUB|--device-id HEX --nonce HEX --seconds S --boots B"},
 };
+
+bool cli_help_asked(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return true;
+    return false;
+}
 
 static void usage(FILE *f)
 {
