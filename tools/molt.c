@@ -38,7 +38,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: molt COMMAND [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\nexit codes: 0 ok, 1 refused (invalid image), 2 usage or I/O error\n");
 }
 
