@@ -126,7 +126,7 @@ static int attest_verify(int argc, char **argv)
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'i': iak = optarg; break;
         case 'n': nonce_hex = optarg; break;
