@@ -26,14 +26,6 @@ static const struct {
     {"ticket", cmd_ticket, "sign a deferral ticket: -k KEY --iak PUB|--device-id HEX --nonce HEX --seconds S --boots B"},
 };
 
-bool cli_help_asked(int argc, char **argv)
-{
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            return true;
-    return false;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: molt COMMAND [options]\n\ncommands:\n");
