@@ -37,11 +37,11 @@ typedef struct aw_opts {
 static int aw_usage(FILE *f)
 {
     fprintf(f, "usage: molt sim watchdog -f DEV --ticket-key PUB --seconds S --boots B [--max-seconds N]\n"
-                    "                         [--max-boots N] [--nonce-ttl N] [--exit-seconds N] [--exit-boots N]\n"
-                    "       molt sim watchdog -f DEV --status [--json]\n"
-                    "       molt sim nonce -f DEV [--json]\n"
-                    "       molt sim ticket -f DEV HEX [--json]\n"
-                    "       molt sim clock -f DEV [--advance S] [--json]\n");
+               "                         [--max-boots N] [--nonce-ttl N] [--exit-seconds N] [--exit-boots N]\n"
+               "       molt sim watchdog -f DEV --status [--json]\n"
+               "       molt sim nonce -f DEV [--json]\n"
+               "       molt sim ticket -f DEV HEX [--json]\n"
+               "       molt sim clock -f DEV [--advance S] [--json]\n");
     return f == stdout ? EXIT_VALID : EXIT_USAGE;
 }
 

@@ -24,7 +24,7 @@
 static int usage(FILE *f)
 {
     fprintf(f, "usage: molt ticket -k TICKET_KEY.pem (--device-id HEX | --iak PUB.pem) --nonce HEX\n"
-                    "                   --seconds S --boots B [-o FILE]\n");
+               "                   --seconds S --boots B [-o FILE]\n");
     return f == stdout ? EXIT_VALID : EXIT_USAGE;
 }
 

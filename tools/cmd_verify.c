@@ -38,8 +38,8 @@ static const char *sig_name(uint32_t alg)
 static int usage(FILE *f)
 {
     fprintf(f, "usage: molt verify -k PUB [-k PUB ...] [--hash-only] [--role upload|installed]\n"
-                    "                   [--min-security-counter N] [--min-version V]\n"
-                    "                   [--enc-key ENC_PRIV [--envelope ENV]] [--require-encryption] IMAGE\n");
+               "                   [--min-security-counter N] [--min-version V]\n"
+               "                   [--enc-key ENC_PRIV [--envelope ENV]] [--require-encryption] IMAGE\n");
     return f == stdout ? EXIT_VALID : EXIT_USAGE;
 }
 
