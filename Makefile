@@ -3,13 +3,16 @@
 # Other targets: `make build` (release build in build/release), `make bench`, `make clean`,
 # `make target-demo` (the Cortex-M port on QEMU, ports/mps2) and `make bench-mps2` (its footprint).
 # `make fuzz` (each libFuzzer target for FUZZ_TIME seconds, default 60; docs/fuzzing.md).
+# `make install PREFIX=/usr/local` (DESTDIR=... for staging): the release build's library, headers,
+# pkg-config file, CMake package, programs, man pages and moltd.service (docs/install.md).
 
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE  ?= cmake
 
 FUZZ_TIME ?= 60
+PREFIX    ?= /usr/local
 
-.PHONY: all build test demo bench deps clean target-demo bench-mps2 fuzz
+.PHONY: all build test demo bench deps clean target-demo bench-mps2 fuzz install
 
 all: build
 
@@ -19,6 +22,9 @@ deps:
 build: deps
 	@$(CMAKE) -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@$(CMAKE) --build build/release -j$(JOBS)
+
+install: build
+	@DESTDIR="$(DESTDIR)" $(CMAKE) --install build/release --prefix "$(PREFIX)"
 
 # Tests run on a sanitized build (ASan + UBSan).
 test: deps

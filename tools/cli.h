@@ -34,6 +34,10 @@ int cmd_decrypt(int argc, char **argv);
 int cmd_envelope(int argc, char **argv);
 int cmd_keyupdate(int argc, char **argv);
 
+/* True when -h or --help is among argv[1..] (before a "--"): the command then prints its
+ * usage on stdout and exits 0 (an error prints it on stderr and exits 2). */
+bool cli_help_asked(int argc, char **argv);
+
 /* `molt inspect` of a key-update (cmd_keyupdate.c): exit 0 parsed, 1 malformed. */
 int cli_inspect_keyupdate(const char *path, const uint8_t *p, size_t len, bool as_json);
 

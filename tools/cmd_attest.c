@@ -33,10 +33,10 @@
 #include "cli.h"
 #include "molt/attest.h"
 
-static int usage(void)
+static int usage(FILE *f)
 {
-    fprintf(stderr, "usage: molt attest verify --iak PUB --nonce HEX TOKEN [--json]\n");
-    return EXIT_USAGE;
+    fprintf(f, "usage: molt attest verify --iak PUB --nonce HEX TOKEN [--json]\n");
+    return f == stdout ? EXIT_VALID : EXIT_USAGE;
 }
 
 bool cli_write_p256_pem(const uint8_t pub[65], const char *path)
@@ -118,6 +118,7 @@ static int attest_verify(int argc, char **argv)
         {"iak", required_argument, NULL, 'i'},
         {"nonce", required_argument, NULL, 'n'},
         {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *iak = NULL, *nonce_hex = NULL;
@@ -125,16 +126,17 @@ static int attest_verify(int argc, char **argv)
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'i': iak = optarg; break;
         case 'n': nonce_hex = optarg; break;
         case 'j': json = true; break;
-        default: return usage();
+        case 'h': return usage(stdout);
+        default: return usage(stderr);
         }
     }
     if (iak == NULL || nonce_hex == NULL || argc - optind != 1)
-        return usage();
+        return usage(stderr);
     uint8_t nonce[64], pub[65];
     size_t nonce_len = 0;
     if (!host_parse_hex(nonce_hex, nonce, sizeof nonce, &nonce_len) ||
@@ -180,8 +182,10 @@ static int attest_verify(int argc, char **argv)
 
 int cmd_attest(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
-        return usage();
+    if (argc < 2)
+        return usage(stderr);
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+        return usage(stdout);
     if (!strcmp(argv[1], "verify"))
         return attest_verify(argc - 1, argv + 1);
     host_error("unknown subcommand '%s' (verify)", argv[1]);

@@ -25,6 +25,8 @@
 #include "molt/enc.h"
 #include "molt/verify.h"
 
+static const char decrypt_usage[] = "usage: molt decrypt -k ENC_PRIV [--envelope ENV] [--payload] IN OUT\n";
+
 int cmd_decrypt(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -48,13 +50,12 @@ int cmd_decrypt(int argc, char **argv)
         case 'k': key_path = optarg; break;
         case 'n': env_path = optarg; break;
         case 'p': payload_only = true; break;
-        default:
-            fprintf(stderr, "usage: molt decrypt -k ENC_PRIV [--envelope ENV] [--payload] IN OUT\n");
-            return EXIT_USAGE;
+        case 'h': fputs(decrypt_usage, stdout); return EXIT_VALID;
+        default: fputs(decrypt_usage, stderr); return EXIT_USAGE;
         }
     }
     if (!key_path || optind != argc - 2) {
-        fprintf(stderr, "usage: molt decrypt -k ENC_PRIV [--envelope ENV] [--payload] IN OUT\n");
+        fputs(decrypt_usage, stderr);
         return EXIT_USAGE;
     }
     const char *in = argv[optind], *out = argv[optind + 1];
@@ -124,10 +125,10 @@ done:
     return rc;
 }
 
-static int envelope_usage(void)
+static int envelope_usage(FILE *f)
 {
-    fprintf(stderr, "usage: molt envelope make --content-key KEY --device DEVICE_PUB --image IMAGE -o OUT\n");
-    return EXIT_USAGE;
+    fprintf(f, "usage: molt envelope make --content-key KEY --device DEVICE_PUB --image IMAGE -o OUT\n");
+    return f == stdout ? EXIT_VALID : EXIT_USAGE;
 }
 
 static int envelope_make(int argc, char **argv)
@@ -152,11 +153,11 @@ static int envelope_make(int argc, char **argv)
         case 'd': dpath = optarg; break;
         case 'i': ipath = optarg; break;
         case 'o': opath = optarg; break;
-        default: return envelope_usage();
+        default: return envelope_usage(stderr);
         }
     }
     if (!kpath || !dpath || !ipath || !opath || optind != argc)
-        return envelope_usage();
+        return envelope_usage(stderr);
     if (!host_read_file(kpath, &key, &klen) || !enc_key_load(dpath, false, &dev) || !host_read_file(ipath, &img, &len))
         goto done;
     if (klen != 16 && klen != 32) {
@@ -201,7 +202,9 @@ done:
 
 int cmd_envelope(int argc, char **argv)
 {
+    if (cli_help_asked(argc, argv))
+        return envelope_usage(stdout);
     if (argc >= 2 && !strcmp(argv[1], "make"))
         return envelope_make(argc - 1, argv + 1);
-    return envelope_usage();
+    return envelope_usage(stderr);
 }

@@ -281,19 +281,25 @@ static void print_text(json_t *j)
 
 int cmd_inspect(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const char usage[] = "usage: molt inspect IMAGE [--json]\n";
     bool as_json = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(usage, stdout);
+            return EXIT_VALID;
+        }
         if (c != 'j') {
-            fprintf(stderr, "usage: molt inspect IMAGE [--json]\n");
+            fputs(usage, stderr);
             return EXIT_USAGE;
         }
         as_json = true;
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "usage: molt inspect IMAGE [--json]\n");
+        fputs(usage, stderr);
         return EXIT_USAGE;
     }
     uint8_t *img;

@@ -37,15 +37,15 @@
 
 #define KU_MAX 4096u
 
-static int usage(void)
+static int usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: molt keyupdate make --seq N [--add PUB]... [--retire PUB|HEXID]... -r ROOT_PUB... "
             "[-k ROOT_PRIV]... -o OUT\n"
             "       molt keyupdate sign -r ROOT_PUB... -k ROOT_PRIV IN OUT\n"
             "       molt keyupdate check -r ROOT_PUB... --threshold T -f FACTORY_PUB... [--after KU]... "
             "[--running IMAGE] KU\n");
-    return EXIT_USAGE;
+    return f == stdout ? EXIT_VALID : EXIT_USAGE;
 }
 
 static void sha256(const uint8_t *p, size_t n, uint8_t out[32])
@@ -142,11 +142,6 @@ static int cmd_make(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage();
-            rc = 0;
-            goto out;
-        }
         if (!v) {
             host_error("%s: missing value", a);
             goto out;
@@ -193,7 +188,7 @@ static int cmd_make(int argc, char **argv)
             out = v;
         } else {
             host_error("unexpected argument '%s'", a);
-            usage();
+            usage(stderr);
             goto out;
         }
     }
@@ -257,12 +252,12 @@ static int cmd_cosign(int argc, char **argv)
             pos[npos++] = a;
         } else {
             host_error("unexpected argument '%s'", a);
-            usage();
+            usage(stderr);
             goto out;
         }
     }
     if (!priv || npos != 2 || roots.ring.count == 0) {
-        usage();
+        usage(stderr);
         goto out;
     }
     if (!host_read_file(pos[0], &in, &len))
@@ -369,12 +364,12 @@ static int cmd_check(int argc, char **argv)
             after[nafter++] = v;
         } else {
             host_error("unexpected argument '%s'", a);
-            usage();
+            usage(stderr);
             goto out;
         }
     }
     if (!ku_path || roots.ring.count == 0 || factory.ring.count == 0 || thr == 0) {
-        usage();
+        usage(stderr);
         goto out;
     }
     molt_mem_source_t mem;
@@ -420,17 +415,15 @@ out:
 int cmd_keyupdate(int argc, char **argv)
 {
     if (argc < 2)
-        return usage();
+        return usage(stderr);
+    if (cli_help_asked(argc, argv))
+        return usage(stdout);
     if (!strcmp(argv[1], "make"))
         return cmd_make(argc - 1, argv + 1);
     if (!strcmp(argv[1], "sign"))
         return cmd_cosign(argc - 1, argv + 1);
     if (!strcmp(argv[1], "check"))
         return cmd_check(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        usage();
-        return 0;
-    }
     host_error("unknown action '%s' (make, sign, check)", argv[1]);
     return EXIT_USAGE;
 }

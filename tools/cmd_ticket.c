@@ -21,11 +21,11 @@
 #include "cli.h"
 #include "molt_host/ticket.h"
 
-static int usage(void)
+static int usage(FILE *f)
 {
-    fprintf(stderr, "usage: molt ticket -k TICKET_KEY.pem (--device-id HEX | --iak PUB.pem) --nonce HEX\n"
-                    "                   --seconds S --boots B [-o FILE]\n");
-    return EXIT_USAGE;
+    fprintf(f, "usage: molt ticket -k TICKET_KEY.pem (--device-id HEX | --iak PUB.pem) --nonce HEX\n"
+               "                   --seconds S --boots B [-o FILE]\n");
+    return f == stdout ? EXIT_VALID : EXIT_USAGE;
 }
 
 static EVP_PKEY *load_pem(const char *path, bool priv)
@@ -72,12 +72,12 @@ int cmd_ticket(int argc, char **argv)
         case 's': if (!u32_arg("--seconds", optarg, &secs)) return EXIT_USAGE; break;
         case 'b': if (!u32_arg("--boots", optarg, &boots)) return EXIT_USAGE; break;
         case 'o': out = optarg; break;
-        case 'h': usage(); return EXIT_VALID;
-        default: return usage();
+        case 'h': return usage(stdout);
+        default: return usage(stderr);
         }
     }
     if (optind != argc || key == NULL || nonce == NULL || secs == 0 || boots == 0 || (dev == NULL) == (iak == NULL))
-        return usage();
+        return usage(stderr);
     uint8_t id[MOLT_AWDT_ID_LEN], n[MOLT_AWDT_NONCE_LEN], t[MOLT_AWDT_TICKET_LEN];
     size_t len = 0;
     if (!host_parse_hex(nonce, n, sizeof n, &len) || len != sizeof n)

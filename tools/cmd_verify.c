@@ -35,12 +35,12 @@ static const char *sig_name(uint32_t alg)
     }
 }
 
-static int usage(void)
+static int usage(FILE *f)
 {
-    fprintf(stderr, "usage: molt verify -k PUB [-k PUB ...] [--hash-only] [--role upload|installed]\n"
-                    "                   [--min-security-counter N] [--min-version V]\n"
-                    "                   [--enc-key ENC_PRIV [--envelope ENV]] [--require-encryption] IMAGE\n");
-    return EXIT_USAGE;
+    fprintf(f, "usage: molt verify -k PUB [-k PUB ...] [--hash-only] [--role upload|installed]\n"
+               "                   [--min-security-counter N] [--min-version V]\n"
+               "                   [--enc-key ENC_PRIV [--envelope ENV]] [--require-encryption] IMAGE\n");
+    return f == stdout ? EXIT_VALID : EXIT_USAGE;
 }
 
 int cmd_verify(int argc, char **argv)
@@ -119,8 +119,11 @@ int cmd_verify(int argc, char **argv)
         case 'R':
             pol.require_encryption = true;
             break;
+        case 'h':
+            rc = usage(stdout);
+            goto out;
         default:
-            rc = usage();
+            rc = usage(stderr);
             goto out;
         }
     }
@@ -135,7 +138,7 @@ int cmd_verify(int argc, char **argv)
         dec.envelope_len = env_len;
     }
     if (optind != argc - 1) {
-        rc = usage();
+        rc = usage(stderr);
         goto out;
     }
     if (kr.ring.count == 0 && pol.require_signature) {

@@ -20,7 +20,7 @@ static const struct {
     {"inspect", cmd_inspect, "show an image's header and TLVs: IMAGE [--json]"},
     {"decrypt", cmd_decrypt, "decrypt an encrypted image as a device would: -k ENC_PRIV IN OUT"},
     {"envelope", cmd_envelope, "per-device key envelope: make --content-key K --device PUB --image IMG -o OUT"},
-    {"sim", cmd_sim, "simulated device: create|write|request|confirm|boot|state|powerfail|attest|iak|watchdog|nonce|ticket|clock"},
+    {"sim", cmd_sim, "a simulated device: create, write, boot, state, powerfail, life, ... (molt sim --help)"},
     {"keyupdate", cmd_keyupdate, "rotate trusted keys: make|sign|check a signed key-update (docs/keys.md)"},
     {"attest", cmd_attest, "check a device's attestation token: verify --iak PUB --nonce HEX TOKEN"},
     {"ticket", cmd_ticket, "sign a deferral ticket: -k KEY --iak PUB|--device-id HEX --nonce HEX --seconds S --boots B"},
@@ -30,7 +30,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: molt COMMAND [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\nexit codes: 0 ok, 1 refused (invalid image), 2 usage or I/O error\n");
 }
 
