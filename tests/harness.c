@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "molt/enc.h"
 #include "pem.h"
 #include "slurp.h"
 
@@ -48,6 +47,28 @@ uint8_t *harness_installed(const uint8_t *img, size_t len, sim_keystore_t *ks)
     }
     molt_ctr_end(&c);
     return out;
+}
+
+molt_err_t harness_content_key(const uint8_t *img, size_t len, const molt_decrypt_t *dec, uint8_t key[32],
+                               size_t *klen, uint8_t digest[64], size_t *dlen)
+{
+    molt_source_t src;
+    molt_mem_source_t mem;
+    molt_image_t im;
+    molt_tlv_iter_t it;
+    molt_tlv_t t;
+    bool more;
+    molt_source_from_mem(&src, &mem, img, (uint32_t)len);
+    molt_err_t err = molt_image_parse(&src, &im);
+    if (err != MOLT_OK)
+        return err;
+    *dlen = 0;
+    molt_tlv_iter_init(&it, &src, &im);
+    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more)
+        if (!t.prot && t.type >= MOLT_TLV_SHA256 && t.type <= MOLT_TLV_SHA512 &&
+            molt_tlv_read(&src, &t, digest, 64) == MOLT_OK)
+            *dlen = t.len;
+    return molt_enc_content_key(&src, &im, dec, digest, *dlen, key, klen);
 }
 
 int harness_split(char *line, char **cols, int max)

@@ -61,28 +61,6 @@ static molt_err_t verify_img(const uint8_t *img, size_t len, const molt_decrypt_
     return molt_verify(&src, &ring, &pol, res);
 }
 
-static molt_err_t content_key(const uint8_t *img, size_t len, const molt_decrypt_t *dec, uint8_t key[32],
-                              size_t *klen, uint8_t digest[64], size_t *dlen)
-{
-    molt_source_t src;
-    molt_mem_source_t mem;
-    molt_image_t im;
-    molt_tlv_iter_t it;
-    molt_tlv_t t;
-    bool more;
-    molt_source_from_mem(&src, &mem, img, (uint32_t)len);
-    molt_err_t err = molt_image_parse(&src, &im);
-    if (err != MOLT_OK)
-        return err;
-    *dlen = 0;
-    molt_tlv_iter_init(&it, &src, &im);
-    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more)
-        if (!t.prot && t.type >= MOLT_TLV_SHA256 && t.type <= MOLT_TLV_SHA512 &&
-            molt_tlv_read(&src, &t, digest, 64) == MOLT_OK)
-            *dlen = t.len;
-    return molt_enc_content_key(&src, &im, dec, digest, *dlen, key, klen);
-}
-
 /* ---- one encrypted vector ---- */
 static int n_vectors;
 
@@ -111,7 +89,7 @@ static void check_vector(const char *file, const char *payload, const char *key_
 
     /* The recovered content key is MANIFEST's. */
     size_t wlen = unhex(key_hex, want_key, sizeof want_key);
-    err = content_key(img, len, dec, key, &klen, digest, &dlen);
+    err = harness_content_key(img, len, dec, key, &klen, digest, &dlen);
     CHECK(err == MOLT_OK && klen == wlen && wlen > 0 && !memcmp(key, want_key, wlen), "%s: content key (%s, %zu bytes)",
           file, molt_err_name(err), klen);
 
@@ -158,13 +136,13 @@ static void test_envelopes(const molt_decrypt_t *dev_a_fleet)
         return;
     }
     molt_decrypt_t fdec = {sim_keystore_ecdh, &fleet, NULL, 0, sim_keystore_rsa_unwrap};
-    CHECK_EQ(content_key(img, len, &fdec, key, &klen, digest, &dlen), MOLT_OK);
+    CHECK_EQ(harness_content_key(img, len, &fdec, key, &klen, digest, &dlen), MOLT_OK);
     uint8_t k13[32];
     size_t k13len = 0;
     sim_keystore_t fleet_ec = {0};
     CHECK(harness_add_pem(&fleet_ec, dir, "keys/enc-ecdsa-p256.pem"), "p256 key");
     molt_decrypt_t fdec_ec = {sim_keystore_ecdh, &fleet_ec, NULL, 0, sim_keystore_rsa_unwrap};
-    CHECK_EQ(content_key(img13, len13, &fdec_ec, k13, &k13len, d13, &d13len), MOLT_OK);
+    CHECK_EQ(harness_content_key(img13, len13, &fdec_ec, k13, &k13len, d13, &d13len), MOLT_OK);
 
     /* Two devices whose keys are NOT the one the image's key TLV was made for. */
     sim_keystore_t a = {0}, b = {0}, aec = {0};

@@ -32,21 +32,8 @@ static const char *dir;
 static size_t facts(const uint8_t *img, size_t len, sim_keystore_t *ks, uint8_t digest[64], uint8_t key[32])
 {
     molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0, sim_keystore_rsa_unwrap};
-    molt_source_t src;
-    molt_mem_source_t mem;
-    molt_image_t im;
-    molt_tlv_iter_t it;
-    molt_tlv_t t;
-    bool more;
-    size_t klen = 0;
-    molt_source_from_mem(&src, &mem, img, (uint32_t)len);
-    if (molt_image_parse(&src, &im) != MOLT_OK)
-        return 0;
-    molt_tlv_iter_init(&it, &src, &im);
-    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more)
-        if (t.type == MOLT_TLV_SHA256)
-            molt_tlv_read(&src, &t, digest, 64);
-    return molt_enc_content_key(&src, &im, &dec, NULL, 0, key, &klen) == MOLT_OK ? klen : 0;
+    size_t klen = 0, dlen = 0;
+    return harness_content_key(img, len, &dec, key, &klen, digest, &dlen) == MOLT_OK ? klen : 0;
 }
 
 static bool holds(sim_device_t *dev, uint32_t area, uint32_t off, const uint8_t *img, size_t len)

@@ -76,22 +76,11 @@ static size_t envelope_for(const uint8_t *img, size_t len, sim_keystore_t *ks, u
                            uint8_t key[32])
 {
     molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0, sim_keystore_rsa_unwrap};
-    molt_source_t src;
-    molt_mem_source_t mem;
-    molt_image_t im;
-    molt_tlv_iter_t it;
-    molt_tlv_t t;
-    bool more;
     uint8_t digest[64];
     size_t klen = 0, dlen = 0;
-    molt_source_from_mem(&src, &mem, img, (uint32_t)len);
-    if (molt_image_parse(&src, &im) != MOLT_OK || molt_enc_content_key(&src, &im, &dec, NULL, 0, key, &klen) != MOLT_OK)
+    if (harness_content_key(img, len, &dec, key, &klen, digest, &dlen) != MOLT_OK || dlen == 0)
         return 0;
-    molt_tlv_iter_init(&it, &src, &im);
-    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more)
-        if (t.type == MOLT_TLV_SHA256 && molt_tlv_read(&src, &t, digest, 64) == MOLT_OK)
-            dlen = t.len;
-    return dlen ? make_envelope(MOLT_TLV_ENC_X25519, dev_key, key, klen, MOLT_TLV_SHA256, digest, dlen, env) : 0;
+    return make_envelope(MOLT_TLV_ENC_X25519, dev_key, key, klen, MOLT_TLV_SHA256, digest, dlen, env);
 }
 
 static void encrypted_sweeps(void)
