@@ -74,7 +74,7 @@ ask() {  # ask CODE DEV [NONCE [AUTH]]
 }
 refusal() {  # refusal CODE DEV REASON ERROR [NONCE]: the exact refusal body ("N s ago": any whole seconds)
   ask "$1" "$2" "${5:-$N0}"
-  eq "$(body | sed 's/released to it [0-9]* s ago/released to it N s ago/')" \
+  eq "$(body_json | sed 's/released to it [0-9]* s ago/released to it N s ago/')" \
      "$(jq -cnS --arg e "$4" --arg r "$3" '{error:$e,reason:$r}')" "$2 refused $3"
 }
 snapshot() {  # everything a refusal must leave alone
