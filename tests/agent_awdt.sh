@@ -12,16 +12,7 @@
 # confirmed image leaves recovery and moltd records the attested version.
 set -uo pipefail
 : "${MOLT:?}" "${MOLTD:?}" "${MOLT_AGENT:?}"
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$work"; }
-trap cleanup EXIT
-pass=0; fail=0
-curl() { command curl --max-time 30 "$@"; }
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-eq() { [ "$1" == "$2" ] && ok || bad "$3: got '$1', expected '$2'"; }
-step() { "$@" >"$work/out" 2>&1 && ok || bad "$* -> $(cat "$work/out")"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 evq() { jq -rs "$2" "$1"; }   # evq FILE FILTER: a jq filter over the array of one run's events (--events FILE)
 n_ev() { evq "$1" "[.[] | select($2)] | length"; }   # n_ev FILE CONDITION: how many events match
 cd "$work"
@@ -33,14 +24,8 @@ head -c 12000 /dev/urandom > fw1.bin; head -c 14000 /dev/urandom > fw2.bin
 step "$MOLT" sign -k vendor.pem -v 1.0.0+1 -s auto -H 0x200 --pad-header -S 0x10000 --align 8 fw1.bin v1.img
 step "$MOLT" sign -k vendor.pem -v 2.0.0 -s auto -H 0x200 --pad-header -S 0x10000 --align 8 fw2.bin v2.img
 
-ADMIN=admin-token-0123456789abcdef; printf '%s\n' "$ADMIN" > admin.token
-"$MOLTD" --db sqlite:moltd.db --port 0 --artifact-dir art --admin-token-file admin.token --poll-sleep 1 \
-         --ticket-key ticket.pem >moltd.log 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q listening moltd.log && break; sleep 0.05; done
-port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' moltd.log)
-[ -n "$port" ] || { echo "moltd did not start: $(cat moltd.log)"; exit 1; }
-S=http://127.0.0.1:$port; U=$S/api/v1
+moltd_setup sqlite
+moltd_start --poll-sleep 1 --ticket-key ticket.pem
 api() { curl -s -H "Authorization: Bearer $ADMIN" "$@"; }
 api -d "$(jq -n --rawfile p vendor.pub '{name:"vendor",pem:$p}')" "$U/signers" >/dev/null
 api -d '{"name":"sensor","signers":["vendor"]}' "$U/classes" >/dev/null
@@ -125,5 +110,4 @@ done
 eq "$(api "$U/audit" | jq '[.[] | select(.what == "ticket.refused" and .object == "drop")] | length > 0')" true \
    "the refusals are audited"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

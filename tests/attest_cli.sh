@@ -8,10 +8,7 @@
 #             public key is exported; another device's key does not verify.
 set -uo pipefail
 : "${MOLT:?}" "${VECTORS:?}" "${MOLT_SRC:?}"
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if [[ -z ${PYTHON:-} ]]; then
   PYTHON=python3
   if /usr/bin/python3 -c 'import cbor2, cryptography' 2>/dev/null; then PYTHON=/usr/bin/python3; fi
@@ -25,14 +22,6 @@ N64=${N32}${N32//0/f}
 OLD=$I/p24_ecdsa_p256_rollback_low.bin   # 0.9.0+0, security counter 1
 NEW=$I/p03_ecdsa_p256_seccnt.bin         # 1.2.3+4, security counter 5
 
-step() { "$@" >"$work/out" 2>&1 && ok || bad "$* -> $(cat "$work/out")"; }
-# expect RC "message part" cmd...: exact exit code and the one-line reason.
-expect() {
-  local rc=$1 msg=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err"; local got=$?
-  if [ $got -eq "$rc" ] && grep -qF -- "$msg" "$work/err" && [ "$(wc -l <"$work/err")" -eq 1 ]; then ok
-  else bad "$* -> rc $got (want $rc), stderr: $(cat "$work/err")"; fi
-}
 jq_py() { "$PYTHON" -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
 hash_of() { "$MOLT" inspect --json "$1" | "$PYTHON" -c "import json,sys; print(json.load(sys.stdin)['hash']['value'])"; }
 
@@ -175,5 +164,4 @@ priv = ks[16:48]
 assert d.find(priv) == 56 + flen + 16 and d.find(priv, 56 + flen + 17) == -1
 EOF
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+summary

@@ -3,22 +3,7 @@
 # R-AUTH (verify = lib), R-ROLLBACK (policy floor), R-DEPLOY-KEYS (keygen, getpub).
 set -uo pipefail
 : "${MOLT:?}" "${VECTORS:?}"
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect CODE STDERR_SUBSTRING CMD...: exit code and (if non-empty) a one-line stderr containing the text.
-expect() {
-  local code=$1 text=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err"; local rc=$?
-  if [ "$rc" -ne "$code" ]; then bad "$* -> exit $rc, expected $code ($(head -c 300 "$work/err"))"; return; fi
-  if [ -n "$text" ]; then
-    if ! grep -qF -- "$text" "$work/err"; then bad "$* -> stderr '$(cat "$work/err")' lacks '$text'"; return; fi
-    if [ "$(wc -l <"$work/err")" -ne 1 ]; then bad "$* -> stderr is not one line"; return; fi
-  fi
-  ok
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 V=$VECTORS; K=$V/keys
 P256=$K/sign-ecdsa-p256.pub.pem; ED=$K/sign-ed25519.pub.pem; RSA=$K/sign-rsa-2048.pub.pem; P384=$K/sign-ecdsa-p384.pub.pem
@@ -116,5 +101,4 @@ for k in sign-ecdsa-p256 sign-ed25519 sign-rsa-2048 sign-ecdsa-p384 enc-x25519; 
   cmp -s "$work/$k.der" "$K/$k.pub.der" && ok || bad "getpub -e raw $k differs from the vector's .pub.der"
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
+summary

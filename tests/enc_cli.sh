@@ -14,22 +14,7 @@
 # R-ASSETS: content-key files are written mode 0600.
 set -uo pipefail
 : "${MOLT:?}" "${VECTORS:?}" "${MOLT_SRC:?}"
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect CODE STDERR_SUBSTRING CMD...
-expect() {
-  local code=$1 text=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err"; local rc=$?
-  if [ "$rc" -ne "$code" ]; then bad "$* -> exit $rc, expected $code ($(head -c 300 "$work/err"))"; return; fi
-  if [ -n "$text" ]; then
-    if ! grep -qF -- "$text" "$work/err"; then bad "$* -> stderr '$(cat "$work/err")' lacks '$text'"; return; fi
-    if [ "$(wc -l <"$work/err")" -ne 1 ]; then bad "$* -> stderr is not one line"; return; fi
-  fi
-  ok
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 V=$VECTORS; K=$V/keys
 ED=$K/sign-ed25519.pub.pem; P256=$K/sign-ecdsa-p256.pub.pem; RSA=$K/sign-rsa-2048.pub.pem
@@ -225,5 +210,4 @@ expect 0 "" "$MOLT" sim powerfail --old "$V/images/p17_rsa2048.bin" --new "$V/im
 expect 2 "--encrypted uses the vectors" "$MOLT" sim powerfail --encrypted --enc-key "$EX"
 expect 2 "cannot decrypt the images with this key" "$MOLT" sim powerfail --old "$work/v1.bin" --new "$work/v2.bin" -k "$ED" --enc-key "$EP"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

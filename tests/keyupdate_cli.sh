@@ -11,22 +11,7 @@
 # malformed input: one line on stderr, exit 2 (1 for a refused update).
 set -uo pipefail
 : "${MOLT:?}"
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect CODE STDERR_SUBSTRING CMD...
-expect() {
-  local code=$1 text=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err"; local rc=$?
-  if [ "$rc" -ne "$code" ]; then bad "$* -> exit $rc, expected $code ($(head -c 300 "$work/err"))"; return; fi
-  if [ -n "$text" ]; then
-    if ! grep -qF -- "$text" "$work/err"; then bad "$* -> stderr '$(cat "$work/err")' lacks '$text'"; return; fi
-    if [ "$(wc -l <"$work/err")" -ne 1 ]; then bad "$* -> stderr is not one line"; return; fi
-  fi
-  ok
-}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 cd "$work" || exit 2
 for k in root0 root1 root2 f0 f1 n0; do
@@ -98,5 +83,4 @@ expect 2 "unknown action" "$MOLT" keyupdate frobnicate
 expect 2 "not a key-update" "$MOLT" keyupdate sign "${R[@]}" -k root0.pem ku1.short x
 expect 2 "no-such.pub" "$MOLT" keyupdate make --seq 1 --add no-such.pub "${R[@]}" -o x
 
-echo "keyupdate_cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
+summary

@@ -8,40 +8,12 @@
 # With MOLTD_TEST_DB=postgresql://... (the ctest agent_pg, tests/py/test_agent.py) the same test runs on PostgreSQL.
 set -uo pipefail
 : "${MOLT:?}" "${MOLTD:?}" "${VECTORS:?}"
-work=$(mktemp -d)
-pid=
-cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi; rm -rf "$work"; }
-trap cleanup EXIT
-pass=0; fail=0
-curl() { command curl --max-time 30 "$@"; }
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-eq() { [ "$1" == "$2" ] && ok || bad "$3: got '$1', expected '$2'"; }
-step() { "$@" >"$work/out" 2>&1 && ok || bad "$* -> $(cat "$work/out")"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 K=$VECTORS/keys/sign-ecdsa-p256.pub.pem; I=$VECTORS/images
 IMG=$I/p03_ecdsa_p256_seccnt.bin         # 1.2.3+4, security counter 5
-ADMIN=admin-token-0123456789abcdef
-printf '%s\n' "$ADMIN" > "$work/admin.token"
-DB=$work/moltd.sqlite
-DBURL=${MOLTD_TEST_DB:-sqlite:$DB}
-case $DBURL in
-  postgresql://*) sql() { psql -X -q -tA "$DBURL" -c "$1"; } ;;
-  *)              sql() { sqlite3 "$DB" "$1"; } ;;
-esac
-"$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$work/art" --admin-token-file "$work/admin.token" \
-         --attest-ttl 60 >"$work/log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q listening "$work/log" && break; sleep 0.05; done
-port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/log")
-[ -n "$port" ] || { echo "moltd did not start: $(cat "$work/log")"; exit 1; }
-U=http://127.0.0.1:$port/api/v1; D=http://127.0.0.1:$port/DEFAULT/controller/v1
-call() {  # call CODE METHOD URL AUTH [curl args...]: exact status; body in $work/body
-  local want=$1 m=$2 url=$3 auth=$4; shift 4
-  local got; got=$(curl -s -o "$work/body" -w '%{http_code}' -X "$m" ${auth:+-H "Authorization: $auth"} "$@" "$url")
-  [ "$got" == "$want" ] && ok || bad "$m $url -> $got, expected $want ($(head -c 300 "$work/body"))"
-}
-js() { jq -r "$1" "$work/body"; }
+moltd_setup
+moltd_start --attest-ttl 60
 A="Bearer $ADMIN"
 
 # Two simulated devices, each with its own IAK, both running 1.2.3+4.
@@ -126,5 +98,4 @@ post 422 devB goodB
 token devB "$NB2" goodB2; post 200 devB goodB2
 eq "$(sql "SELECT attested_version FROM devices WHERE id = 'devB'")" "1.2.3+4" "devB attested"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -10,41 +10,11 @@
 # With MOLTD_TEST_DB=postgresql://... (the ctest agent_pg, tests/py/test_agent.py) the same test runs on PostgreSQL.
 set -uo pipefail
 : "${MOLT:?}" "${MOLTD:?}" "${VECTORS:?}"
-work=$(mktemp -d)
-pid=
-stop() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi; pid=; }
-trap 'stop; rm -rf "$work"' EXIT
-pass=0; fail=0
-curl() { command curl --max-time 30 "$@"; }
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-eq() { [ "$1" == "$2" ] && ok || bad "$3: got '$1', expected '$2'"; }
-step() { "$@" >"$work/out" 2>&1 && ok || bad "$* -> $(cat "$work/out")"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 K=$VECTORS/keys; B=$VECTORS/payloads/payload_B_4113.bin
-ADMIN=admin-token-0123456789abcdef
-printf '%s\n' "$ADMIN" > "$work/admin.token"
-DB=$work/moltd.sqlite; ART=$work/art
-DBURL=${MOLTD_TEST_DB:-sqlite:$DB}
-case $DBURL in
-  postgresql://*) sql() { psql -X -q -tA "$DBURL" -c "$1"; } ;;
-  *)              sql() { sqlite3 "$DB" "$1"; } ;;
-esac
-start() {  # start [options]: moltd on an ephemeral port
-  "$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$ART" --admin-token-file "$work/admin.token" "$@" \
-           >"$work/log" 2>"$work/err" &
-  pid=$!
-  for _ in $(seq 100); do grep -q listening "$work/log" && break; sleep 0.05; done
-  port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/log")
-  [ -n "$port" ] || { echo "moltd did not start: $(cat "$work/log" "$work/err")"; exit 1; }
-  U=http://127.0.0.1:$port/api/v1; D=http://127.0.0.1:$port/DEFAULT/controller/v1
-}
-call() {  # call CODE METHOD URL AUTH [curl args...]: exact status; body in $work/body
-  local want=$1 m=$2 url=$3 auth=$4; shift 4
-  local got; got=$(curl -s -o "$work/body" -D "$work/headers" -w '%{http_code}' -X "$m" ${auth:+-H "Authorization: $auth"} "$@" "$url")
-  [ "$got" == "$want" ] && ok || bad "$m $url -> $got, expected $want ($(head -c 300 "$work/body"))"
-}
-js() { jq -r "$1" "$work/body"; }
+moltd_setup
+ART=$work/art
 A="Bearer $ADMIN"
 state() {  # what a refusal must leave alone
   sql "SELECT COUNT(*) FROM audit"; sql "SELECT id, sha256, encryption FROM packages ORDER BY id"
@@ -79,7 +49,7 @@ eq "$?" 2 "missing kek exit"
 eq "$(cat "$work/err")" "moltd: $work/nokek: No such file or directory" "missing kek msg"
 [ ! -e "$work/x.db" ] && [ ! -e "$ART" ] && ok || bad "a refused start left files behind"
 
-start --kek-file "$work/kek"
+moltd_start --kek-file "$work/kek"
 call 201 POST "$U/signers" "$A" -d "$(jq -n --rawfile p "$SPUB" '{name:"vendor",pem:$p}')"
 call 201 POST "$U/classes" "$A" -d '{"name":"sensor","signers":["vendor"]}'
 call 201 POST "$U/classes" "$A" -d '{"name":"plainbox","signers":["vendor"]}'
@@ -151,7 +121,7 @@ dep p1; eq "$(js '.deployment.chunks[0].metadata | map(.key) | join(",")')" "mol
 env() { call "$1" GET "$D/$2/molt/keyEnvelope/${AID[$3]}" "$(T "$2")"; cp "$work/body" "$work/$4"; }
 env 200 d1 d1 d1.env
 eq "$(stat -c %s "$work/d1.env")" 136 "X25519 envelope for AES-256"
-grep -qi '^content-type: application/octet-stream' "$work/headers" && ok || bad "envelope content type"
+grep -qi '^content-type: application/octet-stream' "$work/head" && ok || bad "envelope content type"
 env 200 d1 d1 d1.again; cmp -s "$work/d1.env" "$work/d1.again" && ok || bad "the same envelope on a second request"
 eq "$(sql "SELECT COUNT(*) FROM envelopes")" 1 "one envelope stored"
 eq "$(sql "SELECT envelope FROM envelopes WHERE device_id = 'd1'")" "$(xxd -p -c 300 "$work/d1.env")" "stored bytes"
@@ -181,7 +151,7 @@ call 404 GET "$D/d1/molt/keyEnvelope/x" "$(T d1)"
 eq "$(state)" "$before" "envelope refusals changed nothing"
 
 # --- without the key-encryption key: stored envelopes still served, no new ones
-stop; start
+moltd_stop; moltd_start
 eq "$(cat "$work/err")" "moltd: warning: 1 encrypted package(s) stored, no --kek-file: their devices get no key envelope" "warning"
 env 200 d1 d1 d1.third; cmp -s "$work/d1.env" "$work/d1.third" && ok || bad "a stored envelope needs no KEK"
 before=$(state)
@@ -189,13 +159,13 @@ env 503 d2 d2 x.env; eq "$(js .error)" "this moltd runs without --kek-file: it c
 up 400 sensor pkg128.bin "$(xxd -p -c 64 "$work/k128.key")"
 eq "$(js .error)" "X-Molt-Content-Key: this moltd keeps no content keys (start it with --kek-file)" "no KEK upload"
 eq "$(state)" "$before" "no KEK: nothing changed"
-stop
+moltd_stop
 MOLTD_ADMIN_TOKEN=$ADMIN "$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$ART" --kek-file "$work/kek.other" >/dev/null 2>"$work/err"
 eq "$?" 2 "wrong kek exit"
 eq "$(cat "$work/err")" "moltd: --kek-file does not open the content key of package 1 (another key-encryption key?)" "wrong kek msg"
 
 # --- with it again: d2's envelope, P-256
-start --kek-file "$work/kek"
+moltd_start --kek-file "$work/kek"
 env 200 d2 d2 d2.env; eq "$(stat -c %s "$work/d2.env")" 169 "P-256 envelope for AES-256"
 step "$MOLT" verify -k "$SPUB" --enc-key "$work/d2.pem" --envelope "$work/d2.env" "$work/pkg.bin"
 cmp -s "$work/d1.env" "$work/d2.env" && bad "two devices got the same envelope" || ok
@@ -203,5 +173,4 @@ up 201 sensor pkg128.bin "$(xxd -p -c 64 "$work/k128.key")"; eq "$(js .encryptio
 [[ $(sql "SELECT wrapped FROM package_keys WHERE package_id = 3") =~ ^[0-9a-f]{88}$ ]] && ok || bad "wrapped 128-bit key"
 eq "$(sha256sum < "$ART/$PKG_SHA" | cut -d' ' -f1)" "$PKG_SHA" "the package bytes never changed"
 
-echo "moltd_enc: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -14,47 +14,25 @@
 # The audit log is complete: one update record per accepted closing feedback, no other.
 set -uo pipefail
 : "${MOLT:?}" "${MOLTD:?}" "${VECTORS:?}" "${MOLT_SRC:?}"
-work=$(mktemp -d)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  "$MOLT_SRC/scripts/pg-cluster.sh" stop "$work/pg" >/dev/null 2>&1; rm -rf "$work"
-}
-trap cleanup EXIT
-pass=0; fail=0
-curl() { command curl --max-time 30 "$@"; }
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-eq() { [ "$1" == "$2" ] && ok || bad "$3: got '$1', expected '$2'"; }
+pg_cluster || { echo "FAIL: no PostgreSQL cluster"; exit 1; }
+at_exit 'kill_wait "${pids[@]}"'
 
 K=$VECTORS/keys; PL=$VECTORS/payloads
-ADMIN=admin-token-0123456789abcdef
-printf '%s\n' "$ADMIN" > "$work/admin.token"
+moltd_setup "$PGURL"
 ART=$work/artifacts
-DBURL=$("$MOLT_SRC/scripts/pg-cluster.sh" start "$work/pg") || { echo "FAIL: no PostgreSQL cluster"; exit 1; }
-sql() { psql -X -q -tA "$DBURL" -c "$1"; }
 
 start() {  # start NAME: an instance on an ephemeral port; sets PORT_<NAME>, PID_<NAME>
-  "$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$ART" --admin-token-file "$work/admin.token" \
-           --max-package 262144 >"$work/log.$1" 2>&1 &
-  local p=$!; pids+=("$p"); printf -v "PID_$1" %s "$p"
+  moltd_launch "$work/log.$1" "$work/err.$1" --max-package 262144
+  pids+=("$launched"); printf -v "PID_$1" %s "$launched"
 }
 wait_up() {  # wait_up NAME
-  local port=
-  for _ in $(seq 200); do
-    port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/log.$1")
-    [ -n "$port" ] && break; sleep 0.05
-  done
-  [ -n "$port" ] || { echo "FAIL: instance $1 did not start: $(cat "$work/log.$1")"; exit 1; }
-  printf -v "PORT_$1" %s "$port"
+  local v=PID_$1 p; p=$(moltd_port "$work/log.$1" "${!v}") \
+    || { echo "FAIL: instance $1 did not start: $(cat "$work/log.$1" "$work/err.$1")"; exit 1; }
+  printf -v "PORT_$1" %s "$p"
 }
 A="Bearer $ADMIN"
-call() {  # call CODE METHOD URL AUTH [curl args]
-  local want=$1 m=$2 url=$3 auth=$4; shift 4
-  local got; got=$(curl -s -o "$work/body" -w '%{http_code}' -X "$m" ${auth:+-H "Authorization: $auth"} "$@" "$url")
-  [ "$got" == "$want" ] && ok || bad "$m $url -> $got, expected $want ($(head -c 200 "$work/body"))"
-}
-js() { jq -r "$1" "$work/body"; }
 # rq PORT METHOD PATH AUTH [BODY|@FILE]: one race.py request
 rq() {
   local b=${5-}
@@ -69,7 +47,6 @@ rq() {
 race() { python3 "$MOLT_SRC/tests/race.py" "$@"; }
 sorted() { tr ' ' '\n' | sort | paste -sd' ' -; }
 T() { echo "TargetToken tok-$1-0123456789"; }
-cur() { echo "{\"status\":{\"execution\":\"$1\",\"result\":{\"finished\":\"$2\"}}}"; }
 sign() { "$MOLT" sign -k "$K/sign-ecdsa-p256.pem" -v "$1" -s auto -H 0x200 --pad-header -S 0x80000 "$2" "$work/$3" >/dev/null || bad "sign $3"; }
 DDI=/DEFAULT/controller/v1
 
@@ -202,5 +179,4 @@ call 200 GET "http://127.0.0.1:$PORT_b/api/v1/campaigns/$CK" "$OPS"; eq "$(js .s
 eq "$(sql "SELECT COUNT(*) FROM audit WHERE what IN ('update.success', 'update.failure')")" "$(sql "SELECT COUNT(*) FROM actions WHERE state IN ('success', 'failure')")" "one update record per closed action"
 eq "$(sql "SELECT COUNT(*) FROM audit WHERE what = 'notify.served'")" "$(sql "SELECT COUNT(*) FROM actions WHERE notified IS NOT NULL")" "one notify record per served action"
 
-echo "moltd_multi: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -10,41 +10,14 @@
 #    PostgreSQL: no Seq Scan with enable_seqscan off).
 set -uo pipefail
 : "${MOLT:?}" "${MOLTD:?}" "${VECTORS:?}"
-work=$(mktemp -d)
-pid=
-cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi; rm -rf "$work"; }
-trap cleanup EXIT
-pass=0; fail=0
-curl() { command curl --max-time 30 "$@"; }
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-eq() { [ "$1" == "$2" ] && ok || bad "$3: got '$1', expected '$2'"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 K=$VECTORS/keys; PL=$VECTORS/payloads
-ADMIN=admin-token-0123456789abcdef
-printf '%s\n' "$ADMIN" > "$work/admin.token"
-DB=$work/moltd.sqlite; ART=$work/artifacts
-DBURL=${MOLTD_TEST_DB:-sqlite:$DB}
-case $DBURL in
-  postgresql://*) backend=postgresql; sql() { psql -X -q -tA "$DBURL" -c "$1"; } ;;
-  *)              backend=sqlite;     sql() { sqlite3 "$DB" "$1"; } ;;
-esac
-"$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$ART" --admin-token-file "$work/admin.token" >"$work/log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q listening "$work/log" && break; sleep 0.05; done
-port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/log")
-[ -n "$port" ] || { echo "moltd did not start: $(cat "$work/log")"; exit 1; }
-U=http://127.0.0.1:$port/api/v1; D=http://127.0.0.1:$port/DEFAULT/controller/v1
+moltd_setup
+ART=$work/artifacts
+moltd_start
 A="Bearer $ADMIN"
-call() {
-  local want=$1 m=$2 url=$3 auth=$4; shift 4
-  : > "$work/body"; local got; got=$(curl -s -D "$work/head" -o "$work/body" -w '%{http_code}' -X "$m" ${auth:+-H "Authorization: $auth"} "$@" "$url")
-  [ "$got" == "$want" ] && ok || bad "$m $url -> $got, expected $want ($(head -c 200 "$work/body"))"
-}
-js() { jq -r "$1" "$work/body"; }
-hdr() { sed -n "s/^$1: //Ip" "$work/head" | tr -d '\r'; }
 T() { echo "TargetToken tok-$1-0123456789"; }
-cur() { echo "{\"status\":{\"execution\":\"$1\",\"result\":{\"finished\":\"$2\"}}}"; }
 
 call 201 POST "$U/signers" "$A" -d "$(jq -n --rawfile pem "$K/sign-ecdsa-p256.pub.pem" '{name:"vendor",pem:$pem}')"
 call 201 POST "$U/classes" "$A" -d '{"name":"sensor","signers":["vendor"]}'
@@ -138,6 +111,5 @@ for q in "${queries[@]}"; do
 done
 eq "$scans" 0 "${#queries[@]} hot queries, each on an index"
 
-kill "$pid"; wait "$pid" 2>/dev/null; pid=
-echo "moltd_scale ($backend): $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+moltd_stop
+summary "moltd_scale ($backend)"

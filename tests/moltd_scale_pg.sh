@@ -3,7 +3,5 @@
 # loopback, scripts/pg-cluster.sh): the same bookkeeping and indexes there.
 set -uo pipefail
 : "${MOLT_SRC:?}"
-state=$(mktemp -d)
-trap '"$MOLT_SRC/scripts/pg-cluster.sh" stop "$state" >/dev/null 2>&1; rm -rf "$state"' EXIT
-url=$("$MOLT_SRC/scripts/pg-cluster.sh" start "$state") || { echo "FAIL: no PostgreSQL cluster"; exit 1; }
-MOLTD_TEST_DB=$url bash "$MOLT_SRC/tests/moltd_scale.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+pg_run moltd_scale.sh

@@ -15,49 +15,16 @@
 set -uo pipefail
 : "${MOLTD:?}"
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-pid=
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 spid=
 mpid=
-cleanup() {
-  [ -n "$spid" ] && { kill -TERM -- "-$spid" 2>/dev/null; wait "$spid" 2>/dev/null; }
-  [ -n "$mpid" ] && { kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null; }
-  [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
-  [ -n "${KEEP:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-pass=0; fail=0
-curl() { command curl --max-time 30 "$@"; }
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-eq() { [ "$1" == "$2" ] && ok || bad "$3: got '$1', expected '$2'"; }
-for tool in openssl cpio jq sqlite3; do
-  command -v $tool >/dev/null || { echo "FAIL: $tool is required (scripts/deps.sh installs it)"; exit 1; }
-done
+at_exit '[ -n "$mpid" ] && kill_wait "$mpid"'
+at_exit '[ -n "$spid" ] && { kill -TERM -- "-$spid" 2>/dev/null; wait "$spid" 2>/dev/null; }'
+need_cmd openssl cpio jq sqlite3
 
-ADMIN=admin-token-0123456789abcdef
-printf '%s\n' "$ADMIN" > "$work/admin.token"
-DB=$work/moltd.sqlite; ART=$work/artifacts
-sql() { sqlite3 "$DB" "$1"; }
-start() {  # start [extra options]
-  : > "$work/log"
-  "$MOLTD" --db "sqlite:$DB" --port 0 --artifact-dir "$ART" --admin-token-file "$work/admin.token" \
-           --poll-sleep 10 --max-package 262144 "$@" >"$work/log" 2>&1 &
-  pid=$!
-  for _ in $(seq 100); do grep -q listening "$work/log" && break; sleep 0.05; done
-  port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/log")
-  [ -n "$port" ] || { echo "moltd did not start: $(cat "$work/log")"; exit 1; }
-  U=http://127.0.0.1:$port/api/v1
-  D=http://127.0.0.1:$port/DEFAULT/controller/v1
-}
-stop() { kill "$pid"; wait "$pid" 2>/dev/null; pid=; }
-call() {  # call CODE METHOD URL AUTH [curl args...]: exact status; the body is in $work/body
-  local want=$1 m=$2 url=$3 auth=$4; shift 4
-  local got; got=$(curl -s -o "$work/body" -w '%{http_code}' -X "$m" ${auth:+-H "Authorization: $auth"} "$@" "$url")
-  [ "$got" == "$want" ] && ok || bad "$m $url -> $got, expected $want ($(head -c 300 "$work/body"))"
-}
-body() { eq "$(jq -cS . "$work/body" 2>/dev/null || cat "$work/body")" "$(jq -cS . <<< "$1")" "${2:-body}"; }
-js() { jq -r "$1" "$work/body"; }
+moltd_setup sqlite
+ART=$work/artifacts
+start() { moltd_start --poll-sleep 10 --max-package 262144 "$@"; }   # start [extra options]
 A="Bearer $ADMIN"
 
 # --- keys: a CA and the signer it certifies; a rogue CA and its signer
@@ -316,7 +283,7 @@ else
   # after 1500 bytes; suricatta retries with a Range request and installs
   python3 "$here/swu_flaky_mirror.py" mport "$ART" 1500 mirror.log > mirror.out 2>&1 & mpid=$!
   for _ in $(seq 100); do [ -s mport ] && break; sleep 0.05; done
-  stop; start --artifact-base-url "http://127.0.0.1:$(cat mport)"
+  moltd_stop; start --artifact-base-url "http://127.0.0.1:$(cat mport)"
   call 201 POST "$U/campaigns" "$A" -d "{\"name\":\"resume\",\"package\":$NEWC_ID,\"filter\":{\"ids\":[\"dev-resume\"]}}"
   suricatta dev-resume
   until_sql "SELECT state || '|' || COALESCE(detail, '') FROM actions WHERE device_id = 'dev-resume'" "running|All Chunks Installed." 60 \
@@ -328,8 +295,8 @@ else
   cmp -s inst/newc.bin pkg.newc/payload.bin && ok || bad "the resumed download installed the image"
 
   # the three bad packages, stored through the test-only bypass, each refused by suricatta
-  stop; start --test-accept-unverified-swu
-  grep -q "^moltd: TEST MODE: swu uploads are stored without their signature and hash checks$" "$work/log" && ok || bad "test mode warns"
+  moltd_stop; start --test-accept-unverified-swu
+  grep -q "^moltd: TEST MODE: swu uploads are stored without their signature and hash checks$" "$work/err" && ok || bad "test mode warns"
   for b in untrusted tampered badhash; do
     rm -rf "$work/tmp.dev-$b"
     up 201 gw $b.swu; id=$(js .id)
@@ -346,5 +313,4 @@ else
   grep -q "ERROR : HASH mismatch : $(printf other | sha256sum | cut -d' ' -f1) <--> $(sha256sum < pkg.badhash/payload.bin | cut -d' ' -f1)" "$work/suricatta.dev-badhash.log" && ok || bad "badhash: suricatta's reason"
 fi
 
-echo "moltd_swu: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

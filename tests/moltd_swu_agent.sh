@@ -13,15 +13,9 @@
 #   - confirmationBase: the message shown, denied (--consent no) or confirmed.
 set -uo pipefail
 : "${MOLT:?}" "${MOLT_AGENT:?}" "${MOLT_SRC:?}"
-work=$(mktemp -d)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mpid=
-cleanup() { [ -n "$mpid" ] && { kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null; }; rm -rf "$work"; }
-trap cleanup EXIT
-pass=0; fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-eq() { [ "$1" == "$2" ] && ok || bad "$3: got '$1', expected '$2'"; }
-step() { "$@" >"$work/out" 2>&1 && ok || bad "$* -> $(cat "$work/out")"; }
+at_exit 'kill_wait "$mpid"'
 evq() { jq -rs "$2" "$1"; }   # evq FILE FILTER: a jq filter over the array of one run's events (--events FILE)
 n_ev() { evq "$1" "[.[] | select($2)] | length"; }   # n_ev FILE CONDITION: how many events match
 offer() { evq dev.ev '.[] | select(.event == "offer") | "\(.artifact) \(.chunk) \(.download) \(.update) \(.maintenance_window)"'; }
@@ -114,5 +108,4 @@ eq "$(fbs 5)" "confirmation:denied,confirmation:denied,confirmation:confirmed" "
 "$MOLT_AGENT" -f dev.sim -k vendor.pub --server "$S" --id dev --token t0123456789abcdef --consent maybe > bad.log 2>&1
 eq "$? $(cat bad.log)" "2 molt-agent: --consent: yes or no" "bad --consent"
 
-echo "moltd_swu_agent: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -9,39 +9,10 @@
 # confirmationBase with deny and confirm (user consent, R-NOTIFY).
 set -uo pipefail
 : "${MOLT:?}" "${MOLTD:?}" "${VECTORS:?}"
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$work"; }
-trap cleanup EXIT
-pass=0; fail=0
-curl() { command curl --max-time 30 "$@"; }
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-eq() { [ "$1" == "$2" ] && ok || bad "$3: got '$1', expected '$2'"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 K=$VECTORS/keys; PL=$VECTORS/payloads
-ADMIN=admin-token-0123456789abcdef
-printf '%s\n' "$ADMIN" > "$work/admin.token"
-DB=$work/moltd.sqlite
-DBURL=${MOLTD_TEST_DB:-sqlite:$DB}    # tests/moltd_swu_ddi_pg.sh: the same on PostgreSQL
-case $DBURL in
-  postgresql://*) sql() { psql -X -q -tA "$DBURL" -c "$1"; } ;;
-  *)              sql() { sqlite3 "$DB" "$1"; } ;;
-esac
-"$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$work/art" --admin-token-file "$work/admin.token" \
-         --poll-sleep 30 --max-json 8192 >"$work/log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q listening "$work/log" && break; sleep 0.05; done
-port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/log")
-[ -n "$port" ] || { echo "moltd did not start: $(cat "$work/log")"; exit 1; }
-U=http://127.0.0.1:$port/api/v1; D=http://127.0.0.1:$port/DEFAULT/controller/v1
-call() {
-  local want=$1 m=$2 url=$3 auth=$4; shift 4
-  local got; got=$(curl -s -o "$work/body" -D "$work/head" -w '%{http_code}' -X "$m" ${auth:+-H "Authorization: $auth"} "$@" "$url")
-  [ "$got" == "$want" ] && ok || bad "$m $url -> $got, expected $want ($(head -c 300 "$work/body"))"
-}
-body() { eq "$(jq -cS . "$work/body" 2>/dev/null || cat "$work/body")" "$(jq -cS . <<< "$1")" "${2:-body}"; }
-js() { jq -r "$1" "$work/body"; }
-hdr() { tr -d '\r' < "$work/head" | sed -n "s/^$1: //Ip" | head -1; }
+moltd_setup    # MOLTD_TEST_DB from tests/moltd_swu_ddi_pg.sh: the same on PostgreSQL
+moltd_start --poll-sleep 30 --max-json 8192
 A="Bearer $ADMIN"
 T() { echo "TargetToken $1-token-0123456789abcdef"; }
 
@@ -179,7 +150,6 @@ eq "$(sql "SELECT what || ' ' || COALESCE(detail, '') FROM audit WHERE object = 
    "update.denied not now; code 3|update.confirmed ok by the user" "consent audited"
 call 404 GET "$D/other/confirmationBase/$a" "$(T other)"
 
-kill "$pid"; wait "$pid" 2>/dev/null; pid=
-grep -E "Sanitizer|runtime error" "$work/log" && bad "sanitizer report" || ok
-echo "moltd_swu_ddi: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+moltd_stop
+grep -E "Sanitizer|runtime error" "$work/log" "$work/err" && bad "sanitizer report" || ok
+summary

@@ -20,50 +20,17 @@
 # With MOLTD_TEST_DB=postgresql://... (tests/moltd_ticket_pg.sh) the same test runs on PostgreSQL.
 set -uo pipefail
 : "${MOLT:?}" "${MOLTD:?}" "${VECTORS:?}"
-work=$(mktemp -d)
-pid=
-stop() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=; fi; }
-cleanup() { stop; rm -rf "$work"; }
-trap cleanup EXIT
-pass=0; fail=0
-curl() { command curl --max-time 30 "$@"; }
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-eq() { [ "$1" == "$2" ] && ok || bad "$3: got '$1', expected '$2'"; }
-step() { "$@" >"$work/out" 2>&1 && ok || bad "$* -> $(cat "$work/out")"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 K=$VECTORS/keys; I=$VECTORS/images; PL=$VECTORS/payloads
 IMG=$I/p03_ecdsa_p256_seccnt.bin         # 1.2.3+4
-ADMIN=admin-token-0123456789abcdef
-printf '%s\n' "$ADMIN" > "$work/admin.token"
-DB=$work/moltd.sqlite
-DBURL=${MOLTD_TEST_DB:-sqlite:$DB}
-case $DBURL in
-  postgresql://*) sql() { psql -X -q -tA "$DBURL" -c "$1"; } ;;
-  *)              sql() { sqlite3 "$DB" "$1"; } ;;
-esac
-start() {  # start [options]: moltd on an ephemeral port
-  "$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$work/art" --admin-token-file "$work/admin.token" "$@" \
-           >"$work/log" 2>&1 &
-  pid=$!
-  for _ in $(seq 600); do grep -q listening "$work/log" && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; done
-  port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/log")
-  [ -n "$port" ] || { echo "moltd did not start: $(cat "$work/log")"; exit 1; }
-  U=http://127.0.0.1:$port/api/v1; D=http://127.0.0.1:$port/DEFAULT/controller/v1
-}
+moltd_setup
 refused_start() {  # refused_start MESSAGE [options]: exit 2 and exactly this one line
   "$MOLTD" --db "$DBURL" --port 0 --artifact-dir "$work/art" --admin-token-file "$work/admin.token" "${@:2}" \
            >/dev/null 2>"$work/err"
   eq "$?" 2 "start refused: $1"
   eq "$(cat "$work/err")" "moltd: $1" "start message"
 }
-call() {  # call CODE METHOD URL AUTH [curl args...]: exact status; body in $work/body
-  local want=$1 m=$2 url=$3 auth=$4; shift 4
-  local got; got=$(curl -s -o "$work/body" -w '%{http_code}' -X "$m" ${auth:+-H "Authorization: $auth"} "$@" "$url")
-  [ "$got" == "$want" ] && ok || bad "$m $url -> $got, expected $want ($(head -c 300 "$work/body"))"
-}
-js() { jq -r "$1" "$work/body"; }
-body() { jq -cS . "$work/body"; }
 A="Bearer $ADMIN"
 
 # --- devices: simulated, each with its own IAK, all running 1.2.3+4
@@ -77,7 +44,7 @@ done
 "$MOLT" sign -k "$K/sign-ecdsa-p256.pem" -v 1.3.0+0 -s 9 -H 0x200 --pad-header -S 0x10000 "$PL/payload_A_1000.bin" \
         "$work/v13.bin" >/dev/null || bad "sign v13"
 
-start
+moltd_start
 call 201 POST "$U/signers" "$A" -d "$(jq -n --rawfile p "$K/sign-ecdsa-p256.pub.pem" '{name:"vendor",pem:$p}')"
 call 201 POST "$U/classes" "$A" -d '{"name":"sensor","signers":["vendor"]}'
 call 201 POST "$U/classes" "$A" -d '{"name":"meter","signers":["vendor"]}'
@@ -107,7 +74,7 @@ ask() {  # ask CODE DEV [NONCE [AUTH]]
 }
 refusal() {  # refusal CODE DEV REASON ERROR [NONCE]: the exact refusal body ("N s ago": any whole seconds)
   ask "$1" "$2" "${5:-$N0}"
-  eq "$(body | sed 's/released to it [0-9]* s ago/released to it N s ago/')" \
+  eq "$(body_json | sed 's/released to it [0-9]* s ago/released to it N s ago/')" \
      "$(jq -cnS --arg e "$4" --arg r "$3" '{error:$e,reason:$r}')" "$2 refused $3"
 }
 snapshot() {  # everything a refusal must leave alone
@@ -124,8 +91,8 @@ last_ticket_audit() {
 # --- without a ticket key: 503, audited
 refusal 503 devA NO_TICKET_KEY "no ticket key"
 eq "$(last_ticket_audit)" "device:devA ticket.refused devA - {\"nonce\":\"$N0\",\"reason\":\"NO_TICKET_KEY\"}" "503 audit"
-call 503 GET "$U/ticketkey" "$VIEW"; eq "$(body)" '{"error":"no ticket key"}' "ticketkey without a key"
-stop
+call 503 GET "$U/ticketkey" "$VIEW"; eq "$(body_json)" '{"error":"no ticket key"}' "ticketkey without a key"
+moltd_stop
 
 # --- the ticket key: refusals at start-up, one line and exit 2
 openssl ecparam -name prime256v1 -genkey -out "$work/tk.pem" 2>/dev/null   # with its EC PARAMETERS block
@@ -140,11 +107,11 @@ refused_start "--ticket-key: this key is the image signer vendor; the ticket key
               --ticket-key "$K/sign-ecdsa-p256.pem"
 # molt keygen makes a ticket key too (PKCS#8)
 "$MOLT" keygen -t ecdsa-p256 -k "$work/tk2.pem" >/dev/null 2>&1 || bad "molt keygen"
-start --ticket-key "$work/tk2.pem"
+moltd_start --ticket-key "$work/tk2.pem"
 call 200 GET "$U/ticketkey" "$VIEW"; eq "$(js .pem)" "$(openssl pkey -in "$work/tk2.pem" -pubout 2>/dev/null)" "keygen key served"
-stop
+moltd_stop
 
-start --ticket-key "$work/tk.pem"
+moltd_start --ticket-key "$work/tk.pem"
 call 200 GET "$U/ticketkey" "$VIEW"; js .pem > "$work/served.pub.pem"
 eq "$(cat "$work/served.pub.pem")" "$(cat "$work/tk.pub.pem")" "ticketkey is the key's public part"
 call 401 GET "$U/ticketkey" ""
@@ -181,7 +148,7 @@ before=$(snapshot); n=$(nticket)
 refusal 409 devA NO_POLICY "device class sensor has no ticket policy"
 eq "$(last_ticket_audit)" "device:devA ticket.refused devA 1.2.3+4 {\"nonce\":\"$N0\",\"reason\":\"NO_POLICY\"}" "NO_POLICY audit"
 malformed='want {"nonce": 32 lowercase hex digits (the 16-byte nonce the device issued)}'
-m400() { tpost 400 devA "$(T devA)" "$@"; eq "$(body)" "$(jq -cnS --arg e "$malformed" '{error:$e,reason:"MALFORMED"}')" "400 $*"; }
+m400() { tpost 400 devA "$(T devA)" "$@"; eq "$(body_json)" "$(jq -cnS --arg e "$malformed" '{error:$e,reason:"MALFORMED"}')" "400 $*"; }
 m400
 m400 -d 'not json'
 m400 -d '["00112233445566778899aabbccddeeff"]'
@@ -196,10 +163,10 @@ eq "$(snapshot)" "$before" "refusals changed nothing"
 eq "$(nticket)" $((n + 10)) "each refusal audited once"
 
 call 200 PUT "$U/classes/sensor/ticketpolicy" "$A" -d '{"seconds":3600,"boots":5,"grace":3}'
-eq "$(body)" '{"boots":5,"class":"sensor","grace":3,"seconds":3600}' "policy set"
-call 200 GET "$U/classes/sensor/ticketpolicy" "$VIEW"; eq "$(body)" '{"boots":5,"class":"sensor","grace":3,"seconds":3600}' "policy read back"
+eq "$(body_json)" '{"boots":5,"class":"sensor","grace":3,"seconds":3600}' "policy set"
+call 200 GET "$U/classes/sensor/ticketpolicy" "$VIEW"; eq "$(body_json)" '{"boots":5,"class":"sensor","grace":3,"seconds":3600}' "policy read back"
 call 200 PUT "$U/classes/meter/ticketpolicy" "$A" -d '{"seconds":1,"boots":4294967295,"grace":0}'
-call 200 DELETE "$U/classes/meter/ticketpolicy" "$A"; eq "$(body)" '{"class":"meter","deleted":true}' "policy deleted"
+call 200 DELETE "$U/classes/meter/ticketpolicy" "$A"; eq "$(body_json)" '{"class":"meter","deleted":true}' "policy deleted"
 call 404 DELETE "$U/classes/meter/ticketpolicy" "$A"
 refusal 409 devD NO_POLICY "device class meter has no ticket policy"
 call 200 PUT "$U/classes/meter/ticketpolicy" "$A" -d '{"seconds":86400,"boots":4294967295,"grace":0}'
@@ -274,7 +241,7 @@ done
 eq "$agree $good" "24 13" "random nonces agree with the oracle (13 good ones, 11 bad)"
 
 # --- quarantine (operators and admins; viewers read)
-call 200 GET "$U/devices/devA/quarantine" "$VIEW"; eq "$(body)" '{"by":null,"id":"devA","quarantined":false,"reason":null,"since":null}' "not quarantined"
+call 200 GET "$U/devices/devA/quarantine" "$VIEW"; eq "$(body_json)" '{"by":null,"id":"devA","quarantined":false,"reason":null,"since":null}' "not quarantined"
 call 403 PUT "$U/devices/devA/quarantine" "$VIEW" -d '{"quarantined":true,"reason":"x"}'
 call 404 PUT "$U/devices/nosuch/quarantine" "$OPS" -d '{"quarantined":true,"reason":"x"}'
 q400() { call 400 PUT "$U/devices/devA/quarantine" "$OPS" -d "$1"; eq "$(js .error)" "$2" "quarantine $1"; }
@@ -292,7 +259,7 @@ eq "$(last_ticket_audit)" "device:devA ticket.refused devA 1.2.3+4 {\"nonce\":\"
 ask 200 devB                                                      # only devA
 call 200 PUT "$U/devices/devA/quarantine" "$A" -d '{"quarantined":true,"reason":"tampering suspected"}'   # no change
 call 200 PUT "$U/devices/devA/quarantine" "$A" -d '{"quarantined":false,"reason":"cleared by forensics"}'
-eq "$(body)" '{"by":null,"id":"devA","quarantined":false,"reason":null,"since":null}' "released"
+eq "$(body_json)" '{"by":null,"id":"devA","quarantined":false,"reason":null,"since":null}' "released"
 call 200 PUT "$U/devices/devA/quarantine" "$A" -d '{"quarantined":false}'                                 # no change
 eq "$(sql "SELECT actor || ' ' || what || ' ' || object || ' ' || detail FROM audit WHERE what LIKE 'device.%quarantine' ORDER BY id" | paste -sd'|')" \
    "token:ops device.quarantine devA tampering suspected|admin device.unquarantine devA cleared by forensics" "quarantine audit"
@@ -380,12 +347,12 @@ eq "$(sql "SELECT COUNT(*) FROM audit WHERE what LIKE 'ticket.%' AND (object <> 
 # (campaign.step, campaign.resume) equal those recorded live, within the few ms between the two writes.
 # This assumes the tickets step is the LAST schema step (latest - 1 is the version before it): a step
 # appended after it must be undone here too.
-stop
+moltd_stop
 latest=$(sql 'SELECT version FROM schema_version')
 live=$(sql "SELECT campaign_id, step, COALESCE(released, -1) FROM campaign_steps ORDER BY 1, 2")
 sql "DROP TABLE ticket_policies"; sql "DROP TABLE device_quarantine"
 sql "ALTER TABLE campaign_steps DROP COLUMN released"; sql "UPDATE schema_version SET version = $((latest - 1))"
-start --ticket-key "$work/tk.pem"
+moltd_start --ticket-key "$work/tk.pem"
 eq "$(sql 'SELECT version FROM schema_version')" "$latest" "migrated again"
 derived=$(sql "SELECT campaign_id, step, COALESCE(released, -1) FROM campaign_steps ORDER BY 1, 2")
 eq "$(paste -d'|' <(tr '|' ' ' <<<"$live") <(tr '|' ' ' <<<"$derived") | awk -F'|' '{ split($1, a, " "); split($2, b, " ");
@@ -393,5 +360,4 @@ eq "$(paste -d'|' <(tr '|' ' ' <<<"$live") <(tr '|' ' ' <<<"$derived") | awk -F'
    "$(awk -F'|' '{print $1, $2, "same"}' <<<"$live" | paste -sd,)" "release times derived from the audit log"
 eq "$(wc -l <<<"$live") $(grep -c -- ' -1$' <(tr '|' ' ' <<<"$live"))" "3 1" "three steps, one never released after creation"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -4,7 +4,5 @@
 # backends pass the same test.
 set -uo pipefail
 : "${MOLT_SRC:?}"
-state=$(mktemp -d)
-trap '"$MOLT_SRC/scripts/pg-cluster.sh" stop "$state" >/dev/null 2>&1; rm -rf "$state"' EXIT
-url=$("$MOLT_SRC/scripts/pg-cluster.sh" start "$state") || { echo "FAIL: no PostgreSQL cluster"; exit 1; }
-MOLTD_TEST_DB=$url bash "$MOLT_SRC/tests/moltd_ticket.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+pg_run moltd_ticket.sh

@@ -17,21 +17,9 @@
 #    proxy (its frontend's conn_tot, read from HAProxy's stats socket).
 set -uo pipefail
 : "${MOLT:?}" "${MOLTD:?}" "${MOLT_AGENT:?}" "${MOLT_SRC:?}"
-work=$(mktemp -d)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 pids=()
-cleanup() {
-  "$MOLT_SRC/scripts/tls-proxy.sh" stop "$work/pki" >/dev/null 2>&1
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  "$MOLT_SRC/scripts/pg-cluster.sh" stop "$work/pg" >/dev/null 2>&1; rm -rf "$work"
-}
-trap cleanup EXIT
-pass=0; fail=0
-curl() { command curl --max-time 30 "$@"; }
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-eq() { [ "$1" == "$2" ] && ok || bad "$3: got '$1', expected '$2'"; }
-step() { "$@" >"$work/out" 2>&1 && ok || bad "$* -> $(cat "$work/out")"; }
-command -v haproxy >/dev/null || { echo "FAIL: HAProxy is not installed (scripts/deps.sh)"; exit 1; }
+need_cmd haproxy
 cd "$work"
 
 # --- the PKI: a server CA and the proxy's certificate; a device CA, d1..d3, d3 revoked; a rogue CA
@@ -44,24 +32,19 @@ step openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 
 ISSUER=$(cat "$P/issuer")
 
 # --- the database: PostgreSQL with two instances, else SQLite with one
-if DBURL=$("$MOLT_SRC/scripts/pg-cluster.sh" start "$work/pg" 2>pg.err); then
-  N=2; sql() { psql -X -q -tA "$DBURL" -c "$1"; }
+if pg_cluster 2>pg.err; then
+  N=2; moltd_setup "$PGURL"
 else
   echo "note: no PostgreSQL ($(cat pg.err)): SQLite, one instance"
-  N=1; DBURL=sqlite:$work/moltd.db; sql() { sqlite3 "$work/moltd.db" "$1"; }
+  N=1; moltd_setup sqlite
 fi
-ADMIN=admin-token-0123456789abcdef; printf '%s\n' "$ADMIN" > admin.token
+at_exit 'kill_wait "${pids[@]}"'
+at_exit '"$MOLT_SRC/scripts/tls-proxy.sh" stop "$work/pki" >/dev/null 2>&1'
 ports=()
 for i in $(seq "$N"); do
-  "$MOLTD" --db "$DBURL" --port 0 --artifact-dir art --admin-token-file admin.token --poll-sleep 10 \
-    --trusted-proxy 127.0.0.2 --client-cert-issuer "$ISSUER" >"moltd.$i.log" 2>&1 &
-  pids+=($!)
-  port=
-  for _ in $(seq 200); do
-    port=$(sed -n 's/^moltd: listening on http:\/\/127\.0\.0\.1:\([0-9]*\) .*/\1/p' "moltd.$i.log")
-    [ -n "$port" ] && break; sleep 0.05
-  done
-  [ -n "$port" ] || { echo "FAIL: moltd $i did not start: $(cat "moltd.$i.log")"; exit 1; }
+  moltd_launch "moltd.$i.log" "moltd.$i.err" --poll-sleep 10 --trusted-proxy 127.0.0.2 --client-cert-issuer "$ISSUER"
+  pids+=("$launched")
+  port=$(moltd_port "moltd.$i.log" "$launched") || { echo "FAIL: moltd $i did not start: $(cat "moltd.$i.log" "moltd.$i.err")"; exit 1; }
   ports+=("$port")
 done
 PP=$("$MOLT_SRC/scripts/tls-proxy.sh" start "$P" 0 "${ports[@]}") || { echo "FAIL: the proxy did not start"; exit 1; }
@@ -176,5 +159,4 @@ eq "$(api "$U/campaigns/1" | jq -r .state)" finished "campaign finished"
 if [ "$N" -gt 1 ]; then
   for s in m1 m2; do [ "$(hstat "$s" stot)" -gt 0 ] && ok || bad "instance $s served nothing"; done
 fi
-echo "moltd_tls: $pass passed, $fail failed ($N instance(s))"
-[ "$fail" -eq 0 ]
+summary "moltd_tls ($N instance(s))"

@@ -3,10 +3,7 @@
 # R-SECBOOT, R-FAILSAFE, R-ROLLBACK through the CLI; exit codes and one-line errors.
 set -uo pipefail
 : "${MOLT:?}" "${VECTORS:?}"
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 K=$VECTORS/keys/sign-ecdsa-p256.pub.pem; I=$VECTORS/images
 D=$work/dev.sim
 
@@ -16,7 +13,6 @@ boot_is() {
   local got; got=$(jq -r '"\(.version) \(if .trial then "trial" else "confirmed" end) \(.stored_counter) \(.action)"' <<<"$out")
   [ $rc -eq 0 ] && [ "$got" = "$1" ] && ok || bad "boot: expected '$1', got '$got' (rc $rc: $out $(cat "$work/err"))"
 }
-step() { "$@" >"$work/out" 2>&1 && ok || bad "$* -> $(cat "$work/out")"; }
 
 step "$MOLT" sim create -f "$D" --sector-size 4096 --slot-sectors 8 --align 8
 step "$MOLT" sim write -f "$D" --slot primary "$I/p24_ecdsa_p256_rollback_low.bin"     # 0.9.0, counter 1
@@ -71,5 +67,4 @@ cp "$D" "$work/before.sim"
 cmp -s "$D" "$work/before.sim" && ok || bad "a failed write changed the device"
 "$MOLT" sim write -f "$D" --slot tertiary "$I/p03_ecdsa_p256_seccnt.bin" >/dev/null 2>&1; [ $? -eq 2 ] && ok || bad "bad slot name"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
+summary

@@ -24,7 +24,7 @@
 #include "molt/enc.h"
 #include "molt/verify.h"
 #include "envelope.h"
-#include "pem.h"
+#include "harness.h"
 #include "sim_keystore.h"
 #include "slurp.h"
 
@@ -33,21 +33,6 @@
 static const char *dir;
 static molt_keyring_t ring;
 static molt_key_t keys[4];
-
-static int split(char *line, char **cols)
-{
-    int n = 0;
-    line[strcspn(line, "\r\n")] = '\0';
-    for (char *p = line; n < MAX_COLS;) {
-        cols[n++] = p;
-        char *tab = strchr(p, '\t');
-        if (!tab)
-            break;
-        *tab = '\0';
-        p = tab + 1;
-    }
-    return n;
-}
 
 static size_t unhex(const char *s, uint8_t *out, size_t cap)
 {
@@ -63,25 +48,6 @@ static size_t unhex(const char *s, uint8_t *out, size_t cap)
     return n;
 }
 
-static bool keystore_add_pem(sim_keystore_t *ks, const char *name)
-{
-    size_t len = 0, dlen = 0;
-    uint8_t *pem = slurp(dir, name, &len);
-    if (!pem)
-        return false;
-    char *z = realloc(pem, len + 1);
-    if (!z) {
-        free(pem);
-        return false;
-    }
-    z[len] = '\0';
-    uint8_t *der = pem_to_der(z, &dlen);
-    bool ok = der && sim_keystore_add_pkcs8(ks, der, dlen) == MOLT_OK;
-    free(der);
-    free(z);
-    return ok;
-}
-
 static molt_err_t verify_img(const uint8_t *img, size_t len, const molt_decrypt_t *dec, molt_role_t role,
                              molt_verify_result_t *res)
 {
@@ -93,28 +59,6 @@ static molt_err_t verify_img(const uint8_t *img, size_t len, const molt_decrypt_
     pol.dec = dec;
     molt_source_from_mem(&src, &mem, img, (uint32_t)len);
     return molt_verify(&src, &ring, &pol, res);
-}
-
-static molt_err_t content_key(const uint8_t *img, size_t len, const molt_decrypt_t *dec, uint8_t key[32],
-                              size_t *klen, uint8_t digest[64], size_t *dlen)
-{
-    molt_source_t src;
-    molt_mem_source_t mem;
-    molt_image_t im;
-    molt_tlv_iter_t it;
-    molt_tlv_t t;
-    bool more;
-    molt_source_from_mem(&src, &mem, img, (uint32_t)len);
-    molt_err_t err = molt_image_parse(&src, &im);
-    if (err != MOLT_OK)
-        return err;
-    *dlen = 0;
-    molt_tlv_iter_init(&it, &src, &im);
-    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more)
-        if (!t.prot && t.type >= MOLT_TLV_SHA256 && t.type <= MOLT_TLV_SHA512 &&
-            molt_tlv_read(&src, &t, digest, 64) == MOLT_OK)
-            *dlen = t.len;
-    return molt_enc_content_key(&src, &im, dec, digest, *dlen, key, klen);
 }
 
 /* ---- one encrypted vector ---- */
@@ -145,7 +89,7 @@ static void check_vector(const char *file, const char *payload, const char *key_
 
     /* The recovered content key is MANIFEST's. */
     size_t wlen = unhex(key_hex, want_key, sizeof want_key);
-    err = content_key(img, len, dec, key, &klen, digest, &dlen);
+    err = harness_content_key(img, len, dec, key, &klen, digest, &dlen);
     CHECK(err == MOLT_OK && klen == wlen && wlen > 0 && !memcmp(key, want_key, wlen), "%s: content key (%s, %zu bytes)",
           file, molt_err_name(err), klen);
 
@@ -185,20 +129,20 @@ static void test_envelopes(const molt_decrypt_t *dev_a_fleet)
     uint8_t *img13 = slurp(dir, "images/p16_ecdsa_p256_enc_ec256_aes256.bin", &len13);
     uint8_t key[32], digest[64], d13[64], env[MOLT_ENV_MAX], envb[MOLT_ENV_MAX], got[32];
     sim_keystore_t fleet = {0};
-    CHECK(img && img13 && keystore_add_pem(&fleet, "keys/enc-x25519.pem"), "envelope setup");
+    CHECK(img && img13 && harness_add_pem(&fleet, dir, "keys/enc-x25519.pem"), "envelope setup");
     if (!img || !img13) {
         free(img);
         free(img13);
         return;
     }
     molt_decrypt_t fdec = {sim_keystore_ecdh, &fleet, NULL, 0, sim_keystore_rsa_unwrap};
-    CHECK_EQ(content_key(img, len, &fdec, key, &klen, digest, &dlen), MOLT_OK);
+    CHECK_EQ(harness_content_key(img, len, &fdec, key, &klen, digest, &dlen), MOLT_OK);
     uint8_t k13[32];
     size_t k13len = 0;
     sim_keystore_t fleet_ec = {0};
-    CHECK(keystore_add_pem(&fleet_ec, "keys/enc-ecdsa-p256.pem"), "p256 key");
+    CHECK(harness_add_pem(&fleet_ec, dir, "keys/enc-ecdsa-p256.pem"), "p256 key");
     molt_decrypt_t fdec_ec = {sim_keystore_ecdh, &fleet_ec, NULL, 0, sim_keystore_rsa_unwrap};
-    CHECK_EQ(content_key(img13, len13, &fdec_ec, k13, &k13len, d13, &d13len), MOLT_OK);
+    CHECK_EQ(harness_content_key(img13, len13, &fdec_ec, k13, &k13len, d13, &d13len), MOLT_OK);
 
     /* Two devices whose keys are NOT the one the image's key TLV was made for. */
     sim_keystore_t a = {0}, b = {0}, aec = {0};
@@ -392,9 +336,9 @@ int main(void)
     /* The device: both ECIES keys and the RSA-OAEP key in a key store that
      * refuses export (R-ASSETS). */
     sim_keystore_t ks = {0};
-    CHECK(keystore_add_pem(&ks, "keys/enc-x25519.pem"), "load enc-x25519");
-    CHECK(keystore_add_pem(&ks, "keys/enc-ecdsa-p256.pem"), "load enc-ecdsa-p256");
-    CHECK(keystore_add_pem(&ks, "keys/enc-rsa-2048.pem"), "load enc-rsa-2048");
+    CHECK(harness_add_pem(&ks, dir, "keys/enc-x25519.pem"), "load enc-x25519");
+    CHECK(harness_add_pem(&ks, dir, "keys/enc-ecdsa-p256.pem"), "load enc-ecdsa-p256");
+    CHECK(harness_add_pem(&ks, dir, "keys/enc-rsa-2048.pem"), "load enc-rsa-2048");
     {
         uint8_t out[2048];
         size_t olen = 0;
@@ -416,7 +360,7 @@ int main(void)
     CHECK(f != NULL, "MANIFEST.tsv");
     if (!f)
         return check_done();
-    int hn = fgets(header, sizeof header, f) ? split(header, h) : 0;
+    int hn = fgets(header, sizeof header, f) ? harness_split(header, h, MAX_COLS) : 0;
     int ci_file = -1, ci_cat = -1, ci_enc = -1, ci_pl = -1, ci_key = -1, ci_role = -1;
     for (int i = 0; i < hn; i++) {
         if (!strcmp(h[i], "file")) ci_file = i;
@@ -428,7 +372,7 @@ int main(void)
     }
     int ecies = 0, rsa = 0;
     while (fgets(line, sizeof line, f)) {
-        int n = split(line, c);
+        int n = harness_split(line, c, MAX_COLS);
         if (n <= ci_key || ci_file < 0 || ci_cat < 0 || ci_enc < 0 || ci_pl < 0 || ci_role < 0)
             continue;
         if (strcmp(c[ci_cat], "positive") || !strcmp(c[ci_enc], "-") || strstr(c[ci_role], "primary only"))

@@ -21,72 +21,19 @@
 #include "molt/boot.h"
 #include "molt/enc.h"
 #include "envelope.h"
-#include "pem.h"
+#include "harness.h"
 #include "sim_keystore.h"
 #include "sim_port.h"
 #include "slurp.h"
 
 static const char *dir;
 
-static bool add_pem(sim_keystore_t *ks, const char *name)
-{
-    size_t len = 0, dlen = 0;
-    uint8_t *pem = slurp(dir, name, &len);
-    char *z = pem ? realloc(pem, len + 1) : NULL;
-    if (!z) {
-        free(pem);
-        return false;
-    }
-    z[len] = '\0';
-    uint8_t *der = pem_to_der(z, &dlen);
-    bool ok = der && sim_keystore_add_pkcs8(ks, der, dlen) == MOLT_OK;
-    free(der);
-    free(z);
-    return ok;
-}
-
-static uint8_t *installed(const uint8_t *img, size_t len, sim_keystore_t *ks)
-{
-    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0, sim_keystore_rsa_unwrap};
-    molt_source_t src;
-    molt_mem_source_t mem;
-    molt_image_t im;
-    molt_ctr_t c;
-    uint8_t key[32];
-    size_t klen = 0;
-    uint8_t *out = malloc(len);
-    if (!out)
-        return NULL;
-    memcpy(out, img, len);
-    molt_source_from_mem(&src, &mem, img, (uint32_t)len);
-    if (molt_image_parse(&src, &im) != MOLT_OK || molt_enc_content_key(&src, &im, &dec, NULL, 0, key, &klen) != MOLT_OK ||
-        molt_ctr_start(&c, key, klen) != MOLT_OK || molt_ctr_xor(&c, 0, out + im.payload_off, im.img_size) != MOLT_OK) {
-        free(out);
-        return NULL;
-    }
-    molt_ctr_end(&c);
-    return out;
-}
-
 /* The image's hash TLV value (32 bytes for these SHA-256 images) and content key. */
 static size_t facts(const uint8_t *img, size_t len, sim_keystore_t *ks, uint8_t digest[64], uint8_t key[32])
 {
     molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0, sim_keystore_rsa_unwrap};
-    molt_source_t src;
-    molt_mem_source_t mem;
-    molt_image_t im;
-    molt_tlv_iter_t it;
-    molt_tlv_t t;
-    bool more;
-    size_t klen = 0;
-    molt_source_from_mem(&src, &mem, img, (uint32_t)len);
-    if (molt_image_parse(&src, &im) != MOLT_OK)
-        return 0;
-    molt_tlv_iter_init(&it, &src, &im);
-    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more)
-        if (t.type == MOLT_TLV_SHA256)
-            molt_tlv_read(&src, &t, digest, 64);
-    return molt_enc_content_key(&src, &im, &dec, NULL, 0, key, &klen) == MOLT_OK ? klen : 0;
+    size_t klen = 0, dlen = 0;
+    return harness_content_key(img, len, &dec, key, &klen, digest, &dlen) == MOLT_OK ? klen : 0;
 }
 
 static bool holds(sim_device_t *dev, uint32_t area, uint32_t off, const uint8_t *img, size_t len)
@@ -102,8 +49,8 @@ int main(void)
     uint8_t *p14 = slurp(dir, "images/p14_ed25519_enc_x25519_hmacsha512_aes256.bin", &l14);
     uint8_t *k = slurp(dir, "keys/sign-ed25519.pub.der", &lk);
     sim_keystore_t ks = {0};
-    CHECK(p13 && p14 && k && add_pem(&ks, "keys/enc-x25519.pem"), "vectors and device key");
-    uint8_t *i13 = p13 ? installed(p13, l13, &ks) : NULL, *i14 = p14 ? installed(p14, l14, &ks) : NULL;
+    CHECK(p13 && p14 && k && harness_add_pem(&ks, dir, "keys/enc-x25519.pem"), "vectors and device key");
+    uint8_t *i13 = p13 ? harness_installed(p13, l13, &ks) : NULL, *i14 = p14 ? harness_installed(p14, l14, &ks) : NULL;
     CHECK(i13 && i14, "installed forms");
     if (!i13 || !i14 || !k)
         return check_done();
@@ -145,7 +92,7 @@ int main(void)
      * ciphertext under the attacker's key ever reaches staging. */
     {
         sim_keystore_t ka = {0};
-        CHECK(add_pem(&ka, "keys/enc-x25519.pem"), "device key");
+        CHECK(harness_add_pem(&ka, dir, "keys/enc-x25519.pem"), "device key");
         uint8_t d13a[64], c13a[32], katt[32], eatt[MOLT_ENV_MAX];
         size_t n13a = facts(p13, l13, &ka, d13a, c13a);
         for (int b = 0; b < 32; b++)
@@ -223,7 +170,7 @@ int main(void)
      * (p13 and p14 are the same plaintext image, so they share their hash). */
     size_t l12 = 0;
     uint8_t *p12 = slurp(dir, "images/p12_ed25519_enc_x25519_aes128.bin", &l12);
-    uint8_t *i12 = p12 ? installed(p12, l12, &ks) : NULL;
+    uint8_t *i12 = p12 ? harness_installed(p12, l12, &ks) : NULL;
     CHECK(i12 != NULL, "p12");
     if (i12) {
         uint8_t d13[64], d14[64], c13[32], c14[32], e13[MOLT_ENV_MAX], e14[MOLT_ENV_MAX], eother[MOLT_ENV_MAX];

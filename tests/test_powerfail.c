@@ -21,30 +21,13 @@
 #include "check.h"
 #include "deps.h"
 #include "envelope.h"
+#include "harness.h"
 #include "molt/enc.h"
-#include "pem.h"
 #include "sim_keystore.h"
 #include "powerfail.h"
+#include "slurp.h"
 
-static uint8_t *load(const char *name, size_t *len)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", MOLT_VECTORS, name);
-    FILE *fp = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    long n;
-    if (fp == NULL)
-        return NULL;
-    if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) > 0 && fseek(fp, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n)) != NULL && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    } else if (buf != NULL) {
-        *len = (size_t)n;
-    }
-    fclose(fp);
-    return buf;
-}
+static uint8_t *load(const char *name, size_t *len) { return slurp(MOLT_VECTORS, name, len); }
 
 static void *g_key_store;
 static uint32_t g_seeds = 4;
@@ -88,69 +71,16 @@ static void sweep(const char *what, molt_boot_mode_t mode, const sim_layout_t *l
     CHECK(sim_powerfail_ok(&res), "%s", what);
 }
 
-static bool add_pem(sim_keystore_t *ks, const char *name)
-{
-    size_t len = 0, dlen = 0;
-    uint8_t *pem = load(name, &len);
-    char *z = pem ? realloc(pem, len + 1) : NULL;
-    if (!z) {
-        free(pem);
-        return false;
-    }
-    z[len] = '\0';
-    uint8_t *der = pem_to_der(z, &dlen);
-    bool ok = der && sim_keystore_add_pkcs8(ks, der, dlen) == MOLT_OK;
-    free(der);
-    free(z);
-    return ok;
-}
-
-/* The installed (plaintext) form of an encrypted image: its payload decrypted. */
-static uint8_t *installed(const uint8_t *img, size_t len, sim_keystore_t *ks)
-{
-    molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0, sim_keystore_rsa_unwrap};
-    molt_source_t src;
-    molt_mem_source_t mem;
-    molt_image_t im;
-    molt_ctr_t c;
-    uint8_t key[32];
-    size_t klen = 0;
-    uint8_t *out = malloc(len);
-    if (!out)
-        return NULL;
-    memcpy(out, img, len);
-    molt_source_from_mem(&src, &mem, img, (uint32_t)len);
-    if (molt_image_parse(&src, &im) != MOLT_OK || molt_enc_content_key(&src, &im, &dec, NULL, 0, key, &klen) != MOLT_OK ||
-        molt_ctr_start(&c, key, klen) != MOLT_OK) {
-        free(out);
-        return NULL;
-    }
-    CHECK_EQ(molt_ctr_xor(&c, 0, out + im.payload_off, im.img_size), MOLT_OK);
-    molt_ctr_end(&c);
-    return out;
-}
-
 /* An envelope of img's content key (recovered with ks) for device key dev_key. */
 static size_t envelope_for(const uint8_t *img, size_t len, sim_keystore_t *ks, uint32_t dev_key, uint8_t *env,
                            uint8_t key[32])
 {
     molt_decrypt_t dec = {sim_keystore_ecdh, ks, NULL, 0, sim_keystore_rsa_unwrap};
-    molt_source_t src;
-    molt_mem_source_t mem;
-    molt_image_t im;
-    molt_tlv_iter_t it;
-    molt_tlv_t t;
-    bool more;
     uint8_t digest[64];
     size_t klen = 0, dlen = 0;
-    molt_source_from_mem(&src, &mem, img, (uint32_t)len);
-    if (molt_image_parse(&src, &im) != MOLT_OK || molt_enc_content_key(&src, &im, &dec, NULL, 0, key, &klen) != MOLT_OK)
+    if (harness_content_key(img, len, &dec, key, &klen, digest, &dlen) != MOLT_OK || dlen == 0)
         return 0;
-    molt_tlv_iter_init(&it, &src, &im);
-    while (molt_tlv_next(&it, &t, &more) == MOLT_OK && more)
-        if (t.type == MOLT_TLV_SHA256 && molt_tlv_read(&src, &t, digest, 64) == MOLT_OK)
-            dlen = t.len;
-    return dlen ? make_envelope(MOLT_TLV_ENC_X25519, dev_key, key, klen, MOLT_TLV_SHA256, digest, dlen, env) : 0;
+    return make_envelope(MOLT_TLV_ENC_X25519, dev_key, key, klen, MOLT_TLV_SHA256, digest, dlen, env);
 }
 
 static void encrypted_sweeps(void)
@@ -161,9 +91,10 @@ static void encrypted_sweeps(void)
     uint8_t *p22 = load("images/p22_ecdsa_p256_enc_ec256_clear.bin", &l22);
     uint8_t *k1 = load("keys/sign-ed25519.pub.der", &lk1), *k2 = load("keys/sign-ecdsa-p256.pub.der", &lk2);
     sim_keystore_t ks = {0};
-    CHECK(p13 && p14 && p22 && k1 && k2 && add_pem(&ks, "keys/enc-x25519.pem") && add_pem(&ks, "keys/enc-ecdsa-p256.pem"),
+    CHECK(p13 && p14 && p22 && k1 && k2 && harness_add_pem(&ks, MOLT_VECTORS, "keys/enc-x25519.pem") &&
+              harness_add_pem(&ks, MOLT_VECTORS, "keys/enc-ecdsa-p256.pem"),
           "encrypted vectors and device keys");
-    uint8_t *i13 = p13 ? installed(p13, l13, &ks) : NULL, *i14 = p14 ? installed(p14, l14, &ks) : NULL;
+    uint8_t *i13 = p13 ? harness_installed(p13, l13, &ks) : NULL, *i14 = p14 ? harness_installed(p14, l14, &ks) : NULL;
     CHECK(i13 && i14, "installed forms");
     if (i13 && i14 && p22 && k1 && k2) {
         molt_key_t kk[2] = {{k1, lk1}, {k2, lk2}};
@@ -185,7 +116,7 @@ static void encrypted_sweeps(void)
         /* a device that only has envelopes (its key is in no key TLV) */
         size_t l12 = 0;
         uint8_t *p12 = load("images/p12_ed25519_enc_x25519_aes128.bin", &l12);
-        uint8_t *i12 = p12 ? installed(p12, l12, &ks) : NULL;
+        uint8_t *i12 = p12 ? harness_installed(p12, l12, &ks) : NULL;
         CHECK(i12 != NULL, "p12");
         if (i12) {
             uint8_t e13[MOLT_ENV_MAX], e12[MOLT_ENV_MAX], key[32];

@@ -17,7 +17,7 @@
 
 #include "check.h"
 #include "molt/enc.h"
-#include "pem.h"
+#include "harness.h"
 #include "sim_keystore.h"
 #include "molt/verify.h"
 #include "slurp.h"
@@ -26,22 +26,6 @@
 #define MAX_COLS 24
 
 static const char *trusted[] = {"sign-ecdsa-p256", "sign-ed25519", "sign-rsa-2048", "sign-ecdsa-p384"};
-
-/* Split a TSV line in place. */
-static int split(char *line, char **cols)
-{
-    int n = 0;
-    line[strcspn(line, "\r\n")] = '\0';
-    for (char *p = line; n < MAX_COLS;) {
-        cols[n++] = p;
-        char *tab = strchr(p, '\t');
-        if (!tab)
-            break;
-        *tab = '\0';
-        p = tab + 1;
-    }
-    return n;
-}
 
 typedef struct {
     char file[128], expected[32], version[48], seccnt[32], hash[160];
@@ -65,7 +49,7 @@ static void load_manifest(const char *dir)
         fclose(f);
         return;
     }
-    int hn = split(header, hdr), ci_file = -1, ci_exp = -1, ci_ver = -1, ci_sc = -1, ci_hash = -1;
+    int hn = harness_split(header, hdr, MAX_COLS), ci_file = -1, ci_exp = -1, ci_ver = -1, ci_sc = -1, ci_hash = -1;
     for (int i = 0; i < hn; i++) {
         if (!strcmp(hdr[i], "file")) ci_file = i;
         if (!strcmp(hdr[i], "expected")) ci_exp = i;
@@ -74,7 +58,7 @@ static void load_manifest(const char *dir)
         if (!strcmp(hdr[i], "hash_hex")) ci_hash = i;
     }
     while (fgets(line, sizeof line, f) && manifest_n < MAX_ROWS) {
-        int n = split(line, c);
+        int n = harness_split(line, c, MAX_COLS);
         if (n <= ci_hash || ci_file < 0)
             continue;
         manifest_row_t *m = &manifest[manifest_n++];
@@ -85,24 +69,6 @@ static void load_manifest(const char *dir)
         snprintf(m->hash, sizeof m->hash, "%s", c[ci_hash]);
     }
     fclose(f);
-}
-
-/* The device's key store for the signed+keys policy: both ECIES keys and the RSA-OAEP key (R-CONF). */
-static bool add_key(sim_keystore_t *ks, const char *dir, const char *name)
-{
-    size_t len = 0, dlen = 0;
-    uint8_t *pem = slurp(dir, name, &len);
-    char *z = pem ? realloc(pem, len + 1) : NULL;
-    if (!z) {
-        free(pem);
-        return false;
-    }
-    z[len] = '\0';
-    uint8_t *der = pem_to_der(z, &dlen);
-    bool ok = der && sim_keystore_add_pkcs8(ks, der, dlen) == MOLT_OK;
-    free(der);
-    free(z);
-    return ok;
 }
 
 static manifest_row_t *find_manifest(const char *file)
@@ -163,8 +129,8 @@ int main(void)
     }
     molt_keyring_t ring = {keys, 4};
     sim_keystore_t ks = {0};
-    CHECK(add_key(&ks, dir, "keys/enc-x25519.pem") && add_key(&ks, dir, "keys/enc-ecdsa-p256.pem") &&
-              add_key(&ks, dir, "keys/enc-rsa-2048.pem"),
+    CHECK(harness_add_pem(&ks, dir, "keys/enc-x25519.pem") && harness_add_pem(&ks, dir, "keys/enc-ecdsa-p256.pem") &&
+              harness_add_pem(&ks, dir, "keys/enc-rsa-2048.pem"),
           "device decryption keys");
     molt_decrypt_t dec = {sim_keystore_ecdh, &ks, NULL, 0, sim_keystore_rsa_unwrap};
     load_manifest(dir);
@@ -179,7 +145,7 @@ int main(void)
     while (fgets(line, sizeof line, f)) {
         if (line[0] == '#' || !strncmp(line, "file\t", 5))
             continue;
-        if (split(line, c) < 4)
+        if (harness_split(line, c, MAX_COLS) < 4)
             continue;
         const char *file = c[0], *policy = c[1], *role = c[2], *expect = c[3];
         size_t len = 0;

@@ -19,19 +19,9 @@ modules=${MOLT_NODE_MODULES:-$MOLT_SRC/build/node/node_modules}
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "FAIL: ${CHROMIUM:-/usr/bin/chromium}: not installed (run scripts/deps.sh)"; exit 1; }
 art=${WEB_ARTIFACTS:-$MOLT_BUILD/web-artifacts}
 rm -rf "$art"; mkdir -p "$art"
-work=$(mktemp -d)
-pid=; apids=()
-cleanup() {
-  for p in "${apids[@]}" $pid; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-pass=0; fail=0
-curl() { command curl --max-time 30 "$@"; }
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-eq() { [ "$1" == "$2" ] && ok || bad "$3: got '$1', expected '$2'"; }
-step() { "$@" >"$work/out" 2>&1 && ok || bad "$* -> $(cat "$work/out")"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+apids=()
+at_exit 'kill_wait "${apids[@]}"'
 cd "$work"
 
 step "$MOLT" keygen -t ecdsa-p256 -k vendor.pem
@@ -43,13 +33,8 @@ step "$MOLT" sign -k vendor.pem -v 3.0.0 -s auto -H 0x200 --pad-header -S 0x1000
 cp v3.img v3-tampered.img
 printf '\x5a' | dd of=v3-tampered.img bs=1 seek=4096 conv=notrunc status=none
 
-ADMIN=admin-token-0123456789abcdef; printf '%s\n' "$ADMIN" > admin.token
-"$MOLTD" --db "${MOLTD_TEST_DB:-sqlite:moltd.db}" --port 0 --artifact-dir art --admin-token-file admin.token --poll-sleep 1 >moltd.log 2>&1 &
-pid=$!
-for _ in $(seq 100); do grep -q listening moltd.log && break; sleep 0.05; done
-S=$(sed -n 's/^moltd: listening on \(http:[^ ]*\) .*/\1/p' moltd.log)
-[ -n "$S" ] || { echo "FAIL: moltd did not start: $(cat moltd.log)"; exit 1; }
-U=$S/api/v1
+moltd_setup
+moltd_start --poll-sleep 1
 A="Authorization: Bearer $ADMIN"
 api() { curl -s -H "$A" "$@"; }
 api -d "$(jq -n --rawfile p vendor.pub '{name:"vendor",pem:$p}')" "$U/signers" >/dev/null
@@ -136,7 +121,7 @@ ls "$art"/*.png >/dev/null 2>&1 && ok || bad "no screenshot in $art"
 
 if [ "$fail" -ne 0 ]; then
   for d in "${devs[@]}"; do echo "--- $d.log"; tail -n 15 $d.log; done
-  echo "--- moltd.log"; tail -n 20 moltd.log
+  echo "--- moltd's output"; tail -n 20 "$work/log" "$work/err"
 fi
-echo "web: $pass passed, $fail failed (screenshots in $art)"
-[ "$fail" -eq 0 ]
+echo "screenshots in $art"
+summary

@@ -4,7 +4,5 @@
 # $MOLT_BUILD/web-artifacts-pg.
 set -uo pipefail
 : "${MOLT_SRC:?}" "${MOLT_BUILD:?}"
-state=$(mktemp -d)
-trap '"$MOLT_SRC/scripts/pg-cluster.sh" stop "$state" >/dev/null 2>&1; rm -rf "$state"' EXIT
-url=$("$MOLT_SRC/scripts/pg-cluster.sh" start "$state") || { echo "FAIL: no PostgreSQL cluster"; exit 1; }
-MOLTD_TEST_DB=$url WEB_ARTIFACTS=$MOLT_BUILD/web-artifacts-pg bash "$MOLT_SRC/tests/web.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+pg_run web.sh WEB_ARTIFACTS="$MOLT_BUILD/web-artifacts-pg"
