@@ -70,7 +70,7 @@ static const char usage_text[] =
     "       molt sim watchdog|nonce|ticket|clock ...   (the authenticated watchdog: molt sim watchdog --help)\n"
     "every command: --json prints one JSON object on stdout (docs/sim.md)\n";
 
-static int usage(FILE *f)
+static int usage(void)
 {
     fputs(usage_text, stderr);
     return EXIT_USAGE;

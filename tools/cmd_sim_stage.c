@@ -80,15 +80,17 @@ typedef struct st_opts {
     char **args;
 } st_opts_t;
 
-static int st_usage(void)
+static int st_usage_to(FILE *f)
 {
-    fprintf(stderr, "usage: molt sim chain -f DEV [--sector-size N] [--slot-sectors N]\n"
+    fprintf(f, "usage: molt sim chain -f DEV [--sector-size N] [--slot-sectors N]\n"
                     "       molt sim stage1 -f DEV [--factory | --permanent] IMAGE\n"
                     "       molt sim stage1-confirm -f DEV\n"
                     "       molt sim keyupdate -f DEV -k PUB... -r ROOT_PUB... --threshold T [--json] KU\n"
                     "       molt sim life --chain [--lives N] [--first-seed S] [--steps N] [--json]\n");
-    return EXIT_USAGE;
+    return f == stdout ? EXIT_VALID : EXIT_USAGE;
 }
+
+static int st_usage(void) { return st_usage_to(stderr); }
 
 static bool num(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -492,6 +494,8 @@ static int st_life(const st_opts_t *o)
 
 int cmd_sim_stage(int argc, char **argv)
 {
+    if (cli_help_asked(argc, argv))
+        return st_usage_to(stdout);
     st_opts_t o;
     int rc;
     memset(&o, 0, sizeof o);
