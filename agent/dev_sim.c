@@ -15,6 +15,7 @@
 
 #include "device.h"
 #include "molt_host/encrypt.h"
+#include "molt_host/version.h"
 #include "molt/attest.h"
 #include "molt/boot.h"
 #include "molt/enc.h"
@@ -48,7 +49,7 @@ static void sim_boot_out(const dev_sim_t *s, agent_boot_t *b)
 {
     const molt_version_t *v = &s->boot.image.version;
     memset(b, 0, sizeof *b);
-    snprintf(b->running, sizeof b->running, "%u.%u.%u+%u", v->major, v->minor, v->revision, (unsigned)v->build);
+    host_format_version(v, b->running, sizeof b->running);
     b->slot = s->boot.slot;
     b->trial = s->boot.trial;
     b->resumed = s->boot.resumed;

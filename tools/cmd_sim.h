@@ -54,6 +54,9 @@ extern const char *const sim_slot_names[2]; /* primary, secondary */
  * on failure print "OPT: 'S' is not a number in MIN..MAX" and return false. */
 bool sim_parse_num(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* The name of a boot action, as `--json` spells it ("upgrade-test"). */
+const char *sim_action_name(molt_boot_action_t a);
+
 /* Load o->file (-f DEV required) with o's keys; print the reason on failure. */
 bool sim_dev_load(sim_device_t *dev, const sim_opts_t *o);
 /* Save dev to path; print the reason on failure. */

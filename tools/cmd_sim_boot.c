@@ -14,7 +14,7 @@
 #include "molt/attest.h"
 #include "../lib/trailer.h" /* read-only trailer decoding, the boot code's own */
 
-static const char *action_name(molt_boot_action_t a)
+const char *sim_action_name(molt_boot_action_t a)
 {
     switch (a) {
     case MOLT_ACT_NONE: return "none";
@@ -33,7 +33,7 @@ static json_t *boot_json(molt_err_t e, const molt_boot_result_t *r)
     return json_pack("{s:s,s:o,s:I,s:b,s:I,s:s,s:b,s:s,s:b,s:I}", "slot", sim_slot_names[r->slot], "version",
                      sim_version_json(&r->image.version), "security_counter",
                      (json_int_t)(r->image.has_sec_cnt ? r->image.sec_cnt : 0), "trial", r->trial, "stored_counter",
-                     (json_int_t)r->counter, "action", action_name(r->action), "resumed", r->resumed, "staged",
+                     (json_int_t)r->counter, "action", sim_action_name(r->action), "resumed", r->resumed, "staged",
                      molt_err_name(r->staged_err), "recovery", r->recovery, "boots", (json_int_t)r->boots);
 }
 
@@ -47,7 +47,7 @@ static void boot_print(molt_err_t e, const molt_boot_result_t *r, const char *pr
     }
     host_format_version(&r->image.version, v, sizeof v);
     printf("%s: slot %s, version %s, %s, security counter %u, action %s%s", prefix, sim_slot_names[r->slot], v,
-           r->trial ? "trial" : "confirmed", (unsigned)r->counter, action_name(r->action),
+           r->trial ? "trial" : "confirmed", (unsigned)r->counter, sim_action_name(r->action),
            r->resumed ? " (resumed)" : "");
     if (r->staged_err != MOLT_OK)
         printf(", staged image refused: %s", molt_err_str(r->staged_err));

@@ -36,6 +36,8 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cmd_sim.h"
+#include "molt_host/version.h"
 #include "molt_host/keyring.h"
 #include "life_chain.h"
 #include "molt/fwu.h"
@@ -92,15 +94,6 @@ static int st_usage_to(FILE *f)
 
 static int st_usage(void) { return st_usage_to(stderr); }
 
-static bool num(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    if (!host_parse_u64(s, max, out) || *out < min) {
-        host_error("%s: '%s' is not a number in %llu..%llu", opt, s, (unsigned long long)min, (unsigned long long)max);
-        return false;
-    }
-    return true;
-}
-
 static bool st_parse(int argc, char **argv, st_opts_t *o)
 {
     static const struct option opts[] = {
@@ -126,16 +119,16 @@ static bool st_parse(int argc, char **argv, st_opts_t *o)
         case 'f': o->file = optarg; break;
         case 'k': ok = host_keyring_add(&o->kr, optarg); break;
         case 'r': ok = host_keyring_add(&o->roots, optarg); break;
-        case 't': ok = num("--threshold", optarg, 1, MOLT_KEYROT_MAX_SIG, &o->threshold); break;
-        case 'S': ok = num("--sector-size", optarg, 256, 1u << 20, &o->sector_size); break;
-        case 'N': ok = num("--slot-sectors", optarg, 2, 1024, &o->slot_sectors); break;
+        case 't': ok = sim_parse_num("--threshold", optarg, 1, MOLT_KEYROT_MAX_SIG, &o->threshold); break;
+        case 'S': ok = sim_parse_num("--sector-size", optarg, 256, 1u << 20, &o->sector_size); break;
+        case 'N': ok = sim_parse_num("--slot-sectors", optarg, 2, 1024, &o->slot_sectors); break;
         case 'F': o->factory = true; break;
         case 'p': o->permanent = true; break;
         case 'j': o->json = true; break;
         case 'c': o->chain = true; break;
-        case 'L': ok = num("--lives", optarg, 1, 10000000, &o->lives); break;
-        case 's': ok = num("--first-seed", optarg, 0, UINT64_MAX / 2, &o->first_seed); break;
-        case 'n': ok = num("--steps", optarg, 1, 10000, &o->steps); break;
+        case 'L': ok = sim_parse_num("--lives", optarg, 1, 10000000, &o->lives); break;
+        case 's': ok = sim_parse_num("--first-seed", optarg, 0, UINT64_MAX / 2, &o->first_seed); break;
+        case 'n': ok = sim_parse_num("--steps", optarg, 1, 10000, &o->steps); break;
         default: st_usage(); return false;
         }
         if (!ok)
@@ -210,18 +203,6 @@ void sim_chain_wire(sim_chain_t *c, molt_boot_cfg_t *cfg)
         cfg->keyrot = &c->st.keyrot;
 }
 
-static const char *act_name(molt_boot_action_t a)
-{
-    switch (a) {
-    case MOLT_ACT_NONE: return "none";
-    case MOLT_ACT_UPGRADE_TEST: return "upgrade-test";
-    case MOLT_ACT_UPGRADE_PERM: return "upgrade-perm";
-    case MOLT_ACT_REVERT: return "revert";
-    case MOLT_ACT_REFUSED: return "refused";
-    }
-    return "?";
-}
-
 void sim_chain_report(sim_chain_t *c, json_t *j)
 {
     if (c == NULL)
@@ -230,14 +211,13 @@ void sim_chain_report(sim_chain_t *c, json_t *j)
     molt_err_t ke = sim_stage_keyset_seq(&c->st, &seq);
     const molt_boot_result_t *r = &c->r0;
     char v[48];
-    snprintf(v, sizeof v, "%u.%u.%u+%u", r->image.version.major, r->image.version.minor, r->image.version.revision,
-             (unsigned)r->image.version.build);
+    host_format_version(&r->image.version, v, sizeof v);
     if (j != NULL) {
         json_t *s1 = c->e0 != MOLT_OK
                          ? json_pack("{s:s,s:s}", "error", molt_err_name(c->e0), "reason", molt_err_str(c->e0))
                          : json_pack("{s:s,s:s,s:b,s:I,s:s,s:s}", "slot", s1_names[r->slot & 1u], "version", v,
                                      "trial", r->trial, "security_counter", (json_int_t)r->counter, "action",
-                                     act_name(r->action), "staged", molt_err_name(r->staged_err));
+                                     sim_action_name(r->action), "staged", molt_err_name(r->staged_err));
         json_object_set_new(j, "stage1", s1);
         json_object_set_new(j, "keyset", ke == MOLT_OK ? json_pack("{s:I}", "seq", (json_int_t)seq)
                                                        : json_pack("{s:s}", "error", molt_err_name(ke)));
@@ -245,7 +225,7 @@ void sim_chain_report(sim_chain_t *c, json_t *j)
     }
     if (c->e0 == MOLT_OK) {
         printf("stage 1: slot %s, version %s, %s, stage-1 counter %u, action %s", s1_names[r->slot & 1u], v,
-               r->trial ? "trial" : "confirmed", (unsigned)r->counter, act_name(r->action));
+               r->trial ? "trial" : "confirmed", (unsigned)r->counter, sim_action_name(r->action));
         if (r->staged_err != MOLT_OK)
             printf(", staged stage 1 refused: %s", molt_err_str(r->staged_err));
         printf("\n");
