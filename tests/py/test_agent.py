@@ -337,12 +337,12 @@ def test_agent_updates(db, moltd_factory, device, agent, tmp_path):
     assert call(200, "POST", m.U + "/campaigns/%d/cancel" % c7, A).json()["state"] == "cancelled"
     assert p.wait(120) == 0
     p.logfile.seek(0)
-    log = p.logfile.read()
+    log = p.logfile.read()                                        # shown when a check fails
     evs = p.events()
     a7 = str(dev("d7")["action"]["id"])
     # the polling thread sees the cancel during the download, the download stops short, the cancel is done
     assert of(evs, "cancel") == [{"action": a7, "result": "stopping_download"},
-                                 {"action": a7, "result": "done", "status": 200}], evs
+                                 {"action": a7, "result": "done", "status": 200}], (evs, log)
     st = steps(evs)
     assert st[:4] == ["reboot", "boot", "offer", "download_start"] and st[-2:] == ["cancel", "exit"], evs
     assert st.index("cancel") < st.index("download_interrupted") < len(st) - 2, evs
