@@ -8,7 +8,8 @@ MOLT_FAULT_ENOSPC.
   through the same test code (`pytest -k sqlite` / `-k pg`). PostgreSQL is a throw-away
   cluster on loopback made by the project's scripts/pg-cluster.sh, one per session.
 - `moltd_factory`: moltd on a free loopback port with a temporary state directory.
-- `device`: a simulated device made with `molt sim`; `agent`: runs molt-agent for one.
+- `device`: a simulated device made with `molt sim`; `agent`: runs molt-agent for one with
+  `--events`, and `read_events()` parses that NDJSON stream.
 - `http()`: one HTTP/1.1 exchange; the status, headers and body are returned as they came.
 """
 import json
@@ -371,18 +372,42 @@ def device(tmp_path):
     return make
 
 
+def read_events(path, device=None):
+    """molt-agent's NDJSON event stream (docs/agent.md): a list of dicts, in order. Every line
+    must be one JSON object with the fixed fields (`t` a non-decreasing integer, `event`,
+    `device` = DEVICE when given); `t` is dropped from the result so events compare exactly."""
+    out, last = [], 0
+    with open(path) as f:
+        text = f.read()
+    assert text == "" or text.endswith("\n"), "events: the last line is cut: %r" % text[-200:]
+    for n, line in enumerate(text.splitlines(), 1):
+        e = json.loads(line)
+        assert isinstance(e, dict) and list(e)[:3] == ["t", "event", "device"], "events line %d: %s" % (n, line)
+        assert isinstance(e["t"], int) and e["t"] >= last, "events line %d: t goes back: %s" % (n, line)
+        last = e.pop("t")
+        if device is not None:
+            assert e["device"] == device, "events line %d: %s" % (n, line)
+        out.append(e)
+    return out
+
+
 @pytest.fixture
 def agent(tmp_path):
-    """agent(*args, background=False): molt-agent in tmp_path; (exit status, output), or the
-    Popen (output in tmp_path/agent-<pid>.log) with background=True."""
+    """agent(*args, background=False): molt-agent in tmp_path with `--events` to a file of its
+    own; (exit status, output, events) where events is read_events()'s list (checked against
+    the `--id` given), or the Popen with background=True (output in p.logfile, p.events() reads
+    the stream once it has exited)."""
     def go(*args, background=False):
-        argv = [os.environ["MOLT_AGENT"]] + [str(a) for a in args]
+        args = [str(a) for a in args]
+        dev = args[args.index("--id") + 1] if "--id" in args else None
+        evf = tmp_path / ("agent-%d.ev" % time.monotonic_ns())
+        argv = [os.environ["MOLT_AGENT"]] + args + ["--events", str(evf)]
         if background:
             log = open(tmp_path / ("agent-%d.log" % time.monotonic_ns()), "w+")
             p = subprocess.Popen(argv, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, text=True)
             p.logfile = log
+            p.events = lambda: read_events(evf, dev)
             return p
         p = run(*argv, cwd=tmp_path, check=False, timeout=300)
-        return p.returncode, p.stdout
+        return p.returncode, p.stdout, read_events(evf, dev)
     return go
-
