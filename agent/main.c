@@ -253,6 +253,7 @@ static bool opt_plain(agent_t *a, opts_t *o, int c, const char *arg)
     case O_CCERT: o->tls.cert = arg; break;
     case O_CKEY: o->tls.key = arg; break;
     case O_EVENTS: o->events = arg; break;
+    case 'h':
     case O_HELP: o->help = true; break;
     default: return false;
     }
@@ -263,7 +264,7 @@ static bool opt_plain(agent_t *a, opts_t *o, int c, const char *arg)
 static int parse_opts(agent_t *a, opts_t *o, int argc, char **argv)
 {
     int c;
-    while ((c = getopt_long(argc, argv, "f:k:", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:k:h", long_opts, NULL)) != -1) {
         if (opt_plain(a, o, c, optarg))
             continue;
         int rc = opt_number(a, c, optarg);
