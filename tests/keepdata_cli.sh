@@ -8,19 +8,11 @@
 # for what was refused.
 set -uo pipefail
 : "${MOLT:?}" "${VECTORS:?}"
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 KEY=$VECTORS/keys/sign-ecdsa-p256.pem; K=$VECTORS/keys/sign-ecdsa-p256.pub.pem
 D=$work/dev.sim
 cd "$work"
 
-expect() { # expected-rc expected-output command...
-  local want_rc=$1 want=$2; shift 2
-  local out rc; out=$("$@" 2>&1); rc=$?
-  [ "$rc" -eq "$want_rc" ] && [ "$out" = "$want" ] && ok || bad "$*: expected rc $want_rc '$want', got rc $rc '$out'"
-}
 # jexpect RC JQ WANT CMD...: exit code RC, and jq's JQ over the command's --json output is WANT
 jexpect() {
   local want_rc=$1 q=$2 want=$3; shift 3
@@ -40,43 +32,43 @@ done
 "$MOLT" sign -k "$KEY" -v 4.0.0 -H 32 --pad-header -S 32768 fw app-none >/dev/null && ok || bad "sign none"
 
 # --data-schema input errors
-expect 2 "molt sign: --data-schema: '1:x' is not APP:SCHEMA or APP:SCHEMA:FROM" \
+expect_out 2 "molt sign: --data-schema: '1:x' is not APP:SCHEMA or APP:SCHEMA:FROM" \
   "$MOLT" sign -k "$KEY" -v 1.0.0 -H 32 --pad-header -S 32768 --data-schema 1:x fw out
-expect 2 "molt sign: --data-schema: '0:1': APP must be 1..65535 and FROM <= SCHEMA <= 65535" \
+expect_out 2 "molt sign: --data-schema: '0:1': APP must be 1..65535 and FROM <= SCHEMA <= 65535" \
   "$MOLT" sign -k "$KEY" -v 1.0.0 -H 32 --pad-header -S 32768 --data-schema 0:1 fw out
-expect 2 "molt sign: --data-schema: application 1 given twice" \
+expect_out 2 "molt sign: --data-schema: application 1 given twice" \
   "$MOLT" sign -k "$KEY" -v 1.0.0 -H 32 --pad-header -S 32768 --data-schema 1:1 --data-schema 1:2 fw out
 "$MOLT" inspect app-2.0.0 | grep -q '0x6dd5 DATA_SCHEMA       len 8    0100020001000000' && ok || bad "inspect names the TLV"
 
 jexpect 0 '"\(.mode) \(.slot_sectors)x\(.sector_size) \(.size) \(.data_sectors)"' "swap 8x4096 90112 2" \
   "$MOLT" sim create -f "$D" --sector-size 4096 --slot-sectors 8 --align 8 --data-sectors 2
-expect 2 "molt sim: --data-sectors: the store needs at least 2 sectors, got 1" \
+expect_out 2 "molt sim: --data-sectors: the store needs at least 2 sectors, got 1" \
   "$MOLT" sim create -f "$work/x.sim" --data-sectors 1
 "$MOLT" sim write -f "$D" --slot primary app-1.0.0 >/dev/null
 boot_data "kept, schema 1, phase none"
 jexpect 0 '"\(.done) \(.app) \(.id) \(.len) \(.text)"' "written 1 1 21 gain=1.037 offset=-12" \
   "$MOLT" sim put -f "$D" --id 1 "gain=1.037 offset=-12"
 jexpect 0 '"\(.done) \(.app) \(.id) \(.hex) \(has("text"))"' "written 2 1 00ff10 false" "$MOLT" sim put -f "$D" --app 2 --id 1 0x00ff10
-expect 0 "gain=1.037 offset=-12" "$MOLT" sim get -f "$D" --id 1
+expect_out 0 "gain=1.037 offset=-12" "$MOLT" sim get -f "$D" --id 1
 jexpect 0 .text "gain=1.037 offset=-12" "$MOLT" sim get -f "$D" --id 1
 jexpect 1 .error STORE_NOT_FOUND "$MOLT" sim get -f "$D" --app 3 --id 1
-expect 1 "molt sim: $D: app 3 record 1: no such record [STORE_NOT_FOUND]" "$MOLT" sim get -f "$D" --app 3 --id 1
-expect 2 "molt sim: --id N is required" "$MOLT" sim get -f "$D"
-expect 2 "molt sim: --app: '0' is not a number in 1..65535" "$MOLT" sim get -f "$D" --app 0 --id 1
+expect_out 1 "molt sim: $D: app 3 record 1: no such record [STORE_NOT_FOUND]" "$MOLT" sim get -f "$D" --app 3 --id 1
+expect_out 2 "molt sim: --id N is required" "$MOLT" sim get -f "$D"
+expect_out 2 "molt sim: --app: '0' is not a number in 1..65535" "$MOLT" sim get -f "$D" --app 0 --id 1
 
 # an image that cannot migrate schema 1, and one without a schema: refused, nothing changed
 cp "$D" before.sim
 "$MOLT" sim write -f "$D" --slot secondary app-3.0.0 >/dev/null; cp "$D" staged.sim
-expect 1 "molt sim: $D: image cannot migrate the device's data schema [KEEP_SCHEMA]" "$MOLT" sim request -f "$D"
+expect_out 1 "molt sim: $D: image cannot migrate the device's data schema [KEEP_SCHEMA]" "$MOLT" sim request -f "$D"
 cmp -s "$D" staged.sim && ok || bad "refused request changed the device file"
 jexpect 1 .error KEEP_SCHEMA "$MOLT" sim request -f "$D"
 "$MOLT" sim write -f "$D" --slot secondary app-none >/dev/null
-expect 1 "molt sim: $D: image cannot migrate the device's data schema [KEEP_SCHEMA]" "$MOLT" sim request -f "$D"
+expect_out 1 "molt sim: $D: image cannot migrate the device's data schema [KEEP_SCHEMA]" "$MOLT" sim request -f "$D"
 
 # the migrating upgrade: saved, frozen, migrated in the trial, consolidated at confirm
 "$MOLT" sim write -f "$D" --slot secondary app-2.0.0 >/dev/null
 jexpect 0 '"\(.done) \(.data)"' "test saved" "$MOLT" sim request -f "$D"
-expect 1 "molt sim: $D: app 1 record 1: not valid in this phase of the data-preserving upgrade [KEEP_PHASE]" \
+expect_out 1 "molt sim: $D: app 1 record 1: not valid in this phase of the data-preserving upgrade [KEEP_PHASE]" \
   "$MOLT" sim put -f "$D" --id 1 late
 boot_data "migrated, schema 1, phase trial (data migrated)"
 jexpect 0 .text "s2|gain=1.037 offset=-12" "$MOLT" sim get -f "$D" --id 1
@@ -88,7 +80,7 @@ jexpect 0 '"\(.done) \(.data)"' "confirmed consolidated" "$MOLT" sim confirm -f 
 boot_data "kept, schema 2, phase completed"
 "$MOLT" sim records -f "$D" --json > rec.json
 [ "$(jq '[.records[] | select(.space == "saved")] | length' rec.json)" = 0 ] && ok || bad "snapshot dropped"
-expect 0 "0x00ff10" "$MOLT" sim get -f "$D" --app 2 --id 1
+expect_out 0 "0x00ff10" "$MOLT" sim get -f "$D" --app 2 --id 1
 jexpect 0 '"\(.hex) \(.len)"' "00ff10 3" "$MOLT" sim get -f "$D" --app 2 --id 1
 
 # the revert of another upgrade: the schema-2 record comes back byte for byte
@@ -101,5 +93,4 @@ jexpect 0 .text "s2|gain=1.037 offset=-12" "$MOLT" sim get -f "$D" --id 1
 jexpect 0 '"\(.done) \(.app) \(.id)"' "deleted 2 1" "$MOLT" sim del -f "$D" --app 2 --id 1
 jexpect 1 .error STORE_NOT_FOUND "$MOLT" sim get -f "$D" --app 2 --id 1
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
+summary
