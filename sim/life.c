@@ -15,6 +15,7 @@
 #include "molt/store.h"
 #include "molt_host/image_writer.h"
 #include "sim_port.h"
+#include "rng.h"
 
 #define NIMG 6
 #define MAX_CUTS 3
@@ -55,19 +56,6 @@ static const uint16_t sch_from[NIMG] = {1, 1, 2, 1, 1, 3};
 #define DAPP 1u  /* the application whose data is upgraded */
 #define DAPP2 2u /* another application: its record must never change */
 
-typedef struct rng {
-    uint64_t s;
-} rng_t;
-
-static uint32_t rnd(rng_t *r)
-{
-    r->s ^= r->s << 13;
-    r->s ^= r->s >> 7;
-    r->s ^= r->s << 17;
-    return (uint32_t)(r->s >> 11);
-}
-static uint32_t below(rng_t *r, uint32_t n) { return n ? rnd(r) % n : 0; }
-static bool chance(rng_t *r, uint32_t pct) { return below(r, 100) < pct; }
 
 static bool make_family(const life_cfg_t *cfg)
 {

@@ -25,6 +25,7 @@
 #include "molt_host/image_writer.h"
 #include "sim_port.h"
 #include "sim_stage.h"
+#include "rng.h"
 
 /* --- keys ------------------------------------------------------------------ */
 
@@ -153,18 +154,6 @@ static img_t g_appimg[NAPP];  /* image 2k + j is signed by key k */
 static img_t g_s1img[NS1 + 1]; /* [v] for v = 1..NS1, stage-1 images by the stage-1 key */
 static img_t g_s1_untrusted, g_s1_unmarked;
 
-typedef struct rng {
-    uint64_t s;
-} rng_t;
-static uint32_t rnd(rng_t *r)
-{
-    r->s ^= r->s << 13;
-    r->s ^= r->s >> 7;
-    r->s ^= r->s << 17;
-    return (uint32_t)(r->s >> 11);
-}
-static uint32_t below(rng_t *r, uint32_t n) { return n ? rnd(r) % n : 0; }
-static bool chance(rng_t *r, uint32_t pct) { return below(r, 100) < pct; }
 
 static bool make_img(img_t *im, const key_t_ *k, uint32_t build, uint32_t cnt, bool stage1, rng_t *r)
 {
