@@ -1,0 +1,435 @@
+/*
+ * test_fwu_stage1.c - a stage-1 (boot code) update through the PSA FWU API
+ * (molt_fwu_add_remap; R-ALLUPDATABLE; docs/boot-chain.md).
+ *
+ * Stage 0 is molt_boot_go() in REMAP mode over the two stage-1 slots with
+ * cfg.stage = MOLT_STAGE_1; the update service drives component 1 on stage 0's
+ * port. Images are made here from the format (tests/mkimage.h), never with lib/.
+ *
+ *  - upload into the slot that is not confirmed; finish refuses, each exactly:
+ *    an application image (BOOT_STAGE), an older counter (ROLLBACK), an
+ *    untrusted key (KEY_UNTRUSTED), a version not newer than the confirmed one
+ *    (DOWNGRADE); a bad header is refused at write;
+ *  - install -> STAGED; stage 0 runs the new stage 1 as a trial at the next
+ *    chain boot (TRIAL); reject -> REJECTED, reverted at the next boot
+ *    (FAILED with the reason given); accept -> UPDATED, the stage-1 counter
+ *    advanced at once, confirmed at the next boot; the next download goes to
+ *    the other slot;
+ *  - a torn cut (3 seeds) and a clean cut at every flash operation of start ..
+ *    install, the trial boot, accept and the confirming boot, each from the
+ *    same snapshot. The oracle is the list of signed images and the order of
+ *    the calls: after every cut stage 0 runs a stage 1 (0 bricked) that is
+ *    byte for byte v1 or v2 (0 mixed), v1 while the cut was before install,
+ *    v2 confirmed once accept had returned, the stage-1 counter 2 only with
+ *    v2 confirmed; then the update is retried through the API alone and must
+ *    end with v2 confirmed and the counter at 2 (a clean retry).
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <psa/crypto.h>
+
+#include "molt/fwu.h"
+#include "check.h"
+#include "mkimage.h"
+#include "molt/boot.h"
+#include "sim_port.h"
+
+#define COMP 1u
+
+static signer_t g_vendor, g_other;
+static molt_key_t g_keys[1];
+static molt_keyring_t g_ring = {g_keys, 1};
+static const molt_boot_cfg_t g_s0 = {.mode = MOLT_MODE_REMAP, .stage = MOLT_STAGE_1};
+static img_t g_v1, g_v2, g_v3, g_app, g_old, g_untrusted, g_same;
+
+static bool holds(const sim_device_t *d, uint32_t area, const img_t *im)
+{
+    return memcmp(sim_flash_data(&d->flash) + sim_device_area_base(d, area), im->b, im->n) == 0;
+}
+
+static uint32_t counter(sim_device_t *d)
+{
+    uint32_t v = 0xffffffffu;
+    CHECK_EQ(d->port.nv_read(d->port.ctx, 0, &v), MOLT_OK);
+    return v;
+}
+
+/* Stage 0 at reset, then the update service's view of component 1. */
+static molt_err_t chain_boot(sim_device_t *d, molt_boot_result_t *r, molt_fwu_t *f)
+{
+    memset(r, 0, sizeof *r);
+    molt_err_t e = molt_boot_go(&d->port, &g_s0, r);
+    if (e != MOLT_OK)
+        return e;
+    memset(f, 0, sizeof *f);
+    return molt_fwu_add_remap(f, COMP, &d->port, &g_s0, r);
+}
+
+static psa_fwu_component_info_t query(molt_fwu_t *f)
+{
+    psa_fwu_component_info_t i;
+    CHECK_EQ(molt_fwu_query(f, COMP, &i), PSA_SUCCESS);
+    return i;
+}
+
+/* start + write (in 100-byte blocks) + finish. */
+static psa_status_t upload(molt_fwu_t *f, const img_t *im)
+{
+    psa_status_t s = molt_fwu_start(f, COMP, NULL, 0);
+    if (s != PSA_SUCCESS)
+        return s;
+    for (size_t off = 0; off < im->n; off += 100) {
+        size_t n = im->n - off < 100 ? im->n - off : 100;
+        if ((s = molt_fwu_write(f, COMP, off, im->b + off, n)) != PSA_SUCCESS)
+            return s;
+    }
+    return molt_fwu_finish(f, COMP);
+}
+
+static void fresh_device(sim_device_t *d)
+{
+    sim_layout_t l;
+    molt_boot_result_t r;
+    CHECK_EQ(sim_layout_uniform(&l, 4096, 4, 8, 0xff), MOLT_OK);
+    CHECK_EQ(sim_device_init(d, &l, &g_ring), MOLT_OK);
+    CHECK_EQ(sim_device_program(d, MOLT_AREA_PRIMARY, 0, g_v1.b, g_v1.n), MOLT_OK);
+    CHECK_EQ(molt_boot_go(&d->port, &g_s0, &r), MOLT_OK); /* genesis: v1 confirmed */
+    CHECK_EQ(r.slot, MOLT_AREA_PRIMARY);
+    CHECK_EQ(r.counter, 1);
+}
+
+static void refused(molt_fwu_t *f, const img_t *im, psa_status_t want, molt_err_t why, const char *what)
+{
+    psa_status_t s = upload(f, im);
+    CHECK(s == want, "%s: finish %d, want %d", what, (int)s, (int)want);
+    psa_fwu_component_info_t i = query(f);
+    CHECK(i.state == PSA_FWU_FAILED && i.error == (psa_status_t)why, "%s: state %u error %d, want FAILED %d", what,
+          i.state, (int)i.error, (int)why);
+    CHECK_EQ(i.version.build, 1); /* v1 still runs */
+    CHECK_EQ(molt_fwu_clean(f, COMP), PSA_SUCCESS);
+    CHECK_EQ(query(f).state, PSA_FWU_READY);
+}
+
+static void test_flow(void)
+{
+    sim_device_t d;
+    molt_boot_result_t r;
+    molt_fwu_t f;
+    psa_fwu_component_info_t i;
+
+    fresh_device(&d);
+    CHECK_EQ(chain_boot(&d, &r, &f), MOLT_OK);
+    i = query(&f);
+    CHECK_EQ(i.state, PSA_FWU_READY);
+    CHECK_EQ(i.version.build, 1);
+    CHECK_EQ(i.impl.checkpoint, 4096);
+    CHECK_EQ(i.max_size, 3u * 4096u); /* the slot below its trailer sector */
+
+    /* Not an A/B component on a SWAP configuration, nor the reverse. */
+    {
+        molt_fwu_t g;
+        const molt_boot_cfg_t swap = {.mode = MOLT_MODE_SWAP, .stage = MOLT_STAGE_1};
+        memset(&g, 0, sizeof g);
+        CHECK_EQ(molt_fwu_add_remap(&g, COMP, &d.port, &swap, NULL), MOLT_E_ARG);
+        CHECK_EQ(molt_fwu_add(&g, COMP, &d.port, &g_s0, NULL), MOLT_E_ARG);
+        CHECK_EQ(molt_fwu_add_remap(&f, COMP, &d.port, &g_s0, NULL), MOLT_E_ARG); /* id taken */
+    }
+
+    /* A bad header is refused at the write that completes it. */
+    {
+        img_t bad = g_v2;
+        bad.b[0] ^= 1u;
+        CHECK_EQ(molt_fwu_start(&f, COMP, NULL, 0), PSA_SUCCESS);
+        CHECK_EQ(molt_fwu_write(&f, COMP, 0, bad.b, 100), PSA_ERROR_INVALID_SIGNATURE);
+        i = query(&f);
+        CHECK(i.state == PSA_FWU_FAILED && i.error == (psa_status_t)MOLT_E_MAGIC, "bad magic: FAILED MAGIC");
+        CHECK_EQ(molt_fwu_clean(&f, COMP), PSA_SUCCESS);
+    }
+    refused(&f, &g_app, PSA_ERROR_INVALID_SIGNATURE, MOLT_E_BOOT_STAGE, "application image as stage 1");
+    refused(&f, &g_old, PSA_ERROR_NOT_PERMITTED, MOLT_E_ROLLBACK, "older counter");
+    refused(&f, &g_untrusted, PSA_ERROR_INVALID_SIGNATURE, MOLT_E_KEY_UNTRUSTED, "untrusted key");
+    refused(&f, &g_same, PSA_ERROR_NOT_PERMITTED, MOLT_E_DOWNGRADE, "not newer than the confirmed stage 1");
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, &g_v1), "slot A untouched by the refused uploads");
+
+    /* v2: into slot B (A is confirmed), install -> STAGED. */
+    CHECK_EQ(upload(&f, &g_v2), PSA_SUCCESS);
+    i = query(&f);
+    CHECK_EQ(i.state, PSA_FWU_CANDIDATE);
+    CHECK_EQ(i.impl.image_size, g_v2.n);
+    CHECK(holds(&d, MOLT_AREA_SECONDARY, &g_v2), "v2 written into slot B");
+    CHECK_EQ(molt_fwu_accept(&f), PSA_ERROR_BAD_STATE);
+    CHECK_EQ(molt_fwu_install(&f), PSA_SUCCESS_REBOOT);
+    CHECK_EQ(query(&f).state, PSA_FWU_STAGED);
+    CHECK_EQ(molt_fwu_install(&f), PSA_ERROR_BAD_STATE);
+    CHECK_EQ(molt_fwu_start(&f, COMP, NULL, 0), PSA_ERROR_BAD_STATE);
+
+    /* Next chain boot: stage 0 runs v2 as a trial; reject -> reverted. */
+    CHECK_EQ(chain_boot(&d, &r, &f), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_UPGRADE_TEST);
+    CHECK_EQ(r.slot, MOLT_AREA_SECONDARY);
+    CHECK_EQ(r.trial, true);
+    i = query(&f);
+    CHECK_EQ(i.state, PSA_FWU_TRIAL);
+    CHECK_EQ(i.version.build, 2);
+    CHECK_EQ(counter(&d), 1);
+    CHECK_EQ(molt_fwu_start(&f, COMP, NULL, 0), PSA_ERROR_BAD_STATE);
+    CHECK_EQ(molt_fwu_reject(&f, (psa_status_t)77), PSA_SUCCESS_REBOOT);
+    i = query(&f);
+    CHECK(i.state == PSA_FWU_REJECTED && i.error == 77, "reject: REJECTED 77 (got %u %d)", i.state, (int)i.error);
+    CHECK_EQ(chain_boot(&d, &r, &f), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_REVERT);
+    CHECK_EQ(r.slot, MOLT_AREA_PRIMARY);
+    CHECK_EQ(r.trial, false);
+    i = query(&f);
+    CHECK(i.state == PSA_FWU_FAILED && i.error == 77, "after the revert: FAILED 77 (got %u %d)", i.state,
+          (int)i.error);
+    CHECK_EQ(i.version.build, 1);
+    CHECK_EQ(counter(&d), 1);
+
+    /* A reset in TRIAL without accept: reverted, FAILED with FWU_REVERTED. */
+    CHECK_EQ(molt_fwu_clean(&f, COMP), PSA_SUCCESS);
+    CHECK_EQ(upload(&f, &g_v2), PSA_SUCCESS);
+    CHECK_EQ(molt_fwu_install(&f), PSA_SUCCESS_REBOOT);
+    CHECK_EQ(chain_boot(&d, &r, &f), MOLT_OK);
+    CHECK_EQ(query(&f).state, PSA_FWU_TRIAL);
+    CHECK_EQ(chain_boot(&d, &r, &f), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_REVERT);
+    i = query(&f);
+    CHECK(i.state == PSA_FWU_FAILED && i.error == (psa_status_t)MOLT_E_FWU_REVERTED, "reset in trial: REVERTED");
+
+    /* Reject while STAGED: the request is withdrawn, v1 keeps running. */
+    CHECK_EQ(molt_fwu_clean(&f, COMP), PSA_SUCCESS);
+    CHECK_EQ(upload(&f, &g_v2), PSA_SUCCESS);
+    CHECK_EQ(molt_fwu_install(&f), PSA_SUCCESS_REBOOT);
+    CHECK_EQ(molt_fwu_reject(&f, (psa_status_t)5), PSA_SUCCESS);
+    CHECK_EQ(query(&f).state, PSA_FWU_FAILED);
+    CHECK_EQ(chain_boot(&d, &r, &f), MOLT_OK);
+    CHECK_EQ(r.action, MOLT_ACT_NONE);
+    CHECK_EQ(r.slot, MOLT_AREA_PRIMARY);
+    i = query(&f);
+    CHECK(i.state == PSA_FWU_FAILED && i.error == 5, "staged reject: FAILED 5 (got %u %d)", i.state, (int)i.error);
+
+    /* Accept: UPDATED, the counter at once; stage 0 keeps v2 from then on. */
+    CHECK_EQ(molt_fwu_clean(&f, COMP), PSA_SUCCESS);
+    CHECK_EQ(upload(&f, &g_v2), PSA_SUCCESS);
+    CHECK_EQ(molt_fwu_install(&f), PSA_SUCCESS_REBOOT);
+    CHECK_EQ(chain_boot(&d, &r, &f), MOLT_OK);
+    CHECK_EQ(query(&f).state, PSA_FWU_TRIAL);
+    CHECK_EQ(molt_fwu_accept(&f), PSA_SUCCESS);
+    i = query(&f);
+    CHECK_EQ(i.state, PSA_FWU_UPDATED);
+    CHECK_EQ(i.version.build, 2);
+    CHECK_EQ(counter(&d), 2);
+    CHECK_EQ(chain_boot(&d, &r, &f), MOLT_OK);
+    CHECK_EQ(r.slot, MOLT_AREA_SECONDARY);
+    CHECK_EQ(r.trial, false);
+    CHECK_EQ(r.counter, 2);
+    i = query(&f);
+    CHECK_EQ(i.state, PSA_FWU_UPDATED);
+    CHECK_EQ(i.version.build, 2);
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, &g_v1), "slot A still v1 (no copying)");
+
+    /* v1 (counter 1) is now a rollback; v3 goes into slot A. */
+    CHECK_EQ(molt_fwu_clean(&f, COMP), PSA_SUCCESS);
+    psa_status_t s = upload(&f, &g_v1);
+    CHECK(s == PSA_ERROR_NOT_PERMITTED, "v1 after v2: NOT_PERMITTED (got %d)", (int)s);
+    CHECK_EQ(query(&f).error, (psa_status_t)MOLT_E_ROLLBACK);
+    CHECK_EQ(molt_fwu_clean(&f, COMP), PSA_SUCCESS);
+    CHECK_EQ(upload(&f, &g_v3), PSA_SUCCESS);
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, &g_v3), "v3 written into slot A");
+    CHECK(holds(&d, MOLT_AREA_SECONDARY, &g_v2), "slot B still v2");
+    CHECK_EQ(molt_fwu_install(&f), PSA_SUCCESS_REBOOT);
+    CHECK_EQ(chain_boot(&d, &r, &f), MOLT_OK);
+    CHECK_EQ(r.slot, MOLT_AREA_PRIMARY);
+    CHECK_EQ(r.trial, true);
+    CHECK_EQ(molt_fwu_accept(&f), PSA_SUCCESS);
+    CHECK_EQ(counter(&d), 3);
+    CHECK_EQ(chain_boot(&d, &r, &f), MOLT_OK);
+    CHECK_EQ(r.slot, MOLT_AREA_PRIMARY);
+    CHECK_EQ(r.trial, false);
+    CHECK_EQ(query(&f).version.build, 3);
+    sim_device_free(&d);
+}
+
+/* --- power cuts ------------------------------------------------------------------- */
+
+/* The reference flow, phase by phase; returns the phase reached (5: done). */
+enum { PH_UPLOAD, PH_INSTALL, PH_TRIALBOOT, PH_ACCEPT, PH_CONFIRMBOOT, PH_DONE };
+
+static int run_flow(sim_device_t *d, uint64_t ends[PH_DONE])
+{
+    molt_boot_result_t r;
+    molt_fwu_t f;
+    if (chain_boot(d, &r, &f) != MOLT_OK)
+        return -1;
+    if (upload(&f, &g_v2) != PSA_SUCCESS)
+        return PH_UPLOAD;
+    ends[PH_UPLOAD] = sim_flash_ops(&d->flash);
+    if (molt_fwu_install(&f) != PSA_SUCCESS_REBOOT)
+        return PH_INSTALL;
+    ends[PH_INSTALL] = sim_flash_ops(&d->flash);
+    if (chain_boot(d, &r, &f) != MOLT_OK)
+        return PH_TRIALBOOT;
+    ends[PH_TRIALBOOT] = sim_flash_ops(&d->flash);
+    if (molt_fwu_accept(&f) != PSA_SUCCESS)
+        return PH_ACCEPT;
+    ends[PH_ACCEPT] = sim_flash_ops(&d->flash);
+    if (chain_boot(d, &r, &f) != MOLT_OK)
+        return PH_CONFIRMBOOT;
+    ends[PH_CONFIRMBOOT] = sim_flash_ops(&d->flash);
+    return PH_DONE;
+}
+
+/* After a cut: drive the update to its end through the API alone. */
+static bool retry(sim_device_t *d, char *why, size_t wn)
+{
+    molt_boot_result_t r;
+    molt_fwu_t f;
+    for (int step = 0; step < 12; step++) {
+        if (chain_boot(d, &r, &f) != MOLT_OK) {
+            snprintf(why, wn, "retry: chain boot failed");
+            return false;
+        }
+        psa_fwu_component_info_t i = query(&f);
+        if (i.state == PSA_FWU_UPDATED || (i.state == PSA_FWU_READY && i.version.build == 2 && !r.trial))
+            return r.slot < 2u && holds(d, r.slot, &g_v2) && !r.trial && counter(d) == 2;
+        switch (i.state) {
+        case PSA_FWU_READY:
+            if (upload(&f, &g_v2) != PSA_SUCCESS || molt_fwu_install(&f) != PSA_SUCCESS_REBOOT) {
+                snprintf(why, wn, "retry from READY refused");
+                return false;
+            }
+            break;
+        case PSA_FWU_WRITING:
+            if (molt_fwu_cancel(&f, COMP) != PSA_SUCCESS || molt_fwu_clean(&f, COMP) != PSA_SUCCESS) {
+                snprintf(why, wn, "cancel WRITING failed");
+                return false;
+            }
+            break;
+        case PSA_FWU_CANDIDATE:
+            if (molt_fwu_install(&f) != PSA_SUCCESS_REBOOT) {
+                snprintf(why, wn, "install of CANDIDATE failed");
+                return false;
+            }
+            break;
+        case PSA_FWU_STAGED: break; /* the next boot acts on it */
+        case PSA_FWU_TRIAL:
+            if (molt_fwu_accept(&f) != PSA_SUCCESS) {
+                snprintf(why, wn, "accept failed");
+                return false;
+            }
+            break;
+        case PSA_FWU_FAILED:
+            if (molt_fwu_clean(&f, COMP) != PSA_SUCCESS) {
+                snprintf(why, wn, "clean FAILED failed");
+                return false;
+            }
+            break;
+        default:
+            snprintf(why, wn, "retry: unexpected state %u", i.state);
+            return false;
+        }
+    }
+    snprintf(why, wn, "retry did not converge");
+    return false;
+}
+
+static void test_powerfail(void)
+{
+    sim_device_t snap, d;
+    uint64_t ends[PH_DONE] = {0};
+    uint64_t cuts = 0, bricked = 0, mixed = 0, order = 0, counter_bad = 0, stuck = 0, byphase[PH_DONE] = {0};
+
+    fresh_device(&snap);
+    CHECK_EQ(sim_device_init(&d, &snap.layout, &g_ring), MOLT_OK);
+    CHECK_EQ(sim_device_copy(&d, &snap), MOLT_OK);
+    uint64_t base = sim_flash_ops(&d.flash);
+    CHECK_EQ(run_flow(&d, ends), PH_DONE);
+    CHECK(holds(&d, MOLT_AREA_SECONDARY, &g_v2) && counter(&d) == 2, "reference flow: v2 confirmed");
+    uint64_t total = ends[PH_CONFIRMBOOT] - base;
+    CHECK(total > 10, "the flow has flash operations (%llu)", (unsigned long long)total);
+
+    for (int mode = 0; mode < 4; mode++) { /* torn x3 seeds, clean */
+        for (uint64_t k = 0; k < total; k++) {
+            CHECK_EQ(sim_device_copy(&d, &snap), MOLT_OK);
+            sim_flash_arm_cut(&d.flash, mode < 3 ? SIM_CUT_TORN : SIM_CUT_BEFORE, k, 18100u + (uint64_t)mode * 1000u + k);
+            uint64_t dummy[PH_DONE] = {0};
+            int ph = run_flow(&d, dummy);
+            if (ph == PH_DONE)
+                continue; /* the cut did not fire on this path */
+            cuts++;
+            /* the phase of the reference flow the cut fell in */
+            int cp = 0;
+            while (cp < PH_CONFIRMBOOT && base + k >= ends[cp])
+                cp++;
+            byphase[cp]++;
+            CHECK_EQ(sim_device_reboot(&d), MOLT_OK);
+            molt_boot_result_t r;
+            memset(&r, 0, sizeof r);
+            molt_err_t e = molt_boot_go(&d.port, &g_s0, &r);
+            if (e != MOLT_OK || r.slot >= 2u) {
+                bricked++;
+                continue;
+            }
+            bool v1 = holds(&d, r.slot, &g_v1), v2 = holds(&d, r.slot, &g_v2);
+            if (!(v1 && r.image.version.build == 1) && !(v2 && r.image.version.build == 2)) {
+                mixed++;
+                continue;
+            }
+            /* cut before install completed: no trial can have been requested in full;
+             * once accept returned: v2 confirmed. */
+            if ((cp <= PH_UPLOAD && (!v1 || r.trial)) || (cp >= PH_CONFIRMBOOT && (!v2 || r.trial)))
+                order++;
+            uint32_t nv = counter(&d);
+            if (nv < 1 || nv > 2 || (nv == 2 && !(v2 && !r.trial)))
+                counter_bad++;
+            char why[96] = "";
+            if (!retry(&d, why, sizeof why)) {
+                stuck++;
+                if (stuck <= 5)
+                    fprintf(stderr, "cut %llu (mode %d, phase %d): %s\n", (unsigned long long)k, mode, cp, why);
+            }
+        }
+    }
+    printf("stage-1 update through FWU: operations per flow %llu (upload %llu, install %llu, trial boot %llu, "
+           "accept %llu, confirming boot %llu); power cuts injected: %llu (by phase %llu/%llu/%llu/%llu/%llu), "
+           "bricked: %llu, mixed: %llu, order: %llu, counter: %llu, retry failed: %llu\n",
+           (unsigned long long)total, (unsigned long long)(ends[0] - base), (unsigned long long)(ends[1] - ends[0]),
+           (unsigned long long)(ends[2] - ends[1]), (unsigned long long)(ends[3] - ends[2]),
+           (unsigned long long)(ends[4] - ends[3]), (unsigned long long)cuts, (unsigned long long)byphase[0],
+           (unsigned long long)byphase[1], (unsigned long long)byphase[2], (unsigned long long)byphase[3],
+           (unsigned long long)byphase[4], (unsigned long long)bricked, (unsigned long long)mixed,
+           (unsigned long long)order, (unsigned long long)counter_bad, (unsigned long long)stuck);
+    CHECK(cuts >= 4u * total - 4u, "a cut fired at (nearly) every operation: %llu of %llu", (unsigned long long)cuts,
+          (unsigned long long)(4u * total));
+    CHECK_EQ(bricked, 0);
+    CHECK_EQ(mixed, 0);
+    CHECK_EQ(order, 0);
+    CHECK_EQ(counter_bad, 0);
+    CHECK_EQ(stuck, 0);
+    sim_device_free(&d);
+    sim_device_free(&snap);
+}
+
+int main(void)
+{
+    CHECK(psa_crypto_init() == PSA_SUCCESS, "psa init");
+    signer_new(&g_vendor);
+    signer_new(&g_other);
+    g_keys[0] = g_vendor.key;
+    const signer_t *v[] = {&g_vendor}, *o[] = {&g_other};
+    make_image_stage(&g_v1, v, 1, 1, 1, MOLT_STAGE_1);
+    make_image_stage(&g_v2, v, 1, 2, 2, MOLT_STAGE_1);
+    make_image_stage(&g_v3, v, 1, 3, 3, MOLT_STAGE_1);
+    make_image_stage(&g_app, v, 1, 9, 2, MOLT_STAGE_APP);
+    make_image_stage(&g_old, v, 1, 5, 0, MOLT_STAGE_1);
+    make_image_stage(&g_untrusted, o, 1, 4, 4, MOLT_STAGE_1);
+    make_image_stage(&g_same, v, 1, 1, 1, MOLT_STAGE_1);
+    test_flow();
+    test_powerfail();
+    return check_done();
+}
