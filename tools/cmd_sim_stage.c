@@ -5,11 +5,14 @@
  *   molt sim chain -f DEV [--sector-size N] [--slot-sectors N]
  *       give DEV an immutable stage 0 (its boot record), two stage-1 slots and
  *       a key-set area (kept in DEV.chain); factory step, once
- *   molt sim stage1 -f DEV [--factory | --permanent] IMAGE
+ *   molt sim stage1 -f DEV [-k PUB... | --factory | --permanent] IMAGE
  *       write a stage-1 image (signed with `molt sign --boot-stage 1`):
  *       --factory into S1A with no request (before the first boot); otherwise
  *       into the stage-1 slot that is not confirmed, with a trial request
- *       (or a permanent one) for stage 0
+ *       (or a permanent one) for stage 0. With -k (stage 0's keys) it goes
+ *       through the PSA FWU API as component 1 (molt_fwu_add_remap: start,
+ *       write, finish, install), so finish judges it as stage 0 will and a
+ *       refusal is exit 1 with the reason
  *   molt sim stage1-confirm -f DEV
  *       the running stage 1 confirms itself (after a good trial boot)
  *   molt sim keyupdate -f DEV -k PUB... -r ROOT_PUB... --threshold T [--json] KU
@@ -85,7 +88,7 @@ typedef struct st_opts {
 static int st_usage_to(FILE *f)
 {
     fprintf(f, "usage: molt sim chain -f DEV [--sector-size N] [--slot-sectors N]\n"
-                    "       molt sim stage1 -f DEV [--factory | --permanent] IMAGE\n"
+                    "       molt sim stage1 -f DEV [-k PUB... | --factory | --permanent] IMAGE\n"
                     "       molt sim stage1-confirm -f DEV\n"
                     "       molt sim keyupdate -f DEV -k PUB... -r ROOT_PUB... --threshold T [--json] KU\n"
                     "       molt sim life --chain [--lives N] [--first-seed S] [--steps N] [--json]\n");
@@ -288,6 +291,44 @@ static int st_chain(const st_opts_t *o)
     return rc;
 }
 
+/* A stage 1 through the PSA FWU API, component SIM_FWU_COMPONENT_STAGE1 on
+ * stage 0's port (molt_fwu_add_remap): what an agent calls. *slot gets the
+ * stage-1 slot written; *refused tells the result is the reason finish (or a
+ * write) refused the image for. */
+static molt_err_t stage1_via_fwu(sim_chain_t *c, const uint8_t *img, size_t len, uint32_t *slot, bool *refused)
+{
+    static molt_fwu_t fwu;
+    const psa_fwu_component_t id = SIM_FWU_COMPONENT_STAGE1;
+    psa_fwu_component_info_t info;
+    molt_err_t e;
+    memset(&fwu, 0, sizeof fwu);
+    if ((e = molt_fwu_add_remap(&fwu, id, &c->st.dev.port, &sim_stage0_cfg, NULL)) != MOLT_OK)
+        return e;
+    if (molt_fwu_query(&fwu, id, &info) != PSA_SUCCESS)
+        return MOLT_E_ARG;
+    if ((info.state == PSA_FWU_FAILED || info.state == PSA_FWU_UPDATED) && molt_fwu_clean(&fwu, id) != PSA_SUCCESS)
+        return MOLT_E_FLASH;
+    psa_status_t st = molt_fwu_start(&fwu, id, NULL, 0);
+    if (st == PSA_ERROR_BAD_STATE)
+        return info.state == PSA_FWU_READY || info.state == PSA_FWU_FAILED || info.state == PSA_FWU_UPDATED
+                   ? MOLT_E_NO_IMAGE
+                   : MOLT_E_STATE; /* a stage-1 update is staged or on trial */
+    *slot = fwu.comp[0].slot;
+    for (size_t off = 0; st == PSA_SUCCESS && off < len; off += PSA_FWU_MAX_WRITE_SIZE)
+        st = molt_fwu_write(&fwu, id, off, img + off, len - off < PSA_FWU_MAX_WRITE_SIZE ? len - off : PSA_FWU_MAX_WRITE_SIZE);
+    if (st == PSA_SUCCESS)
+        st = molt_fwu_finish(&fwu, id);
+    if (st == PSA_SUCCESS)
+        st = molt_fwu_install(&fwu);
+    if (st == PSA_SUCCESS_REBOOT)
+        return MOLT_OK;
+    if (molt_fwu_query(&fwu, id, &info) == PSA_SUCCESS && info.state == PSA_FWU_FAILED && info.error > 0) {
+        *refused = true;
+        return (molt_err_t)info.error;
+    }
+    return st == PSA_ERROR_INVALID_ARGUMENT ? MOLT_E_FWU_INCOMPLETE : MOLT_E_FLASH;
+}
+
 static int st_stage1(const st_opts_t *o)
 {
     uint8_t *img = NULL;
@@ -296,15 +337,34 @@ static int st_stage1(const st_opts_t *o)
         return st_usage();
     if (o->factory && o->permanent)
         return host_error("--factory and --permanent exclude each other");
+    bool fwu = o->kr.ring.count > 0;
+    if (fwu && (o->factory || o->permanent))
+        return host_error("-k (through the update API, a trial) excludes --factory and --permanent");
     sim_chain_t c;
-    if (!chain_load(&c, o->file, NULL, NULL, 0))
+    if (!chain_load(&c, o->file, fwu ? &o->kr.ring : NULL, NULL, 0))
         return EXIT_USAGE;
+    bool refused = false;
     int rc = EXIT_USAGE;
     uint32_t slot = MOLT_AREA_PRIMARY;
     molt_err_t e;
     if (!host_read_file(o->args[0], &img, &len))
         goto out;
-    e = o->factory ? sim_stage_factory(&c.st, img, len) : sim_stage_install(&c.st, img, len, o->permanent, &slot);
+    e = fwu          ? stage1_via_fwu(&c, img, len, &slot, &refused)
+        : o->factory ? sim_stage_factory(&c.st, img, len)
+                     : sim_stage_install(&c.st, img, len, o->permanent, &slot);
+    if (refused) {
+        host_error("%s: refused by the update API (component %u): %s (%s)", o->args[0], SIM_FWU_COMPONENT_STAGE1,
+                   molt_err_name(e), molt_err_str(e));
+        rc = EXIT_INVALID;
+        if (!chain_save(&c, o->file)) /* the FAILED record */
+            rc = EXIT_USAGE;
+        goto out;
+    }
+    if (e == MOLT_E_STATE) {
+        host_error("a stage-1 update is staged or on trial: boot and confirm (or let it revert) first");
+        rc = EXIT_INVALID;
+        goto out;
+    }
     if (e == MOLT_E_NO_IMAGE) {
         host_error("no stage 1 is confirmed yet: write the first one with --factory and boot");
         rc = EXIT_INVALID;
@@ -316,8 +376,9 @@ static int st_stage1(const st_opts_t *o)
     }
     if (!chain_save(&c, o->file))
         goto out;
-    printf("stage 1: %s written to %s%s\n", o->args[0], s1_names[slot],
-           o->factory ? " (factory)" : o->permanent ? ", permanent update requested" : ", trial requested");
+    printf("stage 1: %s written to %s%s%s\n", o->args[0], s1_names[slot],
+           o->factory ? " (factory)" : o->permanent ? ", permanent update requested" : ", trial requested",
+           fwu ? " (PSA FWU component 1)" : "");
     rc = 0;
 out:
     free(img);
