@@ -76,18 +76,36 @@ static psa_fwu_component_info_t query(molt_fwu_t *f)
     return i;
 }
 
-/* start + write (in 100-byte blocks) + finish. */
+static uint64_t g_rng = 18100u; /* block sizes of the uploads (fixed seed) */
+
+static uint32_t rnd(uint32_t n)
+{
+    g_rng += 0x9e3779b97f4a7c15ull;
+    uint64_t z = g_rng;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (uint32_t)((z ^ (z >> 31)) % n);
+}
+
+/* write [from, end) in blocks of 1..97 bytes, then finish. */
+static psa_status_t write_rest(molt_fwu_t *f, const img_t *im, size_t from)
+{
+    psa_status_t s = PSA_SUCCESS;
+    for (size_t off = from; off < im->n && s == PSA_SUCCESS; ) {
+        size_t n = 1u + rnd(97);
+        if (n > im->n - off)
+            n = im->n - off;
+        s = molt_fwu_write(f, COMP, off, im->b + off, n);
+        off += n;
+    }
+    return s == PSA_SUCCESS ? molt_fwu_finish(f, COMP) : s;
+}
+
+/* start + write + finish. */
 static psa_status_t upload(molt_fwu_t *f, const img_t *im)
 {
     psa_status_t s = molt_fwu_start(f, COMP, NULL, 0);
-    if (s != PSA_SUCCESS)
-        return s;
-    for (size_t off = 0; off < im->n; off += 100) {
-        size_t n = im->n - off < 100 ? im->n - off : 100;
-        if ((s = molt_fwu_write(f, COMP, off, im->b + off, n)) != PSA_SUCCESS)
-            return s;
-    }
-    return molt_fwu_finish(f, COMP);
+    return s == PSA_SUCCESS ? write_rest(f, im, 0) : s;
 }
 
 static void fresh_device(sim_device_t *d)
@@ -257,10 +275,11 @@ static void test_flow(void)
 
 /* --- power cuts ------------------------------------------------------------------- */
 
-/* The reference flow, phase by phase; returns the phase reached (5: done). */
+/* The reference flow, phase by phase; returns the phase reached (5: done).
+ * reject: the trial is rejected (77) and the last boot reverts it. */
 enum { PH_UPLOAD, PH_INSTALL, PH_TRIALBOOT, PH_ACCEPT, PH_CONFIRMBOOT, PH_DONE };
 
-static int run_flow(sim_device_t *d, uint64_t ends[PH_DONE])
+static int run_flow(sim_device_t *d, uint64_t ends[PH_DONE], bool reject)
 {
     molt_boot_result_t r;
     molt_fwu_t f;
@@ -275,10 +294,12 @@ static int run_flow(sim_device_t *d, uint64_t ends[PH_DONE])
     if (chain_boot(d, &r, &f) != MOLT_OK)
         return PH_TRIALBOOT;
     ends[PH_TRIALBOOT] = sim_flash_ops(&d->flash);
-    if (molt_fwu_accept(&f) != PSA_SUCCESS)
+    if ((reject ? molt_fwu_reject(&f, 77) : molt_fwu_accept(&f)) != (reject ? PSA_SUCCESS_REBOOT : PSA_SUCCESS))
         return PH_ACCEPT;
     ends[PH_ACCEPT] = sim_flash_ops(&d->flash);
     if (chain_boot(d, &r, &f) != MOLT_OK)
+        return PH_CONFIRMBOOT;
+    if (reject && (r.action != MOLT_ACT_REVERT || query(&f).state != PSA_FWU_FAILED))
         return PH_CONFIRMBOOT;
     ends[PH_CONFIRMBOOT] = sim_flash_ops(&d->flash);
     return PH_DONE;
@@ -304,9 +325,9 @@ static bool retry(sim_device_t *d, char *why, size_t wn)
                 return false;
             }
             break;
-        case PSA_FWU_WRITING:
-            if (molt_fwu_cancel(&f, COMP) != PSA_SUCCESS || molt_fwu_clean(&f, COMP) != PSA_SUCCESS) {
-                snprintf(why, wn, "cancel WRITING failed");
+        case PSA_FWU_WRITING: /* resume from the last checkpoint */
+            if (write_rest(&f, &g_v2, i.impl.written) != PSA_SUCCESS || molt_fwu_install(&f) != PSA_SUCCESS_REBOOT) {
+                snprintf(why, wn, "resume from %u failed", (unsigned)i.impl.written);
                 return false;
             }
             break;
@@ -338,27 +359,33 @@ static bool retry(sim_device_t *d, char *why, size_t wn)
     return false;
 }
 
-static void test_powerfail(void)
+static void test_powerfail(bool reject)
 {
     sim_device_t snap, d;
     uint64_t ends[PH_DONE] = {0};
     uint64_t cuts = 0, bricked = 0, mixed = 0, order = 0, counter_bad = 0, stuck = 0, byphase[PH_DONE] = {0};
+    const uint64_t seed = reject ? 18200u : 18100u;
 
     fresh_device(&snap);
     CHECK_EQ(sim_device_init(&d, &snap.layout, &g_ring), MOLT_OK);
     CHECK_EQ(sim_device_copy(&d, &snap), MOLT_OK);
     uint64_t base = sim_flash_ops(&d.flash);
-    CHECK_EQ(run_flow(&d, ends), PH_DONE);
-    CHECK(holds(&d, MOLT_AREA_SECONDARY, &g_v2) && counter(&d) == 2, "reference flow: v2 confirmed");
+    g_rng = seed;
+    CHECK_EQ(run_flow(&d, ends, reject), PH_DONE);
+    if (reject)
+        CHECK(holds(&d, MOLT_AREA_PRIMARY, &g_v1) && counter(&d) == 1, "reference flow: v1 kept");
+    else
+        CHECK(holds(&d, MOLT_AREA_SECONDARY, &g_v2) && counter(&d) == 2, "reference flow: v2 confirmed");
     uint64_t total = ends[PH_CONFIRMBOOT] - base;
     CHECK(total > 10, "the flow has flash operations (%llu)", (unsigned long long)total);
 
     for (int mode = 0; mode < 4; mode++) { /* torn x3 seeds, clean */
         for (uint64_t k = 0; k < total; k++) {
             CHECK_EQ(sim_device_copy(&d, &snap), MOLT_OK);
-            sim_flash_arm_cut(&d.flash, mode < 3 ? SIM_CUT_TORN : SIM_CUT_BEFORE, k, 18100u + (uint64_t)mode * 1000u + k);
+            sim_flash_arm_cut(&d.flash, mode < 3 ? SIM_CUT_TORN : SIM_CUT_BEFORE, k, seed + (uint64_t)mode * 1000u + k);
             uint64_t dummy[PH_DONE] = {0};
-            int ph = run_flow(&d, dummy);
+            g_rng = seed; /* the same blocks as the reference: the same operations */
+            int ph = run_flow(&d, dummy, reject);
             if (ph == PH_DONE)
                 continue; /* the cut did not fire on this path */
             cuts++;
@@ -369,9 +396,8 @@ static void test_powerfail(void)
             byphase[cp]++;
             CHECK_EQ(sim_device_reboot(&d), MOLT_OK);
             molt_boot_result_t r;
-            memset(&r, 0, sizeof r);
-            molt_err_t e = molt_boot_go(&d.port, &g_s0, &r);
-            if (e != MOLT_OK || r.slot >= 2u) {
+            molt_fwu_t f;
+            if (chain_boot(&d, &r, &f) != MOLT_OK || r.slot >= 2u) {
                 bricked++;
                 continue;
             }
@@ -380,12 +406,16 @@ static void test_powerfail(void)
                 mixed++;
                 continue;
             }
-            /* cut before install completed: no trial can have been requested in full;
-             * once accept returned: v2 confirmed. */
-            if ((cp <= PH_UPLOAD && (!v1 || r.trial)) || (cp >= PH_CONFIRMBOOT && (!v2 || r.trial)))
+            /* Before install completed no trial was requested in full: v1. Once
+             * accept returned: v2 confirmed; once reject returned: v1 again,
+             * FAILED with the reason given. A rejected trial never confirms. */
+            psa_fwu_component_info_t i = query(&f);
+            if ((cp <= PH_UPLOAD && (!v1 || r.trial)) || (!reject && cp >= PH_CONFIRMBOOT && (!v2 || r.trial)) ||
+                (reject && cp >= PH_CONFIRMBOOT && (!v1 || r.trial || i.state != PSA_FWU_FAILED || i.error != 77)) ||
+                (reject && v2 && !r.trial))
                 order++;
             uint32_t nv = counter(&d);
-            if (nv < 1 || nv > 2 || (nv == 2 && !(v2 && !r.trial)))
+            if (nv < 1 || nv > 2 || (nv == 2 && !(v2 && !r.trial)) || (reject && nv != 1))
                 counter_bad++;
             char why[96] = "";
             if (!retry(&d, why, sizeof why)) {
@@ -395,11 +425,12 @@ static void test_powerfail(void)
             }
         }
     }
-    printf("stage-1 update through FWU: operations per flow %llu (upload %llu, install %llu, trial boot %llu, "
-           "accept %llu, confirming boot %llu); power cuts injected: %llu (by phase %llu/%llu/%llu/%llu/%llu), "
+    printf("stage-1 update through FWU, %s: operations per flow %llu (upload %llu, install %llu, trial boot %llu, "
+           "%s %llu, last boot %llu); power cuts injected: %llu (by phase %llu/%llu/%llu/%llu/%llu), "
            "bricked: %llu, mixed: %llu, order: %llu, counter: %llu, retry failed: %llu\n",
-           (unsigned long long)total, (unsigned long long)(ends[0] - base), (unsigned long long)(ends[1] - ends[0]),
-           (unsigned long long)(ends[2] - ends[1]), (unsigned long long)(ends[3] - ends[2]),
+           reject ? "rejected" : "accepted", (unsigned long long)total, (unsigned long long)(ends[0] - base),
+           (unsigned long long)(ends[1] - ends[0]), (unsigned long long)(ends[2] - ends[1]),
+           reject ? "reject" : "accept", (unsigned long long)(ends[3] - ends[2]),
            (unsigned long long)(ends[4] - ends[3]), (unsigned long long)cuts, (unsigned long long)byphase[0],
            (unsigned long long)byphase[1], (unsigned long long)byphase[2], (unsigned long long)byphase[3],
            (unsigned long long)byphase[4], (unsigned long long)bricked, (unsigned long long)mixed,
@@ -430,6 +461,7 @@ int main(void)
     make_image_stage(&g_untrusted, o, 1, 4, 4, MOLT_STAGE_1);
     make_image_stage(&g_same, v, 1, 1, 1, MOLT_STAGE_1);
     test_flow();
-    test_powerfail();
+    test_powerfail(false);
+    test_powerfail(true);
     return check_done();
 }
