@@ -14,14 +14,18 @@
  *    chain boot (TRIAL); reject -> REJECTED, reverted at the next boot
  *    (FAILED with the reason given); accept -> UPDATED, the stage-1 counter
  *    advanced at once, confirmed at the next boot; the next download goes to
- *    the other slot;
+ *    the other slot; accept followed at once (before stage 0 records the
+ *    confirmation) by the next update: into the old slot, and its revert goes
+ *    back to v2, never v1;
  *  - a torn cut (3 seeds) and a clean cut at every flash operation of start ..
- *    install, the trial boot, accept and the confirming boot, each from the
+ *    install (writes in random blocks, fixed seed), the trial boot, accept (or
+ *    reject) and the boot after it, each from the
  *    same snapshot. The oracle is the list of signed images and the order of
  *    the calls: after every cut stage 0 runs a stage 1 (0 bricked) that is
  *    byte for byte v1 or v2 (0 mixed), v1 while the cut was before install,
- *    v2 confirmed once accept had returned, the stage-1 counter 2 only with
- *    v2 confirmed; then the update is retried through the API alone and must
+ *    v2 confirmed once accept had returned, v1 and FAILED with the reason
+ *    once reject had returned, the stage-1 counter 2 only with v2 confirmed
+ *    (1 throughout the reject flow); then the update is retried through the API alone and must
  *    end with v2 confirmed and the counter at 2 (a clean retry).
  */
 #include <stdbool.h>
@@ -273,6 +277,42 @@ static void test_flow(void)
     sim_device_free(&d);
 }
 
+/* accept, then at once (before stage 0 has recorded the confirmation) the next
+ * update: it goes into the old slot, and a revert of it goes back to v2, never v1. */
+static void test_accept_then_next(void)
+{
+    sim_device_t d;
+    molt_boot_result_t r;
+    molt_fwu_t f;
+
+    fresh_device(&d);
+    CHECK_EQ(chain_boot(&d, &r, &f), MOLT_OK);
+    CHECK_EQ(upload(&f, &g_v2), PSA_SUCCESS);
+    CHECK_EQ(molt_fwu_install(&f), PSA_SUCCESS_REBOOT);
+    CHECK_EQ(chain_boot(&d, &r, &f), MOLT_OK);
+    CHECK_EQ(molt_fwu_accept(&f), PSA_SUCCESS);
+    CHECK_EQ(molt_fwu_start(&f, COMP, NULL, 0), PSA_ERROR_BAD_STATE); /* UPDATED: clean first */
+    CHECK_EQ(molt_fwu_clean(&f, COMP), PSA_SUCCESS);
+    CHECK_EQ(upload(&f, &g_v3), PSA_SUCCESS);
+    CHECK(holds(&d, MOLT_AREA_PRIMARY, &g_v3), "v3 into slot A, over v1");
+    CHECK(holds(&d, MOLT_AREA_SECONDARY, &g_v2), "v2 untouched");
+    CHECK_EQ(molt_fwu_install(&f), PSA_SUCCESS_REBOOT);
+    CHECK_EQ(chain_boot(&d, &r, &f), MOLT_OK); /* records v2 confirmed, then v3's trial */
+    CHECK_EQ(r.slot, MOLT_AREA_PRIMARY);
+    CHECK_EQ(r.trial, true);
+    CHECK_EQ(r.image.version.build, 3);
+    CHECK_EQ(query(&f).state, PSA_FWU_TRIAL);
+    CHECK_EQ(counter(&d), 2);
+    CHECK_EQ(chain_boot(&d, &r, &f), MOLT_OK); /* not accepted: back to v2 */
+    CHECK_EQ(r.action, MOLT_ACT_REVERT);
+    CHECK_EQ(r.slot, MOLT_AREA_SECONDARY);
+    CHECK_EQ(r.image.version.build, 2);
+    psa_fwu_component_info_t i = query(&f);
+    CHECK(i.state == PSA_FWU_FAILED && i.error == (psa_status_t)MOLT_E_FWU_REVERTED && i.version.build == 2,
+          "v3 reverted to v2: FAILED REVERTED (got %u %d build %u)", i.state, (int)i.error, (unsigned)i.version.build);
+    sim_device_free(&d);
+}
+
 /* --- power cuts ------------------------------------------------------------------- */
 
 /* The reference flow, phase by phase; returns the phase reached (5: done).
@@ -461,6 +501,7 @@ int main(void)
     make_image_stage(&g_untrusted, o, 1, 4, 4, MOLT_STAGE_1);
     make_image_stage(&g_same, v, 1, 1, 1, MOLT_STAGE_1);
     test_flow();
+    test_accept_then_next();
     test_powerfail(false);
     test_powerfail(true);
     return check_done();
