@@ -136,6 +136,28 @@ static void refused(molt_fwu_t *f, const img_t *im, psa_status_t want, molt_err_
     CHECK_EQ(query(f).state, PSA_FWU_READY);
 }
 
+/* Before stage 0 has recorded any stage 1 as confirmed (the factory image
+ * never booted): READY, but start is refused and nothing is written. */
+static void test_unconfirmed(void)
+{
+    sim_device_t d;
+    sim_layout_t l;
+    molt_fwu_t f;
+    CHECK_EQ(sim_layout_uniform(&l, 4096, 4, 8, 0xff), MOLT_OK);
+    CHECK_EQ(sim_device_init(&d, &l, &g_ring), MOLT_OK);
+    CHECK_EQ(sim_device_program(&d, MOLT_AREA_PRIMARY, 0, g_v1.b, g_v1.n), MOLT_OK);
+    memset(&f, 0, sizeof f);
+    CHECK_EQ(molt_fwu_add_remap(&f, COMP, &d.port, &g_s0, NULL), MOLT_OK);
+    CHECK_EQ(query(&f).state, PSA_FWU_READY);
+    uint64_t ops = sim_flash_ops(&d.flash);
+    CHECK_EQ(molt_fwu_start(&f, COMP, NULL, 0), PSA_ERROR_BAD_STATE);
+    CHECK_EQ(molt_fwu_install(&f), PSA_ERROR_BAD_STATE);
+    CHECK_EQ(molt_fwu_accept(&f), PSA_ERROR_BAD_STATE);
+    CHECK_EQ(molt_fwu_reject(&f, 1), PSA_ERROR_BAD_STATE);
+    CHECK_EQ(sim_flash_ops(&d.flash), ops); /* nothing written */
+    sim_device_free(&d);
+}
+
 static void test_flow(void)
 {
     sim_device_t d;
@@ -169,6 +191,16 @@ static void test_flow(void)
         CHECK_EQ(molt_fwu_write(&f, COMP, 0, bad.b, 100), PSA_ERROR_INVALID_SIGNATURE);
         i = query(&f);
         CHECK(i.state == PSA_FWU_FAILED && i.error == (psa_status_t)MOLT_E_MAGIC, "bad magic: FAILED MAGIC");
+        CHECK_EQ(molt_fwu_clean(&f, COMP), PSA_SUCCESS);
+    }
+    /* A header declaring more than the slot holds below its trailer sector. */
+    {
+        img_t big = g_v2;
+        mk_put32(big.b + 12, 3u * 4096u); /* payload alone fills the slot */
+        CHECK_EQ(molt_fwu_start(&f, COMP, NULL, 0), PSA_SUCCESS);
+        CHECK_EQ(molt_fwu_write(&f, COMP, 0, big.b, 64), PSA_ERROR_INSUFFICIENT_STORAGE);
+        i = query(&f);
+        CHECK(i.state == PSA_FWU_FAILED && i.error == (psa_status_t)MOLT_E_TOO_LARGE, "too large: FAILED TOO_LARGE");
         CHECK_EQ(molt_fwu_clean(&f, COMP), PSA_SUCCESS);
     }
     refused(&f, &g_app, PSA_ERROR_INVALID_SIGNATURE, MOLT_E_BOOT_STAGE, "application image as stage 1");
@@ -500,6 +532,7 @@ int main(void)
     make_image_stage(&g_old, v, 1, 5, 0, MOLT_STAGE_1);
     make_image_stage(&g_untrusted, o, 1, 4, 4, MOLT_STAGE_1);
     make_image_stage(&g_same, v, 1, 1, 1, MOLT_STAGE_1);
+    test_unconfirmed();
     test_flow();
     test_accept_then_next();
     test_powerfail(false);
