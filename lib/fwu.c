@@ -8,6 +8,11 @@
  *   WRITING, CANDIDATE, FAILED, UPDATED  the progress record below;
  *   READY     none of these. FAILED after a revert or a refused staged image
  *             comes from this boot's molt_boot_result_t and lives in RAM.
+ * An A/B (REMAP) component (the stage-1 boot code, molt_fwu_add_remap) is the
+ * same with "the download slot" for SECONDARY: the slot that is not confirmed
+ * (the trial slot while a trial runs), found by its `where` hook from stage 0's
+ * boot record (lib/fwu_remap.c); TRIAL comes from that record too, and the
+ * running image is the trial or the confirmed slot's instead of PRIMARY's.
  *
  * The progress record sits at the start of SECONDARY's trailer sector (which
  * the boot code erases whenever it consumes or refuses a request, so record
