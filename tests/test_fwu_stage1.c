@@ -518,6 +518,128 @@ static void test_powerfail(bool reject)
     sim_device_free(&snap);
 }
 
+/* --- random lives (attacker-style, fixed seeds) ------------------------------------ */
+
+#define NGOOD 6
+static img_t g_good[NGOOD + 1]; /* g_good[k]: build k, counter k, stage 1, vendor key; 1..NGOOD */
+
+/* Random calls on component 1 -- uploads of good, foreign, older, forged,
+ * truncated and bit-flipped images, install, accept, reject, cancel, clean,
+ * resets -- with a torn cut at a random operation before one call in four.
+ * The oracle is the list of signed images and what the API answered, not the
+ * code: after every chain boot a good stage 1 runs byte for byte (never a
+ * refused, forged or mixed one), never older than the last accepted one, the
+ * counter never goes down and never above the running stage 1's (below it
+ * while a trial runs), and an upload is accepted at finish only if it is good
+ * and newer than the stage 1 running. */
+static void test_random_lives(void)
+{
+    uint64_t lives = 24, steps = 40, boots = 0, cuts = 0, finished = 0, refused = 0, accepted = 0, bad = 0;
+    for (uint64_t life = 0; life < lives; life++) {
+        sim_device_t d;
+        molt_boot_result_t r;
+        molt_fwu_t f;
+        uint32_t maxacc = 1, lastnv = 1;
+        g_rng = 18300u + life;
+        fresh_device(&d);
+        bool up = chain_boot(&d, &r, &f) == MOLT_OK;
+        CHECK(up, "life %llu: first boot", (unsigned long long)life);
+        for (uint64_t st = 0; st < steps && up; st++) {
+            bool armed = rnd(4) == 0;
+            if (armed)
+                sim_flash_arm_cut(&d.flash, SIM_CUT_TORN, rnd(12), 18300u * 7u + life * 131u + st);
+            bool reboot = armed;
+            uint32_t a = rnd(10), running = r.image.version.build;
+            if (rnd(10) < 6) { /* mostly the next step of an update, else anything */
+                switch (query(&f).state) {
+                case PSA_FWU_CANDIDATE: a = 4; break;
+                case PSA_FWU_TRIAL: a = rnd(3) == 0 ? 7 : 6; break;
+                case PSA_FWU_WRITING: a = 8; break;
+                case PSA_FWU_STAGED:
+                case PSA_FWU_REJECTED: a = 9; break;
+                default: a = 0; break;
+                }
+            }
+            if (a < 4) { /* an upload */
+                uint32_t kind = rnd(6), k = 1u + rnd(NGOOD);
+                img_t im = g_good[k];
+                bool good = kind < 3;
+                if (kind == 3)
+                    im = rnd(2) ? g_app : g_untrusted;
+                else if (kind == 4)
+                    im.b[32u + rnd(200)] ^= (uint8_t)(1u + rnd(255)); /* payload flip: hash mismatch */
+                else if (kind == 5)
+                    im.n = 32u + rnd((uint32_t)im.n - 32u); /* truncated, then a reset */
+                psa_fwu_component_info_t i = query(&f);
+                if (i.state == PSA_FWU_FAILED || i.state == PSA_FWU_UPDATED)
+                    (void)molt_fwu_clean(&f, COMP);
+                bool ready = query(&f).state == PSA_FWU_READY;
+                psa_status_t s = upload(&f, &im);
+                if (s == PSA_SUCCESS) {
+                    finished++;
+                    if (!good || k <= running) {
+                        bad++;
+                        fprintf(stderr, "life %llu step %llu: finish took kind %u build %u over %u\n",
+                                (unsigned long long)life, (unsigned long long)st, kind, k, running);
+                    }
+                } else if (sim_flash_powered(&d.flash)) {
+                    refused++;
+                    if (good && k > running && ready) {
+                        bad++;
+                        fprintf(stderr, "life %llu step %llu: a good newer upload (build %u over %u) refused: %d\n",
+                                (unsigned long long)life, (unsigned long long)st, k, running, (int)s);
+                    }
+                }
+                reboot |= kind == 5;
+            } else if (a < 6) {
+                (void)molt_fwu_install(&f);
+            } else if (a < 7) {
+                if (molt_fwu_accept(&f) == PSA_SUCCESS) {
+                    accepted++;
+                    if (r.image.version.build > maxacc)
+                        maxacc = r.image.version.build;
+                }
+            } else if (a < 8) {
+                (void)molt_fwu_reject(&f, 9);
+            } else if (a < 9) {
+                (void)molt_fwu_cancel(&f, COMP);
+                (void)molt_fwu_clean(&f, COMP);
+            } else {
+                reboot = true;
+            }
+            if (!reboot && sim_flash_powered(&d.flash))
+                continue;
+            if (!sim_flash_powered(&d.flash))
+                cuts++;
+            sim_flash_disarm(&d.flash);
+            CHECK_EQ(sim_device_reboot(&d), MOLT_OK);
+            up = chain_boot(&d, &r, &f) == MOLT_OK && r.slot < 2u;
+            boots++;
+            if (!up) {
+                bad++;
+                fprintf(stderr, "life %llu step %llu: bricked\n", (unsigned long long)life, (unsigned long long)st);
+                break;
+            }
+            uint32_t b = r.image.version.build, nv = counter(&d);
+            bool exact = b >= 1u && b <= NGOOD && holds(&d, r.slot, &g_good[b]);
+            if (!exact || b < maxacc || nv < lastnv || nv > b || (r.trial && nv >= b)) {
+                bad++;
+                fprintf(stderr, "life %llu step %llu: build %u exact %d trial %d counter %u (last %u) accepted %u\n",
+                        (unsigned long long)life, (unsigned long long)st, b, exact, r.trial, nv, lastnv, maxacc);
+            }
+            lastnv = nv;
+        }
+        sim_device_free(&d);
+    }
+    printf("random lives: %llu lives of %llu steps (seeds 18300..%llu): boots %llu, power cuts %llu, uploads "
+           "finished %llu, not taken %llu, accepted %llu; violations %llu\n",
+           (unsigned long long)lives, (unsigned long long)steps, (unsigned long long)(18300u + lives - 1u),
+           (unsigned long long)boots, (unsigned long long)cuts, (unsigned long long)finished,
+           (unsigned long long)refused, (unsigned long long)accepted, (unsigned long long)bad);
+    CHECK_EQ(bad, 0);
+    CHECK(finished > 0 && refused > 0 && accepted > 0 && cuts > 0, "every kind of event happened");
+}
+
 int main(void)
 {
     CHECK(psa_crypto_init() == PSA_SUCCESS, "psa init");
@@ -537,5 +659,9 @@ int main(void)
     test_accept_then_next();
     test_powerfail(false);
     test_powerfail(true);
+    g_good[1] = g_v1; /* the factory stage 1 of fresh_device() */
+    for (uint32_t k = 2; k <= NGOOD; k++)
+        make_image_stage(&g_good[k], v, 1, k, k, MOLT_STAGE_1);
+    test_random_lives();
     return check_done();
 }
