@@ -26,7 +26,10 @@
  *    v2 confirmed once accept had returned, v1 and FAILED with the reason
  *    once reject had returned, the stage-1 counter 2 only with v2 confirmed
  *    (1 throughout the reject flow); then the update is retried through the API alone and must
- *    end with v2 confirmed and the counter at 2 (a clean retry).
+ *    end with v2 confirmed and the counter at 2 (a clean retry);
+ *  - random lives (fixed seeds): random uploads (good, foreign, older,
+ *    bit-flipped, truncated), install, accept, reject, cancel, clean and
+ *    resets with random torn cuts, against the same kind of oracle.
  */
 #include <stdbool.h>
 #include <stdint.h>
