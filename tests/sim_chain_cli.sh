@@ -94,7 +94,9 @@ grep -q "written to s1a, trial requested (PSA FWU component 1)" out || bad "fwu 
 expect 1 "staged or on trial" "$MOLT" sim stage1 -f dev "${K[@]}" s1-v3.img
 expect 0 "" "$MOLT" sim boot -f dev "${K[@]}" --json
 jcheck 'j["stage1"]["slot"]=="s1a" and j["stage1"]["trial"] and j["stage1"]["version"]=="1.0.0+3" and j["stage1"]["security_counter"]==2'
-expect 0 "" "$MOLT" sim stage1-confirm -f dev
+expect 0 "" "$MOLT" sim stage1-confirm -f dev --fwu
+grep -q "stage 1: 1.0.0+3 accepted through the PSA FWU API (component 1), stage-1 counter 3" out || bad "fwu accept: $(cat out)"
+expect 1 "no stage-1 trial to accept" "$MOLT" sim stage1-confirm -f dev --fwu
 expect 0 "" "$MOLT" sim boot -f dev "${K[@]}" --json
 jcheck 'j["stage1"]["slot"]=="s1a" and not j["stage1"]["trial"] and j["stage1"]["security_counter"]==3'
 

@@ -13,8 +13,10 @@
  *       through the PSA FWU API as component 1 (molt_fwu_add_remap: start,
  *       write, finish, install), so finish judges it as stage 0 will and a
  *       refusal is exit 1 with the reason
- *   molt sim stage1-confirm -f DEV
- *       the running stage 1 confirms itself (after a good trial boot)
+ *   molt sim stage1-confirm -f DEV [--fwu]
+ *       the running stage 1 confirms itself (after a good trial boot); with
+ *       --fwu through psa_fwu_accept on component 1, which also advances the
+ *       stage-1 counter at once (exit 1 when no stage-1 trial runs)
  *   molt sim keyupdate -f DEV -k PUB... -r ROOT_PUB... --threshold T [--json] KU
  *       the update service applies a key-update (`molt keyupdate make`): -k the
  *       application's factory keys, -r the device's rotation keys; the image
@@ -80,7 +82,7 @@ typedef struct st_opts {
     const char *file;
     host_keyring_t kr, roots;
     uint64_t threshold, sector_size, slot_sectors, lives, first_seed, steps;
-    bool factory, permanent, json, chain;
+    bool factory, permanent, json, chain, fwu;
     int nargs;
     char **args;
 } st_opts_t;
@@ -89,7 +91,7 @@ static int st_usage_to(FILE *f)
 {
     fprintf(f, "usage: molt sim chain -f DEV [--sector-size N] [--slot-sectors N]\n"
                     "       molt sim stage1 -f DEV [-k PUB... | --factory | --permanent] IMAGE\n"
-                    "       molt sim stage1-confirm -f DEV\n"
+                    "       molt sim stage1-confirm -f DEV [--fwu]\n"
                     "       molt sim keyupdate -f DEV -k PUB... -r ROOT_PUB... --threshold T [--json] KU\n"
                     "       molt sim life --chain [--lives N] [--first-seed S] [--steps N] [--json]\n");
     return f == stdout ? EXIT_VALID : EXIT_USAGE;
@@ -107,6 +109,7 @@ static bool st_parse(int argc, char **argv, st_opts_t *o)
         {"json", no_argument, NULL, 'j'},               {"chain", no_argument, NULL, 'c'},
         {"lives", required_argument, NULL, 'L'},        {"first-seed", required_argument, NULL, 's'},
         {"steps", required_argument, NULL, 'n'},        {"help", no_argument, NULL, 'h'},
+        {"fwu", no_argument, NULL, 'u'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -129,6 +132,7 @@ static bool st_parse(int argc, char **argv, st_opts_t *o)
         case 'p': o->permanent = true; break;
         case 'j': o->json = true; break;
         case 'c': o->chain = true; break;
+        case 'u': o->fwu = true; break;
         case 'L': ok = sim_parse_num("--lives", optarg, 1, 10000000, &o->lives); break;
         case 's': ok = sim_parse_num("--first-seed", optarg, 0, UINT64_MAX / 2, &o->first_seed); break;
         case 'n': ok = sim_parse_num("--steps", optarg, 1, 10000, &o->steps); break;
@@ -386,6 +390,41 @@ out:
     return rc;
 }
 
+/* psa_fwu_accept on component 1: confirm the stage-1 trial and advance the
+ * stage-1 counter at once (frees c). */
+static int confirm_via_fwu(sim_chain_t *c, const char *file)
+{
+    static molt_fwu_t fwu;
+    const psa_fwu_component_t id = SIM_FWU_COMPONENT_STAGE1;
+    psa_fwu_component_info_t info;
+    uint32_t nv = 0;
+    memset(&info, 0, sizeof info);
+    int rc = EXIT_USAGE;
+    psa_status_t ps;
+    memset(&fwu, 0, sizeof fwu);
+    molt_err_t e = molt_fwu_add_remap(&fwu, id, &c->st.dev.port, &sim_stage0_cfg, NULL);
+    if (e != MOLT_OK)
+        host_error("%s.chain: %s", file, molt_err_str(e));
+    else if (molt_fwu_query(&fwu, id, &info) != PSA_SUCCESS || info.state != PSA_FWU_TRIAL) {
+        host_error("no stage-1 trial to accept (component %u is %s)", (unsigned)id,
+                   info.state == PSA_FWU_REJECTED ? "rejected" : "not in trial");
+        rc = EXIT_INVALID;
+    } else if ((ps = molt_fwu_accept(&fwu)) != PSA_SUCCESS || (ps = molt_fwu_query(&fwu, id, &info)) != PSA_SUCCESS) {
+        host_error("stage 1 not accepted: PSA status %d", (int)ps);
+        rc = EXIT_INVALID;
+    } else if (chain_save(c, file)) {
+        molt_version_t v = {info.version.major, info.version.minor, info.version.patch, info.version.build};
+        char vs[48];
+        host_format_version(&v, vs, sizeof vs);
+        (void)c->st.dev.port.nv_read(c->st.dev.port.ctx, 0, &nv);
+        printf("stage 1: %s accepted through the PSA FWU API (component %u), stage-1 counter %u\n", vs,
+               (unsigned)id, (unsigned)nv);
+        rc = 0;
+    }
+    sim_stage_free(&c->st);
+    return rc;
+}
+
 static int st_confirm(const st_opts_t *o)
 {
     if (o->file == NULL || o->nargs != 0)
@@ -393,6 +432,8 @@ static int st_confirm(const st_opts_t *o)
     sim_chain_t c;
     if (!chain_load(&c, o->file, NULL, NULL, 0))
         return EXIT_USAGE;
+    if (o->fwu)
+        return confirm_via_fwu(&c, o->file);
     molt_err_t e = sim_stage_confirm(&c.st);
     int rc = EXIT_INVALID;
     if (e != MOLT_OK)
