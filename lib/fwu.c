@@ -8,6 +8,11 @@
  *   WRITING, CANDIDATE, FAILED, UPDATED  the progress record below;
  *   READY     none of these. FAILED after a revert or a refused staged image
  *             comes from this boot's molt_boot_result_t and lives in RAM.
+ * An A/B (REMAP) component (the stage-1 boot code, molt_fwu_add_remap) is the
+ * same with "the download slot" for SECONDARY: the slot that is not confirmed
+ * (the trial slot while a trial runs), found by its `where` hook from stage 0's
+ * boot record (lib/fwu_remap.c); TRIAL comes from that record too, and the
+ * running image is the trial or the confirmed slot's instead of PRIMARY's.
  *
  * The progress record sits at the start of SECONDARY's trailer sector (which
  * the boot code erases whenever it consumes or refuses a request, so record
@@ -44,6 +49,7 @@
 #include "molt/keyrot.h" /* the key-set component: its struct only, calls go through pointers */
 #include "molt/verify.h"
 #include "trailer.h"
+#include "fwu_int.h"
 
 #define REC_HEAD 0u
 #define REC_FAILED 1u
@@ -106,7 +112,19 @@ psa_status_t molt_fwu_status(molt_err_t err)
     }
 }
 
-static const molt_area_t *sec_area(const molt_fwu_comp_t *c) { return &c->port->area[MOLT_AREA_SECONDARY]; }
+/* The area the download goes to: SECONDARY (SWAP), the slot that is not
+ * confirmed or the trial slot (A/B, molt_fwu_ab_t.where). */
+static const molt_area_t *sec_area(const molt_fwu_comp_t *c) { return &c->port->area[c->slot]; }
+
+/* The area whose image runs: PRIMARY (SWAP); A/B: the trial slot in TRIAL /
+ * REJECTED, else the confirmed one (the other slot than the download's). */
+static const molt_area_t *run_area(const molt_fwu_comp_t *c)
+{
+    if (c->ab == NULL)
+        return &c->port->area[MOLT_AREA_PRIMARY];
+    bool trial = c->state == PSA_FWU_TRIAL || c->state == PSA_FWU_REJECTED;
+    return &c->port->area[trial ? c->slot : 1u - c->slot];
+}
 
 static molt_fwu_comp_t *find(molt_fwu_t *fwu, psa_fwu_component_t id)
 {
@@ -310,7 +328,7 @@ static molt_err_t fwu_dep_check(void *ctx, uint8_t image_id, const molt_version_
     if (d == NULL || d->keyset != NULL)
         return MOLT_E_DEPENDENCY;
     bool cand = d->state == PSA_FWU_CANDIDATE || d->state == PSA_FWU_STAGED;
-    molt_area_source(&src, &sctx, cand ? sec_area(d) : &d->port->area[MOLT_AREA_PRIMARY], cand ? d->stg : 0u);
+    molt_area_source(&src, &sctx, cand ? sec_area(d) : run_area(d), cand ? d->stg : 0u);
     if (molt_image_parse(&src, &img) != MOLT_OK || molt_version_cmp(&img.version, min) < 0)
         return MOLT_E_DEPENDENCY;
     return MOLT_OK;
@@ -335,26 +353,45 @@ static molt_err_t geometry(molt_fwu_comp_t *c)
     molt_sector_t ptr, str, s1;
     molt_err_t err;
 
-    c->stg = molt_boot_staging_offset(port, &c->cfg);
-    if (c->stg == 0u)
-        return MOLT_E_LAYOUT;
-    if ((err = molt_tr_sector(pa, &ptr)) != MOLT_OK || (err = molt_tr_sector(sa, &str)) != MOLT_OK ||
-        (err = sa->sector(sa->ctx, c->stg, &s1)) != MOLT_OK)
-        return err;
-    c->sector = c->stg;
-    c->unit = molt_tr_align(sa);
-    if (s1.size != c->sector || c->unit > MOLT_FWU_UNIT_MAX || c->sector % c->unit != 0u ||
-        c->sector < MOLT_IMAGE_HEADER_SIZE)
-        return MOLT_E_LAYOUT;
-    /* The swap's limits: N sectors below PRIMARY's trailer, N + 1 below
-     * SECONDARY's, a 2N-unit journal in STATUS (lib/swap.c). */
-    uint32_t n = ptr.off / c->sector, ns = str.off / c->sector, nj = st->size / (2u * molt_tr_align(st));
-    if (ns > 0u)
-        ns--;
-    if (ns < n)
-        n = ns;
-    if (nj < n)
-        n = nj;
+    uint32_t n;
+
+    if (c->ab != NULL) {
+        /* A/B: the image at the start of either slot, below its trailer
+         * sector; both slots alike (the download goes to either). */
+        if ((err = molt_tr_sector(pa, &ptr)) != MOLT_OK || (err = molt_tr_sector(sa, &str)) != MOLT_OK ||
+            (err = sa->sector(sa->ctx, 0, &s1)) != MOLT_OK)
+            return err;
+        c->stg = 0;
+        c->sector = s1.size;
+        c->unit = molt_tr_align(sa);
+        if (ptr.off != str.off || ptr.size != str.size || pa->size != sa->size || molt_tr_align(pa) != c->unit ||
+            pa->erase_value != sa->erase_value || c->sector == 0u || str.off % c->sector != 0u ||
+            c->unit > MOLT_FWU_UNIT_MAX || c->sector % c->unit != 0u || c->sector < MOLT_IMAGE_HEADER_SIZE)
+            return MOLT_E_LAYOUT;
+        n = str.off / c->sector;
+    } else {
+        c->stg = molt_boot_staging_offset(port, &c->cfg);
+        if (c->stg == 0u)
+            return MOLT_E_LAYOUT;
+        if ((err = molt_tr_sector(pa, &ptr)) != MOLT_OK || (err = molt_tr_sector(sa, &str)) != MOLT_OK ||
+            (err = sa->sector(sa->ctx, c->stg, &s1)) != MOLT_OK)
+            return err;
+        c->sector = c->stg;
+        c->unit = molt_tr_align(sa);
+        if (s1.size != c->sector || c->unit > MOLT_FWU_UNIT_MAX || c->sector % c->unit != 0u ||
+            c->sector < MOLT_IMAGE_HEADER_SIZE)
+            return MOLT_E_LAYOUT;
+        /* The swap's limits: N sectors below PRIMARY's trailer, N + 1 below
+         * SECONDARY's, a 2N-unit journal in STATUS (lib/swap.c). */
+        uint32_t ns = str.off / c->sector, nj = st->size / (2u * molt_tr_align(st));
+        n = ptr.off / c->sector;
+        if (ns > 0u)
+            ns--;
+        if (ns < n)
+            n = ns;
+        if (nj < n)
+            n = nj;
+    }
     if (n > 0xffffu)
         n = 0xffffu;
     if (n == 0u)
@@ -414,9 +451,12 @@ static molt_err_t derive(molt_fwu_comp_t *c, const molt_boot_result_t *boot)
     rec_t r;
     molt_err_t err;
 
-    /* TRIAL comes from the boot record (state only the boot code writes). */
-    if ((err = molt_boot_in_trial(c->port, &c->cfg, &trial)) != MOLT_OK ||
-        (err = molt_tr_read(sec_area(c), &st)) != MOLT_OK || (err = rec_read(c, &r)) != MOLT_OK)
+    /* TRIAL comes from the boot record (state only the boot code writes); an
+     * A/B component also learns there which slot it downloads to. */
+    err = c->ab != NULL ? c->ab->where(c, &trial) : molt_boot_in_trial(c->port, &c->cfg, &trial);
+    if (err == MOLT_E_NO_IMAGE)
+        err = MOLT_OK; /* no stage 1 confirmed yet: READY, start refuses */
+    if (err != MOLT_OK || (err = molt_tr_read(sec_area(c), &st)) != MOLT_OK || (err = rec_read(c, &r)) != MOLT_OK)
         return err;
     c->state = PSA_FWU_READY;
     c->error = PSA_SUCCESS;
@@ -460,13 +500,14 @@ static molt_err_t derive(molt_fwu_comp_t *c, const molt_boot_result_t *boot)
     return MOLT_OK;
 }
 
-molt_err_t molt_fwu_add(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_port_t *port,
-                        const molt_boot_cfg_t *cfg, const molt_boot_result_t *boot)
+molt_err_t molt_fwu_add_ab(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_port_t *port,
+                           const molt_boot_cfg_t *cfg, const molt_boot_result_t *boot, const molt_fwu_ab_t *ab)
 {
     molt_fwu_comp_t *c = NULL;
     molt_err_t err;
 
-    if (fwu == NULL || port == NULL || cfg == NULL || cfg->mode != MOLT_MODE_SWAP || find(fwu, id) != NULL)
+    if (fwu == NULL || port == NULL || cfg == NULL || find(fwu, id) != NULL ||
+        cfg->mode != (ab != NULL ? MOLT_MODE_REMAP : MOLT_MODE_SWAP) || (ab != NULL && ab->where == NULL))
         return MOLT_E_ARG;
     for (unsigned k = 0; k < MOLT_AREA_COUNT; k++) {
         const molt_area_t *a = &port->area[k];
@@ -483,6 +524,8 @@ molt_err_t molt_fwu_add(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_port
     c->port = port;
     c->cfg = *cfg;
     c->fwu = fwu;
+    c->ab = ab;
+    c->slot = MOLT_AREA_SECONDARY;
     fwu->deps.check = fwu_dep_check;
     fwu->deps.ctx = fwu;
     if ((err = geometry(c)) != MOLT_OK || (err = derive(c, boot)) != MOLT_OK) {
@@ -491,6 +534,12 @@ molt_err_t molt_fwu_add(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_port
     }
     c->used = true;
     return MOLT_OK;
+}
+
+molt_err_t molt_fwu_add(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_port_t *port,
+                        const molt_boot_cfg_t *cfg, const molt_boot_result_t *boot)
+{
+    return molt_fwu_add_ab(fwu, id, port, cfg, boot, NULL);
 }
 
 molt_err_t molt_fwu_init(molt_fwu_t *fwu, const molt_port_t *port, const molt_boot_cfg_t *cfg,
@@ -685,7 +734,7 @@ static molt_err_t ks_install(molt_fwu_comp_t *c)
     molt_err_t err;
     if (run == NULL)
         return MOLT_E_ARG;
-    molt_area_source(&src, &ctx, &run->port->area[MOLT_AREA_PRIMARY], 0);
+    molt_area_source(&src, &ctx, run_area(run), 0);
     if ((err = ks->apply(ks->keyrot, ks->factory, ks->buf, c->written, &src)) != MOLT_OK)
         return err;
     c->state = PSA_FWU_UPDATED;
@@ -711,7 +760,7 @@ psa_status_t molt_fwu_query(molt_fwu_t *fwu, psa_fwu_component_t id, psa_fwu_com
     info->state = c->state;
     if (c->state == PSA_FWU_FAILED || c->state == PSA_FWU_REJECTED)
         info->error = c->error;
-    molt_area_source(&src, &ctx, &c->port->area[MOLT_AREA_PRIMARY], 0);
+    molt_area_source(&src, &ctx, run_area(c), 0);
     if (molt_image_parse(&src, &img) == MOLT_OK) {
         info->version.major = img.version.major;
         info->version.minor = img.version.minor;
@@ -746,6 +795,17 @@ psa_status_t molt_fwu_start(molt_fwu_t *fwu, psa_fwu_component_t id, const void 
         c->error = PSA_SUCCESS;
         c->written = 0;
         return PSA_SUCCESS;
+    }
+    if (c->ab != NULL) {
+        /* The slot stage 0 would activate: the one not confirmed (reads only). */
+        bool trial;
+        uint8_t was = c->slot;
+        if ((err = c->ab->where(c, &trial)) != MOLT_OK)
+            return err == MOLT_E_NO_IMAGE ? PSA_ERROR_BAD_STATE : molt_fwu_status(err);
+        if (trial)
+            return PSA_ERROR_BAD_STATE;
+        if (c->slot != was)
+            c->rec_clean = c->img_clean = false;
     }
     if (!c->rec_clean && (err = erase_record(c)) != MOLT_OK)
         return molt_fwu_status(err);
@@ -894,8 +954,9 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
         c->error = (psa_status_t)err;
         return molt_fwu_status(err);
     }
-    molt_area_source(&psrc, &pctx, &c->port->area[MOLT_AREA_PRIMARY], 0);
-    bool floor = c->cfg.downgrade_prevention && molt_image_parse(&psrc, &cur) == MOLT_OK;
+    molt_area_source(&psrc, &pctx, run_area(c), 0);
+    bool running = molt_image_parse(&psrc, &cur) == MOLT_OK;
+    bool floor = c->cfg.downgrade_prevention && running;
     molt_judge_in_t in = {MOLT_ROLE_UPLOAD, nv, floor ? &cur.version : NULL, (c->flags & PSA_FWU_FLAG_ENCRYPTION) != 0u,
                           comp_deps(c), dlen == molt_hash_size(MOLT_HASH_SHA256) ? digest : NULL, c->cfg.keyrot,
                           c->cfg.stage};
@@ -903,6 +964,9 @@ psa_status_t molt_fwu_finish(molt_fwu_t *fwu, psa_fwu_component_t id)
 
     if (err == MOLT_OK && vr.image.end != c->declared)
         err = MOLT_E_BOUNDS;
+    /* A/B boots only forward: stage 0 refuses what is not newer than the confirmed image. */
+    if (err == MOLT_OK && c->ab != NULL && (!running || molt_version_cmp(&vr.image.version, &cur.version) <= 0))
+        err = MOLT_E_DOWNGRADE;
     if (err == MOLT_OK)
         err = keep_check(fwu, c, &src); /* R-KEEPDATA */
     c->img_clean = false;
@@ -1141,12 +1205,20 @@ psa_status_t molt_fwu_accept(molt_fwu_t *fwu)
          * (R-ROLLBACK): no older image can be staged before the next reset.
          * A cut in between is harmless: the boot code advances the counter of
          * a confirmed image itself. */
-        molt_area_source(&src, &ctx, &c->port->area[MOLT_AREA_PRIMARY], 0);
+        molt_area_source(&src, &ctx, run_area(c), 0);
         if ((err = molt_confirm(c->port, &c->cfg)) != MOLT_OK ||
             (err = molt_image_parse(&src, &img)) != MOLT_OK ||
-            (err = molt_counter_commit(c->port, &img)) != MOLT_OK ||
-            (err = fresh_record(c)) != MOLT_OK || (err = write_head(c, KIND_UPDATED)) != MOLT_OK)
+            (err = molt_counter_commit(c->port, &img)) != MOLT_OK)
             return molt_fwu_status(err);
+        /* A/B: the trial slot now holds the confirmation flag; the record (and
+         * the next download) moves to the other slot, the one not confirmed. */
+        uint8_t trial_slot = c->slot;
+        if (c->ab != NULL)
+            c->slot = (uint8_t)(1u - c->slot);
+        if ((err = fresh_record(c)) != MOLT_OK || (err = write_head(c, KIND_UPDATED)) != MOLT_OK) {
+            c->slot = trial_slot; /* still TRIAL in RAM: a retry finds it confirmed */
+            return molt_fwu_status(err);
+        }
         c->state = PSA_FWU_UPDATED;
         keep_accepted(fwu, c); /* R-KEEPDATA */
     }

@@ -81,6 +81,24 @@ jcheck 'j["stage1"]["action"]=="refused" and j["stage1"]["staged"]=="BOOT_STAGE"
 expect 0 "" "$MOLT" sim stage1 -f dev s1-old.img
 expect 0 "" "$MOLT" sim boot -f dev "${K[@]}" --json
 jcheck 'j["stage1"]["action"]=="refused" and j["stage1"]["staged"] in ("ROLLBACK","DOWNGRADE") and j["stage1"]["slot"]=="s1b"'
+# The same through the PSA FWU API (-k: stage 0's keys; component 1, molt_fwu_add_remap):
+# finish refuses exactly, before anything is requested; v3 goes to the slot not confirmed.
+sign s1 1.0.0+3 3 s1-v3.img --boot-stage 1
+expect 1 "BOOT_STAGE" "$MOLT" sim stage1 -f dev "${K[@]}" app-by-s1.img
+expect 1 "ROLLBACK" "$MOLT" sim stage1 -f dev "${K[@]}" s1-old.img
+expect 1 "KEY_UNTRUSTED" "$MOLT" sim stage1 -f dev -k f0.pub s1-v3.img
+expect 1 "DOWNGRADE" "$MOLT" sim stage1 -f dev "${K[@]}" s1-v2.img
+expect 2 "excludes --factory and --permanent" "$MOLT" sim stage1 -f dev "${K[@]}" --permanent s1-v3.img
+expect 0 "" "$MOLT" sim stage1 -f dev "${K[@]}" s1-v3.img
+grep -q "written to s1a, trial requested (PSA FWU component 1)" out || bad "fwu stage1 summary: $(cat out)"
+expect 1 "staged or on trial" "$MOLT" sim stage1 -f dev "${K[@]}" s1-v3.img
+expect 0 "" "$MOLT" sim boot -f dev "${K[@]}" --json
+jcheck 'j["stage1"]["slot"]=="s1a" and j["stage1"]["trial"] and j["stage1"]["version"]=="1.0.0+3" and j["stage1"]["security_counter"]==2'
+expect 0 "" "$MOLT" sim stage1-confirm -f dev --fwu
+grep -q "stage 1: 1.0.0+3 accepted through the PSA FWU API (component 1), stage-1 counter 3" out || bad "fwu accept: $(cat out)"
+expect 1 "no stage-1 trial to accept" "$MOLT" sim stage1-confirm -f dev --fwu
+expect 0 "" "$MOLT" sim boot -f dev "${K[@]}" --json
+jcheck 'j["stage1"]["slot"]=="s1a" and not j["stage1"]["trial"] and j["stage1"]["security_counter"]==3'
 
 # Key rotation. Before it, n0's image is untrusted.
 expect 0 "" "$MOLT" sim write -f dev --slot secondary app-n0.img

@@ -5,13 +5,18 @@
  *   molt sim chain -f DEV [--sector-size N] [--slot-sectors N]
  *       give DEV an immutable stage 0 (its boot record), two stage-1 slots and
  *       a key-set area (kept in DEV.chain); factory step, once
- *   molt sim stage1 -f DEV [--factory | --permanent] IMAGE
+ *   molt sim stage1 -f DEV [-k PUB... | --factory | --permanent] IMAGE
  *       write a stage-1 image (signed with `molt sign --boot-stage 1`):
  *       --factory into S1A with no request (before the first boot); otherwise
  *       into the stage-1 slot that is not confirmed, with a trial request
- *       (or a permanent one) for stage 0
- *   molt sim stage1-confirm -f DEV
- *       the running stage 1 confirms itself (after a good trial boot)
+ *       (or a permanent one) for stage 0. With -k (stage 0's keys) it goes
+ *       through the PSA FWU API as component 1 (molt_fwu_add_remap: start,
+ *       write, finish, install), so finish judges it as stage 0 will and a
+ *       refusal is exit 1 with the reason
+ *   molt sim stage1-confirm -f DEV [--fwu]
+ *       the running stage 1 confirms itself (after a good trial boot); with
+ *       --fwu through psa_fwu_accept on component 1, which also advances the
+ *       stage-1 counter at once (exit 1 when no stage-1 trial runs)
  *   molt sim keyupdate -f DEV -k PUB... -r ROOT_PUB... --threshold T [--json] KU
  *       the update service applies a key-update (`molt keyupdate make`): -k the
  *       application's factory keys, -r the device's rotation keys; the image
@@ -77,7 +82,7 @@ typedef struct st_opts {
     const char *file;
     host_keyring_t kr, roots;
     uint64_t threshold, sector_size, slot_sectors, lives, first_seed, steps;
-    bool factory, permanent, json, chain;
+    bool factory, permanent, json, chain, fwu;
     int nargs;
     char **args;
 } st_opts_t;
@@ -85,8 +90,8 @@ typedef struct st_opts {
 static int st_usage_to(FILE *f)
 {
     fprintf(f, "usage: molt sim chain -f DEV [--sector-size N] [--slot-sectors N]\n"
-                    "       molt sim stage1 -f DEV [--factory | --permanent] IMAGE\n"
-                    "       molt sim stage1-confirm -f DEV\n"
+                    "       molt sim stage1 -f DEV [-k PUB... | --factory | --permanent] IMAGE\n"
+                    "       molt sim stage1-confirm -f DEV [--fwu]\n"
                     "       molt sim keyupdate -f DEV -k PUB... -r ROOT_PUB... --threshold T [--json] KU\n"
                     "       molt sim life --chain [--lives N] [--first-seed S] [--steps N] [--json]\n");
     return f == stdout ? EXIT_VALID : EXIT_USAGE;
@@ -104,6 +109,7 @@ static bool st_parse(int argc, char **argv, st_opts_t *o)
         {"json", no_argument, NULL, 'j'},               {"chain", no_argument, NULL, 'c'},
         {"lives", required_argument, NULL, 'L'},        {"first-seed", required_argument, NULL, 's'},
         {"steps", required_argument, NULL, 'n'},        {"help", no_argument, NULL, 'h'},
+        {"fwu", no_argument, NULL, 'u'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -126,6 +132,7 @@ static bool st_parse(int argc, char **argv, st_opts_t *o)
         case 'p': o->permanent = true; break;
         case 'j': o->json = true; break;
         case 'c': o->chain = true; break;
+        case 'u': o->fwu = true; break;
         case 'L': ok = sim_parse_num("--lives", optarg, 1, 10000000, &o->lives); break;
         case 's': ok = sim_parse_num("--first-seed", optarg, 0, UINT64_MAX / 2, &o->first_seed); break;
         case 'n': ok = sim_parse_num("--steps", optarg, 1, 10000, &o->steps); break;
@@ -288,6 +295,44 @@ static int st_chain(const st_opts_t *o)
     return rc;
 }
 
+/* A stage 1 through the PSA FWU API, component SIM_FWU_COMPONENT_STAGE1 on
+ * stage 0's port (molt_fwu_add_remap): what an agent calls. *slot gets the
+ * stage-1 slot written; *refused tells the result is the reason finish (or a
+ * write) refused the image for. */
+static molt_err_t stage1_via_fwu(sim_chain_t *c, const uint8_t *img, size_t len, uint32_t *slot, bool *refused)
+{
+    static molt_fwu_t fwu;
+    const psa_fwu_component_t id = SIM_FWU_COMPONENT_STAGE1;
+    psa_fwu_component_info_t info;
+    molt_err_t e;
+    memset(&fwu, 0, sizeof fwu);
+    if ((e = molt_fwu_add_remap(&fwu, id, &c->st.dev.port, &sim_stage0_cfg, NULL)) != MOLT_OK)
+        return e;
+    if (molt_fwu_query(&fwu, id, &info) != PSA_SUCCESS)
+        return MOLT_E_ARG;
+    if ((info.state == PSA_FWU_FAILED || info.state == PSA_FWU_UPDATED) && molt_fwu_clean(&fwu, id) != PSA_SUCCESS)
+        return MOLT_E_FLASH;
+    psa_status_t st = molt_fwu_start(&fwu, id, NULL, 0);
+    if (st == PSA_ERROR_BAD_STATE)
+        return info.state == PSA_FWU_READY || info.state == PSA_FWU_FAILED || info.state == PSA_FWU_UPDATED
+                   ? MOLT_E_NO_IMAGE
+                   : MOLT_E_STATE; /* a stage-1 update is staged or on trial */
+    *slot = fwu.comp[0].slot;
+    for (size_t off = 0; st == PSA_SUCCESS && off < len; off += PSA_FWU_MAX_WRITE_SIZE)
+        st = molt_fwu_write(&fwu, id, off, img + off, len - off < PSA_FWU_MAX_WRITE_SIZE ? len - off : PSA_FWU_MAX_WRITE_SIZE);
+    if (st == PSA_SUCCESS)
+        st = molt_fwu_finish(&fwu, id);
+    if (st == PSA_SUCCESS)
+        st = molt_fwu_install(&fwu);
+    if (st == PSA_SUCCESS_REBOOT)
+        return MOLT_OK;
+    if (molt_fwu_query(&fwu, id, &info) == PSA_SUCCESS && info.state == PSA_FWU_FAILED && info.error > 0) {
+        *refused = true;
+        return (molt_err_t)info.error;
+    }
+    return st == PSA_ERROR_INVALID_ARGUMENT ? MOLT_E_FWU_INCOMPLETE : MOLT_E_FLASH;
+}
+
 static int st_stage1(const st_opts_t *o)
 {
     uint8_t *img = NULL;
@@ -296,15 +341,34 @@ static int st_stage1(const st_opts_t *o)
         return st_usage();
     if (o->factory && o->permanent)
         return host_error("--factory and --permanent exclude each other");
+    bool fwu = o->kr.ring.count > 0;
+    if (fwu && (o->factory || o->permanent))
+        return host_error("-k (through the update API, a trial) excludes --factory and --permanent");
     sim_chain_t c;
-    if (!chain_load(&c, o->file, NULL, NULL, 0))
+    if (!chain_load(&c, o->file, fwu ? &o->kr.ring : NULL, NULL, 0))
         return EXIT_USAGE;
+    bool refused = false;
     int rc = EXIT_USAGE;
     uint32_t slot = MOLT_AREA_PRIMARY;
     molt_err_t e;
     if (!host_read_file(o->args[0], &img, &len))
         goto out;
-    e = o->factory ? sim_stage_factory(&c.st, img, len) : sim_stage_install(&c.st, img, len, o->permanent, &slot);
+    e = fwu          ? stage1_via_fwu(&c, img, len, &slot, &refused)
+        : o->factory ? sim_stage_factory(&c.st, img, len)
+                     : sim_stage_install(&c.st, img, len, o->permanent, &slot);
+    if (refused) {
+        host_error("%s: refused by the update API (component %u): %s (%s)", o->args[0], SIM_FWU_COMPONENT_STAGE1,
+                   molt_err_name(e), molt_err_str(e));
+        rc = EXIT_INVALID;
+        if (!chain_save(&c, o->file)) /* the FAILED record */
+            rc = EXIT_USAGE;
+        goto out;
+    }
+    if (e == MOLT_E_STATE) {
+        host_error("a stage-1 update is staged or on trial: boot and confirm (or let it revert) first");
+        rc = EXIT_INVALID;
+        goto out;
+    }
     if (e == MOLT_E_NO_IMAGE) {
         host_error("no stage 1 is confirmed yet: write the first one with --factory and boot");
         rc = EXIT_INVALID;
@@ -316,12 +380,48 @@ static int st_stage1(const st_opts_t *o)
     }
     if (!chain_save(&c, o->file))
         goto out;
-    printf("stage 1: %s written to %s%s\n", o->args[0], s1_names[slot],
-           o->factory ? " (factory)" : o->permanent ? ", permanent update requested" : ", trial requested");
+    printf("stage 1: %s written to %s%s%s\n", o->args[0], s1_names[slot],
+           o->factory ? " (factory)" : o->permanent ? ", permanent update requested" : ", trial requested",
+           fwu ? " (PSA FWU component 1)" : "");
     rc = 0;
 out:
     free(img);
     sim_stage_free(&c.st);
+    return rc;
+}
+
+/* psa_fwu_accept on component 1: confirm the stage-1 trial and advance the
+ * stage-1 counter at once (frees c). */
+static int confirm_via_fwu(sim_chain_t *c, const char *file)
+{
+    static molt_fwu_t fwu;
+    const psa_fwu_component_t id = SIM_FWU_COMPONENT_STAGE1;
+    psa_fwu_component_info_t info;
+    uint32_t nv = 0;
+    memset(&info, 0, sizeof info);
+    int rc = EXIT_USAGE;
+    psa_status_t ps;
+    memset(&fwu, 0, sizeof fwu);
+    molt_err_t e = molt_fwu_add_remap(&fwu, id, &c->st.dev.port, &sim_stage0_cfg, NULL);
+    if (e != MOLT_OK)
+        host_error("%s.chain: %s", file, molt_err_str(e));
+    else if (molt_fwu_query(&fwu, id, &info) != PSA_SUCCESS || info.state != PSA_FWU_TRIAL) {
+        host_error("no stage-1 trial to accept (component %u is %s)", (unsigned)id,
+                   info.state == PSA_FWU_REJECTED ? "rejected" : "not in trial");
+        rc = EXIT_INVALID;
+    } else if ((ps = molt_fwu_accept(&fwu)) != PSA_SUCCESS || (ps = molt_fwu_query(&fwu, id, &info)) != PSA_SUCCESS) {
+        host_error("stage 1 not accepted: PSA status %d", (int)ps);
+        rc = EXIT_INVALID;
+    } else if (chain_save(c, file)) {
+        molt_version_t v = {info.version.major, info.version.minor, info.version.patch, info.version.build};
+        char vs[48];
+        host_format_version(&v, vs, sizeof vs);
+        (void)c->st.dev.port.nv_read(c->st.dev.port.ctx, 0, &nv);
+        printf("stage 1: %s accepted through the PSA FWU API (component %u), stage-1 counter %u\n", vs,
+               (unsigned)id, (unsigned)nv);
+        rc = 0;
+    }
+    sim_stage_free(&c->st);
     return rc;
 }
 
@@ -332,6 +432,8 @@ static int st_confirm(const st_opts_t *o)
     sim_chain_t c;
     if (!chain_load(&c, o->file, NULL, NULL, 0))
         return EXIT_USAGE;
+    if (o->fwu)
+        return confirm_via_fwu(&c, o->file);
     molt_err_t e = sim_stage_confirm(&c.st);
     int rc = EXIT_INVALID;
     if (e != MOLT_OK)

@@ -8,8 +8,9 @@
  * PSA_ERROR_BAD_STATE (query: PSA_ERROR_DOES_NOT_EXIST). No heap, no stdio.
  *
  * Variant: reboot needed (install -> STAGED, PSA_SUCCESS_REBOOT), trial
- * supported (TRIAL/REJECTED, accept), non-volatile staging. SWAP mode only
- * (molt_boot_cfg_t.mode == MOLT_MODE_SWAP): the image is staged in SECONDARY
+ * supported (TRIAL/REJECTED, accept), non-volatile staging. Image components
+ * are SWAP (molt_fwu_init/molt_fwu_add) or, for the stage-1 boot code, A/B
+ * REMAP (molt_fwu_add_remap, molt_fwu_ab_t below). SWAP: the image is staged in SECONDARY
  * at molt_boot_staging_offset(); install writes MCUboot's "test" request
  * (molt_request_upgrade), the boot code activates it as a trial, accept
  * confirms it (molt_confirm) and advances the security counter at once.
@@ -67,6 +68,38 @@
 #endif
 
 struct molt_keyrot_cfg; /* molt/keyrot.h */
+struct molt_fwu_comp;
+
+/* An A/B (REMAP) component: the stage-1 boot code behind stage 0
+ * (docs/boot-chain.md; R-ALLUPDATABLE). Its port is stage 0's: PRIMARY and
+ * SECONDARY are the stage-1 slots S1A and S1B, STATUS stage 0's boot record,
+ * the NV counter the stage-1 counter; cfg.mode = MOLT_MODE_REMAP (cfg.stage
+ * MOLT_STAGE_1 for stage 1). molt_fwu_add_remap() (lib/fwu_remap.c) sets the
+ * one hook below, so a build that never adds such a component does not link
+ * the A/B code of the update API.
+ *   download   into the slot that is not confirmed (the one stage 0 would
+ *              activate), the image at offset 0 of the slot, the progress
+ *              record at the start of that slot's trailer sector (as for
+ *              SWAP); a slot's sectors must be uniform below its trailer
+ *              sector, and both slots alike;
+ *   finish     judged as stage 0 will judge it: cfg.stage's BOOT_STAGE mark,
+ *              the component's counter, its port's key table, and newer than
+ *              the confirmed image (REMAP boots only forward: MOLT_E_DOWNGRADE,
+ *              NOT_PERMITTED);
+ *   install    the REMAP trial request in that slot's trailer (STAGED); stage
+ *              0 runs it once as a trial at the next reset (TRIAL);
+ *   accept     sets the trial slot's confirmation flag and advances the
+ *              counter to the running image's at once (UPDATED);
+ *   reject     STAGED: the staged header sector is erased; TRIAL: a FAILED
+ *              record, stage 0 reverts at the next reset (REJECTED);
+ *   query      the version of the image running (the trial's in TRIAL /
+ *              REJECTED, else the confirmed one's).
+ * where: locate c's download slot (c->slot) from stage 0's boot record; *trial
+ * tells a trial runs (c->slot is then the trial slot). MOLT_E_NO_IMAGE when no
+ * stage 1 is recorded as confirmed yet (start is then refused: BAD_STATE). */
+typedef struct molt_fwu_ab {
+    molt_err_t (*where)(struct molt_fwu_comp *c, bool *trial);
+} molt_fwu_ab_t;
 
 /* A key-set component (docs/keys.md "Delivery"; R-ALLUPDATABLE): its "image"
  * is a key-update (molt/keyrot.h), written into RAM (volatile staging:
@@ -128,6 +161,8 @@ typedef struct molt_fwu_comp {
     uint32_t flags;         /* PSA_FWU_FLAG_* configured (molt_fwu_set_flags) */
     struct molt_fwu *fwu;   /* the instance it belongs to (DEPENDENCY TLVs) */
     const molt_fwu_keyset_t *keyset; /* non-NULL: a key-set component (molt_fwu_add_keyset) */
+    const molt_fwu_ab_t *ab; /* non-NULL: an A/B (REMAP) component (molt_fwu_add_remap) */
+    uint8_t slot;           /* the area the download goes to (SWAP: SECONDARY) */
 } molt_fwu_comp_t;
 
 /* Optional data-preserving upgrade (R-KEEPDATA): molt/keepdata.h fills these
@@ -165,6 +200,12 @@ molt_err_t molt_fwu_init(molt_fwu_t *fwu, const molt_port_t *port, const molt_bo
 /* Add component id (a separate port: its own slots, counter and boot result). */
 molt_err_t molt_fwu_add(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_port_t *port,
                         const molt_boot_cfg_t *cfg, const molt_boot_result_t *boot);
+/* Add A/B (REMAP) component id: the stage-1 slots behind stage 0 (molt_fwu_ab_t
+ * above); boot is stage 0's result of this reset (may be NULL). MOLT_E_ARG:
+ * not REMAP mode, bad port, id taken, no room; MOLT_E_LAYOUT: the slots cannot
+ * hold the record, or differ. */
+molt_err_t molt_fwu_add_remap(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_port_t *port,
+                              const molt_boot_cfg_t *cfg, const molt_boot_result_t *boot);
 /* Add key-set component id (molt_fwu_keyset_t above; ks must outlive fwu).
  * MOLT_E_ARG: id taken, no room, or a member missing. */
 molt_err_t molt_fwu_add_keyset(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_fwu_keyset_t *ks);
