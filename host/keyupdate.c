@@ -70,12 +70,10 @@ bool host_keyupdate_replay(const molt_keyring_t *roots, uint32_t threshold, cons
         molt_keyring_t ring;
         if (molt_keyrot_ring(&c, factory, &ring) == MOLT_OK) {
             out->nring = ring.count;
-            for (size_t k = 0; k < ring.count; k++) {
-                const uint8_t *d = ring.keys[k].der;
-                /* added keys live in ws: point them at out->set instead */
-                if (d >= (const uint8_t *)ws && d < (const uint8_t *)(ws + 1))
-                    d = (const uint8_t *)&out->set + (d - (const uint8_t *)&ws->set);
-                out->ring[k] = (molt_key_t){d, ring.keys[k].der_len};
+            for (size_t k = 0; k < ring.count && k < sizeof out->der / sizeof *out->der; k++) {
+                size_t len = ring.keys[k].der_len <= MOLT_KEYROT_MAX_DER ? ring.keys[k].der_len : 0;
+                memcpy(out->der[k], ring.keys[k].der, len);
+                out->ring[k] = (molt_key_t){out->der[k], len};
             }
         }
     }

@@ -6,7 +6,8 @@ both devices at finish (`KEY_RETIRED`: the agent's `verify` event and moltd's re
 an image signed by B installs, a key-update sent again is refused by the devices (`KU_REPLAY`),
 an under-signed one and a new image by A are refused by moltd at upload, and the class's
 rotation keys can no longer be changed. Outcomes are asserted on moltd's API and database, the
-agent's NDJSON events and the device's own key set (`molt sim boot --json` on the chain).
+agent's NDJSON events and the device's own key set (`molt sim keyupdate --json` offering it
+the applied key-update again: a refusal that names the sequence number in force).
 """
 import json
 import os
@@ -103,7 +104,13 @@ def test_fleet_rotation(db, moltd_factory, device, agent, tmp_path):
         return c["id"]
 
     def device_keyset(d):
-        return json.loads(molt("sim", "boot", "-f", sims[d], "-k", a_pub, "--json").stdout)["keyset"]["seq"]
+        """The device's own key set, read by `molt sim keyupdate` offering it ku2 again: a
+        refusal that changes nothing and names the sequence number in force."""
+        p = molt("sim", "keyupdate", "-f", sims[d], "-k", a_pub, *R, "--threshold", "2", "--json", w / "ku2",
+                 check=False)
+        j = json.loads(p.stdout)
+        assert (p.returncode, j["applied"], j["error"]) == (1, False, "KU_REPLAY"), p.stdout
+        return j["seq"]
 
     def last_action(d):
         return call(200, "GET", m.U + "/devices/" + d, A).json()

@@ -19,7 +19,8 @@ typedef struct host_keyset {
     size_t failed;        /* index into kus (n: the candidate) when err != MOLT_OK */
     size_t n;             /* the number of earlier updates given */
     molt_keyset_t set;    /* the set in force after the last update applied */
-    molt_key_t ring[MOLT_KEYROT_MAX_FACTORY + MOLT_KEYROT_MAX_ADDED]; /* that set's keyring; der points into set or factory */
+    molt_key_t ring[MOLT_KEYROT_MAX_FACTORY + MOLT_KEYROT_MAX_ADDED]; /* that set's keyring; der points into der[] */
+    uint8_t der[MOLT_KEYROT_MAX_FACTORY + MOLT_KEYROT_MAX_ADDED][MOLT_KEYROT_MAX_DER]; /* copies: out owns them */
     size_t nring;
 } host_keyset_t;
 
