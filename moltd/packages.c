@@ -20,7 +20,7 @@
 
 static const char *const pkg_cols[] = {"#id",    "sha256",      "sha1",        "md5",     "#size",
                                        "class",  "version",     "#security_counter", "filename", "signer",
-                                       "uploaded_by", "#created", "encryption", "kind", "#keyset_seq"};
+                                       "uploaded_by", "#created", "encryption", "kind", "#sequence"};
 #define PKG_SELECT                                                                                           \
     "SELECT id, sha256, sha1, md5, size, class, version, security_counter, filename, signer, uploaded_by, " \
     "created, encryption, kind, keyset_seq FROM packages"

@@ -80,7 +80,7 @@ def test_fleet_rotation(db, moltd_factory, device, agent, tmp_path):
     gap = call(422, "POST", m.U + "/packages?class=meter", A, rd(w / "ku2", "rb")).json()
     assert gap["reason"] == "KU_GAP", gap
     ku1 = call(201, "POST", m.U + "/packages?class=meter&filename=ku1.mku", A, rd(w / "ku1", "rb")).json()
-    assert (ku1["kind"], ku1["keyset_seq"], ku1["version"], ku1["security_counter"]) == ("keyupdate", 1, "keyset-1", 0)
+    assert (ku1["kind"], ku1["sequence"], ku1["version"], ku1["security_counter"]) == ("keyupdate", 1, "keyset-1", 0)
     assert call(422, "POST", m.U + "/packages?class=meter", A, rd(w / "ku1", "rb")).json()["reason"] == "KU_REPLAY"
     call(409, "PUT", m.U + "/classes/meter/rotation", A, rot,
          body={"error": "the rotation keys of class meter are fixed: it has taken a key-update"})
@@ -138,7 +138,7 @@ def test_fleet_rotation(db, moltd_factory, device, agent, tmp_path):
 
     # key-update 2 retires A
     ku2 = call(201, "POST", m.U + "/packages?class=meter", A, rd(w / "ku2", "rb")).json()
-    assert ku2["keyset_seq"] == 2
+    assert ku2["sequence"] == 2
     campaign(ku2["id"])
     for d in sims:
         evs = run(d)
