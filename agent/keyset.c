@@ -56,6 +56,14 @@ int deploy_keyset(agent_t *a, const char *aid, const offer_t *o, bool *retry)
         ddi_feedback(a, aid, "closed", "failure", why, 0, 0);
         return 0;
     }
+    if (o->no_download || o->no_install) { /* a key-update is kept in RAM only: nothing to do until both are allowed */
+        a->dev.select(a->dev.ctx, AGENT_COMP_IMAGE);
+        say(a, "key-update %s: the server says not now (download %s, update %s)", o->ver, o->dl ? o->dl : "forced",
+            o->up ? o->up : "forced");
+        ev(a, "deferred", "{s:s,s:s,s:s,s:s,s:s?}", "action", aid, "what", o->no_download ? "download" : "install",
+           "version", o->ver, "update", o->up ? o->up : "forced", "maintenance_window", o->mw);
+        return 0;
+    }
     psa_fwu_component_info_t q = ks_query(a);
     uint32_t before = q.version.build;
     if (q.state != PSA_FWU_READY) /* FAILED or UPDATED left by an earlier attempt of this process */

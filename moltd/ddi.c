@@ -707,7 +707,7 @@ int ddi_installed_put(req_t *r)
     db_rows_t p;
     bool ok = Q(srv, &p,
                 "SELECT p.id, d.version FROM packages p JOIN devices d ON d.class = p.class WHERE d.id = $1"
-                " AND p.class = $2 AND p.version = $3",
+                " AND p.class = $2 AND p.version = $3 AND p.kind = 'image'",
                 r->device, n, v) == DB_OK;
     if (ok && p.nrows == 0) {
         tx_end(srv, false);

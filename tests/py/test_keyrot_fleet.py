@@ -185,3 +185,54 @@ def test_fleet_rotation(db, moltd_factory, device, agent, tmp_path):
     assert call(422, "POST", m.U + "/packages?class=meter", A, rd(w / "ku3-one", "rb")).json()["reason"] == "KU_SIG"
     assert m.db.val("SELECT COUNT(*) FROM packages") == n
     assert call(200, "GET", m.U + "/classes/meter/rotation", A).json()["seq"] == 2
+
+
+def test_upload_oracle(db, moltd_factory, tmp_path):
+    """moltd's key-update check at upload against a model of the documented rules that knows
+    nothing of lib/: 24 key-updates (each adding a fresh key and retiring the last one added)
+    with random sequence numbers (the next one, the one in
+    force, older, skipping) and random sets of root signers (1 to 3 of 3, threshold 2), fixed
+    seed. The model: fewer than 2 distinct roots is KU_SIG whatever the number says; then the
+    one in force KU_REPLAY, older KU_ROLLBACK, beyond the next KU_GAP; else accepted and the
+    class moves on by one. Every refusal stores nothing (packages, audit, the class's seq)."""
+    import random
+    rnd = random.Random(1806)
+    w = tmp_path
+    a_pub = keypair(w, "keyA")
+    roots = [keypair(w, "root%d" % i) for i in range(3)]
+    R = sum((["-r", r] for r in roots), [])
+    m = moltd_factory().start()
+    call(201, "POST", m.U + "/signers", A, {"name": "keyA", "pem": rd(a_pub)})
+    call(201, "POST", m.U + "/classes", A, {"name": "c", "signers": ["keyA"]})
+    call(200, "PUT", m.U + "/classes/c/rotation", A, {"roots": [rd(r) for r in roots], "threshold": 2})
+    last = None
+    cur, seen = 0, {"accepted": 0, "KU_SIG": 0, "KU_REPLAY": 0, "KU_ROLLBACK": 0, "KU_GAP": 0}
+    for i in range(24):
+        seq = max(1, cur + rnd.choice([1, 1, 1, 0, -1, 2, 3]))
+        signers = rnd.sample(range(3), rnd.choice([1, 2, 2, 3]))
+        new = keypair(w, "k%d" % i)
+        # each adds a fresh key and retires the one the last accepted update added, so the set
+        # stays within the device's limits (4 added keys in force) over the whole run
+        retire = ["--retire", last] if last else []
+        molt("keyupdate", "make", "--seq", seq, "--add", new, *retire, *R, *sum((["-k", w / ("root%d.pem" % s)] for s in signers), []),
+             "-o", w / ("ku%d" % i))
+        want = ("KU_SIG" if len(signers) < 2 else "KU_REPLAY" if seq == cur else "KU_ROLLBACK" if seq < cur
+                else "KU_GAP" if seq > cur + 1 else None)
+        before = (m.db.val("SELECT COUNT(*) FROM packages"), m.db.val("SELECT COUNT(*) FROM audit"))
+        r = http_upload(m, w / ("ku%d" % i))
+        if want is None:
+            assert r.status == 201, (i, seq, cur, signers, r.body)
+            assert (r.json()["sequence"], r.json()["kind"]) == (seq, "keyupdate")
+            cur, last = cur + 1, new
+            seen["accepted"] += 1
+        else:
+            assert (r.status, r.json()["reason"]) == (422, want), (i, seq, cur, signers, r.body)
+            assert (m.db.val("SELECT COUNT(*) FROM packages"), m.db.val("SELECT COUNT(*) FROM audit")) == before
+            seen[want] += 1
+        assert call(200, "GET", m.U + "/classes/c/rotation", A).json()["seq"] == cur
+    assert all(n > 0 for n in seen.values()), seen  # the seed reaches every outcome
+
+
+def http_upload(m, path):
+    from conftest import http
+    return http("POST", m.U + "/packages?class=c", A, rd(path, "rb"))
