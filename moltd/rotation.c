@@ -150,10 +150,18 @@ static bool rotation_body(req_t *r, json_t *j, json_t **roots_out, uint32_t *thr
 static int rotation_store(req_t *r, const char *cls, json_t *roots, uint32_t thr)
 {
     db_rows_t c = {0}, n = {0};
-    if (Q(r->srv, &c, "SELECT 1 FROM device_classes WHERE name = $1", cls) != DB_OK ||
+    if (Q(r->srv, &c,
+          "SELECT dc.kind, (SELECT COUNT(*) FROM class_signers cs WHERE cs.class = dc.name) FROM device_classes dc"
+          " WHERE dc.name = $1",
+          cls) != DB_OK ||
         Q(r->srv, &n, "SELECT COUNT(*) FROM packages WHERE class = $1 AND kind = 'keyupdate'", cls) != DB_OK)
         return -1;
-    int rc = c.nrows == 0 ? 404 : strcmp(db_cell(&n, 0, 0), "0") != 0 ? 409 : 0;
+    /* a key set extends at most MOLT_KEYROT_MAX_FACTORY factory keys (the class's signers), images only */
+    int rc = c.nrows == 0                                                         ? 404
+             : strcmp(db_cell(&n, 0, 0), "0") != 0                                ? 409
+             : strcmp(db_cell(&c, 0, 0), "mcuboot") != 0 ||
+                       strtoul(db_cell(&c, 0, 1), NULL, 10) > MOLT_KEYROT_MAX_FACTORY ? 422
+                                                                                  : 0;
     db_rows_free(&c);
     db_rows_free(&n);
     if (rc)
@@ -202,6 +210,8 @@ static int rotation_put(req_t *r, const char *cls)
         json_decref(roots);
         return rc == 404   ? http_error(r, 404, "no device class named %s", cls)
                : rc == 409 ? http_error(r, 409, "the rotation keys of class %s are fixed: it has taken a key-update", cls)
+               : rc == 422 ? http_error(r, 422, "class %s: key rotation needs an mcuboot class of at most %u signers", cls,
+                                        MOLT_KEYROT_MAX_FACTORY)
                            : http_db_error(r);
     }
     size_t i;

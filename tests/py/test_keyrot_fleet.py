@@ -68,6 +68,9 @@ def test_fleet_rotation(db, moltd_factory, device, agent, tmp_path):
     call(400, "PUT", m.U + "/classes/meter/rotation", A, {"roots": ["not a key"], "threshold": 1},
          body={"error": "roots[0]: not an ECDSA P-256 public key (PEM)"})
     call(404, "PUT", m.U + "/classes/nosuch/rotation", A, rot, body={"error": "no device class named nosuch"})
+    call(201, "POST", m.U + "/classes", A, {"name": "gw", "signers": ["keyA"], "kind": "swu"})
+    call(422, "PUT", m.U + "/classes/gw/rotation", A, rot,
+         body={"error": "class gw: key rotation needs an mcuboot class of at most 8 signers"})
     assert m.db.val("SELECT COUNT(*) FROM class_roots") == "0"
     ops = "Bearer " + call(201, "POST", m.U + "/tokens", A, {"name": "ops", "role": "operator"}).json()["token"]
     call(403, "PUT", m.U + "/classes/meter/rotation", ops, rot)
