@@ -135,6 +135,7 @@ typedef struct offer {
     const char *ver, *url, *env_url, *msg;
     const char *dl, *up, *mw; /* download / update modes, maintenance window (NULL: forced) */
     bool no_download, no_install;
+    bool keyset;              /* a key-update (chunk part "molt-keyset"): into the key-set component */
     json_int_t size;
 } offer_t;
 json_t *pick_artifact(const agent_t *a, json_t *chunks, json_t **chunk);
@@ -147,6 +148,8 @@ bool version_same(const char *mine, const char *theirs);
 int power_on(agent_t *a, bool cut, const char *reason);
 bool dev_save(agent_t *a);
 int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry);
+/* keyset.c: a key-update offer, through the key-set component */
+int deploy_keyset(agent_t *a, const char *aid, const offer_t *o, bool *retry);
 
 /* --- poll.c --------------------------------------------------------------------------------- */
 int poll_once(agent_t *a, long *sleep_s, bool *error);

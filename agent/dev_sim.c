@@ -9,7 +9,9 @@
  * memory: save() writes it back.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -21,6 +23,7 @@
 #include "molt/enc.h"
 #include "sim_keystore.h"
 #include "sim_port.h"
+#include "sim_stage.h"
 
 typedef struct dev_sim {
     const char *file;
@@ -31,6 +34,13 @@ typedef struct dev_sim {
     molt_boot_cfg_t cfg;
     molt_boot_result_t boot;
     molt_fwu_t fwu;
+    psa_fwu_component_t comp; /* the FWU component the calls reach (select) */
+    sim_stage_t *chain;       /* DEV.chain (molt sim chain): the key set in force; NULL: none */
+    char chain_file[4200];
+    const molt_keyring_t *factory;
+    bool keyset;              /* rotation keys given: the key-set component exists */
+    molt_fwu_keyset_t kset;
+    uint8_t ku_buf[2457];     /* the key-update being written (RAM: a reset drops it) */
 } dev_sim_t;
 
 static dev_sim_t the_sim; /* large (the device): static, and one per process (molt_fwu_bind is global) */
@@ -40,6 +50,10 @@ static bool sim_save(void *ctx)
     dev_sim_t *s = ctx;
     if (sim_device_save(&s->dev, s->file) != MOLT_OK) {
         fprintf(stderr, "molt-agent: %s: cannot write the device file\n", s->file);
+        return false;
+    }
+    if (s->chain && sim_stage_save(s->chain, s->chain_file) != MOLT_OK) {
+        fprintf(stderr, "molt-agent: %s: cannot write the boot chain file\n", s->chain_file);
         return false;
     }
     return true;
@@ -97,27 +111,38 @@ static dev_power_t sim_power_on(void *ctx, long cut_at, agent_boot_t *b, char *w
         snprintf(why, cap, "%s: PSA_FWU_FLAG_ENCRYPTION cannot be set on this device", s->file);
         return DEV_FAIL;
     }
+    if (s->keyset && molt_fwu_add_keyset(&s->fwu, SIM_FWU_COMPONENT_KEYSET, &s->kset) != MOLT_OK) {
+        snprintf(why, cap, "%s: the key-set component cannot be added", s->file);
+        return DEV_FAIL;
+    }
+    s->comp = AGENT_COMP_IMAGE;
     molt_fwu_bind(&s->fwu);
     return DEV_ON;
 }
 
+static bool sim_select(void *ctx, unsigned comp)
+{
+    dev_sim_t *s = ctx;
+    if (comp != AGENT_COMP_IMAGE && !(comp == AGENT_COMP_KEYSET && s->keyset))
+        return false;
+    s->comp = (psa_fwu_component_t)comp;
+    return true;
+}
 static psa_status_t sim_query(void *ctx, psa_fwu_component_info_t *i)
 {
-    (void)ctx;
-    return psa_fwu_query(0, i);
+    return psa_fwu_query(((dev_sim_t *)ctx)->comp, i);
 }
-static psa_status_t sim_start(void *ctx) { (void)ctx; return psa_fwu_start(0, NULL, 0); }
+static psa_status_t sim_start(void *ctx) { return psa_fwu_start(((dev_sim_t *)ctx)->comp, NULL, 0); }
 static psa_status_t sim_write(void *ctx, size_t off, const void *d, size_t n)
 {
-    (void)ctx;
-    return psa_fwu_write(0, off, d, n);
+    return psa_fwu_write(((dev_sim_t *)ctx)->comp, off, d, n);
 }
-static psa_status_t sim_finish(void *ctx) { (void)ctx; return psa_fwu_finish(0); }
+static psa_status_t sim_finish(void *ctx) { return psa_fwu_finish(((dev_sim_t *)ctx)->comp); }
 static psa_status_t sim_install(void *ctx) { (void)ctx; return psa_fwu_install(); }
 static psa_status_t sim_accept(void *ctx) { (void)ctx; return psa_fwu_accept(); }
 static psa_status_t sim_reject(void *ctx) { (void)ctx; return psa_fwu_reject(0); }
 static psa_status_t sim_cancel(void *ctx) { (void)ctx; return psa_fwu_cancel(0); }
-static psa_status_t sim_clean(void *ctx) { (void)ctx; return psa_fwu_clean(0); }
+static psa_status_t sim_clean(void *ctx) { return psa_fwu_clean(((dev_sim_t *)ctx)->comp); }
 
 static bool sim_counter(void *ctx, uint32_t *out)
 {
@@ -211,6 +236,34 @@ static int sim_keys(dev_sim_t *s, const dev_sim_opts_t *o)
     return 0;
 }
 
+/* DEV.chain, when the device has one (molt sim chain): the key set in force,
+ * which every boot and upload judge images against (cfg.keyrot); with the
+ * rotation keys, the key-set FWU component as well. */
+static int sim_chain(dev_sim_t *s, const dev_sim_opts_t *o)
+{
+    snprintf(s->chain_file, sizeof s->chain_file, "%s.chain", o->file);
+    if (access(s->chain_file, F_OK) != 0) {
+        if (o->roots && o->roots->count)
+            return fprintf(stderr, "molt-agent: %s: no boot chain file (molt sim chain): no key set to update\n",
+                           s->chain_file), 2;
+        return 0;
+    }
+    sim_res_t why = SIM_OK;
+    s->chain = calloc(1, sizeof *s->chain);
+    if (!s->chain || sim_stage_load(s->chain, s->chain_file, NULL, o->roots, o->threshold, &why) != MOLT_OK) {
+        fprintf(stderr, "molt-agent: %s: %s\n", s->chain_file, why == SIM_OK ? "not a boot chain" : sim_res_str(why));
+        free(s->chain);
+        s->chain = NULL;
+        return 2;
+    }
+    s->cfg.keyrot = &s->chain->keyrot;
+    s->factory = o->ring;
+    s->keyset = o->roots && o->roots->count && o->threshold;
+    s->kset = (molt_fwu_keyset_t){&s->chain->keyrot, s->factory, s->ku_buf, sizeof s->ku_buf, AGENT_COMP_IMAGE,
+                                molt_keyrot_check, molt_keyrot_apply, molt_keyrot_load};
+    return 0;
+}
+
 int dev_sim_open(agent_device_t *dev, const dev_sim_opts_t *o)
 {
     dev_sim_t *s = &the_sim;
@@ -227,7 +280,10 @@ int dev_sim_open(agent_device_t *dev, const dev_sim_opts_t *o)
     s->cfg.mode = (molt_boot_mode_t)s->dev.layout.mode;
     s->cfg.downgrade_prevention = false;
     s->cfg.awdt = sim_awdt_cfg(&s->dev.aw); /* NULL: no watchdog provisioned */
-    *dev = (agent_device_t){.ctx = s, .power_on = sim_power_on, .save = sim_save, .query = sim_query,
+    if ((rc = sim_chain(s, o)) != 0)
+        return rc;
+    *dev = (agent_device_t){.ctx = s, .power_on = sim_power_on, .save = sim_save, .select = sim_select,
+                            .query = sim_query,
                             .start = sim_start, .write = sim_write, .finish = sim_finish, .install = sim_install,
                             .accept = sim_accept, .reject = sim_reject, .cancel = sim_cancel, .clean = sim_clean,
                             .security_counter = sim_counter, .attest = sim_attest, .slot_digest = sim_slot_digest};
@@ -247,4 +303,9 @@ void dev_sim_close(agent_device_t *dev)
     dev_sim_t *s = dev->ctx;
     sim_device_free(&s->dev);
     sim_keystore_free(&s->ks);
+    if (s->chain) {
+        sim_stage_free(s->chain);
+        free(s->chain);
+        s->chain = NULL;
+    }
 }

@@ -24,6 +24,9 @@
 #include "molt/fwu.h"
 #include "molt/verify.h"
 
+#define AGENT_COMP_IMAGE 0u
+#define AGENT_COMP_KEYSET 2u /* SIM_FWU_COMPONENT_KEYSET on the simulator */
+
 /* What the boot code decided at the last power-on. */
 typedef struct agent_boot {
     char running[48]; /* version of the running image, "1.2.3+4" */
@@ -52,7 +55,12 @@ typedef struct agent_device {
     /* Persist the device's state (a simulator's device file; a real device: no-op). */
     bool (*save)(void *ctx);
 
-    /* The PSA Firmware Update API for the one component (0) the agent updates. */
+    /* Which PSA FWU component the calls below reach: AGENT_COMP_IMAGE (0, the
+     * application; the default after power_on) or AGENT_COMP_KEYSET (the key
+     * set, docs/keys.md "Delivery"). false: the device has no such component;
+     * NULL: only the application. */
+    bool (*select)(void *ctx, unsigned component);
+    /* The PSA Firmware Update API for the selected component. */
     psa_status_t (*query)(void *ctx, psa_fwu_component_info_t *info);
     psa_status_t (*start)(void *ctx);
     psa_status_t (*write)(void *ctx, size_t offset, const void *chunk, size_t len);
@@ -91,6 +99,8 @@ typedef struct dev_sim_opts {
     const char *const *enc_keys; /* PEM/DER private encryption keys (--enc-key) */
     int nenc;
     bool require_enc;          /* PSA_FWU_FLAG_ENCRYPTION */
+    const molt_keyring_t *roots; /* rotation keys (--root); NULL: the device takes no key-update */
+    uint32_t threshold;        /* --threshold */
 } dev_sim_opts_t;
 
 /* Load the device file; 0 on success, else prints a one-line error and returns 2. */

@@ -338,6 +338,8 @@ int deploy(agent_t *a, const char *aid, json_t *dep, bool *retry)
     if (!offer_usable(a, aid, &o))
         return 0;
     offer_notify(a, aid, &o);
+    if (o.keyset)
+        return deploy_keyset(a, aid, &o, retry);
     if (!envelope_first(a, aid, &o, retry))
         return 0;
     for (int guard = 0; guard < 16; guard++) {

@@ -43,6 +43,7 @@
 #include <openssl/x509.h>
 
 #include "agent.h"
+#include "molt/keyrot.h"
 #include "molt_host/util.h"
 
 #define MAX_KEYS 8
@@ -126,6 +127,8 @@ static int usage(FILE *out, int rc)
             "                  [--tickets] [--time-scale N] [--block drop|ignore]\n"
             "                  [--artifact NAME] [--defer-attempt] [--consent yes|no]\n"
             "                  [--ca-file CA.pem] [--client-cert CERT.pem [--client-key KEY.pem]]\n"
+            "                  [--root ROOT_PUB ... --threshold T]\n"
+            "  (--root, --threshold: the rotation keys of DEV.chain's key set; key-updates then install)\n"
             "  (--client-cert: the device authenticates by certificate; --token is then optional)\n"
             "  (--events: one JSON object per line for every step, to FILE or - for stdout; docs/agent.md)\n");
     return rc;
@@ -146,6 +149,9 @@ static bool num(const char *s, long min, long max, long *out)
 typedef struct opts {
     molt_key_t keys[MAX_KEYS];
     molt_keyring_t ring;
+    molt_key_t roots[MOLT_KEYROT_MAX_SIG * 4];
+    molt_keyring_t root_ring;
+    long threshold;
     const char *enc_keys[MAX_ENC];
     int nenc;
     ddi_tls_t tls;
@@ -155,7 +161,7 @@ typedef struct opts {
 
 enum { O_SERVER = 256, O_ID, O_TOKEN, O_TENANT, O_ONCE, O_MAXP, O_HCMD, O_HFAIL, O_DROP, O_CUT, O_BACK, O_MSLEEP,
        O_QUIET, O_UNTIL, O_MAXERR, O_RATE, O_ENCKEY, O_ENVDIR, O_REQENC, O_TICKETS, O_TSCALE, O_BLOCK, O_ART,
-       O_DEFER, O_CONSENT, O_CAFILE, O_CCERT, O_CKEY, O_EVENTS, O_HELP };
+       O_DEFER, O_CONSENT, O_CAFILE, O_CCERT, O_CKEY, O_EVENTS, O_HELP, O_ROOT, O_THR };
 
 static const struct option long_opts[] = {
     {"file", required_argument, 0, 'f'},         {"key", required_argument, 0, 'k'},
@@ -175,6 +181,7 @@ static const struct option long_opts[] = {
     {"consent", required_argument, 0, O_CONSENT},
     {"ca-file", required_argument, 0, O_CAFILE}, {"client-cert", required_argument, 0, O_CCERT},
     {"client-key", required_argument, 0, O_CKEY}, {"events", required_argument, 0, O_EVENTS},
+    {"root", required_argument, 0, O_ROOT},     {"threshold", required_argument, 0, O_THR},
     {"help", no_argument, 0, O_HELP},
     {0, 0, 0, 0}};
 
@@ -211,6 +218,15 @@ static int opt_choice(agent_t *a, opts_t *o, int c, const char *arg)
             return die("%s: not a PEM public key", arg);
         o->ring.count++;
         return 0;
+    case O_ROOT:
+        if (o->root_ring.count >= sizeof o->roots / sizeof *o->roots)
+            return die("at most %zu --root keys", sizeof o->roots / sizeof *o->roots);
+        if (!load_key(arg, &o->roots[o->root_ring.count]))
+            return die("%s: not a PEM public key", arg);
+        o->root_ring.count++;
+        return 0;
+    case O_THR:
+        return num(arg, 1, MOLT_KEYROT_MAX_SIG, &o->threshold) ? 0 : die("--threshold: 1 to %u", MOLT_KEYROT_MAX_SIG);
     case O_ENCKEY:
         if (o->nenc >= MAX_ENC)
             return die("at most 3 --enc-key (one P-256, one X25519, one RSA-2048)");
@@ -289,6 +305,8 @@ static int parse_opts(agent_t *a, opts_t *o, int argc, char **argv)
             return die("%s: %s", files[i], strerror(errno));
     if (o->ring.count == 0)
         return die("-k PUB is required (the device's trusted signing keys)");
+    if ((o->root_ring.count == 0) != (o->threshold == 0))
+        return die("--root and --threshold go together (the rotation keys of the device's key set)");
     if ((a->env_dir || a->require_enc) && o->nenc == 0)
         return die("%s needs --enc-key (the device's decryption key)", a->env_dir ? "--envelope-dir" : "--require-encryption");
     if (o->events && !ev_open(o->events))
@@ -301,7 +319,9 @@ static int setup_device(agent_t *a, opts_t *o)
 {
     static char env_dir[1100];
     o->ring.keys = o->keys;
-    dev_sim_opts_t so = {a->file, &o->ring, o->enc_keys, o->nenc, a->require_enc};
+    o->root_ring.keys = o->roots;
+    dev_sim_opts_t so = {a->file, &o->ring, o->enc_keys, o->nenc, a->require_enc,
+                         o->root_ring.count ? &o->root_ring : NULL, (uint32_t)o->threshold};
     int rc = dev_sim_open(&a->dev, &so);
     if (rc)
         return rc;

@@ -132,4 +132,6 @@ void offer_read(const agent_t *a, json_t *dep, offer_t *o)
     o->env_url = link_href(links, "molt-key-envelope");
     o->size = json_integer_value(json_object_get(o->art, "size"));
     o->msg = chunk_message(o->chunk);
+    const char *part = json_string_value(json_object_get(o->chunk, "part"));
+    o->keyset = part && strcmp(part, "molt-keyset") == 0;
 }

@@ -13,6 +13,7 @@
 #include <psa/crypto.h>
 
 #include "molt/keyrot.h"
+#include "molt_host/keyupdate.h"
 #include "molt/verify.h"
 
 static const uint8_t k_spki[26] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
@@ -121,11 +122,15 @@ int main(void)
     printf("== key rotation (ECDSA P-256 rotation keys, threshold 2; %d factory keys; host) ==\n", NF);
     printf("RAM workspace the port provides (molt_keyrot_ws_t): %zu bytes\n", sizeof ws);
     memset(g_mem, 0xff, sizeof g_mem);
-    uint8_t ku[1024];
+    static uint8_t ku_all[8][1024];
+    size_t ku_len[8];
+    uint8_t *ku;
     double t_apply = 0;
     unsigned ops = 0, bytes = 0;
     for (uint32_t s = 1; s <= 8; s++) {
+        ku = ku_all[s - 1];
         size_t n = make_ku(ku, s, &add[s - 1], s >= 2 ? &add[s - 2] : NULL, roots);
+        ku_len[s - 1] = n;
         g_writes = g_erases = g_bytes = 0;
         double t0 = now();
         if (molt_keyrot_apply(&c, &factory, ku, n, NULL) != MOLT_OK)
@@ -149,5 +154,20 @@ int main(void)
     double t_ring = (now() - t0) / RUNS;
     printf("key set in force (%u retired, %u added): molt_keyrot_ring per judgement: %.1f us\n", ws.set.n_retired,
            ws.set.n_added, t_ring * 1e6);
+
+    /* moltd's check (host/keyupdate.c): a class's key set rebuilt from its n stored
+     * key-updates on every key-update upload and every image upload of a rotated class. */
+    static host_keyset_t hk;
+    const uint8_t *kus[8];
+    for (int i = 0; i < 8; i++)
+        kus[i] = ku_all[i];
+    for (size_t n = 1; n <= 8; n *= 2) {
+        t0 = now();
+        for (int i = 0; i < 5; i++)
+            if (!host_keyupdate_replay(&rootring, 2, &factory, kus, ku_len, n, NULL, 0, &hk) || hk.err != MOLT_OK)
+                return 2;
+        printf("moltd: the class's key set rebuilt from %zu stored key-update%s: %.2f ms\n", n, n == 1 ? "" : "s",
+               (now() - t0) / 5 * 1e3);
+    }
     return 0;
 }

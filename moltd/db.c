@@ -164,6 +164,19 @@ static const step_t steps[] = {
      " WHERE au.object = CAST(campaign_steps.campaign_id AS TEXT) AND (au.what = 'campaign.resume'"
      " OR (au.what = 'campaign.step' AND au.detail LIKE 'step ' || CAST(campaign_steps.step + 1 AS TEXT) || ' of %')));\n",
      NULL},
+    /* 7: trusted-key rotation (issue 18): a class's rotation (root) keys and
+     * threshold, fixed once it has taken a key-update; a package's kind (image or
+     * keyupdate, an MKU1 key-update) and the key-set sequence it makes; the
+     * sequence each device reported in its feedback. */
+    {"CREATE TABLE class_rotation (class TEXT PRIMARY KEY REFERENCES device_classes(name),"
+     " threshold INTEGER NOT NULL CHECK (threshold >= 1), updated BIGINT NOT NULL);\n"
+     "CREATE TABLE class_roots (class TEXT NOT NULL REFERENCES device_classes(name), idx INTEGER NOT NULL,"
+     " der_hex TEXT NOT NULL, pem TEXT NOT NULL, PRIMARY KEY (class, idx));\n"
+     "ALTER TABLE packages ADD COLUMN kind TEXT NOT NULL DEFAULT 'image';\n"
+     "ALTER TABLE packages ADD COLUMN keyset_seq BIGINT;\n"
+     "CREATE UNIQUE INDEX packages_keyset ON packages (class, keyset_seq);\n"
+     "ALTER TABLE devices ADD COLUMN keyset_seq BIGINT;\n",
+     NULL},
 };
 
 int db_schema_latest(void)

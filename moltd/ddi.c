@@ -114,7 +114,7 @@ int ddi_poll_base(req_t *r)
 #define ACT_SELECT                                                                                          \
     "SELECT a.id, a.state, a.notified, a.version_before, c.id, c.message, p.id, p.version, p.sha256,"      \
     " p.sha1, p.md5, p.size, p.filename, p.class, p.security_counter, p.encryption, d.enc_key, a.step,"    \
-    " c.ddi, a.confirmed"                                                                                   \
+    " c.ddi, a.confirmed, p.kind, p.keyset_seq"                                                             \
     " FROM actions a"                                                                                      \
     " JOIN campaigns c ON c.id = a.campaign_id JOIN packages p ON p.id = c.package_id"                    \
     " JOIN devices d ON d.id = a.device_id WHERE a.id = $1 AND a.device_id = $2"
@@ -158,7 +158,12 @@ static json_t *deployment_json_as(req_t *r, const char *aid, const db_rows_t *a,
         if (envelope_capable(db_cell(a, 0, 16)))
             json_object_set_new(links, "molt-key-envelope", href(base, "/molt/keyEnvelope/", aid, NULL));
     }
-    json_t *chunk = json_pack("{s:s,s:s,s:s,s:o,s:[o]}", "part", "os", "version", db_cell(a, 0, 7), "name",
+    /* A key-update (kind keyupdate) is the chunk part "molt-keyset": the agent
+     * installs it into the key-set component, not an image slot (docs/agent.md). */
+    bool ku = db_cell(a, 0, 20) && strcmp(db_cell(a, 0, 20), "keyupdate") == 0;
+    if (ku)
+        json_array_append_new(meta, json_pack("{s:s,s:s}", "key", "molt.keyset_seq", "value", db_cell(a, 0, 21)));
+    json_t *chunk = json_pack("{s:s,s:s,s:s,s:o,s:[o]}", "part", ku ? "molt-keyset" : "os", "version", db_cell(a, 0, 7), "name",
                               db_cell(a, 0, 13), "metadata", meta, "artifacts", art);
     modes_t m;
     rollout_modes(db_cell(a, 0, 18), &m);
@@ -379,6 +384,23 @@ typedef struct feedback {
     char det[1024], now[24];
 } feedback_t;
 
+/* "keyset N" in a feedback's details (molt-agent writes it after a key-update):
+ * N as decimal text in a static buffer, else dflt. */
+static const char *reported_keyset(const char *det, const char *dflt)
+{
+    static _Thread_local char n[16];
+    const char *p = strstr(det, "keyset ");
+    unsigned long v;
+    char *end;
+    if (!p || p[7] < '0' || p[7] > '9')
+        return dflt;
+    v = strtoul(p + 7, &end, 10);
+    if (end - (p + 7) > 9)
+        return dflt;
+    snprintf(n, sizeof n, "%lu", v);
+    return n;
+}
+
 /* After the action's state changed: the step's counters, the device's version,
  * actionHistory (the last ACTION_MESSAGES_MAX kept), the audit record (who,
  * what, when, the version before and after), the campaign's next step. */
@@ -388,8 +410,13 @@ static bool feedback_record(req_t *r, const feedback_t *f, const db_rows_t *a, c
     const char *cid = db_cell(a, 0, 4), *before = db_cell(a, 0, 3), *ver = db_cell(a, 0, 7);
     bool failed = strcmp(e->to, "failure") == 0;
     bool ok = !e->closes || step_count(srv, cid, db_cell(a, 0, 17), -1, failed) == DB_OK;
-    if (ok && e->installs)
+    bool ku = db_cell(a, 0, 20) && strcmp(db_cell(a, 0, 20), "keyupdate") == 0;
+    if (ok && e->installs && !ku)
         ok = Q(srv, NULL, "UPDATE devices SET version = $2, config_wanted = 1 WHERE id = $1", r->device, ver) == DB_OK;
+    if (ok && e->installs && ku) /* the key set the device reports in force (details "keyset N"), else the update's */
+        ok = Q(srv, NULL, "UPDATE devices SET keyset_seq = $2 WHERE id = $1", r->device, reported_keyset(f->det, db_cell(a, 0, 21))) == DB_OK;
+    if (ku)
+        ver = before;
     ok = ok &&
          Q(srv, NULL, "INSERT INTO action_messages (action_id, at, execution, message) VALUES ($1, $2, $3, $4)", f->aid,
            f->now, f->exec, f->det) == DB_OK &&
@@ -680,7 +707,7 @@ int ddi_installed_put(req_t *r)
     db_rows_t p;
     bool ok = Q(srv, &p,
                 "SELECT p.id, d.version FROM packages p JOIN devices d ON d.class = p.class WHERE d.id = $1"
-                " AND p.class = $2 AND p.version = $3",
+                " AND p.class = $2 AND p.version = $3 AND p.kind = 'image'",
                 r->device, n, v) == DB_OK;
     if (ok && p.nrows == 0) {
         tx_end(srv, false);

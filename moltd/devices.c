@@ -80,7 +80,7 @@ int devices_create(req_t *r)
     "SELECT d.id, d.class, d.version, d.attested_version, d.last_seen, d.attributes,"                          \
     " (SELECT a.id FROM actions a WHERE a.device_id = d.id ORDER BY a.id DESC LIMIT 1),"                      \
     " (SELECT a.campaign_id FROM actions a WHERE a.device_id = d.id ORDER BY a.id DESC LIMIT 1),"             \
-    " (SELECT a.state FROM actions a WHERE a.device_id = d.id ORDER BY a.id DESC LIMIT 1) FROM devices d"
+    " (SELECT a.state FROM actions a WHERE a.device_id = d.id ORDER BY a.id DESC LIMIT 1), d.keyset_seq FROM devices d"
 
 static json_t *device_json(const db_rows_t *rows, size_t i)
 {
@@ -96,6 +96,9 @@ static json_t *device_json(const db_rows_t *rows, size_t i)
                                         "campaign", (json_int_t)strtoll(db_cell(rows, i, 7), NULL, 10), "state",
                                         db_cell(rows, i, 8))
                             : json_null());
+    /* the key set the device last reported in force (a key-update's feedback); null: never */
+    json_object_set_new(o, "keyset_seq",
+                        db_cell(rows, i, 9) ? json_integer(strtoll(db_cell(rows, i, 9), NULL, 10)) : json_null());
     return o;
 }
 

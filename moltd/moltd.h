@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "molt_host/util.h" /* host_hex: the host utility */
+#include "molt_host/keyupdate.h"
 #include "db.h"
 #include "molt/image.h"
 
@@ -264,6 +265,15 @@ bool pkg_parse_pem(const char *pem, uint8_t **der, size_t *der_len, const char *
 char *signer_cert_key(const char *pem, char *subject, size_t cap);
 /* A PEM public (or private) key as OpenSSL's; NULL if it is not one. */
 EVP_PKEY *pkg_pem_key(const char *pem);
+
+/* --- rotation.c: trusted-key rotation (docs/keys.md "Delivery") -------------- */
+/* /api/v1/classes/{name}/rotation (PUT admin, GET viewer) */
+bool rotation_match(const req_t *r);
+int rotation_dispatch(req_t *r);
+/* The class's key set: its signers (the factory table) moved forward by its
+ * stored key-updates, then by cand (may be NULL), all through lib/. 0 done
+ * (out->err: lib/'s verdict), 1 the class has no rotation keys, -1 failure. */
+int class_keyset(moltd_t *srv, const char *cls, const uint8_t *cand, size_t cand_len, host_keyset_t *out);
 
 /* --- swu.c: SWUpdate packages ------------------------------------------------ */
 /* Parse the cpio archive at path, verify sw-description's CMS signature against

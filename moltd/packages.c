@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -19,10 +20,10 @@
 
 static const char *const pkg_cols[] = {"#id",    "sha256",      "sha1",        "md5",     "#size",
                                        "class",  "version",     "#security_counter", "filename", "signer",
-                                       "uploaded_by", "#created", "encryption"};
+                                       "uploaded_by", "#created", "encryption", "kind", "#sequence"};
 #define PKG_SELECT                                                                                           \
     "SELECT id, sha256, sha1, md5, size, class, version, security_counter, filename, signer, uploaded_by, " \
-    "created, encryption FROM packages"
+    "created, encryption, kind, keyset_seq FROM packages"
 
 /* One upload on its way into the store. */
 typedef struct upload {
@@ -30,6 +31,8 @@ typedef struct upload {
     uint8_t ck[32];               /* the content key of an encrypted package */
     size_t ck_len;
     bool swu;                     /* the class's kind is swu */
+    bool ku;                      /* the upload is a key-update (MKU1), of an mcuboot class */
+    char signer[96];              /* who vouched: a registered signer's name, or a key of the key set */
     db_rows_t keys;               /* the class's signers: name, der_hex, pem */
     db_rows_t max;                /* the class's latest package: version, version_key, security_counter */
     pkg_info_t info;
@@ -90,6 +93,86 @@ bool packages_precheck(req_t *r, int *ret)
     return true;
 }
 
+/* Does the upload start with a key-update's magic ("MKU1", include/molt/keyrot.h)? */
+static bool is_keyupdate(const char *path)
+{
+    char m[4] = {0};
+    FILE *f = fopen(path, "rb");
+    bool ku = f && fread(m, 1, 4, f) == 4 && memcmp(m, MOLT_KEYROT_MAGIC, 4) == 0;
+    if (f)
+        fclose(f);
+    return ku;
+}
+
+/* A key-update: lib/'s verdict on it after the class's earlier ones, with the
+ * class's rotation keys and threshold (rotation.c). 422 with the KU_* reason. */
+static bool upload_verify_ku(req_t *r, upload_t *u, int *ret)
+{
+    void *map = NULL;
+    int m = pkg_map(r->tmp_path, 4096, &u->info, &map);
+    if (m != 0)
+        return *ret = m < 0 ? http_error(r, 500, "%s", u->info.why)
+                            : http_json(r, 422, json_pack("{s:s,s:s}", "error", "not a key-update: longer than 4096 bytes",
+                                                          "reason", "KU_FORMAT")),
+               false;
+    host_keyset_t *ks = malloc(sizeof *ks);
+    int rc = ks ? class_keyset(r->srv, u->cls, map, (size_t)u->info.size, ks) : -1;
+    munmap(map, (size_t)u->info.size);
+    if (rc == 0 && ks->err != MOLT_OK && ks->failed < ks->n) { /* a stored one: the store is damaged */
+        *ret = http_error(r, 500, "the class's stored key-update %zu no longer applies: %s", ks->failed + 1,
+                          molt_err_name(ks->err));
+        rc = -2;
+    } else if (rc == 0 && ks->err != MOLT_OK) {
+        const char *why = molt_err_str(ks->err), *name = molt_err_name(ks->err);
+        *ret = http_json(r, 422, json_pack("{s:s,s:s}", "error", why, "reason", name));
+    } else if (rc == 0) {
+        u->ku = true;
+        snprintf(u->info.version, sizeof u->info.version, "keyset-%u", ks->set.seq);
+        snprintf(u->info.version_key, sizeof u->info.version_key, "keyset.%010u", ks->set.seq);
+        snprintf(u->signer, sizeof u->signer, "rotation keys of %s", u->cls);
+    } else if (rc != -2) {
+        *ret = rc > 0 ? http_error(r, 409, "class %s has no rotation keys (PUT /api/v1/classes/%s/rotation)", u->cls, u->cls)
+                      : http_error(r, 500, "cannot read the class's key set");
+    }
+    free(ks);
+    return rc == 0 && u->ku;
+}
+
+/* An image (mcuboot class): lib/'s molt_verify with the class's signer keys,
+ * or, once the class has taken a key-update, with the key set in force. */
+static int image_check(req_t *r, upload_t *u, uint8_t **der, size_t *der_len, size_t nkeys)
+{
+    moltd_t *srv = r->srv;
+    host_keyset_t *ks = calloc(1, sizeof *ks);
+    int rc = ks ? class_keyset(srv, u->cls, NULL, 0, ks) : -1;
+    if (rc < 0 || (rc == 0 && ks->err != MOLT_OK)) {
+        free(ks);
+        snprintf(u->info.why, sizeof u->info.why, "cannot read the class's key set");
+        return -1;
+    }
+    bool rotated = rc == 0 && ks->set.seq > 0;
+    const uint8_t *kd[16];
+    size_t kl[16], n = rotated ? ks->nring : nkeys;
+    for (size_t i = 0; i < n && i < 16; i++) {
+        kd[i] = rotated ? ks->ring[i].der : der[i];
+        kl[i] = rotated ? ks->ring[i].der_len : der_len[i];
+    }
+    pthread_mutex_lock(&srv->crypto_lock); /* lib/ verifies: one at a time (no global database lock any more) */
+    int v = pkg_check(r->tmp_path, kd, kl, n < 16 ? n : 16, u->ckh ? u->ck : NULL, u->ck_len, &u->info);
+    pthread_mutex_unlock(&srv->crypto_lock);
+    if (v == 0 && rotated) { /* name the signer: a registered one, or the key set's key id */
+        size_t s = (size_t)u->info.signer;
+        char id[65];
+        sha256_hex(kd[s], kl[s], id);
+        snprintf(u->signer, sizeof u->signer, "key-set key %.16s", id);
+        for (size_t i = 0; i < nkeys; i++)
+            if (der[i] && der_len[i] == kl[s] && memcmp(der[i], kd[s], kl[s]) == 0)
+                snprintf(u->signer, sizeof u->signer, "%s", db_cell(&u->keys, i, 0));
+    }
+    free(ks);
+    return v;
+}
+
 /* Lock the class row, read its signers and verify the upload with them: 0 valid,
  * else the answer (refusal or failure). Uploads to one class are serialised
  * across instances (the class row is locked till commit), so R-DEPLOY-VERSION
@@ -112,6 +195,8 @@ static bool upload_verify(req_t *r, upload_t *u, int *ret)
         return *ret = http_db_error(r), false;
     if (u->keys.nrows == 0)
         return *ret = http_error(r, 400, "class: no device class named %s", u->cls), false;
+    if (!u->swu && is_keyupdate(r->tmp_path))
+        return upload_verify_ku(r, u, ret);
     uint8_t *der[16] = {0};
     size_t der_len[16] = {0}, nkeys = u->keys.nrows < 16 ? u->keys.nrows : 16;
     for (size_t i = 0; i < nkeys; i++)
@@ -123,13 +208,13 @@ static bool upload_verify(req_t *r, upload_t *u, int *ret)
             pems[i] = db_cell(&u->keys, i, 2);
         v = swu_check(r->tmp_path, pems, nkeys, !srv->test_unverified_swu, &u->info);
     } else {
-        pthread_mutex_lock(&srv->crypto_lock); /* lib/ verifies: one at a time (no global database lock any more) */
-        v = pkg_check(r->tmp_path, (const uint8_t *const *)der, der_len, nkeys, u->ckh ? u->ck : NULL, u->ck_len,
-                      &u->info);
-        pthread_mutex_unlock(&srv->crypto_lock);
+        v = image_check(r, u, der, der_len, nkeys);
     }
     for (size_t i = 0; i < nkeys; i++)
         free(der[i]);
+    if (v == 0 && !u->signer[0])
+        snprintf(u->signer, sizeof u->signer, "%s",
+                 u->info.signer >= 0 ? db_cell(&u->keys, (size_t)u->info.signer, 0) : "(unverified: test mode)");
     if (v != 0)
         *ret = v < 0 ? http_error(r, 500, "%s", u->info.why)
                      : http_json(r, 422, json_pack("{s:s,s:s}", "error", u->info.why, "reason", u->info.why_name));
@@ -167,12 +252,12 @@ static bool upload_known(req_t *r, const upload_t *u, int *ret)
 static int version_rule(moltd_t *srv, upload_t *u, char *detail, size_t cap)
 {
     if (Q(srv, &u->max,
-          "SELECT version, version_key, security_counter FROM packages WHERE class = $1"
+          "SELECT version, version_key, security_counter FROM packages WHERE class = $1 AND kind = 'image'"
           " ORDER BY version_key DESC LIMIT 1",
           u->cls) != DB_OK)
         return -1;
     db_rows_t maxc = {0};
-    if (Q(srv, &maxc, "SELECT MAX(security_counter) FROM packages WHERE class = $1", u->cls) != DB_OK)
+    if (Q(srv, &maxc, "SELECT MAX(security_counter) FROM packages WHERE class = $1 AND kind = 'image'", u->cls) != DB_OK)
         return -1;
     long long top_cnt = maxc.nrows && db_cell(&maxc, 0, 0) ? strtoll(db_cell(&maxc, 0, 0), NULL, 10) : -1;
     db_rows_free(&maxc);
@@ -185,6 +270,8 @@ static int version_rule(moltd_t *srv, upload_t *u, char *detail, size_t cap)
 
 static bool upload_version_ok(req_t *r, upload_t *u, int *ret)
 {
+    if (u->ku) /* a key-update's order is its sequence number, checked by lib/ */
+        return true;
     char d[64];
     int v = version_rule(r->srv, u, d, sizeof d);
     if (v < 0)
@@ -207,21 +294,23 @@ static bool upload_record(req_t *r, upload_t *u, int *ret)
     char size[24], cnt[16], now[24], defname[160];
     snprintf(size, sizeof size, "%llu", (unsigned long long)info->size);
     snprintf(cnt, sizeof cnt, "%u", info->sec_cnt);
-    snprintf(defname, sizeof defname, "%s-%s.%s", u->cls, info->version, u->swu ? "swu" : "bin");
+    snprintf(defname, sizeof defname, "%s-%s.%s", u->cls, info->version, u->swu ? "swu" : u->ku ? "mku" : "bin");
     for (char *p = defname; *p; p++)
         if (*p == '+')
             *p = '_';
     now_str(now, sizeof now);
     db_rows_t id;
     /* info->signer < 0 only in the test-only mode that skips an swu package's checks */
-    const char *signer = info->signer >= 0 ? db_cell(&u->keys, (size_t)info->signer, 0) : "(unverified: test mode)",
-               *enc = info->encryption[0] ? info->encryption : NULL;
+    char seq[16];
+    snprintf(seq, sizeof seq, "%s", u->ku ? info->version + 7 : "");
+    const char *signer = u->signer, *enc = info->encryption[0] ? info->encryption : NULL;
     if (Q(srv, &id,
           "INSERT INTO packages (sha256, sha1, md5, size, class, version, version_key, security_counter, filename,"
-          " signer, uploaded_by, created, encryption) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+          " signer, uploaded_by, created, encryption, kind, keyset_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+          " $12, $13, $14, $15)"
           " ON CONFLICT (sha256) DO NOTHING RETURNING id",
           info->sha256, info->sha1, info->md5, size, u->cls, info->version, info->version_key, cnt,
-          u->fname ? u->fname : defname, signer, r->actor, now, enc) != DB_OK)
+          u->fname ? u->fname : defname, signer, r->actor, now, enc, u->ku ? "keyupdate" : "image", u->ku ? seq : NULL) != DB_OK)
         return *ret = http_db_error(r), false;
     if (id.nrows == 0) { /* the same bytes committed meanwhile by another instance, for another class */
         db_rows_free(&id);

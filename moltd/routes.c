@@ -134,6 +134,8 @@ int mgmt_dispatch(req_t *r)
         return http_error(r, 404, "no such resource");
     if (ticket_mgmt_match(r)) /* ticket key, ticket policies, quarantine (ticket.c) */
         return ticket_mgmt_dispatch(r);
+    if (rotation_match(r)) /* rotation keys of a class (rotation.c) */
+        return rotation_dispatch(r);
     bool admin = strcmp(t.what, "signers") == 0 || strcmp(t.what, "classes") == 0;
     if (strcmp(t.what, "tokens") == 0 && (r->nseg == 3 || r->nseg == 4))
         ret = route_admin(r, &t);

@@ -14,7 +14,9 @@
 # tampered package from a rogue mirror, a rollback upload and a v2 that fails its
 # health check on one device; the second table is device, version before and
 # after, attested version, outcome. Section 18: moltd signs deferral tickets, and a device whose
-# application ignores updates reaches v2 through its watchdog's recovery (R-AVAIL). Then the dashboard's URL (moltd's /ui/) and tokens to log in
+# application ignores updates reaches v2 through its watchdog's recovery (R-AVAIL). Section 19: a class
+# takes a trusted-key rotation through moltd and the agent (add key B, retire key A), after which
+# A's image is refused by every device (R-ALLUPDATABLE). Then the dashboard's URL (moltd's /ui/) and tokens to log in
 # with; KEEP=1 keeps moltd running until Ctrl-C (make demo KEEP=1).
 set -uo pipefail
 build=${1:?usage: scripts/demo.sh BUILD_DIR}
@@ -273,6 +275,54 @@ record "dev-f: the watchdog fires, recovery boot" "yes yes" \
 record "dev-f: runs after recovery (attested)" "2.0.0+0 2.0.0+0" \
        "$("$molt" sim state -f dev-f.sim -k vendor.pub.pem --json | jq -r .would_boot.version) $(api "$S/api/v1/devices/dev-f" | jq -r .attested_version)"
 record "dev-f: out of recovery" false "$("$molt" sim watchdog -f dev-f.sim --status --json | jq -r .recovery)"
+
+say "19. Trusted-key rotation (R-ALLUPDATABLE): class meter, three rotation keys (threshold 2); add key B, then retire the vendor key A"
+# The rotation keys are held by three people, offline; they never sign images. keyB is the new image key.
+for k in root0 root1 root2 keyB keyC; do "$molt" keygen -t ecdsa-p256 -k $k.pem >/dev/null; "$molt" getpub -k $k.pem -e pem -o $k.pub; done
+R=(-r root0.pub -r root1.pub -r root2.pub)
+run "$molt" keyupdate make --seq 1 --add keyB.pub "${R[@]}" -k root0.pem -o ku1
+run "$molt" keyupdate sign "${R[@]}" -k root1.pem ku1 ku1          # the second root holder, on their own machine
+run "$molt" keyupdate make --seq 2 --retire vendor.pub.pem "${R[@]}" -k root1.pem -k root2.pem -o ku2
+run "$molt" keyupdate make --seq 3 --add keyC.pub "${R[@]}" -k root2.pem -o ku3-one   # one root only: under the threshold
+msign() { head -c $3 /dev/urandom > m-$2.bin; "$molt" sign -k $1.pem -v $2 -s auto -H 0x200 --pad-header -S 0x10000 --align 8 m-$2.bin m-$2.img >/dev/null; }
+msign vendor 1.0.0 20000; msign keyB 2.0.0 21000; msign vendor 3.0.0 22000; msign keyB 4.0.0 23000
+api -d '{"name":"meter","signers":["vendor"]}' "$S/api/v1/classes"; echo
+api -X PUT -d "$(jq -n --rawfile a root0.pub --rawfile b root1.pub --rawfile c root2.pub '{roots:[$a,$b,$c],threshold:2}')" \
+    "$S/api/v1/classes/meter/rotation" | jq -c '{class, threshold, roots: [.roots[].key_id[0:16]], seq}'
+mpkg() { api --data-binary @$1 "$S/api/v1/packages?class=meter&filename=$1" | jq -r "${2:-.id}"; }
+mpkg m-1.0.0.img >/dev/null
+record "moltd: under-signed key-update (1 of 2)" KU_SIG "$(mpkg ku3-one .reason)"
+KU1=$(mpkg ku1)
+mdevs=(m-1 m-2)
+for d in "${mdevs[@]}"; do
+  "$molt" sim create -f $d.sim --sector-size 4096 --slot-sectors 16 --align 8 >/dev/null
+  "$molt" sim write -f $d.sim --slot primary m-1.0.0.img >/dev/null
+  "$molt" sim chain -f $d.sim                                  # the boot-owned parts: the key set (genesis: the vendor key)
+  "$molt" sim iak -f $d.sim -o $d.iak
+  TOK[$d]=$(api -d "$(jq -n --arg id $d --rawfile ak $d.iak '{id:$id,class:"meter",attestation_key:$ak}')" "$S/api/v1/devices" | jq -r .token)
+done
+magent() { "$bin/molt-agent" -f $1.sim -k vendor.pub.pem --root root0.pub --root root1.pub --root root2.pub --threshold 2 \
+             --server "$S" --id $1 --token "${TOK[$1]}" --backoff-ms 100 --max-sleep 1 --once --quiet --events $1.$2.ev; }
+mcampaign() { # NAME PACKAGE_ID STEP: a campaign to the meter class, then both agents poll once
+  api -d "$(jq -n --arg n "$1" --argjson p "$2" '{name:$n,package:$p}')" "$S/api/v1/campaigns" | jq -c '{id, targets}'
+  for d in "${mdevs[@]}"; do magent $d $3; done
+}
+both() { local out=(); for d in "${mdevs[@]}"; do out+=("$(evq $d.$1.ev "$2")"); done; echo "${out[*]}"; }
+mcampaign keys-1 "$KU1" k1
+P2=$(mpkg m-2.0.0.img); P3=$(mpkg m-3.0.0.img)             # B's image; A's image, uploaded while A is in force
+mcampaign meter-2 "$P2" v2
+KU2=$(mpkg ku2)
+mcampaign keys-2 "$KU2" k2
+record "meter: key set reported after ku1, ku2" "2 2" "$(for d in "${mdevs[@]}"; do api "$S/api/v1/devices/$d" | jq -r .keyset_seq; done | xargs)"
+mcampaign meter-3-by-A "$P3" v3
+record "meter: A's image, after A is retired" "KEY_RETIRED KEY_RETIRED" "$(both v3 '[.[] | select(.event == "verify")][0].error')"
+record "moltd: a new image by A" KEY_UNTRUSTED "$(msign vendor 5.0.0 20000; mpkg m-5.0.0.img .reason)"
+mcampaign meter-4 "$(mpkg m-4.0.0.img)" v4
+record "meter: B's image installs" "4.0.0+0 4.0.0+0" "$(for d in "${mdevs[@]}"; do api "$S/api/v1/devices/$d" | jq -r .version; done | xargs)"
+mcampaign keys-2-again "$KU2" k2b
+record "meter: ku2 sent again" "KU_REPLAY KU_REPLAY" "$(both k2b '[.[] | select(.event == "keyset")][0].error')"
+echo "meter's failures as moltd recorded them:"
+api "$S/api/v1/audit" | jq -r '.[] | select(.what == "update.failure" and (.object | startswith("m-"))) | "  \(.object): \(.detail)"'
 
 say "Outcome: image verification and the device"
 printf '%-44s %-32s %-32s %s\n' case expected got verdict

@@ -52,8 +52,8 @@ DDI=/DEFAULT/controller/v1
 
 # --- both instances start at once on an empty database
 start a; start b; wait_up a; wait_up b
-eq "$(grep -c 'postgresql database, schema 6' "$work/log.a" "$work/log.b" | cut -d: -f2 | paste -sd, -)" "1,1" "both started, schema 6"
-eq "$(sql 'SELECT version FROM schema_version') $(sql 'SELECT COUNT(*) FROM schema_version')" "6 1" "schema migrated once"
+eq "$(grep -c 'postgresql database, schema 7' "$work/log.a" "$work/log.b" | cut -d: -f2 | paste -sd, -)" "1,1" "both started, schema 7"
+eq "$(sql 'SELECT version FROM schema_version') $(sql 'SELECT COUNT(*) FROM schema_version')" "7 1" "schema migrated once"
 PA=$PORT_a; PB=$PORT_b
 
 call 201 POST "http://127.0.0.1:$PA/api/v1/tokens" "$A" -d '{"name":"ops","role":"operator"}'; OPS="Bearer $(js .token)"

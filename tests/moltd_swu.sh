@@ -88,7 +88,7 @@ mkswu badver 1.x signer
 printf 'not an archive at all' > junk.swu
 
 start
-eq "$(sql 'SELECT version FROM schema_version')" 6 "schema_version"
+eq "$(sql 'SELECT version FROM schema_version')" 7 "schema_version"
 
 # --- signers: a certificate as well as a public key
 pem() { jq -n --arg name "$1" --rawfile pem "$2" '{name:$name,pem:$pem}'; }

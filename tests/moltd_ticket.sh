@@ -345,13 +345,17 @@ eq "$(sql "SELECT COUNT(*) FROM audit WHERE what LIKE 'ticket.%' AND (object <> 
 
 # --- schema step 6 (tickets) on a database with history: the release times it derives from the audit log
 # (campaign.step, campaign.resume) equal those recorded live, within the few ms between the two writes.
-# This assumes the tickets step is the LAST schema step (latest - 1 is the version before it): a step
-# appended after it must be undone here too.
+# The tickets step is step 6; the steps after it (7: key rotation) are undone here too, so the
+# database goes back to version 5 and every later step is applied again.
 moltd_stop
 latest=$(sql 'SELECT version FROM schema_version')
+eq "$latest" 7 "the latest schema step is 7 (undo each step after 6 below)"
 live=$(sql "SELECT campaign_id, step, COALESCE(released, -1) FROM campaign_steps ORDER BY 1, 2")
+sql "DROP TABLE class_roots"; sql "DROP TABLE class_rotation"; sql "DROP INDEX packages_keyset"
+sql "ALTER TABLE packages DROP COLUMN kind"; sql "ALTER TABLE packages DROP COLUMN keyset_seq"
+sql "ALTER TABLE devices DROP COLUMN keyset_seq"
 sql "DROP TABLE ticket_policies"; sql "DROP TABLE device_quarantine"
-sql "ALTER TABLE campaign_steps DROP COLUMN released"; sql "UPDATE schema_version SET version = $((latest - 1))"
+sql "ALTER TABLE campaign_steps DROP COLUMN released"; sql "UPDATE schema_version SET version = 5"
 moltd_start --ticket-key "$work/tk.pem"
 eq "$(sql 'SELECT version FROM schema_version')" "$latest" "migrated again"
 derived=$(sql "SELECT campaign_id, step, COALESCE(released, -1) FROM campaign_steps ORDER BY 1, 2")

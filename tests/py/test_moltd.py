@@ -26,7 +26,7 @@ from conftest import A, ADMIN, call, error, http, molt
 K = os.path.join(os.environ.get("VECTORS", ""), "keys")
 PL = os.path.join(os.environ.get("VECTORS", ""), "payloads")
 MSG = "Maintenance tonight: sensors restart once"
-SCHEMA = 6
+SCHEMA = 7
 
 
 def rd(path, mode="r"):
