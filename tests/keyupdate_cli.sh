@@ -53,6 +53,10 @@ expect 0 "" "$MOLT" inspect --json ku1
 python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["type"]=="key-update" and j["seq"]==1 and len(j["add"])==2 and j["retire"]==[sys.argv[2]] and j["signed_by_roots"]==[1,2], j' out "$f1id" && ok || bad "inspect --json"
 head -c 40 ku1 >ku1.short
 expect 1 "not a well-formed key-update" "$MOLT" inspect ku1.short
+# --json keeps its contract on a malformed key-update too: one JSON object naming the error (issue 16,
+# found by fuzz_inspect: it printed nothing)
+expect 1 "not a well-formed key-update" "$MOLT" inspect --json ku1.short
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j=={"file":"ku1.short","type":"key-update","size":40,"error":{"code":"KU_FORMAT","reason":"not a well-formed key-update"}}, j' out && ok || bad "inspect --json of a malformed key-update: $(cat out)"
 
 # Update 2 retires n0 by its id; checked after update 1, refused alone (gap).
 expect 0 "" "$MOLT" keyupdate make --seq 2 --retire "$n0id" "${R[@]}" -k root0.pem -k root2.pem -o ku2

@@ -434,6 +434,13 @@ int cli_inspect_keyupdate(const char *path, const uint8_t *p, size_t len, bool a
     size_t body = 0;
     if (!ku_body(p, len, &body) || len != body + 1 + 65u * p[body]) {
         fprintf(stderr, "molt inspect: %s: not a well-formed key-update\n", path);
+        if (as_json) { /* the same contract as a malformed image: one JSON object on stdout */
+            json_t *j = json_pack("{s:s,s:s,s:I,s:{s:s,s:s}}", "file", path, "type", "key-update", "size",
+                                  (json_int_t)len, "error", "code", "KU_FORMAT", "reason", "not a well-formed key-update");
+            json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            putchar('\n');
+            json_decref(j);
+        }
         return EXIT_INVALID;
     }
     json_t *j = json_pack("{s:s,s:s,s:I,s:I}", "file", path, "type", "key-update", "size", (json_int_t)len, "seq",
