@@ -144,6 +144,8 @@ void offer_read(const agent_t *a, json_t *dep, offer_t *o);
 bool version_same(const char *mine, const char *theirs);
 
 /* --- driver.c ----------------------------------------------------------------------------- */
+/* The selected FWU component's query answer; state 0xff when the device does not answer. */
+psa_fwu_component_info_t agent_query(agent_t *a);
 /* Power on or restart (reason: power_on, activate, revert, watchdog, leave_recovery). */
 int power_on(agent_t *a, bool cut, const char *reason);
 bool dev_save(agent_t *a);

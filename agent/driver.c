@@ -63,7 +63,7 @@ int power_on(agent_t *a, bool cut, const char *reason)
     return dev_save(a) ? 0 : EXIT_USAGE;
 }
 
-static psa_fwu_component_info_t query(agent_t *a)
+psa_fwu_component_info_t agent_query(agent_t *a)
 {
     psa_fwu_component_info_t i;
     memset(&i, 0, sizeof i);
@@ -195,7 +195,7 @@ static int st_writing(agent_t *a, const char *aid, const offer_t *o, uint64_t wr
     psa_status_t s = a->dev.finish(a->dev.ctx);
     dev_save(a);
     if (s != PSA_SUCCESS) {
-        psa_fwu_component_info_t f = query(a);
+        psa_fwu_component_info_t f = agent_query(a);
         snprintf(why, sizeof why, "the device refused the package at finish: %s (%s)", psa_name(s),
                  fail_name(f.error));
         say(a, "%s", why);
@@ -302,7 +302,7 @@ static int st_failed(agent_t *a, const char *aid, psa_status_t error)
 /* One FWU state's step: 0 or an exit code to stop, STEP_ON to go on. */
 static int step(agent_t *a, const char *aid, const offer_t *o, bool *retry)
 {
-    psa_fwu_component_info_t q = query(a);
+    psa_fwu_component_info_t q = agent_query(a);
     switch (q.state) {
     case PSA_FWU_READY: return st_ready(a, aid, o, retry);
     case PSA_FWU_WRITING: return st_writing(a, aid, o, q.impl.written, retry);

@@ -13,15 +13,6 @@
 
 #include "agent.h"
 
-static psa_fwu_component_info_t ks_query(agent_t *a)
-{
-    psa_fwu_component_info_t i;
-    memset(&i, 0, sizeof i);
-    if (a->dev.query(a->dev.ctx, &i) != PSA_SUCCESS)
-        i.state = 0xff;
-    return i;
-}
-
 static const char *ks_error(psa_status_t e)
 {
     return e > 0 ? molt_err_name((molt_err_t)e) : psa_name(e);
@@ -31,7 +22,7 @@ static const char *ks_error(psa_status_t e)
 static int ks_refused(agent_t *a, const char *aid, const char *at, psa_status_t s, uint32_t seq)
 {
     char why[400];
-    psa_fwu_component_info_t q = ks_query(a);
+    psa_fwu_component_info_t q = agent_query(a);
     const char *err = ks_error(q.state == PSA_FWU_FAILED ? q.error : s);
     snprintf(why, sizeof why, "the device refused the key-update at %s: %s (%s); keyset %u in force", at,
              psa_name(s), err, (unsigned)seq);
@@ -64,7 +55,7 @@ int deploy_keyset(agent_t *a, const char *aid, const offer_t *o, bool *retry)
            "version", o->ver, "update", o->up ? o->up : "forced", "maintenance_window", o->mw);
         return 0;
     }
-    psa_fwu_component_info_t q = ks_query(a);
+    psa_fwu_component_info_t q = agent_query(a);
     uint32_t before = q.version.build;
     if (q.state != PSA_FWU_READY) /* FAILED or UPDATED left by an earlier attempt of this process */
         a->dev.clean(a->dev.ctx);
@@ -89,7 +80,7 @@ int deploy_keyset(agent_t *a, const char *aid, const offer_t *o, bool *retry)
     ev(a, "verify", "{s:s,s:b,s:s}", "action", aid, "ok", 1, "status", "SUCCESS");
     if ((s = a->dev.install(a->dev.ctx)) != PSA_SUCCESS)
         return ks_refused(a, aid, "install", s, before);
-    q = ks_query(a);
+    q = agent_query(a);
     uint32_t seq = q.version.build;
     a->dev.clean(a->dev.ctx);
     a->dev.select(a->dev.ctx, AGENT_COMP_IMAGE);

@@ -500,6 +500,20 @@ static molt_err_t derive(molt_fwu_comp_t *c, const molt_boot_result_t *boot)
     return MOLT_OK;
 }
 
+/* A free component slot, cleared and named id, or NULL when all are used. */
+static molt_fwu_comp_t *claim(molt_fwu_t *fwu, psa_fwu_component_t id)
+{
+    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS; k++) {
+        molt_fwu_comp_t *c = &fwu->comp[k];
+        if (!c->used) {
+            memset(c, 0, sizeof *c);
+            c->id = id;
+            return c;
+        }
+    }
+    return NULL;
+}
+
 molt_err_t molt_fwu_add_ab(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_port_t *port,
                            const molt_boot_cfg_t *cfg, const molt_boot_result_t *boot, const molt_fwu_ab_t *ab)
 {
@@ -514,13 +528,8 @@ molt_err_t molt_fwu_add_ab(molt_fwu_t *fwu, psa_fwu_component_t id, const molt_p
         if (a->read == NULL || a->write == NULL || a->erase == NULL || a->sector == NULL)
             return MOLT_E_ARG;
     }
-    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS && c == NULL; k++)
-        if (!fwu->comp[k].used)
-            c = &fwu->comp[k];
-    if (c == NULL)
+    if ((c = claim(fwu, id)) == NULL)
         return MOLT_E_ARG;
-    memset(c, 0, sizeof *c);
-    c->id = id;
     c->port = port;
     c->cfg = *cfg;
     c->fwu = fwu;
@@ -647,13 +656,8 @@ molt_err_t molt_fwu_add_keyset(molt_fwu_t *fwu, psa_fwu_component_t id, const mo
         ks->check == NULL || ks->apply == NULL || ks->load == NULL || find(fwu, id) != NULL ||
         find(fwu, ks->running) == NULL || find(fwu, ks->running)->keyset != NULL)
         return MOLT_E_ARG;
-    for (unsigned k = 0; k < MOLT_FWU_MAX_COMPONENTS && c == NULL; k++)
-        if (!fwu->comp[k].used)
-            c = &fwu->comp[k];
-    if (c == NULL)
+    if ((c = claim(fwu, id)) == NULL)
         return MOLT_E_ARG;
-    memset(c, 0, sizeof *c);
-    c->id = id;
     c->fwu = fwu;
     c->keyset = ks;
     c->state = PSA_FWU_READY;
